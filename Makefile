@@ -1,0 +1,145 @@
+# porthole build.
+#
+# Kernel side: bpf/*.bpf.c -> build/bpf/*.bpf.o (clang -target bpf, CO-RE) ->
+# build/bpf/*.skel.h (bpftool gen skeleton); the daemon embeds the skeleton.
+# vmlinux.h: generated at build time from the running kernel's BTF
+# (/sys/kernel/btf/vmlinux, override with VMLINUX_BTF=...), never kept in git.
+# CO-RE relocations make the object portable to other kernels with BTF.
+#
+# User space: build/portholed, build/porthole (-Wall -Wextra -Werror), and the
+# same under AddressSanitizer/UBSan in build/asan/ for the test suite.
+#   make            build          make test     all test tiers (root)
+#   make deps       Debian packages make demo    the lab demo (root)
+#   make install    PREFIX=/usr/local DESTDIR=    V=1 shows commands
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.SECONDARY:
+
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
+
+CC        ?= cc
+CLANG     ?= clang
+BPFTOOL   ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+BUILD     := build
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -D_GNU_SOURCE \
+             -Icommon -Ibpf -I$(BUILD)/bpf
+DAEMON_LIBS := -lbpf -lelf -lz -lnftnl -lmnl
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+COMMON_SRC := common/proto.c common/util.c
+DAEMON_SRC := daemon/main.c daemon/config.c daemon/nft.c daemon/watch.c \
+              daemon/cgroup.c daemon/control.c daemon/window.c daemon/log.c
+CLI_SRC    := cli/porthole.c
+UNIT_TESTS := test_config test_proto
+
+DAEMON_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRC) $(COMMON_SRC))
+CLI_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC) $(COMMON_SRC))
+SAN_DAEMON_OBJ := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DAEMON_SRC) $(COMMON_SRC))
+SAN_CLI_OBJ    := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(CLI_SRC) $(COMMON_SRC))
+HEADERS := $(wildcard common/*.h daemon/*.h bpf/*.h)
+
+.PHONY: all asan deps test unit demo bench install uninstall clean
+all: $(BUILD)/portholed $(BUILD)/porthole
+
+# ---- kernel programs ---------------------------------------------------
+$(BUILD)/bpf/vmlinux.h:
+	$(call msg,BTF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/%.h $(BUILD)/bpf/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+		-I$(BUILD)/bpf -Ibpf -c $< -o $@
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# ---- user space ----------------------------------------------------------
+$(BUILD)/obj/%.o: %.c $(HEADERS) $(BUILD)/bpf/porthole.skel.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/obj/%.o: %.c $(HEADERS) $(BUILD)/bpf/porthole.skel.h
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/portholed: $(DAEMON_OBJ)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(DAEMON_LIBS) -o $@
+
+$(BUILD)/porthole: $(CLI_OBJ)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+$(BUILD)/asan/portholed: $(SAN_DAEMON_OBJ)
+	$(call msg,LD-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(DAEMON_LIBS) -o $@
+
+$(BUILD)/asan/porthole: $(SAN_CLI_OBJ)
+	$(call msg,LD-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@
+
+asan: $(BUILD)/asan/portholed $(BUILD)/asan/porthole
+
+# ---- unit tests (no privileges) -----------------------------------------
+$(BUILD)/asan/test_config: tests/unit/test_config.c daemon/config.c daemon/log.c common/util.c $(HEADERS)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Idaemon tests/unit/test_config.c daemon/config.c daemon/log.c common/util.c -o $@
+
+$(BUILD)/asan/test_proto: tests/unit/test_proto.c common/proto.c common/util.c $(HEADERS)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) tests/unit/test_proto.c common/proto.c common/util.c -o $@
+
+unit: $(addprefix $(BUILD)/asan/,$(UNIT_TESTS))
+
+# ---- packages, tests, demo ------------------------------------------------
+deps:
+	$(Q)tests/deps.sh
+
+test:
+	$(Q)tests/deps.sh --if-missing
+	$(Q)$(MAKE) --no-print-directory all asan unit
+	$(Q)tests/run.sh
+
+demo:
+	$(Q)tests/deps.sh --if-missing
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/demo.sh
+
+# ---- install --------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BUILD)/portholed $(DESTDIR)$(SBINDIR)/portholed
+	install -m 0755 $(BUILD)/porthole $(DESTDIR)$(BINDIR)/porthole
+	install -d $(DESTDIR)$(SYSCONFDIR)/porthole
+	test -e $(DESTDIR)$(SYSCONFDIR)/porthole/porthole.conf || \
+		install -m 0644 packaging/porthole.conf $(DESTDIR)$(SYSCONFDIR)/porthole/porthole.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/portholed $(DESTDIR)$(BINDIR)/porthole
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,137 @@
+/* Encoding and validation of control messages (see proto.h). */
+#include "proto.h"
+#include "util.h"
+
+#include <errno.h>
+#include <string.h>
+
+size_t ph_msg_init(void *buf, uint16_t type, size_t payload_len)
+{
+	struct ph_hdr *h = buf;
+
+	memset(buf, 0, sizeof(*h) + payload_len);
+	h->magic = PH_PROTO_MAGIC;
+	h->version = PH_PROTO_VERSION;
+	h->type = type;
+	h->len = (uint32_t)(sizeof(*h) + payload_len);
+	return h->len;
+}
+
+static int check_payload(uint16_t type, const void *p, size_t n)
+{
+	switch (type) {
+	case PH_MSG_RUN: {
+		const struct ph_run *r = p;
+		if (n != sizeof(*r))
+			return -EMSGSIZE;
+		if (r->nports > PH_MAX_PORTS || r->pad0)
+			return -EBADMSG;
+		for (unsigned i = 0; i < r->nports; i++)
+			if (r->ports[i] == 0)
+				return -EBADMSG;
+		return 0;
+	}
+	case PH_MSG_RUN_OK: {
+		const struct ph_run_ok *r = p;
+		if (n != sizeof(*r))
+			return -EMSGSIZE;
+		if (r->nports > PH_MAX_PORTS || !str_in_bounds(r->cgroup, sizeof(r->cgroup)))
+			return -EBADMSG;
+		return 0;
+	}
+	case PH_MSG_EVENT: {
+		const struct ph_event *e = p;
+		if (n != sizeof(*e))
+			return -EMSGSIZE;
+		if (e->kind < PH_EVENT_WINDOW_OPEN || e->kind > PH_EVENT_SESSION_END ||
+		    e->reason > PH_REASON_MAX)
+			return -EBADMSG;
+		return 0;
+	}
+	case PH_MSG_ERROR: {
+		const struct ph_error *e = p;
+		if (n != sizeof(*e))
+			return -EMSGSIZE;
+		if (!str_in_bounds(e->msg, sizeof(e->msg)))
+			return -EBADMSG;
+		return 0;
+	}
+	case PH_MSG_STATUS:
+	case PH_MSG_OK:
+		return n == 0 ? 0 : -EMSGSIZE;
+	case PH_MSG_CLOSE:
+		return n == sizeof(struct ph_close) ? 0 : -EMSGSIZE;
+	case PH_MSG_STATUS_REPLY: {
+		const struct ph_status_reply *r = p;
+		if (n < sizeof(*r))
+			return -EMSGSIZE;
+		if (r->count > PH_STATUS_MAX)
+			return -EBADMSG;
+		if (n != sizeof(*r) + r->count * sizeof(struct ph_status_entry))
+			return -EMSGSIZE;
+		for (uint32_t i = 0; i < r->count; i++) {
+			const struct ph_status_entry *e = &r->entries[i];
+			if (!str_in_bounds(e->exe, sizeof(e->exe)) ||
+			    !str_in_bounds(e->cgroup, sizeof(e->cgroup)))
+				return -EBADMSG;
+		}
+		return 0;
+	}
+	default:
+		return -EBADMSG;
+	}
+}
+
+int ph_msg_check(const void *buf, size_t n)
+{
+	struct ph_hdr h;
+	int err;
+
+	if (n < sizeof(h))
+		return -EMSGSIZE;
+	if (n > PH_MSG_MAX)
+		return -EMSGSIZE;
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic != PH_PROTO_MAGIC)
+		return -EPROTO;
+	if (h.version != PH_PROTO_VERSION)
+		return -EPROTONOSUPPORT;
+	if (h.len != n)
+		return -EMSGSIZE;
+	if (h.reserved)
+		return -EBADMSG;
+	if (h.type == 0 || h.type > PH_MSG_TYPE_MAX)
+		return -EBADMSG;
+	/* payload may be unaligned in buf only if the caller's buffer is; callers
+	 * receive into aligned buffers, so read it in place */
+	err = check_payload(h.type, (const char *)buf + sizeof(h), n - sizeof(h));
+	if (err)
+		return err;
+	return h.type;
+}
+
+const char *ph_reason_name(uint32_t reason)
+{
+	static const char *const names[] = {
+		[PH_REASON_NONE] = "none",
+		[PH_REASON_LISTENER_CLOSED] = "listener-closed",
+		[PH_REASON_EXITED] = "exited",
+		[PH_REASON_DEADLINE] = "deadline",
+		[PH_REASON_REVOKED] = "revoked",
+		[PH_REASON_SHUTDOWN] = "shutdown",
+		[PH_REASON_RECOVERED] = "recovered",
+		[PH_REASON_ERROR] = "error",
+	};
+	return reason <= PH_REASON_MAX ? names[reason] : "unknown";
+}
+
+const char *ph_msg_type_name(uint32_t type)
+{
+	static const char *const names[] = {
+		[0] = "invalid", [PH_MSG_RUN] = "run", [PH_MSG_RUN_OK] = "run-ok",
+		[PH_MSG_EVENT] = "event", [PH_MSG_ERROR] = "error",
+		[PH_MSG_STATUS] = "status", [PH_MSG_STATUS_REPLY] = "status-reply",
+		[PH_MSG_CLOSE] = "close", [PH_MSG_OK] = "ok",
+	};
+	return type <= PH_MSG_TYPE_MAX ? names[type] : "unknown";
+}

@@ -1,0 +1,184 @@
+/* Session cgroups (see cgroup.h). */
+#include "cgroup.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* mountinfo escapes blanks as \040 and so on */
+static void unescape(char *s)
+{
+	char *d = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*d++ = (char)(((s[1] - '0') << 6) | ((s[2] - '0') << 3) | (s[3] - '0'));
+			s += 4;
+		} else {
+			*d++ = *s++;
+		}
+	}
+	*d = '\0';
+}
+
+int cg_find_mount(char *mount, size_t len)
+{
+	char line[4096];
+	FILE *f;
+	int err = -ENOENT;
+
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - ");
+		char mp[PATH_MAX], fstype[64];
+
+		if (!sep || sscanf(sep, " - %63s", fstype) != 1 || strcmp(fstype, "cgroup2"))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+			continue;
+		unescape(mp);
+		err = copy_str(mount, len, mp);
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+int cg_of_pid(pid_t pid, char *rel, size_t len)
+{
+	char path[64], buf[8192], *p, *save = NULL;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	r = read_small_file(path, buf, sizeof(buf));
+	if (r)
+		return r;
+	for (p = strtok_r(buf, "\n", &save); p; p = strtok_r(NULL, "\n", &save))
+		if (!strncmp(p, "0::", 3))
+			return copy_str(rel, len, p + 3);
+	return -ENOENT;
+}
+
+static unsigned path_level(const char *rel)
+{
+	unsigned level = 0;
+
+	for (const char *p = rel; *p; p++)
+		if (*p == '/' && p[1] && p[1] != '/')
+			level++;
+	return level;
+}
+
+int cg_init(struct ph_cgroups *cg)
+{
+	char own[PATH_MAX], abs[PATH_MAX * 2];
+	int r;
+
+	r = cg_find_mount(cg->mount, sizeof(cg->mount));
+	if (r)
+		return r;
+	r = cg_of_pid(getpid(), own, sizeof(own));
+	if (r)
+		return r;
+	if (!strcmp(own, "/"))
+		own[0] = '\0';
+	if ((size_t)snprintf(cg->base_rel, sizeof(cg->base_rel), "%s/%s", own, PH_CGROUP_BASE_NAME) >=
+	    sizeof(cg->base_rel))
+		return -ENAMETOOLONG;
+	cg->base_level = path_level(cg->base_rel);
+	snprintf(abs, sizeof(abs), "%s%s", cg->mount, cg->base_rel);
+	if (mkdir(abs, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int cg_session_create(const struct ph_cgroups *cg, uint64_t session_id, char *rel, size_t rellen,
+		      char *abs, size_t abslen, uint64_t *cgid)
+{
+	struct stat st;
+
+	if ((size_t)snprintf(rel, rellen, "%s/s%llu", cg->base_rel, (unsigned long long)session_id) >= rellen)
+		return -ENAMETOOLONG;
+	if ((size_t)snprintf(abs, abslen, "%s%s", cg->mount, rel) >= abslen)
+		return -ENAMETOOLONG;
+	if (mkdir(abs, 0755) < 0)
+		return -errno;
+	if (stat(abs, &st) < 0) {
+		int err = -errno;
+		rmdir(abs);
+		return err;
+	}
+	*cgid = (uint64_t)st.st_ino;
+	return 0;
+}
+
+int cg_move_pid(const char *abs, pid_t pid)
+{
+	char path[PATH_MAX + 32], val[32];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", abs);
+	snprintf(val, sizeof(val), "%d\n", (int)pid);
+	return write_small_file(path, val);
+}
+
+int cg_populated(const char *abs)
+{
+	char path[PATH_MAX + 32], buf[512], *p;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/cgroup.events", abs);
+	r = read_small_file(path, buf, sizeof(buf));
+	if (r)
+		return r;
+	p = strstr(buf, "populated ");
+	if (!p)
+		return -EIO;
+	return p[10] == '1';
+}
+
+int cg_remove(const char *abs)
+{
+	if (rmdir(abs) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int cg_sweep(const struct ph_cgroups *cg, unsigned *removed, unsigned *busy)
+{
+	char base[PATH_MAX * 2], p[PATH_MAX * 3];
+	struct dirent *de;
+	DIR *d;
+
+	*removed = *busy = 0;
+	snprintf(base, sizeof(base), "%s%s", cg->mount, cg->base_rel);
+	d = opendir(base);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] != 's')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", base, de->d_name);
+		if (rmdir(p) == 0)
+			(*removed)++;
+		else
+			(*busy)++;
+	}
+	closedir(d);
+	return 0;
+}
+
+int cg_base_remove(const struct ph_cgroups *cg)
+{
+	char base[PATH_MAX * 2 + 1];
+
+	snprintf(base, sizeof(base), "%s%s", cg->mount, cg->base_rel);
+	return rmdir(base) < 0 && errno != ENOENT ? -errno : 0;
+}

@@ -1,0 +1,38 @@
+/* cgroup v2 plumbing for sessions: find the v2 mount (from mountinfo, never
+ * hard-coded), keep session cgroups in one base directory below the daemon's
+ * own cgroup, create/move/inspect/remove them. A cgroup's id is the inode
+ * number of its directory, which is what `socket cgroupv2` compares. */
+#ifndef PORTHOLE_CGROUP_H
+#define PORTHOLE_CGROUP_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PH_CGROUP_BASE_NAME "porthole"
+
+struct ph_cgroups {
+	char mount[PATH_MAX];    /* e.g. /sys/fs/cgroup or /sys/fs/cgroup/unified */
+	char base_rel[PATH_MAX]; /* base dir relative to the mount, e.g. /porthole */
+	unsigned base_level;     /* depth of base_rel below the root */
+};
+
+/* Find the cgroup v2 mount; err explains a failure in one line. */
+int cg_find_mount(char *mount, size_t len);
+/* Find the mount and create the base directory below our own cgroup. */
+int cg_init(struct ph_cgroups *cg);
+/* Create base/s<id>; fills rel path (relative to mount), absolute path, id. */
+int cg_session_create(const struct ph_cgroups *cg, uint64_t session_id, char *rel, size_t rellen,
+		      char *abs, size_t abslen, uint64_t *cgid);
+int cg_move_pid(const char *abs, pid_t pid);
+/* 1 if any process is in the cgroup or below, 0 if empty, or -errno. */
+int cg_populated(const char *abs);
+int cg_remove(const char *abs);
+/* Remove leftover session cgroups in base; counts removed and busy ones. */
+int cg_sweep(const struct ph_cgroups *cg, unsigned *removed, unsigned *busy);
+/* Remove the base directory if it is empty (daemon shutdown). */
+int cg_base_remove(const struct ph_cgroups *cg);
+/* Path of the cgroup of a process, relative to the mount ("/a/b"). */
+int cg_of_pid(pid_t pid, char *rel, size_t len);
+
+#endif

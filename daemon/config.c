@@ -1,0 +1,331 @@
+/* Parser for porthole.conf (see config.h). */
+#include "config.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/netfilter.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CONF_FILE_MAX (256 * 1024)
+
+enum { K_SOCKET, K_GROUP, K_PORTS, K_MAXWIN, K_CHAINS, K_AUDIT, K_COUNT };
+static const char *const key_names[K_COUNT] = {
+	[K_SOCKET] = "socket", [K_GROUP] = "socket_group", [K_PORTS] = "ports",
+	[K_MAXWIN] = "max_window", [K_CHAINS] = "chains", [K_AUDIT] = "audit_log",
+};
+
+void config_defaults(struct ph_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	copy_str(c->socket, sizeof(c->socket), PH_DEFAULT_SOCKET);
+	copy_str(c->socket_group, sizeof(c->socket_group), PH_DEFAULT_GROUP);
+	c->socket_gid = (gid_t)-1;
+	c->ports[0] = 80;
+	c->nports = 1;
+	c->max_window = PH_DEFAULT_MAX_WINDOW;
+	c->chains_auto = 1;
+	copy_str(c->audit_log, sizeof(c->audit_log), PH_DEFAULT_AUDIT_LOG);
+}
+
+const char *family_name(int family)
+{
+	switch (family) {
+	case NFPROTO_INET: return "inet";
+	case NFPROTO_IPV4: return "ip";
+	case NFPROTO_IPV6: return "ip6";
+	case NFPROTO_NETDEV: return "netdev";
+	case NFPROTO_BRIDGE: return "bridge";
+	case NFPROTO_ARP: return "arp";
+	default: return "unknown";
+	}
+}
+
+static int seterr(char *err, size_t errlen, const char *name, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static int seterr(char *err, size_t errlen, const char *name, unsigned line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line)
+		snprintf(err, errlen, "%s:%u: %s", name, line, msg);
+	else
+		snprintf(err, errlen, "%s: %s", name, msg);
+	return -EINVAL;
+}
+
+static int valid_name(const char *s)
+{
+	if (!*s || strlen(s) >= PH_NAME_LEN)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+			return 0;
+	return 1;
+}
+
+/* Split s in place on commas and blanks; returns the number of tokens. */
+static unsigned split_words(char *s, char **tok, unsigned max, int *overflow)
+{
+	unsigned n = 0;
+	char *save = NULL, *t;
+
+	*overflow = 0;
+	for (t = strtok_r(s, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		if (n == max) {
+			*overflow = 1;
+			break;
+		}
+		tok[n++] = t;
+	}
+	return n;
+}
+
+static int parse_ports(struct ph_config *c, char *v, const char *name, unsigned ln, char *err, size_t el)
+{
+	char *tok[PH_MAX_PORTS];
+	int overflow;
+	unsigned n = split_words(v, tok, PH_MAX_PORTS, &overflow);
+	uint64_t p;
+
+	if (overflow)
+		return seterr(err, el, name, ln, "ports: at most %d ports", PH_MAX_PORTS);
+	if (n == 0)
+		return seterr(err, el, name, ln, "ports: empty list");
+	for (unsigned i = 0; i < n; i++) {
+		if (parse_u64(tok[i], 1, 65535, &p))
+			return seterr(err, el, name, ln, "ports: '%s' is not a port number (1-65535)", tok[i]);
+		for (unsigned j = 0; j < i; j++)
+			if (c->ports[j] == p)
+				return seterr(err, el, name, ln, "ports: %u listed twice", (unsigned)p);
+		c->ports[i] = (uint16_t)p;
+	}
+	c->nports = n;
+	return 0;
+}
+
+static int parse_chains(struct ph_config *c, char *v, const char *name, unsigned ln, char *err, size_t el)
+{
+	char *save = NULL, *item;
+
+	if (strcmp(v, "auto") == 0) {
+		c->chains_auto = 1;
+		c->nchains = 0;
+		return 0;
+	}
+	c->chains_auto = 0;
+	c->nchains = 0;
+	for (item = strtok_r(v, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char fam[16], tab[PH_NAME_LEN + 1], ch[PH_NAME_LEN + 1], extra[2];
+		struct ph_chain_ref *r;
+		int n;
+
+		n = sscanf(item, " %15s %64s %64s %1s", fam, tab, ch, extra);
+		if (n != 3)
+			return seterr(err, el, name, ln,
+				      "chains: expected 'auto' or 'FAMILY TABLE CHAIN[, ...]', got '%s'", item);
+		if (c->nchains == PH_MAX_CHAINS)
+			return seterr(err, el, name, ln, "chains: at most %d chains", PH_MAX_CHAINS);
+		r = &c->chains[c->nchains];
+		if (!strcmp(fam, "inet"))
+			r->family = NFPROTO_INET;
+		else if (!strcmp(fam, "ip"))
+			r->family = NFPROTO_IPV4;
+		else if (!strcmp(fam, "ip6"))
+			r->family = NFPROTO_IPV6;
+		else if (!strcmp(fam, "netdev") || !strcmp(fam, "bridge") || !strcmp(fam, "arp"))
+			return seterr(err, el, name, ln,
+				      "chains: %s chains cannot match a socket; porthole cannot open them", fam);
+		else
+			return seterr(err, el, name, ln, "chains: unknown family '%s' (inet, ip or ip6)", fam);
+		if (!valid_name(tab) || !valid_name(ch))
+			return seterr(err, el, name, ln, "chains: invalid table or chain name in '%s'", item);
+		for (unsigned i = 0; i < c->nchains; i++)
+			if (c->chains[i].family == r->family && !strcmp(c->chains[i].table, tab) &&
+			    !strcmp(c->chains[i].chain, ch))
+				return seterr(err, el, name, ln, "chains: %s %s %s listed twice", fam, tab, ch);
+		copy_str(r->table, sizeof(r->table), tab);
+		copy_str(r->chain, sizeof(r->chain), ch);
+		c->nchains++;
+	}
+	if (c->nchains == 0)
+		return seterr(err, el, name, ln, "chains: empty list");
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int parse_line(struct ph_config *c, char *line, const char *name, unsigned ln,
+		      unsigned *seen, char *err, size_t el)
+{
+	char *hash, *eq, *key, *val;
+	uint64_t u;
+	int k;
+
+	hash = strchr(line, '#');
+	if (hash)
+		*hash = '\0';
+	line = trim(line);
+	if (!*line)
+		return 0;
+	eq = strchr(line, '=');
+	if (!eq)
+		return seterr(err, el, name, ln, "expected 'key = value'");
+	*eq = '\0';
+	key = trim(line);
+	val = trim(eq + 1);
+	for (k = 0; k < K_COUNT; k++)
+		if (!strcmp(key, key_names[k]))
+			break;
+	if (k == K_COUNT)
+		return seterr(err, el, name, ln, "unknown key '%.64s'", key);
+	if (seen[k])
+		return seterr(err, el, name, ln, "duplicate key '%s' (first set on line %u)", key, seen[k]);
+	seen[k] = ln;
+	if (!*val)
+		return seterr(err, el, name, ln, "%s: missing value", key);
+
+	switch (k) {
+	case K_SOCKET:
+		if (val[0] != '/')
+			return seterr(err, el, name, ln, "socket: must be an absolute path");
+		if (copy_str(c->socket, sizeof(c->socket), val))
+			return seterr(err, el, name, ln, "socket: path longer than %zu bytes", sizeof(c->socket) - 1);
+		return 0;
+	case K_GROUP:
+		if (!valid_name(val))
+			return seterr(err, el, name, ln, "socket_group: invalid group name '%.64s'", val);
+		copy_str(c->socket_group, sizeof(c->socket_group), val);
+		c->socket_group_set = 1;
+		return 0;
+	case K_PORTS:
+		return parse_ports(c, val, name, ln, err, el);
+	case K_MAXWIN:
+		if (parse_u64(val, 1, PH_MAX_WINDOW_LIMIT, &u))
+			return seterr(err, el, name, ln, "max_window: '%.32s' is not a number of seconds (1-%d)",
+				      val, PH_MAX_WINDOW_LIMIT);
+		c->max_window = (uint32_t)u;
+		return 0;
+	case K_CHAINS:
+		return parse_chains(c, val, name, ln, err, el);
+	case K_AUDIT:
+		if (val[0] != '/')
+			return seterr(err, el, name, ln, "audit_log: must be an absolute path");
+		if (copy_str(c->audit_log, sizeof(c->audit_log), val))
+			return seterr(err, el, name, ln, "audit_log: path too long");
+		return 0;
+	}
+	return 0;
+}
+
+int config_parse(struct ph_config *out, const char *name, const char *buf, size_t len,
+		 char *err, size_t errlen)
+{
+	unsigned seen[K_COUNT] = { 0 };
+	struct ph_config c = *out;
+	char line[PH_CONF_LINE_MAX + 1];
+	size_t pos = 0;
+	unsigned ln = 0;
+	int r;
+
+	if (memchr(buf, '\0', len))
+		return seterr(err, errlen, name, 0, "file contains a NUL byte");
+	while (pos < len) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		size_t l = nl ? (size_t)(nl - (buf + pos)) : len - pos;
+
+		ln++;
+		if (l > PH_CONF_LINE_MAX)
+			return seterr(err, errlen, name, ln, "line longer than %d bytes", PH_CONF_LINE_MAX);
+		memcpy(line, buf + pos, l);
+		line[l] = '\0';
+		r = parse_line(&c, line, name, ln, seen, err, errlen);
+		if (r)
+			return r;
+		pos += l + (nl ? 1 : 0);
+	}
+	*out = c;
+	return 0;
+}
+
+int config_load(struct ph_config *c, const char *path, int missing_ok, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	size_t off = 0;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT && missing_ok)
+			return 0;
+		return seterr(err, errlen, path, 0, "cannot open: %s", strerror(errno));
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return seterr(err, errlen, path, 0, "not a regular file");
+	}
+	if (st.st_size > CONF_FILE_MAX) {
+		close(fd);
+		return seterr(err, errlen, path, 0, "larger than %d bytes", CONF_FILE_MAX);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (off < (size_t)st.st_size) {
+		n = read(fd, buf + off, (size_t)st.st_size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	r = config_parse(c, path, buf, off, err, errlen);
+	free(buf);
+	return r;
+}
+
+int config_resolve(struct ph_config *c, char *err, size_t errlen)
+{
+	struct group *g;
+	uint64_t gid;
+
+	if (!parse_u64(c->socket_group, 0, 0xfffffffeu, &gid)) {
+		c->socket_gid = (gid_t)gid;
+		return 0;
+	}
+	g = getgrnam(c->socket_group);
+	if (g) {
+		c->socket_gid = g->gr_gid;
+		return 0;
+	}
+	if (c->socket_group_set)
+		return seterr(err, errlen, "socket_group", 0, "group '%s' does not exist", c->socket_group);
+	c->socket_gid = (gid_t)-1; /* default group absent: root only */
+	return 0;
+}

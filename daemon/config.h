@@ -1,0 +1,55 @@
+/* The daemon's configuration: built-in defaults, then `key = value` lines
+ * from a file. Parsing is strict: an unknown key, a duplicate key, a value out
+ * of range or a malformed line is an error reported as "FILE:LINE: what", and
+ * nothing of a bad file is used. */
+#ifndef PORTHOLE_CONFIG_H
+#define PORTHOLE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "proto.h"
+
+#define PH_DEFAULT_CONFIG     "/etc/porthole/porthole.conf"
+#define PH_DEFAULT_SOCKET     "/run/porthole/porthole.sock"
+#define PH_DEFAULT_GROUP      "porthole"
+#define PH_DEFAULT_AUDIT_LOG  "/var/log/porthole/audit.jsonl"
+#define PH_DEFAULT_MAX_WINDOW 300
+#define PH_MAX_WINDOW_LIMIT   86400
+#define PH_MAX_CHAINS         32
+#define PH_NAME_LEN           64
+#define PH_CONF_LINE_MAX      1024
+
+struct ph_chain_ref {
+	int family;               /* NFPROTO_INET / NFPROTO_IPV4 / NFPROTO_IPV6 */
+	char table[PH_NAME_LEN];
+	char chain[PH_NAME_LEN];
+};
+
+struct ph_config {
+	char socket[108];
+	char socket_group[PH_NAME_LEN];
+	int socket_group_set;     /* named in the file: must exist */
+	gid_t socket_gid;         /* resolved; (gid_t)-1 when the default group is absent */
+	uint16_t ports[PH_MAX_PORTS];
+	unsigned nports;
+	uint32_t max_window;      /* seconds */
+	int chains_auto;
+	struct ph_chain_ref chains[PH_MAX_CHAINS];
+	unsigned nchains;
+	char audit_log[256];
+};
+
+void config_defaults(struct ph_config *c);
+/* Parse the file at path over the defaults already in c. missing_ok: an
+ * absent file leaves the defaults (used for the default path only). On error,
+ * err holds "FILE:LINE: message" and c is unchanged. */
+int config_load(struct ph_config *c, const char *path, int missing_ok, char *err, size_t errlen);
+/* The same over an in-memory buffer (unit tests, fuzzing). */
+int config_parse(struct ph_config *c, const char *name, const char *buf, size_t len,
+		 char *err, size_t errlen);
+/* Resolve socket_group to a gid (after parsing). */
+int config_resolve(struct ph_config *c, char *err, size_t errlen);
+const char *family_name(int family);
+
+#endif

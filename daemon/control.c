@@ -1,0 +1,282 @@
+/* Control socket server (see control.h). */
+#include "control.h"
+#include "log.h"
+#include "proto.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int mkdir_parent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	copy_str(dir, sizeof(dir), path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int control_open(struct ph_control *ctl, const struct ph_config *cfg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd, r;
+
+	memset(ctl, 0, sizeof(*ctl));
+	ctl->listen_fd = ctl->lock_fd = ctl->timer_fd = -1;
+	copy_str(ctl->path, sizeof(ctl->path), cfg->socket);
+	ctl->gid = cfg->socket_gid;
+	r = mkdir_parent(ctl->path);
+	if (r)
+		return log_errno(r, "control: cannot create the directory of %s", ctl->path);
+
+	/* second daemon refused: the lock is held as long as we live */
+	snprintf(ctl->lock_path, sizeof(ctl->lock_path), "%s.lock", ctl->path);
+	ctl->lock_fd = open(ctl->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (ctl->lock_fd < 0)
+		return log_errno(-errno, "control: cannot open lock file %s", ctl->lock_path);
+	if (flock(ctl->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		log_err("control: another portholed holds %s; refusing to start a second daemon", ctl->lock_path);
+		return -EADDRINUSE;
+	}
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return log_errno(-errno, "control: socket");
+	ctl->listen_fd = fd;
+	copy_str(sa.sun_path, sizeof(sa.sun_path), ctl->path);
+	unlink(ctl->path); /* stale: we hold the lock, nobody else serves it */
+	old = umask(0117);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0)
+		return log_errno(-errno, "control: bind %s", ctl->path);
+	if (chown(ctl->path, 0, ctl->gid == (gid_t)-1 ? 0 : ctl->gid) < 0 ||
+	    chmod(ctl->path, ctl->gid == (gid_t)-1 ? 0600 : 0660) < 0)
+		return log_errno(-errno, "control: set owner/mode of %s", ctl->path);
+	if (listen(fd, 128) < 0)
+		return log_errno(-errno, "control: listen");
+	ctl->timer_fd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (ctl->timer_fd < 0)
+		return log_errno(-errno, "control: timerfd");
+	return 0;
+}
+
+void control_close(struct ph_control *ctl)
+{
+	while (ctl->clients)
+		control_drop(ctl, ctl->clients);
+	if (ctl->listen_fd >= 0) {
+		close(ctl->listen_fd);
+		unlink(ctl->path);
+	}
+	if (ctl->timer_fd >= 0)
+		close(ctl->timer_fd);
+	if (ctl->lock_fd >= 0) {
+		unlink(ctl->lock_path);
+		close(ctl->lock_fd);
+	}
+	ctl->listen_fd = ctl->timer_fd = ctl->lock_fd = -1;
+}
+
+/* Membership is read from the peer's live credentials (SO_PEERGROUPS), not
+ * from the group database: what counts is what the process actually holds. */
+static int peer_in_group(int fd, gid_t pgid, gid_t want)
+{
+	gid_t groups[512];
+	socklen_t len = sizeof(groups);
+
+	if (want == (gid_t)-1)
+		return 0;
+	if (pgid == want)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return 0;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == want)
+			return 1;
+	return 0;
+}
+
+static void arm_idle_timer(struct ph_control *ctl)
+{
+	struct itimerspec its = { 0 };
+	uint64_t earliest = 0;
+
+	for (struct ph_client *c = ctl->clients; c; c = c->next) {
+		if (c->session)
+			continue; /* a session's client waits for its command */
+		if (!earliest || c->last_ns < earliest)
+			earliest = c->last_ns;
+	}
+	if (earliest) {
+		uint64_t at = earliest + PH_CLIENT_IDLE_SEC * NSEC_PER_SEC;
+		its.it_value.tv_sec = (time_t)(at / NSEC_PER_SEC);
+		its.it_value.tv_nsec = (long)(at % NSEC_PER_SEC);
+	}
+	timerfd_settime(ctl->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+int control_accept(struct ph_control *ctl, void (*added)(void *ctx, struct ph_client *c), void *ctx)
+{
+	for (;;) {
+		struct ucred cred;
+		socklen_t cl = sizeof(cred);
+		struct ph_client *c;
+		int fd;
+
+		fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			return log_errno(-errno, "control: accept");
+		}
+		if (ctl->nclients >= PH_MAX_CLIENTS || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+			log_warn("control: too many clients (%u); connection dropped", ctl->nclients);
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			return -ENOMEM;
+		}
+		c->fd = fd;
+		c->uid = cred.uid;
+		c->gid = cred.gid;
+		c->pid = cred.pid;
+		c->authorized = cred.uid == 0 || peer_in_group(fd, cred.gid, ctl->gid);
+		c->last_ns = now_ns(CLOCK_BOOTTIME);
+		c->next = ctl->clients;
+		ctl->clients = c;
+		ctl->nclients++;
+		added(ctx, c);
+	}
+	arm_idle_timer(ctl);
+}
+
+void control_drop(struct ph_control *ctl, struct ph_client *c)
+{
+	struct ph_client **pp;
+
+	for (pp = &ctl->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			ctl->nclients--;
+			break;
+		}
+	}
+	close(c->fd); /* also removes it from epoll */
+	free(c);
+	arm_idle_timer(ctl);
+}
+
+int control_send(struct ph_client *c, const void *msg, size_t len)
+{
+	ssize_t n = send(c->fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+int control_send_error(struct ph_client *c, int code, const char *fmt, ...)
+{
+	union { struct ph_hdr h; char b[sizeof(struct ph_hdr) + sizeof(struct ph_error)]; } m;
+	struct ph_error *e = ph_payload(&m);
+	size_t len = ph_msg_init(&m, PH_MSG_ERROR, sizeof(*e));
+	va_list ap;
+
+	e->code = code < 0 ? -code : code;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return control_send(c, &m, len);
+}
+
+int control_read(struct ph_control *ctl, struct ph_client *c, control_handler h, void *ctx)
+{
+	union { struct ph_hdr h; char b[PH_MSG_MAX + 1]; } m;
+	union { struct cmsghdr align; char b[CMSG_SPACE(sizeof(int) * 4)]; } cbuf;
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	int fd = -1, type, r;
+	ssize_t n;
+
+	n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return (errno == EAGAIN || errno == EINTR) ? 0 : -errno;
+	if (n == 0)
+		return -ECONNRESET; /* peer closed */
+	/* take ownership of every passed fd; keep at most one */
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			int fds[4];
+			memcpy(fds, CMSG_DATA(cm), nfd * sizeof(int) > sizeof(fds) ? sizeof(fds) : nfd * sizeof(int));
+			for (size_t i = 0; i < nfd && i < 4; i++) {
+				if (fd < 0)
+					fd = fds[i];
+				else
+					close(fds[i]);
+			}
+		}
+	}
+	c->last_ns = now_ns(CLOCK_BOOTTIME);
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		if (fd >= 0)
+			close(fd);
+		control_send_error(c, EMSGSIZE, "message too large");
+		return -EMSGSIZE;
+	}
+	type = ph_msg_check(&m, (size_t)n);
+	if (type < 0) {
+		if (fd >= 0)
+			close(fd);
+		log_notice("control: malformed message from pid %d uid %u: %s", (int)c->pid,
+			   (unsigned)c->uid, strerror(-type));
+		control_send_error(c, -type, "malformed message: %s", strerror(-type));
+		return type;
+	}
+	r = h(ctx, c, type, ph_payload(&m), (size_t)n - sizeof(struct ph_hdr), fd);
+	arm_idle_timer(ctl);
+	return r;
+}
+
+void control_expire(struct ph_control *ctl)
+{
+	uint64_t now = now_ns(CLOCK_BOOTTIME), ticks;
+	struct ph_client *c, *next;
+
+	if (read(ctl->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		log_errno(-errno, "control: timer");
+	for (c = ctl->clients; c; c = next) {
+		next = c->next;
+		if (!c->session && now - c->last_ns >= PH_CLIENT_IDLE_SEC * NSEC_PER_SEC) {
+			log_notice("control: client pid %d idle for %d s; dropped", (int)c->pid, PH_CLIENT_IDLE_SEC);
+			control_drop(ctl, c);
+		}
+	}
+	arm_idle_timer(ctl);
+}

@@ -1,0 +1,20 @@
+/* Logging for the daemon: one line per message on stderr with a syslog
+ * priority prefix ("<3>"), which journald turns into the record's priority.
+ * Log once, where the error is handled. */
+#ifndef PORTHOLE_LOG_H
+#define PORTHOLE_LOG_H
+
+#include <syslog.h>
+
+void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Log "...: strerror(-err)" at LOG_ERR and return err (a negative errno). */
+int log_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_set_debug(int on);
+
+#define log_err(...)    log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)   log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
+#define log_info(...)   log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)  log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif

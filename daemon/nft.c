@@ -1,0 +1,808 @@
+/* nftables backend over libnftnl + libmnl (see nft.h).
+ *
+ * Every change is one batch: BEGIN, messages with NLM_F_ACK, END, one
+ * sendmsg. nfnetlink processes the batch synchronously inside sendmsg, so
+ * every ACK, error and echo is queued when sendmsg returns; we drain them
+ * all and map each error back to its message by sequence number. */
+#include "nft.h"
+#include "log.h"
+#include "util.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+
+#define NFT_BUF_SIZE (64 * 1024)
+#define NFT_MAX_BATCH 128
+
+struct ph_nft {
+	struct mnl_socket *nl;
+	uint32_t portid;
+	uint32_t seq;
+	char *buf;        /* NFT_BUF_SIZE, for batches and replies */
+};
+
+int nft_open(struct ph_nft **out)
+{
+	struct ph_nft *n;
+	int one = 1;
+
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->buf = malloc(NFT_BUF_SIZE);
+	if (!n->buf)
+		goto fail;
+	n->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!n->nl)
+		goto fail;
+	if (mnl_socket_bind(n->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto fail;
+	/* extended ACKs carry the kernel's own explanation of an error */
+	mnl_socket_setsockopt(n->nl, NETLINK_EXT_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(n->nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	n->portid = mnl_socket_get_portid(n->nl);
+	n->seq = (uint32_t)now_ns(CLOCK_MONOTONIC);
+	*out = n;
+	return 0;
+fail:
+	{
+		int err = errno ? -errno : -ENOMEM;
+		nft_close(n);
+		return err;
+	}
+}
+
+void nft_close(struct ph_nft *n)
+{
+	if (!n)
+		return;
+	if (n->nl)
+		mnl_socket_close(n->nl);
+	free(n->buf);
+	free(n);
+}
+
+/* ---- dumps ----------------------------------------------------------- */
+
+typedef int (*dump_cb)(const struct nlmsghdr *nlh, void *data);
+
+static int nft_dump(struct ph_nft *n, struct nlmsghdr *(*build)(char *, uint32_t, void *),
+		    void *build_arg, mnl_cb_t cb, void *data)
+{
+	struct nlmsghdr *nlh;
+	uint32_t seq = ++n->seq;
+	ssize_t r;
+	int ret;
+
+
+	nlh = build(n->buf, seq, build_arg);
+	if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		r = mnl_socket_recvfrom(n->nl, n->buf, NFT_BUF_SIZE);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		ret = mnl_cb_run(n->buf, (size_t)r, seq, n->portid, cb, data);
+		if (ret < 0)
+			return -errno ? -errno : -EIO;
+		if (ret == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+static struct nlmsghdr *build_chain_dump(char *buf, uint32_t seq, void *arg)
+{
+	(void)arg;
+	return nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP, seq);
+}
+
+static struct nlmsghdr *build_table_dump(char *buf, uint32_t seq, void *arg)
+{
+	(void)arg;
+	return nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, NLM_F_DUMP, seq);
+}
+
+static struct nlmsghdr *build_rule_dump(char *buf, uint32_t seq, void *arg)
+{
+	(void)arg;
+	return nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_UNSPEC, NLM_F_DUMP, seq);
+}
+
+#define MAX_OWNED 32
+struct table_scan {
+	struct { int family; char name[PH_NAME_LEN]; } owned[MAX_OWNED];
+	unsigned nowned;
+};
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct table_scan *ts = data;
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (!t)
+		return MNL_CB_ERROR;
+	if (nftnl_table_nlmsg_parse(nlh, t) == 0 &&
+	    (nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS) & NFT_TABLE_F_OWNER) &&
+	    ts->nowned < MAX_OWNED) {
+		ts->owned[ts->nowned].family = (int)nftnl_table_get_u32(t, NFTNL_TABLE_FAMILY);
+		copy_str(ts->owned[ts->nowned].name, PH_NAME_LEN, nftnl_table_get_str(t, NFTNL_TABLE_NAME));
+		ts->nowned++;
+	}
+	nftnl_table_free(t);
+	return MNL_CB_OK;
+}
+
+struct chain_scan {
+	const struct ph_config *cfg;
+	const struct table_scan *tables;
+	struct ph_chain_ref *out;
+	unsigned max, count, unopenable, overflow;
+	int log_unopenable;
+	unsigned char found[PH_MAX_CHAINS]; /* explicit list: which exist */
+};
+
+static int table_owned(const struct table_scan *ts, int family, const char *name)
+{
+	for (unsigned i = 0; i < ts->nowned; i++)
+		if (ts->owned[i].family == family && !strcmp(ts->owned[i].name, name))
+			return 1;
+	return 0;
+}
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct chain_scan *cs = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	const char *table, *name, *type;
+	uint32_t family, hook;
+	int base;
+
+	if (!c)
+		return MNL_CB_ERROR;
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
+		goto out;
+	family = nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY);
+	table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
+	name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
+	base = nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM);
+	hook = base ? nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) : 0;
+	type = nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE) ? nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE) : "";
+	if (!table || !name)
+		goto out;
+
+	if (!cs->cfg->chains_auto) {
+		for (unsigned i = 0; i < cs->cfg->nchains; i++) {
+			const struct ph_chain_ref *r = &cs->cfg->chains[i];
+			if ((uint32_t)r->family == family && !strcmp(r->table, table) && !strcmp(r->chain, name))
+				cs->found[i] = 1;
+		}
+		goto out;
+	}
+	if (!base)
+		goto out;
+	/* ingress hooks run before the socket lookup: a drop there cannot be
+	 * opened per socket. Say so, never ignore it silently. */
+	if ((family == NFPROTO_NETDEV && hook == NF_NETDEV_INGRESS) ||
+	    (family == NFPROTO_INET && hook == NF_INET_INGRESS)) {
+		cs->unopenable++;
+		if (cs->log_unopenable)
+			log_warn("nft: %s %s %s: ingress chain; porthole cannot open here "
+				 "(a drop there blocks validation; allow port 80 there or move the block to an input chain)",
+				 family_name((int)family), table, name);
+		goto out;
+	}
+	if (family != NFPROTO_INET && family != NFPROTO_IPV4 && family != NFPROTO_IPV6)
+		goto out;
+	if (hook != NF_INET_PRE_ROUTING && hook != NF_INET_LOCAL_IN)
+		goto out;
+	if (strcmp(type, "filter"))
+		goto out;
+	if (table_owned(cs->tables, (int)family, table)) {
+		if (cs->log_unopenable)
+			log_warn("nft: %s %s %s: table is owned by another process; skipped",
+				 family_name((int)family), table, name);
+		goto out;
+	}
+	if (strlen(table) >= PH_NAME_LEN || strlen(name) >= PH_NAME_LEN) {
+		cs->unopenable++;
+		log_warn("nft: %s %s %s: name too long; skipped", family_name((int)family), table, name);
+		goto out;
+	}
+	if (cs->count == cs->max) {
+		cs->overflow = 1;
+		goto out;
+	}
+	cs->out[cs->count].family = (int)family;
+	copy_str(cs->out[cs->count].table, PH_NAME_LEN, table);
+	copy_str(cs->out[cs->count].chain, PH_NAME_LEN, name);
+	cs->count++;
+out:
+	nftnl_chain_free(c);
+	return MNL_CB_OK;
+}
+
+int nft_find_chains(struct ph_nft *n, const struct ph_config *cfg, struct ph_chain_ref *out,
+		    unsigned max, unsigned *count, unsigned *unopenable, int log_unopenable)
+{
+	struct table_scan ts = { .nowned = 0 };
+	struct chain_scan cs = {
+		.cfg = cfg, .tables = &ts, .out = out, .max = max, .log_unopenable = log_unopenable,
+	};
+	int r;
+
+	r = nft_dump(n, build_table_dump, NULL, table_cb, &ts);
+	if (r)
+		return r;
+	r = nft_dump(n, build_chain_dump, NULL, chain_cb, &cs);
+	if (r)
+		return r;
+	if (!cfg->chains_auto) {
+		cs.count = 0;
+		for (unsigned i = 0; i < cfg->nchains && i < max; i++) {
+			if (!cs.found[i]) {
+				if (log_unopenable)
+					log_warn("nft: configured chain %s %s %s does not exist",
+						 family_name(cfg->chains[i].family), cfg->chains[i].table,
+						 cfg->chains[i].chain);
+				continue;
+			}
+			out[cs.count++] = cfg->chains[i];
+		}
+	}
+	if (cs.overflow)
+		log_warn("nft: more than %u candidate chains; using the first %u", max, max);
+	*count = cs.count;
+	if (unopenable)
+		*unopenable = cs.unopenable;
+	return 0;
+}
+
+/* ---- rule construction ------------------------------------------------ */
+
+static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
+{
+	if (!e)
+		return -ENOMEM;
+	nftnl_rule_add_expr(r, e);
+	return 0;
+}
+
+static struct nftnl_expr *expr_cmp(uint32_t op, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+
+	if (!e)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	return e;
+}
+
+static struct nftnl_expr *expr_meta(uint32_t key)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	if (!e)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	return e;
+}
+
+void nft_format_tag(char *buf, size_t len, uint64_t window_id);
+void nft_format_tag(char *buf, size_t len, uint64_t window_id)
+{
+	snprintf(buf, len, PH_RULE_TAG "%llu", (unsigned long long)window_id);
+}
+
+/* tcp dport P socket cgroupv2 level L ID meta time < DEADLINE counter accept
+ * comment "porthole w=ID" */
+static struct nftnl_rule *build_rule(const struct nft_rule_spec *s, const struct ph_chain_ref *c)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_udata_buf *ud = NULL;
+	struct nftnl_expr *e;
+	uint8_t proto = IPPROTO_TCP;
+	uint16_t dport = htons(s->port);
+	uint64_t be_deadline = htobe64(s->deadline_ns);
+	char tag[64];
+
+	if (!r)
+		return NULL;
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)c->family);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, c->table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, c->chain);
+
+	if (add_expr(r, expr_meta(NFT_META_L4PROTO)) ||
+	    add_expr(r, expr_cmp(NFT_CMP_EQ, &proto, sizeof(proto))))
+		goto fail;
+	e = nftnl_expr_alloc("payload");
+	if (!e)
+		goto fail;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 2);
+	nftnl_rule_add_expr(r, e);
+	if (add_expr(r, expr_cmp(NFT_CMP_EQ, &dport, sizeof(dport))))
+		goto fail;
+
+	e = nftnl_expr_alloc("socket");
+	if (!e)
+		goto fail;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_LEVEL, s->cgroup_level);
+	nftnl_rule_add_expr(r, e);
+	if (add_expr(r, expr_cmp(NFT_CMP_EQ, &s->cgroup_id, sizeof(s->cgroup_id))))
+		goto fail;
+
+	/* meta time is host order; cmp compares bytes, so convert to big endian
+	 * first (what nft itself emits for `meta time <`). */
+	if (add_expr(r, expr_meta(NFT_META_TIME_NS)))
+		goto fail;
+	e = nftnl_expr_alloc("byteorder");
+	if (!e)
+		goto fail;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 8);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 8);
+	nftnl_rule_add_expr(r, e);
+	if (add_expr(r, expr_cmp(NFT_CMP_LT, &be_deadline, sizeof(be_deadline))))
+		goto fail;
+
+	if (add_expr(r, nftnl_expr_alloc("counter")))
+		goto fail;
+	e = nftnl_expr_alloc("immediate");
+	if (!e)
+		goto fail;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+	nftnl_rule_add_expr(r, e);
+
+	nft_format_tag(tag, sizeof(tag), s->window_id);
+	ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+	if (!ud || !nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, tag))
+		goto fail;
+	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
+	nftnl_udata_buf_free(ud);
+	return r;
+fail:
+	nftnl_udata_buf_free(ud);
+	nftnl_rule_free(r);
+	return NULL;
+}
+
+/* ---- batches ------------------------------------------------------------ */
+
+struct batch_result {
+	uint32_t first_seq;
+	unsigned nmsg;
+	int err[NFT_MAX_BATCH];         /* per message: 0, or negative errno */
+	int acked[NFT_MAX_BATCH];
+	uint64_t handle[NFT_MAX_BATCH]; /* from echoed NEWRULE */
+	char extack[256];
+};
+
+static void parse_extack(const struct nlmsghdr *nlh, char *out, size_t outlen)
+{
+	const struct nlattr *a;
+	size_t off = sizeof(struct nlmsgerr);
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	mnl_attr_for_each(a, nlh, off) {
+		if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG)
+			snprintf(out, outlen, "%s", mnl_attr_get_str(a));
+	}
+}
+
+static int batch_reply_cb(const struct nlmsghdr *nlh, struct batch_result *br)
+{
+	uint32_t idx = nlh->nlmsg_seq - br->first_seq;
+
+	if (idx >= br->nmsg)
+		return 0; /* begin/end or a stray: ignore */
+	if (nlh->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+		br->acked[idx] = 1;
+		br->err[idx] = e->error;
+		if (e->error)
+			parse_extack(nlh, br->extack, sizeof(br->extack));
+	} else if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWRULE) {
+		struct nftnl_rule *r = nftnl_rule_alloc();
+		if (r && nftnl_rule_nlmsg_parse(nlh, r) == 0)
+			br->handle[idx] = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
+		nftnl_rule_free(r);
+	}
+	return 0;
+}
+
+/* Send the batch in buf and drain every reply. */
+static int batch_talk(struct ph_nft *n, struct mnl_nlmsg_batch *b, struct batch_result *br)
+{
+	char rbuf[16384];
+	ssize_t r;
+
+	if (mnl_socket_sendto(n->nl, mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b)) < 0)
+		return -errno;
+	for (;;) {
+		unsigned pending = 0;
+		for (unsigned i = 0; i < br->nmsg; i++)
+			pending += !br->acked[i];
+		if (!pending)
+			break;
+		r = recv(mnl_socket_get_fd(n->nl), rbuf, sizeof(rbuf), MSG_DONTWAIT);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			/* everything the kernel had to say is queued by now; a
+			 * missing ACK means the batch was aborted before it */
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		for (struct nlmsghdr *nlh = (struct nlmsghdr *)rbuf; mnl_nlmsg_ok(nlh, (int)r);
+		     nlh = mnl_nlmsg_next(nlh, (int *)&r))
+			batch_reply_cb(nlh, br);
+	}
+	return 0;
+}
+
+static struct mnl_nlmsg_batch *batch_begin(struct ph_nft *n)
+{
+	struct mnl_nlmsg_batch *b = mnl_nlmsg_batch_start(n->buf, NFT_BUF_SIZE);
+
+	if (!b)
+		return NULL;
+	nftnl_batch_begin(mnl_nlmsg_batch_current(b), ++n->seq);
+	mnl_nlmsg_batch_next(b);
+	return b;
+}
+
+static void batch_end(struct ph_nft *n, struct mnl_nlmsg_batch *b)
+{
+	nftnl_batch_end(mnl_nlmsg_batch_current(b), ++n->seq);
+	mnl_nlmsg_batch_next(b);
+}
+
+int nft_insert_window(struct ph_nft *n, const struct nft_rule_spec *spec,
+		      const struct ph_chain_ref *chains, unsigned nchains, struct nft_rule_ref *refs)
+{
+	struct batch_result *br;
+	struct mnl_nlmsg_batch *b;
+	int err = 0;
+
+	if (nchains == 0)
+		return -ENOENT;
+	if (nchains > NFT_MAX_BATCH)
+		return -E2BIG;
+	br = calloc(1, sizeof(*br));
+	if (!br)
+		return -ENOMEM;
+	b = batch_begin(n);
+	if (!b) {
+		free(br);
+		return -ENOMEM;
+	}
+	br->first_seq = n->seq + 1;
+	br->nmsg = nchains;
+	for (unsigned i = 0; i < nchains; i++) {
+		struct nftnl_rule *r = build_rule(spec, &chains[i]);
+		struct nlmsghdr *nlh;
+
+		if (!r) {
+			err = -ENOMEM;
+			goto out;
+		}
+		/* no NLM_F_APPEND and no position: the rule goes first in the chain */
+		nlh = nftnl_rule_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_NEWRULE,
+						 (uint16_t)chains[i].family,
+						 NLM_F_CREATE | NLM_F_ACK | NLM_F_ECHO, ++n->seq);
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		nftnl_rule_free(r);
+		if (!mnl_nlmsg_batch_next(b)) {
+			err = -E2BIG;
+			goto out;
+		}
+		refs[i].chain = chains[i];
+		refs[i].handle = 0;
+	}
+	batch_end(n, b);
+	err = batch_talk(n, b, br);
+	if (err)
+		goto out;
+	for (unsigned i = 0; i < nchains; i++) {
+		if (br->err[i]) {
+			err = br->err[i];
+			log_err("nft: insert into %s %s %s: %s%s%s", family_name(chains[i].family),
+				chains[i].table, chains[i].chain, strerror(-err),
+				br->extack[0] ? ": " : "", br->extack);
+			goto out;
+		}
+		if (!br->acked[i]) {
+			err = -EIO;
+			log_err("nft: insert into %s %s %s: no acknowledgement from the kernel",
+				family_name(chains[i].family), chains[i].table, chains[i].chain);
+			goto out;
+		}
+		if (!br->handle[i]) {
+			/* committed but the echo is missing: we could not find the
+			 * rule again by handle; remove what we can by tag later */
+			err = -EIO;
+			log_err("nft: insert into %s %s %s: kernel did not echo the rule handle",
+				family_name(chains[i].family), chains[i].table, chains[i].chain);
+		}
+		refs[i].handle = br->handle[i];
+	}
+	if (err) {
+		/* partial knowledge: delete those we know; the caller sweeps */
+		unsigned k = 0;
+		struct nft_rule_ref tmp[NFT_MAX_BATCH];
+		for (unsigned i = 0; i < nchains; i++)
+			if (refs[i].handle)
+				tmp[k++] = refs[i];
+		nft_delete_rules(n, tmp, k);
+	}
+out:
+	mnl_nlmsg_batch_stop(b);
+	free(br);
+	return err;
+}
+
+int nft_delete_rules(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned nrefs)
+{
+	unsigned char skip[NFT_MAX_BATCH] = { 0 };
+	struct batch_result *br;
+	int err = 0;
+
+	if (nrefs == 0)
+		return 0;
+	if (nrefs > NFT_MAX_BATCH)
+		return -E2BIG;
+	br = calloc(1, sizeof(*br));
+	if (!br)
+		return -ENOMEM;
+	/* A batch is all or nothing: if a rule is already gone (a ruleset
+	 * reload), the kernel rejects the whole batch. Retry without the rules
+	 * reported missing; at most nrefs rounds. */
+	for (unsigned round = 0; round <= nrefs; round++) {
+		struct mnl_nlmsg_batch *b = batch_begin(n);
+		unsigned idx[NFT_MAX_BATCH], m = 0;
+		int again = 0;
+
+		if (!b) {
+			err = -ENOMEM;
+			break;
+		}
+		memset(br, 0, sizeof(*br));
+		br->first_seq = n->seq + 1;
+		for (unsigned i = 0; i < nrefs; i++) {
+			struct nftnl_rule *r;
+			struct nlmsghdr *nlh;
+
+			if (skip[i] || !refs[i].handle)
+				continue;
+			r = nftnl_rule_alloc();
+			if (!r) {
+				err = -ENOMEM;
+				break;
+			}
+			nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)refs[i].chain.family);
+			nftnl_rule_set_str(r, NFTNL_RULE_TABLE, refs[i].chain.table);
+			nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, refs[i].chain.chain);
+			nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, refs[i].handle);
+			nlh = nftnl_rule_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_DELRULE,
+							 (uint16_t)refs[i].chain.family, NLM_F_ACK, ++n->seq);
+			nftnl_rule_nlmsg_build_payload(nlh, r);
+			nftnl_rule_free(r);
+			mnl_nlmsg_batch_next(b);
+			idx[m++] = i;
+		}
+		br->nmsg = m;
+		if (err || m == 0) {
+			mnl_nlmsg_batch_stop(b);
+			break;
+		}
+		batch_end(n, b);
+		err = batch_talk(n, b, br);
+		mnl_nlmsg_batch_stop(b);
+		if (err)
+			break;
+		for (unsigned j = 0; j < m; j++) {
+			int e = br->err[j];
+			if (e == -ENOENT || e == -EBUSY) {
+				/* gone, or its table/chain is gone */
+				skip[idx[j]] = 1;
+				again = 1;
+			} else if (e) {
+				err = e;
+				log_err("nft: delete rule %llu from %s %s %s: %s",
+					(unsigned long long)refs[idx[j]].handle,
+					family_name(refs[idx[j]].chain.family), refs[idx[j]].chain.table,
+					refs[idx[j]].chain.chain, strerror(-e));
+			}
+		}
+		if (err || !again)
+			break;
+	}
+	free(br);
+	return err;
+}
+
+/* ---- counters ------------------------------------------------------------ */
+
+struct counter_acc {
+	uint64_t packets, bytes;
+	int found;
+};
+
+static int expr_counter_cb(struct nftnl_expr *e, void *data)
+{
+	struct counter_acc *acc = data;
+
+	if (!strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter")) {
+		acc->packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+		acc->bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+		acc->found = 1;
+	}
+	return 0;
+}
+
+static int rule_counter_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r)
+		return MNL_CB_ERROR;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0)
+		nftnl_expr_foreach(r, expr_counter_cb, data);
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+int nft_read_counters(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned nrefs,
+		      uint64_t *packets, uint64_t *bytes)
+{
+	*packets = *bytes = 0;
+	for (unsigned i = 0; i < nrefs; i++) {
+		struct counter_acc acc = { 0 };
+		struct nftnl_rule *r;
+		struct nlmsghdr *nlh;
+		uint32_t seq = ++n->seq;
+		ssize_t len;
+
+		if (!refs[i].handle)
+			continue;
+		r = nftnl_rule_alloc();
+		if (!r)
+			return -ENOMEM;
+		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)refs[i].chain.family);
+		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, refs[i].chain.table);
+		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, refs[i].chain.chain);
+		nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, refs[i].handle);
+		nlh = nftnl_rule_nlmsg_build_hdr(n->buf, NFT_MSG_GETRULE, (uint16_t)refs[i].chain.family,
+						 NLM_F_ACK, seq);
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		nftnl_rule_free(r);
+		if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) < 0)
+			return -errno;
+		/* reply: the rule, then an ACK (or only an error if it is gone) */
+		for (;;) {
+			int ret;
+			len = mnl_socket_recvfrom(n->nl, n->buf, NFT_BUF_SIZE);
+			if (len < 0) {
+				if (errno == EINTR)
+					continue;
+				return -errno;
+			}
+			ret = mnl_cb_run(n->buf, (size_t)len, seq, n->portid, rule_counter_cb, &acc);
+			if (ret <= MNL_CB_STOP)
+				break;
+		}
+		if (acc.found) {
+			if (acc.packets > *packets)
+				*packets = acc.packets;
+			if (acc.bytes > *bytes)
+				*bytes = acc.bytes;
+		}
+	}
+	return 0;
+}
+
+/* ---- sweep ------------------------------------------------------------------ */
+
+struct sweep_scan {
+	struct nft_rule_ref refs[NFT_MAX_BATCH];
+	unsigned count, overflow;
+};
+
+/* Our tag lives in the rule comment: userdata TLV type
+ * NFTNL_UDATA_RULE_COMMENT, NUL-terminated string. */
+static int has_tag(const void *ud, uint32_t len)
+{
+	const uint8_t *p = ud, *end = p + len;
+
+	while (p + 2 <= end) {
+		uint8_t type = p[0], l = p[1];
+		if (p + 2 + l > end)
+			return 0;
+		if (type == NFTNL_UDATA_RULE_COMMENT && l >= sizeof(PH_RULE_TAG) - 1 &&
+		    !memcmp(p + 2, PH_RULE_TAG, sizeof(PH_RULE_TAG) - 1))
+			return 1;
+		p += 2 + l;
+	}
+	return 0;
+}
+
+static int sweep_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct sweep_scan *ss = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	const void *ud;
+	uint32_t udlen = 0;
+
+	if (!r)
+		return MNL_CB_ERROR;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && nftnl_rule_is_set(r, NFTNL_RULE_USERDATA)) {
+		ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &udlen);
+		if (ud && has_tag(ud, udlen)) {
+			if (ss->count < NFT_MAX_BATCH) {
+				struct nft_rule_ref *ref = &ss->refs[ss->count++];
+				ref->chain.family = (int)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY);
+				copy_str(ref->chain.table, PH_NAME_LEN, nftnl_rule_get_str(r, NFTNL_RULE_TABLE));
+				copy_str(ref->chain.chain, PH_NAME_LEN, nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
+				ref->handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
+			} else {
+				ss->overflow = 1;
+			}
+		}
+	}
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+int nft_sweep(struct ph_nft *n, unsigned *removed)
+{
+	struct sweep_scan *ss;
+	int r = 0;
+
+	*removed = 0;
+	ss = malloc(sizeof(*ss));
+	if (!ss)
+		return -ENOMEM;
+	/* a batch holds NFT_MAX_BATCH deletions; loop while more remain */
+	do {
+		ss->count = ss->overflow = 0;
+		r = nft_dump(n, build_rule_dump, NULL, sweep_cb, ss);
+		if (r || ss->count == 0)
+			break;
+		r = nft_delete_rules(n, ss->refs, ss->count);
+		if (r)
+			break;
+		*removed += ss->count;
+	} while (ss->overflow);
+	free(ss);
+	return r;
+}

@@ -1,0 +1,57 @@
+/* nftables backend: finds the host's chains that can drop inbound traffic,
+ * inserts a window's rules at their top in one netlink batch, reads their
+ * counters, deletes them in one batch, and sweeps every rule carrying our tag.
+ * Talks netlink through libnftnl + libmnl; never runs nft, never dumps and
+ * reloads a ruleset. Knows nothing about windows beyond struct nft_rule_spec. */
+#ifndef PORTHOLE_NFT_H
+#define PORTHOLE_NFT_H
+
+#include <stdint.h>
+#include "config.h"
+
+#define PH_RULE_TAG "porthole w="
+
+struct ph_nft;
+
+struct nft_rule_spec {
+	uint64_t window_id;
+	uint16_t port;
+	uint32_t cgroup_level;   /* socket cgroupv2 level L ... */
+	uint64_t cgroup_id;      /* ... == this id */
+	uint64_t deadline_ns;    /* meta time < this (CLOCK_REALTIME ns) */
+};
+
+struct nft_rule_ref {
+	struct ph_chain_ref chain;
+	uint64_t handle;
+};
+
+int nft_open(struct ph_nft **out);
+void nft_close(struct ph_nft *n);
+
+/* Chains a window's rule must go into. auto: every filter-type base chain of
+ * families inet/ip/ip6 on the prerouting or input hook, skipping tables owned
+ * by another process. An explicit list is checked to exist. Chains that can
+ * drop inbound traffic but cannot match a socket (netdev/inet ingress) are
+ * counted in *unopenable and logged once per call when log_unopenable. */
+int nft_find_chains(struct ph_nft *n, const struct ph_config *c, struct ph_chain_ref *out,
+		    unsigned max, unsigned *count, unsigned *unopenable, int log_unopenable);
+
+/* Insert the rule at the top of each chain, all in one batch: either every
+ * rule is in (refs[i].handle set) or none is. */
+int nft_insert_window(struct ph_nft *n, const struct nft_rule_spec *spec,
+		      const struct ph_chain_ref *chains, unsigned nchains, struct nft_rule_ref *refs);
+
+/* Packets/bytes admitted: the largest counter among the rules (a packet that
+ * crosses two chains is counted once). Missing rules are skipped. */
+int nft_read_counters(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned nrefs,
+		      uint64_t *packets, uint64_t *bytes);
+
+/* Delete the rules in one batch; rules already gone (a ruleset reload) are
+ * not an error. */
+int nft_delete_rules(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned nrefs);
+
+/* Delete every rule tagged PH_RULE_TAG in every table; *removed counts them. */
+int nft_sweep(struct ph_nft *n, unsigned *removed);
+
+#endif

@@ -1,0 +1,128 @@
+/* BPF loader (see watch.h). */
+#include "watch.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "porthole.skel.h"
+
+struct ph_watch {
+	struct porthole_bpf *skel;
+	struct ring_buffer *rb;
+	watch_cb cb;
+	void *ctx;
+};
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	log_msg(level == LIBBPF_WARN ? LOG_WARNING : LOG_INFO, "bpf: %s", line);
+	return 0;
+}
+
+int watch_supported(char *why, size_t whylen)
+{
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		snprintf(why, whylen, "kernel BTF (/sys/kernel/btf/vmlinux) is missing: needs CONFIG_DEBUG_INFO_BTF");
+		return -ENOTSUP;
+	}
+	/* tracing programs cannot be probed without a target; loading tells */
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
+		snprintf(why, whylen, "BPF ring buffers are not available (Linux >= 5.8 needed)");
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct ph_watch *w = ctx;
+
+	if (size < sizeof(struct ph_kevent))
+		return 0;
+	w->cb(w->ctx, data);
+	return 0;
+}
+
+int watch_open(struct ph_watch **out, const uint16_t *ports, unsigned nports,
+	       uint32_t session_level, watch_cb cb, void *ctx)
+{
+	struct ph_watch *w;
+	int err;
+	__u8 one = 1;
+
+	libbpf_set_print(libbpf_log);
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->cb = cb;
+	w->ctx = ctx;
+	w->skel = porthole_bpf__open();
+	if (!w->skel) {
+		err = -errno;
+		goto fail;
+	}
+	w->skel->rodata->session_level = session_level;
+	err = porthole_bpf__load(w->skel);
+	if (err)
+		goto fail;
+	for (unsigned i = 0; i < nports; i++) {
+		__u16 p = ports[i];
+		err = bpf_map_update_elem(bpf_map__fd(w->skel->maps.watched_ports), &p, &one, BPF_ANY);
+		if (err) {
+			err = -errno;
+			goto fail;
+		}
+	}
+	err = porthole_bpf__attach(w->skel);
+	if (err)
+		goto fail;
+	w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.events), on_sample, w, NULL);
+	if (!w->rb) {
+		err = -errno;
+		goto fail;
+	}
+	*out = w;
+	return 0;
+fail:
+	watch_close(w);
+	return err < 0 ? err : -EINVAL;
+}
+
+int watch_fd(const struct ph_watch *w)
+{
+	return ring_buffer__epoll_fd(w->rb);
+}
+
+int watch_consume(struct ph_watch *w)
+{
+	return ring_buffer__consume(w->rb);
+}
+
+unsigned watch_prog_count(const struct ph_watch *w)
+{
+	return w->skel ? 1 : 0;
+}
+
+void watch_close(struct ph_watch *w)
+{
+	if (!w)
+		return;
+	ring_buffer__free(w->rb);
+	porthole_bpf__destroy(w->skel);
+	free(w);
+}

@@ -1,0 +1,568 @@
+/* Sessions and windows: the state machine (see window.h). */
+#include "window.h"
+#include "log.h"
+#include "proto.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static struct ph_session *session_by_cgid(struct ph_daemon *d, uint64_t cgid)
+{
+	for (struct ph_session *s = d->sessions; s; s = s->next)
+		if (s->cgid == cgid)
+			return s;
+	return NULL;
+}
+
+static int session_has_port(const struct ph_session *s, uint16_t port)
+{
+	for (unsigned i = 0; i < s->nports; i++)
+		if (s->ports[i] == port)
+			return 1;
+	return 0;
+}
+
+static void send_event(struct ph_session *s, uint32_t kind, const struct ph_window *w,
+		       uint32_t reason, int error, uint64_t packets, uint64_t bytes)
+{
+	union { struct ph_hdr h; char b[sizeof(struct ph_hdr) + sizeof(struct ph_event)]; } m;
+	struct ph_event *e = ph_payload(&m);
+	size_t len;
+
+	if (!s || !s->client)
+		return;
+	len = ph_msg_init(&m, PH_MSG_EVENT, sizeof(*e));
+	e->kind = kind;
+	e->reason = reason;
+	e->session_id = s->id;
+	e->error = error < 0 ? -error : error;
+	e->packets = packets;
+	e->bytes = bytes;
+	if (w) {
+		e->window_id = w->id;
+		e->deadline_ns = s->deadline_real;
+		e->pid = (uint32_t)w->pid;
+		e->port = w->port;
+		e->nchains = (uint16_t)w->nrules;
+	}
+	if (control_send(s->client, &m, len) < 0)
+		log_debug("control: event to session %llu not delivered", (unsigned long long)s->id);
+}
+
+static void arm_timer(struct ph_daemon *d)
+{
+	struct itimerspec its = { 0 };
+	uint64_t earliest = 0;
+
+	for (struct ph_window *w = d->windows; w; w = w->next)
+		if (w->state == W_OPEN && (!earliest || w->session->deadline_boot < earliest))
+			earliest = w->session->deadline_boot;
+	if (earliest) {
+		its.it_value.tv_sec = (time_t)(earliest / NSEC_PER_SEC);
+		its.it_value.tv_nsec = (long)(earliest % NSEC_PER_SEC);
+	}
+	if (timerfd_settime(d->timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		log_errno(-errno, "timer: arm");
+}
+
+/* ---- windows ----------------------------------------------------------------- */
+
+static void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reason)
+{
+	struct ph_window **pp;
+	uint64_t packets = 0, bytes = 0, dur;
+	int r;
+
+	if (w->state != W_OPEN)
+		return;
+	if (nft_read_counters(d->nft, w->rules, w->nrules, &packets, &bytes) < 0)
+		log_warn("window %llu: could not read counters", (unsigned long long)w->id);
+	r = nft_delete_rules(d->nft, w->rules, w->nrules);
+	if (r < 0) {
+		/* the rule's own deadline still closes it in the kernel; try
+		 * the tag sweep so nothing lingers until then */
+		unsigned n;
+		log_errno(r, "window %llu: removing rules failed; sweeping by tag", (unsigned long long)w->id);
+		nft_sweep(d->nft, &n);
+	}
+	w->state = W_CLOSED;
+	dur = now_ns(CLOCK_BOOTTIME) - w->opened_boot;
+	log_notice("window %llu closed (%s) after %llu.%03llu s: tcp/%u, session %llu, %llu packets, %llu bytes admitted",
+		   (unsigned long long)w->id, ph_reason_name(reason),
+		   (unsigned long long)(dur / NSEC_PER_SEC), (unsigned long long)(dur % NSEC_PER_SEC / 1000000),
+		   w->port, (unsigned long long)w->session->id, (unsigned long long)packets,
+		   (unsigned long long)bytes);
+	send_event(w->session, PH_EVENT_WINDOW_CLOSE, w, reason, 0, packets, bytes);
+	for (pp = &d->windows; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	free(w);
+	arm_timer(d);
+}
+
+static void close_session_windows(struct ph_daemon *d, struct ph_session *s, uint32_t reason)
+{
+	struct ph_window *w, *next;
+
+	for (w = d->windows; w; w = next) {
+		next = w->next;
+		if (w->session == s)
+			window_close(d, w, reason);
+	}
+}
+
+static struct ph_window *find_window(struct ph_daemon *d, struct ph_session *s, uint16_t port)
+{
+	for (struct ph_window *w = d->windows; w; w = w->next)
+		if (w->session == s && w->port == port && w->state == W_OPEN)
+			return w;
+	return NULL;
+}
+
+static void window_open(struct ph_daemon *d, struct ph_session *s, const struct ph_kevent *e)
+{
+	struct ph_chain_ref chains[PH_MAX_CHAINS];
+	struct nft_rule_spec spec;
+	struct ph_window *w;
+	unsigned nchains = 0, unopenable = 0;
+	uint64_t now_boot = now_ns(CLOCK_BOOTTIME), now_real = now_ns(CLOCK_REALTIME);
+	char path[64];
+	int r;
+
+	if (!s->deadline_boot) {
+		s->deadline_boot = now_boot + (uint64_t)s->max_window * NSEC_PER_SEC;
+		s->deadline_real = now_real + (uint64_t)s->max_window * NSEC_PER_SEC;
+		snprintf(path, sizeof(path), "/proc/%u/exe", e->tgid);
+		ssize_t n = readlink(path, s->exe, sizeof(s->exe) - 1);
+		s->exe[n > 0 ? n : 0] = '\0';
+	} else if (s->deadline_boot <= now_boot) {
+		log_notice("session %llu: listen on tcp/%u after its max_window of %u s; no window",
+			   (unsigned long long)s->id, e->port, s->max_window);
+		send_event(s, PH_EVENT_WINDOW_FAILED, NULL, 0, ETIME, 0, 0);
+		return;
+	}
+
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		send_event(s, PH_EVENT_WINDOW_FAILED, NULL, 0, ENOMEM, 0, 0);
+		return;
+	}
+	w->id = d->next_window_id++;
+	w->state = W_ARMED;
+	w->session = s;
+	w->port = e->port;
+	w->pid = (pid_t)e->tgid;
+	w->cookies[w->ncookies++] = e->cookie;
+
+	r = nft_find_chains(d->nft, &d->cfg, chains, PH_MAX_CHAINS, &nchains, &unopenable, 1);
+	if (r < 0) {
+		log_errno(r, "window %llu: listing chains failed; window not opened", (unsigned long long)w->id);
+		goto fail;
+	}
+	if (nchains == 0 && !d->cfg.chains_auto) {
+		r = -ENOENT;
+		log_err("window %llu: none of the configured chains exists; window not opened",
+			(unsigned long long)w->id);
+		goto fail;
+	}
+	if (nchains) {
+		spec.window_id = w->id;
+		spec.port = e->port;
+		spec.cgroup_level = d->cg.base_level + 1;
+		spec.cgroup_id = s->cgid;
+		/* the kernel's deadline is wall-clock (meta time); derive it from
+		 * the same boot-time deadline our own timer uses */
+		spec.deadline_ns = now_real + (s->deadline_boot - now_boot);
+		r = nft_insert_window(d->nft, &spec, chains, nchains, w->rules);
+		if (r < 0) {
+			log_errno(r, "window %llu: inserting rules failed; window not opened", (unsigned long long)w->id);
+			goto fail;
+		}
+		w->nrules = nchains;
+	} else {
+		log_notice("window %llu: no filter chain on input/prerouting; nothing blocks tcp/%u here",
+			   (unsigned long long)w->id, e->port);
+	}
+	w->state = W_OPEN;
+	w->opened_boot = now_boot;
+	w->opened_real = now_real;
+	w->next = d->windows;
+	d->windows = w;
+	log_notice("window %llu open: tcp/%u to session %llu (pid %u %s), %u chain(s), closes in %llu s at the latest",
+		   (unsigned long long)w->id, w->port, (unsigned long long)s->id, e->tgid,
+		   s->exe[0] ? s->exe : "?", w->nrules,
+		   (unsigned long long)((s->deadline_boot - now_boot + NSEC_PER_SEC - 1) / NSEC_PER_SEC));
+	send_event(s, PH_EVENT_WINDOW_OPEN, w, 0, 0, 0, 0);
+	arm_timer(d);
+	return;
+fail:
+	send_event(s, PH_EVENT_WINDOW_FAILED, w, 0, r, 0, 0);
+	free(w);
+}
+
+void window_on_event(void *ctx, const struct ph_kevent *e)
+{
+	struct ph_daemon *d = ctx;
+	struct ph_session *s;
+	struct ph_window *w;
+
+	if (e->netns_ino != d->netns_ino)
+		return; /* another network namespace: not our firewall */
+	if (e->type == PH_EV_UNLISTEN) {
+		for (w = d->windows; w; w = w->next) {
+			for (unsigned i = 0; i < w->ncookies; i++) {
+				if (w->cookies[i] != e->cookie)
+					continue;
+				w->cookies[i] = w->cookies[--w->ncookies];
+				if (w->ncookies == 0)
+					window_close(d, w, PH_REASON_LISTENER_CLOSED);
+				return;
+			}
+		}
+		return;
+	}
+	if (e->type != PH_EV_LISTEN)
+		return;
+	s = session_by_cgid(d, e->session_cgid);
+	if (!s) {
+		log_debug("listen on tcp/%u by pid %u (cgroup %llu): not designated", e->port, e->tgid,
+			  (unsigned long long)e->cgroup_id);
+		return;
+	}
+	if (!session_has_port(s, e->port)) {
+		log_notice("session %llu: listen on tcp/%u, a port this session may not open", (unsigned long long)s->id,
+			   e->port);
+		return;
+	}
+	w = find_window(d, s, e->port);
+	if (w) {
+		if (w->ncookies < PH_MAX_LISTENERS)
+			w->cookies[w->ncookies++] = e->cookie;
+		else
+			log_warn("window %llu: too many listeners; the extra one keeps no window open",
+				 (unsigned long long)w->id);
+		return;
+	}
+	window_open(d, s, e);
+}
+
+void window_on_timer(struct ph_daemon *d)
+{
+	uint64_t now = now_ns(CLOCK_BOOTTIME), ticks;
+	struct ph_window *w, *next;
+
+	if (read(d->timerfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		log_errno(-errno, "timer: read");
+	for (w = d->windows; w; w = next) {
+		next = w->next;
+		if (w->state == W_OPEN && w->session->deadline_boot <= now)
+			window_close(d, w, PH_REASON_DEADLINE);
+	}
+	arm_timer(d);
+}
+
+/* ---- sessions --------------------------------------------------------------- */
+
+static void session_end(struct ph_daemon *d, struct ph_session *s, uint32_t reason)
+{
+	struct ph_session **pp;
+	int r;
+
+	close_session_windows(d, s, reason);
+	if (s->inotify_wd >= 0)
+		inotify_rm_watch(d->inofd, s->inotify_wd);
+	r = cg_remove(s->cg_abs);
+	if (r < 0)
+		log_errno(r, "session %llu: cgroup %s left behind", (unsigned long long)s->id, s->cg_rel);
+	log_info("session %llu ended (%s)", (unsigned long long)s->id, ph_reason_name(reason));
+	send_event(s, PH_EVENT_SESSION_END, NULL, reason, 0, 0, 0);
+	if (s->client)
+		s->client->session = NULL;
+	for (pp = &d->sessions; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	free(s);
+}
+
+void window_on_inotify(struct ph_daemon *d)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	for (;;) {
+		n = read(d->inofd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			for (struct ph_session *s = d->sessions; s; s = s->next) {
+				if (s->inotify_wd != ev->wd)
+					continue;
+				if (cg_populated(s->cg_abs) == 0)
+					session_end(d, s, PH_REASON_EXITED);
+				break;
+			}
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
+static int proc_status_field(pid_t pid, const char *field, unsigned long *out)
+{
+	char path[64], buf[4096], *p;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	r = read_small_file(path, buf, sizeof(buf));
+	if (r)
+		return r;
+	p = strstr(buf, field);
+	if (!p)
+		return -ENOENT;
+	*out = strtoul(p + strlen(field), NULL, 10);
+	return 0;
+}
+
+static int pidfd_pid(int pidfd, pid_t *pid)
+{
+	char path[64], buf[1024], *p;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	r = read_small_file(path, buf, sizeof(buf));
+	if (r)
+		return r;
+	p = strstr(buf, "\nPid:");
+	if (!p)
+		return -EBADF; /* not a pidfd */
+	*pid = (pid_t)strtol(p + 5, NULL, 10);
+	return *pid > 0 ? 0 : -ESRCH;
+}
+
+static int session_start(struct ph_daemon *d, struct ph_client *c, const struct ph_run *run, int pidfd)
+{
+	union { struct ph_hdr h; char b[sizeof(struct ph_hdr) + sizeof(struct ph_run_ok)]; } m;
+	struct ph_run_ok *ok = ph_payload(&m);
+	struct ph_session *s;
+	unsigned long ppid, uid;
+	pid_t pid;
+	size_t len;
+	int r;
+
+	if (c->session)
+		return control_send_error(c, EBUSY, "this connection already runs session %llu",
+					  (unsigned long long)c->session->id);
+	if (pidfd < 0)
+		return control_send_error(c, EINVAL, "run: the command's pidfd is missing");
+	r = pidfd_pid(pidfd, &pid);
+	if (r)
+		return control_send_error(c, -r, "run: the passed descriptor is not a live pidfd");
+	/* only a child of the caller, owned by the caller, may be placed in a
+	 * session: nobody designates somebody else's process */
+	if (proc_status_field(pid, "PPid:", &ppid) || (pid_t)ppid != c->pid ||
+	    proc_status_field(pid, "Uid:", &uid) || (uid_t)uid != c->uid) {
+		log_notice("refused: run from pid %d uid %u: process %d is not its own child", (int)c->pid,
+			   (unsigned)c->uid, (int)pid);
+		return control_send_error(c, EPERM, "run: process %d is not a child of the caller", (int)pid);
+	}
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return control_send_error(c, ENOMEM, "out of memory");
+	s->inotify_wd = -1;
+	s->uid = c->uid;
+	s->pid = pid;
+	if (run->nports == 0) {
+		memcpy(s->ports, d->cfg.ports, sizeof(s->ports));
+		s->nports = d->cfg.nports;
+	} else {
+		for (unsigned i = 0; i < run->nports; i++) {
+			int ok_port = 0;
+			for (unsigned j = 0; j < d->cfg.nports; j++)
+				ok_port |= d->cfg.ports[j] == run->ports[i];
+			if (!ok_port) {
+				free(s);
+				return control_send_error(c, EPERM,
+					"run: port %u is not a watched port (config 'ports')", run->ports[i]);
+			}
+			s->ports[i] = run->ports[i];
+		}
+		s->nports = run->nports;
+	}
+	s->max_window = run->max_window ? run->max_window : d->cfg.max_window;
+	if (s->max_window > d->cfg.max_window) {
+		uint32_t mw = s->max_window;
+		free(s);
+		return control_send_error(c, ERANGE, "run: max window %u s exceeds the configured max_window %u s",
+					  mw, d->cfg.max_window);
+	}
+	/* a leftover cgroup of an earlier daemon may hold a name: skip it */
+	for (int tries = 0; tries < 64; tries++) {
+		s->id = d->next_session_id++;
+		r = cg_session_create(&d->cg, s->id, s->cg_rel, sizeof(s->cg_rel), s->cg_abs,
+				      sizeof(s->cg_abs), &s->cgid);
+		if (r != -EEXIST)
+			break;
+	}
+	if (r) {
+		free(s);
+		log_errno(r, "session: cannot create cgroup");
+		return control_send_error(c, -r, "run: cannot create the session cgroup: %s", strerror(-r));
+	}
+	{
+		char ev[sizeof(s->cg_abs) + 16];
+		snprintf(ev, sizeof(ev), "%s/cgroup.events", s->cg_abs);
+		s->inotify_wd = inotify_add_watch(d->inofd, ev, IN_MODIFY);
+	}
+	if (s->inotify_wd < 0) {
+		r = -errno;
+	} else {
+		r = cg_move_pid(s->cg_abs, pid);
+	}
+	if (r) {
+		if (s->inotify_wd >= 0)
+			inotify_rm_watch(d->inofd, s->inotify_wd);
+		cg_remove(s->cg_abs);
+		free(s);
+		log_errno(r, "session: cannot place pid %d in its cgroup", (int)pid);
+		return control_send_error(c, -r, "run: cannot place the command in its cgroup: %s", strerror(-r));
+	}
+	s->client = c;
+	c->session = s;
+	s->next = d->sessions;
+	d->sessions = s;
+
+	len = ph_msg_init(&m, PH_MSG_RUN_OK, sizeof(*ok));
+	ok->session_id = s->id;
+	ok->max_window = s->max_window;
+	ok->nports = (uint16_t)s->nports;
+	memcpy(ok->ports, s->ports, sizeof(ok->ports));
+	copy_str(ok->cgroup, sizeof(ok->cgroup), s->cg_rel);
+	log_info("session %llu started for pid %d uid %u in %s (ports %u%s, max window %u s)",
+		 (unsigned long long)s->id, (int)pid, (unsigned)c->uid, s->cg_rel, s->ports[0],
+		 s->nports > 1 ? ",..." : "", s->max_window);
+	return control_send(c, &m, len);
+}
+
+static int status_reply(struct ph_daemon *d, struct ph_client *c)
+{
+	size_t cap = sizeof(struct ph_status_reply) + PH_STATUS_MAX * sizeof(struct ph_status_entry);
+	char *buf = calloc(1, sizeof(struct ph_hdr) + cap);
+	struct ph_status_reply *rep;
+	uint32_t n = 0;
+	int r;
+
+	if (!buf)
+		return control_send_error(c, ENOMEM, "out of memory");
+	for (struct ph_window *w = d->windows; w && n < PH_STATUS_MAX; w = w->next)
+		n++;
+	ph_msg_init(buf, PH_MSG_STATUS_REPLY, sizeof(*rep) + n * sizeof(struct ph_status_entry));
+	rep = ph_payload(buf);
+	rep->count = n;
+	n = 0;
+	for (struct ph_window *w = d->windows; w && n < rep->count; w = w->next, n++) {
+		struct ph_status_entry *e = &rep->entries[n];
+		e->window_id = w->id;
+		e->session_id = w->session->id;
+		e->opened_ns = w->opened_real;
+		e->deadline_ns = w->session->deadline_real;
+		nft_read_counters(d->nft, w->rules, w->nrules, &e->packets, &e->bytes);
+		e->pid = (uint32_t)w->pid;
+		e->port = w->port;
+		e->nchains = (uint16_t)w->nrules;
+		e->nlisteners = w->ncookies;
+		copy_str(e->exe, sizeof(e->exe), w->session->exe);
+		copy_str(e->cgroup, sizeof(e->cgroup), w->session->cg_rel);
+	}
+	r = control_send(c, buf, ((struct ph_hdr *)buf)->len);
+	free(buf);
+	return r;
+}
+
+static int close_request(struct ph_daemon *d, struct ph_client *c, const struct ph_close *req)
+{
+	union { struct ph_hdr h; char b[sizeof(struct ph_hdr)]; } m;
+
+	for (struct ph_window *w = d->windows; w; w = w->next) {
+		if (w->id != req->window_id || w->state != W_OPEN)
+			continue;
+		log_notice("window %llu revoked by uid %u (pid %d)", (unsigned long long)w->id, (unsigned)c->uid,
+			   (int)c->pid);
+		window_close(d, w, PH_REASON_REVOKED);
+		return control_send(c, &m, ph_msg_init(&m, PH_MSG_OK, 0));
+	}
+	return control_send_error(c, ENOENT, "no open window %llu", (unsigned long long)req->window_id);
+}
+
+int window_on_request(void *ctx, struct ph_client *c, int type, const void *payload, size_t len, int fd)
+{
+	struct ph_daemon *d = ctx;
+	int r;
+
+	(void)len;
+	if (!c->authorized) {
+		if (fd >= 0)
+			close(fd);
+		log_notice("refused: %s request from pid %d uid %u: not root and not in group %s",
+			   ph_msg_type_name((uint32_t)type), (int)c->pid, (unsigned)c->uid, d->cfg.socket_group);
+		control_send_error(c, EACCES, "permission denied: uid %u is not root and not in group '%s'",
+				   (unsigned)c->uid, d->cfg.socket_group);
+		return -EACCES;
+	}
+	switch (type) {
+	case PH_MSG_RUN:
+		r = session_start(d, c, payload, fd);
+		break;
+	case PH_MSG_STATUS:
+		r = status_reply(d, c);
+		break;
+	case PH_MSG_CLOSE:
+		r = close_request(d, c, payload);
+		break;
+	default:
+		r = control_send_error(c, EOPNOTSUPP, "unexpected message '%s'", ph_msg_type_name((uint32_t)type));
+		break;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (r < 0)
+		log_debug("control: reply to pid %d failed: %s", (int)c->pid, strerror(-r));
+	return 0;
+}
+
+void window_client_gone(struct ph_daemon *d, struct ph_client *c)
+{
+	(void)d;
+	if (c->session) {
+		/* the session lives on until its cgroup empties */
+		c->session->client = NULL;
+		c->session = NULL;
+	}
+}
+
+void window_shutdown(struct ph_daemon *d)
+{
+	while (d->windows)
+		window_close(d, d->windows, PH_REASON_SHUTDOWN);
+	while (d->sessions) {
+		struct ph_session *s = d->sessions;
+		if (cg_populated(s->cg_abs) == 1)
+			log_warn("session %llu: its command still runs; cgroup %s stays until it exits",
+				 (unsigned long long)s->id, s->cg_rel);
+		session_end(d, s, PH_REASON_SHUTDOWN);
+	}
+}

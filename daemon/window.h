@@ -1,0 +1,83 @@
+/* Sessions and windows: the daemon's central state and the window state
+ * machine (armed -> open -> closed). A session is one `porthole run`: a leaf
+ * cgroup holding the command. A window is one opening of one port for one
+ * session: rules in the host's chains, the listening sockets it serves, a
+ * hard deadline. This file decides; nft.c, watch.c, cgroup.c and control.c
+ * carry the decisions out. */
+#ifndef PORTHOLE_WINDOW_H
+#define PORTHOLE_WINDOW_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "cgroup.h"
+#include "config.h"
+#include "control.h"
+#include "nft.h"
+#include "porthole.h"
+#include "watch.h"
+
+#define PH_MAX_LISTENERS 16
+
+enum ph_window_state { W_ARMED, W_OPEN, W_CLOSED };
+
+struct ph_session {
+	uint64_t id;
+	char cg_rel[PATH_MAX];
+	char cg_abs[PATH_MAX * 2];
+	uint64_t cgid;
+	int inotify_wd;
+	uint16_t ports[PH_MAX_PORTS];
+	unsigned nports;
+	uint32_t max_window;
+	uint64_t deadline_boot;   /* set when the first window opens; 0 before */
+	uint64_t deadline_real;
+	uid_t uid;
+	pid_t pid;                /* the command's first process */
+	char exe[PH_EXE_LEN];
+	struct ph_client *client; /* NULL once the CLI has gone */
+	struct ph_session *next;
+};
+
+struct ph_window {
+	uint64_t id;
+	enum ph_window_state state;
+	struct ph_session *session;
+	uint16_t port;
+	uint64_t opened_boot, opened_real;
+	uint64_t cookies[PH_MAX_LISTENERS];
+	unsigned ncookies;
+	pid_t pid;                /* process that listened */
+	struct nft_rule_ref rules[PH_MAX_CHAINS];
+	unsigned nrules;
+	struct ph_window *next;
+};
+
+struct ph_daemon {
+	struct ph_config cfg;
+	struct ph_nft *nft;
+	struct ph_watch *watch;
+	struct ph_cgroups cg;
+	struct ph_control ctl;
+	int epfd, sigfd, timerfd, inofd;
+	uint32_t netns_ino;
+	struct ph_session *sessions;
+	struct ph_window *windows;
+	uint64_t next_session_id, next_window_id;
+	int quit;
+};
+
+/* ring buffer event from the kernel */
+void window_on_event(void *ctx, const struct ph_kevent *e);
+/* control request (see control_handler) */
+int window_on_request(void *ctx, struct ph_client *c, int type, const void *payload, size_t len, int fd);
+/* the control module is about to drop this client */
+void window_client_gone(struct ph_daemon *d, struct ph_client *c);
+/* a session cgroup's cgroup.events changed */
+void window_on_inotify(struct ph_daemon *d);
+/* the deadline timer fired */
+void window_on_timer(struct ph_daemon *d);
+/* close every window and end every session (daemon shutdown) */
+void window_shutdown(struct ph_daemon *d);
+
+#endif

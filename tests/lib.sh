@@ -1,0 +1,218 @@
+# Shared shell library for porthole's namespace tests: a tiny harness
+# (PASS/FAIL/SKIP lines and a closing "N passed, N failed, N skipped" line),
+# a geo-blocked lab built from network namespaces, and helpers to run the
+# daemon and probe ports. Source it; call t_init first.
+#
+# The lab (names carry a per-run prefix so parallel runs never collide):
+#   host   203.0.113.10 (+ .11 decoy), 2001:db8:1::10 (+ ::11)   geo-block ruleset
+#   inet   203.0.113.1, 2001:db8:1::1          "blocked country": the Internet
+#   allow  198.51.100.20, 2001:db8:a11::20     "allowed country"
+# Only documentation ranges, only inside namespaces made here; nothing is
+# added to the root namespace. Everything started is killed by PID and every
+# namespace and cgroup removed by the EXIT trap.
+
+T_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+T_TOOLS=$T_ROOT/tests/tools
+PY=/usr/bin/python3
+: "${PORTHOLE_BIN:=$T_ROOT/build/asan}"
+[ -x "$PORTHOLE_BIN/portholed" ] || PORTHOLE_BIN=$T_ROOT/build
+T_PASS=0 T_FAIL=0 T_SKIP=0
+T_PIDS=()
+T_NETNS=()
+T_CGROUPS=()
+
+t_log() { printf '  %s\n' "$*"; }
+t_pass() { T_PASS=$((T_PASS + 1)); printf 'PASS %s\n' "$*"; }
+t_fail() { T_FAIL=$((T_FAIL + 1)); printf 'FAIL %s\n' "$*"; }
+t_skip() { T_SKIP=$((T_SKIP + 1)); printf 'SKIP %s\n' "$*"; }
+# t_check NAME CMD...: PASS if CMD succeeds
+t_check() { local n=$1; shift; if "$@"; then t_pass "$n"; else t_fail "$n"; fi; }
+t_eq() { # NAME EXPECTED ACTUAL
+	if [ "$2" = "$3" ]; then t_pass "$1"; else t_fail "$1 (expected '$2', got '$3')"; fi
+}
+
+t_require_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "SKIP $T_NAME: needs root (network namespaces, nftables, BPF)"
+		exit 77
+	fi
+	local b
+	for b in nft ip nsenter setpriv "$PY"; do
+		command -v "$b" >/dev/null || { echo "SKIP $T_NAME: $b not installed (make deps)"; exit 77; }
+	done
+}
+
+t_init() {
+	T_NAME=$1
+	T_PFX=pht$$
+	T_TMP=$(mktemp -d "/tmp/porthole-test.XXXXXX")
+	export ASAN_OPTIONS="log_path=$T_TMP/asan:detect_leaks=1:abort_on_error=0"
+	export UBSAN_OPTIONS="log_path=$T_TMP/ubsan:print_stacktrace=1"
+	trap t_cleanup EXIT
+	trap 'exit 130' INT TERM
+	T_CG2=$(awk '$9 == "cgroup2" { print $5; exit }' FS=' ' /proc/self/mountinfo)
+	if [ -z "$T_CG2" ]; then
+		T_CG2=$(grep ' - cgroup2 ' /proc/self/mountinfo | awk '{print $5; exit}')
+	fi
+}
+
+t_cleanup() {
+	local p ns cg i
+	for ((i = ${#T_PIDS[@]} - 1; i >= 0; i--)); do
+		p=${T_PIDS[i]}
+		kill -TERM "$p" 2>/dev/null && { for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done; kill -KILL "$p" 2>/dev/null; }
+	done
+	wait 2>/dev/null
+	for ns in "${T_NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	for ((i = ${#T_CGROUPS[@]} - 1; i >= 0; i--)); do
+		cg=${T_CGROUPS[i]}
+		[ -d "$cg" ] || continue
+		# leftovers below (session cgroups of a killed daemon) go first
+		find "$cg" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
+		rmdir "$cg" 2>/dev/null
+	done
+	rm -rf "$T_TMP"
+}
+
+t_summary() {
+	local asan
+	asan=$(ls "$T_TMP"/asan* "$T_TMP"/ubsan* 2>/dev/null)
+	if [ -n "$asan" ]; then
+		t_fail "$T_NAME: sanitizer reports"
+		cat $asan | head -60
+	fi
+	printf '%s: %d passed, %d failed, %d skipped\n' "$T_NAME" "$T_PASS" "$T_FAIL" "$T_SKIP"
+	[ "$T_FAIL" -eq 0 ]
+}
+
+# ---- lab ---------------------------------------------------------------------
+
+H=203.0.113.10 H2=203.0.113.11 H6=2001:db8:1::10 H62=2001:db8:1::11
+INET=203.0.113.1 INET6=2001:db8:1::1
+ALLOW=198.51.100.20 ALLOW6=2001:db8:a11::20
+
+in_ns() { local ns=$1; shift; nsenter --net=/run/netns/"$ns" -- "$@"; }
+in_host() { in_ns "$T_PFX-host" "$@"; }
+in_inet() { in_ns "$T_PFX-inet" "$@"; }
+in_allow() { in_ns "$T_PFX-allow" "$@"; }
+
+lab_ruleset() {
+	cat <<'NFT'
+table inet filter {
+	set allowed_v4 {
+		type ipv4_addr
+		flags interval
+		elements = { 198.51.100.0/24 }
+	}
+	set allowed_v6 {
+		type ipv6_addr
+		flags interval
+		elements = { 2001:db8:a11::/48 }
+	}
+	chain input {
+		type filter hook input priority filter; policy drop;
+		iif "lo" accept
+		ct state established,related accept
+		icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert } accept
+		ip saddr @allowed_v4 tcp dport { 22, 80, 443 } accept
+		ip6 saddr @allowed_v6 tcp dport { 22, 80, 443 } accept
+	}
+}
+NFT
+}
+
+lab_up() {
+	local h=$T_PFX-host i=$T_PFX-inet a=$T_PFX-allow
+	ip netns add "$h" && T_NETNS+=("$h") || return 1
+	ip netns add "$i" && T_NETNS+=("$i") || return 1
+	ip netns add "$a" && T_NETNS+=("$a") || return 1
+	ip link add ph$$i type veth peer name ph$$h netns "$h" || return 1
+	ip link set ph$$i netns "$i" || return 1
+	ip link add ph$$a type veth peer name ph$$g netns "$h" || return 1
+	ip link set ph$$a netns "$a" || return 1
+	in_host ip link set lo up
+	in_host ip link set ph$$h up
+	in_host ip link set ph$$g up
+	in_host ip addr add $H/24 dev ph$$h
+	in_host ip addr add $H2/24 dev ph$$h
+	in_host ip addr add $H6/64 dev ph$$h nodad
+	in_host ip addr add $H62/64 dev ph$$h nodad
+	in_host ip addr add 198.51.100.1/24 dev ph$$g
+	in_host ip addr add 2001:db8:a11::1/64 dev ph$$g nodad
+	in_inet ip link set lo up
+	in_inet ip link set ph$$i up
+	in_inet ip addr add $INET/24 dev ph$$i
+	in_inet ip addr add $INET6/64 dev ph$$i nodad
+	in_allow ip link set lo up
+	in_allow ip link set ph$$a up
+	in_allow ip addr add $ALLOW/24 dev ph$$a
+	in_allow ip addr add $ALLOW6/64 dev ph$$a nodad
+	in_allow ip route add default via 198.51.100.1
+	in_allow ip -6 route add default via 2001:db8:a11::1
+	lab_ruleset | in_host nft -f - || return 1
+}
+
+# probe FROM ADDR PORT -> open|refused|dropped
+probe() { in_ns "$T_PFX-$1" "$PY" "$T_TOOLS/probe.py" "$2" "$3" "${4:-1}"; }
+
+ruleset_dump() { in_host nft list ruleset; }
+porthole_rules() { in_host nft -a list ruleset | grep -c 'porthole w=' ; }
+
+# ---- daemon ------------------------------------------------------------------
+
+# daemon_start [CONFIG LINES...]: start portholed in the host namespace, in a
+# cgroup of its own (so its session cgroups never meet another daemon's).
+daemon_start() {
+	T_SOCK=$T_TMP/porthole.sock
+	T_CONF=$T_TMP/porthole.conf
+	T_DLOG=$T_TMP/portholed.log
+	{
+		echo "socket = $T_SOCK"
+		echo "socket_group = ${T_GROUP:-root}"
+		echo "audit_log = $T_TMP/audit.jsonl"
+		local l
+		for l in "$@"; do echo "$l"; done
+	} >"$T_CONF"
+	T_DCG=$T_CG2/$T_PFX-daemon
+	mkdir -p "$T_DCG" && T_CGROUPS+=("$T_DCG")
+	: >"$T_DLOG"
+	(
+		echo $BASHPID >"$T_DCG/cgroup.procs"
+		exec nsenter --net=/run/netns/"$T_PFX-host" -- "$PORTHOLE_BIN/portholed" -c "$T_CONF" ${T_DAEMON_FLAGS:-}
+	) 2>>"$T_DLOG" &
+	T_DPID=$!
+	T_PIDS+=("$T_DPID")
+	local n
+	for n in $(seq 100); do
+		grep -q 'ready:' "$T_DLOG" && return 0
+		kill -0 "$T_DPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "daemon did not start:"; cat "$T_DLOG"
+	return 1
+}
+
+daemon_stop() {
+	[ -n "${T_DPID:-}" ] || return 0
+	kill -TERM "$T_DPID" 2>/dev/null
+	wait "$T_DPID"
+	local rc=$?
+	T_DPID=
+	return $rc
+}
+
+ph() { PORTHOLE_SOCKET=$T_SOCK "$PORTHOLE_BIN/porthole" "$@"; }
+# ph_host ARGS...: porthole run from inside the host namespace
+ph_host() { in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" "$@"; }
+
+# wait_for FILE PATTERN [TENTHS]: wait until FILE contains PATTERN
+wait_for() {
+	local i
+	for i in $(seq "${3:-50}"); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+session_cgroups() { find "$T_DCG/porthole" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l; }
