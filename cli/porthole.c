@@ -105,7 +105,8 @@ static int send_simple(int fd, uint16_t type, const void *payload, size_t plen)
 	char buf[sizeof(struct ph_hdr) + 64];
 	size_t len = ph_msg_init(buf, type, plen);
 
-	memcpy(ph_payload(buf), payload, plen);
+	if (plen)
+		memcpy(ph_payload(buf), payload, plen);
 	return send(fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -errno;
 }
 

@@ -201,6 +201,20 @@ daemon_stop() {
 	return $rc
 }
 
+# bg_host OUT ERR CMD...: start CMD in the host namespace in the background;
+# BG_PID is CMD's own PID (nsenter execs it), recorded for cleanup.
+bg_host() {
+	local out=$1 err=$2; shift 2
+	nsenter --net=/run/netns/"$T_PFX-host" -- "$@" >"$out" 2>"$err" &
+	BG_PID=$!
+	T_PIDS+=("$BG_PID")
+}
+# bg_run OUT ERR ARGS...: `porthole ARGS...` in the host namespace, backgrounded
+bg_run() {
+	local out=$1 err=$2; shift 2
+	bg_host "$out" "$err" env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" "$@"
+}
+
 ph() { PORTHOLE_SOCKET=$T_SOCK "$PORTHOLE_BIN/porthole" "$@"; }
 # ph_host ARGS...: porthole run from inside the host namespace
 ph_host() { in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" "$@"; }

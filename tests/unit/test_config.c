@@ -1,0 +1,126 @@
+/* Unit tests for the config parser: real config text through the real
+ * parser, checking both accepted values and the exact FILE:LINE errors. */
+#include <string.h>
+#include <linux/netfilter.h>
+#include "config.h"
+#include "unit.h"
+#include "util.h"
+
+static int parse(struct ph_config *c, const char *text, char *err, size_t errlen)
+{
+	config_defaults(c);
+	err[0] = '\0';
+	return config_parse(c, "test.conf", text, strlen(text), err, errlen);
+}
+
+static void expect_error(const char *text, const char *want)
+{
+	struct ph_config c;
+	char err[512];
+	int r = parse(&c, text, err, sizeof(err));
+
+	CHECK(r < 0 && strstr(err, want), "rejects %-40.*s -> '%s'", (int)strcspn(text, "\n"), text, err);
+}
+
+int main(void)
+{
+	struct ph_config c;
+	char err[512];
+	int r;
+
+	config_defaults(&c);
+	CHECK(!strcmp(c.socket, "/run/porthole/porthole.sock"), "default socket");
+	CHECK(c.nports == 1 && c.ports[0] == 80, "default ports = 80");
+	CHECK(c.max_window == 300, "default max_window = 300");
+	CHECK(c.chains_auto, "default chains = auto");
+	CHECK(!strcmp(c.socket_group, "porthole"), "default socket_group = porthole");
+
+	r = parse(&c,
+		  "# comment\n\n"
+		  "socket = /tmp/x.sock   # trailing comment\n"
+		  "socket_group = root\n"
+		  "ports = 80, 443\n"
+		  "max_window = 120\n"
+		  "chains = inet filter input, ip raw prerouting,ip6 t c\n"
+		  "audit_log = /var/tmp/a.jsonl\r\n",
+		  err, sizeof(err));
+	CHECK(r == 0, "full valid config parses (%s)", err);
+	CHECK(!strcmp(c.socket, "/tmp/x.sock"), "socket value, comment stripped");
+	CHECK(c.nports == 2 && c.ports[0] == 80 && c.ports[1] == 443, "two ports");
+	CHECK(c.max_window == 120, "max_window 120");
+	CHECK(!c.chains_auto && c.nchains == 3, "three explicit chains");
+	CHECK(c.chains[0].family == NFPROTO_INET && !strcmp(c.chains[0].table, "filter") &&
+	      !strcmp(c.chains[0].chain, "input"), "chain 1 = inet filter input");
+	CHECK(c.chains[1].family == NFPROTO_IPV4 && !strcmp(c.chains[1].table, "raw"), "chain 2 = ip raw");
+	CHECK(c.chains[2].family == NFPROTO_IPV6, "chain 3 = ip6");
+	CHECK(!strcmp(c.audit_log, "/var/tmp/a.jsonl"), "CRLF tolerated");
+
+	r = parse(&c, "ports = 443 80\n", err, sizeof(err));
+	CHECK(r == 0 && c.nports == 2 && c.ports[0] == 443, "blank-separated ports");
+	r = parse(&c, "chains = auto\n", err, sizeof(err));
+	CHECK(r == 0 && c.chains_auto, "chains = auto");
+	r = parse(&c, "", err, sizeof(err));
+	CHECK(r == 0 && c.max_window == 300, "empty file keeps defaults");
+
+	expect_error("bogus = 1\n", "test.conf:1: unknown key 'bogus'");
+	expect_error("\n\nports = 80\nports = 443\n", "test.conf:4: duplicate key 'ports' (first set on line 3)");
+	expect_error("ports\n", "test.conf:1: expected 'key = value'");
+	expect_error("ports =\n", "test.conf:1: ports: missing value");
+	expect_error("ports = 0\n", "not a port number");
+	expect_error("ports = 65536\n", "not a port number");
+	expect_error("ports = 80x\n", "not a port number");
+	expect_error("ports = -80\n", "not a port number");
+	expect_error("ports = 80,80\n", "listed twice");
+	expect_error("ports = 1 2 3 4 5 6 7 8 9\n", "at most 8 ports");
+	expect_error("max_window = 0\n", "max_window");
+	expect_error("max_window = 86401\n", "max_window");
+	expect_error("max_window = 5m\n", "max_window");
+	expect_error("max_window = 99999999999999999999999\n", "max_window");
+	expect_error("socket = relative.sock\n", "absolute path");
+	expect_error("socket = /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", "path longer");
+	expect_error("socket_group = bad group!\n", "invalid group name");
+	expect_error("chains = netdev filter ingress\n", "cannot match a socket");
+	expect_error("chains = bridge filter input\n", "cannot match a socket");
+	expect_error("chains = foo filter input\n", "unknown family");
+	expect_error("chains = inet filter\n", "expected 'auto' or");
+	expect_error("chains = inet filter input extra\n", "expected 'auto' or");
+	expect_error("chains = inet fil;ter input\n", "invalid table or chain name");
+	expect_error("chains = inet filter input, inet filter input\n", "listed twice");
+	expect_error("audit_log = x\n", "absolute path");
+	{
+		char big[2000];
+		memset(big, 'a', sizeof(big));
+		memcpy(big, "socket = /", 10);
+		big[sizeof(big) - 1] = '\0';
+		expect_error(big, "test.conf:1: line longer than");
+	}
+	{
+		struct ph_config c2;
+		const char text[] = "ports = 80\0\n";
+		config_defaults(&c2);
+		r = config_parse(&c2, "test.conf", text, sizeof(text) - 1, err, sizeof(err));
+		CHECK(r < 0 && strstr(err, "NUL"), "NUL byte rejected: %s", err);
+	}
+	/* a bad file changes nothing */
+	config_defaults(&c);
+	r = config_parse(&c, "t", "max_window = 10\nbogus = 1\n", 27, err, sizeof(err));
+	CHECK(r < 0 && c.max_window == 300, "nothing of a bad file is applied");
+
+	r = config_load(&c, "/nonexistent/porthole.conf", 1, err, sizeof(err));
+	CHECK(r == 0, "absent default file: built-in defaults");
+	r = config_load(&c, "/nonexistent/porthole.conf", 0, err, sizeof(err));
+	CHECK(r < 0 && strstr(err, "/nonexistent/porthole.conf: cannot open"), "absent -c file: %s", err);
+	r = config_load(&c, "/", 0, err, sizeof(err));
+	CHECK(r < 0, "a directory is rejected: %s", err);
+
+	parse(&c, "socket_group = no-such-group-xyz\n", err, sizeof(err));
+	r = config_resolve(&c, err, sizeof(err));
+	CHECK(r < 0 && strstr(err, "does not exist"), "named group must exist: %s", err);
+	config_defaults(&c);
+	copy_str(c.socket_group, sizeof(c.socket_group), "no-such-group-xyz");
+	r = config_resolve(&c, err, sizeof(err));
+	CHECK(r == 0 && c.socket_gid == (gid_t)-1, "absent default group: root only");
+	parse(&c, "socket_group = 0\n", err, sizeof(err));
+	CHECK(config_resolve(&c, err, sizeof(err)) == 0 && c.socket_gid == 0, "numeric group");
+	return unit_done("unit/config");
+}

@@ -1,0 +1,60 @@
+#!/bin/bash
+# Run every test tier and print one closing line "N passed, N failed, N skipped".
+#   unit         no privileges: config parser, protocol codec (ASan/UBSan build)
+#   integration  root: network namespaces, real nftables, real BPF (daemon under ASan/UBSan)
+#   e2e          root: pebble + certbot + lego through a geo-blocked lab
+# TESTS="integration/test_core.sh ..." runs a subset.
+set -u
+cd "$(dirname "$0")/.."
+pass=0 fail=0 skip=0 failed=()
+start=$(date +%s)
+
+tally() { # NAME LOGFILE RC
+	local p f s line
+	line=$(grep -E '^([A-Za-z0-9_/.-]+: )?[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$2" | tail -1)
+	p=$(grep -oE '[0-9]+ passed' <<<"$line" | cut -d' ' -f1); p=${p:-0}
+	f=$(grep -oE '[0-9]+ failed' <<<"$line" | cut -d' ' -f1); f=${f:-0}
+	s=$(grep -oE '[0-9]+ skipped' <<<"$line" | cut -d' ' -f1); s=${s:-0}
+	if [ "$3" = 77 ]; then
+		skip=$((skip + 1)); echo "SKIP $1: $(grep -m1 '^SKIP' "$2" | sed 's/^SKIP //')"
+		return
+	fi
+	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+	if [ "$3" != 0 ] && [ "$f" = 0 ]; then
+		fail=$((fail + 1)); echo "FAIL $1 exited $3 without a failing check"
+	fi
+	[ "$3" = 0 ] || failed+=("$1")
+}
+
+run_one() { # NAME CMD...
+	local name=$1 log rc t0
+	shift
+	log=$(mktemp)
+	t0=$(date +%s.%N)
+	echo "=== $name"
+	"$@" >"$log" 2>&1
+	rc=$?
+	grep -v '^PASS ' "$log" | sed 's/^/    /' | tail -80
+	grep -c '^PASS ' "$log" | sed 's/^/    PASS checks: /'
+	printf '    (%.1f s)\n' "$(echo "$(date +%s.%N) - $t0" | /usr/bin/python3 -c 'import sys; print(eval(sys.stdin.read()))')"
+	tally "$name" "$log" "$rc"
+	rm -f "$log"
+}
+
+if [ -n "${TESTS:-}" ]; then
+	list=$TESTS
+else
+	list="$(cd tests && ls unit/test_*.c | sed 's/\.c$//') $(cd tests && ls integration/*.sh e2e/test_*.sh 2>/dev/null)"
+fi
+for t in $list; do
+	case $t in
+	unit/*) run_one "$t" "build/asan/$(basename "$t")" ;;
+	*) run_one "$t" bash "tests/$t" ;;
+	esac
+done
+
+echo
+echo "total time: $(( $(date +%s) - start )) s"
+[ ${#failed[@]} -eq 0 ] || echo "failed: ${failed[*]}"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ] && [ ${#failed[@]} -eq 0 ]
