@@ -55,7 +55,7 @@ SAN_DAEMON_OBJ := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DAEMON_SRC) $(COMMON_SR
 SAN_CLI_OBJ    := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(CLI_SRC) $(COMMON_SRC))
 HEADERS := $(wildcard common/*.h daemon/*.h bpf/*.h)
 
-.PHONY: all asan deps test unit demo bench install uninstall clean
+.PHONY: all asan deps test unit demo bench bench-tools install uninstall clean
 all: $(BUILD)/portholed $(BUILD)/porthole
 
 # ---- kernel programs ---------------------------------------------------
@@ -115,13 +115,21 @@ $(BUILD)/asan/test_proto: tests/unit/test_proto.c common/proto.c common/util.c $
 
 unit: $(addprefix $(BUILD)/asan/,$(UNIT_TESTS))
 
+# ---- benchmark helpers -------------------------------------------------------
+BENCH_TOOLS := $(BUILD)/bench/lat_listen $(BUILD)/bench/synprobe
+$(BUILD)/bench/%: tests/bench/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror $< -o $@
+bench-tools: $(BENCH_TOOLS)
+
 # ---- packages, tests, demo ------------------------------------------------
 deps:
 	$(Q)tests/deps.sh
 
 test:
 	$(Q)tests/deps.sh --if-missing
-	$(Q)$(MAKE) --no-print-directory all asan unit
+	$(Q)$(MAKE) --no-print-directory all asan unit bench-tools
 	$(Q)tests/run.sh
 
 demo:

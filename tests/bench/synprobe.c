@@ -1,0 +1,103 @@
+/* Benchmark helper: send a fresh SYN to ADDR:PORT every INTERVAL_US until one
+ * is answered (connect succeeds), then print CLOCK_MONOTONIC (ns) of that
+ * moment. A dropped SYN is only retransmitted after a second, so instead of
+ * waiting, keep up to 64 attempts in flight and start a new one each interval.
+ * A refused attempt (RST) counts as answered too: it passed the firewall.
+ * Prints "timeout" after TIMEOUT_MS.
+ * usage: synprobe ADDR PORT TIMEOUT_MS [INTERVAL_US] */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define INFLIGHT 64
+
+static long long mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	struct pollfd p[INFLIGHT];
+	long long born[INFLIGHT], end, next = 0, interval;
+	socklen_t len;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: synprobe ADDR PORT TIMEOUT_MS [INTERVAL_US]\n");
+		return 64;
+	}
+	interval = (argc > 4 ? atoll(argv[4]) : 100) * 1000LL;
+	if (strchr(argv[1], ':')) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((unsigned short)atoi(argv[2]));
+		inet_pton(AF_INET6, argv[1], &s6->sin6_addr);
+		len = sizeof(*s6);
+	} else {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((unsigned short)atoi(argv[2]));
+		inet_pton(AF_INET, argv[1], &s4->sin_addr);
+		len = sizeof(*s4);
+	}
+	for (int i = 0; i < INFLIGHT; i++)
+		p[i].fd = -1;
+	end = mono() + atoll(argv[3]) * 1000000LL;
+	for (;;) {
+		long long now = mono();
+		if (now >= end) {
+			printf("timeout\n");
+			return 1;
+		}
+		if (now >= next) {
+			int slot = -1;
+			for (int i = 0; i < INFLIGHT; i++) {
+				if (p[i].fd < 0) { slot = i; break; }
+				if (slot < 0 || born[i] < born[slot]) slot = i;
+			}
+			if (p[slot].fd >= 0)
+				close(p[slot].fd); /* recycle the oldest attempt */
+			int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+			if (fd < 0) {
+				perror("socket");
+				return 1;
+			}
+			if (connect(fd, (struct sockaddr *)&ss, len) == 0 || errno == ECONNREFUSED) {
+				printf("%lld\n", mono());
+				return 0;
+			}
+			p[slot].fd = fd;
+			p[slot].events = POLLOUT;
+			born[slot] = now;
+			next = now + interval;
+		}
+		if (poll(p, INFLIGHT, 0) > 0) {
+			for (int i = 0; i < INFLIGHT; i++) {
+				if (p[i].fd >= 0 && p[i].revents) {
+					int err = 0;
+					socklen_t el = sizeof(err);
+					getsockopt(p[i].fd, SOL_SOCKET, SO_ERROR, &err, &el);
+					if (err == 0 || err == ECONNREFUSED) {
+						printf("%lld\n", mono());
+						return 0;
+					}
+					close(p[i].fd);
+					p[i].fd = -1;
+				}
+			}
+		}
+		struct timespec ts = { 0, 10000 };
+		nanosleep(&ts, NULL);
+	}
+}
