@@ -31,7 +31,7 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 BUILD     := build
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -D_GNU_SOURCE \
-             -Icommon -Ibpf -I$(BUILD)/bpf
+             -Icommon -Idaemon -Ibpf -I$(BUILD)/bpf
 DAEMON_LIBS := -lbpf -lelf -lz -lnftnl -lmnl
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -43,10 +43,10 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-COMMON_SRC := common/proto.c common/util.c
+COMMON_SRC := common/proto.c common/util.c common/json.c
 DAEMON_SRC := daemon/main.c daemon/config.c daemon/nft.c daemon/watch.c \
-              daemon/cgroup.c daemon/control.c daemon/window.c daemon/log.c
-CLI_SRC    := cli/porthole.c
+              daemon/cgroup.c daemon/control.c daemon/window.c daemon/log.c daemon/audit.c
+CLI_SRC    := cli/porthole.c daemon/config.c
 UNIT_TESTS := test_config test_proto
 
 DAEMON_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRC) $(COMMON_SRC))

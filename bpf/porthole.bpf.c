@@ -14,6 +14,8 @@
 
 #define AF_INET 2
 #define AF_INET6 10
+#define TCP_ESTABLISHED_STATE 1
+#define TCP_SYN_RECV_STATE 3
 #define TCP_LISTEN_STATE 10
 #define IPPROTO_TCP_NUM 6
 
@@ -62,6 +64,8 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 		type = PH_EV_LISTEN;
 	else if (oldstate == TCP_LISTEN_STATE)
 		type = PH_EV_UNLISTEN;
+	else if (oldstate == TCP_SYN_RECV_STATE && newstate == TCP_ESTABLISHED_STATE)
+		type = PH_EV_ACCEPT; /* passive open: who connected through a window */
 	else
 		return 0;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_NUM)
@@ -90,6 +94,13 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	e->type = type;
 	e->family = family;
 	e->port = port;
+	if (type == PH_EV_ACCEPT) {
+		e->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		if (family == AF_INET)
+			bpf_core_read(e->raddr, 4, &sk->__sk_common.skc_daddr);
+		else
+			bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

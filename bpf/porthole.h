@@ -11,6 +11,7 @@
 
 #define PH_EV_LISTEN   1 /* socket entered TCP_LISTEN */
 #define PH_EV_UNLISTEN 2 /* socket left TCP_LISTEN (closed) */
+#define PH_EV_ACCEPT   3 /* a connection to a watched port was established */
 
 #define PH_MAX_WATCHED_PORTS 64
 #define PH_RINGBUF_BYTES (256 * 1024)
@@ -27,8 +28,9 @@ struct ph_kevent {
 	__u16 type;         /* PH_EV_* */
 	__u16 family;       /* AF_INET / AF_INET6 */
 	__u16 port;         /* local port, host byte order */
-	__u16 pad0;
+	__u16 rport;        /* PH_EV_ACCEPT: remote port, host byte order */
 	__u32 pad1;
+	__u8 raddr[16];     /* PH_EV_ACCEPT: remote address (4 or 16 bytes by family) */
 };
 
 #endif

@@ -3,6 +3,8 @@
  * common/proto.h). `run` places the command in a session cgroup *before* it
  * executes, so every socket it creates belongs to the session, and refuses
  * to run it at all when the daemon cannot give it a session (fail closed). */
+#include "config.h"
+#include "json.h"
 #include "proto.h"
 #include "util.h"
 
@@ -32,7 +34,9 @@ enum {
 	EX_UNAVAILABLE_ = 69, /* daemon not running / unreachable */
 	EX_SOFTWARE_ = 70,   /* protocol error, unexpected reply */
 	EX_OSERR_ = 71,      /* fork, pipe, pidfd failed */
+	EX_NOINPUT_ = 66,    /* log: the audit log cannot be read */
 	EX_NOPERM_ = 77,     /* refused by the daemon or the socket's permissions */
+	EX_CONFIG_ = 78,     /* log: the config file is bad */
 	EX_CANNOT_EXEC = 126,
 	EX_NOT_FOUND = 127,
 };
@@ -561,6 +565,214 @@ static int cmd_close(int argc, char **argv)
 	return reply_failure(r < 0 ? r : -EPROTO);
 }
 
+
+/* ---- log ------------------------------------------------------------------------ */
+
+static void usage_log(FILE *f)
+{
+	fprintf(f,
+		"usage: porthole log [--json] [--since TIME] [--window ID] [--file PATH] [--config FILE]\n"
+		"Show the audit log (read directly from the file; the daemon need not run).\n"
+		"  --json          the selected records as one JSON array\n"
+		"  --since TIME    records at or after TIME: 2026-11-28, 2026-11-28T12:00[:00] (UTC),\n"
+		"                  or a span back from now: 30m, 12h, 7d\n"
+		"  --window ID     only the records of that window\n"
+		"  --file PATH     the log file (default: audit_log from the config)\n"
+		"  --config FILE   the daemon's config (default " PH_DEFAULT_CONFIG ")\n");
+}
+
+/* TIME -> the same "YYYY-MM-DDTHH:MM:SS" prefix the records use */
+static int parse_since(const char *s, char *out, size_t len)
+{
+	struct tm tm = { 0 };
+	const char *end;
+	uint64_t n;
+	char unit;
+	size_t l = strlen(s);
+
+	if (l >= 2 && strchr("smhd", s[l - 1])) {
+		char num[32];
+		if (l - 1 >= sizeof(num))
+			return -EINVAL;
+		memcpy(num, s, l - 1);
+		num[l - 1] = '\0';
+		unit = s[l - 1];
+		if (parse_u64(num, 0, 100000000, &n))
+			return -EINVAL;
+		n *= unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400;
+		time_t t = time(NULL) - (time_t)n;
+		gmtime_r(&t, &tm);
+		strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+		return 0;
+	}
+	end = strptime(s, "%Y-%m-%d", &tm);
+	if (end && *end == 'T')
+		end = strptime(end + 1, "%H:%M", &tm) ? strptime(end + 1, "%H:%M", &tm) : NULL;
+	if (end && *end == ':')
+		end = strptime(end + 1, "%S", &tm);
+	if (end && *end == 'Z')
+		end++;
+	if (!end || *end)
+		return -EINVAL;
+	strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	return 0;
+}
+
+static void print_record_text(const char *line, size_t n)
+{
+	char ev[32], t[40], a[256], b[256], c[1024];
+	uint64_t w = 0, x = 0, y = 0, z = 0;
+
+	json_get_str(line, n, "event", ev, sizeof(ev));
+	json_get_str(line, n, "time", t, sizeof(t));
+	if (json_get_u64(line, n, "window", &w))
+		w = 0;
+	printf("%-24s %-13s ", t, ev);
+	if (w)
+		printf("%-6llu ", (unsigned long long)w);
+	else
+		printf("%-6s ", "-");
+	if (!strcmp(ev, "window-open")) {
+		const char *v;
+		size_t vl;
+		json_get_str(line, n, "exe", a, sizeof(a));
+		json_get_str(line, n, "user", b, sizeof(b));
+		json_get_u64(line, n, "pid", &x);
+		json_get_str(line, n, "deadline", c, sizeof(c));
+		printf("ports ");
+		if (!json_get(line, n, "ports", &v, &vl))
+			printf("%.*s", (int)vl, v);
+		printf(" pid %llu (%s) user %s, deadline %s\n", (unsigned long long)x, a, b, c);
+	} else if (!strcmp(ev, "window-close")) {
+		const char *v;
+		size_t vl;
+		json_get_str(line, n, "reason", a, sizeof(a));
+		json_get_u64(line, n, "duration_ms", &x);
+		json_get_u64(line, n, "packets", &y);
+		json_get_u64(line, n, "connections", &z);
+		printf("%s", a);
+		if (strcmp(a, "recovered"))
+			printf(" after %llu.%01llu s, %llu packets, %llu connections", (unsigned long long)(x / 1000),
+			       (unsigned long long)(x % 1000 / 100), (unsigned long long)y, (unsigned long long)z);
+		if (!json_get(line, n, "peers", &v, &vl) && vl > 2)
+			printf(", peers %.*s", (int)vl, v);
+		putchar('\n');
+	} else if (!strcmp(ev, "refused")) {
+		json_get_str(line, n, "user", a, sizeof(a));
+		json_get_str(line, n, "request", b, sizeof(b));
+		json_get_str(line, n, "why", c, sizeof(c));
+		json_get_u64(line, n, "uid", &x);
+		json_get_u64(line, n, "pid", &y);
+		printf("uid %llu (%s) pid %llu, %s: %s\n", (unsigned long long)x, a, (unsigned long long)y, b, c);
+	} else if (!strcmp(ev, "daemon-start")) {
+		json_get_str(line, n, "version", a, sizeof(a));
+		json_get_u64(line, n, "pid", &x);
+		json_get_u64(line, n, "leftover_rules_removed", &y);
+		printf("portholed %s pid %llu, %llu leftover rule(s) removed\n", a, (unsigned long long)x,
+		       (unsigned long long)y);
+	} else if (!strcmp(ev, "daemon-stop")) {
+		json_get_str(line, n, "reason", a, sizeof(a));
+		printf("%s\n", a);
+	} else {
+		putchar('\n');
+	}
+}
+
+static int cmd_log(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' }, { "since", required_argument, NULL, 's' },
+		{ "window", required_argument, NULL, 'w' }, { "file", required_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	const char *file = NULL, *config = PH_DEFAULT_CONFIG;
+	char since[40] = "", err[512];
+	int json = 0, opt, config_given = 0, shown = 0, torn = 0;
+	uint64_t window = 0;
+	struct ph_config cfg;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	unsigned long lineno = 0;
+	FILE *f;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j': json = 1; break;
+		case 's':
+			if (parse_since(optarg, since, sizeof(since))) {
+				die_msg("log: --since: '%s' is not a time (2026-11-28, 2026-11-28T12:00, 30m, 12h, 7d)", optarg);
+				return EX_USAGE_;
+			}
+			break;
+		case 'w':
+			if (parse_u64(optarg, 1, UINT64_MAX, &window)) {
+				die_msg("log: --window: '%s' is not a window id", optarg);
+				return EX_USAGE_;
+			}
+			break;
+		case 'f': file = optarg; break;
+		case 'c': config = optarg; config_given = 1; break;
+		case 'h': usage_log(stdout); return 0;
+		default: usage_log(stderr); return EX_USAGE_;
+		}
+	}
+	if (optind != argc) {
+		die_msg("log: unexpected argument '%s'", argv[optind]);
+		usage_log(stderr);
+		return EX_USAGE_;
+	}
+	if (!file) {
+		config_defaults(&cfg);
+		if (config_load(&cfg, config, !config_given, err, sizeof(err))) {
+			die_msg("%s", err);
+			return EX_CONFIG_;
+		}
+		file = cfg.audit_log;
+	}
+	f = fopen(file, "re");
+	if (!f) {
+		die_msg("cannot read the audit log %s: %s", file, strerror(errno));
+		return errno == EACCES ? EX_NOPERM_ : EX_NOINPUT_;
+	}
+	if (json)
+		printf("[");
+	else
+		printf("%-24s %-13s %-6s %s\n", "TIME", "EVENT", "WINDOW", "DETAILS");
+	while ((n = getline(&line, &cap, f)) > 0) {
+		char t[40];
+		uint64_t w;
+
+		lineno++;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (n == 0)
+			continue;
+		if (json_valid_object(line, (size_t)n)) {
+			/* a torn record (power cut mid-write): everything else stays readable */
+			torn++;
+			die_msg("%s:%lu: skipped an incomplete record", file, lineno);
+			continue;
+		}
+		if (since[0] && (json_get_str(line, (size_t)n, "time", t, sizeof(t)) || strcmp(t, since) < 0))
+			continue;
+		if (window && (json_get_u64(line, (size_t)n, "window", &w) || w != window))
+			continue;
+		if (json)
+			printf("%s\n%s", shown ? "," : "", line);
+		else
+			print_record_text(line, (size_t)n);
+		shown++;
+	}
+	if (json)
+		printf("%s]\n", shown ? "\n" : "");
+	free(line);
+	fclose(f);
+	(void)torn;
+	return 0;
+}
+
 /* ---- dispatch ------------------------------------------------------------------ */
 
 static const struct verb {
@@ -572,6 +784,7 @@ static const struct verb {
 	{ "run", cmd_run, usage_run, "run an ACME client with a window for its listener" },
 	{ "status", cmd_status, usage_status, "list open windows" },
 	{ "close", cmd_close, usage_close, "revoke an open window" },
+	{ "log", cmd_log, usage_log, "show the audit log" },
 };
 
 static void usage(FILE *f)

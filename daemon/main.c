@@ -74,9 +74,64 @@ static void handle_signal(struct ph_daemon *d)
 			log_notice("signal %s: closing every window and stopping", strsignal((int)si.ssi_signo));
 			d->quit = 1;
 		} else if (si.ssi_signo == SIGHUP) {
-			log_info("SIGHUP: nothing to reopen");
+			int r = audit_reopen(&d->audit);
+			if (r)
+				log_errno(r, "SIGHUP: cannot reopen the audit log %s; still writing the old file", d->audit.path);
+			else
+				log_info("SIGHUP: audit log %s reopened", d->audit.path);
 		}
 	}
+}
+
+struct start_info {
+	const struct ph_daemon *d;
+	const char *config;
+	unsigned rules_removed;
+};
+
+static void fill_start(struct jbuf *b, void *arg)
+{
+	const struct start_info *si = arg;
+	char chain[3 * PH_NAME_LEN];
+
+	jb_str(b, "version", PH_VERSION);
+	jb_u64(b, "pid", (uint64_t)getpid());
+	jb_str(b, "config", si->config);
+	jb_arr_begin(b, "ports");
+	for (unsigned i = 0; i < si->d->cfg.nports; i++)
+		jb_u64(b, NULL, si->d->cfg.ports[i]);
+	jb_arr_end(b);
+	jb_u64(b, "max_window", si->d->cfg.max_window);
+	if (si->d->cfg.chains_auto) {
+		jb_str(b, "chains", "auto");
+	} else {
+		jb_arr_begin(b, "chains");
+		for (unsigned i = 0; i < si->d->cfg.nchains; i++) {
+			snprintf(chain, sizeof(chain), "%s %s %s", family_name(si->d->cfg.chains[i].family),
+				 si->d->cfg.chains[i].table, si->d->cfg.chains[i].chain);
+			jb_str(b, NULL, chain);
+		}
+		jb_arr_end(b);
+	}
+	jb_u64(b, "leftover_rules_removed", si->rules_removed);
+}
+
+struct recovered {
+	uint64_t id;
+};
+
+static void fill_recovered(struct jbuf *b, void *arg)
+{
+	const struct recovered *r = arg;
+
+	jb_u64(b, "window", r->id);
+	jb_str(b, "reason", "recovered");
+	jb_str(b, "note", "open when the previous daemon stopped; its rules were removed at start");
+}
+
+static void fill_stop(struct jbuf *b, void *arg)
+{
+	jb_str(b, "reason", arg);
 }
 
 static int run_loop(struct ph_daemon *d)
@@ -183,6 +238,7 @@ int main(int argc, char **argv)
 	}
 
 	d->epfd = d->sigfd = d->timerfd = d->inofd = -1;
+	d->audit.fd = -1;
 	d->ctl.listen_fd = d->ctl.lock_fd = d->ctl.timer_fd = -1;
 	d->next_session_id = 1;
 	d->next_window_id = 1;
@@ -219,12 +275,35 @@ int main(int argc, char **argv)
 		status = EXIT_KERNEL;
 		goto out;
 	}
+	r = audit_open(&d->audit, d->cfg.audit_log);
+	if (r) {
+		log_errno(r, "audit: cannot open %s", d->cfg.audit_log);
+		status = EXIT_RUNTIME;
+		goto out;
+	}
 	/* a previous daemon may have died with windows open */
 	r = nft_sweep(d->nft, &removed);
 	if (r)
 		log_errno(r, "nft: sweeping leftover rules failed");
 	else if (removed)
 		log_notice("recovered: removed %u leftover porthole rule(s)", removed);
+	{
+		uint64_t open_ids[PH_AUDIT_MAX_OPEN], max_id = 0;
+		unsigned nopen = 0;
+		struct start_info si = { d, config_path, r ? 0 : removed };
+
+		r = audit_scan(d->cfg.audit_log, &max_id, open_ids, PH_AUDIT_MAX_OPEN, &nopen);
+		if (r)
+			log_errno(r, "audit: cannot read %s to recover", d->cfg.audit_log);
+		d->next_window_id = max_id + 1;
+		window_audit_record(d, "daemon-start", fill_start, &si);
+		for (unsigned i = 0; i < nopen; i++) {
+			struct recovered rec = { open_ids[i] };
+			log_notice("window %llu closed (recovered): it was open when the previous daemon stopped",
+				   (unsigned long long)open_ids[i]);
+			window_audit_record(d, "window-close", fill_recovered, &rec);
+		}
+	}
 	if (cg_sweep(&d->cg, &removed, &busy) == 0 && (removed || busy))
 		log_notice("recovered: removed %u leftover session cgroup(s), %u still in use", removed, busy);
 
@@ -252,6 +331,11 @@ int main(int argc, char **argv)
 		status = EXIT_RUNTIME;
 out:
 	window_shutdown(d);
+	if (d->audit.fd >= 0) {
+		window_audit_record(d, "daemon-stop", fill_stop,
+				    status == 0 ? (void *)"signal" : (void *)"error");
+		audit_close(&d->audit);
+	}
 	control_close(&d->ctl);
 	watch_close(d->watch);
 	nft_close(d->nft);

@@ -4,10 +4,13 @@
 #include "proto.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -73,6 +76,185 @@ static void arm_timer(struct ph_daemon *d)
 		log_errno(-errno, "timer: arm");
 }
 
+/* ---- audit records ----------------------------------------------------------- */
+
+#define AUDIT_LINE_MAX 16384
+
+int window_audit_record(struct ph_daemon *d, const char *event, void (*fill)(struct jbuf *b, void *arg), void *arg)
+{
+	char *buf = malloc(AUDIT_LINE_MAX);
+	struct jbuf b;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	jb_init(&b, buf, AUDIT_LINE_MAX);
+	jb_obj_begin(&b, NULL);
+	jb_str(&b, "event", event);
+	jb_time(&b, "time", now_ns(CLOCK_REALTIME));
+	if (fill)
+		fill(&b, arg);
+	jb_obj_end(&b);
+	if (b.err) {
+		free(buf);
+		return log_errno(-EOVERFLOW, "audit: %s record too large", event);
+	}
+	r = audit_append(&d->audit, buf, b.len);
+	if (r < 0)
+		log_errno(r, "audit: cannot write %s record to %s", event, d->audit.path);
+	free(buf);
+	return r;
+}
+
+static void user_name(uint32_t uid, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	snprintf(buf, len, "%s", pw ? pw->pw_name : "");
+}
+
+static void proc_cmdline(uint32_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%u/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	while (n > 0 && buf[n - 1] == ' ')
+		buf[--n] = '\0';
+}
+
+static const char *family_str(uint16_t f)
+{
+	return f == 2 ? "ipv4" : f == 10 ? "ipv6" : "unknown";
+}
+
+struct open_rec {
+	const struct ph_window *w;
+	const struct ph_session *s;
+	const struct ph_kevent *e;
+	const struct ph_chain_ref *chains;
+	unsigned nchains;
+};
+
+static void fill_open(struct jbuf *b, void *arg)
+{
+	const struct open_rec *o = arg;
+	char user[64], cmdline[1024], chain[3 * PH_NAME_LEN];
+
+	user_name(o->e->uid, user, sizeof(user));
+	proc_cmdline(o->e->tgid, cmdline, sizeof(cmdline));
+	jb_u64(b, "window", o->w->id);
+	jb_arr_begin(b, "ports");
+	jb_u64(b, NULL, o->w->port);
+	jb_arr_end(b);
+	jb_str(b, "family", family_str(o->w->family));
+	jb_u64(b, "pid", o->e->tgid);
+	jb_u64(b, "uid", o->e->uid);
+	jb_str(b, "user", user);
+	jb_str(b, "exe", o->s->exe);
+	jb_str(b, "cmdline", cmdline);
+	jb_str(b, "cgroup", o->s->cg_rel);
+	jb_obj_begin(b, "designation");
+	jb_str(b, "type", "session");
+	jb_u64(b, "session", o->s->id);
+	jb_u64(b, "requested_by_uid", o->s->uid);
+	jb_obj_end(b);
+	jb_time(b, "deadline", o->s->deadline_real);
+	jb_arr_begin(b, "chains");
+	for (unsigned i = 0; i < o->nchains; i++) {
+		snprintf(chain, sizeof(chain), "%s %s %s", family_name(o->chains[i].family), o->chains[i].table,
+			 o->chains[i].chain);
+		jb_str(b, NULL, chain);
+	}
+	jb_arr_end(b);
+}
+
+static void format_peer(uint16_t family, const uint8_t *addr, char *buf, size_t len)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (family == 10 && !memcmp(addr, mapped, 12))
+		inet_ntop(AF_INET, addr + 12, buf, (socklen_t)len);
+	else
+		inet_ntop(family == 10 ? AF_INET6 : AF_INET, addr, buf, (socklen_t)len);
+}
+
+struct close_rec {
+	const struct ph_window *w;
+	uint32_t reason;
+	uint64_t duration_ns, packets, bytes;
+};
+
+static void fill_close(struct jbuf *b, void *arg)
+{
+	const struct close_rec *c = arg;
+	const struct ph_window *w = c->w;
+	char addr[INET6_ADDRSTRLEN], user[64];
+
+	jb_u64(b, "window", w->id);
+	jb_str(b, "reason", ph_reason_name(c->reason));
+	jb_u64(b, "duration_ms", c->duration_ns / 1000000);
+	jb_u64(b, "packets", c->packets);
+	jb_u64(b, "bytes", c->bytes);
+	jb_u64(b, "connections", w->connections);
+	jb_arr_begin(b, "peers");
+	for (unsigned i = 0; i < w->npeers; i++) {
+		format_peer(w->peers[i].family, w->peers[i].addr, addr, sizeof(addr));
+		jb_obj_begin(b, NULL);
+		jb_str(b, "addr", addr);
+		jb_u64(b, "connections", w->peers[i].count);
+		jb_obj_end(b);
+	}
+	jb_arr_end(b);
+	jb_u64(b, "other_peers_connections", w->other_peer_connections);
+	if (c->reason == PH_REASON_REVOKED && w->revoked_uid >= 0) {
+		user_name((uint32_t)w->revoked_uid, user, sizeof(user));
+		jb_obj_begin(b, "revoked_by");
+		jb_i64(b, "uid", w->revoked_uid);
+		jb_str(b, "user", user);
+		jb_i64(b, "pid", w->revoked_pid);
+		jb_obj_end(b);
+	}
+}
+
+struct refused_rec {
+	const struct ph_client *c;
+	const char *request, *why;
+};
+
+static void fill_refused(struct jbuf *b, void *arg)
+{
+	const struct refused_rec *r = arg;
+	char user[64];
+
+	user_name(r->c->uid, user, sizeof(user));
+	jb_u64(b, "uid", r->c->uid);
+	jb_str(b, "user", user);
+	jb_u64(b, "pid", (uint64_t)r->c->pid);
+	jb_str(b, "request", r->request);
+	jb_str(b, "why", r->why);
+}
+
+static void audit_refused(struct ph_daemon *d, const struct ph_client *c, const char *request, const char *why)
+{
+	struct refused_rec r = { c, request, why };
+
+	window_audit_record(d, "refused", fill_refused, &r);
+}
+
 /* ---- windows ----------------------------------------------------------------- */
 
 static void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reason)
@@ -95,6 +277,10 @@ static void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reas
 	}
 	w->state = W_CLOSED;
 	dur = now_ns(CLOCK_BOOTTIME) - w->opened_boot;
+	{
+		struct close_rec cr = { w, reason, dur, packets, bytes };
+		window_audit_record(d, "window-close", fill_close, &cr);
+	}
 	log_notice("window %llu closed (%s) after %llu.%03llu s: tcp/%u, session %llu, %llu packets, %llu bytes admitted",
 		   (unsigned long long)w->id, ph_reason_name(reason),
 		   (unsigned long long)(dur / NSEC_PER_SEC), (unsigned long long)(dur % NSEC_PER_SEC / 1000000),
@@ -163,6 +349,8 @@ static void window_open(struct ph_daemon *d, struct ph_session *s, const struct 
 	w->session = s;
 	w->port = e->port;
 	w->pid = (pid_t)e->tgid;
+	w->family = e->family;
+	w->revoked_uid = w->revoked_pid = -1;
 	w->cookies[w->ncookies++] = e->cookie;
 
 	r = nft_find_chains(d->nft, &d->cfg, chains, PH_MAX_CHAINS, &nchains, &unopenable, 1);
@@ -194,9 +382,19 @@ static void window_open(struct ph_daemon *d, struct ph_session *s, const struct 
 		log_notice("window %llu: no filter chain on input/prerouting; nothing blocks tcp/%u here",
 			   (unsigned long long)w->id, e->port);
 	}
-	w->state = W_OPEN;
 	w->opened_boot = now_boot;
 	w->opened_real = now_real;
+	{
+		/* no record, no window: an opening nobody could audit is undone */
+		struct open_rec o = { w, s, e, chains, nchains };
+		r = window_audit_record(d, "window-open", fill_open, &o);
+		if (r < 0) {
+			nft_delete_rules(d->nft, w->rules, w->nrules);
+			log_err("window %llu: not opened, its audit record could not be written", (unsigned long long)w->id);
+			goto fail;
+		}
+	}
+	w->state = W_OPEN;
 	w->next = d->windows;
 	d->windows = w;
 	log_notice("window %llu open: tcp/%u to session %llu (pid %u %s), %u chain(s), closes in %llu s at the latest",
@@ -229,6 +427,28 @@ void window_on_event(void *ctx, const struct ph_kevent *e)
 					window_close(d, w, PH_REASON_LISTENER_CLOSED);
 				return;
 			}
+		}
+		return;
+	}
+	if (e->type == PH_EV_ACCEPT) {
+		s = session_by_cgid(d, e->session_cgid);
+		w = s ? find_window(d, s, e->port) : NULL;
+		if (!w)
+			return;
+		w->connections++;
+		for (unsigned i = 0; i < w->npeers; i++) {
+			if (w->peers[i].family == e->family && !memcmp(w->peers[i].addr, e->raddr, 16)) {
+				w->peers[i].count++;
+				return;
+			}
+		}
+		if (w->npeers < PH_MAX_PEERS) {
+			w->peers[w->npeers].family = e->family;
+			memcpy(w->peers[w->npeers].addr, e->raddr, 16);
+			w->peers[w->npeers].count = 1;
+			w->npeers++;
+		} else {
+			w->other_peer_connections++;
 		}
 		return;
 	}
@@ -377,6 +597,7 @@ static int session_start(struct ph_daemon *d, struct ph_client *c, const struct 
 	    proc_status_field(pid, "Uid:", &uid) || (uid_t)uid != c->uid) {
 		log_notice("refused: run from pid %d uid %u: process %d is not its own child", (int)c->pid,
 			   (unsigned)c->uid, (int)pid);
+		audit_refused(d, c, "run", "the process to place in the session is not the caller's own child");
 		return control_send_error(c, EPERM, "run: process %d is not a child of the caller", (int)pid);
 	}
 
@@ -396,6 +617,7 @@ static int session_start(struct ph_daemon *d, struct ph_client *c, const struct 
 				ok_port |= d->cfg.ports[j] == run->ports[i];
 			if (!ok_port) {
 				free(s);
+				audit_refused(d, c, "run", "asked for a port that is not watched");
 				return control_send_error(c, EPERM,
 					"run: port %u is not a watched port (config 'ports')", run->ports[i]);
 			}
@@ -407,6 +629,7 @@ static int session_start(struct ph_daemon *d, struct ph_client *c, const struct 
 	if (s->max_window > d->cfg.max_window) {
 		uint32_t mw = s->max_window;
 		free(s);
+		audit_refused(d, c, "run", "asked for a window longer than max_window");
 		return control_send_error(c, ERANGE, "run: max window %u s exceeds the configured max_window %u s",
 					  mw, d->cfg.max_window);
 	}
@@ -502,6 +725,8 @@ static int close_request(struct ph_daemon *d, struct ph_client *c, const struct 
 			continue;
 		log_notice("window %llu revoked by uid %u (pid %d)", (unsigned long long)w->id, (unsigned)c->uid,
 			   (int)c->pid);
+		w->revoked_uid = c->uid;
+		w->revoked_pid = c->pid;
 		window_close(d, w, PH_REASON_REVOKED);
 		return control_send(c, &m, ph_msg_init(&m, PH_MSG_OK, 0));
 	}
@@ -519,6 +744,7 @@ int window_on_request(void *ctx, struct ph_client *c, int type, const void *payl
 			close(fd);
 		log_notice("refused: %s request from pid %d uid %u: not root and not in group %s",
 			   ph_msg_type_name((uint32_t)type), (int)c->pid, (unsigned)c->uid, d->cfg.socket_group);
+		audit_refused(d, c, ph_msg_type_name((uint32_t)type), "not root and not in socket_group");
 		control_send_error(c, EACCES, "permission denied: uid %u is not root and not in group '%s'",
 				   (unsigned)c->uid, d->cfg.socket_group);
 		return -EACCES;

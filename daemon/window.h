@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "audit.h"
 #include "cgroup.h"
 #include "config.h"
 #include "control.h"
@@ -48,6 +49,12 @@ struct ph_window {
 	uint64_t cookies[PH_MAX_LISTENERS];
 	unsigned ncookies;
 	pid_t pid;                /* process that listened */
+	uint16_t family;          /* of the listener that opened it */
+	uint32_t connections;     /* established through the window */
+	struct { uint16_t family; uint8_t addr[16]; uint32_t count; } peers[PH_MAX_PEERS];
+	unsigned npeers;
+	uint32_t other_peer_connections; /* from peers beyond PH_MAX_PEERS */
+	int64_t revoked_uid, revoked_pid;
 	struct nft_rule_ref rules[PH_MAX_CHAINS];
 	unsigned nrules;
 	struct ph_window *next;
@@ -59,6 +66,7 @@ struct ph_daemon {
 	struct ph_watch *watch;
 	struct ph_cgroups cg;
 	struct ph_control ctl;
+	struct ph_audit audit;
 	int epfd, sigfd, timerfd, inofd;
 	uint32_t netns_ino;
 	struct ph_session *sessions;
@@ -77,6 +85,9 @@ void window_client_gone(struct ph_daemon *d, struct ph_client *c);
 void window_on_inotify(struct ph_daemon *d);
 /* the deadline timer fired */
 void window_on_timer(struct ph_daemon *d);
+/* write a daemon-level record (daemon-start, daemon-stop, window-close of a
+ * recovered window): the builder gets the open object to fill */
+int window_audit_record(struct ph_daemon *d, const char *event, void (*fill)(struct jbuf *b, void *arg), void *arg);
 /* close every window and end every session (daemon shutdown) */
 void window_shutdown(struct ph_daemon *d);
 
