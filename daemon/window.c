@@ -630,7 +630,7 @@ static int session_start(struct ph_daemon *d, struct ph_client *c, const struct 
 		uint32_t mw = s->max_window;
 		free(s);
 		audit_refused(d, c, "run", "asked for a window longer than max_window");
-		return control_send_error(c, ERANGE, "run: max window %u s exceeds the configured max_window %u s",
+		return control_send_error(c, EPERM, "run: max window %u s exceeds the configured max_window %u s",
 					  mw, d->cfg.max_window);
 	}
 	/* a leftover cgroup of an earlier daemon may hold a name: skip it */

@@ -109,7 +109,14 @@ fuzz() { # NAME
 		echo "FAIL fuzz_$name: libFuzzer exited $rc without a crash file (build/fuzz/fuzz_$name.log)"
 	fi
 	grep -m1 -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)' "$log" | sed 's/^/    /'
-	grep -E '^    #[0-9]+ ' "$log" | head -8
+	# the stack frames in porthole's own code (libFuzzer's and libc's are noise)
+	grep -E '^ +#[0-9]+ .*\.[ch]:[0-9]+(:[0-9]+)?$' "$log" | grep -F "$ROOT/" | head -6 |
+		sed "s|$ROOT/||g"
+	# which CHECK() failed, for an abort in the target
+	grep -q -E '^ +#[0-9]+ .* in abort ' "$log" &&
+	grep -E '^ +#[0-9]+ .* in LLVMFuzzerTestOneInput ' "$log" | head -1 |
+		sed -n 's|.*/tests/fuzz/\(fuzz_[a-z]*\.c\):\([0-9]*\):.*|\1 \2|p' |
+		while read -r f l; do echo "    check failed: $(sed -n "${l}p" "$FUZZ/$f" | sed 's/^[[:space:]]*//')"; done
 }
 
 for t in ${FUZZ_TARGETS:-proto config}; do

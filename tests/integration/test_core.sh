@@ -118,5 +118,5 @@ t_check "shutdown: window closed with reason shutdown" grep -q "closed (shutdown
 kill -TERM $SD $DECOY1 $DECOY2 2>/dev/null; wait $SD $DECOY1 $DECOY2 2>/dev/null
 t_eq "ruleset identical after everything" "$BEFORE" "$(ruleset_dump)"
 
-cp "$T_TMP/audit.jsonl" /tmp/last-audit.jsonl 2>/dev/null
+
 t_summary
