@@ -365,22 +365,30 @@ static int cmd_run(int argc, char **argv)
 
 	/* relay events until the command has exited and the daemon has ended
 	 * the session (its cgroup is gone), so nothing of it outlives us */
-	while (!(have_status && (session_over || daemon_gone))) {
+	int noted = 0, stop_waiting = 0;
+	while (!(have_status && (session_over || daemon_gone || stop_waiting))) {
 		struct pollfd p[2] = { { .fd = sig_pipe[0], .events = POLLIN },
 				       { .fd = daemon_gone ? -1 : fd, .events = POLLIN } };
-		int timeout = have_status ? 5000 : -1;
+		int timeout = have_status && !noted ? 2000 : -1;
 		int n = poll(p, 2, timeout);
 
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n == 0 && have_status) {
-			die_msg("portholed did not confirm the end of the session");
-			break;
+			/* a daemonizing client left processes behind: the session
+			 * (and any window) follows them, so wait for them too */
+			die_msg("%s exited, but processes of its session still run; waiting for them "
+				"(interrupt to stop waiting: their window still closes by itself)", argv[0]);
+			noted = 1;
+			continue;
 		}
 		if (n > 0 && p[0].revents) {
 			char c[64];
-			while (read(sig_pipe[0], c, sizeof(c)) > 0)
-				;
+			ssize_t k;
+			while ((k = read(sig_pipe[0], c, sizeof(c))) > 0)
+				for (ssize_t j = 0; j < k; j++)
+					if (have_status && c[j] != SIGCHLD)
+						stop_waiting = 1;
 		}
 		if (!have_status && waitpid(pid, &wstatus, WNOHANG) == pid) {
 			have_status = 1;

@@ -182,3 +182,23 @@ int cg_base_remove(const struct ph_cgroups *cg)
 	snprintf(base, sizeof(base), "%s%s", cg->mount, cg->base_rel);
 	return rmdir(base) < 0 && errno != ENOENT ? -errno : 0;
 }
+
+int cg_list_sessions(const struct ph_cgroups *cg, void (*cb)(void *arg, uint64_t id), void *arg)
+{
+	char base[PATH_MAX * 2 + 1];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(base, sizeof(base), "%s%s", cg->mount, cg->base_rel);
+	d = opendir(base);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		uint64_t id;
+		if (de->d_type != DT_DIR || de->d_name[0] != 's' || parse_u64(de->d_name + 1, 1, UINT64_MAX, &id))
+			continue;
+		cb(arg, id);
+	}
+	closedir(d);
+	return 0;
+}

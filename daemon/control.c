@@ -82,6 +82,7 @@ void control_close(struct ph_control *ctl)
 {
 	while (ctl->clients)
 		control_drop(ctl, ctl->clients);
+	control_reap(ctl);
 	if (ctl->listen_fd >= 0) {
 		close(ctl->listen_fd);
 		unlink(ctl->path);
@@ -149,10 +150,25 @@ int control_accept(struct ph_control *ctl, void (*added)(void *ctx, struct ph_cl
 				return 0;
 			return log_errno(-errno, "control: accept");
 		}
-		if (ctl->nclients >= PH_MAX_CLIENTS || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
-			log_warn("control: too many clients (%u); connection dropped", ctl->nclients);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
 			close(fd);
 			continue;
+		}
+		if (ctl->nclients >= PH_MAX_CLIENTS) {
+			/* full: make room by dropping the client idle the longest
+			 * (never one that waits for its session's command) */
+			struct ph_client *oldest = NULL;
+			for (struct ph_client *o = ctl->clients; o; o = o->next)
+				if (!o->session && (!oldest || o->last_ns < oldest->last_ns))
+					oldest = o;
+			if (!oldest) {
+				log_warn("control: %u clients, all with sessions; connection refused", ctl->nclients);
+				close(fd);
+				continue;
+			}
+			log_notice("control: %u clients; dropped the one idle longest (pid %d)", ctl->nclients,
+				   (int)oldest->pid);
+			control_drop(ctl, oldest);
 		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
@@ -173,6 +189,15 @@ int control_accept(struct ph_control *ctl, void (*added)(void *ctx, struct ph_cl
 	arm_idle_timer(ctl);
 }
 
+void control_reap(struct ph_control *ctl)
+{
+	while (ctl->graveyard) {
+		struct ph_client *c = ctl->graveyard;
+		ctl->graveyard = c->next;
+		free(c);
+	}
+}
+
 void control_drop(struct ph_control *ctl, struct ph_client *c)
 {
 	struct ph_client **pp;
@@ -185,7 +210,10 @@ void control_drop(struct ph_control *ctl, struct ph_client *c)
 		}
 	}
 	close(c->fd); /* also removes it from epoll */
-	free(c);
+	c->fd = -1;
+	c->dead = 1;
+	c->next = ctl->graveyard;
+	ctl->graveyard = c;
 	arm_idle_timer(ctl);
 }
 

@@ -22,6 +22,7 @@ struct ph_client {
 	gid_t gid;
 	pid_t pid;
 	int authorized;
+	int dead;                    /* dropped; freed by control_reap() */
 	uint64_t last_ns;            /* CLOCK_BOOTTIME of the last request */
 	struct ph_session *session;  /* the session this client started, if any */
 	struct ph_client *next;
@@ -35,6 +36,7 @@ struct ph_control {
 	char lock_path[128];
 	gid_t gid;
 	struct ph_client *clients;
+	struct ph_client *graveyard; /* dropped clients, freed after the event batch */
 	unsigned nclients;
 };
 
@@ -50,6 +52,8 @@ int control_accept(struct ph_control *ctl, void (*added)(void *ctx, struct ph_cl
 /* Read and dispatch one message. <0: the client must be dropped. */
 int control_read(struct ph_control *ctl, struct ph_client *c, control_handler h, void *ctx);
 void control_drop(struct ph_control *ctl, struct ph_client *c);
+/* Free the clients dropped since the last call. */
+void control_reap(struct ph_control *ctl);
 int control_send(struct ph_client *c, const void *msg, size_t len);
 int control_send_error(struct ph_client *c, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

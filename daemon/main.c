@@ -30,7 +30,6 @@ enum {
 	EXIT_CONFIG = 78,   /* bad configuration */
 };
 
-enum { TAG_WATCH = 1, TAG_LISTEN, TAG_SIGNAL, TAG_TIMER, TAG_INOTIFY, TAG_CTL_TIMER, TAG_MAX };
 
 static void usage(FILE *f)
 {
@@ -166,6 +165,9 @@ static int run_loop(struct ph_daemon *d)
 			case TAG_INOTIFY:
 				window_on_inotify(d);
 				break;
+			case TAG_NFTMON:
+				window_on_nft_change(d);
+				break;
 			case TAG_CTL_TIMER: {
 				/* idle clients are dropped: detach their sessions first */
 				struct ph_client *c, *next;
@@ -180,17 +182,18 @@ static int run_loop(struct ph_daemon *d)
 			}
 			default: {
 				struct ph_client *c = evs[i].data.ptr;
-				int r = control_read(&d->ctl, c, window_on_request, d);
+				int r;
+				if (c->dead)
+					break; /* dropped earlier in this batch */
+				r = control_read(&d->ctl, c, window_on_request, d);
 				if (r < 0 || (evs[i].events & (EPOLLHUP | EPOLLERR) && r == 0 &&
 					      !(evs[i].events & EPOLLIN)))
 					drop_client(d, c);
 				break;
 			}
 			}
-			/* a dropped client may have had later events in this batch */
-			if (tag >= TAG_MAX)
-				break;
 		}
+		control_reap(&d->ctl);
 	}
 	return 0;
 }
@@ -202,7 +205,7 @@ int main(int argc, char **argv)
 	const char *config_path = PH_DEFAULT_CONFIG;
 	int config_given = 0, check_only = 0, opt, r, status = 0;
 	char err[1024], why[256];
-	unsigned removed, busy;
+	unsigned removed;
 	struct stat st;
 	sigset_t mask;
 
@@ -237,7 +240,7 @@ int main(int argc, char **argv)
 		return EXIT_KERNEL;
 	}
 
-	d->epfd = d->sigfd = d->timerfd = d->inofd = -1;
+	d->epfd = d->sigfd = d->timerfd = d->inofd = d->monfd = -1;
 	d->audit.fd = -1;
 	d->ctl.listen_fd = d->ctl.lock_fd = d->ctl.timer_fd = -1;
 	d->next_session_id = 1;
@@ -304,8 +307,6 @@ int main(int argc, char **argv)
 			window_audit_record(d, "window-close", fill_recovered, &rec);
 		}
 	}
-	if (cg_sweep(&d->cg, &removed, &busy) == 0 && (removed || busy))
-		log_notice("recovered: removed %u leftover session cgroup(s), %u still in use", removed, busy);
 
 	r = watch_open(&d->watch, d->cfg.ports, d->cfg.nports, d->cg.base_level + 1, window_on_event, d);
 	if (r) {
@@ -325,6 +326,7 @@ int main(int argc, char **argv)
 		status = EXIT_RUNTIME;
 		goto out;
 	}
+	window_adopt_orphans(d);
 	log_notice("ready: watching tcp port(s) %u%s, control socket %s, sessions in %s%s",
 		   d->cfg.ports[0], d->cfg.nports > 1 ? " and more" : "", d->cfg.socket, d->cg.mount, d->cg.base_rel);
 	if (run_loop(d) < 0)

@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <endian.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 
 struct ph_nft {
 	struct mnl_socket *nl;
+	struct mnl_socket *mon;   /* NFNLGRP_NFTABLES listener, while windows are open */
 	uint32_t portid;
 	uint32_t seq;
 	char *buf;        /* NFT_BUF_SIZE, for batches and replies */
@@ -73,6 +75,7 @@ void nft_close(struct ph_nft *n)
 		return;
 	if (n->nl)
 		mnl_socket_close(n->nl);
+	nft_monitor_stop(n);
 	free(n->buf);
 	free(n);
 }
@@ -394,6 +397,10 @@ fail:
 	return NULL;
 }
 
+static int get_genid(struct ph_nft *n, uint32_t *genid);
+static int has_tag_id(const void *ud, uint32_t len, uint64_t window_id);
+int nft_rule_present(struct ph_nft *n, const struct nft_rule_ref *ref);
+
 /* ---- batches ------------------------------------------------------------ */
 
 struct batch_result {
@@ -470,15 +477,33 @@ static int batch_talk(struct ph_nft *n, struct mnl_nlmsg_batch *b, struct batch_
 	return 0;
 }
 
-static struct mnl_nlmsg_batch *batch_begin(struct ph_nft *n)
+/* BEGIN; with a genid, the kernel refuses the whole batch (ERESTART) if the
+ * ruleset changed since we read that generation */
+static struct mnl_nlmsg_batch *batch_begin_gen(struct ph_nft *n, int use_genid, uint32_t genid)
 {
 	struct mnl_nlmsg_batch *b = mnl_nlmsg_batch_start(n->buf, NFT_BUF_SIZE);
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
 
 	if (!b)
 		return NULL;
-	nftnl_batch_begin(mnl_nlmsg_batch_current(b), ++n->seq);
+	nlh = mnl_nlmsg_put_header(mnl_nlmsg_batch_current(b));
+	nlh->nlmsg_type = NFNL_MSG_BATCH_BEGIN;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = ++n->seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = AF_UNSPEC;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = htons(NFNL_SUBSYS_NFTABLES);
+	if (use_genid)
+		mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(genid));
 	mnl_nlmsg_batch_next(b);
 	return b;
+}
+
+static struct mnl_nlmsg_batch *batch_begin(struct ph_nft *n)
+{
+	return batch_begin_gen(n, 0, 0);
 }
 
 static void batch_end(struct ph_nft *n, struct mnl_nlmsg_batch *b)
@@ -528,6 +553,7 @@ int nft_insert_window(struct ph_nft *n, const struct nft_rule_spec *spec,
 		}
 		refs[i].chain = chains[i];
 		refs[i].handle = 0;
+		refs[i].window_id = spec->window_id;
 	}
 	batch_end(n, b);
 	err = batch_talk(n, b, br);
@@ -573,7 +599,6 @@ out:
 
 int nft_delete_rules(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned nrefs)
 {
-	unsigned char skip[NFT_MAX_BATCH] = { 0 };
 	struct batch_result *br;
 	int err = 0;
 
@@ -584,64 +609,79 @@ int nft_delete_rules(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned
 	br = calloc(1, sizeof(*br));
 	if (!br)
 		return -ENOMEM;
-	/* A batch is all or nothing: if a rule is already gone (a ruleset
-	 * reload), the kernel rejects the whole batch. Retry without the rules
-	 * reported missing; at most nrefs rounds. */
-	for (unsigned round = 0; round <= nrefs; round++) {
-		struct mnl_nlmsg_batch *b = batch_begin(n);
+	/* A handle alone is not proof: after a reload a table may reuse it for
+	 * one of the host's rules. Read the generation, check each rule still
+	 * carries our tag, and delete in a batch bound to that generation, so
+	 * the kernel refuses it if anything changed in between. */
+	for (int round = 0; round < 8; round++) {
 		unsigned idx[NFT_MAX_BATCH], m = 0;
-		int again = 0;
+		struct mnl_nlmsg_batch *b;
+		uint32_t genid;
 
+		err = get_genid(n, &genid);
+		if (err)
+			break;
+		for (unsigned i = 0; i < nrefs; i++) {
+			int present = nft_rule_present(n, &refs[i]);
+			if (present < 0) {
+				err = present;
+				break;
+			}
+			if (present)
+				idx[m++] = i;
+		}
+		if (err || m == 0)
+			break;
+		b = batch_begin_gen(n, 1, genid);
 		if (!b) {
 			err = -ENOMEM;
 			break;
 		}
 		memset(br, 0, sizeof(*br));
 		br->first_seq = n->seq + 1;
-		for (unsigned i = 0; i < nrefs; i++) {
-			struct nftnl_rule *r;
+		br->nmsg = m;
+		for (unsigned j = 0; j < m; j++) {
+			const struct nft_rule_ref *ref = &refs[idx[j]];
+			struct nftnl_rule *r = nftnl_rule_alloc();
 			struct nlmsghdr *nlh;
 
-			if (skip[i] || !refs[i].handle)
-				continue;
-			r = nftnl_rule_alloc();
 			if (!r) {
 				err = -ENOMEM;
 				break;
 			}
-			nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)refs[i].chain.family);
-			nftnl_rule_set_str(r, NFTNL_RULE_TABLE, refs[i].chain.table);
-			nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, refs[i].chain.chain);
-			nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, refs[i].handle);
+			nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)ref->chain.family);
+			nftnl_rule_set_str(r, NFTNL_RULE_TABLE, ref->chain.table);
+			nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, ref->chain.chain);
+			nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, ref->handle);
 			nlh = nftnl_rule_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_DELRULE,
-							 (uint16_t)refs[i].chain.family, NLM_F_ACK, ++n->seq);
+							 (uint16_t)ref->chain.family, NLM_F_ACK, ++n->seq);
 			nftnl_rule_nlmsg_build_payload(nlh, r);
 			nftnl_rule_free(r);
 			mnl_nlmsg_batch_next(b);
-			idx[m++] = i;
 		}
-		br->nmsg = m;
-		if (err || m == 0) {
+		if (err) {
 			mnl_nlmsg_batch_stop(b);
 			break;
 		}
 		batch_end(n, b);
 		err = batch_talk(n, b, br);
 		mnl_nlmsg_batch_stop(b);
+		if (err == -ERESTART || err == -EINTR)
+			continue; /* the ruleset changed under us: check again */
 		if (err)
 			break;
+		int again = 0;
 		for (unsigned j = 0; j < m; j++) {
 			int e = br->err[j];
-			if (e == -ENOENT || e == -EBUSY) {
-				/* gone, or its table/chain is gone */
-				skip[idx[j]] = 1;
+			if (e == -ERESTART || e == -ENOENT || e == -EBUSY) {
 				again = 1;
 			} else if (e) {
 				err = e;
-				log_err("nft: delete rule %llu from %s %s %s: %s",
-					(unsigned long long)refs[idx[j]].handle,
+				log_err("nft: delete rule %llu from %s %s %s: %s", (unsigned long long)refs[idx[j]].handle,
 					family_name(refs[idx[j]].chain.family), refs[idx[j]].chain.table,
 					refs[idx[j]].chain.chain, strerror(-e));
+			} else if (!br->acked[j]) {
+				again = 1; /* aborted before it: try the batch again */
 			}
 		}
 		if (err || !again)
@@ -651,35 +691,99 @@ int nft_delete_rules(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned
 	return err;
 }
 
-/* ---- counters ------------------------------------------------------------ */
+/* ---- reading one rule back --------------------------------------------- */
 
-struct counter_acc {
+struct rule_info {
+	uint64_t window_id;
+	int found, ours;
 	uint64_t packets, bytes;
-	int found;
 };
 
 static int expr_counter_cb(struct nftnl_expr *e, void *data)
 {
-	struct counter_acc *acc = data;
+	struct rule_info *ri = data;
 
 	if (!strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter")) {
-		acc->packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
-		acc->bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
-		acc->found = 1;
+		ri->packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+		ri->bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
 	}
 	return 0;
 }
 
-static int rule_counter_cb(const struct nlmsghdr *nlh, void *data)
+static int rule_info_cb(const struct nlmsghdr *nlh, void *data)
 {
+	struct rule_info *ri = data;
 	struct nftnl_rule *r = nftnl_rule_alloc();
+	const void *ud;
+	uint32_t udlen = 0;
 
 	if (!r)
 		return MNL_CB_ERROR;
-	if (nftnl_rule_nlmsg_parse(nlh, r) == 0)
-		nftnl_expr_foreach(r, expr_counter_cb, data);
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0) {
+		ri->found = 1;
+		if (nftnl_rule_is_set(r, NFTNL_RULE_USERDATA)) {
+			ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &udlen);
+			ri->ours = ud && has_tag_id(ud, udlen, ri->window_id);
+		}
+		nftnl_expr_foreach(r, expr_counter_cb, ri);
+	}
 	nftnl_rule_free(r);
 	return MNL_CB_OK;
+}
+
+/* GETRULE by handle: fills ri; a missing rule/chain/table is not an error */
+static int get_rule(struct ph_nft *n, const struct nft_rule_ref *ref, struct rule_info *ri)
+{
+	struct nftnl_rule *r;
+	struct nlmsghdr *nlh;
+	uint32_t seq = ++n->seq;
+	ssize_t len;
+
+	memset(ri, 0, sizeof(*ri));
+	ri->window_id = ref->window_id;
+	r = nftnl_rule_alloc();
+	if (!r)
+		return -ENOMEM;
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)ref->chain.family);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, ref->chain.table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, ref->chain.chain);
+	nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, ref->handle);
+	nlh = nftnl_rule_nlmsg_build_hdr(n->buf, NFT_MSG_GETRULE, (uint16_t)ref->chain.family, NLM_F_ACK, seq);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	/* reply: the rule, then an ACK; or only an error when it is gone */
+	for (;;) {
+		int ret;
+		len = mnl_socket_recvfrom(n->nl, n->buf, NFT_BUF_SIZE);
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		ret = mnl_cb_run(n->buf, (size_t)len, seq, n->portid, rule_info_cb, ri);
+		if (ret < 0) {
+			if (errno == ENOENT)
+				return 0;
+			return -errno;
+		}
+		if (ret == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+int nft_rule_present(struct ph_nft *n, const struct nft_rule_ref *ref)
+{
+	struct rule_info ri;
+	int r;
+
+	if (!ref->handle)
+		return 0;
+	r = get_rule(n, ref, &ri);
+	if (r)
+		return r;
+	return ri.found && ri.ours;
 }
 
 int nft_read_counters(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned nrefs,
@@ -687,48 +791,47 @@ int nft_read_counters(struct ph_nft *n, const struct nft_rule_ref *refs, unsigne
 {
 	*packets = *bytes = 0;
 	for (unsigned i = 0; i < nrefs; i++) {
-		struct counter_acc acc = { 0 };
-		struct nftnl_rule *r;
-		struct nlmsghdr *nlh;
-		uint32_t seq = ++n->seq;
-		ssize_t len;
+		struct rule_info ri;
+		int r;
 
 		if (!refs[i].handle)
 			continue;
-		r = nftnl_rule_alloc();
-		if (!r)
-			return -ENOMEM;
-		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)refs[i].chain.family);
-		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, refs[i].chain.table);
-		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, refs[i].chain.chain);
-		nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, refs[i].handle);
-		nlh = nftnl_rule_nlmsg_build_hdr(n->buf, NFT_MSG_GETRULE, (uint16_t)refs[i].chain.family,
-						 NLM_F_ACK, seq);
-		nftnl_rule_nlmsg_build_payload(nlh, r);
-		nftnl_rule_free(r);
-		if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) < 0)
-			return -errno;
-		/* reply: the rule, then an ACK (or only an error if it is gone) */
-		for (;;) {
-			int ret;
-			len = mnl_socket_recvfrom(n->nl, n->buf, NFT_BUF_SIZE);
-			if (len < 0) {
-				if (errno == EINTR)
-					continue;
-				return -errno;
-			}
-			ret = mnl_cb_run(n->buf, (size_t)len, seq, n->portid, rule_counter_cb, &acc);
-			if (ret <= MNL_CB_STOP)
-				break;
-		}
-		if (acc.found) {
-			if (acc.packets > *packets)
-				*packets = acc.packets;
-			if (acc.bytes > *bytes)
-				*bytes = acc.bytes;
-		}
+		r = get_rule(n, &refs[i], &ri);
+		if (r)
+			return r;
+		if (!ri.found || !ri.ours)
+			continue;
+		if (ri.packets > *packets)
+			*packets = ri.packets;
+		if (ri.bytes > *bytes)
+			*bytes = ri.bytes;
 	}
 	return 0;
+}
+
+/* ---- ruleset generation ---------------------------------------------------- */
+
+static int gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) == NFTA_GEN_ID && mnl_attr_get_payload_len(a) == 4)
+			*(uint32_t *)data = ntohl(mnl_attr_get_u32(a));
+	}
+	return MNL_CB_OK;
+}
+
+static struct nlmsghdr *build_gen_get(char *buf, uint32_t seq, void *arg)
+{
+	(void)arg;
+	return nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, NFPROTO_UNSPEC, NLM_F_ACK, seq);
+}
+
+static int get_genid(struct ph_nft *n, uint32_t *genid)
+{
+	*genid = 0;
+	return nft_dump(n, build_gen_get, NULL, gen_cb, genid);
 }
 
 /* ---- sweep ------------------------------------------------------------------ */
@@ -739,21 +842,33 @@ struct sweep_scan {
 };
 
 /* Our tag lives in the rule comment: userdata TLV type
- * NFTNL_UDATA_RULE_COMMENT, NUL-terminated string. */
-static int has_tag(const void *ud, uint32_t len)
+ * NFTNL_UDATA_RULE_COMMENT, NUL-terminated string. window_id 0 matches any
+ * porthole tag, else exactly "porthole w=<id>". */
+static int has_tag_id(const void *ud, uint32_t len, uint64_t window_id)
 {
 	const uint8_t *p = ud, *end = p + len;
+	char want[64];
+	size_t wl;
 
+	if (window_id)
+		nft_format_tag(want, sizeof(want), window_id);
+	else
+		copy_str(want, sizeof(want), PH_RULE_TAG);
+	wl = strlen(want) + (window_id ? 1 : 0); /* exact: include the NUL */
 	while (p + 2 <= end) {
 		uint8_t type = p[0], l = p[1];
 		if (p + 2 + l > end)
 			return 0;
-		if (type == NFTNL_UDATA_RULE_COMMENT && l >= sizeof(PH_RULE_TAG) - 1 &&
-		    !memcmp(p + 2, PH_RULE_TAG, sizeof(PH_RULE_TAG) - 1))
+		if (type == NFTNL_UDATA_RULE_COMMENT && l >= wl && !memcmp(p + 2, want, wl))
 			return 1;
 		p += 2 + l;
 	}
 	return 0;
+}
+
+static int has_tag(const void *ud, uint32_t len)
+{
+	return has_tag_id(ud, len, 0);
 }
 
 static int sweep_cb(const struct nlmsghdr *nlh, void *data)
@@ -805,4 +920,78 @@ int nft_sweep(struct ph_nft *n, unsigned *removed)
 	} while (ss->overflow);
 	free(ss);
 	return r;
+}
+
+/* ---- ruleset change notifications --------------------------------------------- */
+
+int nft_monitor_start(struct ph_nft *n, int *fd)
+{
+	int grp = NFNLGRP_NFTABLES, bufsz = 1 << 20;
+
+	if (!n->mon) {
+		n->mon = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (!n->mon)
+			return -errno;
+		if (mnl_socket_bind(n->mon, 0, MNL_SOCKET_AUTOPID) < 0 ||
+		    mnl_socket_setsockopt(n->mon, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) < 0) {
+			int err = -errno;
+			nft_monitor_stop(n);
+			return err;
+		}
+		/* a reload of a large geo set emits one event per element: a big
+		 * buffer, and ENOBUFS is handled as "something changed" anyway */
+		setsockopt(mnl_socket_get_fd(n->mon), SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	}
+	*fd = mnl_socket_get_fd(n->mon);
+	return 0;
+}
+
+void nft_monitor_stop(struct ph_nft *n)
+{
+	if (n->mon)
+		mnl_socket_close(n->mon);
+	n->mon = NULL;
+}
+
+int nft_monitor_drain(struct ph_nft *n, int *changed)
+{
+	char buf[16384] __attribute__((aligned(8)));
+	uint32_t self = (uint32_t)getpid();
+
+	*changed = 0;
+	if (!n->mon)
+		return 0;
+	for (;;) {
+		ssize_t r = recv(mnl_socket_get_fd(n->mon), buf, sizeof(buf), MSG_DONTWAIT);
+		int len;
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			if (errno == ENOBUFS) {
+				*changed = 1; /* events lost: assume the worst */
+				continue;
+			}
+			return -errno;
+		}
+		len = (int)r;
+		for (struct nlmsghdr *nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, len);
+		     nlh = mnl_nlmsg_next(nlh, &len)) {
+			const struct nlattr *a;
+			uint32_t pid = 0;
+
+			if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
+			    NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWGEN)
+				continue;
+			/* one NEWGEN per committed transaction, naming its process */
+			mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+				if (mnl_attr_get_type(a) == NFTA_GEN_PROC_PID && mnl_attr_get_payload_len(a) == 4)
+					pid = ntohl(mnl_attr_get_u32(a));
+			}
+			if (pid != self)
+				*changed = 1;
+		}
+	}
 }

@@ -24,6 +24,7 @@ struct nft_rule_spec {
 struct nft_rule_ref {
 	struct ph_chain_ref chain;
 	uint64_t handle;
+	uint64_t window_id;      /* the tag it must carry; 0: any porthole tag */
 };
 
 int nft_open(struct ph_nft **out);
@@ -53,5 +54,16 @@ int nft_delete_rules(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned
 
 /* Delete every rule tagged PH_RULE_TAG in every table; *removed counts them. */
 int nft_sweep(struct ph_nft *n, unsigned *removed);
+
+/* 1 if the rule at ref's handle still exists and carries ref's tag (a
+ * reloaded table reuses handles: a handle alone proves nothing), 0 if not. */
+int nft_rule_present(struct ph_nft *n, const struct nft_rule_ref *ref);
+
+/* Ruleset change notifications (NFNLGRP_NFTABLES), subscribed only while a
+ * window is open. nft_monitor_drain() sets *changed when another process
+ * committed a transaction (or events were lost). */
+int nft_monitor_start(struct ph_nft *n, int *fd);
+void nft_monitor_stop(struct ph_nft *n);
+int nft_monitor_drain(struct ph_nft *n, int *changed);
 
 #endif

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/inotify.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -257,6 +259,34 @@ static void audit_refused(struct ph_daemon *d, const struct ph_client *c, const 
 
 /* ---- windows ----------------------------------------------------------------- */
 
+/* Watch the ruleset only while a window is open: an idle daemon wakes for
+ * nothing, and an open window is restored after a reload. */
+static void monitor_update(struct ph_daemon *d)
+{
+	int open = 0, fd, r;
+
+	for (struct ph_window *w = d->windows; w; w = w->next)
+		open |= w->state == W_OPEN;
+	if (open && d->monfd < 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_NFTMON };
+		r = nft_monitor_start(d->nft, &fd);
+		if (r) {
+			log_errno(r, "nft: cannot watch for ruleset reloads");
+			return;
+		}
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			log_errno(-errno, "nft: epoll");
+			nft_monitor_stop(d->nft);
+			return;
+		}
+		d->monfd = fd;
+	} else if (!open && d->monfd >= 0) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->monfd, NULL);
+		nft_monitor_stop(d->nft);
+		d->monfd = -1;
+	}
+}
+
 static void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reason)
 {
 	struct ph_window **pp;
@@ -295,6 +325,7 @@ static void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reas
 	}
 	free(w);
 	arm_timer(d);
+	monitor_update(d);
 }
 
 static void close_session_windows(struct ph_daemon *d, struct ph_session *s, uint32_t reason)
@@ -403,6 +434,7 @@ static void window_open(struct ph_daemon *d, struct ph_session *s, const struct 
 		   (unsigned long long)((s->deadline_boot - now_boot + NSEC_PER_SEC - 1) / NSEC_PER_SEC));
 	send_event(s, PH_EVENT_WINDOW_OPEN, w, 0, 0, 0, 0);
 	arm_timer(d);
+	monitor_update(d);
 	return;
 fail:
 	send_event(s, PH_EVENT_WINDOW_FAILED, w, 0, r, 0, 0);
@@ -492,6 +524,142 @@ void window_on_timer(struct ph_daemon *d)
 	arm_timer(d);
 }
 
+static void session_end_public(struct ph_daemon *d, struct ph_session *s);
+
+/* ---- ruleset reloads ---------------------------------------------------------- */
+
+static int chain_eq(const struct ph_chain_ref *a, const struct ph_chain_ref *b)
+{
+	return a->family == b->family && !strcmp(a->table, b->table) && !strcmp(a->chain, b->chain);
+}
+
+/* Put a window's rules back where a reload removed them: keep every rule
+ * still present in a target chain, insert (one batch) into the rest. */
+static void window_restore(struct ph_daemon *d, struct ph_window *w, const struct ph_chain_ref *chains,
+			   unsigned nchains)
+{
+	struct nft_rule_ref keep[PH_MAX_CHAINS], added[PH_MAX_CHAINS];
+	struct ph_chain_ref missing[PH_MAX_CHAINS];
+	struct nft_rule_spec spec;
+	unsigned nkeep = 0, nmiss = 0;
+	uint64_t now_boot, now_real;
+	int r;
+
+	for (unsigned c = 0; c < nchains; c++) {
+		int found = 0;
+		for (unsigned i = 0; i < w->nrules && !found; i++) {
+			if (!chain_eq(&w->rules[i].chain, &chains[c]))
+				continue;
+			if (nft_rule_present(d->nft, &w->rules[i]) == 1) {
+				keep[nkeep++] = w->rules[i];
+				found = 1;
+			}
+		}
+		if (!found)
+			missing[nmiss++] = chains[c];
+	}
+	if (nmiss == 0 && nkeep == w->nrules)
+		return;
+	now_boot = now_ns(CLOCK_BOOTTIME);
+	now_real = now_ns(CLOCK_REALTIME);
+	if (nmiss) {
+		spec.window_id = w->id;
+		spec.port = w->port;
+		spec.cgroup_level = d->cg.base_level + 1;
+		spec.cgroup_id = w->session->cgid;
+		spec.deadline_ns = now_real + (w->session->deadline_boot > now_boot ?
+					       w->session->deadline_boot - now_boot : 0);
+		r = nft_insert_window(d->nft, &spec, missing, nmiss, added);
+		if (r < 0) {
+			log_errno(r, "window %llu: restoring its rules after a ruleset change failed", (unsigned long long)w->id);
+			nmiss = 0;
+		}
+		for (unsigned i = 0; i < nmiss; i++)
+			keep[nkeep++] = added[i];
+	}
+	memcpy(w->rules, keep, nkeep * sizeof(keep[0]));
+	w->nrules = nkeep;
+	log_notice("window %llu: ruleset changed by another process; restored in %u chain(s), %u chain(s) in place, in %llu us",
+		   (unsigned long long)w->id, nmiss, nkeep - nmiss,
+		   (unsigned long long)((now_ns(CLOCK_BOOTTIME) - d->nft_change_boot) / 1000));
+}
+
+void window_on_nft_change(struct ph_daemon *d)
+{
+	struct ph_chain_ref chains[PH_MAX_CHAINS];
+	unsigned nchains = 0;
+	int changed = 0, r;
+
+	d->nft_change_boot = now_ns(CLOCK_BOOTTIME);
+	r = nft_monitor_drain(d->nft, &changed);
+	if (r < 0)
+		log_errno(r, "nft: reading ruleset notifications");
+	if (!changed && r == 0)
+		return;
+	r = nft_find_chains(d->nft, &d->cfg, chains, PH_MAX_CHAINS, &nchains, NULL, 0);
+	if (r < 0) {
+		log_errno(r, "nft: listing chains after a ruleset change");
+		return;
+	}
+	for (struct ph_window *w = d->windows; w; w = w->next)
+		if (w->state == W_OPEN)
+			window_restore(d, w, chains, nchains);
+	/* our own inserts produced notifications too: drop them */
+	nft_monitor_drain(d->nft, &changed);
+}
+
+/* ---- leftovers of a previous daemon --------------------------------------------------- */
+
+static void adopt_one(void *arg, uint64_t id)
+{
+	struct ph_daemon *d = arg;
+	struct ph_session *s;
+	char ev[PATH_MAX * 2 + 32];
+	struct stat st;
+
+	if (id >= d->next_session_id)
+		d->next_session_id = id + 1;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return;
+	s->id = id;
+	if ((size_t)snprintf(s->cg_rel, sizeof(s->cg_rel), "%.4000s/s%llu", d->cg.base_rel, (unsigned long long)id) >=
+		    sizeof(s->cg_rel) ||
+	    (size_t)snprintf(s->cg_abs, sizeof(s->cg_abs), "%s%s", d->cg.mount, s->cg_rel) >= sizeof(s->cg_abs)) {
+		free(s);
+		return;
+	}
+	if (cg_remove(s->cg_abs) == 0) {
+		log_notice("recovered: removed empty leftover session cgroup %s", s->cg_rel);
+		free(s);
+		return;
+	}
+	/* still has processes: no window for it (nports = 0); remove it
+	 * as soon as it empties */
+	if (stat(s->cg_abs, &st) < 0) {
+		free(s);
+		return;
+	}
+	s->cgid = (uint64_t)st.st_ino;
+	snprintf(ev, sizeof(ev), "%s/cgroup.events", s->cg_abs);
+	s->inotify_wd = inotify_add_watch(d->inofd, ev, IN_MODIFY);
+	s->nports = 0;
+	s->next = d->sessions;
+	d->sessions = s;
+	log_notice("recovered: leftover session cgroup %s still has processes; it gets no window and is removed when they exit",
+		   s->cg_rel);
+	if (cg_populated(s->cg_abs) == 0)
+		session_end_public(d, s);
+}
+
+void window_adopt_orphans(struct ph_daemon *d)
+{
+	int r = cg_list_sessions(&d->cg, adopt_one, d);
+
+	if (r < 0 && r != -ENOENT)
+		log_errno(r, "cgroup: listing leftover sessions");
+}
+
 /* ---- sessions --------------------------------------------------------------- */
 
 static void session_end(struct ph_daemon *d, struct ph_session *s, uint32_t reason)
@@ -516,6 +684,11 @@ static void session_end(struct ph_daemon *d, struct ph_session *s, uint32_t reas
 		}
 	}
 	free(s);
+}
+
+static void session_end_public(struct ph_daemon *d, struct ph_session *s)
+{
+	session_end(d, s, PH_REASON_EXITED);
 }
 
 void window_on_inotify(struct ph_daemon *d)

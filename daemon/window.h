@@ -60,6 +60,9 @@ struct ph_window {
 	struct ph_window *next;
 };
 
+/* epoll tags of the daemon's fixed descriptors; clients are tagged by pointer */
+enum { TAG_WATCH = 1, TAG_LISTEN, TAG_SIGNAL, TAG_TIMER, TAG_INOTIFY, TAG_CTL_TIMER, TAG_NFTMON, TAG_MAX };
+
 struct ph_daemon {
 	struct ph_config cfg;
 	struct ph_nft *nft;
@@ -68,6 +71,8 @@ struct ph_daemon {
 	struct ph_control ctl;
 	struct ph_audit audit;
 	int epfd, sigfd, timerfd, inofd;
+	int monfd;                /* nftables notifications, only while windows are open */
+	uint64_t nft_change_boot; /* when the last notification arrived */
 	uint32_t netns_ino;
 	struct ph_session *sessions;
 	struct ph_window *windows;
@@ -88,6 +93,11 @@ void window_on_timer(struct ph_daemon *d);
 /* write a daemon-level record (daemon-start, daemon-stop, window-close of a
  * recovered window): the builder gets the open object to fill */
 int window_audit_record(struct ph_daemon *d, const char *event, void (*fill)(struct jbuf *b, void *arg), void *arg);
+/* nftables notifications arrived: put back rules a ruleset reload removed */
+void window_on_nft_change(struct ph_daemon *d);
+/* at start: remove empty leftover session cgroups, adopt busy ones until
+ * they empty (they get no window) */
+void window_adopt_orphans(struct ph_daemon *d);
 /* close every window and end every session (daemon shutdown) */
 void window_shutdown(struct ph_daemon *d);
 

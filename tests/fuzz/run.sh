@@ -20,6 +20,7 @@ FUZZ=$ROOT/tests/fuzz
 OUT=$ROOT/build/fuzz
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 CLANG=${CLANG:-clang}
+# shellcheck disable=SC2054 # the commas are inside one flag
 CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 	-fno-omit-frame-pointer -D_GNU_SOURCE -std=gnu11 -Wall -Wextra
 	-I"$ROOT/common" -I"$ROOT/daemon" -I"$ROOT/bpf")

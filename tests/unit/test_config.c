@@ -71,6 +71,9 @@ int main(void)
 	expect_error("ports = 80x\n", "not a port number");
 	expect_error("ports = -80\n", "not a port number");
 	expect_error("ports = 80,80\n", "listed twice");
+	expect_error("ports = \v80\n", "not a port number");
+	expect_error("ports = \v-18446744073709551615\n", "not a port number");
+	expect_error("max_window = \f-18446744073709551556\n", "max_window");
 	expect_error("ports = 1 2 3 4 5 6 7 8 9\n", "at most 8 ports");
 	expect_error("max_window = 0\n", "max_window");
 	expect_error("max_window = 86401\n", "max_window");
