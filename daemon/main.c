@@ -163,6 +163,12 @@ static int run_loop(struct ph_daemon *d)
 				window_on_timer(d);
 				break;
 			case TAG_INOTIFY:
+				/* a session that just ended may have listened just
+				 * before: handle the kernel's events first, in order */
+				{
+					int nev = watch_consume(d->watch);
+					log_debug("inotify: consumed %d kernel event(s) first", nev);
+				}
 				window_on_inotify(d);
 				break;
 			case TAG_NFTMON:

@@ -889,6 +889,7 @@ static int sweep_cb(const struct nlmsghdr *nlh, void *data)
 				copy_str(ref->chain.table, PH_NAME_LEN, nftnl_rule_get_str(r, NFTNL_RULE_TABLE));
 				copy_str(ref->chain.chain, PH_NAME_LEN, nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
 				ref->handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
+				ref->window_id = 0; /* any porthole tag */
 			} else {
 				ss->overflow = 1;
 			}

@@ -96,7 +96,7 @@ in_host() { in_ns "$T_PFX-host" "$@"; }
 in_inet() { in_ns "$T_PFX-inet" "$@"; }
 in_allow() { in_ns "$T_PFX-allow" "$@"; }
 
-lab_ruleset() {
+nslab_ruleset() {
 	cat <<'NFT'
 table inet filter {
 	set allowed_v4 {
@@ -121,7 +121,7 @@ table inet filter {
 NFT
 }
 
-lab_up() {
+nslab_up() {
 	local h=$T_PFX-host i=$T_PFX-inet a=$T_PFX-allow
 	ip netns add "$h" && T_NETNS+=("$h") || return 1
 	ip netns add "$i" && T_NETNS+=("$i") || return 1
@@ -149,7 +149,7 @@ lab_up() {
 	in_allow ip addr add $ALLOW6/64 dev ph$$a nodad
 	in_allow ip route add default via 198.51.100.1
 	in_allow ip -6 route add default via 2001:db8:a11::1
-	lab_ruleset | in_host nft -f - || return 1
+	nslab_ruleset | in_host nft -f - || return 1
 }
 
 # probe FROM ADDR PORT -> open|refused|dropped

@@ -10,7 +10,7 @@ B=$T_ROOT/build/bench
 N=${1:-100}
 t_init open-latency
 t_require_root
-lab_up || exit 1
+nslab_up || exit 1
 daemon_start || exit 1
 ADDR=${2:-$H}
 : >"$T_TMP/lat"

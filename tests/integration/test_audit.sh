@@ -4,7 +4,7 @@ set -u
 source "$(dirname "$0")/../lib.sh"
 t_init audit
 t_require_root
-lab_up || { t_fail "lab setup"; t_summary; exit 1; }
+nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
 daemon_start || { t_fail "daemon start"; t_summary; exit 1; }
 A=$T_TMP/audit.jsonl
 

@@ -6,7 +6,7 @@ set -u
 source "$(dirname "$0")/../lib.sh"
 t_init core
 t_require_root
-lab_up || { t_fail "lab setup"; t_summary; exit 1; }
+nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
 
 # 1. before anything: port 80 closed from the internet, open to the allowed country
 t_eq "before: v4 port 80 dropped from the internet" dropped "$(probe inet $H 80)"
