@@ -39,10 +39,17 @@ cleanup() {
 	e2e_cleanup
 	[ "$LAB_IS_UP" = 1 ] && lab_down
 }
+interrupted() { # SIGNAL-NAME EXIT-STATUS
+	echo "FAIL interrupted by SIG$1"
+	FAILED=$((FAILED + 1))
+	echo "total $(_e2e_secs "$T_ALL" "$(_e2e_now)")s"
+	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+	exit "$2"   # the EXIT trap cleans up
+}
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap 'interrupted INT 130' INT
+trap 'interrupted TERM 143' TERM
+trap 'interrupted HUP 129' HUP
 
 run_case() { # NAME FUNC [ARGS...]
 	local name=$1 t0 t; shift
@@ -81,12 +88,23 @@ ruleset_unchanged() {
 	say "host ruleset byte-identical to the baseline"
 }
 
-expect_probe() { # WANT ADDR PORT ROLE
-	local got
-	got=$(lab_probe "$2" "$3" "$4")
-	if [ "$got" = "$1" ]; then say "probe $2 port $3 from $4: $got"; return 0; fi
-	say "probe $2 port $3 from $4: $got, expected $1"
-	return 1
+# expect_probes — lines "WANT ADDR PORT ROLE" on stdin, probed in parallel (a
+# "dropped" answer costs LAB_PROBE_TIMEOUT seconds each).
+expect_probes() {
+	local d=$E2E_WORK/probes i=0 ok=0 want addr port role got
+	rm -rf "$d"; mkdir -p "$d" || return 1
+	while read -r want addr port role; do
+		[ -n "$want" ] || continue
+		i=$((i + 1))
+		( got=$(lab_probe "$addr" "$port" "$role"); echo "$want $addr $port $role $got" >"$d/$(printf %03d $i)" ) &
+	done
+	wait
+	for f in "$d"/*; do
+		read -r want addr port role got <"$f"
+		if [ "$got" = "$want" ]; then say "probe $addr port $port from $role: $got"
+		else say "probe $addr port $port from $role: $got, expected $want"; ok=1; fi
+	done
+	return $ok
 }
 
 # Counter rule (no verdict) at the top of the host's input chain, by comment.
@@ -123,18 +141,16 @@ case_lab_up() {
 
 case_probes() {
 	local ok=0 a p
-	for a in "$LAB_HOST_V4" "$LAB_HOST_V6" "$LAB_HOST_V4_ALT" "$LAB_HOST_V6_ALT"; do
-		for p in 22 80 443; do
-			expect_probe dropped "$a" "$p" inet || ok=1
+	{
+		for a in "$LAB_HOST_V4" "$LAB_HOST_V6" "$LAB_HOST_V4_ALT" "$LAB_HOST_V6_ALT"; do
+			for p in 22 80 443; do echo "dropped $a $p inet"; done
 		done
-	done
-	for a in "$LAB_HOST_V4" "$LAB_HOST_V6"; do
-		for p in 22 80 443; do
-			expect_probe refused "$a" "$p" allow || ok=1
+		for a in "$LAB_HOST_V4" "$LAB_HOST_V6"; do
+			for p in 22 80 443; do echo "refused $a $p allow"; done
+			echo "dropped $a 8080 allow"
 		done
-		expect_probe dropped "$a" 8080 allow || ok=1
-	done
-	expect_probe open "$LAB_INET_V4" "$LAB_ACME_PORT" allow || ok=1
+		echo "open $LAB_INET_V4 $LAB_ACME_PORT allow"
+	} | expect_probes || ok=1
 	ruleset_unchanged || ok=1
 	return $ok
 }
@@ -142,11 +158,10 @@ case_probes() {
 case_manual_rule_probe() {
 	local ok=0
 	lab_in_host nft insert rule inet filter input tcp dport 80 accept comment '"phl-selftest"' || return 1
-	expect_probe refused "$LAB_HOST_V4" 80 inet || ok=1
-	expect_probe refused "$LAB_HOST_V6" 80 inet || ok=1
-	expect_probe dropped "$LAB_HOST_V4" 443 inet || ok=1
+	printf '%s\n' "refused $LAB_HOST_V4 80 inet" "refused $LAB_HOST_V6 80 inet" \
+		"refused $LAB_HOST_V4_ALT 80 inet" "dropped $LAB_HOST_V4 443 inet" | expect_probes || ok=1
 	counter_del phl-selftest
-	expect_probe dropped "$LAB_HOST_V4" 80 inet || ok=1
+	printf '%s\n' "dropped $LAB_HOST_V4 80 inet" "dropped $LAB_HOST_V6 80 inet" | expect_probes || ok=1
 	ruleset_unchanged || ok=1
 	return $ok
 }

@@ -11,8 +11,10 @@
 # After each client run these globals are set:
 #   E2E_LAST_RESULT  ok | blocked | validation | error
 #       ok          the client exited 0 (and then the function checks the certificate)
-#       blocked     the CA reported a *connection* problem (timeout / refused): the
-#                   validation request did not get through — what the geo-block does
+#       blocked     the CA could not connect to the client: its validation request
+#                   timed out (what the geo-block does) or was refused — see
+#                   _E2E_CONNECT_FAILURE; pebble's problem type is "connection" for
+#                   HTTP-01 but "unauthorized" for TLS-ALPN-01
 #       validation  the CA reported another validation problem (unauthorized, tls...)
 #       error       anything else (setup error, client crash, timeout of the client)
 #   E2E_LAST_LOG     file with the client's full output
@@ -31,6 +33,7 @@ E2E_DOMAIN=${E2E_DOMAIN:-porthole.test}
 E2E_LAST_RESULT=
 E2E_LAST_LOG=
 E2E_LAST_SECS=
+E2E_CHILD=
 
 _e2e_say() { printf '  %s\n' "$*"; }
 
@@ -44,8 +47,16 @@ e2e_init() {
 	[ -f "$E2E_WORK/seq" ] || echo 0 >"$E2E_WORK/seq"
 }
 
-# e2e_cleanup — remove E2E_WORK (only if it is one of ours under /tmp).
+# e2e_cleanup — stop a client still running (interrupted run: its `timeout` PID,
+# which passes the signal on), remove E2E_WORK (only if it is one of ours under /tmp).
 e2e_cleanup() {
+	if [ -n "${E2E_CHILD:-}" ] && kill -0 "$E2E_CHILD" 2>/dev/null; then
+		kill -TERM "$E2E_CHILD" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$E2E_CHILD" 2>/dev/null || break; sleep 0.1; done
+		kill -0 "$E2E_CHILD" 2>/dev/null && kill -KILL "$E2E_CHILD" 2>/dev/null
+		wait "$E2E_CHILD" 2>/dev/null
+	fi
+	E2E_CHILD=
 	case ${E2E_WORK:-} in
 	/tmp/phl*-e2e.*) rm -rf -- "$E2E_WORK" ;;
 	esac
@@ -59,13 +70,14 @@ _e2e_seq() { # next sequence number (persisted: works inside $(...))
 	echo "$n"
 }
 
-# e2e_new_name LABEL [v4|v6|both] — print a fresh name LABEL-N.porthole.test and
-# register its A/AAAA records (host's primary addresses). Fresh names matter: a
-# client that finds an existing certificate would succeed without any validation.
+# e2e_new_name LABEL [v4|v6|both] [V4ADDR] [V6ADDR] — print a fresh name
+# LABEL-N.porthole.test and register its A/AAAA records (default: the host's primary
+# addresses). Fresh names matter: a client that finds an existing certificate would
+# succeed without any validation.
 e2e_new_name() {
 	local label=$1 fam=${2:-both} name
 	name="$label-$(_e2e_seq).$E2E_DOMAIN"
-	lab_add_name "$name" "$fam" >/dev/null || return 1
+	lab_add_name "$name" "$fam" "${3:-$LAB_HOST_V4}" "${4:-$LAB_HOST_V6}" >/dev/null || return 1
 	echo "$name"
 }
 
@@ -81,10 +93,15 @@ _e2e_exec() {
 	ns=$(_lab_ns host) || return 2
 	{ echo "# wrap: $wrap"; echo "# cmd: $*"; } >"$E2E_LAST_LOG"
 	t0=$(_e2e_now)
+	# In the background + wait, so that a signal trapped by the caller interrupts us
+	# at once; e2e_cleanup then stops the client by its recorded PID (E2E_CHILD).
 	timeout -k 5 "$E2E_TIMEOUT" nsenter --net="/run/netns/$ns" -- "${w[@]}" \
 		env REQUESTS_CA_BUNDLE="$REQUESTS_CA_BUNDLE" LEGO_CA_CERTIFICATES="$LEGO_CA_CERTIFICATES" \
-		"$@" >>"$E2E_LAST_LOG" 2>&1 </dev/null
+		"$@" >>"$E2E_LAST_LOG" 2>&1 </dev/null &
+	E2E_CHILD=$!
+	wait "$E2E_CHILD"
 	rc=$?
+	E2E_CHILD=
 	E2E_LAST_SECS=$(_e2e_secs "$t0" "$(_e2e_now)")
 	echo "# exit status $rc after ${E2E_LAST_SECS}s" >>"$E2E_LAST_LOG"
 	[ "${E2E_VERBOSE:-0}" = 1 ] && sed 's/^/    | /' "$E2E_LAST_LOG"
@@ -92,14 +109,28 @@ _e2e_exec() {
 	return $rc
 }
 
+# What pebble says when its validation request gets no (TCP) answer. For HTTP-01 the
+# problem type is "connection"; for TLS-ALPN-01 pebble reports "unauthorized" with
+# "Failed to connect to ADDR:443 for the tls-alpn-01 challenge".
+_E2E_CONNECT_FAILURE='Failed to connect to|Timeout during connect|context deadline exceeded|i/o timeout|[Cc]onnection refused|Timeout after connect'
+
+# The problems the CA reported, as the clients print them (certbot: a block after
+# "The Certificate Authority reported these problems"; lego: "urn:ietf:params:acme:error:..."
+# lines). Empty if the failure was not a validation failure reported by the CA.
+_e2e_ca_problems() { # LOG
+	grep -E 'urn:ietf:params:acme:error:' "$1"
+	sed -n '/Certificate Authority reported these problems/,/^Hint:/p' "$1"
+}
+
 _e2e_classify() { # RC LOG -> E2E_LAST_RESULT
-	if [ "$1" = 0 ]; then E2E_LAST_RESULT=ok
-	elif [ "$1" = 124 ] || [ "$1" = 137 ]; then E2E_LAST_RESULT=error
-	elif grep -Eq 'urn:ietf:params:acme:error:connection|Type: +connection' "$2"; then
+	local probs
+	if [ "$1" = 0 ]; then E2E_LAST_RESULT=ok; return; fi
+	if [ "$1" = 124 ] || [ "$1" = 137 ]; then E2E_LAST_RESULT=error; return; fi
+	probs=$(_e2e_ca_problems "$2")
+	if [ -z "$probs" ]; then E2E_LAST_RESULT=error
+	elif grep -Eq "acme:error:connection|Type: +connection|$_E2E_CONNECT_FAILURE" <<<"$probs"; then
 		E2E_LAST_RESULT=blocked
-	elif grep -Eq 'urn:ietf:params:acme:error:(unauthorized|tls|incorrectResponse|dns)|Type: +(unauthorized|tls|incorrectResponse|dns)' "$2"; then
-		E2E_LAST_RESULT=validation
-	else E2E_LAST_RESULT=error
+	else E2E_LAST_RESULT=validation
 	fi
 }
 
@@ -170,7 +201,7 @@ e2e_certbot_renew() {
 	done
 	[ ${#lineages[@]} -gt 0 ] || { _e2e_say "no certbot lineage to renew"; E2E_LAST_RESULT=error; return 1; }
 	read -r -a args <<<"$(_e2e_certbot_dirs)"
-	_e2e_exec certbot-renew "$wrap" "$(command -v certbot)" renew --force-renewal --non-interactive "${args[@]}"
+	_e2e_exec certbot-renew "$wrap" "$(command -v certbot)" renew --force-renewal --no-random-sleep-on-renew --non-interactive "${args[@]}"
 	if [ "$E2E_LAST_RESULT" != ok ]; then
 		_e2e_say "certbot renew (${lineages[*]}): $E2E_LAST_RESULT (${E2E_LAST_SECS}s)"
 		_e2e_show_failure
@@ -228,7 +259,7 @@ e2e_expect_blocked() {
 	case $E2E_LAST_RESULT in
 	blocked)
 		_e2e_say "$1 ${*:3}: failed as expected, CA reported a connection problem (${E2E_LAST_SECS}s):"
-		grep -E -m2 'Detail:|urn:ietf:params:acme:error:connection' "$E2E_LAST_LOG" | cut -c1-220 | sed 's/^ */    /'
+		_e2e_ca_problems "$E2E_LAST_LOG" | grep -E 'Detail:|urn:ietf' | head -n 4 | cut -c1-200 | sed 's/^ */    /'
 		return 0 ;;
 	ok)
 		_e2e_say "$1 ${*:3}: SUCCEEDED but should have been blocked (${E2E_LAST_SECS}s)"

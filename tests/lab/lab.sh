@@ -136,7 +136,7 @@ lab_spawn() {
 
 # lab_kill PID — stop one recorded process (TERM, then KILL after 2 s) and forget it.
 lab_kill() {
-	local pid=$1 line p st name cur i
+	local pid=$1 line p st name cur
 	[ -f "$LAB_STATE/pids" ] || return 0
 	line=$(awk -v p="$pid" '$1 == p' "$LAB_STATE/pids" | tail -n1)
 	[ -n "$line" ] || { _lab_log "lab_kill: $pid is not a lab process"; return 1; }
@@ -144,7 +144,7 @@ lab_kill() {
 	cur=$(_lab_starttime "$p") || cur=
 	if [ -n "$cur" ] && [ "$cur" = "$st" ]; then
 		kill -TERM "$p" 2>/dev/null
-		for i in $(seq 20); do
+		for _ in $(seq 20); do
 			cur=$(_lab_starttime "$p") || break
 			[ "$cur" = "$st" ] || break
 			# a zombie child of ours: reap it
@@ -206,11 +206,16 @@ table inet filter {
 EOF
 }
 
-# lab_reset_ruleset — (re)load the host's baseline ruleset ("flush ruleset" + tables),
-# as a host admin's "nft -f" reload would.
+# lab_reset_ruleset [FILE] — (re)load the host's ruleset with "nft -f", as a host
+# admin's reload would: FILE if given, else $LAB_HOST_RULESET if set, else the
+# built-in baseline (lab_host_ruleset_text, which starts with "flush ruleset").
 lab_reset_ruleset() {
-	lab_host_ruleset_text >"$LAB_STATE/host.nft" || return 1
-	_lab_run "load host ruleset" lab_in_host nft -f "$LAB_STATE/host.nft"
+	local f=${1:-${LAB_HOST_RULESET:-}}
+	if [ -z "$f" ]; then
+		f=$LAB_STATE/host.nft
+		lab_host_ruleset_text >"$f" || return 1
+	fi
+	_lab_run "load host ruleset $f" lab_in_host nft -f "$f"
 }
 
 # lab_ruleset — the host's "nft list ruleset" (compare before/after byte for byte).
@@ -242,50 +247,73 @@ _lab_mk_netns() {
 	local ns
 	for ns in "$LAB_NS_HOST" "$LAB_NS_INET" "$LAB_NS_ALLOW"; do
 		_lab_run "create netns $ns" ip netns add "$ns" || return 1
+		# sysctls (per netns) BEFORE any link exists, so that the links inherit
+		# them: no DAD (also on link-local addresses), no RA autoconf.
+		lab_in_sysctl "$ns" net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+			net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 || return 1
 		_lab_run "lo up in $ns" ip -n "$ns" link set lo up || return 1
 	done
+	lab_in_sysctl "$LAB_NS_INET" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+		net.ipv6.conf.default.forwarding=1 || return 1
 	# Links are created directly inside the namespaces: nothing ever appears in the root ns.
 	_lab_run "veth inet<->host" ip -n "$LAB_NS_INET" link add h0 type veth peer name eth0 netns "$LAB_NS_HOST" || return 1
 	_lab_run "veth inet<->allow" ip -n "$LAB_NS_INET" link add a0 type veth peer name eth0 netns "$LAB_NS_ALLOW" || return 1
 
-	# sysctls (per netns): no DAD anywhere, forwarding in inet, no RA autoconf.
-	for ns in "$LAB_NS_HOST" "$LAB_NS_INET" "$LAB_NS_ALLOW"; do
-		lab_in_sysctl "$ns" net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
-			net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 || return 1
-	done
-	lab_in_sysctl "$LAB_NS_INET" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || return 1
-
 	# inet: its own addresses on lo; link addresses without prefix routes, replaced by
 	# routes whose preferred source is the "blocked country" address.
-	local I="ip -n $LAB_NS_INET"
-	_lab_run "inet lo v4" $I addr add "$LAB_INET_V4/32" dev lo || return 1
-	_lab_run "inet lo v6" $I addr add "$LAB_INET_V6/128" dev lo nodad || return 1
-	_lab_run "inet h0 v4" $I addr add "$LAB_HOST_GW_V4/24" dev h0 noprefixroute || return 1
-	_lab_run "inet h0 v6" $I addr add "$LAB_HOST_GW_V6/64" dev h0 noprefixroute nodad || return 1
-	_lab_run "inet a0 v4" $I addr add "$LAB_ALLOW_GW_V4/24" dev a0 noprefixroute || return 1
-	_lab_run "inet a0 v6" $I addr add "$LAB_ALLOW_GW_V6/64" dev a0 noprefixroute nodad || return 1
-	_lab_run "inet h0 up" $I link set h0 up || return 1
-	_lab_run "inet a0 up" $I link set a0 up || return 1
-	_lab_run "inet route host v4" $I route add 203.0.113.0/24 dev h0 src "$LAB_INET_V4" || return 1
-	_lab_run "inet route host v6" $I -6 route add 2001:db8:1::/64 dev h0 src "$LAB_INET_V6" || return 1
-	_lab_run "inet route allow v4" $I route add 198.51.100.0/24 dev a0 src "$LAB_INET_V4" || return 1
-	_lab_run "inet route allow v6" $I -6 route add "$LAB_ALLOWED_SET_V6" dev a0 src "$LAB_INET_V6" || return 1
+	local -a I=(ip -n "$LAB_NS_INET")
+	_lab_run "inet lo v4" "${I[@]}" addr add "$LAB_INET_V4/32" dev lo || return 1
+	_lab_run "inet lo v6" "${I[@]}" addr add "$LAB_INET_V6/128" dev lo nodad || return 1
+	_lab_run "inet h0 v4" "${I[@]}" addr add "$LAB_HOST_GW_V4/24" dev h0 noprefixroute || return 1
+	_lab_run "inet h0 v6" "${I[@]}" addr add "$LAB_HOST_GW_V6/64" dev h0 noprefixroute nodad || return 1
+	_lab_run "inet a0 v4" "${I[@]}" addr add "$LAB_ALLOW_GW_V4/24" dev a0 noprefixroute || return 1
+	_lab_run "inet a0 v6" "${I[@]}" addr add "$LAB_ALLOW_GW_V6/64" dev a0 noprefixroute nodad || return 1
+	_lab_run "inet h0 up" "${I[@]}" link set h0 up || return 1
+	_lab_run "inet a0 up" "${I[@]}" link set a0 up || return 1
+	_lab_run "inet route host v4" "${I[@]}" route add 203.0.113.0/24 dev h0 src "$LAB_INET_V4" || return 1
+	_lab_run "inet route host v6" "${I[@]}" -6 route add 2001:db8:1::/64 dev h0 src "$LAB_INET_V6" || return 1
+	_lab_run "inet route allow v4" "${I[@]}" route add 198.51.100.0/24 dev a0 src "$LAB_INET_V4" || return 1
+	_lab_run "inet route allow v6" "${I[@]}" -6 route add "$LAB_ALLOWED_SET_V6" dev a0 src "$LAB_INET_V6" || return 1
 
-	local H="ip -n $LAB_NS_HOST"
-	_lab_run "host v4" $H addr add "$LAB_HOST_V4/24" dev eth0 || return 1
-	_lab_run "host v4 alt" $H addr add "$LAB_HOST_V4_ALT/24" dev eth0 || return 1
-	_lab_run "host v6" $H addr add "$LAB_HOST_V6/64" dev eth0 nodad || return 1
-	_lab_run "host v6 alt" $H addr add "$LAB_HOST_V6_ALT/64" dev eth0 nodad || return 1
-	_lab_run "host eth0 up" $H link set eth0 up || return 1
-	_lab_run "host default v4" $H route add default via "$LAB_HOST_GW_V4" dev eth0 || return 1
-	_lab_run "host default v6" $H -6 route add default via "$LAB_HOST_GW_V6" dev eth0 || return 1
+	local -a H=(ip -n "$LAB_NS_HOST")
+	_lab_run "host v4" "${H[@]}" addr add "$LAB_HOST_V4/24" dev eth0 || return 1
+	_lab_run "host v4 alt" "${H[@]}" addr add "$LAB_HOST_V4_ALT/24" dev eth0 || return 1
+	# IPv6 lists (and, on a tie, picks as source) the newest address first: add the
+	# primary last so that outgoing IPv6 connections use it, like IPv4 does.
+	_lab_run "host v6 alt" "${H[@]}" addr add "$LAB_HOST_V6_ALT/64" dev eth0 nodad || return 1
+	_lab_run "host v6" "${H[@]}" addr add "$LAB_HOST_V6/64" dev eth0 nodad || return 1
+	_lab_run "host eth0 up" "${H[@]}" link set eth0 up || return 1
+	_lab_run "host default v4" "${H[@]}" route add default via "$LAB_HOST_GW_V4" dev eth0 || return 1
+	_lab_run "host default v6" "${H[@]}" -6 route add default via "$LAB_HOST_GW_V6" dev eth0 || return 1
 
-	local A="ip -n $LAB_NS_ALLOW"
-	_lab_run "allow v4" $A addr add "$LAB_ALLOW_V4/24" dev eth0 || return 1
-	_lab_run "allow v6" $A addr add "$LAB_ALLOW_V6/64" dev eth0 nodad || return 1
-	_lab_run "allow eth0 up" $A link set eth0 up || return 1
-	_lab_run "allow default v4" $A route add default via "$LAB_ALLOW_GW_V4" dev eth0 || return 1
-	_lab_run "allow default v6" $A -6 route add default via "$LAB_ALLOW_GW_V6" dev eth0 || return 1
+	local -a A=(ip -n "$LAB_NS_ALLOW")
+	_lab_run "allow v4" "${A[@]}" addr add "$LAB_ALLOW_V4/24" dev eth0 || return 1
+	_lab_run "allow v6" "${A[@]}" addr add "$LAB_ALLOW_V6/64" dev eth0 nodad || return 1
+	_lab_run "allow eth0 up" "${A[@]}" link set eth0 up || return 1
+	_lab_run "allow default v4" "${A[@]}" route add default via "$LAB_ALLOW_GW_V4" dev eth0 || return 1
+	_lab_run "allow default v6" "${A[@]}" -6 route add default via "$LAB_ALLOW_GW_V6" dev eth0 || return 1
+	_lab_wait_net || return 1
+}
+
+# Wait until no IPv6 address is tentative, the veths are up (carrier) and both
+# families route end to end: from allow, the host's ssh port answers (RST: nothing
+# listens) over IPv4 and IPv6. Max ~5 s.
+_lab_wait_net() {
+	local ns tent v4 v6
+	for _ in $(seq 50); do
+		tent=
+		for ns in "$LAB_NS_HOST" "$LAB_NS_INET" "$LAB_NS_ALLOW"; do
+			tent+=$(ip -n "$ns" -6 addr show tentative 2>/dev/null)
+			tent+=$(ip -n "$ns" link show type veth 2>/dev/null | grep -E 'NO-CARRIER|state DOWN|LOWERLAYERDOWN')
+		done
+		if [ -z "$tent" ]; then
+			v4=$(lab_probe "$LAB_HOST_V4" 22 allow) v6=$(lab_probe "$LAB_HOST_V6" 22 allow)
+			[ "$v4" = refused ] && [ "$v6" = refused ] && return 0
+		fi
+		sleep 0.1
+	done
+	_lab_log "network not ready after 5 s: tentative/down: '${tent:-none}', allow->host:22 v4 ${v4:-?} v6 ${v6:-?}"
+	return 1
 }
 
 # lab_in_sysctl NSNAME KEY=VAL... (internal, but harmless)
@@ -296,8 +324,8 @@ lab_in_sysctl() {
 
 # Wait until TCP ADDR:PORT accepts connections from ROLE (max ~10 s).
 _lab_wait_tcp() {
-	local role=$1 addr=$2 port=$3 i
-	for i in $(seq 100); do
+	local role=$1 addr=$2 port=$3
+	for _ in $(seq 100); do
 		[ "$(lab_probe "$addr" "$port" "$role")" = open ] && return 0
 		sleep 0.1
 	done
@@ -335,6 +363,11 @@ EOF
 	# The directory must be reachable, over TLS checked against our CA, from the host.
 	_lab_run "ACME directory from host" lab_in_host curl -sS --fail --max-time 5 \
 		--cacert "$LAB_CA_PEM" -o "$d/directory.json" "$LAB_ACME_DIR" || return 1
+	local pid st name cur
+	while read -r pid st name; do
+		cur=$(_lab_starttime "$pid") || cur=
+		[ -n "$cur" ] && [ "$cur" = "$st" ] || { _lab_log "$name ($pid) died; see $LAB_STATE/logs/$name.log"; return 1; }
+	done <"$LAB_STATE/pids"
 	# Pebble's issuing root (changes at every start), to verify issued chains.
 	_lab_run "pebble root" lab_in_host curl -sS --fail --max-time 5 \
 		--cacert "$LAB_CA_PEM" -o "$d/pebble-root.pem" "$LAB_PEBBLE_MGMT/roots/0" || return 1
@@ -359,7 +392,7 @@ _lab_up_steps() {
 	mkdir -p "$LAB_STATE/logs" && chmod 700 "$LAB_STATE" || return 1
 	: >"$LAB_STATE/pids"
 	_lab_mk_netns || return 1
-	lab_reset_ruleset || return 1
+	lab_reset_ruleset "" || return 1
 	_lab_mk_tls || return 1
 	_lab_start_acme || return 1
 	_lab_write_env || return 1
@@ -397,7 +430,7 @@ lab_up() {
 # remove $LAB_STATE. Idempotent; safe to call from an EXIT trap; always returns 0
 # unless something it created could not be removed.
 lab_down() {
-	local rc=0 ns pid st name pids left
+	local rc=0 ns pid st name pids
 	_lab_check_prefix || return 1
 	if [ -f "$LAB_STATE/pids" ]; then
 		while read -r pid st name; do
@@ -445,7 +478,7 @@ lab_probe() {
 	else
 		case $out in
 		*"Connection refused"*) echo refused ;;
-		*"No route to host"*|*"unreachable"*|*"Network is unreachable"*|*"not permitted"*) echo unreachable ;;
+		*"No route to host"*|*"unreachable"*|*"not permitted"*) echo unreachable ;;
 		*) echo error; _lab_log "probe $addr $port: rc=$rc $out"; return 1 ;;
 		esac
 	fi
