@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "porthole.h"
 
 #define AF_INET 2
@@ -18,11 +19,16 @@
 #define TCP_SYN_RECV_STATE 3
 #define TCP_LISTEN_STATE 10
 #define IPPROTO_TCP_NUM 6
+#define SOL_SOCKET_NUM 1
+#define SO_MARK_NUM 36
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* Level of the session cgroups below the cgroup v2 root; set by the loader. */
 const volatile __u32 session_level = 0;
+/* Watch mode: the mark bits porthole owns and the value it writes there. */
+const volatile __u32 mark_value = 0;
+const volatile __u32 mark_mask = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -30,6 +36,36 @@ struct {
 	__type(key, __u16);
 	__type(value, __u8);
 } watched_ports SEC(".maps");
+
+/* designations from the config, value: 1 + designation index */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PH_MAX_DESIGNATIONS_BPF);
+	__type(key, __u32);
+	__type(value, __u32);
+} des_uid SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PH_MAX_DESIGNATIONS_BPF);
+	__type(key, struct ph_exe_key);
+	__type(value, __u32);
+} des_exe SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PH_MAX_DESIGNATIONS_BPF);
+	__type(key, __u64);
+	__type(value, __u32);
+} des_cgroup SEC(".maps");
+
+/* sockets the bind hook marked, by cookie: which designation */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PH_MARKED_SOCKS);
+	__type(key, __u64);
+	__type(value, __u32);
+} marked SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -94,6 +130,15 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	e->type = type;
 	e->family = family;
 	e->port = port;
+	e->mark = BPF_CORE_READ(sk, sk_mark);
+	if (type != PH_EV_ACCEPT) {
+		__u32 *des = bpf_map_lookup_elem(&marked, &e->cookie);
+		if (des) {
+			e->designation = *des;
+			if (type == PH_EV_UNLISTEN)
+				bpf_map_delete_elem(&marked, &e->cookie);
+		}
+	}
 	if (type == PH_EV_ACCEPT) {
 		e->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 		if (family == AF_INET)
@@ -103,4 +148,68 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	}
 	bpf_ringbuf_submit(e, 0);
 	return 0;
+}
+
+/* Watch mode. At bind() on a watched port, a process designated by the
+ * config (uid, executable by device+inode, cgroup) gets its socket marked:
+ * the window's rule admits only sockets carrying the mark. Names, comm and
+ * argv play no part. Returns 1: the bind itself is never refused. */
+static __always_inline __u32 designation_of_current(void)
+{
+	__u32 uid = (__u32)bpf_get_current_uid_gid();
+	struct ph_exe_key key = {};
+	struct task_struct *task;
+	__u32 *des;
+
+	des = bpf_map_lookup_elem(&des_uid, &uid);
+	if (des)
+		return *des;
+	task = (struct task_struct *)bpf_get_current_task();
+	key.dev = BPF_CORE_READ(task, mm, exe_file, f_inode, i_sb, s_dev);
+	key.ino = BPF_CORE_READ(task, mm, exe_file, f_inode, i_ino);
+	des = bpf_map_lookup_elem(&des_exe, &key);
+	if (des)
+		return *des;
+	for (int level = 1; level <= PH_MAX_CGROUP_LEVEL; level++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+		if (!id)
+			break;
+		des = bpf_map_lookup_elem(&des_cgroup, &id);
+		if (des)
+			return *des;
+	}
+	return 0;
+}
+
+static __always_inline int on_bind(struct bpf_sock_addr *ctx)
+{
+	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	__u64 cookie;
+	__u32 des, mark = 0;
+	int len = sizeof(mark);
+
+	if (!mark_mask || !bpf_map_lookup_elem(&watched_ports, &port))
+		return 1;
+	des = designation_of_current();
+	if (!des)
+		return 1;
+	bpf_getsockopt(ctx, SOL_SOCKET_NUM, SO_MARK_NUM, &mark, len);
+	mark = (mark & ~mark_mask) | mark_value;
+	if (bpf_setsockopt(ctx, SOL_SOCKET_NUM, SO_MARK_NUM, &mark, sizeof(mark)))
+		return 1; /* unmarked: the rule will not match it, nothing opens */
+	cookie = bpf_get_socket_cookie(ctx);
+	bpf_map_update_elem(&marked, &cookie, &des, BPF_ANY);
+	return 1;
+}
+
+SEC("cgroup/bind4")
+int ph_bind4(struct bpf_sock_addr *ctx)
+{
+	return on_bind(ctx);
+}
+
+SEC("cgroup/bind6")
+int ph_bind6(struct bpf_sock_addr *ctx)
+{
+	return on_bind(ctx);
 }

@@ -31,6 +31,18 @@ struct ph_kevent {
 	__u16 rport;        /* PH_EV_ACCEPT: remote port, host byte order */
 	__u32 pad1;
 	__u8 raddr[16];     /* PH_EV_ACCEPT: remote address (4 or 16 bytes by family) */
+	__u32 designation;  /* 1 + index of the config designation that marked the socket; 0: none */
+	__u32 mark;         /* the socket's mark */
+};
+
+#define PH_MAX_DESIGNATIONS_BPF 32
+#define PH_MAX_CGROUP_LEVEL 16
+#define PH_MARKED_SOCKS 8192
+
+/* key of the designated-executables map: the kernel's s_dev and inode */
+struct ph_exe_key {
+	__u64 dev;
+	__u64 ino;
 };
 
 #endif

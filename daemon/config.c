@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
+#include <sys/sysmacros.h>
 #include <linux/netfilter.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,10 +18,11 @@
 
 #define CONF_FILE_MAX (256 * 1024)
 
-enum { K_SOCKET, K_GROUP, K_PORTS, K_MAXWIN, K_CHAINS, K_AUDIT, K_COUNT };
+enum { K_SOCKET, K_GROUP, K_PORTS, K_MAXWIN, K_CHAINS, K_AUDIT, K_MARK, K_DESIGNATE, K_COUNT };
 static const char *const key_names[K_COUNT] = {
 	[K_SOCKET] = "socket", [K_GROUP] = "socket_group", [K_PORTS] = "ports",
 	[K_MAXWIN] = "max_window", [K_CHAINS] = "chains", [K_AUDIT] = "audit_log",
+	[K_MARK] = "socket_mark", [K_DESIGNATE] = "designate",
 };
 
 void config_defaults(struct ph_config *c)
@@ -33,6 +36,19 @@ void config_defaults(struct ph_config *c)
 	c->max_window = PH_DEFAULT_MAX_WINDOW;
 	c->chains_auto = 1;
 	copy_str(c->audit_log, sizeof(c->audit_log), PH_DEFAULT_AUDIT_LOG);
+	c->mark = PH_DEFAULT_MARK;
+	c->mark_mask = PH_DEFAULT_MARK_MASK;
+}
+
+const char *des_type_name(int type)
+{
+	switch (type) {
+	case DES_UNIT: return "unit";
+	case DES_CGROUP: return "cgroup";
+	case DES_EXE: return "exe";
+	case DES_UID: return "uid";
+	default: return "unknown";
+	}
 }
 
 const char *family_name(int family)
@@ -164,6 +180,145 @@ static int parse_chains(struct ph_config *c, char *v, const char *name, unsigned
 	return 0;
 }
 
+static char *trim(char *s);
+
+static int parse_u32_any(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end || v > 0xffffffffull)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* socket_mark = VALUE/MASK: the bits (MASK) of a designated socket's mark
+ * that porthole owns, and what it writes there (VALUE) */
+static int parse_mark(struct ph_config *c, char *v, const char *name, unsigned ln, char *err, size_t el)
+{
+	char *slash = strchr(v, '/');
+	uint32_t val, mask;
+
+	if (!slash)
+		return seterr(err, el, name, ln, "socket_mark: expected VALUE/MASK, e.g. 0x50480000/0xffff0000");
+	*slash = '\0';
+	if (parse_u32_any(trim(v), &val) || parse_u32_any(trim(slash + 1), &mask))
+		return seterr(err, el, name, ln, "socket_mark: VALUE and MASK must be 32-bit numbers");
+	if (!mask || !val || (val & ~mask))
+		return seterr(err, el, name, ln, "socket_mark: VALUE must be nonzero and lie within MASK");
+	c->mark = val;
+	c->mark_mask = mask;
+	return 0;
+}
+
+static int valid_unit(const char *u)
+{
+	const char *dot = strrchr(u, '.');
+
+	if (!dot || (strcmp(dot, ".service") && strcmp(dot, ".scope")) || dot == u || strlen(u) > 200)
+		return 0;
+	for (; *u; u++)
+		if (!isalnum((unsigned char)*u) && !strchr(":_.@-\\", *u))
+			return 0;
+	return 1;
+}
+
+static int parse_designate(struct ph_config *c, char *v, const char *name, unsigned ln, char *err, size_t el)
+{
+	char *save = NULL, *type, *arg, *opt;
+	struct ph_designation *d;
+	struct stat st;
+
+	if (c->ndes == PH_MAX_DESIGNATIONS)
+		return seterr(err, el, name, ln, "designate: at most %d designations", PH_MAX_DESIGNATIONS);
+	d = &c->des[c->ndes];
+	memset(d, 0, sizeof(*d));
+	d->line = ln;
+	type = strtok_r(v, " \t", &save);
+	arg = strtok_r(NULL, " \t", &save);
+	if (!type || !arg)
+		return seterr(err, el, name, ln, "designate: expected 'unit NAME', 'cgroup PATH', 'exe PATH' or 'uid USER'");
+	if (copy_str(d->arg, sizeof(d->arg), arg))
+		return seterr(err, el, name, ln, "designate: argument too long");
+	if (!strcmp(type, "unit")) {
+		d->type = DES_UNIT;
+		if (!valid_unit(arg))
+			return seterr(err, el, name, ln,
+				      "designate unit: '%.64s' is not a unit name like certbot.service", arg);
+		snprintf(d->cgroup, sizeof(d->cgroup), "/system.slice/%s", arg);
+	} else if (!strcmp(type, "cgroup")) {
+		d->type = DES_CGROUP;
+		if (arg[0] != '/' || strstr(arg, "/../") || strstr(arg, "/./") || strstr(arg, "//") ||
+		    !strcmp(arg, "/") || arg[strlen(arg) - 1] == '/' ||
+		    (strlen(arg) >= 3 && !strcmp(arg + strlen(arg) - 3, "/..")))
+			return seterr(err, el, name, ln,
+				      "designate cgroup: '%.64s' must be an absolute path below the cgroup v2 root, like /system.slice/certbot.service", arg);
+		copy_str(d->cgroup, sizeof(d->cgroup), arg);
+	} else if (!strcmp(type, "exe")) {
+		d->type = DES_EXE;
+		if (arg[0] != '/')
+			return seterr(err, el, name, ln, "designate exe: '%.64s' must be an absolute path", arg);
+		if (stat(arg, &st) < 0)
+			return seterr(err, el, name, ln, "designate exe: %.64s: %s", arg, strerror(errno));
+		if (!S_ISREG(st.st_mode))
+			return seterr(err, el, name, ln, "designate exe: %.64s is not a regular file", arg);
+		/* whoever can replace the file could become designated */
+		if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+			return seterr(err, el, name, ln,
+				      "designate exe: %.64s must be owned by root and not writable by group or others", arg);
+		d->dev = ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev); /* the kernel's s_dev */
+		d->ino = st.st_ino;
+	} else if (!strcmp(type, "uid")) {
+		uint64_t u;
+		d->type = DES_UID;
+		if (!parse_u64(arg, 0, 0xfffffffeu, &u)) {
+			d->uid = (uint32_t)u;
+		} else {
+			struct passwd *pw = getpwnam(arg);
+			if (!pw)
+				return seterr(err, el, name, ln, "designate uid: no user '%.64s'", arg);
+			d->uid = pw->pw_uid;
+		}
+		if (d->uid == 0)
+			return seterr(err, el, name, ln, "designate uid: root cannot be designated (every daemon of the host runs as root)");
+	} else {
+		return seterr(err, el, name, ln, "designate: unknown type '%.32s' (unit, cgroup, exe or uid)", type);
+	}
+	while ((opt = strtok_r(NULL, " \t", &save))) {
+		uint64_t x;
+		if (!strncmp(opt, "ports=", 6)) {
+			char *tok[PH_MAX_PORTS], *ps = opt + 6;
+			int overflow;
+			unsigned n = split_words(ps, tok, PH_MAX_PORTS, &overflow);
+			if (overflow || n == 0)
+				return seterr(err, el, name, ln, "designate: ports= takes 1 to %d ports", PH_MAX_PORTS);
+			for (unsigned i = 0; i < n; i++) {
+				if (parse_u64(tok[i], 1, 65535, &x))
+					return seterr(err, el, name, ln, "designate: ports=: '%s' is not a port number", tok[i]);
+				d->ports[i] = (uint16_t)x;
+			}
+			d->nports = n;
+		} else if (!strncmp(opt, "max_window=", 11)) {
+			if (parse_u64(opt + 11, 1, PH_MAX_WINDOW_LIMIT, &x))
+				return seterr(err, el, name, ln, "designate: max_window= must be 1-%d seconds", PH_MAX_WINDOW_LIMIT);
+			d->max_window = (uint32_t)x;
+		} else {
+			return seterr(err, el, name, ln, "designate: unknown option '%.32s' (ports=, max_window=)", opt);
+		}
+	}
+	for (unsigned i = 0; i < c->ndes; i++)
+		if (c->des[i].type == d->type && !strcmp(c->des[i].arg, d->arg))
+			return seterr(err, el, name, ln, "designate: %s %s already designated on line %u",
+				      des_type_name(d->type), d->arg, c->des[i].line);
+	c->ndes++;
+	return 0;
+}
+
 static char *trim(char *s)
 {
 	char *e;
@@ -200,7 +355,7 @@ static int parse_line(struct ph_config *c, char *line, const char *name, unsigne
 			break;
 	if (k == K_COUNT)
 		return seterr(err, el, name, ln, "unknown key '%.64s'", key);
-	if (seen[k])
+	if (seen[k] && k != K_DESIGNATE)
 		return seterr(err, el, name, ln, "duplicate key '%s' (first set on line %u)", key, seen[k]);
 	seen[k] = ln;
 	if (!*val)
@@ -229,6 +384,10 @@ static int parse_line(struct ph_config *c, char *line, const char *name, unsigne
 		return 0;
 	case K_CHAINS:
 		return parse_chains(c, val, name, ln, err, el);
+	case K_MARK:
+		return parse_mark(c, val, name, ln, err, el);
+	case K_DESIGNATE:
+		return parse_designate(c, val, name, ln, err, el);
 	case K_AUDIT:
 		if (val[0] != '/')
 			return seterr(err, el, name, ln, "audit_log: must be an absolute path");
@@ -264,6 +423,20 @@ int config_parse(struct ph_config *out, const char *name, const char *buf, size_
 		if (r)
 			return r;
 		pos += l + (nl ? 1 : 0);
+	}
+	for (unsigned i = 0; i < c.ndes; i++) {
+		struct ph_designation *d = &c.des[i];
+		for (unsigned p = 0; p < d->nports; p++) {
+			int ok = 0;
+			for (unsigned q = 0; q < c.nports; q++)
+				ok |= c.ports[q] == d->ports[p];
+			if (!ok)
+				return seterr(err, errlen, name, d->line,
+					      "designate: port %u is not in 'ports' (only watched ports can open)", d->ports[p]);
+		}
+		if (d->max_window > c.max_window)
+			return seterr(err, errlen, name, d->line, "designate: max_window=%u exceeds max_window %u",
+				      d->max_window, c.max_window);
 	}
 	*out = c;
 	return 0;

@@ -26,6 +26,26 @@ struct ph_chain_ref {
 	char chain[PH_NAME_LEN];
 };
 
+#define PH_MAX_DESIGNATIONS   32
+#define PH_DEFAULT_MARK       0x50480000u /* "PH" in the top half */
+#define PH_DEFAULT_MARK_MASK  0xffff0000u
+
+enum ph_des_type { DES_UNIT = 1, DES_CGROUP, DES_EXE, DES_UID };
+
+/* `designate = TYPE ARG [ports=P,...] [max_window=S]`: a process the daemon
+ * opens windows for without `porthole run` (watch mode). */
+struct ph_designation {
+	int type;
+	char arg[256];            /* as written: unit name, cgroup path, exe path, uid */
+	char cgroup[256];         /* unit/cgroup: path relative to the cgroup v2 mount */
+	uint64_t dev, ino;        /* exe: resolved at load (kernel dev encoding) */
+	uint32_t uid;             /* uid */
+	uint16_t ports[PH_MAX_PORTS];
+	unsigned nports;          /* 0: the global ports */
+	uint32_t max_window;      /* 0: the global max_window */
+	unsigned line;
+};
+
 struct ph_config {
 	char socket[108];
 	char socket_group[PH_NAME_LEN];
@@ -38,6 +58,9 @@ struct ph_config {
 	struct ph_chain_ref chains[PH_MAX_CHAINS];
 	unsigned nchains;
 	char audit_log[256];
+	uint32_t mark, mark_mask;  /* socket mark for watch-mode sockets */
+	struct ph_designation des[PH_MAX_DESIGNATIONS];
+	unsigned ndes;
 };
 
 void config_defaults(struct ph_config *c);
@@ -51,5 +74,6 @@ int config_parse(struct ph_config *c, const char *name, const char *buf, size_t 
 /* Resolve socket_group to a gid (after parsing). */
 int config_resolve(struct ph_config *c, char *err, size_t errlen);
 const char *family_name(int family);
+const char *des_type_name(int type);
 
 #endif

@@ -175,6 +175,7 @@ int control_accept(struct ph_control *ctl, void (*added)(void *ctx, struct ph_cl
 			close(fd);
 			return -ENOMEM;
 		}
+		c->ep_kind = 1;
 		c->fd = fd;
 		c->uid = cred.uid;
 		c->gid = cred.gid;

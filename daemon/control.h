@@ -17,6 +17,7 @@
 struct ph_session;
 
 struct ph_client {
+	int ep_kind;                 /* 1 (EPK_CLIENT): epoll pointers are told apart by this */
 	int fd;
 	uid_t uid;
 	gid_t gid;

@@ -189,6 +189,12 @@ static int run_loop(struct ph_daemon *d)
 			default: {
 				struct ph_client *c = evs[i].data.ptr;
 				int r;
+				if (c->ep_kind == EPK_SESSION) {
+					/* a designated process exited: its events first */
+					watch_consume(d->watch);
+					window_on_pidfd(d, evs[i].data.ptr);
+					break;
+				}
 				if (c->dead)
 					break; /* dropped earlier in this batch */
 				r = control_read(&d->ctl, c, window_on_request, d);
@@ -314,7 +320,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	r = watch_open(&d->watch, d->cfg.ports, d->cfg.nports, d->cg.base_level + 1, window_on_event, d);
+	r = watch_open(&d->watch, &d->cfg, d->cg.mount, d->cg.base_level + 1, window_on_event, d);
 	if (r) {
 		log_errno(r, "bpf: cannot load or attach the kernel programs");
 		status = EXIT_KERNEL;
@@ -333,6 +339,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	window_adopt_orphans(d);
+	window_watch_designations(d);
 	log_notice("ready: watching tcp port(s) %u%s, control socket %s, sessions in %s%s",
 		   d->cfg.ports[0], d->cfg.nports > 1 ? " and more" : "", d->cfg.socket, d->cg.mount, d->cg.base_rel);
 	if (run_loop(d) < 0)

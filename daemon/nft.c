@@ -352,12 +352,31 @@ static struct nftnl_rule *build_rule(const struct nft_rule_spec *s, const struct
 	e = nftnl_expr_alloc("socket");
 	if (!e)
 		goto fail;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_LEVEL, s->cgroup_level);
-	nftnl_rule_add_expr(r, e);
-	if (add_expr(r, expr_cmp(NFT_CMP_EQ, &s->cgroup_id, sizeof(s->cgroup_id))))
-		goto fail;
+	if (s->by_mark) {
+		/* socket mark & MASK == VALUE: the bind hook marked only the
+		 * designated process's sockets */
+		uint32_t zero = 0;
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_MARK);
+		nftnl_rule_add_expr(r, e);
+		e = nftnl_expr_alloc("bitwise");
+		if (!e)
+			goto fail;
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &s->mark_mask, sizeof(uint32_t));
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(uint32_t));
+		nftnl_rule_add_expr(r, e);
+		if (add_expr(r, expr_cmp(NFT_CMP_EQ, &s->mark, sizeof(s->mark))))
+			goto fail;
+	} else {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_LEVEL, s->cgroup_level);
+		nftnl_rule_add_expr(r, e);
+		if (add_expr(r, expr_cmp(NFT_CMP_EQ, &s->cgroup_id, sizeof(s->cgroup_id))))
+			goto fail;
+	}
 
 	/* meta time is host order; cmp compares bytes, so convert to big endian
 	 * first (what nft itself emits for `meta time <`). */

@@ -18,6 +18,8 @@ struct nft_rule_spec {
 	uint16_t port;
 	uint32_t cgroup_level;   /* socket cgroupv2 level L ... */
 	uint64_t cgroup_id;      /* ... == this id */
+	int by_mark;             /* instead: socket mark & mark_mask == mark */
+	uint32_t mark, mark_mask;
 	uint64_t deadline_ns;    /* meta time < this (CLOCK_REALTIME ns) */
 };
 

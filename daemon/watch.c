@@ -1,8 +1,10 @@
 /* BPF loader (see watch.h). */
 #include "watch.h"
+#include "config.h"
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 
 struct ph_watch {
 	struct porthole_bpf *skel;
+	struct bpf_link *bind4, *bind6;
 	struct ring_buffer *rb;
 	watch_cb cb;
 	void *ctx;
@@ -58,11 +61,11 @@ static int on_sample(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-int watch_open(struct ph_watch **out, const uint16_t *ports, unsigned nports,
+int watch_open(struct ph_watch **out, const struct ph_config *cfg, const char *cg2_root,
 	       uint32_t session_level, watch_cb cb, void *ctx)
 {
 	struct ph_watch *w;
-	int err;
+	int err, cgfd = -1;
 	__u8 one = 1;
 
 	libbpf_set_print(libbpf_log);
@@ -77,20 +80,59 @@ int watch_open(struct ph_watch **out, const uint16_t *ports, unsigned nports,
 		goto fail;
 	}
 	w->skel->rodata->session_level = session_level;
+	if (cfg->ndes) {
+		w->skel->rodata->mark_value = cfg->mark;
+		w->skel->rodata->mark_mask = cfg->mark_mask;
+	}
 	err = porthole_bpf__load(w->skel);
 	if (err)
 		goto fail;
-	for (unsigned i = 0; i < nports; i++) {
-		__u16 p = ports[i];
+	for (unsigned i = 0; i < cfg->nports; i++) {
+		__u16 p = cfg->ports[i];
 		err = bpf_map_update_elem(bpf_map__fd(w->skel->maps.watched_ports), &p, &one, BPF_ANY);
 		if (err) {
 			err = -errno;
 			goto fail;
 		}
 	}
-	err = porthole_bpf__attach(w->skel);
+	for (unsigned i = 0; i < cfg->ndes; i++) {
+		const struct ph_designation *d = &cfg->des[i];
+		__u32 v = i + 1;
+		if (d->type == DES_UID)
+			err = bpf_map_update_elem(bpf_map__fd(w->skel->maps.des_uid), &d->uid, &v, BPF_ANY);
+		else if (d->type == DES_EXE) {
+			struct ph_exe_key k = { .dev = d->dev, .ino = d->ino };
+			err = bpf_map_update_elem(bpf_map__fd(w->skel->maps.des_exe), &k, &v, BPF_ANY);
+		}
+		if (err) {
+			err = -errno;
+			goto fail;
+		}
+	}
+	err = porthole_bpf__attach(w->skel); /* the tracepoint; cgroup hooks below */
 	if (err)
 		goto fail;
+	if (cfg->ndes) {
+		/* every bind on the host passes through these: attach them only
+		 * when there is something to designate */
+		cgfd = open(cg2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cgfd < 0) {
+			err = -errno;
+			goto fail;
+		}
+		w->bind4 = bpf_program__attach_cgroup(w->skel->progs.ph_bind4, cgfd);
+		if (!w->bind4) {
+			err = -errno;
+			goto fail;
+		}
+		w->bind6 = bpf_program__attach_cgroup(w->skel->progs.ph_bind6, cgfd);
+		if (!w->bind6) {
+			err = -errno;
+			goto fail;
+		}
+		close(cgfd);
+		cgfd = -1;
+	}
 	w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.events), on_sample, w, NULL);
 	if (!w->rb) {
 		err = -errno;
@@ -99,8 +141,21 @@ int watch_open(struct ph_watch **out, const uint16_t *ports, unsigned nports,
 	*out = w;
 	return 0;
 fail:
+	if (cgfd >= 0)
+		close(cgfd);
 	watch_close(w);
 	return err < 0 ? err : -EINVAL;
+}
+
+int watch_designate_cgroup(struct ph_watch *w, uint64_t cgid, uint32_t des_index, int add)
+{
+	int fd = bpf_map__fd(w->skel->maps.des_cgroup);
+	__u32 v = des_index + 1;
+	__u64 k = cgid;
+
+	if (add)
+		return bpf_map_update_elem(fd, &k, &v, BPF_ANY) ? -errno : 0;
+	return bpf_map_delete_elem(fd, &k) && errno != ENOENT ? -errno : 0;
 }
 
 int watch_fd(const struct ph_watch *w)
@@ -115,7 +170,7 @@ int watch_consume(struct ph_watch *w)
 
 unsigned watch_prog_count(const struct ph_watch *w)
 {
-	return w->skel ? 1 : 0;
+	return w->skel ? 1 + (w->bind4 != NULL) + (w->bind6 != NULL) : 0;
 }
 
 void watch_close(struct ph_watch *w)
@@ -123,6 +178,8 @@ void watch_close(struct ph_watch *w)
 	if (!w)
 		return;
 	ring_buffer__free(w->rb);
+	bpf_link__destroy(w->bind4);
+	bpf_link__destroy(w->bind6);
 	porthole_bpf__destroy(w->skel);
 	free(w);
 }

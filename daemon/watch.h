@@ -15,8 +15,13 @@ typedef void (*watch_cb)(void *ctx, const struct ph_kevent *e);
 
 /* Probe what we need from the kernel; why explains the first thing missing. */
 int watch_supported(char *why, size_t whylen);
-int watch_open(struct ph_watch **out, const uint16_t *ports, unsigned nports,
+struct ph_config;
+/* Load and attach. With designations in cfg, the bind hooks are attached to
+ * the cgroup v2 root (cg2_root) and the uid/exe maps filled; cgroup
+ * designations are added with watch_designate_cgroup() as the cgroups appear. */
+int watch_open(struct ph_watch **out, const struct ph_config *cfg, const char *cg2_root,
 	       uint32_t session_level, watch_cb cb, void *ctx);
+int watch_designate_cgroup(struct ph_watch *w, uint64_t cgid, uint32_t des_index, int add);
 int watch_fd(const struct ph_watch *w);
 /* Drain the ring buffer; returns events handled or -errno. */
 int watch_consume(struct ph_watch *w);

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/inotify.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -21,8 +22,10 @@
 
 static struct ph_session *session_by_cgid(struct ph_daemon *d, uint64_t cgid)
 {
+	if (!cgid)
+		return NULL;
 	for (struct ph_session *s = d->sessions; s; s = s->next)
-		if (s->cgid == cgid)
+		if (s->kind != S_WATCH && s->cgid == cgid)
 			return s;
 	return NULL;
 }
@@ -144,6 +147,7 @@ static const char *family_str(uint16_t f)
 }
 
 struct open_rec {
+	const struct ph_daemon *d;
 	const struct ph_window *w;
 	const struct ph_session *s;
 	const struct ph_kevent *e;
@@ -170,9 +174,16 @@ static void fill_open(struct jbuf *b, void *arg)
 	jb_str(b, "cmdline", cmdline);
 	jb_str(b, "cgroup", o->s->cg_rel);
 	jb_obj_begin(b, "designation");
-	jb_str(b, "type", "session");
-	jb_u64(b, "session", o->s->id);
-	jb_u64(b, "requested_by_uid", o->s->uid);
+	if (o->s->kind == S_WATCH) {
+		const struct ph_designation *des = &o->d->cfg.des[o->s->des_index];
+		jb_str(b, "type", des_type_name(des->type));
+		jb_str(b, "value", des->arg);
+		jb_u64(b, "config_line", des->line);
+	} else {
+		jb_str(b, "type", "session");
+		jb_u64(b, "session", o->s->id);
+		jb_u64(b, "requested_by_uid", o->s->uid);
+	}
 	jb_obj_end(b);
 	jb_time(b, "deadline", o->s->deadline_real);
 	jb_arr_begin(b, "chains");
@@ -357,6 +368,15 @@ static void window_open(struct ph_daemon *d, struct ph_session *s, const struct 
 	char path[64];
 	int r;
 
+	if (s->kind == S_WATCH && s->deadline_boot && s->deadline_boot <= now_boot) {
+		/* a long-lived designated process: each validation gets its own
+		 * max_window, counted from its first window */
+		int open = 0;
+		for (struct ph_window *o = d->windows; o; o = o->next)
+			open |= o->session == s && o->state == W_OPEN;
+		if (!open)
+			s->deadline_boot = 0;
+	}
 	if (!s->deadline_boot) {
 		s->deadline_boot = now_boot + (uint64_t)s->max_window * NSEC_PER_SEC;
 		s->deadline_real = now_real + (uint64_t)s->max_window * NSEC_PER_SEC;
@@ -400,6 +420,9 @@ static void window_open(struct ph_daemon *d, struct ph_session *s, const struct 
 		spec.port = e->port;
 		spec.cgroup_level = d->cg.base_level + 1;
 		spec.cgroup_id = s->cgid;
+		spec.by_mark = s->kind == S_WATCH;
+		spec.mark = d->cfg.mark;
+		spec.mark_mask = d->cfg.mark_mask;
 		/* the kernel's deadline is wall-clock (meta time); derive it from
 		 * the same boot-time deadline our own timer uses */
 		spec.deadline_ns = now_real + (s->deadline_boot - now_boot);
@@ -417,7 +440,7 @@ static void window_open(struct ph_daemon *d, struct ph_session *s, const struct 
 	w->opened_real = now_real;
 	{
 		/* no record, no window: an opening nobody could audit is undone */
-		struct open_rec o = { w, s, e, chains, nchains };
+		struct open_rec o = { d, w, s, e, chains, nchains };
 		r = window_audit_record(d, "window-open", fill_open, &o);
 		if (r < 0) {
 			nft_delete_rules(d->nft, w->rules, w->nrules);
@@ -439,6 +462,63 @@ static void window_open(struct ph_daemon *d, struct ph_session *s, const struct 
 fail:
 	send_event(s, PH_EVENT_WINDOW_FAILED, w, 0, r, 0, 0);
 	free(w);
+}
+
+/* The session of a designated process (watch mode): one per process and
+ * designation, ended when the process exits (pidfd). */
+static struct ph_session *watch_session(struct ph_daemon *d, const struct ph_kevent *e)
+{
+	const struct ph_designation *des;
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct ph_session *s;
+	uint32_t idx = e->designation - 1;
+
+	if (idx >= d->cfg.ndes)
+		return NULL;
+	for (s = d->sessions; s; s = s->next)
+		if (s->kind == S_WATCH && s->des_index == idx && s->tgid == (pid_t)e->tgid)
+			return s;
+	des = &d->cfg.des[idx];
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->ep_kind = EPK_SESSION;
+	s->kind = S_WATCH;
+	s->des_index = idx;
+	s->tgid = (pid_t)e->tgid;
+	s->pid = (pid_t)e->tgid;
+	s->uid = e->uid;
+	s->inotify_wd = -1;
+	s->pidfd = (int)syscall(SYS_pidfd_open, e->tgid, 0);
+	if (s->pidfd < 0) {
+		log_notice("designated pid %u (%s %s) listened on tcp/%u but is already gone; no window", e->tgid,
+			   des_type_name(des->type), des->arg, e->port);
+		free(s);
+		return NULL;
+	}
+	ev.data.ptr = s;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, s->pidfd, &ev) < 0) {
+		log_errno(-errno, "watch: epoll");
+		close(s->pidfd);
+		free(s);
+		return NULL;
+	}
+	if (des->nports) {
+		memcpy(s->ports, des->ports, sizeof(s->ports));
+		s->nports = des->nports;
+	} else {
+		memcpy(s->ports, d->cfg.ports, sizeof(s->ports));
+		s->nports = d->cfg.nports;
+	}
+	s->max_window = des->max_window ? des->max_window : d->cfg.max_window;
+	s->id = d->next_session_id++;
+	if (cg_of_pid(s->tgid, s->cg_rel, sizeof(s->cg_rel)))
+		s->cg_rel[0] = '\0';
+	s->next = d->sessions;
+	d->sessions = s;
+	log_info("session %llu: pid %u designated by config line %u (%s %s)", (unsigned long long)s->id, e->tgid,
+		 des->line, des_type_name(des->type), des->arg);
+	return s;
 }
 
 void window_on_event(void *ctx, const struct ph_kevent *e)
@@ -465,6 +545,12 @@ void window_on_event(void *ctx, const struct ph_kevent *e)
 	if (e->type == PH_EV_ACCEPT) {
 		s = session_by_cgid(d, e->session_cgid);
 		w = s ? find_window(d, s, e->port) : NULL;
+		if (!w && d->cfg.ndes && (e->mark & d->cfg.mark_mask) == d->cfg.mark) {
+			/* an accepted socket inherits its listener's mark */
+			for (w = d->windows; w; w = w->next)
+				if (w->state == W_OPEN && w->session->kind == S_WATCH && w->port == e->port)
+					break;
+		}
 		if (!w)
 			return;
 		w->connections++;
@@ -487,6 +573,8 @@ void window_on_event(void *ctx, const struct ph_kevent *e)
 	if (e->type != PH_EV_LISTEN)
 		return;
 	s = session_by_cgid(d, e->session_cgid);
+	if (!s && e->designation)
+		s = watch_session(d, e);
 	if (!s) {
 		log_debug("listen on tcp/%u by pid %u (cgroup %llu): not designated", e->port, e->tgid,
 			  (unsigned long long)e->cgroup_id);
@@ -567,6 +655,9 @@ static void window_restore(struct ph_daemon *d, struct ph_window *w, const struc
 		spec.port = w->port;
 		spec.cgroup_level = d->cg.base_level + 1;
 		spec.cgroup_id = w->session->cgid;
+		spec.by_mark = w->session->kind == S_WATCH;
+		spec.mark = d->cfg.mark;
+		spec.mark_mask = d->cfg.mark_mask;
 		spec.deadline_ns = now_real + (w->session->deadline_boot > now_boot ?
 					       w->session->deadline_boot - now_boot : 0);
 		r = nft_insert_window(d->nft, &spec, missing, nmiss, added);
@@ -623,6 +714,9 @@ static void adopt_one(void *arg, uint64_t id)
 	if (!s)
 		return;
 	s->id = id;
+	s->ep_kind = EPK_SESSION;
+	s->kind = S_ORPHAN;
+	s->pidfd = -1;
 	if ((size_t)snprintf(s->cg_rel, sizeof(s->cg_rel), "%.4000s/s%llu", d->cg.base_rel, (unsigned long long)id) >=
 		    sizeof(s->cg_rel) ||
 	    (size_t)snprintf(s->cg_abs, sizeof(s->cg_abs), "%s%s", d->cg.mount, s->cg_rel) >= sizeof(s->cg_abs)) {
@@ -670,9 +764,14 @@ static void session_end(struct ph_daemon *d, struct ph_session *s, uint32_t reas
 	close_session_windows(d, s, reason);
 	if (s->inotify_wd >= 0)
 		inotify_rm_watch(d->inofd, s->inotify_wd);
-	r = cg_remove(s->cg_abs);
-	if (r < 0)
-		log_errno(r, "session %llu: cgroup %s left behind", (unsigned long long)s->id, s->cg_rel);
+	if (s->kind == S_WATCH) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->pidfd, NULL);
+		close(s->pidfd);
+	} else {
+		r = cg_remove(s->cg_abs);
+		if (r < 0)
+			log_errno(r, "session %llu: cgroup %s left behind", (unsigned long long)s->id, s->cg_rel);
+	}
 	log_info("session %llu ended (%s)", (unsigned long long)s->id, ph_reason_name(reason));
 	send_event(s, PH_EVENT_SESSION_END, NULL, reason, 0, 0, 0);
 	if (s->client)
@@ -691,6 +790,82 @@ static void session_end_public(struct ph_daemon *d, struct ph_session *s)
 	session_end(d, s, PH_REASON_EXITED);
 }
 
+/* ---- watch mode: cgroup designations ------------------------------------------- */
+
+static const char *base_name(const char *path)
+{
+	const char *sl = strrchr(path, '/');
+
+	return sl ? sl + 1 : path;
+}
+
+static void des_refresh(struct ph_daemon *d, unsigned i)
+{
+	const struct ph_designation *des = &d->cfg.des[i];
+	char abs[PATH_MAX + 300];
+	struct stat st;
+	uint64_t id = 0;
+
+	snprintf(abs, sizeof(abs), "%s%s", d->cg.mount, des->cgroup);
+	if (stat(abs, &st) == 0 && S_ISDIR(st.st_mode))
+		id = (uint64_t)st.st_ino;
+	if (id == d->des[i].cgid)
+		return;
+	if (d->des[i].cgid)
+		watch_designate_cgroup(d->watch, d->des[i].cgid, i, 0);
+	d->des[i].cgid = id;
+	if (id) {
+		int r = watch_designate_cgroup(d->watch, id, i, 1);
+		if (r)
+			log_errno(r, "watch: cannot designate cgroup %s", des->cgroup);
+		else
+			log_info("watch: cgroup %s exists: its processes are designated (config line %u)", des->cgroup,
+				 des->line);
+	} else {
+		log_info("watch: cgroup %s is gone", des->cgroup);
+	}
+}
+
+static void des_on_inotify(struct ph_daemon *d, const struct inotify_event *ev)
+{
+	for (unsigned i = 0; i < d->cfg.ndes; i++) {
+		if (d->des[i].wd != ev->wd || d->des[i].wd < 0)
+			continue;
+		if (ev->len && strcmp(ev->name, base_name(d->cfg.des[i].cgroup)))
+			continue;
+		des_refresh(d, i);
+	}
+}
+
+void window_watch_designations(struct ph_daemon *d)
+{
+	for (unsigned i = 0; i < d->cfg.ndes; i++) {
+		const struct ph_designation *des = &d->cfg.des[i];
+		char parent[PATH_MAX + 300], *sl;
+
+		d->des[i].wd = -1;
+		d->des[i].cgid = 0;
+		if (des->type != DES_UNIT && des->type != DES_CGROUP)
+			continue;
+		/* the unit's cgroup exists only while it runs: follow it as it
+		 * appears and goes (a timer-started certbot.service) */
+		snprintf(parent, sizeof(parent), "%s%s", d->cg.mount, des->cgroup);
+		sl = strrchr(parent, '/');
+		if (sl)
+			*sl = '\0';
+		d->des[i].wd = inotify_add_watch(d->inofd, parent, IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ONLYDIR);
+		if (d->des[i].wd < 0)
+			log_warn("watch: config line %u: %s does not exist; %s %s cannot be designated until it does and portholed restarts",
+				 des->line, parent, des_type_name(des->type), des->arg);
+		des_refresh(d, i);
+	}
+}
+
+void window_on_pidfd(struct ph_daemon *d, struct ph_session *s)
+{
+	session_end(d, s, PH_REASON_EXITED);
+}
+
 void window_on_inotify(struct ph_daemon *d)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -702,6 +877,7 @@ void window_on_inotify(struct ph_daemon *d)
 			break;
 		for (char *p = buf; p < buf + n;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
+			des_on_inotify(d, ev);
 			for (struct ph_session *s = d->sessions; s; s = s->next) {
 				if (s->inotify_wd != ev->wd)
 					continue;
@@ -777,6 +953,9 @@ static int session_start(struct ph_daemon *d, struct ph_client *c, const struct 
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return control_send_error(c, ENOMEM, "out of memory");
+	s->ep_kind = EPK_SESSION;
+	s->kind = S_RUN;
+	s->pidfd = -1;
 	s->inotify_wd = -1;
 	s->uid = c->uid;
 	s->pid = pid;
@@ -959,7 +1138,7 @@ void window_shutdown(struct ph_daemon *d)
 		window_close(d, d->windows, PH_REASON_SHUTDOWN);
 	while (d->sessions) {
 		struct ph_session *s = d->sessions;
-		if (cg_populated(s->cg_abs) == 1)
+		if (s->kind != S_WATCH && cg_populated(s->cg_abs) == 1)
 			log_warn("session %llu: its command still runs; cgroup %s stays until it exits",
 				 (unsigned long long)s->id, s->cg_rel);
 		session_end(d, s, PH_REASON_SHUTDOWN);

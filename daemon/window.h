@@ -21,9 +21,21 @@
 #define PH_MAX_LISTENERS 16
 
 enum ph_window_state { W_ARMED, W_OPEN, W_CLOSED };
+/* what an epoll pointer tag points at (first member of each) */
+enum { EPK_CLIENT = 1, EPK_SESSION = 2 };
+enum ph_session_kind {
+	S_RUN = 1,     /* porthole run: a leaf cgroup of ours */
+	S_WATCH,       /* a process designated by the config (watch mode) */
+	S_ORPHAN,      /* a leftover cgroup of a previous daemon: no windows */
+};
 
 struct ph_session {
+	int ep_kind;              /* EPK_SESSION */
+	enum ph_session_kind kind;
 	uint64_t id;
+	uint32_t des_index;       /* S_WATCH: which designation */
+	pid_t tgid;               /* S_WATCH: the designated process */
+	int pidfd;                /* S_WATCH: readable when it exits */
 	char cg_rel[PATH_MAX];
 	char cg_abs[PATH_MAX * 2];
 	uint64_t cgid;
@@ -77,6 +89,10 @@ struct ph_daemon {
 	struct ph_session *sessions;
 	struct ph_window *windows;
 	uint64_t next_session_id, next_window_id;
+	struct {
+		int wd;              /* inotify on the parent cgroup directory */
+		uint64_t cgid;       /* 0 while the cgroup does not exist */
+	} des[PH_MAX_DESIGNATIONS];
 	int quit;
 };
 
@@ -98,6 +114,11 @@ void window_on_nft_change(struct ph_daemon *d);
 /* at start: remove empty leftover session cgroups, adopt busy ones until
  * they empty (they get no window) */
 void window_adopt_orphans(struct ph_daemon *d);
+/* watch mode: resolve cgroup designations now and follow them as they
+ * appear and disappear */
+void window_watch_designations(struct ph_daemon *d);
+/* a designated process exited (its pidfd became readable) */
+void window_on_pidfd(struct ph_daemon *d, struct ph_session *s);
 /* close every window and end every session (daemon shutdown) */
 void window_shutdown(struct ph_daemon *d);
 

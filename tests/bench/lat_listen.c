@@ -1,6 +1,8 @@
-/* Benchmark helper: bind ADDR:PORT, listen, print CLOCK_MONOTONIC (ns) right
- * after listen() returns, then accept one connection (or give up after
- * TIMEOUT_MS) and exit. CLOCK_MONOTONIC is shared by every network namespace,
+/* Benchmark helper: bind ADDR:PORT, listen, print CLOCK_MONOTONIC (ns) taken
+ * right before listen() is called (a stamp taken after it returns can come
+ * late when this process is preempted; before the call, the figure can only
+ * overstate the latency by the syscall's own time), then accept one
+ * connection (or give up after TIMEOUT_MS) and exit. CLOCK_MONOTONIC is shared by every network namespace,
  * so a prober elsewhere can subtract.  usage: lat_listen ADDR PORT TIMEOUT_MS */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -39,11 +41,15 @@ int main(int argc, char **argv)
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 64) < 0) {
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0) {
 		perror("lat_listen");
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (listen(fd, 64) < 0) {
+		perror("lat_listen");
+		return 1;
+	}
 	printf("%lld\n", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
 	fflush(stdout);
 	struct pollfd p = { .fd = fd, .events = POLLIN };
