@@ -45,8 +45,8 @@ endif
 
 COMMON_SRC := common/proto.c common/util.c common/json.c
 DAEMON_SRC := daemon/main.c daemon/config.c daemon/nft.c daemon/watch.c \
-              daemon/cgroup.c daemon/control.c daemon/window.c daemon/log.c daemon/audit.c
-CLI_SRC    := cli/porthole.c daemon/config.c
+              daemon/cgroup.c daemon/control.c daemon/window.c daemon/log.c daemon/audit.c daemon/notify.c
+CLI_SRC    := cli/porthole.c cli/check.c daemon/config.c daemon/nft.c daemon/cgroup.c daemon/log.c
 UNIT_TESTS := test_config test_proto
 
 DAEMON_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRC) $(COMMON_SRC))
@@ -90,7 +90,7 @@ $(BUILD)/portholed: $(DAEMON_OBJ)
 
 $(BUILD)/porthole: $(CLI_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@
+	$(Q)$(CC) $(CFLAGS) $^ -lnftnl -lmnl -o $@
 
 $(BUILD)/asan/portholed: $(SAN_DAEMON_OBJ)
 	$(call msg,LD-SAN,$@)
@@ -98,7 +98,7 @@ $(BUILD)/asan/portholed: $(SAN_DAEMON_OBJ)
 
 $(BUILD)/asan/porthole: $(SAN_CLI_OBJ)
 	$(call msg,LD-SAN,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -lnftnl -lmnl -o $@
 
 asan: $(BUILD)/asan/portholed $(BUILD)/asan/porthole
 
@@ -138,6 +138,11 @@ demo:
 	$(Q)tests/demo.sh
 
 # ---- install --------------------------------------------------------------
+# systemd's own directories: /lib/systemd/system and /usr/lib/tmpfiles.d on
+# Debian whatever PREFIX is (override UNITDIR/TMPFILESDIR elsewhere)
+UNITDIR     ?= /lib/systemd/system
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
+
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BUILD)/portholed $(DESTDIR)$(SBINDIR)/portholed
@@ -145,9 +150,14 @@ install: all
 	install -d $(DESTDIR)$(SYSCONFDIR)/porthole
 	test -e $(DESTDIR)$(SYSCONFDIR)/porthole/porthole.conf || \
 		install -m 0644 packaging/porthole.conf $(DESTDIR)$(SYSCONFDIR)/porthole/porthole.conf
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/portholed.service > $(DESTDIR)$(UNITDIR)/portholed.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/portholed.service
+	install -m 0644 packaging/porthole.tmpfiles $(DESTDIR)$(TMPFILESDIR)/porthole.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/portholed $(DESTDIR)$(BINDIR)/porthole
+	rm -f $(DESTDIR)$(UNITDIR)/portholed.service $(DESTDIR)$(TMPFILESDIR)/porthole.conf
 
 clean:
 	rm -rf $(BUILD)

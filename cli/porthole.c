@@ -783,6 +783,13 @@ static int cmd_log(int argc, char **argv)
 
 /* ---- dispatch ------------------------------------------------------------------ */
 
+void usage_check(FILE *f);
+int cmd_check(int argc, char **argv, const char *sock);
+static int cmd_check_verb(int argc, char **argv)
+{
+	return cmd_check(argc, argv, sock_path);
+}
+
 static const struct verb {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -793,6 +800,7 @@ static const struct verb {
 	{ "status", cmd_status, usage_status, "list open windows" },
 	{ "close", cmd_close, usage_close, "revoke an open window" },
 	{ "log", cmd_log, usage_log, "show the audit log" },
+	{ "check", cmd_check_verb, usage_check, "check whether porthole can work on this host" },
 };
 
 static void usage(FILE *f)

@@ -4,6 +4,7 @@
  * everything down again. It is the only place that decides to exit. */
 #include "window.h"
 #include "log.h"
+#include "notify.h"
 #include "util.h"
 
 #include <errno.h>
@@ -342,8 +343,18 @@ int main(int argc, char **argv)
 	window_watch_designations(d);
 	log_notice("ready: watching tcp port(s) %u%s, control socket %s, sessions in %s%s",
 		   d->cfg.ports[0], d->cfg.nports > 1 ? " and more" : "", d->cfg.socket, d->cg.mount, d->cg.base_rel);
+	{
+		/* ready: BPF attached, control socket listening */
+		char state[256];
+		snprintf(state, sizeof(state), "READY=1\nSTATUS=watching tcp port(s) %u%s; control socket %.108s\nMAINPID=%d",
+			 d->cfg.ports[0], d->cfg.nports > 1 ? " and more" : "", d->cfg.socket, (int)getpid());
+		r = notify_send(state);
+		if (r)
+			log_errno(r, "notify: cannot tell the service manager we are ready");
+	}
 	if (run_loop(d) < 0)
 		status = EXIT_RUNTIME;
+	notify_send("STOPPING=1\nSTATUS=closing every window");
 out:
 	window_shutdown(d);
 	if (d->audit.fd >= 0) {

@@ -1015,3 +1015,209 @@ int nft_monitor_drain(struct ph_nft *n, int *changed)
 		}
 	}
 }
+
+/* ---- inspection for `porthole check` ------------------------------------------ */
+
+struct inspect_scan {
+	struct nft_chain_info *out;
+	unsigned max, count;
+	struct table_scan tables;
+};
+
+static int inspect_chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct inspect_scan *is = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nft_chain_info *ci;
+	const char *table, *name;
+
+	if (!c)
+		return MNL_CB_ERROR;
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0 || !nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM) ||
+	    is->count == is->max)
+		goto out;
+	table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
+	name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
+	if (!table || !name || strlen(table) >= PH_NAME_LEN || strlen(name) >= PH_NAME_LEN)
+		goto out;
+	ci = &is->out[is->count++];
+	memset(ci, 0, sizeof(*ci));
+	ci->ref.family = (int)nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY);
+	copy_str(ci->ref.table, PH_NAME_LEN, table);
+	copy_str(ci->ref.chain, PH_NAME_LEN, name);
+	ci->hook = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
+	ci->prio = nftnl_chain_is_set(c, NFTNL_CHAIN_PRIO) ? nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) : 0;
+	snprintf(ci->type, sizeof(ci->type), "%s",
+		 nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE) ? nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE) : "filter");
+	ci->policy_drop = nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) &&
+			  nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) == NF_DROP;
+	ci->owned = table_owned(&is->tables, ci->ref.family, table);
+out:
+	nftnl_chain_free(c);
+	return MNL_CB_OK;
+}
+
+struct drop_acc {
+	int drops;
+};
+
+static int expr_drop_cb(struct nftnl_expr *e, void *data)
+{
+	struct drop_acc *a = data;
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	if (!strcmp(name, "reject"))
+		a->drops = 1;
+	else if (!strcmp(name, "immediate") && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT) &&
+		 nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT) == NF_DROP)
+		a->drops = 1;
+	return 0;
+}
+
+static int inspect_rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct inspect_scan *is = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct drop_acc a = { 0 };
+
+	if (!r)
+		return MNL_CB_ERROR;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0) {
+		nftnl_expr_foreach(r, expr_drop_cb, &a);
+		if (a.drops) {
+			const char *t = nftnl_rule_get_str(r, NFTNL_RULE_TABLE), *ch = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
+			int fam = (int)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY);
+			for (unsigned i = 0; i < is->count; i++)
+				if (is->out[i].ref.family == fam && t && ch && !strcmp(is->out[i].ref.table, t) &&
+				    !strcmp(is->out[i].ref.chain, ch))
+					is->out[i].drop_rules++;
+		}
+	}
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+int nft_inspect(struct ph_nft *n, struct nft_chain_info *out, unsigned max, unsigned *count)
+{
+	struct inspect_scan *is = calloc(1, sizeof(*is));
+	int r;
+
+	if (!is)
+		return -ENOMEM;
+	is->out = out;
+	is->max = max;
+	r = nft_dump(n, build_table_dump, NULL, table_cb, &is->tables);
+	if (!r)
+		r = nft_dump(n, build_chain_dump, NULL, inspect_chain_cb, is);
+	if (!r)
+		r = nft_dump(n, build_rule_dump, NULL, inspect_rule_cb, is);
+	*count = is->count;
+	free(is);
+	return r;
+}
+
+/* one-message batch; returns the kernel's verdict on it */
+static int probe_batch(struct ph_nft *n, struct nlmsghdr *(*add)(struct ph_nft *n, char *buf, uint32_t seq))
+{
+	struct batch_result *br = calloc(1, sizeof(*br));
+	struct mnl_nlmsg_batch *b;
+	int err;
+
+	if (!br)
+		return -ENOMEM;
+	b = batch_begin(n);
+	br->first_seq = n->seq + 1;
+	br->nmsg = 1;
+	add(n, mnl_nlmsg_batch_current(b), ++n->seq);
+	mnl_nlmsg_batch_next(b);
+	batch_end(n, b);
+	err = batch_talk(n, b, br);
+	mnl_nlmsg_batch_stop(b);
+	if (!err)
+		err = br->acked[0] ? br->err[0] : -EIO;
+	free(br);
+	return err;
+}
+
+#define PROBE_TABLE "porthole_probe"
+
+static struct nlmsghdr *probe_table(struct ph_nft *n, char *buf, uint32_t seq)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+
+	(void)n;
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PROBE_TABLE);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, NFT_TABLE_F_OWNER);
+	nlh = nftnl_table_nlmsg_build_hdr(buf, NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, seq);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	return nlh;
+}
+
+static struct nlmsghdr *probe_chain(struct ph_nft *n, char *buf, uint32_t seq)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+
+	(void)n;
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, PROBE_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, "input");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_IN);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+	nlh = nftnl_chain_nlmsg_build_hdr(buf, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, seq);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	return nlh;
+}
+
+static struct nft_rule_spec probe_spec;
+
+static struct nlmsghdr *probe_rule(struct ph_nft *n, char *buf, uint32_t seq)
+{
+	struct ph_chain_ref ref = { .family = NFPROTO_INET };
+	struct nftnl_rule *r;
+	struct nlmsghdr *nlh;
+
+	(void)n;
+	copy_str(ref.table, sizeof(ref.table), PROBE_TABLE);
+	copy_str(ref.chain, sizeof(ref.chain), "input");
+	r = build_rule(&probe_spec, &ref);
+	nlh = nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, seq);
+	if (r) {
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		nftnl_rule_free(r);
+	}
+	return nlh;
+}
+
+int nft_probe_features(struct ph_nft *n, int *owner, int *cgroupv2, int *meta_time, int *socket_mark)
+{
+	int r;
+
+	*owner = *cgroupv2 = *meta_time = *socket_mark = 0;
+	r = probe_batch(n, probe_table);
+	*owner = r == 0;
+	if (r) {
+		/* without the owner flag, try a plain table so the rest can run */
+		return r;
+	}
+	r = probe_batch(n, probe_chain);
+	if (r)
+		return r;
+	memset(&probe_spec, 0, sizeof(probe_spec));
+	probe_spec.window_id = 1;
+	probe_spec.port = 80;
+	probe_spec.cgroup_level = 1;
+	probe_spec.cgroup_id = 1;
+	probe_spec.deadline_ns = 1;
+	/* the full window rule: socket cgroupv2 + meta time (+ byteorder) */
+	r = probe_batch(n, probe_rule);
+	*cgroupv2 = *meta_time = r == 0;
+	probe_spec.by_mark = 1;
+	probe_spec.mark = 0x1;
+	probe_spec.mark_mask = 0x1;
+	*socket_mark = probe_batch(n, probe_rule) == 0;
+	return 0;
+}

@@ -61,6 +61,24 @@ int nft_sweep(struct ph_nft *n, unsigned *removed);
  * reloaded table reuses handles: a handle alone proves nothing), 0 if not. */
 int nft_rule_present(struct ph_nft *n, const struct nft_rule_ref *ref);
 
+/* For `porthole check`: every base chain of the ruleset, read-only. */
+#define NFT_INSPECT_MAX 128
+struct nft_chain_info {
+	struct ph_chain_ref ref;
+	uint32_t hook;
+	int32_t prio;
+	char type[16];
+	int policy_drop;          /* policy drop */
+	unsigned drop_rules;      /* rules ending in drop or reject */
+	int owned;                /* its table has the owner flag */
+};
+int nft_inspect(struct ph_nft *n, struct nft_chain_info *out, unsigned max, unsigned *count);
+
+/* Probe, in the current network namespace (the caller makes a throwaway
+ * one), whether the kernel accepts what porthole needs: a table with the
+ * owner flag, `socket cgroupv2`, `meta time`, `socket mark`. 1/0 each. */
+int nft_probe_features(struct ph_nft *n, int *owner, int *cgroupv2, int *meta_time, int *socket_mark);
+
 /* Ruleset change notifications (NFNLGRP_NFTABLES), subscribed only while a
  * window is open. nft_monitor_drain() sets *changed when another process
  * committed a transaction (or events were lost). */

@@ -178,7 +178,7 @@ daemon_start() {
 	: >"$T_DLOG"
 	(
 		echo $BASHPID >"$T_DCG/cgroup.procs"
-		exec nsenter --net=/run/netns/"$T_PFX-host" -- "$PORTHOLE_BIN/portholed" -c "$T_CONF" ${T_DAEMON_FLAGS:-}
+		exec nsenter --net=/run/netns/"$T_PFX-host" -- ${T_DAEMON_WRAP:-} "$PORTHOLE_BIN/portholed" -c "$T_CONF" ${T_DAEMON_FLAGS:-}
 	) 2>>"$T_DLOG" &
 	T_DPID=$!
 	T_PIDS+=("$T_DPID")

@@ -1,0 +1,119 @@
+#!/bin/bash
+# Operable (issue 8): porthole check on rulesets it can and cannot open, the
+# systemd notify protocol, the minimal capability set, the unit file, install.
+set -u
+source "$(dirname "$0")/../lib.sh"
+t_init operable
+t_require_root
+nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
+chk() { in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" check --config "$T_CONF" "$@"; }
+
+# --- the systemd notify protocol: READY=1 only once the socket serves ----------------
+coproc NL { "$PY" "$T_TOOLS/notify_listen.py" "$T_TMP/notify.sock" 30; }
+T_PIDS+=($NL_PID)
+read -r -t 5 line <&"${NL[0]}"
+export NOTIFY_SOCKET=$T_TMP/notify.sock
+daemon_start || t_fail "daemon start"
+unset NOTIFY_SOCKET
+read -r -t 5 line <&"${NL[0]}"
+case $line in READY=1\|*) t_pass "sd_notify: READY=1 sent ($line)" ;; *) t_fail "sd_notify: READY=1 sent (got '$line')" ;; esac
+t_check "sd_notify: MAINPID is the daemon's pid" grep -q "MAINPID=$T_DPID" <<<"$line"
+ph status >/dev/null; t_eq "after READY=1 the control socket answers" 0 $?
+
+# --- porthole check on rulesets ---------------------------------------------------------
+chk >"$T_TMP/c1.txt"; rc=$?
+t_eq "check, geo-block inet input chain, daemon up: exit 0" 0 $rc
+t_check "check names the chain it opens" grep -q "^OK .*chain inet filter input .*policy drop.*porthole inserts" "$T_TMP/c1.txt"
+t_check "check: daemon OK" grep -q "^OK .*daemon .*running" "$T_TMP/c1.txt"
+t_check "check: kernel features OK" grep -q "^OK .*nft socket cgroupv2 + meta time" "$T_TMP/c1.txt"
+chk --json | "$PY" -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["ok"] is True and all({"check","verdict","detail"} <= set(c) for c in d["checks"]) else 1)'
+t_eq "check --json parses, ok=true" 0 $?
+in_host nft -f - <<NFT
+table netdev geo {
+	chain ingress {
+		type filter hook ingress device ph$$h priority -500; policy accept;
+		ip saddr 203.0.113.1 tcp dport 80 drop
+	}
+}
+NFT
+chk >"$T_TMP/c2.txt"; rc=$?
+t_eq "check with a netdev ingress drop: exit 1" 1 $rc
+t_check "check names the ingress chain it cannot open" grep -q "^FAIL .*chain netdev geo ingress .*cannot open" "$T_TMP/c2.txt"
+chk --json | "$PY" -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["ok"] is False else 1)'
+t_eq "check --json: ok=false" 0 $?
+in_host nft delete table netdev geo
+in_host nft -f - <<'NFT'
+table ip filter {
+	chain INPUT { type filter hook input priority filter; policy drop; }
+}
+table ip6 filter {
+	chain INPUT { type filter hook input priority filter; policy drop; }
+}
+NFT
+chk >"$T_TMP/c3.txt"; rc=$?
+t_eq "check with iptables-nft style ip/ip6 INPUT chains too: exit 0" 0 $rc
+t_check "check lists ip filter INPUT" grep -q "^OK .*chain ip filter INPUT .*porthole inserts" "$T_TMP/c3.txt"
+t_check "check lists ip6 filter INPUT" grep -q "^OK .*chain ip6 filter INPUT .*porthole inserts" "$T_TMP/c3.txt"
+SAVED=$(in_host nft list ruleset)
+in_host nft flush ruleset
+chk >"$T_TMP/c4.txt"; rc=$?
+t_eq "check on an empty ruleset: exit 0" 0 $rc
+t_check "check says nothing drops" grep -q "no base chains" "$T_TMP/c4.txt"
+printf '%s\n' "$SAVED" | in_host nft -f -
+printf 'socket = %s\nsocket_group = root\nchains = inet filter input, inet filter nosuch\n' "$T_SOCK" >"$T_TMP/explicit.conf"
+in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" check --config "$T_TMP/explicit.conf" >"$T_TMP/c5.txt"; rc=$?
+t_eq "check with a configured chain that does not exist: exit 1" 1 $rc
+t_check "check names the missing configured chain" grep -q "^FAIL .*inet filter nosuch" "$T_TMP/c5.txt"
+t_check "check names the unlisted dropping chains" grep -q "^FAIL .*chain ip filter INPUT .*not in the config" "$T_TMP/c5.txt"
+printf 'designate = exe /nonexistent/lego\n' >"$T_TMP/baddes.conf"
+in_host "$PORTHOLE_BIN/porthole" check --config "$T_TMP/baddes.conf" >"$T_TMP/c6.txt"; rc=$?
+t_check "check reports a designation that does not resolve" grep -q "^FAIL .*config .*baddes.conf:1: designate exe" "$T_TMP/c6.txt"
+t_eq "check with a bad designation: exit 1" 1 $rc
+
+# --- stop: STOPPING=1 --------------------------------------------------------------------
+daemon_stop
+read -r -t 5 line <&"${NL[0]}"
+t_check "sd_notify: STOPPING=1 on SIGTERM" grep -q "^STOPPING=1" <<<"$line"
+chk >"$T_TMP/c7.txt"; rc=$?
+t_eq "check with the daemon down: exit 1" 1 $rc
+t_check "check says the daemon is not running" grep -q "^FAIL .*daemon .*is portholed running" "$T_TMP/c7.txt"
+
+# --- the minimal capability set of the unit file is enough ---------------------------------
+CAPS=$(sed -n 's/^CapabilityBoundingSet=//p' "$T_ROOT/packaging/portholed.service" | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
+T_DAEMON_WRAP="setpriv --bounding-set=-all,$CAPS --inh-caps=-all"
+daemon_start || t_fail "daemon start with bounding set $CAPS"
+t_check "daemon runs with only $CAPS" grep -q "^CapEff:.*000000c000" /proc/"$T_DPID"/status
+bg_run /dev/null "$T_TMP/cap.err" run -- "$PY" "$T_TOOLS/listen.py" 80 2 $H; CP=$BG_PID
+wait_for "$T_TMP/cap.err" "window .* open" 30
+t_eq "with the minimal capabilities: window opens" open "$(probe inet $H 80)"
+wait $CP
+t_check "with the minimal capabilities: exe recorded" grep -q '"exe":"/usr/bin/python3' "$T_TMP/audit.jsonl"
+daemon_stop; t_eq "with the minimal capabilities: clean stop" 0 $?
+unset T_DAEMON_WRAP
+
+# --- the unit file -----------------------------------------------------------------------------
+if command -v systemd-analyze >/dev/null; then
+	sed "s|@SBINDIR@|$PORTHOLE_BIN|" "$T_ROOT/packaging/portholed.service" >"$T_TMP/portholed.service"
+	out=$(systemd-analyze verify --man=no "$T_TMP/portholed.service" 2>&1); rc=$?
+	t_eq "systemd-analyze verify portholed.service: clean${out:+ ($out)}" "0:" "$rc:$out"
+else
+	t_skip "systemd-analyze not installed: unit file not verified"
+fi
+
+# --- make install / uninstall ----------------------------------------------------------------------
+D=$T_TMP/destdir
+make -s -C "$T_ROOT" install DESTDIR="$D" PREFIX=/usr >/dev/null 2>"$T_TMP/install.err"
+t_eq "make install DESTDIR PREFIX=/usr succeeds" 0 $?
+for f in usr/sbin/portholed usr/bin/porthole etc/porthole/porthole.conf lib/systemd/system/portholed.service \
+	usr/lib/tmpfiles.d/porthole.conf; do
+	t_check "installed: /$f" test -e "$D/$f"
+done
+t_check "installed unit points at /usr/sbin/portholed" grep -q "^ExecStart=/usr/sbin/portholed$" "$D/lib/systemd/system/portholed.service"
+echo "# local edit" >>"$D/etc/porthole/porthole.conf"
+make -s -C "$T_ROOT" install DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1
+t_check "reinstall keeps an edited config" grep -q "# local edit" "$D/etc/porthole/porthole.conf"
+make -s -C "$T_ROOT" uninstall DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1
+t_check "make uninstall removes the binaries" test ! -e "$D/usr/sbin/portholed" -a ! -e "$D/usr/bin/porthole"
+t_check "make uninstall keeps the config" test -e "$D/etc/porthole/porthole.conf"
+
+t_summary

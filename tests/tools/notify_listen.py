@@ -1,0 +1,18 @@
+#!/usr/bin/python3
+"""Play systemd's part of the sd_notify protocol: bind a unix datagram
+socket at PATH, print each state datagram as one line (newlines as '|'),
+with a flush, until SECONDS pass.  usage: notify_listen.py PATH SECONDS"""
+import socket, sys, time
+
+path, secs = sys.argv[1], float(sys.argv[2])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+print("bound", flush=True)
+end = time.monotonic() + secs
+while time.monotonic() < end:
+    s.settimeout(max(0.01, end - time.monotonic()))
+    try:
+        d = s.recv(4096)
+    except socket.timeout:
+        break
+    print(d.decode(errors="replace").replace("\n", "|"), flush=True)
