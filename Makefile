@@ -55,7 +55,7 @@ SAN_DAEMON_OBJ := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DAEMON_SRC) $(COMMON_SR
 SAN_CLI_OBJ    := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(CLI_SRC) $(COMMON_SRC))
 HEADERS := $(wildcard common/*.h daemon/*.h bpf/*.h)
 
-.PHONY: all asan deps test unit demo bench bench-tools install uninstall clean
+.PHONY: all asan deps test unit demo bench bench-tools fuzz install uninstall clean
 all: $(BUILD)/portholed $(BUILD)/porthole
 
 # ---- kernel programs ---------------------------------------------------
@@ -131,6 +131,12 @@ test:
 	$(Q)tests/deps.sh --if-missing
 	$(Q)$(MAKE) --no-print-directory all asan unit bench-tools
 	$(Q)tests/run.sh
+
+# libFuzzer targets for the control-message decoder and the config parser;
+# FUZZ_SECONDS per target (make test runs them for a short smoke period)
+fuzz:
+	$(Q)tests/deps.sh --if-missing
+	$(Q)FUZZ_SECONDS=$${FUZZ_SECONDS:-60} bash tests/fuzz/run.sh
 
 demo:
 	$(Q)tests/deps.sh --if-missing

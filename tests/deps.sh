@@ -3,9 +3,9 @@
 # Idempotent. --if-missing: only call apt-get when something is missing.
 set -eu
 
-PKGS="make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev libnftnl-dev libmnl-dev bpftool
+PKGS="make gcc clang llvm libclang-rt-dev pkg-config libbpf-dev libelf-dev zlib1g-dev libnftnl-dev libmnl-dev bpftool
       nftables iproute2 util-linux python3 procps
-      pebble certbot lego openssl curl jq"
+      pebble certbot lego openssl curl jq mandoc"
 
 missing=""
 for p in $PKGS; do

@@ -35,6 +35,7 @@ run_one() { # NAME CMD...
 	"$@" >"$log" 2>&1
 	rc=$?
 	grep -v '^PASS ' "$log" | sed 's/^/    /' | tail -80
+	grep '^PASS .*executions' "$log" | sed 's/^/    /'
 	grep -c '^PASS ' "$log" | sed 's/^/    PASS checks: /'
 	printf '    (%.1f s)\n' "$(echo "$(date +%s.%N) - $t0" | /usr/bin/python3 -c 'import sys; print(eval(sys.stdin.read()))')"
 	tally "$name" "$log" "$rc"
@@ -44,11 +45,12 @@ run_one() { # NAME CMD...
 if [ -n "${TESTS:-}" ]; then
 	list=$TESTS
 else
-	list="$(cd tests && ls unit/test_*.c | sed 's/\.c$//') $(cd tests && ls integration/*.sh e2e/test_*.sh 2>/dev/null)"
+	list="$(cd tests && ls unit/test_*.c | sed 's/\.c$//') fuzz $(cd tests && ls integration/*.sh e2e/test_*.sh 2>/dev/null)"
 fi
 for t in $list; do
 	case $t in
 	unit/*) run_one "$t" "build/asan/$(basename "$t")" ;;
+	fuzz) run_one "fuzz (smoke, ${FUZZ_SECONDS:-10} s each)" env FUZZ_SECONDS="${FUZZ_SECONDS:-10}" bash tests/fuzz/run.sh ;;
 	*) run_one "$t" bash "tests/$t" ;;
 	esac
 done
