@@ -151,30 +151,6 @@ int cg_remove(const char *abs)
 	return 0;
 }
 
-int cg_sweep(const struct ph_cgroups *cg, unsigned *removed, unsigned *busy)
-{
-	char base[PATH_MAX * 2], p[PATH_MAX * 3];
-	struct dirent *de;
-	DIR *d;
-
-	*removed = *busy = 0;
-	snprintf(base, sizeof(base), "%s%s", cg->mount, cg->base_rel);
-	d = opendir(base);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] != 's')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", base, de->d_name);
-		if (rmdir(p) == 0)
-			(*removed)++;
-		else
-			(*busy)++;
-	}
-	closedir(d);
-	return 0;
-}
-
 int cg_base_remove(const struct ph_cgroups *cg)
 {
 	char base[PATH_MAX * 2 + 1];

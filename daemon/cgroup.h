@@ -28,8 +28,6 @@ int cg_move_pid(const char *abs, pid_t pid);
 /* 1 if any process is in the cgroup or below, 0 if empty, or -errno. */
 int cg_populated(const char *abs);
 int cg_remove(const char *abs);
-/* Remove leftover session cgroups in base; counts removed and busy ones. */
-int cg_sweep(const struct ph_cgroups *cg, unsigned *removed, unsigned *busy);
 /* Call cb for every session directory (s<id>) left in base. */
 int cg_list_sessions(const struct ph_cgroups *cg, void (*cb)(void *arg, uint64_t id), void *arg);
 /* Remove the base directory if it is empty (daemon shutdown). */
