@@ -662,8 +662,24 @@ static void print_record_text(const char *line, size_t n)
 		if (strcmp(a, "recovered"))
 			printf(" after %llu.%01llu s, %llu packets, %llu connections", (unsigned long long)(x / 1000),
 			       (unsigned long long)(x % 1000 / 100), (unsigned long long)y, (unsigned long long)z);
-		if (!json_get(line, n, "peers", &v, &vl) && vl > 2)
-			printf(", peers %.*s", (int)vl, v);
+		if (!json_get(line, n, "peers", &v, &vl) && vl > 2) {
+			/* [{"addr":"192.0.2.1","connections":3},...] -> 192.0.2.1 (3), ... */
+			const char *p = v, *end = v + vl;
+			int first = 1;
+			printf(", from");
+			while ((p = strstr(p, "{")) && p < end) {
+				const char *close = memchr(p, '}', (size_t)(end - p));
+				char addr[64];
+				uint64_t cnt = 0;
+				if (!close)
+					break;
+				if (!json_get_str(p, (size_t)(close - p + 1), "addr", addr, sizeof(addr)) &&
+				    !json_get_u64(p, (size_t)(close - p + 1), "connections", &cnt))
+					printf("%s %s (%llu)", first ? "" : ",", addr, (unsigned long long)cnt);
+				first = 0;
+				p = close + 1;
+			}
+		}
 		putchar('\n');
 	} else if (!strcmp(ev, "refused")) {
 		json_get_str(line, n, "user", a, sizeof(a));
