@@ -20,6 +20,8 @@ PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 BINDIR     ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR    ?=
 
 CC        ?= cc
@@ -54,6 +56,9 @@ CLI_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC) $(COMMON_SRC))
 SAN_DAEMON_OBJ := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DAEMON_SRC) $(COMMON_SRC))
 SAN_CLI_OBJ    := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(CLI_SRC) $(COMMON_SRC))
 HEADERS := $(wildcard common/*.h daemon/*.h bpf/*.h)
+MAN5        := docs/porthole.conf.5
+MAN8        := docs/porthole.8 docs/portholed.8
+COMPLETIONS := packaging/bash-completion/porthole packaging/bash-completion/portholed
 
 .PHONY: all asan deps test unit demo bench bench-tools fuzz install uninstall clean
 all: $(BUILD)/portholed $(BUILD)/porthole
@@ -77,7 +82,7 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 $(BUILD)/obj/%.o: %.c $(HEADERS) $(BUILD)/bpf/porthole.skel.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/asan/obj/%.o: %.c $(HEADERS) $(BUILD)/bpf/porthole.skel.h
 	$(call msg,CC-SAN,$@)
@@ -86,11 +91,11 @@ $(BUILD)/asan/obj/%.o: %.c $(HEADERS) $(BUILD)/bpf/porthole.skel.h
 
 $(BUILD)/portholed: $(DAEMON_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(DAEMON_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(DAEMON_LIBS) -o $@
 
 $(BUILD)/porthole: $(CLI_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -lnftnl -lmnl -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -lnftnl -lmnl -o $@
 
 $(BUILD)/asan/portholed: $(SAN_DAEMON_OBJ)
 	$(call msg,LD-SAN,$@)
@@ -160,10 +165,17 @@ install: all
 	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/portholed.service > $(DESTDIR)$(UNITDIR)/portholed.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/portholed.service
 	install -m 0644 packaging/porthole.tmpfiles $(DESTDIR)$(TMPFILESDIR)/porthole.conf
+	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(COMPLETIONS) $(DESTDIR)$(BASHCOMPDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/portholed $(DESTDIR)$(BINDIR)/porthole
 	rm -f $(DESTDIR)$(UNITDIR)/portholed.service $(DESTDIR)$(TMPFILESDIR)/porthole.conf
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
+	      $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(notdir $(COMPLETIONS)))
 
 clean:
 	rm -rf $(BUILD)
