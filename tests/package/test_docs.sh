@@ -15,7 +15,7 @@ for c in "$ROOT"/packaging/bash-completion/*; do
 	else fail=$((fail + 1)); echo "FAIL completion loads: $(basename "$c")"; fi
 done
 # every verb of the CLI is documented
-for v in $("$ROOT/build/porthole" --help | awk '/^commands:/ {f=1; next} f && NF {print $1}'); do
+for v in $("$ROOT/build/porthole" --help | awk '/^commands:/ {f=1; next} f && !NF {exit} f {print $1}'); do
 	if grep -q "^\.Ss $v" "$ROOT/docs/porthole.8"; then pass=$((pass + 1)); echo "PASS porthole(8) documents '$v'"
 	else fail=$((fail + 1)); echo "FAIL porthole(8) documents '$v'"; fi
 done
