@@ -36,6 +36,12 @@ struct ph_nft {
 	uint32_t portid;
 	uint32_t seq;
 	char *buf;        /* NFT_BUF_SIZE, for batches and replies */
+	/* target chains as of ruleset generation cache_genid: opening a window
+	 * is then one batch bound to that generation (refused if stale) */
+	int cache_valid;
+	uint32_t cache_genid;
+	struct ph_chain_ref cache[PH_MAX_CHAINS];
+	unsigned ncache;
 };
 
 int nft_open(struct ph_nft **out)
@@ -425,6 +431,7 @@ int nft_rule_present(struct ph_nft *n, const struct nft_rule_ref *ref);
 struct batch_result {
 	uint32_t first_seq;
 	unsigned nmsg;
+	int begin_err;                  /* the batch as a whole refused (ERESTART: stale genid) */
 	int err[NFT_MAX_BATCH];         /* per message: 0, or negative errno */
 	int acked[NFT_MAX_BATCH];
 	uint64_t handle[NFT_MAX_BATCH]; /* from echoed NEWRULE */
@@ -448,8 +455,12 @@ static int batch_reply_cb(const struct nlmsghdr *nlh, struct batch_result *br)
 {
 	uint32_t idx = nlh->nlmsg_seq - br->first_seq;
 
+	if (nlh->nlmsg_seq == br->first_seq - 1 && nlh->nlmsg_type == NLMSG_ERROR) {
+		br->begin_err = ((const struct nlmsgerr *)mnl_nlmsg_get_payload(nlh))->error;
+		return 0;
+	}
 	if (idx >= br->nmsg)
-		return 0; /* begin/end or a stray: ignore */
+		return 0; /* end or a stray: ignore */
 	if (nlh->nlmsg_type == NLMSG_ERROR) {
 		const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 		br->acked[idx] = 1;
@@ -531,8 +542,18 @@ static void batch_end(struct ph_nft *n, struct mnl_nlmsg_batch *b)
 	mnl_nlmsg_batch_next(b);
 }
 
+static int insert_batch(struct ph_nft *n, const struct nft_rule_spec *spec, const struct ph_chain_ref *chains,
+			unsigned nchains, struct nft_rule_ref *refs, int use_genid, uint32_t genid);
+
 int nft_insert_window(struct ph_nft *n, const struct nft_rule_spec *spec,
 		      const struct ph_chain_ref *chains, unsigned nchains, struct nft_rule_ref *refs)
+{
+	n->cache_valid = 0; /* whatever the chains were, the generation moves */
+	return insert_batch(n, spec, chains, nchains, refs, 0, 0);
+}
+
+static int insert_batch(struct ph_nft *n, const struct nft_rule_spec *spec, const struct ph_chain_ref *chains,
+			unsigned nchains, struct nft_rule_ref *refs, int use_genid, uint32_t genid)
 {
 	struct batch_result *br;
 	struct mnl_nlmsg_batch *b;
@@ -545,7 +566,7 @@ int nft_insert_window(struct ph_nft *n, const struct nft_rule_spec *spec,
 	br = calloc(1, sizeof(*br));
 	if (!br)
 		return -ENOMEM;
-	b = batch_begin(n);
+	b = batch_begin_gen(n, use_genid, genid);
 	if (!b) {
 		free(br);
 		return -ENOMEM;
@@ -578,6 +599,10 @@ int nft_insert_window(struct ph_nft *n, const struct nft_rule_spec *spec,
 	err = batch_talk(n, b, br);
 	if (err)
 		goto out;
+	if (br->begin_err) {
+		err = br->begin_err; /* -ERESTART: the ruleset changed since genid */
+		goto out;
+	}
 	for (unsigned i = 0; i < nchains; i++) {
 		if (br->err[i]) {
 			err = br->err[i];
@@ -689,6 +714,15 @@ int nft_delete_rules(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned
 			continue; /* the ruleset changed under us: check again */
 		if (err)
 			break;
+		if (br->begin_err) {
+			err = 0;
+			continue; /* refused as a whole (stale generation): check again */
+		}
+		/* our commit is generation genid + 1 */
+		if (n->cache_valid && n->cache_genid == genid)
+			n->cache_genid = genid + 1;
+		else
+			n->cache_valid = 0;
 		int again = 0;
 		for (unsigned j = 0; j < m; j++) {
 			int e = br->err[j];
@@ -1220,4 +1254,48 @@ int nft_probe_features(struct ph_nft *n, int *owner, int *cgroupv2, int *meta_ti
 	probe_spec.mark_mask = 0x1;
 	*socket_mark = probe_batch(n, probe_rule) == 0;
 	return 0;
+}
+
+/* ---- opening a window: the fast path ------------------------------------------------ */
+
+int nft_open_window(struct ph_nft *n, const struct ph_config *cfg, const struct nft_rule_spec *spec,
+		    struct nft_rule_ref *refs, unsigned *nrefs)
+{
+	int r = 0;
+
+	*nrefs = 0;
+	for (int attempt = 0; attempt < 4; attempt++) {
+		if (!n->cache_valid) {
+			unsigned unopenable = 0;
+			/* the generation first: chains read after it can only be
+			 * newer, and a batch bound to it is refused if they are */
+			r = get_genid(n, &n->cache_genid);
+			if (r)
+				return r;
+			r = nft_find_chains(n, cfg, n->cache, PH_MAX_CHAINS, &n->ncache, &unopenable, 1);
+			if (r)
+				return r;
+			n->cache_valid = 1;
+		}
+		if (n->ncache == 0)
+			return 0;
+		r = insert_batch(n, spec, n->cache, n->ncache, refs, 1, n->cache_genid);
+		if (r == -ERESTART) {
+			n->cache_valid = 0; /* somebody changed the ruleset: read it again */
+			continue;
+		}
+		if (r) {
+			n->cache_valid = 0;
+			return r;
+		}
+		n->cache_genid++; /* our own commit */
+		*nrefs = n->ncache;
+		return 0;
+	}
+	return r;
+}
+
+void nft_forget_chains(struct ph_nft *n)
+{
+	n->cache_valid = 0;
 }

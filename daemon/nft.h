@@ -45,6 +45,15 @@ int nft_find_chains(struct ph_nft *n, const struct ph_config *c, struct ph_chain
 int nft_insert_window(struct ph_nft *n, const struct nft_rule_spec *spec,
 		      const struct ph_chain_ref *chains, unsigned nchains, struct nft_rule_ref *refs);
 
+/* Open a window: insert the rule at the top of every target chain in one
+ * batch bound to the ruleset generation the target chains were read at (a
+ * cache, re-read when the kernel reports the generation changed). *nrefs: the
+ * rules inserted (0: no target chain, nothing blocks). All or nothing. */
+int nft_open_window(struct ph_nft *n, const struct ph_config *cfg, const struct nft_rule_spec *spec,
+		    struct nft_rule_ref *refs, unsigned *nrefs);
+/* Forget the cached target chains (the ruleset changed). */
+void nft_forget_chains(struct ph_nft *n);
+
 /* Packets/bytes admitted: the largest counter among the rules (a packet that
  * crosses two chains is counted once). Missing rules are skipped. */
 int nft_read_counters(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned nrefs,

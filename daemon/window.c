@@ -363,7 +363,7 @@ static void window_open(struct ph_daemon *d, struct ph_session *s, const struct 
 	struct ph_chain_ref chains[PH_MAX_CHAINS];
 	struct nft_rule_spec spec;
 	struct ph_window *w;
-	unsigned nchains = 0, unopenable = 0;
+	unsigned nchains = 0;
 	uint64_t now_boot = now_ns(CLOCK_BOOTTIME), now_real = now_ns(CLOCK_REALTIME);
 	char path[64];
 	int r;
@@ -404,38 +404,35 @@ static void window_open(struct ph_daemon *d, struct ph_session *s, const struct 
 	w->revoked_uid = w->revoked_pid = -1;
 	w->cookies[w->ncookies++] = e->cookie;
 
-	r = nft_find_chains(d->nft, &d->cfg, chains, PH_MAX_CHAINS, &nchains, &unopenable, 1);
+	spec.window_id = w->id;
+	spec.port = e->port;
+	spec.cgroup_level = d->cg.base_level + 1;
+	spec.cgroup_id = s->cgid;
+	spec.by_mark = s->kind == S_WATCH;
+	spec.mark = d->cfg.mark;
+	spec.mark_mask = d->cfg.mark_mask;
+	/* the kernel's deadline is wall-clock (meta time); derive it from the
+	 * same boot-time deadline our own timer uses */
+	spec.deadline_ns = now_real + (s->deadline_boot - now_boot);
+	r = nft_open_window(d->nft, &d->cfg, &spec, w->rules, &nchains);
 	if (r < 0) {
-		log_errno(r, "window %llu: listing chains failed; window not opened", (unsigned long long)w->id);
+		log_errno(r, "window %llu: inserting rules failed; window not opened", (unsigned long long)w->id);
 		goto fail;
 	}
+	w->nrules = nchains;
+	log_debug("window %llu: rules in place %llu us after the listen", (unsigned long long)w->id,
+		  (unsigned long long)((now_ns(CLOCK_BOOTTIME) - e->ts_ns) / 1000));
+	for (unsigned i = 0; i < nchains; i++)
+		chains[i] = w->rules[i].chain;
 	if (nchains == 0 && !d->cfg.chains_auto) {
 		r = -ENOENT;
 		log_err("window %llu: none of the configured chains exists; window not opened",
 			(unsigned long long)w->id);
 		goto fail;
 	}
-	if (nchains) {
-		spec.window_id = w->id;
-		spec.port = e->port;
-		spec.cgroup_level = d->cg.base_level + 1;
-		spec.cgroup_id = s->cgid;
-		spec.by_mark = s->kind == S_WATCH;
-		spec.mark = d->cfg.mark;
-		spec.mark_mask = d->cfg.mark_mask;
-		/* the kernel's deadline is wall-clock (meta time); derive it from
-		 * the same boot-time deadline our own timer uses */
-		spec.deadline_ns = now_real + (s->deadline_boot - now_boot);
-		r = nft_insert_window(d->nft, &spec, chains, nchains, w->rules);
-		if (r < 0) {
-			log_errno(r, "window %llu: inserting rules failed; window not opened", (unsigned long long)w->id);
-			goto fail;
-		}
-		w->nrules = nchains;
-	} else {
+	if (nchains == 0)
 		log_notice("window %llu: no filter chain on input/prerouting; nothing blocks tcp/%u here",
 			   (unsigned long long)w->id, e->port);
-	}
 	w->opened_boot = now_boot;
 	w->opened_real = now_real;
 	{
@@ -687,6 +684,7 @@ void window_on_nft_change(struct ph_daemon *d)
 		log_errno(r, "nft: reading ruleset notifications");
 	if (!changed && r == 0)
 		return;
+	nft_forget_chains(d->nft);
 	r = nft_find_chains(d->nft, &d->cfg, chains, PH_MAX_CHAINS, &nchains, NULL, 0);
 	if (r < 0) {
 		log_errno(r, "nft: listing chains after a ruleset change");
