@@ -647,9 +647,9 @@ static void print_record_text(const char *line, size_t n)
 		json_get_str(line, n, "user", b, sizeof(b));
 		json_get_u64(line, n, "pid", &x);
 		json_get_str(line, n, "deadline", c, sizeof(c));
-		printf("ports ");
-		if (!json_get(line, n, "ports", &v, &vl))
-			printf("%.*s", (int)vl, v);
+		printf("tcp/");
+		if (!json_get(line, n, "ports", &v, &vl) && vl >= 2)
+			printf("%.*s", (int)vl - 2, v + 1);
 		printf(" pid %llu (%s) user %s, deadline %s\n", (unsigned long long)x, a, b, c);
 	} else if (!strcmp(ev, "window-close")) {
 		const char *v;

@@ -341,13 +341,19 @@ int main(int argc, char **argv)
 	}
 	window_adopt_orphans(d);
 	window_watch_designations(d);
-	log_notice("ready: watching tcp port(s) %u%s, control socket %s, sessions in %s%s",
-		   d->cfg.ports[0], d->cfg.nports > 1 ? " and more" : "", d->cfg.socket, d->cg.mount, d->cg.base_rel);
+	{
+		char ports[64] = "";
+		size_t l = 0;
+		for (unsigned i = 0; i < d->cfg.nports; i++)
+			l += (size_t)snprintf(ports + l, sizeof(ports) - l, "%s%u", i ? "," : "", d->cfg.ports[i]);
+		log_notice("ready: watching tcp port(s) %s, control socket %s, sessions in %s%s, %u designation(s)",
+			   ports, d->cfg.socket, d->cg.mount, d->cg.base_rel, d->cfg.ndes);
+	}
 	{
 		/* ready: BPF attached, control socket listening */
 		char state[256];
-		snprintf(state, sizeof(state), "READY=1\nSTATUS=watching tcp port(s) %u%s; control socket %.108s\nMAINPID=%d",
-			 d->cfg.ports[0], d->cfg.nports > 1 ? " and more" : "", d->cfg.socket, (int)getpid());
+		snprintf(state, sizeof(state), "READY=1\nSTATUS=watching %u tcp port(s); control socket %.108s\nMAINPID=%d",
+			 d->cfg.nports, d->cfg.socket, (int)getpid());
 		r = notify_send(state);
 		if (r)
 			log_errno(r, "notify: cannot tell the service manager we are ready");

@@ -1025,9 +1025,14 @@ static int session_start(struct ph_daemon *d, struct ph_client *c, const struct 
 	ok->nports = (uint16_t)s->nports;
 	memcpy(ok->ports, s->ports, sizeof(ok->ports));
 	copy_str(ok->cgroup, sizeof(ok->cgroup), s->cg_rel);
-	log_info("session %llu started for pid %d uid %u in %s (ports %u%s, max window %u s)",
-		 (unsigned long long)s->id, (int)pid, (unsigned)c->uid, s->cg_rel, s->ports[0],
-		 s->nports > 1 ? ",..." : "", s->max_window);
+	{
+		char ports[64] = "";
+		size_t l = 0;
+		for (unsigned i = 0; i < s->nports; i++)
+			l += (size_t)snprintf(ports + l, sizeof(ports) - l, "%s%u", i ? "," : "", s->ports[i]);
+		log_info("session %llu started for pid %d uid %u in %s (ports %s, max window %u s)",
+			 (unsigned long long)s->id, (int)pid, (unsigned)c->uid, s->cg_rel, ports, s->max_window);
+	}
 	return control_send(c, &m, len);
 }
 

@@ -1,0 +1,495 @@
+#!/bin/bash
+# tests/e2e/test_e2e.sh — porthole end to end: real ACME clients (certbot, lego) get
+# certificates from pebble through `porthole run`, on a geo-blocked host of the lab
+# (tests/lab/lab.sh), with portholed running in the host's network namespace.
+#
+#   control     without porthole the geo-block stops pebble's validation (one run)
+#   certbot     HTTP-01, IPv4-only name (+ audit: one window, peers = pebble's v4 source)
+#   renew       certbot renew --force-renewal of that certificate through porthole run
+#   lego        HTTP-01 and TLS-ALPN-01 (porthole run --port 443)
+#   multi-name  certbot, an IPv4-only and an IPv6-only name in one certificate
+#   decoy       while a window is open, a listener outside the session (same port,
+#               the host's second address) stays dropped from the internet
+# After every run: ports 80/443 dropped from the internet again, the host ruleset
+# byte-identical to the baseline, no session cgroup left, every window of the run
+# opened and closed exactly once in the audit log. At the end the daemon stops on
+# SIGTERM (exit 0, "daemon-stop" in the audit log, no sanitizer report) and the lab
+# goes away without leaving a namespace, process or cgroup behind.
+#
+# Output: "PASS name (T s)" / "FAIL name (T s)" lines, details indented, last line
+# "e2e: N passed, N failed, N skipped". Exit 0 / 1, or 77 with "SKIP e2e: reason".
+# Env: PORTHOLE_BIN (directory of portholed/porthole, default build; build/asan for
+# the sanitizer build), E2E_LAB_PREFIX (default phle$$), E2E_VERBOSE=1 (client output),
+# E2E_KEEP=DIR (keep the clients' and the daemon's logs there).
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+PY=/usr/bin/python3
+
+skip() {
+	echo "SKIP e2e: $*"
+	echo "e2e: 0 passed, 0 failed, 1 skipped"
+	exit 77
+}
+[ "$(id -u)" = 0 ] || skip "must run as root (network namespaces, nftables, BPF)"
+[ "${BASH_VERSINFO[0]}" -ge 5 ] || skip "needs bash >= 5"
+# the sanitizer build when make test built it: a report fails the test
+BIN=${PORTHOLE_BIN:-build/asan}
+case $BIN in /*) ;; *) BIN=$ROOT/$BIN ;; esac
+[ -n "${PORTHOLE_BIN:-}" ] || [ -x "$BIN/portholed" ] || BIN=$ROOT/build
+for b in "$BIN/portholed" "$BIN/porthole"; do
+	[ -x "$b" ] || skip "missing binary: $b (make all)"
+done
+for b in pebble pebble-challtestsrv certbot lego nft nsenter ip openssl curl awk timeout "$PY"; do
+	command -v "$b" >/dev/null 2>&1 || skip "missing binary: $b (make deps)"
+done
+
+LAB_PREFIX=${E2E_LAB_PREFIX:-phle$$}
+LAB_STATE=/run/$LAB_PREFIX-lab
+E2E_TIMEOUT=${E2E_TIMEOUT:-90}
+# The host namespace inherits the machine's resolv.conf, whose server it cannot reach:
+# a reverse lookup (certbot's HTTP server calls getfqdn() when it binds one address)
+# would wait 5 s for nothing. Nothing in the lab needs DNS from the host: fail fast.
+export RES_OPTIONS="timeout:1 attempts:1"
+# shellcheck source=../lab/lab.sh
+. "$ROOT/tests/lab/lab.sh"
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+
+PASSED=0 FAILED=0 SKIPPED=0
+T_ALL=$(_e2e_now)
+LAB_IS_UP=0
+BASE_RULESET=
+T=            # our temp dir: daemon config, socket, audit log, daemon log
+DPID=         # portholed
+DCG=          # the daemon's own cgroup
+WATCH_PID=    # background watcher of the decoy case
+CG2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+KNOWN_WINDOWS=   # window ids of the runs so far (audit cross-check)
+
+say() { printf '  %s\n' "$*"; }
+
+stop_daemon() { # -> exit status of portholed (0 if none)
+	local rc=0
+	[ -n "$DPID" ] || return 0
+	kill -TERM "$DPID" 2>/dev/null
+	for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done
+	if kill -0 "$DPID" 2>/dev/null; then
+		say "portholed ($DPID) ignored SIGTERM for 5 s: SIGKILL"
+		kill -KILL "$DPID" 2>/dev/null
+	fi
+	wait "$DPID"; rc=$?
+	DPID=
+	return $rc
+}
+
+remove_cgroups() { # the daemon's cgroup and whatever it left below (children first)
+	[ -n "$DCG" ] && [ -d "$DCG" ] || return 0
+	find "$DCG" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
+	rmdir "$DCG" 2>/dev/null
+}
+
+keep_logs() { # E2E_KEEP=DIR: copy the clients' and the daemon's files there
+	[ -n "${E2E_KEEP:-}" ] || return 0
+	mkdir -p "$E2E_KEEP" || return 0
+	[ -n "${E2E_WORK:-}" ] && [ -d "$E2E_WORK" ] && cp -a "$E2E_WORK" "$E2E_KEEP/clients" 2>/dev/null
+	[ -n "$T" ] && [ -d "$T" ] && cp -a "$T" "$E2E_KEEP/daemon" 2>/dev/null
+	return 0
+}
+
+cleanup() {
+	trap - EXIT INT TERM HUP
+	keep_logs
+	if [ -n "$WATCH_PID" ]; then kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; fi
+	e2e_cleanup
+	stop_daemon >/dev/null
+	[ "$LAB_IS_UP" = 1 ] && lab_down
+	remove_cgroups
+	case $T in /tmp/phl*-porthole.*) rm -rf -- "$T" ;; esac
+}
+interrupted() { # SIGNAL-NAME EXIT-STATUS
+	echo "FAIL interrupted by SIG$1"
+	FAILED=$((FAILED + 1))
+	echo "total $(_e2e_secs "$T_ALL" "$(_e2e_now)")s"
+	echo "e2e: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+	exit "$2"   # the EXIT trap cleans up
+}
+trap cleanup EXIT
+trap 'interrupted INT 130' INT
+trap 'interrupted TERM 143' TERM
+trap 'interrupted HUP 129' HUP
+
+run_case() { # NAME FUNC [ARGS...]
+	local name=$1 t0 t; shift
+	echo "--- $name"
+	t0=$(_e2e_now)
+	if "$@"; then
+		t=$(_e2e_secs "$t0" "$(_e2e_now)")
+		echo "PASS $name (${t}s)"
+		PASSED=$((PASSED + 1))
+		return 0
+	fi
+	t=$(_e2e_secs "$t0" "$(_e2e_now)")
+	echo "FAIL $name (${t}s)"
+	FAILED=$((FAILED + 1))
+	return 1
+}
+
+finish() {
+	echo "total $(_e2e_secs "$T_ALL" "$(_e2e_now)")s"
+	echo "e2e: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+	[ "$FAILED" = 0 ] && exit 0
+	exit 1
+}
+
+ph() { PORTHOLE_SOCKET=$T/porthole.sock "$BIN/porthole" "$@"; }
+WRAP80=       # "env PORTHOLE_SOCKET=... porthole run --", set by case_daemon_start
+WRAP443=      # the same with --port 443
+
+daemon_log_tail() { say "portholed log ($T/portholed.log), last lines:"; tail -n 15 "$T/portholed.log" | sed 's/^/    | /'; }
+
+# ---------------------------------------------------------------- checks after each run
+ruleset_unchanged() {
+	local now
+	now=$(lab_ruleset)
+	if [ "$now" != "$BASE_RULESET" ]; then
+		say "host ruleset differs from the baseline:"
+		diff <(printf '%s\n' "$BASE_RULESET") <(printf '%s\n' "$now") | sed 's/^/    /'
+		return 1
+	fi
+	say "host ruleset byte-identical to the baseline"
+}
+
+# expect_probes — lines "WANT ADDR PORT ROLE" on stdin, probed in parallel (a
+# "dropped" answer costs LAB_PROBE_TIMEOUT seconds each).
+expect_probes() {
+	local d=$E2E_WORK/probes i=0 ok=0 want addr port role got f
+	local -a line=() pids=()
+	rm -rf "$d"; mkdir -p "$d" || return 1
+	while read -r want addr port role; do
+		[ -n "$want" ] || continue
+		i=$((i + 1))
+		( got=$(lab_probe "$addr" "$port" "$role"); echo "$want $addr $port $role $got" >"$d/$(printf %03d $i)" ) &
+		pids+=($!)
+	done
+	wait "${pids[@]}"   # only the probes (pebble and portholed are children of this shell too)
+	for f in "$d"/*; do
+		read -r want addr port role got <"$f"
+		if [ "$role" = inet ]; then line+=("$addr:$port=$got"); else line+=("$addr:$port=$got(from $role)"); fi
+		[ "$got" = "$want" ] || { say "probe $addr port $port from $role: $got, expected $want"; ok=1; }
+	done
+	[ $ok = 0 ] && say "probes from inet: ${line[*]}"
+	return $ok
+}
+
+no_session_cgroup() {
+	local left
+	left=$(find "$DCG/porthole" -mindepth 1 -maxdepth 1 -type d 2>/dev/null)
+	if [ -n "$left" ]; then say "session cgroup(s) left: $left"; return 1; fi
+	say "no session cgroup left under $DCG"
+}
+
+no_open_window() {
+	local st
+	st=$(ph status --json 2>&1) || { say "porthole status failed: $st"; return 1; }
+	if "$PY" -c 'import json, sys; sys.exit(0 if json.loads(sys.argv[1])["windows"] == [] else 1)' "$st" 2>/dev/null; then
+		say "porthole status: no open window"
+	else
+		say "porthole status still lists something: $st"; return 1
+	fi
+}
+
+# after_run — every check that must hold after each client run (issue case 5).
+after_run() {
+	local ok=0
+	printf '%s\n' "dropped $LAB_HOST_V4 80 inet" "dropped $LAB_HOST_V4 443 inet" \
+		"dropped $LAB_HOST_V6 80 inet" "dropped $LAB_HOST_V6 443 inet" | expect_probes || ok=1
+	ruleset_unchanged || ok=1
+	no_session_cgroup || ok=1
+	no_open_window || ok=1
+	return $ok
+}
+
+# run_windows — ids of the windows `porthole run` reported in the client's log.
+run_windows() { grep -oE '^porthole: window [0-9]+ open' "$E2E_LAST_LOG" | awk '{ print $3 }' | tr '\n' ' '; }
+
+# audit_check PORT MODE ADDRS — the audit log's records of the windows of the last
+# run: each opened and closed exactly once, on PORT, reason exited|listener-closed;
+# the union of their peers is exactly ADDRS (MODE exact) or a non-empty subset of
+# them (MODE subset). No window opened that porthole run did not report.
+audit_check() {
+	local port=$1 mode=$2 addrs=$3 ids json
+	ids=$(run_windows)
+	if [ -z "${ids// /}" ]; then
+		say "porthole run reported no window in $E2E_LAST_LOG"; return 1
+	fi
+	json=$E2E_WORK/audit.json
+	ph log --json --file "$T/audit.jsonl" >"$json" 2>"$json.err" || {
+		say "porthole log --json failed: $(cat "$json.err")"; return 1; }
+	local known=$KNOWN_WINDOWS
+	KNOWN_WINDOWS="$KNOWN_WINDOWS $ids"
+	"$PY" - "$json" "$ids" "$known" "$port" "$mode" "$addrs" <<'PY' || return 1
+import json, sys
+path, ids, known, port, mode, addrs = sys.argv[1:]
+ids = [int(x) for x in ids.split()]
+known = {int(x) for x in known.split()}
+want = set(addrs.split())
+recs = json.load(open(path))
+ok = True
+def bad(msg):
+    global ok
+    ok = False
+    print("  audit: " + msg)
+opened = {}
+closed = {}
+for r in recs:
+    if r.get("event") == "window-open":
+        opened.setdefault(r.get("window"), []).append(r)
+    elif r.get("event") == "window-close":
+        closed.setdefault(r.get("window"), []).append(r)
+peers = {}
+for w in ids:
+    o, c = opened.get(w, []), closed.get(w, [])
+    if len(o) != 1 or len(c) != 1:
+        bad(f"window {w}: {len(o)} window-open and {len(c)} window-close records, want 1 and 1")
+        continue
+    o, c = o[0], c[0]
+    if o.get("ports") != [int(port)]:
+        bad(f"window {w}: ports {o.get('ports')}, want [{port}]")
+    if c.get("reason") not in ("exited", "listener-closed"):
+        bad(f"window {w}: closed with reason {c.get('reason')!r}")
+    wp = {}
+    for p in c.get("peers") or []:
+        wp[p.get("addr")] = p.get("connections")
+        peers[p.get("addr")] = peers.get(p.get("addr"), 0) + (p.get("connections") or 0)
+    print(f"  audit: window {w} {o.get('family')} tcp/{o.get('ports')[0] if o.get('ports') else '?'} "
+          f"pid {o.get('pid')} ({o.get('exe')}): closed {c.get('reason')} after {c.get('duration_ms')} ms, "
+          f"{c.get('connections')} connection(s), peers {wp or 'none'}")
+extra = sorted(set(opened) - known - set(ids), key=lambda x: (x is None, x))
+if extra:
+    bad(f"window-open records not reported by porthole run: {extra}")
+got = set(peers)
+if mode == "exact" and got != want:
+    bad(f"peers {sorted(got)}, want exactly {sorted(want)}")
+elif mode == "subset" and (not got or not got <= want):
+    bad(f"peers {sorted(got)}, want a non-empty subset of {sorted(want)}")
+sys.exit(0 if ok else 1)
+PY
+}
+
+# ---------------------------------------------------------------- setup
+case_lab_up() {
+	[ -n "$CG2" ] && [ -d "$CG2" ] || { say "no cgroup2 mount in /proc/self/mountinfo"; return 1; }
+	lab_up || return 1
+	LAB_IS_UP=1
+	e2e_init || return 1
+	BASE_RULESET=$(lab_ruleset)
+	say "lab $LAB_PREFIX up; ACME directory $LAB_ACME_DIR reachable from $LAB_NS_HOST"
+}
+
+case_daemon_start() {
+	T=$(mktemp -d "/tmp/$LAB_PREFIX-porthole.XXXXXX") || return 1
+	WRAP80="env PORTHOLE_SOCKET=$T/porthole.sock $BIN/porthole run --"
+	WRAP443="env PORTHOLE_SOCKET=$T/porthole.sock $BIN/porthole run --port 443 --"
+	export ASAN_OPTIONS="log_path=$T/asan:detect_leaks=1:abort_on_error=0"
+	export UBSAN_OPTIONS="log_path=$T/ubsan:print_stacktrace=1"
+	cat >"$T/porthole.conf" <<EOF
+socket = $T/porthole.sock
+socket_group = root
+audit_log = $T/audit.jsonl
+ports = 80, 443
+max_window = 300
+chains = auto
+EOF
+	DCG=$CG2/$LAB_PREFIX-daemon
+	mkdir "$DCG" || { DCG=; return 1; }
+	: >"$T/portholed.log"
+	(
+		echo $BASHPID >"$DCG/cgroup.procs" || exit 1
+		exec nsenter --net="/run/netns/$LAB_NS_HOST" -- "$BIN/portholed" -c "$T/porthole.conf"
+	) 2>>"$T/portholed.log" &
+	DPID=$!
+	for _ in $(seq 200); do
+		grep -q 'ready:' "$T/portholed.log" && break
+		kill -0 "$DPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if ! grep -q 'ready:' "$T/portholed.log"; then
+		say "portholed did not become ready"; daemon_log_tail
+		return 1
+	fi
+	say "portholed ($BIN/portholed, pid $DPID) ready in $LAB_NS_HOST, cgroup $DCG"
+	ruleset_unchanged
+}
+
+# ---------------------------------------------------------------- cases
+case_control_blocked() {
+	local ok=0 n
+	n=$(e2e_new_name ctl4 v4) || return 1
+	e2e_expect_blocked e2e_certbot "" "$n" || ok=1
+	ruleset_unchanged || ok=1
+	return $ok
+}
+
+case_certbot_v4() {
+	local ok=0 n
+	n=$(e2e_new_name cb4 v4) || return 1
+	e2e_certbot "$WRAP80" "$n" || ok=1
+	after_run || ok=1
+	audit_check 80 exact "$LAB_INET_V4" || ok=1
+	return $ok
+}
+
+case_lego_http() {
+	local ok=0 n
+	n=$(e2e_new_name lh4 v4) || return 1
+	e2e_lego_http "$WRAP80" "$n" || ok=1
+	after_run || ok=1
+	audit_check 80 subset "$LAB_INET_V4 $LAB_INET_V6" || ok=1
+	return $ok
+}
+
+case_lego_tls() {
+	local ok=0 n
+	n=$(e2e_new_name lt4 v4) || return 1
+	e2e_lego_tls "$WRAP443" "$n" || ok=1
+	after_run || ok=1
+	audit_check 443 subset "$LAB_INET_V4 $LAB_INET_V6" || ok=1
+	return $ok
+}
+
+case_certbot_multi() {
+	local ok=0 a b
+	a=$(e2e_new_name cbm4 v4) && b=$(e2e_new_name cbm6 v6) || return 1
+	e2e_certbot "$WRAP80" "$a" "$b" || ok=1
+	after_run || ok=1
+	audit_check 80 subset "$LAB_INET_V4 $LAB_INET_V6" || ok=1
+	return $ok
+}
+
+# decoy_watch OFFSET OUT — wait for the next "window N open" in the daemon log (after
+# byte OFFSET), then probe the decoy from the internet and, while the probe's SYN is
+# unanswered, ask the daemon whether window N is still open: if it is, the SYN met
+# the firewall while the window was open. Writes "ID PROBE STILL-OPEN" to OUT.
+decoy_watch() {
+	local off=$1 out=$2 id="" i pf st
+	for i in $(seq 400); do
+		id=$(tail -c +"$((off + 1))" "$T/portholed.log" | grep -oE 'window [0-9]+ open' | head -n1 | awk '{ print $2 }')
+		[ -n "$id" ] && break
+		sleep 0.025
+	done
+	[ -n "$id" ] || { echo "none - -" >"$out"; return; }
+	pf=$out.probe
+	( lab_probe "$LAB_HOST_V4_ALT" 80 inet >"$pf" ) &
+	sleep 0.2
+	st=$(ph status --json 2>/dev/null)
+	wait $!
+	if "$PY" -c 'import json, sys; sys.exit(0 if int(sys.argv[2]) in [w["id"] for w in json.loads(sys.argv[1])["windows"]] else 1)' "$st" "$id" 2>/dev/null; then
+		echo "$id $(cat "$pf") yes" >"$out"
+	else
+		echo "$id $(cat "$pf") no" >"$out"
+	fi
+	echo "$st" >"$out.status"
+}
+
+case_decoy() {
+	local ok=0 n off res id probe open
+	n=$(e2e_new_name decoy v4) || return 1
+	lab_spawn host decoy "$PY" -m http.server --bind "$LAB_HOST_V4_ALT" 80
+	local dpid=$LAB_LAST_PID
+	for _ in $(seq 50); do [ "$(lab_probe "$LAB_HOST_V4_ALT" 80 allow)" = open ] && break; sleep 0.1; done
+	printf '%s\n' "open $LAB_HOST_V4_ALT 80 allow" "dropped $LAB_HOST_V4_ALT 80 inet" | expect_probes || ok=1
+	off=$(stat -c %s "$T/portholed.log")
+	res=$E2E_WORK/decoy.result
+	rm -f "$res"
+	decoy_watch "$off" "$res" &
+	WATCH_PID=$!
+	# certbot binds only the primary address (a wildcard bind would collide with the decoy)
+	E2E_HTTP_ADDR=$LAB_HOST_V4 e2e_certbot "$WRAP80" "$n" || ok=1
+	wait "$WATCH_PID"; WATCH_PID=
+	read -r id probe open <"$res" 2>/dev/null || id=none
+	if [ "$id" = none ]; then
+		say "no window opened during the run: the decoy could not be tested"; ok=1
+	elif [ "$probe" != dropped ]; then
+		say "decoy $LAB_HOST_V4_ALT:80 (outside the session) from inet during window $id: $probe, expected dropped"; ok=1
+	elif [ "$open" != yes ]; then
+		say "decoy probe dropped, but window $id had closed before the probe could be confirmed (inconclusive)"
+		say "status: $(cat "$res.status" 2>/dev/null)"; ok=1
+	else
+		say "during window $id: decoy $LAB_HOST_V4_ALT:80 (outside the session) from inet: dropped (window confirmed open)"
+	fi
+	lab_kill "$dpid"
+	after_run || ok=1
+	audit_check 80 exact "$LAB_INET_V4" || ok=1
+	return $ok
+}
+
+case_renew() {
+	local ok=0
+	e2e_certbot_renew "$WRAP80" || ok=1
+	after_run || ok=1
+	audit_check 80 subset "$LAB_INET_V4 $LAB_INET_V6" || ok=1
+	return $ok
+}
+
+case_daemon_stop() {
+	local ok=0 rc san
+	stop_daemon; rc=$?
+	if [ "$rc" = 0 ]; then say "portholed exited 0 on SIGTERM"
+	else say "portholed exited $rc on SIGTERM"; daemon_log_tail; ok=1; fi
+	if ph log --file "$T/audit.jsonl" 2>&1 | tail -n1 | grep -q 'daemon-stop'; then
+		say "porthole log: $(ph log --file "$T/audit.jsonl" | tail -n1 | tr -s ' ')"
+	else
+		say "porthole log does not end with daemon-stop:"; ph log --file "$T/audit.jsonl" 2>&1 | tail -n 3 | sed 's/^/    | /'; ok=1
+	fi
+	san=$(ls "$T"/asan* "$T"/ubsan* 2>/dev/null)
+	if [ -n "$san" ]; then
+		say "sanitizer reports:"; cat $san | head -n 60 | sed 's/^/    | /'; ok=1
+	fi
+	if grep -qE '^<[0-4]>' "$T/portholed.log"; then
+		say "portholed logged errors/warnings:"; grep -E '^<[0-4]>' "$T/portholed.log" | head -n 10 | sed 's/^/    | /'; ok=1
+	else
+		say "portholed log: $(wc -l <"$T/portholed.log") lines, no error or warning"
+	fi
+	ruleset_unchanged || ok=1
+	return $ok
+}
+
+case_teardown() {
+	local ok=0 ns pid st name r cur
+	local -a recorded=()
+	while read -r pid st name; do recorded+=("$pid:$st:$name"); done <"$LAB_STATE/pids"
+	keep_logs
+	e2e_cleanup
+	lab_down || ok=1
+	LAB_IS_UP=0
+	for ns in "$LAB_NS_HOST" "$LAB_NS_INET" "$LAB_NS_ALLOW"; do
+		if ip netns list | grep -qw -- "$ns"; then say "netns $ns still exists"; ok=1; fi
+	done
+	for r in "${recorded[@]}"; do
+		IFS=: read -r pid st name <<<"$r"
+		cur=$(_lab_starttime "$pid") || cur=
+		if [ -n "$cur" ] && [ "$cur" = "$st" ]; then say "$name ($pid) still running"; ok=1; fi
+	done
+	remove_cgroups
+	if [ -n "$DCG" ] && [ -d "$DCG" ]; then say "cgroup $DCG could not be removed"; ok=1; fi
+	[ -e "$LAB_STATE" ] && { say "$LAB_STATE still exists"; ok=1; }
+	case $T in /tmp/phl*-porthole.*) rm -rf -- "$T" ;; esac
+	[ $ok = 0 ] && say "namespaces, ${#recorded[@]} lab processes, daemon cgroup and state dirs gone"
+	return $ok
+}
+
+# ---------------------------------------------------------------- run
+run_case lab_up case_lab_up || finish
+run_case daemon_start case_daemon_start || finish
+run_case control_certbot_blocked_without_porthole case_control_blocked
+run_case certbot_http01_v4only case_certbot_v4
+run_case certbot_renew_force case_renew
+run_case lego_http01 case_lego_http
+run_case lego_tlsalpn01_port443 case_lego_tls
+run_case certbot_multiname_v4only_v6only case_certbot_multi
+run_case decoy_outside_session_dropped case_decoy
+run_case daemon_sigterm_clean_stop case_daemon_stop
+run_case teardown_leaves_nothing case_teardown
+finish
