@@ -88,6 +88,7 @@ remove_cgroups() { # the daemon's cgroup and whatever it left below (children fi
 	[ -n "$DCG" ] && [ -d "$DCG" ] || return 0
 	find "$DCG" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
 	rmdir "$DCG" 2>/dev/null
+	[ -n "${CG2:-}" ] && rmdir "$CG2/$LAB_PREFIX-cron" 2>/dev/null
 }
 
 keep_logs() { # E2E_KEEP=DIR: copy the clients' and the daemon's files there
@@ -301,6 +302,9 @@ audit_log = $T/audit.jsonl
 ports = 80, 443
 max_window = 300
 chains = auto
+# watch mode (issue 6): a cron-like job cgroup, and lego by executable
+designate = cgroup /$LAB_PREFIX-cron
+designate = exe $(readlink -f "$(command -v lego)") ports=80
 EOF
 	DCG=$CG2/$LAB_PREFIX-daemon
 	mkdir "$DCG" || { DCG=; return 1; }
@@ -433,6 +437,98 @@ case_renew() {
 	return $ok
 }
 
+
+# ---------------------------------------------------------------- watch mode
+# watch_audit_check TYPE ADDRS: every window-open since the last check came
+# from a designation of TYPE, closed with exited/listener-closed, and its
+# peers are a non-empty subset of ADDRS
+watch_audit_check() {
+	local type=$1 addrs=$2 json=$E2E_WORK/audit-watch.json
+	ph log --json --file "$T/audit.jsonl" >"$json" 2>/dev/null || { say "porthole log --json failed"; return 1; }
+	"$PY" - "$json" "$KNOWN_WINDOWS" "$type" "$addrs" <<'PY' || return 1
+import json, sys
+path, known, dtype, addrs = sys.argv[1:]
+known = {int(x) for x in known.split()}
+recs = json.load(open(path))
+new = [r for r in recs if r.get("event") == "window-open" and r["window"] not in known]
+closes = {r["window"]: r for r in recs if r.get("event") == "window-close"}
+ok = bool(new)
+if not new:
+    print("  audit: no watch-mode window was opened")
+peers = set()
+for o in new:
+    c = closes.get(o["window"])
+    d = o.get("designation", {})
+    print(f"  audit: window {o['window']} designated by {d.get('type')} {d.get('value')} (config line {d.get('config_line')}), "
+          f"pid {o.get('pid')} {o.get('exe')}: " + (f"closed {c['reason']}, peers {[p['addr'] for p in c['peers']]}" if c else "NOT closed"))
+    if d.get("type") != dtype or not c or c["reason"] not in ("exited", "listener-closed"):
+        ok = False
+    if c:
+        peers |= {p["addr"] for p in c["peers"]}
+if not peers or not peers <= set(addrs.split()):
+    print(f"  audit: peers {sorted(peers)}, want a non-empty subset of {addrs}")
+    ok = False
+print("WINDOWS " + " ".join(str(o["window"]) for o in new))
+sys.exit(0 if ok else 1)
+PY
+}
+
+watch_known_update() {
+	KNOWN_WINDOWS="$KNOWN_WINDOWS $(ph log --json --file "$T/audit.jsonl" 2>/dev/null | "$PY" -c '
+import json, sys
+print(" ".join(str(r["window"]) for r in json.load(sys.stdin) if r.get("event") == "window-open"))')"
+}
+
+case_watch_cgroup() {
+	local ok=0 n cg=$CG2/$LAB_PREFIX-cron
+	n=$(e2e_new_name cron v4) || return 1
+	watch_known_update
+	# the job's cgroup appears after the daemon started, as a timer's unit does
+	mkdir -p "$cg" || return 1
+	# a copy of lego (another inode: not the exe designation) so that only
+	# the cgroup designation can open its window
+	mkdir -p "$T/bin" && cp "$(readlink -f "$(command -v lego)")" "$T/bin/lego" || return 1
+	say "a copy of lego ($T/bin/lego) runs in cgroup /$LAB_PREFIX-cron without any wrapper"
+	PATH=$T/bin:$PATH e2e_lego_http "$ROOT/tests/tools/in_cgroup.sh $cg" "$n" || ok=1
+	after_run || ok=1
+	watch_audit_check cgroup "$LAB_INET_V4 $LAB_INET_V6" || ok=1
+	rmdir "$cg" 2>/dev/null
+	return $ok
+}
+
+case_watch_exe() {
+	local ok=0 n off res id probe open
+	n=$(e2e_new_name exe v4) || return 1
+	watch_known_update
+	# lego and a python web server share one cgroup (this script's); only
+	# lego's own socket may be reachable
+	lab_spawn host decoy2 "$PY" -m http.server --bind "$LAB_HOST_V4_ALT" 80
+	local dpid=$LAB_LAST_PID
+	for _ in $(seq 50); do [ "$(lab_probe "$LAB_HOST_V4_ALT" 80 allow)" = open ] && break; sleep 0.1; done
+	off=$(stat -c %s "$T/portholed.log")
+	res=$E2E_WORK/decoy2.result
+	rm -f "$res"
+	decoy_watch "$off" "$res" &
+	WATCH_PID=$!
+	say "lego runs from this script's own cgroup, with no wrapper; a python server shares the cgroup"
+	E2E_HTTP_ADDR=$LAB_HOST_V4 e2e_lego_http "" "$n" || ok=1
+	wait "$WATCH_PID"; WATCH_PID=
+	read -r id probe open <"$res" 2>/dev/null || id=none
+	if [ "$id" = none ]; then
+		say "no window opened for lego"; ok=1
+	elif [ "$probe" != dropped ]; then
+		say "python server in lego's cgroup, $LAB_HOST_V4_ALT:80, from inet during window $id: $probe, expected dropped"; ok=1
+	elif [ "$open" = yes ]; then
+		say "during window $id: the python server in the same cgroup ($LAB_HOST_V4_ALT:80) from inet: dropped (window confirmed open)"
+	else
+		say "python server dropped, window $id closed before it could be confirmed (inconclusive)"
+	fi
+	lab_kill "$dpid"
+	after_run || ok=1
+	watch_audit_check exe "$LAB_INET_V4" || ok=1
+	return $ok
+}
+
 case_daemon_stop() {
 	local ok=0 rc san
 	stop_daemon; rc=$?
@@ -490,6 +586,8 @@ run_case lego_http01 case_lego_http
 run_case lego_tlsalpn01_port443 case_lego_tls
 run_case certbot_multiname_v4only_v6only case_certbot_multi
 run_case decoy_outside_session_dropped case_decoy
+run_case watch_mode_lego_in_designated_cgroup case_watch_cgroup
+run_case watch_mode_lego_by_executable case_watch_exe
 run_case daemon_sigterm_clean_stop case_daemon_stop
 run_case teardown_leaves_nothing case_teardown
 finish

@@ -1,0 +1,7 @@
+#!/bin/sh
+# in_cgroup.sh CGROUP-DIR CMD...: move this process into the cgroup, then exec
+# CMD there (what a service manager or cron does for a job's cgroup).
+set -e
+echo $$ >"$1/cgroup.procs"
+shift
+exec "$@"
