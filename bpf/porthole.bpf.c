@@ -26,6 +26,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Level of the session cgroups below the cgroup v2 root; set by the loader. */
 const volatile __u32 session_level = 0;
+/* Only sockets of the daemon's own network namespace matter (nft rules are
+ * per namespace): the others are dropped here, so they never wake it. */
+const volatile __u64 netns_cookie = 0;
 /* Watch mode: the mark bits porthole owns and the value it writes there. */
 const volatile __u32 mark_value = 0;
 const volatile __u32 mark_mask = 0;
@@ -112,6 +115,8 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	if (!bpf_map_lookup_elem(&watched_ports, &port))
 		return 0;
+	if (netns_cookie && BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie) != netns_cookie)
+		return 0;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)
@@ -189,6 +194,8 @@ static __always_inline int on_bind(struct bpf_sock_addr *ctx)
 	int len = sizeof(mark);
 
 	if (!mark_mask || !bpf_map_lookup_elem(&watched_ports, &port))
+		return 1;
+	if (netns_cookie && bpf_get_netns_cookie(ctx) != netns_cookie)
 		return 1;
 	des = designation_of_current();
 	if (!des)

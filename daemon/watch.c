@@ -4,6 +4,8 @@
 #include "log.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -80,6 +82,16 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const char *c
 		goto fail;
 	}
 	w->skel->rodata->session_level = session_level;
+	{
+		/* our network namespace, to filter events in the kernel */
+		__u64 cookie = 0;
+		socklen_t cl = sizeof(cookie);
+		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &cl) == 0)
+			w->skel->rodata->netns_cookie = cookie;
+		if (fd >= 0)
+			close(fd);
+	}
 	if (cfg->ndes) {
 		w->skel->rodata->mark_value = cfg->mark;
 		w->skel->rodata->mark_mask = cfg->mark_mask;
@@ -138,6 +150,8 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const char *c
 		err = -errno;
 		goto fail;
 	}
+	/* loading parsed the kernel's BTF (megabytes): give the memory back */
+	malloc_trim(0);
 	*out = w;
 	return 0;
 fail:
