@@ -121,12 +121,19 @@ $(BUILD)/asan/test_proto: tests/unit/test_proto.c common/proto.c common/util.c $
 unit: $(addprefix $(BUILD)/asan/,$(UNIT_TESTS))
 
 # ---- benchmark helpers -------------------------------------------------------
-BENCH_TOOLS := $(BUILD)/bench/lat_listen $(BUILD)/bench/synprobe
+BENCH_TOOLS := $(addprefix $(BUILD)/bench/,lat_listen synprobe close_listen close_probe connrate hook_listen nft_mon)
 $(BUILD)/bench/%: tests/bench/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror $< -o $@
 bench-tools: $(BENCH_TOOLS)
+
+# performance: open/close latency against an nft-CLI hook, scaling with the
+# host ruleset, concurrent windows, idle footprint (root; BENCH_QUICK=1 short)
+bench:
+	$(Q)tests/deps.sh --if-missing
+	$(Q)$(MAKE) --no-print-directory all bench-tools
+	$(Q)bash tests/bench/bench.sh
 
 # ---- packages, tests, demo ------------------------------------------------
 deps:

@@ -62,6 +62,23 @@ struct {
 	__type(value, __u32);
 } des_cgroup SEC(".maps");
 
+/* Open windows, so that only connections through one are reported (a web
+ * server on a watched port must not wake the daemon per connection): the
+ * session cgroups with a window, and the ports with a watch-mode window. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u8);
+} win_cgroups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PH_MAX_WATCHED_PORTS);
+	__type(key, __u16);
+	__type(value, __u8);
+} win_mark_ports SEC(".maps");
+
 /* sockets the bind hook marked, by cookie: which designation */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -97,7 +114,7 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	struct ph_kevent *e;
 	struct cgroup *cgrp;
 	__u16 family, port, type;
-	__u64 id;
+	__u64 id, session_cgid;
 
 	if (newstate == TCP_LISTEN_STATE)
 		type = PH_EV_LISTEN;
@@ -118,15 +135,23 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	if (netns_cookie && BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie) != netns_cookie)
 		return 0;
 
+	cgrp = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	session_cgid = ancestor_id(cgrp, session_level);
+	if (type == PH_EV_ACCEPT) {
+		__u32 mark = BPF_CORE_READ(sk, sk_mark);
+		if (!(session_cgid && bpf_map_lookup_elem(&win_cgroups, &session_cgid)) &&
+		    !(mark_mask && (mark & mark_mask) == mark_value && bpf_map_lookup_elem(&win_mark_ports, &port)))
+			return 0; /* not through an open window */
+	}
+
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)
 		return 0;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = bpf_ktime_get_boot_ns();
 	e->cookie = bpf_get_socket_cookie(sk);
-	cgrp = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
 	e->cgroup_id = cgrp ? BPF_CORE_READ(cgrp, kn, id) : 0;
-	e->session_cgid = ancestor_id(cgrp, session_level);
+	e->session_cgid = session_cgid;
 	e->netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	id = bpf_get_current_pid_tgid();
 	e->pid = (__u32)id;

@@ -172,6 +172,29 @@ int watch_designate_cgroup(struct ph_watch *w, uint64_t cgid, uint32_t des_index
 	return bpf_map_delete_elem(fd, &k) && errno != ENOENT ? -errno : 0;
 }
 
+static int set_key(int fd, const void *key, int present)
+{
+	__u8 one = 1;
+
+	if (present)
+		return bpf_map_update_elem(fd, key, &one, BPF_ANY) ? -errno : 0;
+	return bpf_map_delete_elem(fd, key) && errno != ENOENT ? -errno : 0;
+}
+
+int watch_window_cgroup(struct ph_watch *w, uint64_t cgid, int open)
+{
+	__u64 k = cgid;
+
+	return set_key(bpf_map__fd(w->skel->maps.win_cgroups), &k, open);
+}
+
+int watch_window_mark_port(struct ph_watch *w, uint16_t port, int open)
+{
+	__u16 k = port;
+
+	return set_key(bpf_map__fd(w->skel->maps.win_mark_ports), &k, open);
+}
+
 int watch_fd(const struct ph_watch *w)
 {
 	return ring_buffer__epoll_fd(w->rb);

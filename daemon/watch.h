@@ -22,6 +22,10 @@ struct ph_config;
 int watch_open(struct ph_watch **out, const struct ph_config *cfg, const char *cg2_root,
 	       uint32_t session_level, watch_cb cb, void *ctx);
 int watch_designate_cgroup(struct ph_watch *w, uint64_t cgid, uint32_t des_index, int add);
+/* Tell the kernel which windows are open, so that it reports connections
+ * through them only: a session cgroup, or a port of watch-mode windows. */
+int watch_window_cgroup(struct ph_watch *w, uint64_t cgid, int open);
+int watch_window_mark_port(struct ph_watch *w, uint16_t port, int open);
 int watch_fd(const struct ph_watch *w);
 /* Drain the ring buffer; returns events handled or -errno. */
 int watch_consume(struct ph_watch *w);

@@ -270,6 +270,28 @@ static void audit_refused(struct ph_daemon *d, const struct ph_client *c, const 
 
 /* ---- windows ----------------------------------------------------------------- */
 
+/* Keep the kernel's list of open windows in step with ours, so that it
+ * reports the connections through them and no others. */
+static void track_windows(struct ph_daemon *d, const struct ph_session *s, uint16_t port)
+{
+	int cg_open = 0, port_open = 0, r;
+
+	for (struct ph_window *w = d->windows; w; w = w->next) {
+		if (w->state != W_OPEN)
+			continue;
+		if (w->session == s)
+			cg_open = 1;
+		if (w->session->kind == S_WATCH && w->port == port)
+			port_open = 1;
+	}
+	if (s->kind == S_WATCH)
+		r = watch_window_mark_port(d->watch, port, port_open);
+	else
+		r = watch_window_cgroup(d->watch, s->cgid, cg_open);
+	if (r)
+		log_errno(r, "bpf: updating the open-window map");
+}
+
 /* Watch the ruleset only while a window is open: an idle daemon wakes for
  * nothing, and an open window is restored after a reload. */
 static void monitor_update(struct ph_daemon *d)
@@ -334,6 +356,7 @@ static void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reas
 			break;
 		}
 	}
+	track_windows(d, w->session, w->port);
 	free(w);
 	arm_timer(d);
 	monitor_update(d);
@@ -414,6 +437,11 @@ static void window_open(struct ph_daemon *d, struct ph_session *s, const struct 
 	/* the kernel's deadline is wall-clock (meta time); derive it from the
 	 * same boot-time deadline our own timer uses */
 	spec.deadline_ns = now_real + (s->deadline_boot - now_boot);
+	/* report connections from the first packet the rules admit */
+	if (s->kind == S_WATCH)
+		watch_window_mark_port(d->watch, w->port, 1);
+	else
+		watch_window_cgroup(d->watch, s->cgid, 1);
 	r = nft_open_window(d->nft, &d->cfg, &spec, w->rules, &nchains);
 	if (r < 0) {
 		log_errno(r, "window %llu: inserting rules failed; window not opened", (unsigned long long)w->id);
@@ -448,6 +476,7 @@ static void window_open(struct ph_daemon *d, struct ph_session *s, const struct 
 	w->state = W_OPEN;
 	w->next = d->windows;
 	d->windows = w;
+	track_windows(d, s, w->port);
 	log_notice("window %llu open: tcp/%u to session %llu (pid %u %s), %u chain(s), closes in %llu s at the latest",
 		   (unsigned long long)w->id, w->port, (unsigned long long)s->id, e->tgid,
 		   s->exe[0] ? s->exe : "?", w->nrules,
@@ -458,6 +487,7 @@ static void window_open(struct ph_daemon *d, struct ph_session *s, const struct 
 	return;
 fail:
 	send_event(s, PH_EVENT_WINDOW_FAILED, w, 0, r, 0, 0);
+	track_windows(d, s, w->port); /* w is not in the list: undo the early add */
 	free(w);
 }
 

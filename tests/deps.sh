@@ -5,7 +5,7 @@ set -eu
 
 PKGS="make gcc clang llvm libclang-rt-dev pkg-config libbpf-dev libelf-dev zlib1g-dev libnftnl-dev libmnl-dev bpftool
       nftables iproute2 util-linux python3 procps
-      pebble certbot lego openssl curl jq mandoc dpkg-dev debhelper"
+      pebble certbot lego openssl curl jq mandoc dpkg-dev debhelper conntrack"
 
 missing=""
 for p in $PKGS; do

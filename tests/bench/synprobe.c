@@ -4,7 +4,12 @@
  * waiting, keep up to 64 attempts in flight and start a new one each interval.
  * A refused attempt (RST) counts as answered too: it passed the firewall.
  * Prints "timeout" after TIMEOUT_MS.
- * usage: synprobe ADDR PORT TIMEOUT_MS [INTERVAL_US] */
+ * FLAGS (optional, letters): 'a' counts only a SYN-ACK as the answer (a
+ * refused attempt is closed and probing goes on: for a rule that opens the
+ * port before anything listens, where a RST only says "firewall open, no
+ * listener yet"); 'f' prints a second line, the send time of the first SYN
+ * (the caller checks that probing had begun before the listener came up).
+ * usage: synprobe ADDR PORT TIMEOUT_MS [INTERVAL_US [FLAGS]] */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,11 +37,13 @@ int main(int argc, char **argv)
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 	struct pollfd p[INFLIGHT];
-	long long born[INFLIGHT], end, next = 0, interval;
+	long long born[INFLIGHT], end, next = 0, interval, first = 0;
+	const char *flags = argc > 5 ? argv[5] : "";
+	int synack_only = strchr(flags, 'a') != NULL, show_first = strchr(flags, 'f') != NULL;
 	socklen_t len;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: synprobe ADDR PORT TIMEOUT_MS [INTERVAL_US]\n");
+		fprintf(stderr, "usage: synprobe ADDR PORT TIMEOUT_MS [INTERVAL_US [FLAGS]]\n");
 		return 64;
 	}
 	interval = (argc > 4 ? atoll(argv[4]) : 100) * 1000LL;
@@ -66,16 +73,27 @@ int main(int argc, char **argv)
 				if (p[i].fd < 0) { slot = i; break; }
 				if (slot < 0 || born[i] < born[slot]) slot = i;
 			}
-			if (p[slot].fd >= 0)
+			if (p[slot].fd >= 0) {
 				close(p[slot].fd); /* recycle the oldest attempt */
+				p[slot].fd = -1;
+			}
 			int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
 			if (fd < 0) {
 				perror("socket");
 				return 1;
 			}
-			if (connect(fd, (struct sockaddr *)&ss, len) == 0 || errno == ECONNREFUSED) {
+			if (!first)
+				first = mono();
+			if (connect(fd, (struct sockaddr *)&ss, len) == 0 || (errno == ECONNREFUSED && !synack_only)) {
 				printf("%lld\n", mono());
+				if (show_first)
+					printf("%lld\n", first);
 				return 0;
+			}
+			if (errno == ECONNREFUSED) {
+				close(fd);
+				next = now + interval;
+				continue;
 			}
 			p[slot].fd = fd;
 			p[slot].events = POLLOUT;
@@ -88,8 +106,10 @@ int main(int argc, char **argv)
 					int err = 0;
 					socklen_t el = sizeof(err);
 					getsockopt(p[i].fd, SOL_SOCKET, SO_ERROR, &err, &el);
-					if (err == 0 || err == ECONNREFUSED) {
+					if (err == 0 || (err == ECONNREFUSED && !synack_only)) {
 						printf("%lld\n", mono());
+						if (show_first)
+							printf("%lld\n", first);
 						return 0;
 					}
 					close(p[i].fd);

@@ -1,0 +1,818 @@
+#!/bin/bash
+# porthole benchmark (`make bench`; not part of `make test`). Builds the
+# namespace lab of tests/lib.sh, starts portholed (plain build/, no sanitizers)
+# in the geo-blocked host namespace and measures:
+#   1. open latency: listen() -> first SYN from the internet namespace answered
+#      (SYN-ACK), for `porthole run` windows and, interleaved, for the usual
+#      alternative: a pre-hook running the nft CLI (`nft insert rule inet filter
+#      input tcp dport 80 accept`) before the client binds (t0 = hook start);
+#      also listen() -> the window's rule committed (nftables notification);
+#   2. close latency: listener SIGKILLed / exiting -> the last SYN that still
+#      passed the firewall (a RST counts), and -> the rule removed;
+#   3. (1) again with a geo-block set of 0..300k IPv4 prefixes and with
+#      1..100 unrelated extra chains;
+#   4. open latency with 1/10/100 windows already open, and TCP connections/s
+#      through the host's input chain with 0 and 100 windows (rules) in it;
+#   5. the idle daemon: RSS, CPU time, wakeups over IDLE seconds with 0 and 10
+#      windows open; binary sizes; BPF programs loaded.
+# Prints one table on stdout (progress on stderr) and writes a JSON file
+# (default build/bench/results.json, or $BENCH_JSON).
+# BENCH_QUICK=1: a reduced run (< 2 minutes) for a smoke check.
+# Only documentation addresses, only inside namespaces made here; the set
+# elements of the geo-block (non-documentation /24s, never used as addresses)
+# only exist in the lab host's ruleset.
+set -u
+source "$(dirname "$0")/../lib.sh"
+PORTHOLE_BIN=$T_ROOT/build
+B=$T_ROOT/build/bench
+OUT=${BENCH_JSON:-$B/results.json}
+QUICK=${BENCH_QUICK:-0}
+[ "$QUICK" = 0 ] && QUICK=
+MODE=full
+[ -n "$QUICK" ] && MODE=quick
+
+if [ -n "$QUICK" ]; then
+	N_OPEN=100 N_CLOSE=50 N_SCALE=50 PREFIXES="0 10000" CHAINS="1 10"
+	CONC="1 10" N_CONC=30 CONN_S=1 CONN_REPS=1 IDLE=10 N_IDLE_WIN=10
+else
+	N_OPEN=1000 N_CLOSE=200 N_SCALE=200 PREFIXES="0 10000 100000 300000" CHAINS="1 10 100"
+	CONC="1 10 100" N_CONC=100 CONN_S=2 CONN_REPS=3 IDLE=60 N_IDLE_WIN=10
+fi
+PROBE_US=100   # a fresh SYN every 100 us: the resolution of every latency here
+LEAD=0.01      # the prober starts this long before the client
+TAIL_N=300     # close: stop after 300 unanswered SYNs (30 ms) in a row
+HOOK_CMD=(nft insert rule inet filter input tcp dport 80 accept)
+
+t_init bench
+t_require_root
+for f in synprobe lat_listen hook_listen close_listen close_probe connrate nft_mon; do
+	[ -x "$B/$f" ] || { echo "bench: $B/$f missing: run make bench-tools" >&2; exit 1; }
+done
+for f in portholed porthole; do
+	[ -x "$PORTHOLE_BIN/$f" ] || { echo "bench: $PORTHOLE_BIN/$f missing: run make all" >&2; exit 1; }
+done
+for c in conntrack bpftool; do
+	command -v "$c" >/dev/null || { echo "bench: $c not installed" >&2; exit 1; }
+done
+R=$T_TMP/raw
+mkdir -p "$R" "$(dirname "$OUT")"
+
+progress() { printf '[%4ds] %s\n' "$SECONDS" "$*" >&2; }
+meta() { printf '%s %s\n' "$1" "$2" >>"$R/meta"; }
+# forget a PID we waited for (pid_max is small: a stale PID in T_PIDS could
+# name an unrelated process by the time the EXIT trap kills what is listed)
+untrack() {
+	local p keep=()
+	for p in "${T_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	T_PIDS=("${keep[@]}")
+}
+# wait for PID at most TENTHS/10 s, then SIGTERM it (and wait)
+wait_or_term() {
+	local i
+	for ((i = 0; i < $2; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$1" 2>/dev/null && kill -TERM "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	untrack "$1"
+}
+porthole_rules_now() { in_host nft -t -a list ruleset | grep -c 'porthole w='; }
+check_no_rules() { # LABEL: record the number of porthole rules while no window is open
+	meta "idle_rules_$1" "$(porthole_rules_now)"
+}
+
+# ---- samplers -----------------------------------------------------------------
+
+# porthole window: `porthole run -- lat_listen ADDR 80`; appends to FILE
+#   "t1 first_syn listen window_id"   (t1 = "timeout" when nothing answered)
+ph_sample() {
+	local addr=$1 file=$2 p t1 first tl w
+	in_inet "$B/synprobe" "$addr" 80 3000 "$PROBE_US" af >"$T_TMP/p.out" &
+	p=$!
+	sleep "$LEAD"
+	in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" run -- "$B/lat_listen" "$addr" 80 3000 \
+		>"$T_TMP/l.out" 2>"$T_TMP/l.err"
+	wait $p
+	{ read -r t1; read -r first; } <"$T_TMP/p.out"
+	read -r tl <"$T_TMP/l.out"
+	w=$(sed -n 's/^porthole: window \([0-9]*\) open.*/\1/p' "$T_TMP/l.err" | head -1)
+	echo "${t1:-timeout} ${first:-0} ${tl:-0} ${w:-0}" >>"$file"
+}
+
+# nft CLI pre-hook: hook_listen stamps t0, runs the hook, then binds and
+# listens; the rule is deleted by handle afterwards. Appends
+#   "t1 first_syn t0 listen"
+hook_sample() {
+	local addr=$1 file=$2 p t1 first t0 tl
+	in_inet "$B/synprobe" "$addr" 80 3000 "$PROBE_US" af >"$T_TMP/p.out" &
+	p=$!
+	sleep "$LEAD"
+	in_host "$B/hook_listen" "$addr" 80 3000 -- "${HOOK_CMD[@]}" >"$T_TMP/h.out" 2>"$T_TMP/h.err"
+	wait $p
+	{ read -r t1; read -r first; } <"$T_TMP/p.out"
+	read -r t0 tl < <(tail -n 1 "$T_TMP/h.out")
+	echo "${t1:-timeout} ${first:-0} ${t0:-0} ${tl:-0}" >>"$file"
+	hook_undo
+}
+# delete the hook's rule by handle. `nft -t -a list ruleset` skips set
+# elements; `nft -a list chain` (even with -t) fetches them all: seconds with a
+# 300k-prefix set (nft 1.0.6)
+hook_undo() {
+	local h
+	for h in $(in_host nft -t -a list ruleset | awk '
+		/^table inet filter/ { t = 1 } /^table / && !/^table inet filter/ { t = 0 }
+		t && /^[[:space:]]*chain input/ { c = 1 } t && c && /^[[:space:]]*}/ { c = 0 }
+		t && c && /^[[:space:]]*tcp dport 80 accept # handle [0-9]+$/ { print $NF }'); do
+		in_host nft delete rule inet filter input handle "$h"
+	done
+}
+
+# rule notifications (add/del of porthole rules) while the series run
+mon_start() {
+	bg_host "$R/mon.$1" "$T_TMP/mon.err" "$B/nft_mon"
+	MON_PID=$BG_PID
+	wait_for "$R/mon.$1" ready 50 || progress "nft_mon did not start"
+}
+mon_stop() {
+	kill -TERM "$MON_PID" 2>/dev/null
+	wait "$MON_PID" 2>/dev/null
+	untrack "$MON_PID"
+}
+
+# close: a session listening on H:80 (close_listen accepts and closes every
+# connection), probed by close_probe from the internet; MODE kill: the prober
+# SIGKILLs the listener 5 ms after the first answer; MODE exit: the listener
+# exits by itself 5 ms after its first connection. Appends
+#   "MODE K window_id key=value..." (K = kill / exit stamp)
+close_sample() {
+	local mode=$1 file=$2 rp lpid lst r w k i
+	in_host conntrack -F >/dev/null 2>&1 # stale entries let a SYN in as "established"
+	: >"$T_TMP/c.out"
+	if [ "$mode" = exit ]; then
+		bg_run "$T_TMP/c.out" "$T_TMP/c.err" run -- "$B/close_listen" "$H" 80 5
+	else
+		bg_run "$T_TMP/c.out" "$T_TMP/c.err" run -- "$B/close_listen" "$H" 80
+	fi
+	rp=$BG_PID
+	for ((i = 0; i < 1500; i++)); do
+		[ -s "$T_TMP/c.out" ] && break
+		sleep 0.002
+	done
+	read -r lpid lst <"$T_TMP/c.out"
+	if [ "$mode" = kill ]; then
+		r=$(in_inet "$B/close_probe" "$H" 80 "$PROBE_US" "$TAIL_N" 5000 "${lpid:-0}" 5)
+	else
+		r=$(in_inet "$B/close_probe" "$H" 80 "$PROBE_US" "$TAIL_N" 5000)
+	fi
+	wait_or_term "$rp" 50
+	w=$(sed -n 's/^porthole: window \([0-9]*\) open.*/\1/p' "$T_TMP/c.err" | head -1)
+	if [ "$mode" = exit ]; then
+		k=$(awk '$1 == "exit" { print $2 }' "$T_TMP/c.out")
+	else
+		k=$(sed -n 's/.* kill=\([0-9]*\).*/\1/p' <<<" $r")
+	fi
+	echo "$mode ${k:-0} ${w:-0} $r" >>"$file"
+}
+
+# the prober's own check: with a plain `tcp dport 80 accept` rule (no socket
+# match) a killed listener's port answers RST until the rule is deleted, here
+# about 40 ms later: close_probe must see those RSTs and the delay
+probe_selfcheck() {
+	local file=$1 sp lp r
+	in_host conntrack -F >/dev/null 2>&1
+	: >"$T_TMP/s.out"
+	in_host "${HOOK_CMD[@]}"
+	# through sh, so that the SIGKILLed process is not one of our jobs
+	bg_host "$T_TMP/s.out" /dev/null sh -c '"$@"; exit 0' sh "$B/close_listen" "$H" 80
+	sp=$BG_PID
+	wait_for "$T_TMP/s.out" ' ' 30
+	read -r lp _ <"$T_TMP/s.out"
+	in_inet "$B/close_probe" "$H" 80 "$PROBE_US" "$TAIL_N" 5000 "${lp:-0}" 5 >"$T_TMP/s.probe" &
+	r=$!
+	sleep 0.05
+	hook_undo
+	wait $r
+	wait_or_term "$sp" 10
+	echo "selfcheck 0 0 $(cat "$T_TMP/s.probe")" >>"$file"
+}
+
+# /proc figures of PID and its threads: "utime_ticks stime_ticks runtime_ns vcsw nvcsw rss_kb"
+proc_sample() {
+	local pid=$1 t u=0 s=0 rt=0 v=0 nv=0 a b
+	for t in /proc/"$pid"/task/*; do
+		read -r a b < <(sed 's/^.*) //' "$t/stat" | awk '{ print $12, $13 }')
+		u=$((u + a)) s=$((s + b))
+		rt=$((rt + $(awk '{ print $1 }' "$t/schedstat")))
+		v=$((v + $(awk '/^voluntary_ctxt_switches/ { print $2 }' "$t/status")))
+		nv=$((nv + $(awk '/^nonvoluntary_ctxt_switches/ { print $2 }' "$t/status")))
+	done
+	echo "$u $s $rt $v $nv $(awk '/^VmRSS/ { print $2 }' /proc/"$pid"/status)"
+}
+
+# ---- lab, daemon ------------------------------------------------------------------
+
+progress "bench ${QUICK:+(quick) }starting: lab, daemon"
+meta mode "$MODE"
+meta kernel "$(uname -r)"
+meta cpus "$(nproc)"
+meta nft "$(nft --version)"
+meta commit "$(git -C "$T_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+meta date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+meta clk_tck "$(getconf CLK_TCK)"
+meta tmpfs "$(df --output=fstype "$T_TMP" | tail -n 1)"
+others() { # other portholed processes on the machine (other test runs) and the load
+	local n=$(($(pgrep -xc portholed) - 1))
+	meta "others_$1" "$n $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+nslab_up || exit 1
+daemon_start "max_window = 600" || exit 1
+meta daemon_comm "$(cat /proc/"$T_DPID"/comm)"
+# BPF programs the daemon holds (by fd, or through a link fd), named ph_*:
+# other portholed instances on the machine load their own
+daemon_bpf() {
+	local id n=0 ids
+	ids=$(cat /proc/"$T_DPID"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -un)
+	for id in $ids; do
+		bpftool prog show id "$id" 2>/dev/null | grep -q ' name ph_' && n=$((n + 1))
+	done
+	echo "$n"
+}
+meta bpf_progs "$(daemon_bpf)"
+meta bpf_names "$(for id in $(cat /proc/"$T_DPID"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -un); do bpftool prog show id "$id" | sed -n 's/.* name \([^ ]*\) .*/\1/p'; done | tr '\n' ' ')"
+meta size_portholed "$(stat -c %s "$PORTHOLE_BIN/portholed")"
+meta size_porthole "$(stat -c %s "$PORTHOLE_BIN/porthole")"
+for f in portholed porthole; do
+	strip -o "$T_TMP/$f.stripped" "$PORTHOLE_BIN/$f" 2>/dev/null &&
+		meta "strip_$f" "$(stat -c %s "$T_TMP/$f.stripped")"
+done
+meta rss_start "$(awk '/^VmRSS/ { print $2 }' /proc/"$T_DPID"/status)"
+meta hwm_start "$(awk '/^VmHWM/ { print $2 }' /proc/"$T_DPID"/status)"
+check_no_rules start
+
+# ---- 1. open latency ------------------------------------------------------------------
+
+progress "1. open latency: $N_OPEN porthole windows and $N_OPEN nft-hook windows, interleaved"
+mon_start open
+read -r u0 s0 rt0 _ < <(proc_sample "$T_DPID")
+for ((i = 1; i <= N_OPEN; i++)); do
+	ph_sample "$H" "$R/open_ph"
+	hook_sample "$H" "$R/open_hook"
+	((i % 100 == 0)) && progress "   $i/$N_OPEN"
+done
+read -r u1 s1 rt1 _ < <(proc_sample "$T_DPID")
+meta open_daemon_cpu "$((u1 - u0)) $((s1 - s0)) $((rt1 - rt0))"
+mon_stop
+check_no_rules open
+others open
+
+# ---- 2. close latency -----------------------------------------------------------------
+
+progress "2. close latency: $N_CLOSE windows (SIGKILL and exit, alternating)"
+mon_start close
+for ((i = 1; i <= 3; i++)); do probe_selfcheck "$R/close"; done
+for ((i = 1; i <= N_CLOSE; i++)); do
+	if ((i % 2)); then close_sample kill "$R/close"; else close_sample exit "$R/close"; fi
+	((i % 50 == 0)) && progress "   $i/$N_CLOSE"
+done
+mon_stop
+check_no_rules close
+others close
+
+# ---- 3. scaling with the host's ruleset ---------------------------------------------------
+
+progress "3. scaling: geo-block set of $PREFIXES prefixes, then $CHAINS extra chains ($N_SCALE windows each)"
+in_host nft add set inet filter geo '{ type ipv4_addr; flags interval; }'
+in_host nft insert rule inet filter input ip saddr @geo drop
+for n in $PREFIXES; do
+	# distinct, non-adjacent /24s from 1.0.0.0 (every other /24): 300k reach 10.39.x
+	"$PY" - "$n" >"$T_TMP/geo.nft" <<'PYEOF'
+import sys
+n = int(sys.argv[1])
+print("flush set inet filter geo")
+for j in range(0, n, 10000):
+    els = []
+    for i in range(j, min(n, j + 10000)):
+        k = (1 << 16) + 2 * i
+        els.append("%d.%d.%d.0/24" % (k >> 16, (k >> 8) & 255, k & 255))
+    print("add element inet filter geo { %s }" % ", ".join(els))
+PYEOF
+	t0=$(date +%s%N)
+	in_host nft -f "$T_TMP/geo.nft" || { echo "bench: loading $n prefixes failed" >&2; exit 1; }
+	meta "load_ms_$n" "$((($(date +%s%N) - t0) / 1000000))"
+	progress "   $n prefixes loaded in $((($(date +%s%N) - t0) / 1000000)) ms"
+	mon_start "p$n"
+	for ((i = 1; i <= N_SCALE; i++)); do
+		ph_sample "$H" "$R/scale_p${n}_ph"
+		hook_sample "$H" "$R/scale_p${n}_hook"
+	done
+	mon_stop
+done
+in_host nft flush set inet filter geo
+have=0
+for n in $CHAINS; do
+	# unrelated chains in the same table: even ones regular chains (2 rules,
+	# reached from nowhere), odd ones base chains on the output hook
+	{
+		for ((j = have; j < n; j++)); do
+			a=$((j % 250 + 1))
+			if ((j % 2)); then
+				echo "add chain inet filter x$j { type filter hook output priority $((j + 1)); policy accept; }"
+				echo "add rule inet filter x$j ip daddr 192.0.2.$a counter"
+			else
+				echo "add chain inet filter x$j"
+				echo "add rule inet filter x$j ip saddr 192.0.2.$a tcp dport $((8000 + j)) counter accept"
+				echo "add rule inet filter x$j ip6 saddr 2001:db8:ffff::$((j + 1)) counter drop"
+			fi
+		done
+	} >"$T_TMP/chains.nft"
+	in_host nft -f "$T_TMP/chains.nft" || { echo "bench: adding chains failed" >&2; exit 1; }
+	have=$n
+	progress "   $n extra chains"
+	mon_start "c$n"
+	for ((i = 1; i <= N_SCALE; i++)); do
+		ph_sample "$H" "$R/scale_c${n}_ph"
+		hook_sample "$H" "$R/scale_c${n}_hook"
+	done
+	mon_stop
+done
+{
+	for ((j = 0; j < have; j++)); do echo "delete chain inet filter x$j"; done
+	h=$(in_host nft -t -a list ruleset | sed -n 's/.*ip saddr @geo drop # handle \([0-9]*\)$/\1/p')
+	echo "delete rule inet filter input handle $h"
+	echo "delete set inet filter geo"
+} >"$T_TMP/unscale.nft"
+in_host nft -f "$T_TMP/unscale.nft" || echo "bench: could not undo the scaling ruleset" >&2
+check_no_rules scaling
+others scaling
+
+# ---- 4. concurrent windows --------------------------------------------------------------
+
+maxc=0
+for n in $CONC; do maxc=$n; done
+progress "4. concurrent windows: $CONC open, $N_CONC more windows each; connections/s with 0 and $maxc windows"
+for ((j = 0; j < maxc; j++)); do echo "addr add 203.0.113.$((100 + j))/24 dev ph$$h"; done | in_host ip -batch -
+bg_host "$T_TMP/srv22.out" /dev/null "$B/close_listen" 198.51.100.1 22
+SRV=$BG_PID
+wait_for "$T_TMP/srv22.out" ' ' 30
+connrate() { # LABEL
+	local k
+	for ((k = 0; k < CONN_REPS; k++)); do
+		in_host conntrack -F >/dev/null 2>&1
+		in_allow "$B/connrate" 198.51.100.1 22 "$CONN_S" >>"$R/connrate_$1"
+	done
+}
+connrate 0
+HOLDERS=()
+start_holders() { # FROM TO: window holders on 203.0.113.(100+i)
+	local j
+	for ((j = $1; j < $2; j++)); do
+		bg_run "$T_TMP/hold$j.out" "$T_TMP/hold$j.err" run -- "$B/close_listen" "203.0.113.$((100 + j))" 80
+		HOLDERS+=("$BG_PID")
+	done
+}
+wait_rules() { # N: until N porthole rules are in place (20 s at most)
+	local k c
+	for ((k = 0; k < 200; k++)); do
+		c=$(porthole_rules_now)
+		[ "$c" -eq "$1" ] && return 0
+		sleep 0.1
+	done
+	progress "   expected $1 porthole rules, found $c"
+	return 1
+}
+stop_holders() {
+	local p
+	for p in "${HOLDERS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${HOLDERS[@]}"; do wait_or_term "$p" 50; done
+	HOLDERS=()
+}
+have=0
+for n in $CONC; do
+	t0=$(date +%s%N)
+	start_holders "$have" "$n"
+	wait_rules "$n"
+	meta "conc_burst_$n" "$((n - have)) $((($(date +%s%N) - t0) / 1000000))"
+	have=$n
+	meta "conc_rules_$n" "$(porthole_rules_now)"
+	progress "   $n windows open"
+	mon_start "n$n"
+	for ((i = 1; i <= N_CONC; i++)); do ph_sample "$H" "$R/conc_${n}_ph"; done
+	mon_stop
+done
+connrate "$maxc"
+stop_holders
+wait_or_term "$SRV" 1
+wait_rules 0
+# churn: another session opens and closes a window in a loop (listens 5 ms,
+# exits) while windows are measured: what one session's start and end cost
+# the others (the daemon has a single event loop)
+progress "   open latency while another session opens and closes windows in a loop"
+bg_host /dev/null /dev/null env PORTHOLE_SOCKET="$T_SOCK" bash -c \
+	'while :; do "$1" run -- "$2" 203.0.113.100 80 5 >/dev/null 2>&1; done' churn "$PORTHOLE_BIN/porthole" "$B/lat_listen"
+CHURN=$BG_PID
+sleep 0.5
+for ((i = 1; i <= N_CONC; i++)); do ph_sample "$H" "$R/conc_churn_ph"; done
+kill -TERM "$CHURN" 2>/dev/null
+wait "$CHURN" 2>/dev/null
+untrack "$CHURN"
+sleep 0.5
+wait_rules 0
+check_no_rules concurrent
+others concurrent
+
+# ---- 5. idle footprint ------------------------------------------------------------------
+
+progress "5. idle: ${IDLE} s with 0 windows, then ${IDLE} s with $N_IDLE_WIN windows"
+sleep 1
+read -r a < <(proc_sample "$T_DPID")
+sleep "$IDLE"
+read -r b < <(proc_sample "$T_DPID")
+echo "$a" >"$R/idle_0"
+echo "$b" >>"$R/idle_0"
+meta idle_rules_idle0 "$(porthole_rules_now)"
+start_holders 0 "$N_IDLE_WIN"
+wait_rules "$N_IDLE_WIN"
+sleep 1
+cli_ctx() { # sum of context switches of the waiting `porthole run` CLIs
+	local p t=0
+	for p in "${HOLDERS[@]}"; do
+		t=$((t + $(awk '/ctxt_switches/ { s += $2 } END { print s + 0 }' /proc/"$p"/status 2>/dev/null)))
+	done
+	echo "$t"
+}
+c0=$(cli_ctx)
+read -r a < <(proc_sample "$T_DPID")
+sleep "$IDLE"
+read -r b < <(proc_sample "$T_DPID")
+c1=$(cli_ctx)
+echo "$a" >"$R/idle_$N_IDLE_WIN"
+echo "$b" >>"$R/idle_$N_IDLE_WIN"
+meta idle_smaps "$(awk '/^(Pss|Anonymous|Private_Clean|Private_Dirty):/ { printf "%s %s ", $1, $2 }' /proc/"$T_DPID"/smaps_rollup)"
+meta idle_cli_ctx "$((c1 - c0))"
+meta idle_windows "$N_IDLE_WIN"
+meta idle_seconds "$IDLE"
+stop_holders
+wait_rules 0
+# port-80 traffic that is none of porthole's business, no window open:
+# connections to a listener outside any session on the host, and to one in
+# another network namespace (the internet one). The BPF program filters on
+# the port only, so the daemon may still hear of each passive open.
+foreign() { # LABEL NS ADDR
+	local lp a b
+	: >"$T_TMP/f.out"
+	nsenter --net=/run/netns/"$T_PFX-$2" -- "$B/close_listen" "$3" 80 >"$T_TMP/f.out" 2>/dev/null &
+	lp=$!
+	T_PIDS+=("$lp")
+	wait_for "$T_TMP/f.out" ' ' 30
+	read -r a < <(proc_sample "$T_DPID")
+	if [ "$2" = host ]; then
+		in_allow "$B/connrate" "$3" 80 1 >"$R/foreign_$1"
+	else
+		in_ns "$T_PFX-$2" "$B/connrate" "$3" 80 1 >"$R/foreign_$1"
+	fi
+	sleep 0.5
+	read -r b < <(proc_sample "$T_DPID")
+	echo "$a" >>"$R/foreign_$1"
+	echo "$b" >>"$R/foreign_$1"
+	kill -TERM "$lp" 2>/dev/null
+	wait "$lp" 2>/dev/null
+	untrack "$lp"
+}
+progress "   foreign port-80 traffic: 1 s to a host listener outside any session, 1 s inside another namespace"
+foreign host host 198.51.100.1
+foreign otherns inet 127.0.0.1
+check_no_rules end
+others end
+meta sessions_left "$(session_cgroups)"
+meta hwm_end "$(awk '/^VmHWM/ { print $2 }' /proc/"$T_DPID"/status)"
+meta daemon_warnings "$(grep -c '^<[0-4]>' "$T_DLOG")"
+grep '^<[0-4]>' "$T_DLOG" | head -20 >"$R/daemon_warnings"
+daemon_stop
+meta daemon_exit "$?"
+meta total_seconds "$SECONDS"
+progress "done in $SECONDS s; writing $OUT"
+
+# ---- report -------------------------------------------------------------------------------
+
+"$PY" - "$R" "$OUT" "$PREFIXES" "$CHAINS" "$CONC" <<'PYEOF'
+import json, math, os, re, sys
+
+R, OUT = sys.argv[1], sys.argv[2]
+PREFIXES = [int(x) for x in sys.argv[3].split()]
+CHAINS = [int(x) for x in sys.argv[4].split()]
+CONC = [int(x) for x in sys.argv[5].split()]
+
+meta = {}
+for line in open(os.path.join(R, "meta")):
+    k, _, v = line.rstrip("\n").partition(" ")
+    meta[k] = v
+
+def lines(name):
+    p = os.path.join(R, name)
+    return [l.split() for l in open(p)] if os.path.exists(p) else []
+
+def pct(v, p):  # nearest rank
+    if not v:
+        return None
+    v = sorted(v)
+    return v[max(0, min(len(v) - 1, math.ceil(p / 100 * len(v)) - 1))]
+
+def stats(v):
+    if not v:
+        return {"n": 0}
+    return {"n": len(v), "p50": pct(v, 50), "p99": pct(v, 99), "max": max(v), "min": min(v),
+            "mean": sum(v) / len(v)}
+
+mon = {}  # window id -> {"add": ns, "del": ns}
+for f in os.listdir(R):
+    if f.startswith("mon."):
+        for l in open(os.path.join(R, f)):
+            p = l.split()
+            if len(p) == 3 and p[1] in ("add", "del"):
+                mon.setdefault(int(p[2]), {}).setdefault(p[1], int(p[0]))
+
+def ph_series(name):
+    """porthole windows: packet latency (ms), rule latency (ms), problems"""
+    lat, rule, bad = [], [], {"timeout": 0, "late_probe": 0, "before_listen": 0}
+    for t1, first, tl, w in lines(name):
+        if t1 == "timeout" or tl == "0":
+            bad["timeout"] += 1
+            continue
+        t1, first, tl, w = int(t1), int(first), int(tl), int(w)
+        if first > tl:
+            bad["late_probe"] += 1  # probing began after listen(): sample dropped
+            continue
+        if t1 < tl:
+            bad["before_listen"] += 1
+            continue
+        lat.append((t1 - tl) / 1e6)
+        if w in mon and "add" in mon[w]:
+            rule.append((mon[w]["add"] - tl) / 1e6)
+    return lat, rule, bad
+
+def hook_series(name):
+    lat, cli, bad = [], [], {"timeout": 0, "late_probe": 0, "before_listen": 0}
+    for t1, first, t0, tl in lines(name):
+        if t1 == "timeout" or t0 == "0":
+            bad["timeout"] += 1
+            continue
+        t1, first, t0, tl = int(t1), int(first), int(t0), int(tl)
+        if first > t0:
+            bad["late_probe"] += 1
+            continue
+        if t1 < tl:
+            bad["before_listen"] += 1
+            continue
+        lat.append((t1 - t0) / 1e6)
+        cli.append((tl - t0) / 1e6)
+    return lat, cli, bad
+
+def kv(fields):
+    d = {}
+    for f in fields:
+        k, _, v = f.partition("=")
+        if v:
+            d[k] = int(v)
+    return d
+
+res = {"meta": meta, "goals": []}
+rows = []   # (section, metric, value, goal, status)
+
+def fmt(s, keys=("p50", "p99", "max")):
+    if not s or not s.get("n"):
+        return "no samples"
+    return "  ".join("%s %.3f" % (k, s[k]) for k in keys) + " ms"
+
+def goal(name, ok, value, target):
+    res["goals"].append({"goal": name, "value": value, "target": target,
+                         "met": None if ok is None else bool(ok)})
+    return "n/a" if ok is None else ("MET" if ok else "MISSED")
+
+# 1. open latency
+ph, phrule, phbad = ph_series("open_ph")
+hk, hkcli, hkbad = hook_series("open_hook")
+sph, shk = stats(ph), stats(hk)
+ratio50 = shk["p50"] / sph["p50"] if ph and hk else None
+ratio99 = shk["p99"] / sph["p99"] if ph and hk else None
+cpu = [int(x) for x in meta.get("open_daemon_cpu", "0 0 0").split()]
+tck = int(meta.get("clk_tck", "100"))
+nw = max(1, len(lines("open_ph")))
+res["open"] = {"porthole_ms": sph, "porthole_rule_committed_ms": stats(phrule), "nft_hook_ms": shk,
+               "nft_cli_runtime_ms": stats(hkcli), "ratio_p50": ratio50, "ratio_p99": ratio99,
+               "discarded": {"porthole": phbad, "hook": hkbad},
+               "daemon_cpu_per_window_us": {"user": cpu[0] * 1e6 / tck / nw, "system": cpu[1] * 1e6 / tck / nw,
+                                            "total_runtime": cpu[2] / 1e3 / nw},
+               "samples_porthole_ms": ph, "samples_hook_ms": hk}
+sec = "1 open"
+rows.append((sec, "porthole run: listen() -> SYN answered (n=%d)" % sph["n"], fmt(sph),
+             "p99 <= 1 ms", goal("open latency p99 <= 1 ms", sph.get("p99") is not None and sph["p99"] <= 1.0,
+                                  sph.get("p99"), 1.0)))
+rows.append((sec, "  listen() -> rule committed (nft notification)", fmt(stats(phrule)), "", ""))
+rows.append((sec, "  daemon CPU per window (user / system / total)",
+             "%.0f / %.0f / %.0f us" % (cpu[0] * 1e6 / tck / nw, cpu[1] * 1e6 / tck / nw, cpu[2] / 1e3 / nw), "", ""))
+rows.append((sec, "nft CLI pre-hook: hook start -> SYN answered (n=%d)" % shk["n"], fmt(shk), "", ""))
+rows.append((sec, "  of which the nft CLI run", fmt(stats(hkcli)), "", ""))
+rows.append((sec, "ratio nft hook / porthole (p50; p99)",
+             "%.1fx; %.1fx" % (ratio50 or 0, ratio99 or 0), ">= 10x (p50)",
+             goal("open latency >= 10x faster than the nft CLI hook (p50)",
+                  ratio50 is not None and ratio50 >= 10, ratio50, 10)))
+if any(phbad.values()) or any(hkbad.values()):
+    rows.append((sec, "  samples discarded (porthole; hook)", "%s; %s" % (phbad, hkbad), "", ""))
+
+# 2. close latency
+cl = {"kill": [], "exit": []}
+cl_next = {"kill": [], "exit": []}
+cl_rule = {"kill": [], "exit": []}
+cl_bad = 0
+refused_after = 0
+selfcheck = []
+for f in lines("close"):
+    mode, k, w = f[0], int(f[1]), int(f[2])
+    d = kv(f[3:])
+    if mode == "selfcheck":
+        if "last" in d and d.get("kill"):
+            selfcheck.append({"last_minus_kill_ms": (d["last"] - d["kill"]) / 1e6,
+                              "rst_after_kill": d.get("refused_after_kill", 0)})
+        else:
+            selfcheck.append({"error": " ".join(f[3:])})
+        continue
+    if f[3] == "timeout" or not k or "last" not in d or not w:
+        cl_bad += 1
+        continue
+    # no SYN sent after the kill passed: 0 (the first one after it was dropped)
+    cl[mode].append(max(0, d["last"] - k) / 1e6)
+    cl_next[mode].append((d["next"] - k) / 1e6)
+    refused_after += d.get("refused_after_kill", 0)
+    if w in mon and "del" in mon[w]:
+        cl_rule[mode].append((mon[w]["del"] - k) / 1e6)
+allpk = cl["kill"] + cl["exit"]
+allrule = cl_rule["kill"] + cl_rule["exit"]
+spk, srule = stats(allpk), stats(allrule)
+res["close"] = {"packet_last_answered_ms": {m: stats(v) for m, v in cl.items()},
+                "packet_first_dropped_ms": {m: stats(v) for m, v in cl_next.items()},
+                "rule_removed_ms": {m: stats(v) for m, v in cl_rule.items()},
+                "packet_all": spk, "rule_all": srule, "failed_windows": cl_bad,
+                "rst_after_kill_total": refused_after, "probe_selfcheck": selfcheck,
+                "samples_packet_ms": cl, "samples_rule_ms": cl_rule}
+sec = "2 close"
+sc_ok = bool(selfcheck) and all("error" not in s and s["rst_after_kill"] > 0 and s["last_minus_kill_ms"] > 10
+                                for s in selfcheck)
+rows.append((sec, "probe self-check: plain nft rule deleted ~50 ms after kill",
+             "; ".join("%.1f ms, %d RST" % (s["last_minus_kill_ms"], s["rst_after_kill"]) if "error" not in s
+                       else "error" for s in selfcheck), "RSTs seen", "OK" if sc_ok else "FAILED"))
+for m in ("kill", "exit"):
+    rows.append((sec, "%s -> last SYN through (n=%d)" % ("SIGKILL" if m == "kill" else "exit()", len(cl[m])),
+                 fmt(stats(cl[m])), "", ""))
+    rows.append((sec, "%s -> rule removed (n=%d)" % ("SIGKILL" if m == "kill" else "exit()", len(cl_rule[m])),
+                 fmt(stats(cl_rule[m])), "", ""))
+rows.append((sec, "all: last SYN through (SYN-ACK or RST; 0: none after it) (n=%d)" % spk["n"], fmt(spk), "p99 <= 5 ms",
+             goal("close latency p99 <= 5 ms (last SYN through)", spk.get("p99") is not None and spk["p99"] <= 5,
+                  spk.get("p99"), 5)))
+rows.append((sec, "all: rule removed from the ruleset (n=%d)" % srule["n"], fmt(srule), "p99 <= 5 ms",
+             goal("close latency p99 <= 5 ms (rule removed)", srule.get("p99") is not None and srule["p99"] <= 5,
+                  srule.get("p99"), 5)))
+rows.append((sec, "  SYNs answered by RST after the kill; failed windows", "%d; %d" % (refused_after, cl_bad), "", ""))
+
+# 3. scaling
+sec = "3 scale"
+res["scaling"] = {"prefixes": {}, "chains": {}}
+base = None
+for n in PREFIXES:
+    a, ar, _ = ph_series("scale_p%d_ph" % n)
+    h, _, _ = hook_series("scale_p%d_hook" % n)
+    sa, sh = stats(a), stats(h)
+    res["scaling"]["prefixes"][str(n)] = {"porthole_ms": sa, "porthole_rule_ms": stats(ar), "nft_hook_ms": sh,
+                                          "load_ms": int(meta.get("load_ms_%d" % n, 0))}
+    if n == 0:
+        base = sa
+    rel = sa["p50"] / base["p50"] if base and base.get("n") and sa.get("n") else None
+    rows.append((sec, "%dk prefixes: porthole (n=%d)%s" % (n // 1000, sa["n"], " = base" if n == 0 else ""),
+                 fmt(sa) + ("  (%.2fx base p50)" % rel if rel and n else ""), "", ""))
+    rows.append((sec, "%dk prefixes: nft hook (n=%d)" % (n // 1000, sh["n"]), fmt(sh), "", ""))
+top = PREFIXES[-1]
+ts = res["scaling"]["prefixes"][str(top)]["porthole_ms"]
+rel = ts["p50"] / base["p50"] if base and base.get("n") and ts.get("n") else None
+if top >= 300000:
+    st = goal("open latency at 300k prefixes within 1.2x of the empty ruleset (p50)", rel is not None and rel <= 1.2,
+              rel, 1.2)
+else:
+    st = goal("open latency at 300k prefixes within 1.2x of the empty ruleset (p50)", None, rel, 1.2)
+rows.append((sec, "porthole p50 at %dk / at 0 prefixes (p99 ratio %.2fx)" % (top // 1000,
+             ts["p99"] / base["p99"] if rel else 0), "%.2fx" % (rel or 0), "<= 1.2x at 300k", st))
+for n in CHAINS:
+    a, ar, _ = ph_series("scale_c%d_ph" % n)
+    h, _, _ = hook_series("scale_c%d_hook" % n)
+    sa, sh = stats(a), stats(h)
+    res["scaling"]["chains"][str(n)] = {"porthole_ms": sa, "porthole_rule_ms": stats(ar), "nft_hook_ms": sh}
+    rel = sa["p50"] / base["p50"] if base and base.get("n") and sa.get("n") else None
+    rows.append((sec, "%d extra chains: porthole (n=%d)" % (n, sa["n"]),
+                 fmt(sa) + ("  (%.2fx base p50)" % rel if rel else ""), "", ""))
+    rows.append((sec, "%d extra chains: nft hook (n=%d)" % (n, sh["n"]), fmt(sh), "", ""))
+
+# 4. concurrency
+sec = "4 conc"
+res["concurrent"] = {"open": {}, "connrate": {}}
+for n in CONC:
+    a, ar, _ = ph_series("conc_%d_ph" % n)
+    sa = stats(a)
+    res["concurrent"]["open"][str(n)] = {"porthole_ms": sa, "porthole_rule_ms": stats(ar),
+                                         "rules_in_place": int(meta.get("conc_rules_%d" % n, -1))}
+    rows.append((sec, "1 more window with %d open (%s rules) (n=%d)" % (n, meta.get("conc_rules_%d" % n, "?"), sa["n"]),
+                 fmt(sa), "", ""))
+for n in CONC:
+    b = meta.get("conc_burst_%d" % n)
+    if b:
+        k, ms = [int(x) for x in b.split()]
+        res["concurrent"]["open"][str(n)]["burst"] = {"sessions": k, "all_open_ms": ms}
+rows.append((sec, "sessions started at once -> all their windows open",
+             ", ".join("%s: %s ms" % tuple(meta["conc_burst_%d" % n].split()) for n in CONC
+                       if meta.get("conc_burst_%d" % n)), "", ""))
+a, ar, _ = ph_series("conc_churn_ph")
+sa = stats(a)
+res["concurrent"]["open_during_churn"] = {"porthole_ms": sa, "porthole_rule_ms": stats(ar)}
+rows.append((sec, "1 more window while another session churns windows (n=%d)" % sa["n"], fmt(sa), "", ""))
+cr = {}
+for lab in ("0", str(CONC[-1])):
+    rates = sorted(float(x[2]) for x in lines("connrate_" + lab))
+    cr[lab] = {"runs": rates, "median": rates[len(rates) // 2] if rates else None}
+res["concurrent"]["connrate"] = cr
+c0, cn = cr["0"]["median"], cr[str(CONC[-1])]["median"]
+rows.append((sec, "TCP connections/s to port 22: 0 / %d windows" % CONC[-1],
+             "%.0f / %.0f (%+.1f%%)" % (c0 or 0, cn or 0, 100 * ((cn or 0) / c0 - 1) if c0 else 0), "", ""))
+idle_rules = {k[len("idle_rules_"):]: int(v) for k, v in meta.items() if k.startswith("idle_rules_")}
+res["concurrent"]["porthole_rules_with_no_window"] = idle_rules
+rows.append((sec, "porthole rules with no window open (%d checks)" % len(idle_rules),
+             "%d" % sum(idle_rules.values()), "0", "OK" if sum(idle_rules.values()) == 0 else "FAILED"))
+
+# 5. idle
+sec = "5 idle"
+res["idle"] = {}
+secs = float(meta.get("idle_seconds", "60"))
+for lab in ("0", meta.get("idle_windows", "10")):
+    l = lines("idle_" + lab)
+    if len(l) < 2:
+        continue
+    a, b = [int(x) for x in l[0]], [int(x) for x in l[1]]
+    cpu_ms = (b[0] + b[1] - a[0] - a[1]) * 1000 / tck
+    run_us = (b[2] - a[2]) / 1e3
+    wake = (b[3] + b[4] - a[3] - a[4])
+    rss = b[5]
+    res["idle"][lab] = {"seconds": secs, "cpu_ms": cpu_ms, "runtime_us": run_us, "wakeups": wake,
+                        "wakeups_per_s": wake / secs, "rss_kib": rss}
+    rows.append((sec, "%s windows, %g s: wakeups" % (lab, secs), "%d (%.2f/s)" % (wake, wake / secs), "0/s",
+                 goal("idle wakeups 0/s with %s windows" % lab, wake == 0, wake / secs, 0)))
+    rows.append((sec, "%s windows: CPU time (ticks; sched runtime)" % lab, "%.0f ms; %.0f us" % (cpu_ms, run_us),
+                 "", ""))
+    rows.append((sec, "%s windows: VmRSS" % lab, "%d KiB (%.2f MiB)" % (rss, rss / 1024), "<= 4 MiB",
+                 goal("idle RSS <= 4 MiB with %s windows" % lab, rss <= 4096, rss, 4096)))
+for lab, what in (("host", "host: 1 s of connections to a non-session listener on port 80"),
+                  ("otherns", "another netns: 1 s of connections to a listener on port 80")):
+    l = lines("foreign_" + lab)
+    if len(l) < 3:
+        continue
+    conns = int(l[0][0])
+    a, b = [int(x) for x in l[1]], [int(x) for x in l[2]]
+    wake = b[3] + b[4] - a[3] - a[4]
+    run_us = (b[2] - a[2]) / 1e3
+    res["idle"]["foreign_" + lab] = {"connections": conns, "wakeups": wake, "runtime_us": run_us}
+    rows.append((sec, "no window, " + what, "%d conns: %d wakeups, %.1f ms CPU" % (conns, wake, run_us / 1e3),
+                 "", ""))
+res["idle"]["cli_wakeups_total"] = int(meta.get("idle_cli_ctx", 0))
+rows.append((sec, "  %s waiting porthole CLIs: wakeups in total" % meta.get("idle_windows", "10"),
+             meta.get("idle_cli_ctx", "?"), "", ""))
+rows.append((sec, "VmRSS after start / VmHWM (peak) at start, end",
+             "%s KiB / %s, %s KiB" % (meta.get("rss_start"), meta.get("hwm_start"), meta.get("hwm_end")), "", ""))
+rows.append((sec, "  VmRSS is mostly shared libraries; at idle end (kB)", meta.get("idle_smaps", "").strip(), "", ""))
+rows.append((sec, "binary sizes portholed / porthole (stripped)",
+             "%s / %s bytes (%s / %s)" % (meta.get("size_portholed"), meta.get("size_porthole"),
+                                          meta.get("strip_portholed"), meta.get("strip_porthole")), "", ""))
+nbpf = int(meta.get("bpf_progs", 0))
+rows.append((sec, "BPF programs ph_* held by the daemon", "%d (%s)" % (nbpf, meta.get("bpf_names", "").strip()), "", ""))
+res["idle"]["bpf_programs"] = nbpf
+res["idle"]["binary_bytes"] = {"portholed": int(meta.get("size_portholed", 0)),
+                                "porthole": int(meta.get("size_porthole", 0))}
+rows.append(("-", "daemon warnings/errors logged; session cgroups left; exit status",
+             "%s; %s; %s" % (meta.get("daemon_warnings"), meta.get("sessions_left"), meta.get("daemon_exit")), "", ""))
+
+res["rows"] = [dict(zip(("section", "metric", "value", "goal", "status"), r)) for r in rows]
+with open(OUT, "w") as f:
+    json.dump(res, f, indent=1)
+
+hdr = ("section", "metric", "value", "goal", "status")
+w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(5)]
+busy = {k[7:]: v for k, v in meta.items() if k.startswith("others_")}
+res["other_activity"] = busy
+if any(int(v.split()[0]) > 0 for v in busy.values()):
+    print("WARNING: other portholed instances ran on this machine during the bench (after section: count, "
+          "loadavg): %s; figures may be perturbed" % "; ".join("%s: %s" % kv for kv in busy.items()))
+print("porthole bench (%s): kernel %s, %s CPUs, %s, commit %s, %s s in total" %
+      (meta.get("mode"), meta.get("kernel"), meta.get("cpus"), meta.get("nft"), meta.get("commit"),
+       meta.get("total_seconds")))
+line = "  ".join(h.ljust(w[i]) for i, h in enumerate(hdr))
+print(line)
+print("-" * len(line))
+for r in rows:
+    print("  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)).rstrip())
+print("(latencies in ms; p99 = nearest rank; a SYN is sent every 100 us, so open latencies carry up to 0.1 ms of probe granularity)")
+PYEOF
