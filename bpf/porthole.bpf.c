@@ -18,6 +18,7 @@
 #define TCP_ESTABLISHED_STATE 1
 #define TCP_SYN_RECV_STATE 3
 #define TCP_LISTEN_STATE 10
+#define TCP_CLOSE_STATE 7
 #define IPPROTO_TCP_NUM 6
 #define SOL_SOCKET_NUM 1
 #define SO_MARK_NUM 36
@@ -118,8 +119,8 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 
 	if (newstate == TCP_LISTEN_STATE)
 		type = PH_EV_LISTEN;
-	else if (oldstate == TCP_LISTEN_STATE)
-		type = PH_EV_UNLISTEN;
+	else if (oldstate == TCP_LISTEN_STATE && newstate == TCP_CLOSE_STATE)
+		type = PH_EV_UNLISTEN; /* (a child cloned from a listener also leaves LISTEN, for SYN_RECV) */
 	else if (oldstate == TCP_SYN_RECV_STATE && newstate == TCP_ESTABLISHED_STATE)
 		type = PH_EV_ACCEPT; /* passive open: who connected through a window */
 	else

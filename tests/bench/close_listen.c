@@ -17,19 +17,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-static long long mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "benchlib.h"
 
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss = { 0 };
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 	long long exit_after, deadline = 0, tl;
 	int fd, one = 1;
 	socklen_t len;
@@ -39,16 +31,10 @@ int main(int argc, char **argv)
 		return 64;
 	}
 	exit_after = argc > 3 ? atoll(argv[3]) * 1000000LL : 0;
-	if (strchr(argv[1], ':')) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((unsigned short)atoi(argv[2]));
-		inet_pton(AF_INET6, argv[1], &s6->sin6_addr);
-		len = sizeof(*s6);
-	} else {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((unsigned short)atoi(argv[2]));
-		inet_pton(AF_INET, argv[1], &s4->sin_addr);
-		len = sizeof(*s4);
+	len = parse_sockaddr(argv[1], argv[2], &ss);
+	if (!len) {
+		fprintf(stderr, "bad address %s\n", argv[1]);
+		return 64;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (fd < 0) {

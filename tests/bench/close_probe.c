@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "benchlib.h"
 
 #define CAP 16384 /* attempts tracked at once (power of two) */
 #define RESP_NS (50 * 1000000LL)
@@ -49,13 +50,6 @@ static struct attempt att[CAP];
 static long long t_open, t_kill, last_sent, last_seq = -1;
 static long long answered, refused, refused_after_kill, dropped, errors;
 static int last_lport, last_rst;
-
-static long long mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static int lport(int fd)
 {
@@ -101,8 +95,6 @@ static void resolve(long long s, int state, int rst)
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss = { 0 };
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 	long long interval, end, next_send = 0, hold = 0, next_sent = 0, seq = 0, oldest = 0, tail_n;
 	struct epoll_event evs[64];
 	struct rlimit rl = { 8192, 8192 };
@@ -124,16 +116,10 @@ int main(int argc, char **argv)
 		kill_pid = (pid_t)atoi(argv[6]);
 		hold = atoll(argv[7]) * 1000000LL;
 	}
-	if (strchr(argv[1], ':')) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((unsigned short)atoi(argv[2]));
-		inet_pton(AF_INET6, argv[1], &s6->sin6_addr);
-		len = sizeof(*s6);
-	} else {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((unsigned short)atoi(argv[2]));
-		inet_pton(AF_INET, argv[1], &s4->sin_addr);
-		len = sizeof(*s4);
+	len = parse_sockaddr(argv[1], argv[2], &ss);
+	if (!len) {
+		fprintf(stderr, "bad address %s\n", argv[1]);
+		return 64;
 	}
 	setrlimit(RLIMIT_NOFILE, &rl);
 	ep = epoll_create1(0);

@@ -13,19 +13,16 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include "benchlib.h"
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return mono() / 1e9;
 }
 
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss = { 0 };
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 	struct linger l = { 1, 0 };
 	long long conns = 0, failed = 0;
 	double t0, t, dur;
@@ -36,16 +33,10 @@ int main(int argc, char **argv)
 		return 64;
 	}
 	dur = atof(argv[3]);
-	if (strchr(argv[1], ':')) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((unsigned short)atoi(argv[2]));
-		inet_pton(AF_INET6, argv[1], &s6->sin6_addr);
-		len = sizeof(*s6);
-	} else {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((unsigned short)atoi(argv[2]));
-		inet_pton(AF_INET, argv[1], &s4->sin_addr);
-		len = sizeof(*s4);
+	len = parse_sockaddr(argv[1], argv[2], &ss);
+	if (!len) {
+		fprintf(stderr, "bad address %s\n", argv[1]);
+		return 64;
 	}
 	t0 = now_s();
 	do {

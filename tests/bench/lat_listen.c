@@ -13,31 +13,22 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "benchlib.h"
 
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss = { 0 };
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	struct timespec ts;
-	int fd, one = 1, v6;
+	int fd, one = 1;
 	socklen_t len;
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: lat_listen ADDR PORT TIMEOUT_MS\n");
 		return 64;
 	}
-	v6 = strchr(argv[1], ':') != NULL;
-	if (v6) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((unsigned short)atoi(argv[2]));
-		inet_pton(AF_INET6, argv[1], &s6->sin6_addr);
-		len = sizeof(*s6);
-	} else {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((unsigned short)atoi(argv[2]));
-		inet_pton(AF_INET, argv[1], &s4->sin_addr);
-		len = sizeof(*s4);
+	len = parse_sockaddr(argv[1], argv[2], &ss);
+	if (!len) {
+		fprintf(stderr, "bad address %s\n", argv[1]);
+		return 64;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -45,12 +36,12 @@ int main(int argc, char **argv)
 		perror("lat_listen");
 		return 1;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	long long t0 = mono();
 	if (listen(fd, 64) < 0) {
 		perror("lat_listen");
 		return 1;
 	}
-	printf("%lld\n", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	printf("%lld\n", t0);
 	fflush(stdout);
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	if (poll(&p, 1, atoi(argv[3])) == 1) {

@@ -16,13 +16,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-static long long mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "benchlib.h"
 
 int main(void)
 {

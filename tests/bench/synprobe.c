@@ -21,21 +21,13 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "benchlib.h"
 
 #define INFLIGHT 64
-
-static long long mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss = { 0 };
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 	struct pollfd p[INFLIGHT];
 	long long born[INFLIGHT], end, next = 0, interval, first = 0;
 	const char *flags = argc > 5 ? argv[5] : "";
@@ -47,16 +39,10 @@ int main(int argc, char **argv)
 		return 64;
 	}
 	interval = (argc > 4 ? atoll(argv[4]) : 100) * 1000LL;
-	if (strchr(argv[1], ':')) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((unsigned short)atoi(argv[2]));
-		inet_pton(AF_INET6, argv[1], &s6->sin6_addr);
-		len = sizeof(*s6);
-	} else {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((unsigned short)atoi(argv[2]));
-		inet_pton(AF_INET, argv[1], &s4->sin_addr);
-		len = sizeof(*s4);
+	len = parse_sockaddr(argv[1], argv[2], &ss);
+	if (!len) {
+		fprintf(stderr, "bad address %s\n", argv[1]);
+		return 64;
 	}
 	for (int i = 0; i < INFLIGHT; i++)
 		p[i].fd = -1;
