@@ -26,6 +26,7 @@ DESTDIR    ?=
 
 CC        ?= cc
 CLANG     ?= clang
+LLVM_STRIP ?= llvm-strip
 BPFTOOL   ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
@@ -73,6 +74,7 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/%.h $(BUILD)/bpf/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 		-I$(BUILD)/bpf -Ibpf -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@ # DWARF is not needed at run time; BTF stays
 
 $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
@@ -121,7 +123,7 @@ $(BUILD)/asan/test_proto: tests/unit/test_proto.c common/proto.c common/util.c $
 unit: $(addprefix $(BUILD)/asan/,$(UNIT_TESTS))
 
 # ---- benchmark helpers -------------------------------------------------------
-BENCH_TOOLS := $(addprefix $(BUILD)/bench/,lat_listen synprobe close_listen close_probe connrate hook_listen nft_mon)
+BENCH_TOOLS := $(addprefix $(BUILD)/bench/,lat_listen synprobe close_listen close_probe connrate hook_listen nft_mon ct_flush)
 $(BUILD)/bench/%: tests/bench/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)

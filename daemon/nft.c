@@ -986,8 +986,7 @@ int nft_monitor_start(struct ph_nft *n, int *fd)
 		n->mon = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (!n->mon)
 			return -errno;
-		if (mnl_socket_bind(n->mon, 0, MNL_SOCKET_AUTOPID) < 0 ||
-		    mnl_socket_setsockopt(n->mon, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) < 0) {
+		if (mnl_socket_bind(n->mon, 0, MNL_SOCKET_AUTOPID) < 0) {
 			int err = -errno;
 			nft_monitor_stop(n);
 			return err;
@@ -996,8 +995,23 @@ int nft_monitor_start(struct ph_nft *n, int *fd)
 		 * buffer, and ENOBUFS is handled as "something changed" anyway */
 		setsockopt(mnl_socket_get_fd(n->mon), SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
 	}
+	/* the socket stays open between windows: closing a netlink socket
+	 * subscribed to nf_tables waits for its deferred work (milliseconds on
+	 * the event loop); joining and leaving the group costs a microsecond */
+	if (mnl_socket_setsockopt(n->mon, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) < 0)
+		return -errno;
 	*fd = mnl_socket_get_fd(n->mon);
 	return 0;
+}
+
+void nft_monitor_pause(struct ph_nft *n)
+{
+	int grp = NFNLGRP_NFTABLES, changed;
+
+	if (!n->mon)
+		return;
+	mnl_socket_setsockopt(n->mon, NETLINK_DROP_MEMBERSHIP, &grp, sizeof(grp));
+	nft_monitor_drain(n, &changed); /* what queued before is moot now */
 }
 
 void nft_monitor_stop(struct ph_nft *n)

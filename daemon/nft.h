@@ -93,6 +93,8 @@ int nft_probe_features(struct ph_nft *n, int *owner, int *cgroupv2, int *meta_ti
  * committed a transaction (or events were lost). */
 int nft_monitor_start(struct ph_nft *n, int *fd);
 void nft_monitor_stop(struct ph_nft *n);
+/* Leave the group, keep the socket (nft_monitor_start joins again). */
+void nft_monitor_pause(struct ph_nft *n);
 int nft_monitor_drain(struct ph_nft *n, int *changed);
 
 #endif

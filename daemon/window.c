@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,23 +301,25 @@ static void monitor_update(struct ph_daemon *d)
 
 	for (struct ph_window *w = d->windows; w; w = w->next)
 		open |= w->state == W_OPEN;
-	if (open && d->monfd < 0) {
+	if (open && !d->mon_active) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_NFTMON };
 		r = nft_monitor_start(d->nft, &fd);
 		if (r) {
 			log_errno(r, "nft: cannot watch for ruleset reloads");
 			return;
 		}
-		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			log_errno(-errno, "nft: epoll");
-			nft_monitor_stop(d->nft);
-			return;
+		if (d->monfd < 0) {
+			if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+				log_errno(-errno, "nft: epoll");
+				nft_monitor_pause(d->nft);
+				return;
+			}
+			d->monfd = fd;
 		}
-		d->monfd = fd;
-	} else if (!open && d->monfd >= 0) {
-		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->monfd, NULL);
-		nft_monitor_stop(d->nft);
-		d->monfd = -1;
+		d->mon_active = 1;
+	} else if (!open && d->mon_active) {
+		nft_monitor_pause(d->nft);
+		d->mon_active = 0;
 	}
 }
 
@@ -811,6 +814,8 @@ static void session_end(struct ph_daemon *d, struct ph_session *s, uint32_t reas
 		}
 	}
 	free(s);
+	if (!d->sessions)
+		malloc_trim(0); /* sessions are large: give an idle daemon's heap back */
 }
 
 static void session_end_public(struct ph_daemon *d, struct ph_session *s)

@@ -83,7 +83,8 @@ struct ph_daemon {
 	struct ph_control ctl;
 	struct ph_audit audit;
 	int epfd, sigfd, timerfd, inofd;
-	int monfd;                /* nftables notifications, only while windows are open */
+	int monfd;                /* nftables notifications socket (-1 before first use) */
+	int mon_active;           /* subscribed: only while windows are open */
 	uint64_t nft_change_boot; /* when the last notification arrived */
 	uint32_t netns_ino;
 	struct ph_session *sessions;

@@ -45,13 +45,13 @@ HOOK_CMD=(nft insert rule inet filter input tcp dport 80 accept)
 
 t_init bench
 t_require_root
-for f in synprobe lat_listen hook_listen close_listen close_probe connrate nft_mon; do
+for f in synprobe lat_listen hook_listen close_listen close_probe connrate nft_mon ct_flush; do
 	[ -x "$B/$f" ] || { echo "bench: $B/$f missing: run make bench-tools" >&2; exit 1; }
 done
 for f in portholed porthole; do
 	[ -x "$PORTHOLE_BIN/$f" ] || { echo "bench: $PORTHOLE_BIN/$f missing: run make all" >&2; exit 1; }
 done
-for c in conntrack bpftool; do
+for c in bpftool; do
 	command -v "$c" >/dev/null || { echo "bench: $c not installed" >&2; exit 1; }
 done
 R=$T_TMP/raw
@@ -147,7 +147,7 @@ mon_stop() {
 #   "MODE K window_id key=value..." (K = kill / exit stamp)
 close_sample() {
 	local mode=$1 file=$2 rp lpid lst r w k i
-	in_host conntrack -F >/dev/null 2>&1 # stale entries let a SYN in as "established"
+	in_host "$B/ct_flush" # stale entries let a SYN in as "established"
 	: >"$T_TMP/c.out"
 	if [ "$mode" = exit ]; then
 		bg_run "$T_TMP/c.out" "$T_TMP/c.err" run -- "$B/close_listen" "$H" 80 5
@@ -180,7 +180,7 @@ close_sample() {
 # about 40 ms later: close_probe must see those RSTs and the delay
 probe_selfcheck() {
 	local file=$1 sp lp r
-	in_host conntrack -F >/dev/null 2>&1
+	in_host "$B/ct_flush"
 	: >"$T_TMP/s.out"
 	in_host "${HOOK_CMD[@]}"
 	# through sh, so that the SIGKILLed process is not one of our jobs
@@ -239,6 +239,7 @@ daemon_bpf() {
 	echo "$n"
 }
 meta bpf_progs "$(daemon_bpf)"
+BPF_IDS=$(cat /proc/"$T_DPID"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -un)
 meta bpf_names "$(for id in $(cat /proc/"$T_DPID"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -un); do bpftool prog show id "$id" | sed -n 's/.* name \([^ ]*\) .*/\1/p'; done | tr '\n' ' ')"
 meta size_portholed "$(stat -c %s "$PORTHOLE_BIN/portholed")"
 meta size_porthole "$(stat -c %s "$PORTHOLE_BIN/porthole")"
@@ -355,11 +356,16 @@ for ((j = 0; j < maxc; j++)); do echo "addr add 203.0.113.$((100 + j))/24 dev ph
 bg_host "$T_TMP/srv22.out" /dev/null "$B/close_listen" 198.51.100.1 22
 SRV=$BG_PID
 wait_for "$T_TMP/srv22.out" ' ' 30
-connrate() { # LABEL
+connrate() { # LABEL [80]: to port 22 from the allowed country; with 80,
+	# also to the first window's listener (203.0.113.100:80) from the internet
 	local k
 	for ((k = 0; k < CONN_REPS; k++)); do
-		in_host conntrack -F >/dev/null 2>&1
+		in_host "$B/ct_flush"
 		in_allow "$B/connrate" 198.51.100.1 22 "$CONN_S" >>"$R/connrate_$1"
+		if [ "${2:-}" = 80 ]; then
+			in_host "$B/ct_flush"
+			in_inet "$B/connrate" 203.0.113.100 80 "$CONN_S" >>"$R/connrate80_$1"
+		fi
 	done
 }
 connrate 0
@@ -399,8 +405,9 @@ for n in $CONC; do
 	mon_start "n$n"
 	for ((i = 1; i <= N_CONC; i++)); do ph_sample "$H" "$R/conc_${n}_ph"; done
 	mon_stop
+	[ "$n" = 1 ] && connrate 1 80
 done
-connrate "$maxc"
+connrate "$maxc" 80
 stop_holders
 wait_or_term "$SRV" 1
 wait_rules 0
@@ -425,8 +432,20 @@ others concurrent
 
 progress "5. idle: ${IDLE} s with 0 windows, then ${IDLE} s with $N_IDLE_WIN windows"
 sleep 1
+# idle_sleep LABEL: sleep IDLE s, counting meanwhile every TCP state change
+# of a port-80 socket on the machine (any namespace: other test runs too), the
+# events the daemon's BPF program passes on
+idle_sleep() {
+	if command -v perf >/dev/null; then
+		perf stat -x, -o "$T_TMP/ev_$1" -e sock:inet_sock_set_state --filter 'sport == 80' -a \
+			sleep "$IDLE" 2>/dev/null || sleep "$IDLE"
+		meta "idle_port80_events_$1" "$(awk -F, '/inet_sock_set_state/ { print $1 }' "$T_TMP/ev_$1" 2>/dev/null)"
+	else
+		sleep "$IDLE"
+	fi
+}
 read -r a < <(proc_sample "$T_DPID")
-sleep "$IDLE"
+idle_sleep 0
 read -r b < <(proc_sample "$T_DPID")
 echo "$a" >"$R/idle_0"
 echo "$b" >>"$R/idle_0"
@@ -443,7 +462,7 @@ cli_ctx() { # sum of context switches of the waiting `porthole run` CLIs
 }
 c0=$(cli_ctx)
 read -r a < <(proc_sample "$T_DPID")
-sleep "$IDLE"
+idle_sleep "$N_IDLE_WIN"
 read -r b < <(proc_sample "$T_DPID")
 c1=$(cli_ctx)
 echo "$a" >"$R/idle_$N_IDLE_WIN"
@@ -486,6 +505,10 @@ check_no_rules end
 others end
 meta sessions_left "$(session_cgroups)"
 meta hwm_end "$(awk '/^VmHWM/ { print $2 }' /proc/"$T_DPID"/status)"
+# events the kernel skipped: a tracing program does not run while it already
+# runs on the same CPU (e.g. a softirq state change during a process-context one)
+meta bpf_recursion_misses "$(for id in $BPF_IDS; do bpftool prog show id "$id" 2>/dev/null; done |
+	awk '{ for (i = 1; i < NF; i++) if ($i == "recursion_misses") s += $(i + 1) } END { print s + 0 }')"
 meta daemon_warnings "$(grep -c '^<[0-4]>' "$T_DLOG")"
 grep '^<[0-4]>' "$T_DLOG" | head -20 >"$R/daemon_warnings"
 daemon_stop
@@ -613,6 +636,11 @@ rows.append((sec, "  daemon CPU per window (user / system / total)",
              "%.0f / %.0f / %.0f us" % (cpu[0] * 1e6 / tck / nw, cpu[1] * 1e6 / tck / nw, cpu[2] / 1e3 / nw), "", ""))
 rows.append((sec, "nft CLI pre-hook: hook start -> SYN answered (n=%d)" % shk["n"], fmt(shk), "", ""))
 rows.append((sec, "  of which the nft CLI run", fmt(stats(hkcli)), "", ""))
+src, scli = stats(phrule), stats(hkcli)
+if src.get("n") and scli.get("n"):
+    res["open"]["ratio_rule_in_place_p50"] = scli["p50"] / src["p50"]
+    rows.append((sec, "  ratio without the probe: nft CLI run / listen->rule committed (p50)",
+                 "%.1fx" % (scli["p50"] / src["p50"]), "", ""))
 rows.append((sec, "ratio nft hook / porthole (p50; p99)",
              "%.1fx; %.1fx" % (ratio50 or 0, ratio99 or 0), ">= 10x (p50)",
              goal("open latency >= 10x faster than the nft CLI hook (p50)",
@@ -736,10 +764,16 @@ cr = {}
 for lab in ("0", str(CONC[-1])):
     rates = sorted(float(x[2]) for x in lines("connrate_" + lab))
     cr[lab] = {"runs": rates, "median": rates[len(rates) // 2] if rates else None}
+for lab in ("1", str(CONC[-1])):
+    rates = sorted(float(x[2]) for x in lines("connrate80_" + lab))
+    cr["80_" + lab] = {"runs": rates, "median": rates[len(rates) // 2] if rates else None}
 res["concurrent"]["connrate"] = cr
 c0, cn = cr["0"]["median"], cr[str(CONC[-1])]["median"]
-rows.append((sec, "TCP connections/s to port 22: 0 / %d windows" % CONC[-1],
-             "%.0f / %.0f (%+.1f%%)" % (c0 or 0, cn or 0, 100 * ((cn or 0) / c0 - 1) if c0 else 0), "", ""))
+rows.append((sec, "TCP conn/s, allowed country -> port 22: 0 / %d windows" % CONC[-1],
+             "%.0f / %.0f (%+.1f%%)" % (c0 or 0, cn or 0, 100 * ((cn or 0) / c0 - 1) if c0 and cn else 0), "", ""))
+c0, cn = cr["80_1"]["median"], cr["80_" + str(CONC[-1])]["median"]
+rows.append((sec, "TCP conn/s, internet -> a window's port 80: 1 / %d windows" % CONC[-1],
+             "%.0f / %.0f (%+.1f%%)" % (c0 or 0, cn or 0, 100 * ((cn or 0) / c0 - 1) if c0 and cn else 0), "", ""))
 idle_rules = {k[len("idle_rules_"):]: int(v) for k, v in meta.items() if k.startswith("idle_rules_")}
 res["concurrent"]["porthole_rules_with_no_window"] = idle_rules
 rows.append((sec, "porthole rules with no window open (%d checks)" % len(idle_rules),
@@ -760,7 +794,10 @@ for lab in ("0", meta.get("idle_windows", "10")):
     rss = b[5]
     res["idle"][lab] = {"seconds": secs, "cpu_ms": cpu_ms, "runtime_us": run_us, "wakeups": wake,
                         "wakeups_per_s": wake / secs, "rss_kib": rss}
-    rows.append((sec, "%s windows, %g s: wakeups" % (lab, secs), "%d (%.2f/s)" % (wake, wake / secs), "0/s",
+    ev = meta.get("idle_port80_events_" + lab, "")
+    res["idle"][lab]["port80_state_changes_on_machine"] = int(ev) if ev.isdigit() else None
+    rows.append((sec, "%s windows, %g s: wakeups (port-80 socket events on the machine meanwhile)" % (lab, secs),
+                 "%d (%.2f/s) (%s)" % (wake, wake / secs, ev if ev else "?"), "0/s",
                  goal("idle wakeups 0/s with %s windows" % lab, wake == 0, wake / secs, 0)))
     rows.append((sec, "%s windows: CPU time (ticks; sched runtime)" % lab, "%.0f ms; %.0f us" % (cpu_ms, run_us),
                  "", ""))
@@ -781,8 +818,11 @@ for lab, what in (("host", "host: 1 s of connections to a non-session listener o
 res["idle"]["cli_wakeups_total"] = int(meta.get("idle_cli_ctx", 0))
 rows.append((sec, "  %s waiting porthole CLIs: wakeups in total" % meta.get("idle_windows", "10"),
              meta.get("idle_cli_ctx", "?"), "", ""))
-rows.append((sec, "VmRSS after start / VmHWM (peak) at start, end",
-             "%s KiB / %s, %s KiB" % (meta.get("rss_start"), meta.get("hwm_start"), meta.get("hwm_end")), "", ""))
+rs = int(meta.get("rss_start", 0))
+rows.append((sec, "VmRSS right after start (no window yet)", "%d KiB (%.2f MiB)" % (rs, rs / 1024), "<= 4 MiB",
+             goal("RSS <= 4 MiB right after start", rs <= 4096, rs, 4096)))
+rows.append((sec, "VmHWM (peak) at start, at end",
+             "%s, %s KiB" % (meta.get("hwm_start"), meta.get("hwm_end")), "", ""))
 rows.append((sec, "  VmRSS is mostly shared libraries; at idle end (kB)", meta.get("idle_smaps", "").strip(), "", ""))
 rows.append((sec, "binary sizes portholed / porthole (stripped)",
              "%s / %s bytes (%s / %s)" % (meta.get("size_portholed"), meta.get("size_porthole"),
@@ -790,6 +830,7 @@ rows.append((sec, "binary sizes portholed / porthole (stripped)",
 nbpf = int(meta.get("bpf_progs", 0))
 rows.append((sec, "BPF programs ph_* held by the daemon", "%d (%s)" % (nbpf, meta.get("bpf_names", "").strip()), "", ""))
 res["idle"]["bpf_programs"] = nbpf
+rows.append((sec, "  events skipped by the kernel (BPF recursion_misses)", meta.get("bpf_recursion_misses", "?"), "", ""))
 res["idle"]["binary_bytes"] = {"portholed": int(meta.get("size_portholed", 0)),
                                 "porthole": int(meta.get("size_porthole", 0))}
 rows.append(("-", "daemon warnings/errors logged; session cgroups left; exit status",
