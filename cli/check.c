@@ -387,11 +387,10 @@ int cmd_check(int argc, char **argv, const char *sock)
 		add(V_FAIL, "config", "%s", err);
 		config_defaults(&cfg);
 	} else {
-		add(V_OK, "config", "%s %s; ports", config, access(config, F_OK) ? "absent: built-in defaults" : "valid");
-		size_t l = strlen(checks[nchecks - 1].detail);
-		for (unsigned i = 0; i < cfg.nports; i++)
-			l += (size_t)snprintf(checks[nchecks - 1].detail + l, sizeof(checks[0].detail) - l, " %u", cfg.ports[i]);
-		snprintf(checks[nchecks - 1].detail + l, sizeof(checks[0].detail) - l, ", max_window %u s", cfg.max_window);
+		char ports[64];
+		format_ports(ports, sizeof(ports), cfg.ports, cfg.nports);
+		add(V_OK, "config", "%s %s; ports %s, max_window %u s", config,
+		    access(config, F_OK) ? "absent: built-in defaults" : "valid", ports, cfg.max_window);
 	}
 	if (!getenv("PORTHOLE_SOCKET") && strcmp(sock, cfg.socket) && !strcmp(sock, "/run/porthole/porthole.sock"))
 		sock = cfg.socket;

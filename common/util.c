@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -92,4 +93,13 @@ int write_small_file(const char *path, const char *s)
 int str_in_bounds(const char *s, size_t n)
 {
 	return memchr(s, '\0', n) != NULL;
+}
+
+void format_ports(char *buf, size_t len, const uint16_t *ports, unsigned n)
+{
+	size_t l = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < n && l < len; i++)
+		l += (size_t)snprintf(buf + l, len - l, "%s%u", i ? "," : "", ports[i]);
 }

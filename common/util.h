@@ -17,6 +17,8 @@ uint64_t now_ns(int clockid);
 /* Read at most bufsz-1 bytes of a small (proc/sysfs) file, NUL-terminated. */
 int read_small_file(const char *path, char *buf, size_t bufsz);
 int write_small_file(const char *path, const char *s);
+/* "80,443" */
+void format_ports(char *buf, size_t len, const uint16_t *ports, unsigned n);
 /* true if the string ends NUL-terminated within n bytes */
 int str_in_bounds(const char *s, size_t n);
 

@@ -146,8 +146,10 @@ int control_accept(struct ph_control *ctl, void (*added)(void *ctx, struct ph_cl
 		if (fd < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN)
+			if (errno == EAGAIN) {
+				arm_idle_timer(ctl);
 				return 0;
+			}
 			return log_errno(-errno, "control: accept");
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
@@ -187,7 +189,6 @@ int control_accept(struct ph_control *ctl, void (*added)(void *ctx, struct ph_cl
 		ctl->nclients++;
 		added(ctx, c);
 	}
-	arm_idle_timer(ctl);
 }
 
 void control_reap(struct ph_control *ctl)

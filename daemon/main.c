@@ -175,18 +175,10 @@ static int run_loop(struct ph_daemon *d)
 			case TAG_NFTMON:
 				window_on_nft_change(d);
 				break;
-			case TAG_CTL_TIMER: {
-				/* idle clients are dropped: detach their sessions first */
-				struct ph_client *c, *next;
-				uint64_t now = now_ns(CLOCK_BOOTTIME);
-				for (c = d->ctl.clients; c; c = next) {
-					next = c->next;
-					if (!c->session && now - c->last_ns >= PH_CLIENT_IDLE_SEC * NSEC_PER_SEC)
-						window_client_gone(d, c);
-				}
+			case TAG_CTL_TIMER:
+				/* only clients without a session are ever idle-dropped */
 				control_expire(&d->ctl);
 				break;
-			}
 			default: {
 				struct ph_client *c = evs[i].data.ptr;
 				int r;
@@ -342,10 +334,8 @@ int main(int argc, char **argv)
 	window_adopt_orphans(d);
 	window_watch_designations(d);
 	{
-		char ports[64] = "";
-		size_t l = 0;
-		for (unsigned i = 0; i < d->cfg.nports; i++)
-			l += (size_t)snprintf(ports + l, sizeof(ports) - l, "%s%u", i ? "," : "", d->cfg.ports[i]);
+		char ports[64];
+		format_ports(ports, sizeof(ports), d->cfg.ports, d->cfg.nports);
 		log_notice("ready: watching tcp port(s) %s, control socket %s, sessions in %s%s, %u designation(s)",
 			   ports, d->cfg.socket, d->cg.mount, d->cg.base_rel, d->cfg.ndes);
 	}

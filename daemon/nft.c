@@ -317,8 +317,7 @@ static struct nftnl_expr *expr_meta(uint32_t key)
 	return e;
 }
 
-void nft_format_tag(char *buf, size_t len, uint64_t window_id);
-void nft_format_tag(char *buf, size_t len, uint64_t window_id)
+static void nft_format_tag(char *buf, size_t len, uint64_t window_id)
 {
 	snprintf(buf, len, PH_RULE_TAG "%llu", (unsigned long long)window_id);
 }
@@ -423,8 +422,14 @@ fail:
 }
 
 static int get_genid(struct ph_nft *n, uint32_t *genid);
+/* one rule read back by handle */
+struct rule_info {
+	uint64_t window_id;
+	int found, ours;
+	uint64_t packets, bytes;
+};
+static int get_rule(struct ph_nft *n, const struct nft_rule_ref *ref, struct rule_info *ri);
 static int has_tag_id(const void *ud, uint32_t len, uint64_t window_id);
-int nft_rule_present(struct ph_nft *n, const struct nft_rule_ref *ref);
 
 /* ---- batches ------------------------------------------------------------ */
 
@@ -633,7 +638,7 @@ static int insert_batch(struct ph_nft *n, const struct nft_rule_spec *spec, cons
 		for (unsigned i = 0; i < nchains; i++)
 			if (refs[i].handle)
 				tmp[k++] = refs[i];
-		nft_delete_rules(n, tmp, k);
+		nft_delete_rules(n, tmp, k, NULL, NULL);
 	}
 out:
 	mnl_nlmsg_batch_stop(b);
@@ -641,7 +646,8 @@ out:
 	return err;
 }
 
-int nft_delete_rules(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned nrefs)
+int nft_delete_rules(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned nrefs,
+		     uint64_t *packets, uint64_t *bytes)
 {
 	struct batch_result *br;
 	int err = 0;
@@ -666,13 +672,20 @@ int nft_delete_rules(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned
 		if (err)
 			break;
 		for (unsigned i = 0; i < nrefs; i++) {
-			int present = nft_rule_present(n, &refs[i]);
-			if (present < 0) {
-				err = present;
+			struct rule_info ri;
+			if (!refs[i].handle)
+				continue;
+			err = get_rule(n, &refs[i], &ri);
+			if (err)
 				break;
-			}
-			if (present)
-				idx[m++] = i;
+			if (!ri.found || !ri.ours)
+				continue;
+			idx[m++] = i;
+			/* the check reads the counters too: the window's final figures */
+			if (round == 0 && packets && ri.packets > *packets)
+				*packets = ri.packets;
+			if (round == 0 && bytes && ri.bytes > *bytes)
+				*bytes = ri.bytes;
 		}
 		if (err || m == 0)
 			break;
@@ -746,11 +759,6 @@ int nft_delete_rules(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned
 
 /* ---- reading one rule back --------------------------------------------- */
 
-struct rule_info {
-	uint64_t window_id;
-	int found, ours;
-	uint64_t packets, bytes;
-};
 
 static int expr_counter_cb(struct nftnl_expr *e, void *data)
 {
@@ -967,7 +975,7 @@ int nft_sweep(struct ph_nft *n, unsigned *removed)
 		r = nft_dump(n, build_rule_dump, NULL, sweep_cb, ss);
 		if (r || ss->count == 0)
 			break;
-		r = nft_delete_rules(n, ss->refs, ss->count);
+		r = nft_delete_rules(n, ss->refs, ss->count, NULL, NULL);
 		if (r)
 			break;
 		*removed += ss->count;

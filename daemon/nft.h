@@ -60,8 +60,11 @@ int nft_read_counters(struct ph_nft *n, const struct nft_rule_ref *refs, unsigne
 		      uint64_t *packets, uint64_t *bytes);
 
 /* Delete the rules in one batch; rules already gone (a ruleset reload) are
- * not an error. */
-int nft_delete_rules(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned nrefs);
+ * not an error. packets/bytes (may be NULL; start them at 0): the largest
+ * counters among the rules, read by the same check that proves each rule is
+ * still ours. */
+int nft_delete_rules(struct ph_nft *n, const struct nft_rule_ref *refs, unsigned nrefs,
+		     uint64_t *packets, uint64_t *bytes);
 
 /* Delete every rule tagged PH_RULE_TAG in every table; *removed counts them. */
 int nft_sweep(struct ph_nft *n, unsigned *removed);

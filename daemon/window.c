@@ -271,6 +271,23 @@ static void audit_refused(struct ph_daemon *d, const struct ph_client *c, const 
 
 /* ---- windows ----------------------------------------------------------------- */
 
+/* The rule of a window: its session's socket (cgroup, or the watch-mode
+ * mark), its port, and the kernel deadline (wall clock, meta time) derived
+ * from the same boot-time deadline our own timer uses. */
+static void window_spec(const struct ph_daemon *d, const struct ph_window *w, struct nft_rule_spec *spec)
+{
+	uint64_t now_boot = now_ns(CLOCK_BOOTTIME), dl = w->session->deadline_boot;
+
+	spec->window_id = w->id;
+	spec->port = w->port;
+	spec->cgroup_level = d->cg.base_level + 1;
+	spec->cgroup_id = w->session->cgid;
+	spec->by_mark = w->session->kind == S_WATCH;
+	spec->mark = d->cfg.mark;
+	spec->mark_mask = d->cfg.mark_mask;
+	spec->deadline_ns = now_ns(CLOCK_REALTIME) + (dl > now_boot ? dl - now_boot : 0);
+}
+
 /* Keep the kernel's list of open windows in step with ours, so that it
  * reports the connections through them and no others. */
 static void track_windows(struct ph_daemon *d, const struct ph_session *s, uint16_t port)
@@ -331,9 +348,7 @@ static void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reas
 
 	if (w->state != W_OPEN)
 		return;
-	if (nft_read_counters(d->nft, w->rules, w->nrules, &packets, &bytes) < 0)
-		log_warn("window %llu: could not read counters", (unsigned long long)w->id);
-	r = nft_delete_rules(d->nft, w->rules, w->nrules);
+	r = nft_delete_rules(d->nft, w->rules, w->nrules, &packets, &bytes);
 	if (r < 0) {
 		/* the rule's own deadline still closes it in the kernel; try
 		 * the tag sweep so nothing lingers until then */
@@ -430,16 +445,7 @@ static void window_open(struct ph_daemon *d, struct ph_session *s, const struct 
 	w->revoked_uid = w->revoked_pid = -1;
 	w->cookies[w->ncookies++] = e->cookie;
 
-	spec.window_id = w->id;
-	spec.port = e->port;
-	spec.cgroup_level = d->cg.base_level + 1;
-	spec.cgroup_id = s->cgid;
-	spec.by_mark = s->kind == S_WATCH;
-	spec.mark = d->cfg.mark;
-	spec.mark_mask = d->cfg.mark_mask;
-	/* the kernel's deadline is wall-clock (meta time); derive it from the
-	 * same boot-time deadline our own timer uses */
-	spec.deadline_ns = now_real + (s->deadline_boot - now_boot);
+	window_spec(d, w, &spec);
 	/* report connections from the first packet the rules admit */
 	if (s->kind == S_WATCH)
 		watch_window_mark_port(d->watch, w->port, 1);
@@ -471,7 +477,7 @@ static void window_open(struct ph_daemon *d, struct ph_session *s, const struct 
 		struct open_rec o = { d, w, s, e, chains, nchains };
 		r = window_audit_record(d, "window-open", fill_open, &o);
 		if (r < 0) {
-			nft_delete_rules(d->nft, w->rules, w->nrules);
+			nft_delete_rules(d->nft, w->rules, w->nrules, NULL, NULL);
 			log_err("window %llu: not opened, its audit record could not be written", (unsigned long long)w->id);
 			goto fail;
 		}
@@ -660,7 +666,6 @@ static void window_restore(struct ph_daemon *d, struct ph_window *w, const struc
 	struct ph_chain_ref missing[PH_MAX_CHAINS];
 	struct nft_rule_spec spec;
 	unsigned nkeep = 0, nmiss = 0;
-	uint64_t now_boot, now_real;
 	int r;
 
 	for (unsigned c = 0; c < nchains; c++) {
@@ -678,18 +683,8 @@ static void window_restore(struct ph_daemon *d, struct ph_window *w, const struc
 	}
 	if (nmiss == 0 && nkeep == w->nrules)
 		return;
-	now_boot = now_ns(CLOCK_BOOTTIME);
-	now_real = now_ns(CLOCK_REALTIME);
 	if (nmiss) {
-		spec.window_id = w->id;
-		spec.port = w->port;
-		spec.cgroup_level = d->cg.base_level + 1;
-		spec.cgroup_id = w->session->cgid;
-		spec.by_mark = w->session->kind == S_WATCH;
-		spec.mark = d->cfg.mark;
-		spec.mark_mask = d->cfg.mark_mask;
-		spec.deadline_ns = now_real + (w->session->deadline_boot > now_boot ?
-					       w->session->deadline_boot - now_boot : 0);
+		window_spec(d, w, &spec);
 		r = nft_insert_window(d->nft, &spec, missing, nmiss, added);
 		if (r < 0) {
 			log_errno(r, "window %llu: restoring its rules after a ruleset change failed", (unsigned long long)w->id);
@@ -1061,10 +1056,8 @@ static int session_start(struct ph_daemon *d, struct ph_client *c, const struct 
 	memcpy(ok->ports, s->ports, sizeof(ok->ports));
 	copy_str(ok->cgroup, sizeof(ok->cgroup), s->cg_rel);
 	{
-		char ports[64] = "";
-		size_t l = 0;
-		for (unsigned i = 0; i < s->nports; i++)
-			l += (size_t)snprintf(ports + l, sizeof(ports) - l, "%s%u", i ? "," : "", s->ports[i]);
+		char ports[64];
+		format_ports(ports, sizeof(ports), s->ports, s->nports);
 		log_info("session %llu started for pid %d uid %u in %s (ports %s, max window %u s)",
 			 (unsigned long long)s->id, (int)pid, (unsigned)c->uid, s->cg_rel, ports, s->max_window);
 	}
