@@ -34,7 +34,7 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 BUILD     := build
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -D_GNU_SOURCE \
-             -Icommon -Idaemon -Ibpf -I$(BUILD)/bpf
+             -Ilib -Idaemon -Ibpf -I$(BUILD)/bpf
 DAEMON_LIBS := -lbpf -lelf -lz -lnftnl -lmnl
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -46,17 +46,19 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-COMMON_SRC := common/proto.c common/util.c common/json.c
-DAEMON_SRC := daemon/main.c daemon/config.c daemon/nft.c daemon/watch.c \
-              daemon/cgroup.c daemon/control.c daemon/window.c daemon/log.c daemon/audit.c daemon/notify.c
-CLI_SRC    := cli/porthole.c cli/check.c daemon/config.c daemon/nft.c daemon/cgroup.c daemon/log.c
-UNIT_TESTS := test_config test_proto
+# lib/: what both binaries use (libporthole.a); no globals, no logging
+LIB_SRC    := $(wildcard lib/*.c)
+DAEMON_SRC := $(wildcard daemon/*.c)
+CLI_SRC    := $(wildcard cli/*.c) daemon/nft.c daemon/log.c
+UNIT_TESTS := test_config test_proto test_json
 
-DAEMON_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRC) $(COMMON_SRC))
-CLI_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC) $(COMMON_SRC))
-SAN_DAEMON_OBJ := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DAEMON_SRC) $(COMMON_SRC))
-SAN_CLI_OBJ    := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(CLI_SRC) $(COMMON_SRC))
-HEADERS := $(wildcard common/*.h daemon/*.h bpf/*.h)
+LIB_OBJ        := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+SAN_LIB_OBJ    := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(LIB_SRC))
+DAEMON_OBJ     := $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_SRC)) $(BUILD)/libporthole.a
+CLI_OBJ        := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC)) $(BUILD)/libporthole.a
+SAN_DAEMON_OBJ := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DAEMON_SRC)) $(BUILD)/asan/libporthole.a
+SAN_CLI_OBJ    := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(CLI_SRC)) $(BUILD)/asan/libporthole.a
+HEADERS := $(wildcard lib/*.h daemon/*.h bpf/*.h)
 MAN5        := docs/porthole.conf.5
 MAN8        := docs/porthole.8 docs/portholed.8
 COMPLETIONS := packaging/bash-completion/porthole packaging/bash-completion/portholed
@@ -81,6 +83,27 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 # ---- user space ----------------------------------------------------------
+# lib/ and cli/ need no BPF toolchain: only the daemon includes the skeleton
+$(BUILD)/obj/lib/%.o: lib/%.c $(wildcard lib/*.h)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/cli/%.o: cli/%.c $(wildcard lib/*.h cli/*.h)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/obj/lib/%.o: lib/%.c $(wildcard lib/*.h)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/asan/obj/cli/%.o: cli/%.c $(wildcard lib/*.h cli/*.h)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
 $(BUILD)/obj/%.o: %.c $(HEADERS) $(BUILD)/bpf/porthole.skel.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
@@ -90,6 +113,14 @@ $(BUILD)/asan/obj/%.o: %.c $(HEADERS) $(BUILD)/bpf/porthole.skel.h
 	$(call msg,CC-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/libporthole.a: $(LIB_OBJ)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/asan/libporthole.a: $(SAN_LIB_OBJ)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/portholed: $(DAEMON_OBJ)
 	$(call msg,LD,$@)
@@ -110,15 +141,10 @@ $(BUILD)/asan/porthole: $(SAN_CLI_OBJ)
 asan: $(BUILD)/asan/portholed $(BUILD)/asan/porthole
 
 # ---- unit tests (no privileges) -----------------------------------------
-$(BUILD)/asan/test_config: tests/unit/test_config.c daemon/config.c daemon/log.c common/util.c $(HEADERS)
+$(BUILD)/asan/test_%: tests/unit/test_%.c $(BUILD)/asan/libporthole.a $(HEADERS)
 	$(call msg,CC-SAN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Idaemon tests/unit/test_config.c daemon/config.c daemon/log.c common/util.c -o $@
-
-$(BUILD)/asan/test_proto: tests/unit/test_proto.c common/proto.c common/util.c $(HEADERS)
-	$(call msg,CC-SAN,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) tests/unit/test_proto.c common/proto.c common/util.c -o $@
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(BUILD)/asan/libporthole.a -o $@
 
 unit: $(addprefix $(BUILD)/asan/,$(UNIT_TESTS))
 

@@ -5,6 +5,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "nft.h"
+#include "json.h"
 #include "proto.h"
 #include "util.h"
 
@@ -334,16 +335,10 @@ static void check_designations(const struct ph_config *cfg)
 
 static void json_s(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
+	char buf[1024];
+
+	json_escape(buf, sizeof(buf), s);
+	printf("\"%s\"", buf);
 }
 
 void usage_check(FILE *f);

@@ -430,17 +430,10 @@ static void usage_status(FILE *f)
 
 static void json_str(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
+	char buf[1024];
+
+	json_escape(buf, sizeof(buf), s);
+	printf("\"%s\"", buf);
 }
 
 static int cmd_status(int argc, char **argv)

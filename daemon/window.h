@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "audit.h"
-#include "cgroup.h"
+#include "sesscg.h"
 #include "config.h"
 #include "control.h"
 #include "nft.h"

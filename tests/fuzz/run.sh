@@ -23,11 +23,11 @@ CLANG=${CLANG:-clang}
 # shellcheck disable=SC2054 # the commas are inside one flag
 CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 	-fno-omit-frame-pointer -D_GNU_SOURCE -std=gnu11 -Wall -Wextra
-	-I"$ROOT/common" -I"$ROOT/daemon" -I"$ROOT/bpf")
+	-I"$ROOT/lib" -I"$ROOT/daemon" -I"$ROOT/bpf")
 # per target: sources under test, -max_len, extra libFuzzer flags
 declare -A SRC=(
-	[proto]="common/proto.c common/util.c"
-	[config]="daemon/config.c common/util.c"
+	[proto]="lib/proto.c lib/util.c"
+	[config]="lib/config.c lib/util.c"
 )
 declare -A MAXLEN=([proto]=20000 [config]=4096)
 declare -A EXTRA=([proto]="" [config]="-dict=$FUZZ/config.dict")
@@ -51,8 +51,8 @@ fi
 # -- proto seeds: regenerate from the real header, flag a stale corpus -----
 SEEDS=$OUT/seeds/proto
 rm -rf "$SEEDS" && mkdir -p "$SEEDS"
-if "$CLANG" -g -D_GNU_SOURCE -std=gnu11 -I"$ROOT/common" "$FUZZ/gen_seeds.c" \
-	"$ROOT/common/proto.c" "$ROOT/common/util.c" -o "$OUT/gen_seeds" >"$OUT/gen_seeds.log" 2>&1 &&
+if "$CLANG" -g -D_GNU_SOURCE -std=gnu11 -I"$ROOT/lib" "$FUZZ/gen_seeds.c" \
+	"$ROOT/lib/proto.c" "$ROOT/lib/util.c" -o "$OUT/gen_seeds" >"$OUT/gen_seeds.log" 2>&1 &&
 	"$OUT/gen_seeds" "$SEEDS" >>"$OUT/gen_seeds.log" 2>&1; then
 	if [ "${FUZZ_REGEN_SEEDS:-0}" = 1 ]; then
 		mkdir -p "$FUZZ/corpus/proto" && cp "$SEEDS"/* "$FUZZ/corpus/proto/" &&

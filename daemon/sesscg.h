@@ -2,12 +2,13 @@
  * hard-coded), keep session cgroups in one base directory below the daemon's
  * own cgroup, create/move/inspect/remove them. A cgroup's id is the inode
  * number of its directory, which is what `socket cgroupv2` compares. */
-#ifndef PORTHOLE_CGROUP_H
-#define PORTHOLE_CGROUP_H
+#ifndef PORTHOLE_SESSCG_H
+#define PORTHOLE_SESSCG_H
 
 #include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "cgroup.h"
 
 #define PH_CGROUP_BASE_NAME "porthole"
 
@@ -17,8 +18,6 @@ struct ph_cgroups {
 	unsigned base_level;     /* depth of base_rel below the root */
 };
 
-/* Find the cgroup v2 mount; err explains a failure in one line. */
-int cg_find_mount(char *mount, size_t len);
 /* Find the mount and create the base directory below our own cgroup. */
 int cg_init(struct ph_cgroups *cg);
 /* Create base/s<id>; fills rel path (relative to mount), absolute path, id. */
@@ -32,7 +31,5 @@ int cg_remove(const char *abs);
 int cg_list_sessions(const struct ph_cgroups *cg, void (*cb)(void *arg, uint64_t id), void *arg);
 /* Remove the base directory if it is empty (daemon shutdown). */
 int cg_base_remove(const struct ph_cgroups *cg);
-/* Path of the cgroup of a process, relative to the mount ("/a/b"). */
-int cg_of_pid(pid_t pid, char *rel, size_t len);
 
 #endif

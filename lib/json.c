@@ -1,8 +1,11 @@
 /* Strict JSON validation and top-level member lookup (see json.h). */
 #include "json.h"
+#include "util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define JSON_MAX_DEPTH 32
 
@@ -261,3 +264,179 @@ int json_get_u64(const char *s, size_t n, const char *key, uint64_t *out)
 	*out = x;
 	return 0;
 }
+
+/* ---- JSON builder ---------------------------------------------------------- */
+
+void jb_init(struct jbuf *b, char *buf, size_t cap)
+{
+	memset(b, 0, sizeof(*b));
+	b->buf = buf;
+	b->cap = cap;
+	buf[0] = '\0';
+}
+
+static void put(struct jbuf *b, const char *s, size_t n)
+{
+	if (b->err || b->len + n + 1 > b->cap) {
+		b->err = 1;
+		return;
+	}
+	memcpy(b->buf + b->len, s, n);
+	b->len += n;
+	b->buf[b->len] = '\0';
+}
+
+static void puts_(struct jbuf *b, const char *s) { put(b, s, strlen(s)); }
+
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 if it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF are not). */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned cp;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+size_t json_escape(char *out, size_t outlen, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = 0, written = 0;
+	int full = !out || !outlen;
+
+	while (*p) {
+		char esc[8];
+		const char *src = esc;
+		size_t n, adv = 1;
+
+		if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p;
+			n = 2;
+		} else if (*p < 0x20 || *p == 0x7f || (adv = utf8_len(p)) == 0) {
+			/* control bytes, and bytes that are not UTF-8: the byte's
+			 * value, visibly, and the line stays valid UTF-8 */
+			n = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", *p);
+			adv = 1;
+		} else {
+			src = (const char *)p;
+			n = adv;
+		}
+		if (!full && written + n < outlen) {
+			memcpy(out + written, src, n);
+			written += n;
+		} else {
+			full = 1;
+		}
+		len += n;
+		p += adv;
+	}
+	if (out && outlen)
+		out[written] = '\0';
+	return len;
+}
+
+static void put_escaped(struct jbuf *b, const char *s)
+{
+	size_t n = json_escape(NULL, 0, s);
+
+	put(b, "\"", 1);
+	if (b->err || b->len + n + 1 > b->cap) {
+		b->err = 1;
+		return;
+	}
+	json_escape(b->buf + b->len, b->cap - b->len, s);
+	b->len += n;
+	put(b, "\"", 1);
+}
+
+static void key(struct jbuf *b, const char *k)
+{
+	if (b->depth > 0) {
+		if (!b->first[b->depth])
+			put(b, ",", 1);
+		b->first[b->depth] = 0;
+	}
+	if (k) {
+		put_escaped(b, k);
+		put(b, ":", 1);
+	}
+}
+
+static void open_(struct jbuf *b, const char *k, const char *c)
+{
+	key(b, k);
+	puts_(b, c);
+	if (b->depth + 1 >= (int)sizeof(b->first)) {
+		b->err = 1;
+		return;
+	}
+	b->first[++b->depth] = 1;
+}
+
+void jb_obj_begin(struct jbuf *b, const char *k) { open_(b, k, "{"); }
+void jb_arr_begin(struct jbuf *b, const char *k) { open_(b, k, "["); }
+void jb_obj_end(struct jbuf *b) { puts_(b, "}"); b->depth--; }
+void jb_arr_end(struct jbuf *b) { puts_(b, "]"); b->depth--; }
+
+void jb_str(struct jbuf *b, const char *k, const char *v)
+{
+	key(b, k);
+	put_escaped(b, v ? v : "");
+}
+
+void jb_u64(struct jbuf *b, const char *k, uint64_t v)
+{
+	char n[24];
+
+	key(b, k);
+	snprintf(n, sizeof(n), "%llu", (unsigned long long)v);
+	puts_(b, n);
+}
+
+void jb_i64(struct jbuf *b, const char *k, int64_t v)
+{
+	char n[24];
+
+	key(b, k);
+	snprintf(n, sizeof(n), "%lld", (long long)v);
+	puts_(b, n);
+}
+
+void json_format_time(char *buf, size_t len, uint64_t ns)
+{
+	time_t t = (time_t)(ns / NSEC_PER_SEC);
+	struct tm tm;
+	char s[32];
+
+	gmtime_r(&t, &tm);
+	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03uZ", s, (unsigned)(ns % NSEC_PER_SEC / 1000000));
+}
+
+void jb_time(struct jbuf *b, const char *k, uint64_t ns)
+{
+	char t[40];
+
+	json_format_time(t, sizeof(t), ns);
+	jb_str(b, k, t);
+}
+
+/* ---- the file -------------------------------------------------------------- */
