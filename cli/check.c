@@ -1,11 +1,13 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* porthole check: the doctor. Reads the live system, changes nothing (kernel
  * features are probed inside a throwaway network namespace), and says per
  * line whether porthole can do its job on this host, and if not, why and
  * what to do. Exit 0 when nothing fails. */
+#include "cli.h"
+#include "client.h"
 #include "cgroup.h"
 #include "config.h"
 #include "nft.h"
-#include "json.h"
 #include "proto.h"
 #include "util.h"
 
@@ -333,15 +335,6 @@ static void check_designations(const struct ph_config *cfg)
 	}
 }
 
-static void json_s(const char *s)
-{
-	char buf[1024];
-
-	json_escape(buf, sizeof(buf), s);
-	printf("\"%s\"", buf);
-}
-
-void usage_check(FILE *f);
 void usage_check(FILE *f)
 {
 	fprintf(f,
@@ -351,14 +344,13 @@ void usage_check(FILE *f)
 		"Changes nothing. Exit 0: porthole can work here; 1: something fails (see the lines).\n");
 }
 
-int cmd_check(int argc, char **argv, const char *sock);
-int cmd_check(int argc, char **argv, const char *sock)
+int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' }, { "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
-	const char *config = PH_DEFAULT_CONFIG;
+	const char *config = PH_DEFAULT_CONFIG, *sock = client_socket();
 	int json = 0, opt, config_given = 0, fails = 0, root = geteuid() == 0;
 	static struct ph_config cfg;
 	char err[512];
@@ -369,13 +361,13 @@ int cmd_check(int argc, char **argv, const char *sock)
 		case 'j': json = 1; break;
 		case 'c': config = optarg; config_given = 1; break;
 		case 'h': usage_check(stdout); return 0;
-		default: usage_check(stderr); return 64;
+		default: usage_check(stderr); return EX_USAGE_;
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "porthole: check: unexpected argument '%s'\n", argv[optind]);
+		die_msg("check: unexpected argument '%s'", argv[optind]);
 		usage_check(stderr);
-		return 64;
+		return EX_USAGE_;
 	}
 	config_defaults(&cfg);
 	if (config_load(&cfg, config, !config_given, err, sizeof(err)) || config_resolve(&cfg, err, sizeof(err))) {
@@ -387,7 +379,7 @@ int cmd_check(int argc, char **argv, const char *sock)
 		add(V_OK, "config", "%s %s; ports %s, max_window %u s", config,
 		    access(config, F_OK) ? "absent: built-in defaults" : "valid", ports, cfg.max_window);
 	}
-	if (!getenv("PORTHOLE_SOCKET") && strcmp(sock, cfg.socket) && !strcmp(sock, "/run/porthole/porthole.sock"))
+	if (!getenv("PORTHOLE_SOCKET") && strcmp(sock, cfg.socket) && !strcmp(sock, PH_DEFAULT_SOCKET))
 		sock = cfg.socket;
 	check_kernel(root);
 	check_nft_features(root);
@@ -402,9 +394,9 @@ int cmd_check(int argc, char **argv, const char *sock)
 		printf("{\"ok\":%s,\"checks\":[", fails ? "false" : "true");
 		for (unsigned i = 0; i < nchecks; i++) {
 			printf("%s{\"check\":", i ? "," : "");
-			json_s(checks[i].name);
+			print_json_str(stdout, checks[i].name);
 			printf(",\"verdict\":\"%s\",\"detail\":", vname[checks[i].v]);
-			json_s(checks[i].detail);
+			print_json_str(stdout, checks[i].detail);
 			printf("}");
 		}
 		printf("]}\n");

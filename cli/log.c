@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* porthole log: the audit log, read straight from its file (the daemon need
+ * not run), filtered by time and window, shown as text or as one JSON array.
+ * A torn record is reported and skipped. In text, every string read from a
+ * record goes through the terminal escaper: the log quotes exe names and
+ * user names, which anyone can choose. */
+#include "cli.h"
+#include "client.h"
+#include "config.h"
+#include "json.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void usage_log(FILE *f)
+{
+	fprintf(f,
+		"usage: porthole log [--json] [--since TIME] [--window ID] [--file PATH] [--config FILE]\n"
+		"Show the audit log (read directly from the file; the daemon need not run).\n"
+		"  --json          the selected records as one JSON array\n"
+		"  --since TIME    records at or after TIME: 2026-11-28, 2026-11-28T12:00[:00] (UTC),\n"
+		"                  or a span back from now: 30m, 12h, 7d\n"
+		"  --window ID     only the records of that window\n"
+		"  --file PATH     the log file (default: audit_log from the config)\n"
+		"  --config FILE   the daemon's config (default " PH_DEFAULT_CONFIG ")\n");
+}
+
+/* TIME -> the same "YYYY-MM-DDTHH:MM:SS" prefix the records use */
+static int parse_since(const char *s, char *out, size_t len)
+{
+	struct tm tm = { 0 };
+	const char *end;
+	uint64_t n;
+	char unit;
+	size_t l = strlen(s);
+
+	if (l >= 2 && strchr("smhd", s[l - 1])) {
+		char num[32];
+		if (l - 1 >= sizeof(num))
+			return -EINVAL;
+		memcpy(num, s, l - 1);
+		num[l - 1] = '\0';
+		unit = s[l - 1];
+		if (parse_u64(num, 0, 100000000, &n))
+			return -EINVAL;
+		n *= unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400;
+		time_t t = time(NULL) - (time_t)n;
+		gmtime_r(&t, &tm);
+		strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+		return 0;
+	}
+	end = strptime(s, "%Y-%m-%d", &tm);
+	if (end && *end == 'T')
+		end = strptime(end + 1, "%H:%M", &tm) ? strptime(end + 1, "%H:%M", &tm) : NULL;
+	if (end && *end == ':')
+		end = strptime(end + 1, "%S", &tm);
+	if (end && *end == 'Z')
+		end++;
+	if (!end || *end)
+		return -EINVAL;
+	strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	return 0;
+}
+
+/* A record's string member made safe for a terminal (term_escape); a value
+ * that needs no escape comes out exactly as json_get_str gives it. */
+static int get_text(const char *s, size_t n, const char *key, char *out, size_t outlen)
+{
+	char raw[1024];
+	int r = json_get_str(s, n, key, raw, outlen < sizeof(raw) ? outlen : sizeof(raw));
+
+	term_escape(out, outlen, raw);
+	return r;
+}
+
+static void print_record_text(const char *line, size_t n)
+{
+	char ev[32], t[40], a[256], b[256], c[1024];
+	uint64_t w = 0, x = 0, y = 0, z = 0;
+
+	get_text(line, n, "event", ev, sizeof(ev));
+	get_text(line, n, "time", t, sizeof(t));
+	if (json_get_u64(line, n, "window", &w))
+		w = 0;
+	printf("%-24s %-13s ", t, ev);
+	if (w)
+		printf("%-6llu ", (unsigned long long)w);
+	else
+		printf("%-6s ", "-");
+	if (!strcmp(ev, "window-open")) {
+		const char *v;
+		size_t vl;
+		get_text(line, n, "exe", a, sizeof(a));
+		get_text(line, n, "user", b, sizeof(b));
+		json_get_u64(line, n, "pid", &x);
+		get_text(line, n, "deadline", c, sizeof(c));
+		printf("tcp/");
+		if (!json_get(line, n, "ports", &v, &vl) && vl >= 2) {
+			char *ports = strndup(v + 1, vl - 2);
+			if (ports)
+				print_safe(stdout, ports);
+			free(ports);
+		}
+		printf(" pid %llu (%s) user %s, deadline %s\n", (unsigned long long)x, a, b, c);
+	} else if (!strcmp(ev, "window-close")) {
+		const char *v;
+		size_t vl;
+		get_text(line, n, "reason", a, sizeof(a));
+		json_get_u64(line, n, "duration_ms", &x);
+		json_get_u64(line, n, "packets", &y);
+		json_get_u64(line, n, "connections", &z);
+		printf("%s", a);
+		if (strcmp(a, "recovered"))
+			printf(" after %llu.%01llu s, %llu packets, %llu connections", (unsigned long long)(x / 1000),
+			       (unsigned long long)(x % 1000 / 100), (unsigned long long)y, (unsigned long long)z);
+		if (!json_get(line, n, "peers", &v, &vl) && vl > 2) {
+			/* [{"addr":"192.0.2.1","connections":3},...] -> 192.0.2.1 (3), ... */
+			const char *p = v, *end = v + vl;
+			int first = 1;
+			printf(", from");
+			while ((p = strstr(p, "{")) && p < end) {
+				const char *close = memchr(p, '}', (size_t)(end - p));
+				char addr[64];
+				uint64_t cnt = 0;
+				if (!close)
+					break;
+				if (!get_text(p, (size_t)(close - p + 1), "addr", addr, sizeof(addr)) &&
+				    !json_get_u64(p, (size_t)(close - p + 1), "connections", &cnt))
+					printf("%s %s (%llu)", first ? "" : ",", addr, (unsigned long long)cnt);
+				first = 0;
+				p = close + 1;
+			}
+		}
+		putchar('\n');
+	} else if (!strcmp(ev, "refused")) {
+		get_text(line, n, "user", a, sizeof(a));
+		get_text(line, n, "request", b, sizeof(b));
+		get_text(line, n, "why", c, sizeof(c));
+		json_get_u64(line, n, "uid", &x);
+		json_get_u64(line, n, "pid", &y);
+		printf("uid %llu (%s) pid %llu, %s: %s\n", (unsigned long long)x, a, (unsigned long long)y, b, c);
+	} else if (!strcmp(ev, "daemon-start")) {
+		get_text(line, n, "version", a, sizeof(a));
+		json_get_u64(line, n, "pid", &x);
+		json_get_u64(line, n, "leftover_rules_removed", &y);
+		printf("portholed %s pid %llu, %llu leftover rule(s) removed\n", a, (unsigned long long)x,
+		       (unsigned long long)y);
+	} else if (!strcmp(ev, "daemon-stop")) {
+		get_text(line, n, "reason", a, sizeof(a));
+		printf("%s\n", a);
+	} else {
+		putchar('\n');
+	}
+}
+
+int cmd_log(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' }, { "since", required_argument, NULL, 's' },
+		{ "window", required_argument, NULL, 'w' }, { "file", required_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	const char *file = NULL, *config = PH_DEFAULT_CONFIG;
+	char since[40] = "", err[512];
+	int json = 0, opt, config_given = 0, shown = 0, torn = 0;
+	uint64_t window = 0;
+	struct ph_config cfg;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	unsigned long lineno = 0;
+	FILE *f;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j': json = 1; break;
+		case 's':
+			if (parse_since(optarg, since, sizeof(since))) {
+				die_msg("log: --since: '%s' is not a time (2026-11-28, 2026-11-28T12:00, 30m, 12h, 7d)", optarg);
+				return EX_USAGE_;
+			}
+			break;
+		case 'w':
+			if (parse_u64(optarg, 1, UINT64_MAX, &window)) {
+				die_msg("log: --window: '%s' is not a window id", optarg);
+				return EX_USAGE_;
+			}
+			break;
+		case 'f': file = optarg; break;
+		case 'c': config = optarg; config_given = 1; break;
+		case 'h': usage_log(stdout); return 0;
+		default: usage_log(stderr); return EX_USAGE_;
+		}
+	}
+	if (optind != argc) {
+		die_msg("log: unexpected argument '%s'", argv[optind]);
+		usage_log(stderr);
+		return EX_USAGE_;
+	}
+	if (!file) {
+		config_defaults(&cfg);
+		if (config_load(&cfg, config, !config_given, err, sizeof(err))) {
+			die_msg("%s", err);
+			return EX_CONFIG_;
+		}
+		file = cfg.audit_log;
+	}
+	f = fopen(file, "re");
+	if (!f) {
+		die_msg("cannot read the audit log %s: %s", file, strerror(errno));
+		return errno == EACCES ? EX_NOPERM_ : EX_NOINPUT_;
+	}
+	if (json)
+		printf("[");
+	else
+		printf("%-24s %-13s %-6s %s\n", "TIME", "EVENT", "WINDOW", "DETAILS");
+	while ((n = getline(&line, &cap, f)) > 0) {
+		char t[40];
+		uint64_t w;
+
+		lineno++;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (n == 0)
+			continue;
+		if (json_valid_object(line, (size_t)n)) {
+			/* a torn record (power cut mid-write): everything else stays readable */
+			torn++;
+			die_msg("%s:%lu: skipped an incomplete record", file, lineno);
+			continue;
+		}
+		if (since[0] && (json_get_str(line, (size_t)n, "time", t, sizeof(t)) || strcmp(t, since) < 0))
+			continue;
+		if (window && (json_get_u64(line, (size_t)n, "window", &w) || w != window))
+			continue;
+		if (json)
+			printf("%s\n%s", shown ? "," : "", line);
+		else
+			print_record_text(line, (size_t)n);
+		shown++;
+	}
+	if (json)
+		printf("%s]\n", shown ? "\n" : "");
+	free(line);
+	fclose(f);
+	(void)torn;
+	return 0;
+}

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* porthole run: place a command in a session cgroup *before* it executes, so
+ * every socket it creates belongs to the session, and refuse to run it at
+ * all when the daemon cannot give it a session (fail closed). Then relay the
+ * daemon's window events to stderr, forward signals to the command, and stay
+ * until the session is over so nothing of it outlives us. */
+#include "cli.h"
+#include "client.h"
+#include "proto.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void usage_run(FILE *f)
+{
+	fprintf(f,
+		"usage: porthole run [--port N]... [--max-window SECONDS] -- CMD [ARGS...]\n"
+		"Run CMD in its own session; while a process of CMD listens on a watched port,\n"
+		"portholed admits inbound TCP to that port, to CMD's sockets only.\n"
+		"  --port N            a port the session may open (default: the daemon's ports)\n"
+		"  --max-window SECS   close the window after this long (at most the daemon's max_window)\n");
+}
+
+static volatile sig_atomic_t child_pid;
+static int sig_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	char c = (char)sig;
+
+	(void)uc;
+	/* a terminal's signal reaches the child by itself (same process group);
+	 * forward only what was sent to us alone */
+	if (sig != SIGCHLD && child_pid > 0 && si->si_code != SI_KERNEL)
+		kill(child_pid, sig);
+	if (write(sig_pipe[1], &c, 1) < 0) {
+		/* the pipe is full: a wakeup is already pending */
+	}
+	errno = saved;
+}
+
+/* every field is a number or a fixed name: nothing here needs term_escape */
+static void print_event(const struct ph_event *e)
+{
+	char t[32];
+
+	switch (e->kind) {
+	case PH_EVENT_WINDOW_OPEN:
+		fmt_time(e->deadline_ns, t, sizeof(t));
+		die_msg("window %llu open: inbound tcp/%u admitted to this command's sockets (pid %u, %u chain%s) until %s at the latest",
+			(unsigned long long)e->window_id, e->port, e->pid, e->nchains, e->nchains == 1 ? "" : "s", t);
+		break;
+	case PH_EVENT_WINDOW_CLOSE:
+		die_msg("window %llu closed (%s): %llu packets, %llu bytes admitted",
+			(unsigned long long)e->window_id, ph_reason_name(e->reason),
+			(unsigned long long)e->packets, (unsigned long long)e->bytes);
+		break;
+	case PH_EVENT_WINDOW_FAILED:
+		die_msg("a listen on a watched port got NO window: %s (see portholed's log)", strerror(e->error));
+		break;
+	default:
+		break;
+	}
+}
+
+static int exit_status_of(int wstatus)
+{
+	if (WIFEXITED(wstatus))
+		return WEXITSTATUS(wstatus);
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	return EX_SOFTWARE_;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "max-window", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	union { struct ph_hdr h; char b[PH_MSG_MAX]; } m;
+	struct ph_run run = { 0 };
+	int go[2], execerr[2], fd, opt, r, wstatus = 0, have_status = 0, session_over = 0;
+	int daemon_gone = 0;
+	uint64_t v;
+	pid_t pid;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if (parse_u64(optarg, 1, 65535, &v)) {
+				die_msg("run: --port: '%s' is not a port number (1-65535)", optarg);
+				return EX_USAGE_;
+			}
+			if (run.nports == PH_MAX_PORTS) {
+				die_msg("run: at most %d --port options", PH_MAX_PORTS);
+				return EX_USAGE_;
+			}
+			run.ports[run.nports++] = (uint16_t)v;
+			break;
+		case 'm':
+			if (parse_u64(optarg, 1, 86400, &v)) {
+				die_msg("run: --max-window: '%s' is not a number of seconds (1-86400)", optarg);
+				return EX_USAGE_;
+			}
+			run.max_window = (uint32_t)v;
+			break;
+		case 'h':
+			usage_run(stdout);
+			return 0;
+		default:
+			usage_run(stderr);
+			return EX_USAGE_;
+		}
+	}
+	if (optind >= argc) {
+		die_msg("run: no command given");
+		usage_run(stderr);
+		return EX_USAGE_;
+	}
+	argv += optind;
+
+	fd = connect_daemon();
+	if (fd < 0)
+		return -fd;
+	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(execerr, O_CLOEXEC) < 0 || pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		die_msg("pipe: %s", strerror(errno));
+		return EX_OSERR_;
+	}
+	{
+		struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
+		sigemptyset(&sa.sa_mask);
+		int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD };
+		for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+			sigaction(sigs[i], &sa, NULL);
+	}
+
+	pid = fork();
+	if (pid < 0) {
+		die_msg("fork: %s", strerror(errno));
+		return EX_OSERR_;
+	}
+	if (pid == 0) {
+		char c;
+		int e;
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+		for (int s = 1; s < NSIG; s++)
+			sigaction(s, &dfl, NULL);
+		close(fd);
+		close(go[1]);
+		close(execerr[0]);
+		/* wait until the daemon has placed us in the session cgroup */
+		if (read(go[0], &c, 1) != 1)
+			_exit(EX_SOFTWARE_);
+		execvp(argv[0], argv);
+		e = errno;
+		if (write(execerr[1], &e, sizeof(e)) < 0)
+			_exit(EX_NOT_FOUND);
+		_exit(e == ENOENT ? EX_NOT_FOUND : EX_CANNOT_EXEC);
+	}
+	child_pid = pid;
+	close(go[0]);
+	close(execerr[1]);
+
+	{
+		char buf[sizeof(struct ph_hdr) + sizeof(struct ph_run)];
+		union { struct cmsghdr align; char b[CMSG_SPACE(sizeof(int))]; } cbuf;
+		struct iovec iov = { .iov_base = buf, .iov_len = ph_msg_init(buf, PH_MSG_RUN, sizeof(run)) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+		memcpy(ph_payload(buf), &run, sizeof(run));
+		if (pidfd < 0) {
+			die_msg("pidfd_open: %s", strerror(errno));
+			r = EX_OSERR_;
+			goto abort_child;
+		}
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &pidfd, sizeof(int));
+		if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0) {
+			die_msg("cannot send to portholed: %s", strerror(errno));
+			close(pidfd);
+			r = EX_UNAVAILABLE_;
+			goto abort_child;
+		}
+		close(pidfd);
+	}
+	r = recv_msg(fd, &m, 10000);
+	if (r == PH_MSG_ERROR) {
+		r = error_exit(&m);
+		goto abort_child;
+	}
+	if (r != PH_MSG_RUN_OK) {
+		r = r < 0 ? reply_failure(r) : EX_SOFTWARE_;
+		goto abort_child;
+	}
+	/* the child is in the session cgroup: let it run */
+	if (write(go[1], "g", 1) != 1) {
+		r = EX_OSERR_;
+		goto abort_child;
+	}
+	close(go[1]);
+	{
+		int e;
+		ssize_t n = read(execerr[0], &e, sizeof(e));
+		close(execerr[0]);
+		if (n == (ssize_t)sizeof(e)) {
+			die_msg("cannot run %s: %s", argv[0], strerror(e));
+			waitpid(pid, NULL, 0);
+			/* wait for the session to end so nothing of it remains */
+			for (int i = 0; i < 50; i++) {
+				int t = recv_msg(fd, &m, 100);
+				if (t == PH_MSG_EVENT && ((struct ph_event *)ph_payload(&m))->kind == PH_EVENT_SESSION_END)
+					break;
+				if (t < 0 && t != -ETIMEDOUT)
+					break;
+			}
+			close(fd);
+			return e == ENOENT ? EX_NOT_FOUND : EX_CANNOT_EXEC;
+		}
+	}
+
+	/* relay events until the command has exited and the daemon has ended
+	 * the session (its cgroup is gone), so nothing of it outlives us */
+	int noted = 0, stop_waiting = 0;
+	while (!(have_status && (session_over || daemon_gone || stop_waiting))) {
+		struct pollfd p[2] = { { .fd = sig_pipe[0], .events = POLLIN },
+				       { .fd = daemon_gone ? -1 : fd, .events = POLLIN } };
+		int timeout = have_status && !noted ? 2000 : -1;
+		int n = poll(p, 2, timeout);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n == 0 && have_status) {
+			/* a daemonizing client left processes behind: the session
+			 * (and any window) follows them, so wait for them too */
+			die_msg("%s exited, but processes of its session still run; waiting for them "
+				"(interrupt to stop waiting: their window still closes by itself)", argv[0]);
+			noted = 1;
+			continue;
+		}
+		if (n > 0 && p[0].revents) {
+			char c[64];
+			ssize_t k;
+			while ((k = read(sig_pipe[0], c, sizeof(c))) > 0)
+				for (ssize_t j = 0; j < k; j++)
+					if (have_status && c[j] != SIGCHLD)
+						stop_waiting = 1;
+		}
+		if (!have_status && waitpid(pid, &wstatus, WNOHANG) == pid) {
+			have_status = 1;
+			child_pid = 0;
+		}
+		if (n > 0 && p[1].revents) {
+			int t = recv_msg(fd, &m, 0);
+			if (t == PH_MSG_EVENT) {
+				struct ph_event *e = ph_payload(&m);
+				if (e->kind == PH_EVENT_SESSION_END)
+					session_over = 1;
+				else
+					print_event(e);
+			} else if (t < 0) {
+				daemon_gone = 1;
+				if (!have_status)
+					die_msg("lost the connection to portholed: no window is open for this command now "
+						"(the daemon closes them when it stops); the command goes on without one");
+			}
+		}
+	}
+	close(fd);
+	return exit_status_of(wstatus);
+
+abort_child:
+	kill(pid, SIGKILL);
+	close(go[1]);
+	waitpid(pid, NULL, 0);
+	close(fd);
+	return r;
+}
