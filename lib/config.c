@@ -35,6 +35,7 @@ void config_defaults(struct ph_config *c)
 	c->nports = 1;
 	c->max_window = PH_DEFAULT_MAX_WINDOW;
 	c->chains_auto = 1;
+	c->chains_mode = PH_CHAINS_AUTO;
 	copy_str(c->audit_log, sizeof(c->audit_log), PH_DEFAULT_AUDIT_LOG);
 	c->mark = PH_DEFAULT_MARK;
 	c->mark_mask = PH_DEFAULT_MARK_MASK;
@@ -135,11 +136,13 @@ static int parse_chains(struct ph_config *c, char *v, const char *name, unsigned
 {
 	char *save = NULL, *item;
 
-	if (strcmp(v, "auto") == 0) {
-		c->chains_auto = 1;
+	if (strcmp(v, "auto") == 0 || strcmp(v, "none") == 0) {
+		c->chains_mode = v[0] == 'a' ? PH_CHAINS_AUTO : PH_CHAINS_NONE;
+		c->chains_auto = c->chains_mode == PH_CHAINS_AUTO;
 		c->nchains = 0;
 		return 0;
 	}
+	c->chains_mode = PH_CHAINS_LIST;
 	c->chains_auto = 0;
 	c->nchains = 0;
 	for (item = strtok_r(v, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
@@ -150,7 +153,7 @@ static int parse_chains(struct ph_config *c, char *v, const char *name, unsigned
 		n = sscanf(item, " %15s %64s %64s %1s", fam, tab, ch, extra);
 		if (n != 3)
 			return seterr(err, el, name, ln,
-				      "chains: expected 'auto' or 'FAMILY TABLE CHAIN[, ...]', got '%s'", item);
+				      "chains: expected 'auto', 'none' or 'FAMILY TABLE CHAIN[, ...]', got '%s'", item);
 		if (c->nchains == PH_MAX_CHAINS)
 			return seterr(err, el, name, ln, "chains: at most %d chains", PH_MAX_CHAINS);
 		r = &c->chains[c->nchains];
@@ -197,20 +200,23 @@ static int parse_u32_any(const char *s, uint32_t *out)
 	return 0;
 }
 
-/* socket_mark = VALUE/MASK: the bits (MASK) of a designated socket's mark
- * that porthole owns, and what it writes there (VALUE) */
+/* socket_mark = VALUE/MASK: the mark bits porthole owns (MASK) and the
+ * value that marks an admitted packet (VALUE); the other values within MASK
+ * name windows, so MASK needs at least two bits */
 static int parse_mark(struct ph_config *c, char *v, const char *name, unsigned ln, char *err, size_t el)
 {
 	char *slash = strchr(v, '/');
 	uint32_t val, mask;
 
 	if (!slash)
-		return seterr(err, el, name, ln, "socket_mark: expected VALUE/MASK, e.g. 0x50480000/0xffff0000");
+		return seterr(err, el, name, ln, "socket_mark: expected VALUE/MASK, e.g. 0x2000/0x3fff");
 	*slash = '\0';
 	if (parse_u32_any(trim(v), &val) || parse_u32_any(trim(slash + 1), &mask))
 		return seterr(err, el, name, ln, "socket_mark: VALUE and MASK must be 32-bit numbers");
 	if (!mask || !val || (val & ~mask))
 		return seterr(err, el, name, ln, "socket_mark: VALUE must be nonzero and lie within MASK");
+	if (__builtin_popcount(mask) < 2)
+		return seterr(err, el, name, ln, "socket_mark: MASK needs at least 2 bits (one value admits, the others name windows)");
 	c->mark = val;
 	c->mark_mask = mask;
 	return 0;

@@ -26,9 +26,16 @@ struct ph_chain_ref {
 	char chain[PH_NAME_LEN];
 };
 
+enum { PH_CHAINS_AUTO = 0, PH_CHAINS_LIST, PH_CHAINS_NONE };
+
 #define PH_MAX_DESIGNATIONS   32
-#define PH_DEFAULT_MARK       0x50480000u /* "PH" in the top half */
-#define PH_DEFAULT_MARK_MASK  0xffff0000u
+/* The mark bits porthole owns (MASK) and the value (VALUE) that means
+ * "admitted through a window" on a packet; every other nonzero value within
+ * MASK names one window's sockets. Bits 0-13 are used by none of wg-quick
+ * (0xca6c, matched whole on its own socket), Tailscale (0xff0000),
+ * kube-proxy (0x4000, 0x8000) or Calico (0xffff0000). */
+#define PH_DEFAULT_MARK       0x2000u
+#define PH_DEFAULT_MARK_MASK  0x3fffu
 
 enum ph_des_type { DES_UNIT = 1, DES_CGROUP, DES_EXE, DES_UID };
 
@@ -54,7 +61,8 @@ struct ph_config {
 	uint16_t ports[PH_MAX_PORTS];
 	unsigned nports;
 	uint32_t max_window;      /* seconds */
-	int chains_auto;
+	int chains_mode;          /* PH_CHAINS_*: where the host rule goes */
+	int chains_auto;          /* chains_mode == PH_CHAINS_AUTO */
 	struct ph_chain_ref chains[PH_MAX_CHAINS];
 	unsigned nchains;
 	char audit_log[256];

@@ -1,0 +1,582 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The firewall backend (see firewall.h).
+ *
+ * Host rules are reconciled, never tracked by handle alone: a scan at a
+ * known ruleset generation finds every rule carrying our tag (in either
+ * comment form), and one batch bound to that generation adds what is
+ * missing and deletes what is surplus; the kernel refuses the batch if the
+ * ruleset moved in between, and we scan again. Opening the first window
+ * reuses the last scan while its generation is current, so the fast path is
+ * one batch. Window elements live in our owner table, which nobody else can
+ * change: they need no generation. */
+#include "firewall.h"
+#include "log.h"
+#include "nftrule.h"
+#include "nftscan.h"
+#include "nl.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <libnftnl/common.h>
+#include <libnftnl/rule.h>
+
+#define MAX_HOST_RULES (PH_MAX_CHAINS * PH_MAX_PORTS)
+#define RECONCILE_ROUNDS 16
+
+struct host_rule {
+	struct ph_chain_ref chain;
+	uint16_t port;
+	uint64_t handle;
+};
+
+struct ph_fw {
+	const struct ph_config *cfg;
+	struct ph_nl *nl;
+	int monfd;
+	int joined;
+	unsigned nwin;
+	/* the host as of generation genid (valid: we know it is current) */
+	int valid;
+	uint32_t genid;
+	struct ph_chain_ref targets[PH_MAX_CHAINS];
+	unsigned ntargets;
+	struct host_rule rules[MAX_HOST_RULES]; /* ours, present at genid */
+	unsigned nrules;
+	struct nft_scan scan;                   /* scratch */
+};
+
+static int chain_eq(const struct ph_chain_ref *a, const struct ph_chain_ref *b)
+{
+	return a->family == b->family && !strcmp(a->table, b->table) && !strcmp(a->chain, b->chain);
+}
+
+/* ---- reading the host ------------------------------------------------------------ */
+
+struct rules_scan {
+	struct ph_fw *f;
+	int overflow;
+};
+
+static int rules_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rules_scan *rs = data;
+	struct ph_fw *f = rs->f;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	uint16_t port = 0;
+
+	if (!r)
+		return MNL_CB_ERROR;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && nr_is_ours(r, &port)) {
+		const char *t = nftnl_rule_get_str(r, NFTNL_RULE_TABLE), *c = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
+		int fam = (int)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY);
+		/* our own table's rules carry no tag; never ours to sweep */
+		if (t && c && !(fam == NFPROTO_INET && !strcmp(t, PH_TABLE))) {
+			if (f->nrules < MAX_HOST_RULES) {
+				struct host_rule *h = &f->rules[f->nrules++];
+				h->chain.family = fam;
+				copy_str(h->chain.table, PH_NAME_LEN, t);
+				copy_str(h->chain.chain, PH_NAME_LEN, c);
+				h->port = port;
+				h->handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
+			} else {
+				rs->overflow = 1;
+			}
+		}
+	}
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+static struct nlmsghdr *build_rule_dump(char *buf, uint32_t seq, void *arg)
+{
+	(void)arg;
+	return nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_UNSPEC, NLM_F_DUMP, seq);
+}
+
+/* Read the generation first: what the scan sees can only be newer, and a
+ * batch bound to it is refused if it is. */
+static int scan_host(struct ph_fw *f)
+{
+	struct rules_scan rs = { .f = f };
+	int r;
+
+	f->valid = 0;
+	r = nl_genid(f->nl, &f->genid);
+	if (r)
+		return r;
+	r = nft_scan(f->nl, f->cfg, &f->scan);
+	if (r)
+		return r;
+	if (f->scan.overflow)
+		log_warn("nft: more than %d base chains; only the first are considered", NFT_INSPECT_MAX);
+	f->ntargets = 0;
+	for (unsigned i = 0; i < f->scan.count; i++) {
+		const struct nft_chain_info *c = &f->scan.chains[i];
+		if (c->cls != CHAIN_TARGET)
+			continue;
+		if (f->ntargets == PH_MAX_CHAINS) {
+			log_warn("nft: more than %d target chains; using the first %d", PH_MAX_CHAINS, PH_MAX_CHAINS);
+			break;
+		}
+		f->targets[f->ntargets++] = c->ref;
+	}
+	f->nrules = 0;
+	r = nl_request(f->nl, build_rule_dump, NULL, rules_cb, &rs);
+	if (r)
+		return r;
+	if (rs.overflow)
+		return -E2BIG;
+	f->valid = 1;
+	return 0;
+}
+
+/* ---- reconciling -------------------------------------------------------------------- */
+
+static int want_rule(const struct ph_fw *f, int want, const struct ph_chain_ref *c, uint16_t port)
+{
+	if (!want)
+		return 0;
+	for (unsigned i = 0; i < f->ntargets; i++)
+		if (chain_eq(&f->targets[i], c))
+			for (unsigned p = 0; p < f->cfg->nports; p++)
+				if (f->cfg->ports[p] == port)
+					return 1;
+	return 0;
+}
+
+static int have_rule(const struct ph_fw *f, const struct ph_chain_ref *c, uint16_t port)
+{
+	for (unsigned i = 0; i < f->nrules; i++)
+		if (chain_eq(&f->rules[i].chain, c) && f->rules[i].port == port)
+			return 1;
+	return 0;
+}
+
+enum extra { EXTRA_NONE, EXTRA_ADD_ELEM };
+struct elem { uint32_t mark; uint16_t port; uint64_t timeout_ms; };
+
+/* One batch bound to f->genid: add missing host rules, delete surplus ones,
+ * and the element when given. -ERESTART: the host moved; scan again. */
+static int reconcile_once(struct ph_fw *f, int want, const struct elem *el, unsigned *added, char *why, size_t whylen)
+{
+	struct ph_chain_ref add_c[MAX_HOST_RULES];
+	uint16_t add_p[MAX_HOST_RULES];
+	unsigned nadd = 0, del_idx[MAX_HOST_RULES], ndel = 0, seen_dup[MAX_HOST_RULES] = { 0 };
+	struct nl_result *res;
+	struct nl_batch *b;
+	int r, idx;
+
+	for (unsigned i = 0; i < f->nrules; i++) {
+		int dup = 0;
+		for (unsigned j = 0; j < i; j++)
+			if (!seen_dup[j] && chain_eq(&f->rules[j].chain, &f->rules[i].chain) && f->rules[j].port == f->rules[i].port)
+				dup = 1;
+		if (dup || !want_rule(f, want, &f->rules[i].chain, f->rules[i].port)) {
+			del_idx[ndel++] = i;
+			seen_dup[i] = 1;
+		}
+	}
+	for (unsigned c = 0; want && c < f->ntargets; c++)
+		for (unsigned p = 0; p < f->cfg->nports; p++)
+			if (!have_rule(f, &f->targets[c], f->cfg->ports[p])) {
+				add_c[nadd] = f->targets[c];
+				add_p[nadd++] = f->cfg->ports[p];
+			}
+	*added = nadd;
+	if (!nadd && !ndel && !el)
+		return 0;
+	res = malloc(sizeof(*res));
+	b = nl_batch_begin(f->nl, 1, f->genid);
+	if (!res || !b) {
+		free(res);
+		nl_batch_abort(b);
+		return -ENOMEM;
+	}
+	r = 0;
+	for (unsigned i = 0; !r && i < ndel; i++) {
+		const struct host_rule *h = &f->rules[del_idx[i]];
+		struct nftnl_rule *rule = nftnl_rule_alloc();
+		if (!rule) {
+			r = -ENOMEM;
+			break;
+		}
+		nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, (uint32_t)h->chain.family);
+		nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, h->chain.table);
+		nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, h->chain.chain);
+		nftnl_rule_set_u64(rule, NFTNL_RULE_HANDLE, h->handle);
+		r = nr_batch_rule(b, rule, 0);
+	}
+	for (unsigned i = 0; !r && i < nadd; i++) {
+		struct nftnl_rule *rule = nr_host_rule(&add_c[i], add_p[i], f->cfg->mark, f->cfg->mark_mask);
+		r = rule ? nr_batch_rule(b, rule, 1) : -ENOMEM;
+	}
+	if (!r && el)
+		r = nr_add_element(b, el->mark, el->port, el->timeout_ms);
+	if (r) {
+		nl_batch_abort(b);
+		free(res);
+		return r;
+	}
+	r = nl_batch_commit(b, res);
+	if (!r)
+		r = nl_result_error(res, &idx);
+	if (r == -ERESTART || r == -EINTR) {
+		free(res);
+		return -ERESTART;
+	}
+	if (r) {
+		if (idx >= 0 && (unsigned)idx < ndel)
+			snprintf(why, whylen, "removing porthole's rule from %s %s %s: %s%s%s",
+				 family_name(f->rules[del_idx[idx]].chain.family), f->rules[del_idx[idx]].chain.table,
+				 f->rules[del_idx[idx]].chain.chain, strerror(-r), res->extack[0] ? ": " : "", res->extack);
+		else if (idx >= 0 && (unsigned)idx < ndel + nadd)
+			snprintf(why, whylen, "adding porthole's rule to %s %s %s: %s%s%s",
+				 family_name(add_c[idx - ndel].family), add_c[idx - ndel].table, add_c[idx - ndel].chain,
+				 strerror(-r), res->extack[0] ? ": " : "", res->extack);
+		else
+			snprintf(why, whylen, "nftables refused the window: %s%s%s", strerror(-r),
+				 res->extack[0] ? ": " : "", res->extack);
+		free(res);
+		/* a rule deleted under us (ENOENT) or a busy chain: look again */
+		return r == -ENOENT || r == -EBUSY ? -ERESTART : r;
+	}
+	/* committed: generation genid + 1 is ours, and we know what it holds */
+	{
+		struct host_rule keep[MAX_HOST_RULES];
+		unsigned nkeep = 0;
+		for (unsigned i = 0; i < f->nrules; i++) {
+			int gone = 0;
+			for (unsigned j = 0; j < ndel; j++)
+				gone |= del_idx[j] == i;
+			if (!gone)
+				keep[nkeep++] = f->rules[i];
+		}
+		for (unsigned i = 0; i < nadd && nkeep < MAX_HOST_RULES; i++) {
+			keep[nkeep].chain = add_c[i];
+			keep[nkeep].port = add_p[i];
+			keep[nkeep].handle = res->handle[ndel + i];
+			if (!keep[nkeep].handle)
+				f->valid = 0; /* no echo: the next scan finds it by its tag */
+			nkeep++;
+		}
+		memcpy(f->rules, keep, nkeep * sizeof(keep[0]));
+		f->nrules = nkeep;
+		f->genid++;
+	}
+	free(res);
+	return 0;
+}
+
+static int reconcile(struct ph_fw *f, int want, const struct elem *el, unsigned *added, char *why, size_t whylen)
+{
+	int r = -ERESTART;
+
+	*added = 0;
+	if (f->cfg->chains_mode == PH_CHAINS_NONE && !el)
+		return 0;
+	for (int round = 0; round < RECONCILE_ROUNDS && r == -ERESTART; round++) {
+		if (!f->valid || round > 0) {
+			r = scan_host(f);
+			if (r) {
+				snprintf(why, whylen, "reading the ruleset: %s", strerror(-r));
+				return r;
+			}
+		}
+		r = reconcile_once(f, want, el, added, why, whylen);
+	}
+	if (r == -ERESTART)
+		snprintf(why, whylen, "the ruleset kept changing under porthole (%d tries)", RECONCILE_ROUNDS);
+	return r;
+}
+
+/* ---- life -------------------------------------------------------------------------- */
+
+static int commit_simple(struct ph_fw *f, int (*fill)(struct nl_batch *, void *), void *arg, char *why, size_t whylen)
+{
+	struct nl_result *res = malloc(sizeof(*res));
+	struct nl_batch *b = nl_batch_begin(f->nl, 0, 0);
+	int r, idx;
+
+	if (!res || !b) {
+		free(res);
+		nl_batch_abort(b);
+		return -ENOMEM;
+	}
+	r = fill(b, arg);
+	if (r) {
+		nl_batch_abort(b);
+		free(res);
+		return r;
+	}
+	r = nl_batch_commit(b, res);
+	if (!r)
+		r = nl_result_error(res, &idx);
+	if (r && why)
+		snprintf(why, whylen, "%s%s%s", strerror(-r), res->extack[0] ? ": " : "", res->extack);
+	free(res);
+	return r;
+}
+
+static int fill_del_table(struct nl_batch *b, void *arg)
+{
+	(void)arg;
+	return nr_del_table(b);
+}
+
+static int fill_add_table(struct nl_batch *b, void *arg)
+{
+	const struct ph_config *cfg = arg;
+	return nr_add_table(b, cfg->mark, cfg->mark_mask, 1);
+}
+
+int fw_open(struct ph_fw **out, const struct ph_config *cfg, unsigned *swept, char *why, size_t whylen)
+{
+	struct ph_fw *f = calloc(1, sizeof(*f));
+	unsigned added;
+	int r;
+
+	*swept = 0;
+	if (!f)
+		return -ENOMEM;
+	f->cfg = cfg;
+	f->monfd = -1;
+	r = nl_open(&f->nl);
+	if (r) {
+		snprintf(why, whylen, "cannot open a netlink socket to nftables: %s", strerror(-r));
+		goto fail;
+	}
+	r = nl_monitor_open(&f->monfd);
+	if (r) {
+		snprintf(why, whylen, "cannot open the nftables notification socket: %s", strerror(-r));
+		goto fail;
+	}
+	/* leftovers: host rules of a daemon that died (or of a saved ruleset
+	 * restored at boot), and a table of ours that lost its owner flag */
+	r = scan_host(f);
+	if (r) {
+		snprintf(why, whylen, "reading the ruleset: %s", strerror(-r));
+		goto fail;
+	}
+	*swept = f->nrules;
+	if (f->scan.own_table) {
+		if (f->scan.own_table_owned) {
+			snprintf(why, whylen, "table inet %s is owned by another live process: is another portholed running "
+				 "in this network namespace?", PH_TABLE);
+			r = -EEXIST;
+			goto fail;
+		}
+		r = commit_simple(f, fill_del_table, NULL, why, whylen);
+		if (r)
+			goto fail;
+		f->valid = 0;
+	}
+	if (f->nrules) {
+		r = reconcile(f, 0, NULL, &added, why, whylen);
+		if (r)
+			goto fail;
+	}
+	r = commit_simple(f, fill_add_table, (void *)cfg, why, whylen);
+	if (r) {
+		char tmp[256];
+		snprintf(tmp, sizeof(tmp), "%s", why);
+		snprintf(why, whylen, "creating table inet %s: %s", PH_TABLE, tmp);
+		goto fail;
+	}
+	f->valid = 0;
+	*out = f;
+	return 0;
+fail:
+	fw_close(f);
+	return r;
+}
+
+void fw_close(struct ph_fw *f)
+{
+	char why[256];
+	unsigned added;
+
+	if (!f)
+		return;
+	if (f->nl) {
+		if (f->nwin || f->nrules)
+			reconcile(f, 0, NULL, &added, why, sizeof(why));
+		/* the kernel drops an owner table with our socket; be explicit */
+		commit_simple(f, fill_del_table, NULL, NULL, 0);
+		nl_close(f->nl);
+	}
+	if (f->monfd >= 0)
+		close(f->monfd);
+	free(f);
+}
+
+int fw_monitor_fd(const struct ph_fw *f)
+{
+	return f->monfd;
+}
+
+unsigned fw_nchains(const struct ph_fw *f)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < f->nrules; i++) {
+		int dup = 0;
+		for (unsigned j = 0; j < i; j++)
+			dup |= chain_eq(&f->rules[j].chain, &f->rules[i].chain);
+		n += !dup;
+	}
+	return n;
+}
+
+/* ---- what porthole cannot write to ------------------------------------------------------- */
+
+int fw_blocked(struct ph_fw *f, char *why, size_t whylen)
+{
+	int present, drop, r;
+
+	if (f->cfg->chains_mode == PH_CHAINS_NONE)
+		return 0; /* static mode: the admin put the rule in place */
+	for (int v6 = 0; v6 <= 1; v6++) {
+		r = legacy_input_state(v6, &present, &drop);
+		if (r == 0 && present && drop) {
+			snprintf(why, whylen,
+				 "%s-legacy rules in INPUT would drop what a window admits (nftables cannot override them): "
+				 "add '%s-legacy -I INPUT -p tcp -m mark --mark 0x%x/0x%x -j ACCEPT' and set chains = none "
+				 "(porthole check prints the rule)",
+				 v6 ? "ip6tables" : "iptables", v6 ? "ip6tables" : "iptables", f->cfg->mark, f->cfg->mark_mask);
+			return -EPERM;
+		}
+	}
+	if (!f->valid) {
+		r = scan_host(f);
+		if (r) {
+			snprintf(why, whylen, "reading the ruleset: %s", strerror(-r));
+			return r;
+		}
+	}
+	for (unsigned i = 0; i < f->scan.count; i++) {
+		const struct nft_chain_info *c = &f->scan.chains[i];
+		if (c->cls == CHAIN_OWNED && chain_may_drop(c)) {
+			snprintf(why, whylen,
+				 "table %s %s is owned by another process (firewalld >= 2.2: NftablesTableOwner=yes) and its "
+				 "chain %s can drop: set NftablesTableOwner=no in firewalld.conf, or add "
+				 "'meta l4proto tcp meta mark & 0x%x == 0x%x accept' to that chain yourself and set chains = none",
+				 family_name(c->ref.family), c->ref.table, c->ref.chain, f->cfg->mark_mask, f->cfg->mark);
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
+/* ---- windows ---------------------------------------------------------------------------- */
+
+static void monitor_join(struct ph_fw *f, int join)
+{
+	if (f->joined == join)
+		return;
+	if (nl_monitor_join(f->monfd, join) == 0)
+		f->joined = join;
+	if (!join) {
+		int changed;
+		nl_monitor_drain(f->monfd, nl_portid(f->nl), &changed); /* moot now */
+		f->valid = 0; /* unwatched from here on */
+	}
+}
+
+static int fill_elem(struct nl_batch *b, void *arg)
+{
+	const struct elem *el = arg;
+
+	return el->timeout_ms ? nr_add_element(b, el->mark, el->port, el->timeout_ms)
+			      : nr_del_element(b, el->mark, el->port);
+}
+
+int fw_window_open(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t timeout_ms, char *why, size_t whylen)
+{
+	struct elem el = { mark, port, timeout_ms ? timeout_ms : 1 };
+	unsigned added;
+	int r;
+
+	if (f->nwin == 0) {
+		/* subscribe first: a reload right after our insert is seen */
+		monitor_join(f, 1);
+		r = fw_blocked(f, why, whylen);
+		if (!r)
+			r = reconcile(f, 1, &el, &added, why, whylen);
+		if (r) {
+			monitor_join(f, 0);
+			return r;
+		}
+	} else {
+		r = commit_simple(f, fill_elem, &el, why, whylen);
+		if (r)
+			return r;
+	}
+	f->nwin++;
+	return 0;
+}
+
+int fw_window_counters(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *packets, uint64_t *bytes)
+{
+	*packets = *bytes = 0;
+	return nr_get_element(f->nl, mark, port, packets, bytes);
+}
+
+int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *packets, uint64_t *bytes)
+{
+	struct elem el = { mark, port, 0 };
+	char why[256];
+	unsigned added;
+	int r;
+
+	r = fw_window_counters(f, mark, port, packets, bytes);
+	if (r == 0) {
+		r = commit_simple(f, fill_elem, &el, why, sizeof(why));
+		if (r == -ENOENT)
+			r = 0; /* the kernel's timeout took it between the two */
+		if (r) {
+			log_err("nft: removing the element of window mark 0x%x port %u: %s", mark, port, why);
+			return r;
+		}
+	} else if (r != -ENOENT) {
+		return log_errno(r, "nft: reading the element of window mark 0x%x port %u", mark, port);
+	}
+	if (f->nwin)
+		f->nwin--;
+	if (f->nwin == 0) {
+		/* nothing carries the mark any more: the host rules admit nothing,
+		 * so a failure here leaves no hole; still, say so and retry */
+		r = reconcile(f, 0, NULL, &added, why, sizeof(why));
+		if (r)
+			log_err("nft: removing porthole's rules from the host's chains: %s (they admit nothing without a "
+				"window; retried at the next change)", why);
+		monitor_join(f, 0);
+	}
+	return 0;
+}
+
+int fw_on_change(struct ph_fw *f, unsigned *restored)
+{
+	char why[256];
+	int changed = 0, r;
+
+	*restored = 0;
+	r = nl_monitor_drain(f->monfd, nl_portid(f->nl), &changed);
+	if (r)
+		log_errno(r, "nft: reading ruleset notifications");
+	if (!changed && !r)
+		return 0;
+	f->valid = 0;
+	if (!f->nwin || f->cfg->chains_mode == PH_CHAINS_NONE)
+		return 0;
+	r = reconcile(f, 1, NULL, restored, why, sizeof(why));
+	if (r)
+		log_err("nft: putting porthole's rules back after a ruleset change: %s", why);
+	return r;
+}

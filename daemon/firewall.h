@@ -1,0 +1,42 @@
+/* What a window asks of nftables (see lib/nftrule.h for the objects):
+ * porthole's owner table exists while the daemon runs; a window is one set
+ * element (mark . port) with the hard deadline as its kernel timeout; while
+ * at least one window is open, every target host chain holds one rule per
+ * watched port, put back when a ruleset reload removes it. Knows nothing of
+ * sessions: callers give marks, ports and timeouts. */
+#ifndef PORTHOLE_FIREWALL_H
+#define PORTHOLE_FIREWALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+
+struct ph_fw;
+
+/* Sweep what a previous daemon left (host rules by tag, a table of ours
+ * without the owner flag), then create the owner table. why: one line. */
+int fw_open(struct ph_fw **out, const struct ph_config *cfg, unsigned *swept, char *why, size_t whylen);
+/* Remove the host rules and the table. */
+void fw_close(struct ph_fw *f);
+
+/* Something on this host that would drop what a window admits and that
+ * porthole cannot write to (iptables-legacy rules, a table owned by another
+ * process): -EPERM and the admin's way out in why. 0 when none. */
+int fw_blocked(struct ph_fw *f, char *why, size_t whylen);
+
+/* Open: the element, and (first window) the host rules, in one batch. */
+int fw_window_open(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t timeout_ms, char *why, size_t whylen);
+/* Close: the element's counters, then the element (and, last window, the
+ * host rules). 0 also when the kernel's timeout already removed it. */
+int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *packets, uint64_t *bytes);
+int fw_window_counters(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *packets, uint64_t *bytes);
+/* Host chains that hold porthole's rule now. */
+unsigned fw_nchains(const struct ph_fw *f);
+
+/* The notification socket (epoll it); readable: call fw_on_change(). */
+int fw_monitor_fd(const struct ph_fw *f);
+/* Another process changed the ruleset: put back what is missing. *restored:
+ * rules put back (0: nothing to do). */
+int fw_on_change(struct ph_fw *f, unsigned *restored);
+
+#endif

@@ -1,0 +1,603 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Building porthole's nf_tables objects with libnftnl (see nftrule.h). The
+ * expression lists are the ones `nft --debug=netlink` prints for the same
+ * rules, checked on Linux 6.18 with real packets. */
+#include "nftrule.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+
+#define SET_ID 1
+#define RTN_LOCAL_TYPE 2
+/* nft's own datatype numbers, so that `nft list` prints the set's type */
+#define TYPE_MARK 19
+#define TYPE_INET_SERVICE 13
+#define XT_COMMENT_LEN 256
+
+/* ---- expressions ------------------------------------------------------------ */
+
+static int add(struct nftnl_rule *r, struct nftnl_expr *e)
+{
+	if (!e)
+		return -ENOMEM;
+	nftnl_rule_add_expr(r, e);
+	return 0;
+}
+
+static struct nftnl_expr *e_alloc(const char *name)
+{
+	return nftnl_expr_alloc(name);
+}
+
+static int x_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = e_alloc("meta");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+	}
+	return add(r, e);
+}
+
+static int x_meta_set(struct nftnl_rule *r, uint32_t key)
+{
+	struct nftnl_expr *e = e_alloc("meta");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+	}
+	return add(r, e);
+}
+
+static int x_ct(struct nftnl_rule *r, uint32_t key)
+{
+	struct nftnl_expr *e = e_alloc("ct");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	}
+	return add(r, e);
+}
+
+static int x_ct_set(struct nftnl_rule *r, uint32_t key)
+{
+	struct nftnl_expr *e = e_alloc("ct");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+	}
+	return add(r, e);
+}
+
+static int x_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = e_alloc("cmp");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	}
+	return add(r, e);
+}
+
+static int x_cmp_u32(struct nftnl_rule *r, uint32_t op, uint32_t v)
+{
+	return x_cmp(r, op, &v, sizeof(v));
+}
+
+/* reg1 = (reg1 & mask) ^ xor, 32 bits */
+static int x_bitwise(struct nftnl_rule *r, uint32_t mask, uint32_t xor)
+{
+	struct nftnl_expr *e = e_alloc("bitwise");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, sizeof(xor));
+	}
+	return add(r, e);
+}
+
+static int x_tcp_dport(struct nftnl_rule *r, uint32_t dreg)
+{
+	struct nftnl_expr *e = e_alloc("payload");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 2);
+	}
+	return add(r, e);
+}
+
+static int x_l4proto_tcp(struct nftnl_rule *r)
+{
+	uint8_t tcp = IPPROTO_TCP;
+
+	if (x_meta(r, NFT_META_L4PROTO, NFT_REG_1))
+		return -ENOMEM;
+	return x_cmp(r, NFT_CMP_EQ, &tcp, sizeof(tcp));
+}
+
+/* ct state & bits != 0 */
+static int x_ct_state(struct nftnl_rule *r, uint32_t bits)
+{
+	if (x_ct(r, NFT_CT_STATE) || x_bitwise(r, bits, 0))
+		return -ENOMEM;
+	return x_cmp_u32(r, NFT_CMP_NEQ, 0);
+}
+
+/* fib daddr type ==/!= local */
+static int x_fib_local(struct nftnl_rule *r, uint32_t op)
+{
+	struct nftnl_expr *e = e_alloc("fib");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+	}
+	if (add(r, e))
+		return -ENOMEM;
+	return x_cmp_u32(r, op, RTN_LOCAL_TYPE);
+}
+
+/* socket mark & mask . tcp dport @windows (the key is 8 bytes: the mark in
+ * the first 32-bit register, the port in the next, zero-padded) */
+static int x_window_lookup(struct nftnl_rule *r, uint32_t mask)
+{
+	struct nftnl_expr *e = e_alloc("socket");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_MARK);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
+	}
+	if (add(r, e) || x_bitwise(r, mask, 0) || x_tcp_dport(r, NFT_REG32_01))
+		return -ENOMEM;
+	e = e_alloc("lookup");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, PH_SET_WINDOWS);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, SET_ID);
+	}
+	return add(r, e);
+}
+
+/* (reg1 & mask) == value */
+static int x_masked_eq(struct nftnl_rule *r, uint32_t mask, uint32_t value)
+{
+	if (x_bitwise(r, mask, 0))
+		return -ENOMEM;
+	return x_cmp_u32(r, NFT_CMP_EQ, value);
+}
+
+static int x_counter(struct nftnl_rule *r)
+{
+	return add(r, e_alloc("counter"));
+}
+
+static int x_accept(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = e_alloc("immediate");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+	}
+	return add(r, e);
+}
+
+static int x_comment(struct nftnl_rule *r, const char *text)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+
+	if (!ud || !nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, text)) {
+		nftnl_udata_buf_free(ud);
+		return -ENOMEM;
+	}
+	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
+	nftnl_udata_buf_free(ud);
+	return 0;
+}
+
+/* reg1 <- KEY; reg1 = reg1 & ~mask | value; KEY <- reg1 (meta or ct mark) */
+static int x_set_bits(struct nftnl_rule *r, int ct, uint32_t value, uint32_t mask)
+{
+	if ((ct ? x_ct(r, NFT_CT_MARK) : x_meta(r, NFT_META_MARK, NFT_REG_1)) || x_bitwise(r, ~mask, value))
+		return -ENOMEM;
+	return ct ? x_ct_set(r, NFT_CT_MARK) : x_meta_set(r, NFT_META_MARK);
+}
+
+static struct nftnl_rule *rule_new(int family, const char *table, const char *chain)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r)
+		return NULL;
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)family);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	return r;
+}
+
+static struct nftnl_rule *rule_done(struct nftnl_rule *r, int err)
+{
+	if (err) {
+		nftnl_rule_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+struct nftnl_rule *nr_host_rule(const struct ph_chain_ref *c, uint16_t port, uint32_t value, uint32_t mask)
+{
+	struct nftnl_rule *r = rule_new(c->family, c->table, c->chain);
+	uint16_t be = htons(port);
+
+	if (!r)
+		return NULL;
+	return rule_done(r, x_l4proto_tcp(r) || x_tcp_dport(r, NFT_REG_1) ||
+			    x_cmp(r, NFT_CMP_EQ, &be, sizeof(be)) ||
+			    x_meta(r, NFT_META_MARK, NFT_REG_1) || x_masked_eq(r, mask, value) ||
+			    x_counter(r) || x_accept(r) || x_comment(r, PH_RULE_TAG));
+}
+
+/* the rules of porthole's own chains */
+static struct nftnl_rule *own_rule(int which, uint32_t value, uint32_t mask)
+{
+	const char *chain = which == 3 ? PH_CHAIN_UNROUTE : PH_CHAIN_PRE;
+	struct nftnl_rule *r = rule_new(NFPROTO_INET, PH_TABLE, chain);
+	int err;
+
+	if (!r)
+		return NULL;
+	switch (which) {
+	case 0: /* a new connection to a live window's socket, to a local address */
+		err = x_ct_state(r, NF_CT_STATE_BIT(IP_CT_NEW)) || x_l4proto_tcp(r) ||
+		      x_fib_local(r, NFT_CMP_EQ) || x_window_lookup(r, mask) ||
+		      x_set_bits(r, 0, value, mask) || x_set_bits(r, 1, value, mask);
+		break;
+	case 1: /* count the rest of an admitted connection against its window */
+		err = x_ct_state(r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED)) || x_ct(r, NFT_CT_MARK) ||
+		      x_masked_eq(r, mask, value) || x_l4proto_tcp(r) || x_window_lookup(r, mask);
+		break;
+	case 2: /* every packet of an admitted connection carries the mark (the
+		 * handshake's last ACK finds a request socket, which `socket`
+		 * does not match) */
+		err = x_ct(r, NFT_CT_MARK) || x_masked_eq(r, mask, value) || x_set_bits(r, 0, value, mask);
+		break;
+	default: /* after DNAT: a packet no longer to a local address loses it */
+		err = x_meta(r, NFT_META_MARK, NFT_REG_1) || x_masked_eq(r, mask, value) ||
+		      x_fib_local(r, NFT_CMP_NEQ) || x_set_bits(r, 0, 0, mask);
+		break;
+	}
+	return rule_done(r, err);
+}
+
+/* ---- batch messages ------------------------------------------------------------- */
+
+int nr_batch_rule(struct nl_batch *b, struct nftnl_rule *r, int add_it)
+{
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	char *buf = nl_batch_msg(b, &seq);
+
+	if (!buf) {
+		nftnl_rule_free(r);
+		return -E2BIG;
+	}
+	/* no NLM_F_APPEND and no position: an added rule goes first */
+	nlh = nftnl_rule_nlmsg_build_hdr(buf, add_it ? NFT_MSG_NEWRULE : NFT_MSG_DELRULE,
+					 (uint16_t)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY),
+					 add_it ? NLM_F_CREATE | NLM_F_ACK | NLM_F_ECHO : NLM_F_ACK, seq);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	return nl_batch_push(b);
+}
+
+static int batch_chain(struct nl_batch *b, const char *name, int prio)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	char *buf = nl_batch_msg(b, &seq);
+
+	if (!c || !buf) {
+		nftnl_chain_free(c);
+		return -ENOMEM;
+	}
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, PH_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_PRE_ROUTING);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	nlh = nftnl_chain_nlmsg_build_hdr(buf, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, seq);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	return nl_batch_push(b);
+}
+
+static int batch_table(struct nl_batch *b, int del, int owner)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	char *buf = nl_batch_msg(b, &seq);
+
+	if (!t || !buf) {
+		nftnl_table_free(t);
+		return -ENOMEM;
+	}
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PH_TABLE);
+	if (!del)
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, owner ? NFT_TABLE_F_OWNER : 0);
+	nlh = nftnl_table_nlmsg_build_hdr(buf, del ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE, NFPROTO_INET,
+					  del ? NLM_F_ACK : NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, seq);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	return nl_batch_push(b);
+}
+
+static struct nftnl_set *set_new(void)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s)
+		return NULL;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, PH_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, PH_SET_WINDOWS);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	return s;
+}
+
+static int batch_set(struct nl_batch *b)
+{
+	struct nftnl_set *s = set_new();
+	struct nftnl_expr *ctr = e_alloc("counter");
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	char *buf = nl_batch_msg(b, &seq);
+
+	if (!s || !ctr || !buf) {
+		nftnl_set_free(s);
+		nftnl_expr_free(ctr);
+		return -ENOMEM;
+	}
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, (TYPE_MARK << 6) | TYPE_INET_SERVICE);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 8);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, SET_ID);
+	nftnl_set_add_expr(s, ctr); /* every element counts its packets */
+	nlh = nftnl_set_nlmsg_build_hdr(buf, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, seq);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	return nl_batch_push(b);
+}
+
+int nr_add_table(struct nl_batch *b, uint32_t value, uint32_t mask, int owner)
+{
+	int err = batch_table(b, 0, owner) || batch_set(b) || batch_chain(b, PH_CHAIN_PRE, PH_PRIO_PRE) ||
+		  batch_chain(b, PH_CHAIN_UNROUTE, PH_PRIO_UNROUTE);
+
+	if (err)
+		return -ENOMEM;
+	/* each insert goes first: add them last to first */
+	for (int which = 3; which >= 0; which--) {
+		struct nftnl_rule *r = own_rule(which, value, mask);
+		if (!r || nr_batch_rule(b, r, 1))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int nr_del_table(struct nl_batch *b)
+{
+	return batch_table(b, 1, 0);
+}
+
+static void elem_key(uint8_t key[8], uint32_t mark, uint16_t port)
+{
+	uint16_t be = htons(port);
+
+	memset(key, 0, 8);
+	memcpy(key, &mark, 4);
+	memcpy(key + 4, &be, 2);
+}
+
+static int batch_elem(struct nl_batch *b, uint32_t mark, uint16_t port, uint64_t timeout_ms, int add_it)
+{
+	struct nftnl_set *s = set_new();
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	struct nlmsghdr *nlh;
+	uint8_t key[8];
+	uint32_t seq;
+	char *buf = nl_batch_msg(b, &seq);
+
+	if (!s || !e || !buf) {
+		nftnl_set_free(s);
+		nftnl_set_elem_free(e);
+		return -ENOMEM;
+	}
+	elem_key(key, mark, port);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, sizeof(key));
+	if (add_it)
+		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
+	nftnl_set_elem_add(s, e);
+	nlh = nftnl_nlmsg_build_hdr(buf, add_it ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, NFPROTO_INET,
+				    add_it ? NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK : NLM_F_ACK, seq);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	return nl_batch_push(b);
+}
+
+int nr_add_element(struct nl_batch *b, uint32_t mark, uint16_t port, uint64_t timeout_ms)
+{
+	return batch_elem(b, mark, port, timeout_ms ? timeout_ms : 1, 1);
+}
+
+int nr_del_element(struct nl_batch *b, uint32_t mark, uint16_t port)
+{
+	return batch_elem(b, mark, port, 0, 0);
+}
+
+struct elem_q {
+	uint32_t mark;
+	uint16_t port;
+	struct nftnl_set *s;
+};
+
+static struct nlmsghdr *build_elem_get(char *buf, uint32_t seq, void *arg)
+{
+	struct elem_q *q = arg;
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	struct nlmsghdr *nlh;
+	uint8_t key[8];
+
+	if (!e)
+		return NULL;
+	elem_key(key, q->mark, q->port);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, sizeof(key));
+	nftnl_set_elem_add(q->s, e);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_ACK, seq);
+	nftnl_set_elems_nlmsg_build_payload(nlh, q->s);
+	return nlh;
+}
+
+struct elem_ctr {
+	uint64_t packets, bytes;
+	int found;
+};
+
+static int elem_expr_cb(struct nftnl_expr *e, void *data)
+{
+	struct elem_ctr *c = data;
+
+	if (!strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter")) {
+		c->packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+		c->bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+	}
+	return 0;
+}
+
+static int elem_reply_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct elem_ctr *c = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elems_iter *it;
+	struct nftnl_set_elem *e;
+
+	if (!s)
+		return MNL_CB_ERROR;
+	if (nftnl_set_elems_nlmsg_parse(nlh, s) == 0 && (it = nftnl_set_elems_iter_create(s))) {
+		while ((e = nftnl_set_elems_iter_next(it))) {
+			c->found = 1;
+			nftnl_set_elem_expr_foreach(e, elem_expr_cb, c);
+		}
+		nftnl_set_elems_iter_destroy(it);
+	}
+	nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+int nr_get_element(struct ph_nl *n, uint32_t mark, uint16_t port, uint64_t *packets, uint64_t *bytes)
+{
+	struct elem_q q = { .mark = mark, .port = port, .s = set_new() };
+	struct elem_ctr c = { 0 };
+	int r;
+
+	if (!q.s)
+		return -ENOMEM;
+	r = nl_request(n, build_elem_get, &q, elem_reply_cb, &c);
+	nftnl_set_free(q.s);
+	if (r)
+		return r;
+	if (!c.found)
+		return -ENOENT;
+	*packets = c.packets;
+	*bytes = c.bytes;
+	return 0;
+}
+
+/* ---- recognising our rules ------------------------------------------------------- */
+
+static int tag_ok(const char *s, size_t n)
+{
+	size_t tl = strlen(PH_RULE_TAG);
+
+	/* "porthole" exactly, or followed by a blank ("porthole w=3" from
+	 * earlier versions): never a comment that merely starts so */
+	return n >= tl && !memcmp(s, PH_RULE_TAG, tl) && (n == tl || s[tl] == '\0' || s[tl] == ' ');
+}
+
+static int udata_comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT &&
+	    tag_ok(nftnl_udata_get(attr), nftnl_udata_len(attr)))
+		*(int *)data = 1;
+	return 0;
+}
+
+struct ours_scan {
+	int tagged;
+	uint16_t port;
+	int expect_dport; /* the last payload load was the tcp dport */
+};
+
+static int ours_expr_cb(struct nftnl_expr *e, void *data)
+{
+	struct ours_scan *o = data;
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	if (!strcmp(name, "match") && nftnl_expr_is_set(e, NFTNL_EXPR_MT_NAME) &&
+	    !strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_MT_NAME), "comment")) {
+		uint32_t len = 0;
+		const char *info = nftnl_expr_get(e, NFTNL_EXPR_MT_INFO, &len);
+		if (info && len >= 1)
+			o->tagged |= tag_ok(info, strnlen(info, len < XT_COMMENT_LEN ? len : XT_COMMENT_LEN));
+	} else if (!strcmp(name, "payload")) {
+		o->expect_dport = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE) == NFT_PAYLOAD_TRANSPORT_HEADER &&
+				  nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET) == 2 &&
+				  nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN) == 2;
+	} else if (!strcmp(name, "cmp") && o->expect_dport) {
+		uint32_t len = 0;
+		const void *d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
+		uint16_t be;
+		if (d && len == 2) {
+			memcpy(&be, d, 2);
+			o->port = ntohs(be);
+		}
+		o->expect_dport = 0;
+	} else {
+		o->expect_dport = 0;
+	}
+	return 0;
+}
+
+int nr_is_ours(const struct nftnl_rule *r, uint16_t *port)
+{
+	struct ours_scan o = { 0 };
+
+	if (nftnl_rule_is_set(r, NFTNL_RULE_USERDATA)) {
+		uint32_t len = 0;
+		const void *ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len);
+		if (ud)
+			nftnl_udata_parse(ud, len, udata_comment_cb, &o.tagged);
+	}
+	nftnl_expr_foreach((struct nftnl_rule *)r, ours_expr_cb, &o);
+	if (port)
+		*port = o.port;
+	return o.tagged;
+}

@@ -1,0 +1,69 @@
+/* What porthole writes into nf_tables, built with libnftnl, in one place:
+ *
+ *   table inet porthole { flags owner;                  (gone when portholed's socket closes)
+ *     set windows { type mark . inet_service; flags timeout; counter; }
+ *     chain pre { type filter hook prerouting priority -190; policy accept;
+ *       ct state new meta l4proto tcp fib daddr type local
+ *           socket mark & MASK . tcp dport @windows
+ *           meta mark set meta mark & ~MASK | VALUE  ct mark set ct mark & ~MASK | VALUE
+ *       ct state established ct mark & MASK == VALUE meta l4proto tcp
+ *           socket mark & MASK . tcp dport @windows          (per-window counters)
+ *       ct mark & MASK == VALUE meta mark set meta mark & ~MASK | VALUE
+ *     }
+ *     chain unroute { type filter hook prerouting priority -90; ...   (after DNAT)
+ *       meta mark & MASK == VALUE fib daddr type != local meta mark set meta mark & ~MASK
+ *     }
+ *   }
+ *
+ * and, in each host chain that could drop the traffic, while a window is
+ * open, one rule per watched port in the exact shape iptables-nft writes
+ * (so iptables -L/-S/-save and ufw keep working):
+ *
+ *   meta l4proto tcp tcp dport P meta mark & MASK == VALUE counter accept comment "porthole"
+ *
+ * Only the bits in MASK are ever read or written. Nothing outside the owner
+ * table sets VALUE, so a host rule left behind (a crash, a saved ruleset
+ * restored at boot) admits nothing. No logging; -errno returns. */
+#ifndef PORTHOLE_NFTRULE_H
+#define PORTHOLE_NFTRULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "nl.h"
+
+#define PH_TABLE        "porthole"
+#define PH_SET_WINDOWS  "windows"
+#define PH_CHAIN_PRE    "pre"
+#define PH_CHAIN_UNROUTE "unroute"
+#define PH_PRIO_PRE     (-190)   /* after conntrack (-200), before mangle (-150) */
+#define PH_PRIO_UNROUTE (-90)    /* after dstnat (-100) */
+#define PH_RULE_TAG     "porthole"
+
+struct nftnl_rule;
+
+/* The host rule for one chain and port. */
+struct nftnl_rule *nr_host_rule(const struct ph_chain_ref *c, uint16_t port, uint32_t value, uint32_t mask);
+
+/* Add the whole owner table (table, set, chains, rules) to a batch. */
+int nr_add_table(struct nl_batch *b, uint32_t value, uint32_t mask, int owner);
+/* Delete porthole's table (a leftover of a previous daemon without the owner
+ * flag, or a saved copy restored at boot). */
+int nr_del_table(struct nl_batch *b);
+
+/* One window: element (mark . port) with a timeout (the hard deadline). */
+int nr_add_element(struct nl_batch *b, uint32_t mark, uint16_t port, uint64_t timeout_ms);
+int nr_del_element(struct nl_batch *b, uint32_t mark, uint16_t port);
+/* Read one element's counters. -ENOENT when it is gone. */
+int nr_get_element(struct ph_nl *n, uint32_t mark, uint16_t port, uint64_t *packets, uint64_t *bytes);
+
+/* Insert (at the top) / delete a rule; the batch owns nothing afterwards.
+ * NEWRULE asks for an echo so the handle comes back. */
+int nr_batch_rule(struct nl_batch *b, struct nftnl_rule *r, int add);
+
+/* A rule porthole wrote: comment "porthole..." as rule userdata (what we
+ * write) or as an xt comment match (what iptables-restore writes back after
+ * an iptables-save round trip). *port: the tcp dport it matches, 0 if none. */
+int nr_is_ours(const struct nftnl_rule *r, uint16_t *port);
+
+#endif

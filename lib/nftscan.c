@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The host's ruleset, read-only (see nftscan.h). */
+#include "nftscan.h"
+#include "nftrule.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter_ipv4/ip_tables.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/table.h>
+
+#define MAX_OWNED 64
+
+struct tables {
+	struct { int family; char name[PH_NAME_LEN]; } owned[MAX_OWNED];
+	unsigned nowned;
+	int own, own_owned;
+};
+
+struct ctx {
+	const struct ph_config *cfg;
+	struct tables t;
+	struct nft_scan *out;
+};
+
+static struct nlmsghdr *build_dump(char *buf, uint32_t seq, void *arg)
+{
+	return nftnl_nlmsg_build_hdr(buf, (uint16_t)(uintptr_t)arg, NFPROTO_UNSPEC, NLM_F_DUMP, seq);
+}
+
+static int dump(struct ph_nl *n, int msg, mnl_cb_t cb, void *data)
+{
+	return nl_request(n, build_dump, (void *)(uintptr_t)msg, cb, data);
+}
+
+static int is_own(int family, const char *table)
+{
+	return family == NFPROTO_INET && !strcmp(table, PH_TABLE);
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct tables *t = data;
+	struct nftnl_table *tb = nftnl_table_alloc();
+
+	if (!tb)
+		return MNL_CB_ERROR;
+	if (nftnl_table_nlmsg_parse(nlh, tb) == 0) {
+		int family = (int)nftnl_table_get_u32(tb, NFTNL_TABLE_FAMILY);
+		const char *name = nftnl_table_get_str(tb, NFTNL_TABLE_NAME);
+		int owned = (nftnl_table_get_u32(tb, NFTNL_TABLE_FLAGS) & NFT_TABLE_F_OWNER) != 0;
+		if (name && is_own(family, name)) {
+			t->own = 1;
+			t->own_owned = owned;
+		} else if (name && owned && t->nowned < MAX_OWNED) {
+			t->owned[t->nowned].family = family;
+			copy_str(t->owned[t->nowned].name, PH_NAME_LEN, name);
+			t->nowned++;
+		}
+	}
+	nftnl_table_free(tb);
+	return MNL_CB_OK;
+}
+
+static int table_owned(const struct tables *t, int family, const char *name)
+{
+	for (unsigned i = 0; i < t->nowned; i++)
+		if (t->owned[i].family == family && !strcmp(t->owned[i].name, name))
+			return 1;
+	return 0;
+}
+
+static enum chain_class classify(const struct ph_config *cfg, const struct nft_chain_info *c)
+{
+	int f = c->ref.family;
+
+	if (is_own(f, c->ref.table))
+		return CHAIN_OURS;
+	if ((f == NFPROTO_NETDEV && c->hook == NF_NETDEV_INGRESS) || (f == NFPROTO_INET && c->hook == NF_INET_INGRESS))
+		return CHAIN_INGRESS;
+	if (f != NFPROTO_INET && f != NFPROTO_IPV4 && f != NFPROTO_IPV6)
+		return CHAIN_OTHER;
+	if (c->hook != NF_INET_PRE_ROUTING && c->hook != NF_INET_LOCAL_IN)
+		return CHAIN_OTHER;
+	if (strcmp(c->type, "filter"))
+		return CHAIN_OTHER;
+	if (c->owned)
+		return CHAIN_OWNED;
+	if (cfg && cfg->chains_mode == PH_CHAINS_LIST) {
+		for (unsigned i = 0; i < cfg->nchains; i++) {
+			const struct ph_chain_ref *r = &cfg->chains[i];
+			if (r->family == f && !strcmp(r->table, c->ref.table) && !strcmp(r->chain, c->ref.chain))
+				return CHAIN_TARGET;
+		}
+		return CHAIN_NOT_LISTED;
+	}
+	if (cfg && cfg->chains_mode == PH_CHAINS_NONE)
+		return CHAIN_NOT_LISTED;
+	return CHAIN_TARGET;
+}
+
+const char *chain_class_why(enum chain_class c)
+{
+	switch (c) {
+	case CHAIN_TARGET: return "porthole puts its one rule here while a window is open";
+	case CHAIN_OURS: return "porthole's own table";
+	case CHAIN_OWNED: return "its table is owned by another process: nobody else may add a rule (EPERM)";
+	case CHAIN_INGRESS: return "an ingress chain runs before the socket lookup: a drop here cannot be opened per socket";
+	case CHAIN_OTHER: return "not on the path of inbound traffic to this host";
+	case CHAIN_NOT_LISTED: return "not in the configured chains";
+	}
+	return "";
+}
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ctx *x = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nft_chain_info *ci;
+	const char *table, *name;
+
+	if (!c)
+		return MNL_CB_ERROR;
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0 || !nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
+		goto out;
+	table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
+	name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
+	if (!table || !name || strlen(table) >= PH_NAME_LEN || strlen(name) >= PH_NAME_LEN)
+		goto out;
+	if (x->out->count == NFT_INSPECT_MAX) {
+		x->out->overflow = 1;
+		goto out;
+	}
+	ci = &x->out->chains[x->out->count++];
+	memset(ci, 0, sizeof(*ci));
+	ci->base = 1;
+	ci->ref.family = (int)nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY);
+	copy_str(ci->ref.table, PH_NAME_LEN, table);
+	copy_str(ci->ref.chain, PH_NAME_LEN, name);
+	ci->hook = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
+	ci->prio = nftnl_chain_is_set(c, NFTNL_CHAIN_PRIO) ? nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) : 0;
+	copy_str(ci->type, sizeof(ci->type),
+		 nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE) ? nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE) : "filter");
+	ci->policy_drop = nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) &&
+			  nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) == NF_DROP;
+	ci->owned = table_owned(&x->t, ci->ref.family, table);
+out:
+	nftnl_chain_free(c);
+	return MNL_CB_OK;
+}
+
+struct rule_acc {
+	int drops, jumps;
+};
+
+static int expr_cb(struct nftnl_expr *e, void *data)
+{
+	struct rule_acc *a = data;
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	if (!strcmp(name, "reject")) {
+		a->drops = 1;
+	} else if (!strcmp(name, "immediate") && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT)) {
+		int v = (int)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
+		if (v == NF_DROP)
+			a->drops = 1;
+		else if (v == NFT_JUMP || v == NFT_GOTO)
+			a->jumps = 1;
+	} else if (!strcmp(name, "target")) {
+		/* an iptables-nft target: REJECT, DROP-like, or a jump to a user chain */
+		const char *t = nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME);
+		if (t && !strcmp(t, "REJECT"))
+			a->drops = 1;
+	}
+	return 0;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ctx *x = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct rule_acc a = { 0 };
+
+	if (!r)
+		return MNL_CB_ERROR;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0) {
+		const char *t = nftnl_rule_get_str(r, NFTNL_RULE_TABLE), *ch = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
+		int fam = (int)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY);
+		int ours = nr_is_ours(r, NULL);
+
+		nftnl_expr_foreach(r, expr_cb, &a);
+		for (unsigned i = 0; t && ch && i < x->out->count; i++) {
+			struct nft_chain_info *ci = &x->out->chains[i];
+			if (ci->ref.family == fam && !strcmp(ci->ref.table, t) && !strcmp(ci->ref.chain, ch)) {
+				ci->drop_rules += a.drops;
+				ci->jumps += a.jumps;
+				ci->ours += ours;
+			}
+		}
+	}
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+int nft_scan(struct ph_nl *n, const struct ph_config *cfg, struct nft_scan *out)
+{
+	struct ctx *x = calloc(1, sizeof(*x));
+	int r;
+
+	if (!x)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out));
+	x->cfg = cfg;
+	x->out = out;
+	r = dump(n, NFT_MSG_GETTABLE, table_cb, &x->t);
+	if (!r)
+		r = dump(n, NFT_MSG_GETCHAIN, chain_cb, x);
+	if (!r)
+		r = dump(n, NFT_MSG_GETRULE, rule_cb, x);
+	if (!r) {
+		for (unsigned i = 0; i < out->count; i++)
+			out->chains[i].cls = classify(cfg, &out->chains[i]);
+		out->own_table = x->t.own;
+		out->own_table_owned = x->t.own_owned;
+	}
+	free(x);
+	return r;
+}
+
+int chain_may_drop(const struct nft_chain_info *c)
+{
+	return c->policy_drop || c->drop_rules || c->jumps;
+}
+
+const char *hook_name(int family, uint32_t hook)
+{
+	if (family == NFPROTO_NETDEV)
+		return hook == NF_NETDEV_INGRESS ? "ingress" : "egress";
+	switch (hook) {
+	case NF_INET_PRE_ROUTING: return "prerouting";
+	case NF_INET_LOCAL_IN: return "input";
+	case NF_INET_FORWARD: return "forward";
+	case NF_INET_LOCAL_OUT: return "output";
+	case NF_INET_POST_ROUTING: return "postrouting";
+	case NF_INET_INGRESS: return "ingress";
+	}
+	return "?";
+}
+
+/* ---- iptables-legacy --------------------------------------------------------------- */
+
+/* The legacy table's INPUT chain: from its hook entry to its underflow (the
+ * policy) there are rules, or the policy is not ACCEPT. Read with the same
+ * getsockopt iptables-legacy-save uses. */
+int legacy_input_state(int v6, int *present, int *may_drop)
+{
+	int level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	struct ipt_getinfo info; /* the ip6t_getinfo layout is the same */
+	socklen_t len = sizeof(info);
+	char names[256];
+	int r = 0;
+
+	*present = *may_drop = 0;
+	/* no legacy table loaded: nothing to ask (and asking would load one) */
+	if (read_small_file(v6 ? "/proc/net/ip6_tables_names" : "/proc/net/ip_tables_names", names, sizeof(names)) ||
+	    !strstr(names, "filter")) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	if (fd < 0)
+		return -errno;
+	memset(&info, 0, sizeof(info));
+	copy_str(info.name, sizeof(info.name), "filter");
+	if (getsockopt(fd, level, v6 ? IP6T_SO_GET_INFO : IPT_SO_GET_INFO, &info, &len) < 0) {
+		r = errno == ENOENT ? 0 : -errno;
+		goto out;
+	}
+	*present = 1;
+	if (!(info.valid_hooks & (1u << NF_INET_LOCAL_IN)))
+		goto out;
+	if (info.hook_entry[NF_INET_LOCAL_IN] != info.underflow[NF_INET_LOCAL_IN]) {
+		*may_drop = 1; /* rules in INPUT: any of them may drop */
+		goto out;
+	}
+	{
+		/* the policy: a standard target at the underflow entry */
+		size_t sz = sizeof(struct ipt_get_entries) + info.size;
+		struct ipt_get_entries *ge = calloc(1, sz);
+		socklen_t gl = (socklen_t)sz;
+		if (!ge) {
+			r = -ENOMEM;
+			goto out;
+		}
+		copy_str(ge->name, sizeof(ge->name), "filter");
+		ge->size = info.size;
+		if (getsockopt(fd, level, v6 ? IP6T_SO_GET_ENTRIES : IPT_SO_GET_ENTRIES, ge, &gl) < 0) {
+			r = -errno;
+		} else {
+			unsigned off = info.underflow[NF_INET_LOCAL_IN];
+			const char *base = (const char *)ge->entrytable;
+			uint16_t target_offset = v6 ? ((const struct ip6t_entry *)(base + off))->target_offset
+						    : ((const struct ipt_entry *)(base + off))->target_offset;
+			const struct xt_standard_target *t = (const void *)(base + off + target_offset);
+			if (off + target_offset + sizeof(*t) > info.size || t->verdict != -NF_ACCEPT - 1)
+				*may_drop = 1;
+		}
+		free(ge);
+	}
+out:
+	close(fd);
+	return r;
+}

@@ -1,0 +1,61 @@
+/* Reading the host's ruleset, read-only, for the daemon and `porthole check`
+ * alike: every base chain with its hook, priority, policy and drop rules,
+ * whether its table is owned by another process, and one classification of
+ * what porthole can do there (the one place that rule lives). Also the
+ * iptables-legacy tables, which nftables cannot override. */
+#ifndef PORTHOLE_NFTSCAN_H
+#define PORTHOLE_NFTSCAN_H
+
+#include <stdint.h>
+#include "config.h"
+#include "nl.h"
+
+#define NFT_INSPECT_MAX 256
+
+enum chain_class {
+	CHAIN_TARGET = 1,  /* porthole puts its rule here */
+	CHAIN_OURS,        /* porthole's own table */
+	CHAIN_OWNED,       /* another process owns the table (firewalld >= 2.2): EPERM */
+	CHAIN_INGRESS,     /* runs before the socket lookup: a drop here cannot be opened */
+	CHAIN_OTHER,       /* not on a path that filters inbound traffic to this host */
+	CHAIN_NOT_LISTED,  /* chains = LIST and this one is not in it */
+};
+
+struct nft_chain_info {
+	struct ph_chain_ref ref;
+	int base;
+	uint32_t hook;
+	int32_t prio;
+	char type[16];
+	int policy_drop;          /* policy drop */
+	unsigned drop_rules;      /* rules ending in drop or reject */
+	unsigned jumps;           /* rules that jump or go to another chain */
+	unsigned ours;            /* porthole's host rules in it */
+	int owned;                /* its table has the owner flag (and is not ours) */
+	enum chain_class cls;
+};
+
+struct nft_scan {
+	struct nft_chain_info chains[NFT_INSPECT_MAX];
+	unsigned count;
+	int overflow;
+	int own_table;            /* inet porthole exists */
+	int own_table_owned;      /* ... with the owner flag */
+};
+
+/* Dump tables, chains and rules; classify every base chain against cfg. */
+int nft_scan(struct ph_nl *n, const struct ph_config *cfg, struct nft_scan *out);
+/* One line on why a class means what it means, for logs and `check`. */
+const char *chain_class_why(enum chain_class c);
+/* A chain that could drop inbound traffic (policy, drop/reject, or a jump
+ * to a chain that might). */
+int chain_may_drop(const struct nft_chain_info *c);
+const char *hook_name(int family, uint32_t hook);
+
+/* iptables-legacy: whether the legacy filter table of one family (v6: ip6)
+ * exists in this network namespace, and whether its INPUT chain can drop
+ * (a policy other than ACCEPT, or any rule in it). present: 0/1. Needs
+ * CAP_NET_ADMIN; -EPERM without it. */
+int legacy_input_state(int v6, int *present, int *may_drop);
+
+#endif
