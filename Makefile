@@ -49,7 +49,7 @@ endif
 # lib/: what both binaries use (libporthole.a); no globals, no logging
 LIB_SRC    := $(wildcard lib/*.c)
 DAEMON_SRC := $(wildcard daemon/*.c)
-CLI_SRC    := $(wildcard cli/*.c) daemon/nft.c daemon/log.c
+CLI_SRC    := $(wildcard cli/*.c)
 UNIT_TESTS := test_config test_proto test_json
 
 LIB_OBJ        := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))

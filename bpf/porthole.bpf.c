@@ -1,8 +1,21 @@
-// SPDX-License-Identifier: GPL-2.0
-/* Kernel side of porthole: see a TCP socket start (or stop) listening on a
- * watched port and report it to the daemon through a ring buffer. Deciding
- * whether the socket belongs to a designated process is the daemon's job;
- * the kernel only filters on the port so that an idle host sends nothing.
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Kernel side of porthole.
+ *
+ * Sessions: the daemon tags the first process of a `porthole run` command
+ * (task storage, set from user space through a pidfd); fork and clone pass
+ * the tag on, and a per-session count of live tasks reports the session
+ * empty when its last task exits. The process stays in whatever cgroup its
+ * caller put it in.
+ *
+ * Marking: at bind() on a watched port, a socket of a tagged process, or of
+ * a process designated by the config (uid; executable by device+inode;
+ * cgroup ancestry), gets its window's mark in porthole's bits (SO_MARK, the
+ * other bits untouched). Names, comm and argv play no part. nftables admits
+ * connections only to sockets whose mark names an open window.
+ *
+ * Reporting: a marked socket entering or leaving LISTEN, and connections
+ * accepted through an open window, go to the daemon through a ring buffer.
+ * Sockets of other network namespaces and unmarked sockets never wake it.
  *
  * vmlinux.h is generated at build time from /sys/kernel/btf/vmlinux (see the
  * Makefile); every kernel struct is read with CO-RE. */
@@ -25,14 +38,15 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Level of the session cgroups below the cgroup v2 root; set by the loader. */
-const volatile __u32 session_level = 0;
 /* Only sockets of the daemon's own network namespace matter (nft rules are
  * per namespace): the others are dropped here, so they never wake it. */
 const volatile __u64 netns_cookie = 0;
-/* Watch mode: the mark bits porthole owns and the value it writes there. */
-const volatile __u32 mark_value = 0;
+/* The mark bits porthole owns. */
 const volatile __u32 mark_mask = 0;
+
+/* Events that could not be reported (ring buffer full): the daemon reads
+ * this and resynchronises from the maps when it moves. */
+__u64 lost_events = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -41,7 +55,7 @@ struct {
 	__type(value, __u8);
 } watched_ports SEC(".maps");
 
-/* designations from the config, value: 1 + designation index */
+/* designations from the config; value: the designation's window mark */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PH_MAX_DESIGNATIONS_BPF);
@@ -63,151 +77,131 @@ struct {
 	__type(value, __u32);
 } des_cgroup SEC(".maps");
 
-/* Open windows, so that only connections through one are reported (a web
- * server on a watched port must not wake the daemon per connection): the
- * session cgroups with a window, and the ports with a watch-mode window. */
+/* the session tag of each task of a `porthole run` tree */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ph_tag);
+} tags SEC(".maps");
+
+/* live tagged tasks per session (key: the session's mark) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u64);
-	__type(value, __u8);
-} win_cgroups SEC(".maps");
+	__uint(max_entries, PH_MAX_SESSIONS_BPF);
+	__type(key, __u32);
+	__type(value, __s64);
+} session_tasks SEC(".maps");
 
+/* open windows: connections through them are reported */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, PH_MAX_WATCHED_PORTS);
-	__type(key, __u16);
+	__uint(max_entries, PH_MAX_WINDOWS_BPF);
+	__type(key, struct ph_win_key);
 	__type(value, __u8);
-} win_mark_ports SEC(".maps");
+} windows SEC(".maps");
 
-/* sockets the bind hook marked, by cookie: which designation */
+/* marked listeners on watched ports, by socket cookie */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, PH_MARKED_SOCKS);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PH_MAX_LISTENERS_BPF);
 	__type(key, __u64);
-	__type(value, __u32);
-} marked SEC(".maps");
+	__type(value, struct ph_listener);
+} listeners SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, PH_RINGBUF_BYTES);
 } events SEC(".maps");
 
-static __always_inline __u64 ancestor_id(struct cgroup *cgrp, __u32 level)
+static __always_inline struct ph_kevent *reserve(void)
 {
-	struct cgroup *anc;
-	int cur;
+	struct ph_kevent *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
-	if (!cgrp || level == 0)
-		return 0;
-	cur = BPF_CORE_READ(cgrp, level);
-	if (cur < (int)level || level > 64)
-		return 0;
-	anc = BPF_CORE_READ(cgrp, ancestors[level]);
-	if (!anc)
-		return 0;
-	return BPF_CORE_READ(anc, kn, id);
-}
-
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
-{
-	struct ph_kevent *e;
-	struct cgroup *cgrp;
-	__u16 family, port, type;
-	__u64 id, session_cgid;
-
-	if (newstate == TCP_LISTEN_STATE)
-		type = PH_EV_LISTEN;
-	else if (oldstate == TCP_LISTEN_STATE && newstate == TCP_CLOSE_STATE)
-		type = PH_EV_UNLISTEN; /* (a child cloned from a listener also leaves LISTEN, for SYN_RECV) */
-	else if (oldstate == TCP_SYN_RECV_STATE && newstate == TCP_ESTABLISHED_STATE)
-		type = PH_EV_ACCEPT; /* passive open: who connected through a window */
-	else
-		return 0;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_NUM)
-		return 0;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
-		return 0;
-	port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	if (!bpf_map_lookup_elem(&watched_ports, &port))
-		return 0;
-	if (netns_cookie && BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie) != netns_cookie)
-		return 0;
-
-	cgrp = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
-	session_cgid = ancestor_id(cgrp, session_level);
-	if (type == PH_EV_ACCEPT) {
-		__u32 mark = BPF_CORE_READ(sk, sk_mark);
-		if (!(session_cgid && bpf_map_lookup_elem(&win_cgroups, &session_cgid)) &&
-		    !(mark_mask && (mark & mark_mask) == mark_value && bpf_map_lookup_elem(&win_mark_ports, &port)))
-			return 0; /* not through an open window */
+	if (!e) {
+		__sync_fetch_and_add(&lost_events, 1);
+		return NULL;
 	}
-
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e)
-		return 0;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = bpf_ktime_get_boot_ns();
-	e->cookie = bpf_get_socket_cookie(sk);
-	e->cgroup_id = cgrp ? BPF_CORE_READ(cgrp, kn, id) : 0;
-	e->session_cgid = session_cgid;
-	e->netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	id = bpf_get_current_pid_tgid();
-	e->pid = (__u32)id;
-	e->tgid = id >> 32;
-	e->uid = (__u32)bpf_get_current_uid_gid();
-	e->type = type;
-	e->family = family;
-	e->port = port;
-	e->mark = BPF_CORE_READ(sk, sk_mark);
-	if (type != PH_EV_ACCEPT) {
-		__u32 *des = bpf_map_lookup_elem(&marked, &e->cookie);
-		if (des) {
-			e->designation = *des;
-			if (type == PH_EV_UNLISTEN)
-				bpf_map_delete_elem(&marked, &e->cookie);
-		}
-	}
-	if (type == PH_EV_ACCEPT) {
-		e->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
-		if (family == AF_INET)
-			bpf_core_read(e->raddr, 4, &sk->__sk_common.skc_daddr);
-		else
-			bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
-	}
+	return e;
+}
+
+/* ---- sessions: a process tree carries its tag ----------------------------------- */
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(ph_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct ph_tag *pt, *ct, v;
+	__s64 *cnt;
+
+	pt = bpf_task_storage_get(&tags, parent, NULL, 0);
+	if (!pt)
+		return 0;
+	v = *pt;
+	cnt = bpf_map_lookup_elem(&session_tasks, &v.mark);
+	if (!cnt)
+		return 0; /* the session is over: the tag spreads no further */
+	/* count first: the child cannot run, so cannot exit, before this
+	 * tracepoint returns */
+	__sync_fetch_and_add(cnt, 1);
+	ct = bpf_task_storage_get(&tags, child, &v, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ct)
+		__sync_fetch_and_add(cnt, -1); /* untagged: it cannot get a window */
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(ph_exit, struct task_struct *p)
+{
+	struct ph_kevent *e;
+	struct ph_tag *t;
+	__s64 *cnt;
+	__u32 mark;
+
+	t = bpf_task_storage_get(&tags, p, NULL, 0);
+	if (!t)
+		return 0;
+	mark = t->mark;
+	bpf_task_storage_delete(&tags, p);
+	cnt = bpf_map_lookup_elem(&session_tasks, &mark);
+	if (!cnt || __sync_fetch_and_add(cnt, -1) != 1)
+		return 0;
+	e = reserve();
+	if (!e)
+		return 0;
+	e->type = PH_EV_SESSION_EMPTY;
+	e->mark = mark;
+	e->tgid = BPF_CORE_READ(p, tgid);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
 
-/* Watch mode. At bind() on a watched port, a process designated by the
- * config (uid, executable by device+inode, cgroup) gets its socket marked:
- * the window's rule admits only sockets carrying the mark. Names, comm and
- * argv play no part. Returns 1: the bind itself is never refused. */
-static __always_inline __u32 designation_of_current(void)
+/* ---- marking at bind --------------------------------------------------------------- */
+
+static __always_inline __u32 designation_mark(void)
 {
 	__u32 uid = (__u32)bpf_get_current_uid_gid();
 	struct ph_exe_key key = {};
 	struct task_struct *task;
-	__u32 *des;
+	__u32 *m;
 
-	des = bpf_map_lookup_elem(&des_uid, &uid);
-	if (des)
-		return *des;
+	m = bpf_map_lookup_elem(&des_uid, &uid);
+	if (m)
+		return *m;
 	task = (struct task_struct *)bpf_get_current_task();
 	key.dev = BPF_CORE_READ(task, mm, exe_file, f_inode, i_sb, s_dev);
 	key.ino = BPF_CORE_READ(task, mm, exe_file, f_inode, i_ino);
-	des = bpf_map_lookup_elem(&des_exe, &key);
-	if (des)
-		return *des;
+	m = bpf_map_lookup_elem(&des_exe, &key);
+	if (m)
+		return *m;
 	for (int level = 1; level <= PH_MAX_CGROUP_LEVEL; level++) {
 		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
 		if (!id)
 			break;
-		des = bpf_map_lookup_elem(&des_cgroup, &id);
-		if (des)
-			return *des;
+		m = bpf_map_lookup_elem(&des_cgroup, &id);
+		if (m)
+			return *m;
 	}
 	return 0;
 }
@@ -215,24 +209,22 @@ static __always_inline __u32 designation_of_current(void)
 static __always_inline int on_bind(struct bpf_sock_addr *ctx)
 {
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
-	__u64 cookie;
-	__u32 des, mark = 0;
-	int len = sizeof(mark);
+	struct ph_tag *t;
+	__u32 want, mark = 0;
 
 	if (!mark_mask || !bpf_map_lookup_elem(&watched_ports, &port))
 		return 1;
 	if (netns_cookie && bpf_get_netns_cookie(ctx) != netns_cookie)
 		return 1;
-	des = designation_of_current();
-	if (!des)
+	t = bpf_task_storage_get(&tags, bpf_get_current_task_btf(), NULL, 0);
+	want = t ? t->mark : designation_mark();
+	if (!want)
 		return 1;
-	bpf_getsockopt(ctx, SOL_SOCKET_NUM, SO_MARK_NUM, &mark, len);
-	mark = (mark & ~mark_mask) | mark_value;
-	if (bpf_setsockopt(ctx, SOL_SOCKET_NUM, SO_MARK_NUM, &mark, sizeof(mark)))
-		return 1; /* unmarked: the rule will not match it, nothing opens */
-	cookie = bpf_get_socket_cookie(ctx);
-	bpf_map_update_elem(&marked, &cookie, &des, BPF_ANY);
-	return 1;
+	bpf_getsockopt(ctx, SOL_SOCKET_NUM, SO_MARK_NUM, &mark, sizeof(mark));
+	mark = (mark & ~mark_mask) | (want & mark_mask);
+	/* a failure leaves it unmarked: nftables admits nothing to it */
+	bpf_setsockopt(ctx, SOL_SOCKET_NUM, SO_MARK_NUM, &mark, sizeof(mark));
+	return 1; /* the bind itself is never refused */
 }
 
 SEC("cgroup/bind4")
@@ -245,4 +237,75 @@ SEC("cgroup/bind6")
 int ph_bind6(struct bpf_sock_addr *ctx)
 {
 	return on_bind(ctx);
+}
+
+/* ---- listeners and connections ---------------------------------------------------- */
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
+{
+	struct ph_kevent *e;
+	struct cgroup *cgrp;
+	__u16 family, port, type;
+	__u64 cookie;
+	__u32 mark;
+
+	if (newstate == TCP_LISTEN_STATE)
+		type = PH_EV_LISTEN;
+	else if (oldstate == TCP_LISTEN_STATE && newstate == TCP_CLOSE_STATE)
+		type = PH_EV_UNLISTEN; /* (a child cloned from a listener also leaves LISTEN, for SYN_RECV) */
+	else if (oldstate == TCP_SYN_RECV_STATE && newstate == TCP_ESTABLISHED_STATE)
+		type = PH_EV_ACCEPT; /* passive open: who connected through a window */
+	else
+		return 0;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_NUM)
+		return 0;
+	mark = BPF_CORE_READ(sk, sk_mark) & mark_mask;
+	if (!mark)
+		return 0; /* not a socket porthole marked: never ours */
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (!bpf_map_lookup_elem(&watched_ports, &port))
+		return 0;
+	if (netns_cookie && BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie) != netns_cookie)
+		return 0;
+	cookie = bpf_get_socket_cookie(sk);
+	if (type == PH_EV_ACCEPT) {
+		struct ph_win_key k = { .mark = mark, .port = port };
+		if (!bpf_map_lookup_elem(&windows, &k))
+			return 0; /* not through an open window */
+	} else if (type == PH_EV_LISTEN) {
+		__u64 id = bpf_get_current_pid_tgid();
+		struct ph_listener l = { .mark = mark, .tgid = id >> 32, .port = port, .family = family,
+					 .uid = (__u32)bpf_get_current_uid_gid() };
+		bpf_map_update_elem(&listeners, &cookie, &l, BPF_ANY);
+	} else {
+		/* only listeners we saw start; a marked socket is always seen */
+		if (bpf_map_delete_elem(&listeners, &cookie))
+			return 0;
+	}
+
+	e = reserve();
+	if (!e)
+		return 0;
+	e->cookie = cookie;
+	cgrp = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	e->cgroup_id = cgrp ? BPF_CORE_READ(cgrp, kn, id) : 0;
+	e->netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	e->tgid = bpf_get_current_pid_tgid() >> 32;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->type = type;
+	e->family = family;
+	e->port = port;
+	e->mark = mark;
+	if (type == PH_EV_ACCEPT) {
+		if (family == AF_INET)
+			bpf_core_read(e->raddr, 4, &sk->__sk_common.skc_daddr);
+		else
+			bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
 }

@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Shared between the kernel programs (bpf/porthole.bpf.c) and the daemon's
- * loader (daemon/watch.c): the event that reports a TCP socket starting or
- * stopping to listen on a watched port. Fixed widths, no pointers, explicit
- * padding, so both sides agree on the layout byte for byte. */
+ * loader (daemon/watch.c): the events, the session tag a process tree
+ * carries, the map keys. Fixed widths, no pointers, explicit padding, so
+ * both sides agree on the layout byte for byte. */
 #ifndef PORTHOLE_BPF_H
 #define PORTHOLE_BPF_H
 
@@ -9,40 +10,64 @@
 #include <linux/types.h>
 #endif
 
-#define PH_EV_LISTEN   1 /* socket entered TCP_LISTEN */
-#define PH_EV_UNLISTEN 2 /* socket left TCP_LISTEN (closed) */
-#define PH_EV_ACCEPT   3 /* a connection to a watched port was established */
+#define PH_EV_LISTEN        1 /* a marked socket entered TCP_LISTEN on a watched port */
+#define PH_EV_UNLISTEN      2 /* ... and left it (closed) */
+#define PH_EV_ACCEPT        3 /* a connection through an open window was established */
+#define PH_EV_SESSION_EMPTY 4 /* the last tagged task of a session exited */
 
 #define PH_MAX_WATCHED_PORTS 64
 #define PH_RINGBUF_BYTES (256 * 1024)
+#define PH_MAX_SESSIONS_BPF 4096
+#define PH_MAX_LISTENERS_BPF 8192
+#define PH_MAX_DESIGNATIONS_BPF 32
+#define PH_MAX_CGROUP_LEVEL 16
+#define PH_MAX_WINDOWS_BPF 4096
 
 struct ph_kevent {
-	__u64 ts_ns;        /* bpf_ktime_get_boot_ns() at the state change */
+	__u64 ts_ns;        /* bpf_ktime_get_boot_ns() at the event */
 	__u64 cookie;       /* socket cookie: identity of the listening socket */
 	__u64 cgroup_id;    /* cgroup v2 id of the socket's own cgroup */
-	__u64 session_cgid; /* id of that cgroup's ancestor at session_level, 0 if shallower */
 	__u32 netns_ino;    /* inode of the socket's network namespace */
-	__u32 pid;          /* thread id of the current task */
 	__u32 tgid;         /* process id of the current task */
 	__u32 uid;
 	__u16 type;         /* PH_EV_* */
 	__u16 family;       /* AF_INET / AF_INET6 */
 	__u16 port;         /* local port, host byte order */
-	__u16 rport;        /* PH_EV_ACCEPT: remote port, host byte order */
-	__u32 pad1;
+	__u16 pad0;
+	__u32 mark;         /* the socket's mark & porthole's mask: which window;
+			     * SESSION_EMPTY: the session's mark */
 	__u8 raddr[16];     /* PH_EV_ACCEPT: remote address (4 or 16 bytes by family) */
-	__u32 designation;  /* 1 + index of the config designation that marked the socket; 0: none */
-	__u32 mark;         /* the socket's mark */
 };
 
-#define PH_MAX_DESIGNATIONS_BPF 32
-#define PH_MAX_CGROUP_LEVEL 16
-#define PH_MARKED_SOCKS 8192
+/* The tag of a `porthole run` process tree (task storage): set by the daemon
+ * on the command's first process, inherited at every fork and clone. */
+struct ph_tag {
+	__u32 mark;         /* the session's window mark */
+	__u32 pad0;
+};
 
 /* key of the designated-executables map: the kernel's s_dev and inode */
 struct ph_exe_key {
 	__u64 dev;
 	__u64 ino;
+};
+
+/* an open window, for the accept filter: only connections through one wake
+ * the daemon */
+struct ph_win_key {
+	__u32 mark;
+	__u16 port;
+	__u16 pad0;
+};
+
+/* a live listener on a watched port whose socket carries a porthole mark:
+ * the kernel's own list, read back when events were lost */
+struct ph_listener {
+	__u32 mark;
+	__u32 tgid;
+	__u16 port;
+	__u16 family;
+	__u32 uid;
 };
 
 #endif

@@ -7,7 +7,9 @@
 #include "client.h"
 #include "cgroup.h"
 #include "config.h"
-#include "nft.h"
+#include "nftrule.h"
+#include "nftscan.h"
+#include "nl.h"
 #include "proto.h"
 #include "util.h"
 
@@ -27,6 +29,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/netfilter/nf_tables.h>
+#include <libnftnl/chain.h>
 
 enum verdict { V_OK, V_WARN, V_FAIL, V_SKIP };
 static const char *const vname[] = { "ok", "warn", "fail", "skip" };
@@ -89,12 +93,43 @@ static void check_kernel(int root)
 	}
 }
 
-/* nft features, probed in a throwaway network namespace of a child */
-static void check_nft_features(int root)
+/* nft features, probed in a throwaway network namespace of a child: porthole's
+ * whole table (owner flag, a set of mark . port with timeouts and counters,
+ * socket, fib, ct and meta mark expressions) in one batch, as the daemon
+ * makes it */
+struct probe_res {
+	int ran, err;
+	char extack[256];
+};
+
+static void probe_child(struct probe_res *pr, const struct ph_config *cfg)
 {
+	struct ph_nl *n = NULL;
+	struct nl_result *res = malloc(sizeof(*res));
+	struct nl_batch *b;
+	int idx;
+
+	pr->ran = res && unshare(CLONE_NEWNET) == 0 && nl_open(&n) == 0;
+	if (!pr->ran)
+		goto out;
+	b = nl_batch_begin(n, 0, 0);
+	pr->err = !b ? -ENOMEM : nr_add_table(b, cfg->mark, cfg->mark_mask, 1);
+	if (b && pr->err)
+		nl_batch_abort(b);
+	else if (b && !(pr->err = nl_batch_commit(b, res)))
+		pr->err = nl_result_error(res, &idx);
+	if (pr->err && res)
+		copy_str(pr->extack, sizeof(pr->extack), res->extack);
+out:
+	nl_close(n);
+	free(res);
+}
+
+static void check_nft_features(int root, const struct ph_config *cfg)
+{
+	struct probe_res pr = { 0 };
 	int p[2], st;
 	pid_t pid;
-	int res[5] = { 0 };
 
 	if (!root) {
 		add(V_SKIP, "nft features", "needs root to probe (in a throwaway network namespace)");
@@ -104,86 +139,188 @@ static void check_nft_features(int root)
 		return;
 	pid = fork();
 	if (pid == 0) {
-		struct ph_nft *n;
 		close(p[0]);
-		res[4] = unshare(CLONE_NEWNET) == 0 && nft_open(&n) == 0;
-		if (res[4]) {
-			nft_probe_features(n, &res[0], &res[1], &res[2], &res[3]);
-			nft_close(n);
-		}
-		if (write(p[1], res, sizeof(res)) < 0)
+		probe_child(&pr, cfg);
+		if (write(p[1], &pr, sizeof(pr)) < 0)
 			_exit(1);
 		_exit(0);
 	}
 	close(p[1]);
-	if (pid < 0 || read(p[0], res, sizeof(res)) != (ssize_t)sizeof(res) || !res[4]) {
+	if (pid < 0 || read(p[0], &pr, sizeof(pr)) != (ssize_t)sizeof(pr) || !pr.ran)
 		add(V_FAIL, "nft features", "could not probe nf_tables in a throwaway network namespace");
-	} else {
-		add(res[0] ? V_OK : V_WARN, "nft table owner flag", res[0] ? "supported" : "not supported (Linux >= 5.12)");
-		add(res[1] ? V_OK : V_FAIL, "nft socket cgroupv2 + meta time",
-		    res[1] ? "supported: a window's rule can match the session's cgroup and carry its deadline"
-			   : "not supported: porthole run windows cannot be opened (needs nft_socket with cgroupv2, Linux >= 5.13, and meta time)");
-		add(res[3] ? V_OK : V_WARN, "nft socket mark", res[3] ? "supported (watch mode)" : "not supported: watch mode cannot open windows");
-	}
+	else if (pr.err)
+		add(V_FAIL, "nft porthole table", "the kernel refuses porthole's table: %s%s%s (needs the owner flag, "
+		    "Linux >= 5.12, set element timeouts and counters, socket, fib and ct expressions)",
+		    strerror(-pr.err), pr.extack[0] ? ": " : "", pr.extack);
+	else
+		add(V_OK, "nft porthole table", "supported: owner flag, a set of windows with kernel timeouts, "
+		    "socket mark . port lookups, fib daddr type local, ct and meta marks");
 	close(p[0]);
 	if (pid > 0)
 		waitpid(pid, &st, 0);
 }
 
-static const char *hook_name(int family, uint32_t hook)
+/* The one rule an admin adds by hand for static mode (chains = none), in the
+ * words of each firewall tool. */
+static void static_rule(char *buf, size_t len, const char *tool, const struct ph_config *cfg)
 {
-	if (family == NFPROTO_NETDEV)
-		return hook == NF_NETDEV_INGRESS ? "ingress" : "egress";
-	switch (hook) {
-	case NF_INET_PRE_ROUTING: return "prerouting";
-	case NF_INET_LOCAL_IN: return "input";
-	case NF_INET_FORWARD: return "forward";
-	case NF_INET_LOCAL_OUT: return "output";
-	case NF_INET_POST_ROUTING: return "postrouting";
-	case NF_INET_INGRESS: return "ingress";
-	default: return "?";
+	char ports[64];
+
+	format_ports(ports, sizeof(ports), cfg->ports, cfg->nports);
+	if (!strcmp(tool, "nft"))
+		snprintf(buf, len, "meta l4proto tcp tcp dport { %s } meta mark & 0x%x == 0x%x accept (first in your input "
+			 "chain), then chains = none", ports, cfg->mark_mask, cfg->mark);
+	else if (!strcmp(tool, "ufw"))
+		snprintf(buf, len, "-A ufw-before-input -p tcp -m multiport --dports %s -m mark --mark 0x%x/0x%x -j ACCEPT "
+			 "(in /etc/ufw/before.rules and before6.rules, after the ufw-before-input definitions), then "
+			 "chains = none", ports, cfg->mark, cfg->mark_mask);
+	else
+		snprintf(buf, len, "%s -I INPUT -p tcp -m multiport --dports %s -m mark --mark 0x%x/0x%x -j ACCEPT (and "
+			 "ip6%s), then chains = none", tool, ports, cfg->mark, cfg->mark_mask, tool + 2);
+}
+
+static int has_chain(const struct nft_scan *sc, int fam, const char *table, const char *chain)
+{
+	for (unsigned i = 0; i < sc->count; i++)
+		if (sc->chains[i].ref.family == fam && !strcmp(sc->chains[i].ref.table, table) &&
+		    (!chain || !strcmp(sc->chains[i].ref.chain, chain)))
+			return 1;
+	return 0;
+}
+
+static int has_table_chain(struct ph_nl *n, int fam, const char *table, const char *chain);
+
+static void check_managers(struct ph_nl *n, const struct nft_scan *sc, const struct ph_config *cfg)
+{
+	char rule[400];
+	int ufw = has_table_chain(n, NFPROTO_IPV4, "filter", "ufw-before-input");
+	int firewalld = has_chain(sc, NFPROTO_INET, "firewalld", NULL);
+	int ipt = has_chain(sc, NFPROTO_IPV4, "filter", "INPUT") || has_chain(sc, NFPROTO_IPV6, "filter", "INPUT");
+	unsigned native = 0;
+
+	for (unsigned i = 0; i < sc->count; i++) {
+		const struct nft_chain_info *c = &sc->chains[i];
+		if (c->cls == CHAIN_OURS || (c->ref.family == NFPROTO_INET && !strcmp(c->ref.table, "firewalld")) ||
+		    (c->ref.family == NFPROTO_INET && !strncmp(c->ref.table, "firewalld", 9)) ||
+		    ((c->ref.family == NFPROTO_IPV4 || c->ref.family == NFPROTO_IPV6) &&
+		     (!strcmp(c->ref.table, "filter") || !strcmp(c->ref.table, "nat") || !strcmp(c->ref.table, "mangle") ||
+		      !strcmp(c->ref.table, "raw"))))
+			continue;
+		native++;
 	}
+	if (ufw) {
+		static_rule(rule, sizeof(rule), "ufw", cfg);
+		add(V_OK, "firewall ufw", "ufw over iptables-nft: porthole's rule goes first in INPUT and survives "
+		    "'ufw reload'; static mode instead: %s", rule);
+	} else if (ipt) {
+		static_rule(rule, sizeof(rule), "iptables", cfg);
+		add(V_OK, "firewall iptables-nft", "iptables-nft tables: porthole's rule is in iptables' own shape, so "
+		    "iptables -L/-S/-save keep working; static mode instead: %s", rule);
+	}
+	if (firewalld) {
+		const struct nft_chain_info *fc = NULL;
+		for (unsigned i = 0; i < sc->count; i++)
+			if (sc->chains[i].ref.family == NFPROTO_INET && !strcmp(sc->chains[i].ref.table, "firewalld"))
+				fc = &sc->chains[i];
+		if (fc && fc->owned)
+			add(cfg->chains_mode == PH_CHAINS_NONE ? V_WARN : V_FAIL, "firewall firewalld",
+			    "firewalld owns its table (firewalld >= 2.2, NftablesTableOwner=yes): nobody else may add a rule; "
+			    "set NftablesTableOwner=no in /etc/firewalld/firewalld.conf and restart firewalld");
+		else
+			add(V_OK, "firewall firewalld", "firewalld (nftables backend): porthole's rule goes first in its "
+			    "input chains and is put back after 'firewall-cmd --reload'");
+	}
+	if (native) {
+		static_rule(rule, sizeof(rule), "nft", cfg);
+		add(V_OK, "firewall nftables", "%u base chain(s) of hand-written nftables; static mode instead: %s", native,
+		    rule);
+	}
+	if (!ufw && !ipt && !firewalld && !native)
+		add(V_OK, "firewall", "no firewall manager found in nftables");
+}
+
+static int chain_cb_found(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	*(int *)data = 1;
+	return MNL_CB_OK;
+}
+
+struct chain_q {
+	int fam;
+	const char *table, *chain;
+};
+
+static struct nlmsghdr *build_chain_get(char *buf, uint32_t seq, void *arg)
+{
+	const struct chain_q *q = arg;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!c)
+		return NULL;
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, q->table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, q->chain);
+	nlh = nftnl_chain_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, (uint16_t)q->fam, NLM_F_ACK, seq);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	return nlh;
+}
+
+/* a regular (non-base) chain exists: ufw's are not base chains */
+static int has_table_chain(struct ph_nl *n, int fam, const char *table, const char *chain)
+{
+	struct chain_q q = { fam, table, chain };
+	int found = 0;
+
+	return nl_request(n, build_chain_get, &q, chain_cb_found, &found) == 0 && found;
 }
 
 static void check_chains(int root, const struct ph_config *cfg)
 {
-	struct nft_chain_info *ci;
-	struct ph_nft *n;
-	unsigned count = 0, opened = 0, dropping = 0;
-	char name[200];
+	struct nft_scan *sc;
+	struct ph_nl *n;
+	unsigned opened = 0, dropping = 0, host = 0;
+	char name[200], rule[400];
 	int r;
 
 	if (!root) {
 		add(V_SKIP, "nftables ruleset", "needs root to read the ruleset");
 		return;
 	}
-	ci = calloc(NFT_INSPECT_MAX, sizeof(*ci));
-	if (!ci)
+	sc = calloc(1, sizeof(*sc));
+	if (!sc)
 		return;
-	r = nft_open(&n);
+	r = nl_open(&n);
 	if (!r) {
-		r = nft_inspect(n, ci, NFT_INSPECT_MAX, &count);
-		nft_close(n);
+		r = nft_scan(n, cfg, sc);
+		if (!r)
+			check_managers(n, sc, cfg);
+		nl_close(n);
 	}
 	if (r) {
 		add(V_FAIL, "nftables ruleset", "cannot read it over netlink: %s", strerror(-r));
-		free(ci);
+		free(sc);
 		return;
 	}
-	for (unsigned i = 0; i < count; i++) {
-		struct nft_chain_info *c = &ci[i];
-		int fam = c->ref.family, drops = c->policy_drop || c->drop_rules;
-		int ingress = (fam == NFPROTO_NETDEV && c->hook == NF_NETDEV_INGRESS) ||
-			      (fam == NFPROTO_INET && c->hook == NF_INET_INGRESS);
-		int inet_fam = fam == NFPROTO_INET || fam == NFPROTO_IPV4 || fam == NFPROTO_IPV6;
-		int candidate = inet_fam && (c->hook == NF_INET_LOCAL_IN || c->hook == NF_INET_PRE_ROUTING) &&
-				!strcmp(c->type, "filter");
+	static_rule(rule, sizeof(rule), "nft", cfg);
+	for (unsigned i = 0; i < sc->count; i++) {
+		const struct nft_chain_info *c = &sc->chains[i];
+		int fam = c->ref.family, drops = chain_may_drop(c);
 		char what[160];
 
 		snprintf(name, sizeof(name), "chain %s %s %s", family_name(fam), c->ref.table, c->ref.chain);
-		snprintf(what, sizeof(what), "hook %s, policy %s, %u drop/reject rule(s)", hook_name(fam, c->hook),
-			 c->policy_drop ? "drop" : "accept", c->drop_rules);
-		if (ingress) {
+		snprintf(what, sizeof(what), "hook %s, priority %d, policy %s, %u drop/reject rule(s)", hook_name(fam, c->hook),
+			 (int)c->prio, c->policy_drop ? "drop" : "accept", c->drop_rules);
+		host += c->cls != CHAIN_OURS;
+		switch (c->cls) {
+		case CHAIN_TARGET:
+			opened++;
+			add(V_OK, name, "%s: porthole inserts its one rule at the top while a window is open", what);
+			break;
+		case CHAIN_OURS:
+			break;
+		case CHAIN_INGRESS:
 			if (drops) {
 				dropping++;
 				add(V_FAIL, name,
@@ -192,65 +329,74 @@ static void check_chains(int root, const struct ph_config *cfg)
 			} else {
 				add(V_OK, name, "%s: ingress chain that drops nothing", what);
 			}
-			continue;
-		}
-		if (!candidate)
-			continue; /* output, forward...: not on the inbound path to a local socket */
-		if (!cfg->chains_auto) {
-			int listed = 0;
-			for (unsigned k = 0; k < cfg->nchains; k++)
-				listed |= cfg->chains[k].family == fam && !strcmp(cfg->chains[k].table, c->ref.table) &&
-					  !strcmp(cfg->chains[k].chain, c->ref.chain);
-			if (!listed) {
+			break;
+		case CHAIN_OWNED:
+			dropping += drops;
+			add(drops && cfg->chains_mode != PH_CHAINS_NONE ? V_FAIL : V_WARN, name,
+			    "%s: its table is owned by another process, so porthole cannot add its rule; add it yourself: %s",
+			    what, rule);
+			break;
+		case CHAIN_NOT_LISTED:
+			if (cfg->chains_mode == PH_CHAINS_NONE) {
+				add(V_OK, name, "%s: static mode (chains = none): porthole never writes here; it must hold: %s",
+				    what, rule);
+			} else {
+				dropping += drops;
 				add(drops ? V_FAIL : V_OK, name, "%s: not in the config's 'chains' list%s", what,
 				    drops ? ", and it drops: add it, or use chains = auto" : "");
-				dropping += drops;
-				continue;
 			}
+			break;
+		case CHAIN_OTHER:
+			break; /* output, forward...: not on the inbound path to a local socket */
 		}
-		if (c->owned) {
-			add(drops ? V_FAIL : V_WARN, name, "%s: its table is owned by another process; porthole cannot insert there", what);
-			dropping += drops;
-			continue;
-		}
-		opened++;
-		add(V_OK, name, "%s: porthole inserts its window rule at the top", what);
 	}
-	if (!cfg->chains_auto) {
+	if (cfg->chains_mode == PH_CHAINS_LIST) {
 		for (unsigned k = 0; k < cfg->nchains; k++) {
-			int found = 0;
-			for (unsigned i = 0; i < count; i++)
-				found |= ci[i].ref.family == cfg->chains[k].family &&
-					 !strcmp(ci[i].ref.table, cfg->chains[k].table) && !strcmp(ci[i].ref.chain, cfg->chains[k].chain);
-			if (!found) {
-				snprintf(name, sizeof(name), "chain %s %s %s", family_name(cfg->chains[k].family),
-					 cfg->chains[k].table, cfg->chains[k].chain);
-				add(V_FAIL, name, "named in the config's 'chains' but not in the ruleset (not a base chain?)");
-			}
+			if (has_chain(sc, cfg->chains[k].family, cfg->chains[k].table, cfg->chains[k].chain))
+				continue;
+			snprintf(name, sizeof(name), "chain %s %s %s", family_name(cfg->chains[k].family),
+				 cfg->chains[k].table, cfg->chains[k].chain);
+			add(V_FAIL, name, "named in the config's 'chains' but not in the ruleset (not a base chain?)");
 		}
 	}
-	if (count == 0)
+	if (sc->mark_users)
+		add(V_WARN, "mark bits", "%u rule(s) outside porthole's table read or write mark bits within porthole's "
+		    "mask 0x%x (first: %s): pick other bits with socket_mark", sc->mark_users, cfg->mark_mask, sc->mark_user);
+	if (host == 0)
 		add(V_OK, "nftables ruleset", "no base chains: nftables drops nothing here");
 	else
-		add(V_OK, "nftables ruleset", "%u base chain(s); porthole opens %u; %u it cannot open drop traffic", count,
-		    opened, dropping);
-	free(ci);
+		add(V_OK, "nftables ruleset", "%u base chain(s); porthole writes to %u; %u it cannot write to drop traffic",
+		    host, opened, dropping);
+	free(sc);
 }
 
-static void check_iptables_legacy(void)
+static void check_iptables_legacy(int root, const struct ph_config *cfg)
 {
-	const char *files[] = { "/proc/net/ip_tables_names", "/proc/net/ip6_tables_names" };
+	for (int v6 = 0; v6 <= 1; v6++) {
+		const char *tool = v6 ? "ip6tables-legacy" : "iptables-legacy";
+		char rule[400];
+		int present = 0, drop = 0, r;
 
-	for (unsigned i = 0; i < 2; i++) {
-		char buf[256] = "";
-		if (read_small_file(files[i], buf, sizeof(buf)) == 0 && buf[0]) {
-			for (char *p = buf; *p; p++)
-				if (*p == '\n')
-					*p = ' ';
-			add(V_WARN, i ? "ip6tables-legacy" : "iptables-legacy",
-			    "legacy tables loaded (%s): porthole cannot open rules there; if they drop inbound tcp 80/443, "
-			    "accept it there or move the rules to nftables (iptables-nft)", buf);
+		if (!root) {
+			char buf[256] = "";
+			if (read_small_file(v6 ? "/proc/net/ip6_tables_names" : "/proc/net/ip_tables_names", buf, sizeof(buf)) == 0 && buf[0])
+				add(V_SKIP, tool, "legacy tables are loaded; needs root to read them");
+			continue;
 		}
+		r = legacy_input_state(v6, &present, &drop);
+		if (r) {
+			add(V_WARN, tool, "cannot read the legacy filter table: %s", strerror(-r));
+			continue;
+		}
+		if (!present)
+			continue;
+		static_rule(rule, sizeof(rule), tool, cfg);
+		if (drop)
+			add(cfg->chains_mode == PH_CHAINS_NONE ? V_WARN : V_FAIL, tool,
+			    "the legacy filter table's INPUT can drop, and no nftables rule can override a legacy DROP: "
+			    "porthole refuses windows; add %s", rule);
+		else
+			add(V_OK, tool, "legacy filter table loaded; its INPUT accepts everything");
 	}
 }
 
@@ -382,10 +528,10 @@ int cmd_check(int argc, char **argv)
 	if (!getenv("PORTHOLE_SOCKET") && strcmp(sock, cfg.socket) && !strcmp(sock, PH_DEFAULT_SOCKET))
 		sock = cfg.socket;
 	check_kernel(root);
-	check_nft_features(root);
+	check_nft_features(root, &cfg);
 	check_daemon(sock);
 	check_chains(root, &cfg);
-	check_iptables_legacy();
+	check_iptables_legacy(root, &cfg);
 	check_designations(&cfg);
 
 	for (unsigned i = 0; i < nchecks; i++)

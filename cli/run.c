@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* porthole run: place a command in a session cgroup *before* it executes, so
- * every socket it creates belongs to the session, and refuse to run it at
- * all when the daemon cannot give it a session (fail closed). Then relay the
+/* porthole run: have the daemon tag the command as a session *before* it
+ * executes, so every socket it and its children create carry the session's
+ * mark, and refuse to run it at all when the daemon cannot give it a
+ * session (fail closed). The command stays in our own cgroup. Then relay the
  * daemon's window events to stderr, forward signals to the command, and stay
  * until the session is over so nothing of it outlives us. */
 #include "cli.h"
@@ -163,7 +164,8 @@ int cmd_run(int argc, char **argv)
 		close(fd);
 		close(go[1]);
 		close(execerr[0]);
-		/* wait until the daemon has placed us in the session cgroup */
+		/* wait until the daemon has tagged us: a window opens only for a
+		 * tagged process, and the tag passes to everything it starts */
 		if (read(go[0], &c, 1) != 1)
 			_exit(EX_SOFTWARE_);
 		execvp(argv[0], argv);
@@ -177,31 +179,18 @@ int cmd_run(int argc, char **argv)
 	close(execerr[1]);
 
 	{
+		/* the daemon opens the child's pidfd itself and checks that it is
+		 * our own child before it tags it: no descriptor changes hands */
 		char buf[sizeof(struct ph_hdr) + sizeof(struct ph_run)];
-		union { struct cmsghdr align; char b[CMSG_SPACE(sizeof(int))]; } cbuf;
-		struct iovec iov = { .iov_base = buf, .iov_len = ph_msg_init(buf, PH_MSG_RUN, sizeof(run)) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &cbuf,
-				     .msg_controllen = sizeof(cbuf) };
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		size_t len = ph_msg_init(buf, PH_MSG_RUN, sizeof(run));
 
+		run.pid = (uint32_t)pid;
 		memcpy(ph_payload(buf), &run, sizeof(run));
-		if (pidfd < 0) {
-			die_msg("pidfd_open: %s", strerror(errno));
-			r = EX_OSERR_;
-			goto abort_child;
-		}
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &pidfd, sizeof(int));
-		if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0) {
+		if (send(fd, buf, len, MSG_NOSIGNAL) < 0) {
 			die_msg("cannot send to portholed: %s", strerror(errno));
-			close(pidfd);
 			r = EX_UNAVAILABLE_;
 			goto abort_child;
 		}
-		close(pidfd);
 	}
 	r = recv_msg(fd, &m, 10000);
 	if (r == PH_MSG_ERROR) {
@@ -212,7 +201,7 @@ int cmd_run(int argc, char **argv)
 		r = r < 0 ? reply_failure(r) : EX_SOFTWARE_;
 		goto abort_child;
 	}
-	/* the child is in the session cgroup: let it run */
+	/* the child is tagged: let it run */
 	if (write(go[1], "g", 1) != 1) {
 		r = EX_OSERR_;
 		goto abort_child;
@@ -239,7 +228,7 @@ int cmd_run(int argc, char **argv)
 	}
 
 	/* relay events until the command has exited and the daemon has ended
-	 * the session (its cgroup is gone), so nothing of it outlives us */
+	 * the session (its last process is gone), so nothing of it outlives us */
 	int noted = 0, stop_waiting = 0;
 	while (!(have_status && (session_over || daemon_gone || stop_waiting))) {
 		struct pollfd p[2] = { { .fd = sig_pipe[0], .events = POLLIN },

@@ -5,6 +5,10 @@
 #include "util.h"
 
 #include <errno.h>
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83 /* Linux 6.16 */
+#endif
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,20 +50,32 @@ int control_open(struct ph_control *ctl, const struct ph_config *cfg)
 	if (r)
 		return log_errno(r, "control: cannot create the directory of %s", ctl->path);
 
-	/* second daemon refused: the lock is held as long as we live */
+	/* second daemon refused: the lock is held as long as we live. The
+	 * file is never unlinked (a refused daemon must not take the live
+	 * daemon's lock away, and neither may one that stops) */
 	snprintf(ctl->lock_path, sizeof(ctl->lock_path), "%s.lock", ctl->path);
-	ctl->lock_fd = open(ctl->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (ctl->lock_fd < 0)
+	fd = open(ctl->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
 		return log_errno(-errno, "control: cannot open lock file %s", ctl->lock_path);
-	if (flock(ctl->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
 		log_err("control: another portholed holds %s; refusing to start a second daemon", ctl->lock_path);
 		return -EADDRINUSE;
 	}
+	ctl->lock_fd = fd;
 
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return log_errno(-errno, "control: socket");
 	ctl->listen_fd = fd;
+	/* no client may pass us a descriptor: closing one (a file on the
+	 * sender's own FUSE mount) could block the event loop for good. The
+	 * kernel then refuses such a sendmsg (EPERM); accepted sockets inherit
+	 * the setting. Older kernels lack it: see control_read. */
+	{
+		int zero = 0;
+		ctl->no_rights = setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero)) == 0;
+	}
 	copy_str(sa.sun_path, sizeof(sa.sun_path), ctl->path);
 	unlink(ctl->path); /* stale: we hold the lock, nobody else serves it */
 	old = umask(0117);
@@ -89,11 +105,33 @@ void control_close(struct ph_control *ctl)
 	}
 	if (ctl->timer_fd >= 0)
 		close(ctl->timer_fd);
-	if (ctl->lock_fd >= 0) {
-		unlink(ctl->lock_path);
+	if (ctl->lock_fd >= 0)
 		close(ctl->lock_fd);
-	}
 	ctl->listen_fd = ctl->timer_fd = ctl->lock_fd = -1;
+}
+
+static unsigned clients_of_uid(const struct ph_control *ctl, uid_t uid)
+{
+	unsigned n = 0;
+
+	for (const struct ph_client *o = ctl->clients; o; o = o->next)
+		n += o->uid == uid;
+	return n;
+}
+
+static void refuse_conn(struct ph_control *ctl, int fd, const struct ucred *cred, const char *why)
+{
+	union { struct ph_hdr h; char b[sizeof(struct ph_hdr) + sizeof(struct ph_error)]; } m;
+	struct ph_error *e = ph_payload(&m);
+	size_t len = ph_msg_init(&m, PH_MSG_ERROR, sizeof(*e));
+
+	e->code = EUSERS;
+	snprintf(e->msg, sizeof(e->msg), "connection refused: %s", why);
+	send(fd, &m, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+	log_notice("control: connection from pid %d uid %u refused: %s", (int)cred->pid, (unsigned)cred->uid, why);
+	if (ctl->refused)
+		ctl->refused(ctl->refused_ctx, cred->uid, cred->pid, why);
 }
 
 /* Membership is read from the peer's live credentials (SO_PEERGROUPS), not
@@ -156,7 +194,12 @@ int control_accept(struct ph_control *ctl, void (*added)(void *ctx, struct ph_cl
 			close(fd);
 			continue;
 		}
-		if (ctl->nclients >= PH_MAX_CLIENTS) {
+		if (cred.uid != 0 && clients_of_uid(ctl, cred.uid) >= PH_MAX_CLIENTS_PER_UID) {
+			/* one user cannot take every connection: refused, and said */
+			refuse_conn(ctl, fd, &cred, "too many connections from this user");
+			continue;
+		}
+		if (ctl->nclients >= (cred.uid == 0 ? PH_MAX_CLIENTS : PH_MAX_CLIENTS - PH_ROOT_CLIENTS)) {
 			/* full: make room by dropping the client idle the longest
 			 * (never one that waits for its session's command) */
 			struct ph_client *oldest = NULL;
@@ -164,8 +207,7 @@ int control_accept(struct ph_control *ctl, void (*added)(void *ctx, struct ph_cl
 				if (!o->session && (!oldest || o->last_ns < oldest->last_ns))
 					oldest = o;
 			if (!oldest) {
-				log_warn("control: %u clients, all with sessions; connection refused", ctl->nclients);
-				close(fd);
+				refuse_conn(ctl, fd, &cred, "the daemon serves as many connections as it can");
 				continue;
 			}
 			log_notice("control: %u clients; dropped the one idle longest (pid %d)", ctl->nclients,
@@ -177,7 +219,6 @@ int control_accept(struct ph_control *ctl, void (*added)(void *ctx, struct ph_cl
 			close(fd);
 			return -ENOMEM;
 		}
-		c->ep_kind = 1;
 		c->fd = fd;
 		c->uid = cred.uid;
 		c->gid = cred.gid;
@@ -242,16 +283,48 @@ int control_send_error(struct ph_client *c, int code, const char *fmt, ...)
 	return control_send(c, &m, len);
 }
 
+/* Descriptors that arrived anyway (a kernel without SO_PASSRIGHTS): closed
+ * on a thread of their own, so a close that blocks blocks only it. */
+static void *closer(void *arg)
+{
+	int *fds = arg;
+
+	for (int i = 1; i <= fds[0]; i++)
+		close(fds[i]);
+	free(fds);
+	return NULL;
+}
+
+static void close_foreign(const struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR((struct msghdr *)mh); cm; cm = CMSG_NXTHDR((struct msghdr *)mh, cm)) {
+		size_t nfd;
+		int *fds;
+		pthread_t t;
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		fds = malloc((nfd + 1) * sizeof(int));
+		if (!fds)
+			continue; /* leaked rather than closed on the loop */
+		fds[0] = (int)nfd;
+		memcpy(fds + 1, CMSG_DATA(cm), nfd * sizeof(int));
+		if (pthread_create(&t, NULL, closer, fds) == 0)
+			pthread_detach(t);
+		else
+			free(fds);
+	}
+}
+
 int control_read(struct ph_control *ctl, struct ph_client *c, control_handler h, void *ctx)
 {
 	union { struct ph_hdr h; char b[PH_MSG_MAX + 1]; } m;
-	union { struct cmsghdr align; char b[CMSG_SPACE(sizeof(int) * 4)]; } cbuf;
+	union { struct cmsghdr align; char b[CMSG_SPACE(sizeof(int) * 8)]; } cbuf;
 	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
 	struct msghdr mh = {
 		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &cbuf, .msg_controllen = sizeof(cbuf),
 	};
-	struct cmsghdr *cm;
-	int fd = -1, type, r;
+	int type, r;
 	ssize_t n;
 
 	n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
@@ -259,37 +332,25 @@ int control_read(struct ph_control *ctl, struct ph_client *c, control_handler h,
 		return (errno == EAGAIN || errno == EINTR) ? 0 : -errno;
 	if (n == 0)
 		return -ECONNRESET; /* peer closed */
-	/* take ownership of every passed fd; keep at most one */
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			int fds[4];
-			memcpy(fds, CMSG_DATA(cm), nfd * sizeof(int) > sizeof(fds) ? sizeof(fds) : nfd * sizeof(int));
-			for (size_t i = 0; i < nfd && i < 4; i++) {
-				if (fd < 0)
-					fd = fds[i];
-				else
-					close(fds[i]);
-			}
-		}
-	}
 	c->last_ns = now_ns(CLOCK_BOOTTIME);
+	if (mh.msg_controllen) {
+		close_foreign(&mh);
+		log_notice("control: pid %d uid %u passed a descriptor; dropped", (int)c->pid, (unsigned)c->uid);
+		control_send_error(c, EBADMSG, "descriptors are not accepted");
+		return -EBADMSG;
+	}
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-		if (fd >= 0)
-			close(fd);
 		control_send_error(c, EMSGSIZE, "message too large");
 		return -EMSGSIZE;
 	}
 	type = ph_msg_check(&m, (size_t)n);
 	if (type < 0) {
-		if (fd >= 0)
-			close(fd);
 		log_notice("control: malformed message from pid %d uid %u: %s", (int)c->pid,
 			   (unsigned)c->uid, strerror(-type));
 		control_send_error(c, -type, "malformed message: %s", strerror(-type));
 		return type;
 	}
-	r = h(ctx, c, type, ph_payload(&m), (size_t)n - sizeof(struct ph_hdr), fd);
+	r = h(ctx, c, type, ph_payload(&m), (size_t)n - sizeof(struct ph_hdr));
 	arm_idle_timer(ctl);
 	return r;
 }

@@ -12,12 +12,21 @@
 #include "config.h"
 
 #define PH_MAX_CLIENTS 256
+#define PH_MAX_CLIENTS_PER_UID 32 /* a non-root user's connections at once */
+#define PH_ROOT_CLIENTS 16        /* kept for root alone */
 #define PH_CLIENT_IDLE_SEC 10
 
 struct ph_session;
 
+/* What epoll hands back (data.ptr): a handler and its object, never a guess
+ * at a type. */
+struct ph_handler {
+	void (*fn)(void *ctx, void *obj, uint32_t events);
+	void *obj;
+};
+
 struct ph_client {
-	int ep_kind;                 /* 1 (EPK_CLIENT): epoll pointers are told apart by this */
+	struct ph_handler h;
 	int fd;
 	uid_t uid;
 	gid_t gid;
@@ -39,12 +48,15 @@ struct ph_control {
 	struct ph_client *clients;
 	struct ph_client *graveyard; /* dropped clients, freed after the event batch */
 	unsigned nclients;
+	int no_rights;               /* SO_PASSRIGHTS off: the kernel refuses passed fds */
+	/* a connection refused for a limit: the daemon records it */
+	void (*refused)(void *ctx, uid_t uid, pid_t pid, const char *why);
+	void *refused_ctx;
 };
 
-/* Request handler: msg validated, type > 0; fd is a received descriptor or -1
- * (ownership passes to the handler). Returns 0 to keep the client, <0 to drop. */
-typedef int (*control_handler)(void *ctx, struct ph_client *c, int type, const void *payload,
-			       size_t len, int fd);
+/* Request handler: msg validated, type > 0. Returns 0 to keep the client,
+ * <0 to drop it. No descriptor is ever accepted from a client. */
+typedef int (*control_handler)(void *ctx, struct ph_client *c, int type, const void *payload, size_t len);
 
 int control_open(struct ph_control *ctl, const struct ph_config *cfg);
 void control_close(struct ph_control *ctl);

@@ -190,6 +190,10 @@ static int reconcile_once(struct ph_fw *f, int want, const struct elem *el, unsi
 				add_p[nadd++] = f->cfg->ports[p];
 			}
 	*added = nadd;
+	if (want && f->cfg->chains_mode == PH_CHAINS_LIST && f->ntargets == 0) {
+		snprintf(why, whylen, "none of the configured chains exists");
+		return -ENOENT;
+	}
 	if (!nadd && !ndel && !el)
 		return 0;
 	res = malloc(sizeof(*res));
@@ -421,7 +425,7 @@ int fw_monitor_fd(const struct ph_fw *f)
 	return f->monfd;
 }
 
-unsigned fw_nchains(const struct ph_fw *f)
+unsigned fw_chains(const struct ph_fw *f, struct ph_chain_ref *out, unsigned max)
 {
 	unsigned n = 0;
 
@@ -429,9 +433,11 @@ unsigned fw_nchains(const struct ph_fw *f)
 		int dup = 0;
 		for (unsigned j = 0; j < i; j++)
 			dup |= chain_eq(&f->rules[j].chain, &f->rules[i].chain);
+		if (!dup && n < max)
+			out[n] = f->rules[i].chain;
 		n += !dup;
 	}
-	return n;
+	return n < max ? n : max;
 }
 
 /* ---- what porthole cannot write to ------------------------------------------------------- */

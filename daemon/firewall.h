@@ -30,8 +30,8 @@ int fw_window_open(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t timeo
  * host rules). 0 also when the kernel's timeout already removed it. */
 int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *packets, uint64_t *bytes);
 int fw_window_counters(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *packets, uint64_t *bytes);
-/* Host chains that hold porthole's rule now. */
-unsigned fw_nchains(const struct ph_fw *f);
+/* Host chains that hold porthole's rule now (each once). */
+unsigned fw_chains(const struct ph_fw *f, struct ph_chain_ref *out, unsigned max);
 
 /* The notification socket (epoll it); readable: call fw_on_change(). */
 int fw_monitor_fd(const struct ph_fw *f);

@@ -1,13 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* portholed: the privileged daemon. main() parses the command line and the
- * config, sets every subsystem up, runs one epoll loop (kernel events, control
- * socket, signals, deadline timer, session cgroup notifications) and tears
- * everything down again. It is the only place that decides to exit. */
-#include "window.h"
+ * config, sets every subsystem up, runs one epoll loop (kernel events,
+ * control socket and clients, signals, deadline timer, ruleset changes,
+ * designated cgroups appearing) and tears everything down again. It is the
+ * only place that decides to exit. */
+#include "daemon.h"
+#include "cgroup.h"
+#include "firewall.h"
 #include "log.h"
 #include "notify.h"
 #include "util.h"
+#include "watch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,32 +49,69 @@ static void usage(FILE *f)
 		"  -h       this help\n");
 }
 
-static int ep_add(int epfd, int fd, uint64_t tag)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+/* ---- the loop's handlers ---------------------------------------------------------------- */
 
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+static int ep_add(struct ph_daemon *d, int fd, struct ph_handler *h)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = h };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static void on_client(void *ctx, void *obj, uint32_t events)
+{
+	struct ph_daemon *d = ctx;
+	struct ph_client *c = obj;
+	int r;
+
+	if (c->dead)
+		return; /* dropped earlier in this batch */
+	r = control_read(&d->ctl, c, request_handle, d);
+	if (r < 0 || ((events & (EPOLLHUP | EPOLLERR)) && r == 0 && !(events & EPOLLIN))) {
+		request_client_gone(d, c);
+		control_drop(&d->ctl, c);
+	}
 }
 
 static void client_added(void *ctx, struct ph_client *c)
 {
 	struct ph_daemon *d = ctx;
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+	c->h.fn = on_client;
+	c->h.obj = c;
+	if (ep_add(d, c->fd, &c->h))
 		log_errno(-errno, "control: epoll add");
 }
 
-static void drop_client(struct ph_daemon *d, struct ph_client *c)
+static void conn_refused(void *ctx, uid_t uid, pid_t pid, const char *why)
 {
-	window_client_gone(d, c);
-	control_drop(&d->ctl, c);
+	record_refused(ctx, uid, pid, "connect", why);
 }
 
-static void handle_signal(struct ph_daemon *d)
+static void on_listen_sock(void *ctx, void *obj, uint32_t events)
 {
+	struct ph_daemon *d = ctx;
+
+	(void)obj, (void)events;
+	control_accept(&d->ctl, client_added, d);
+}
+
+static void on_kernel(void *ctx, void *obj, uint32_t events)
+{
+	struct ph_daemon *d = ctx;
+
+	(void)obj, (void)events;
+	if (watch_consume(d->watch) < 0)
+		log_warn("bpf: ring buffer read failed");
+	events_check_lost(d);
+}
+
+static void on_signal(void *ctx, void *obj, uint32_t events)
+{
+	struct ph_daemon *d = ctx;
 	struct signalfd_siginfo si;
 
+	(void)obj, (void)events;
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			log_notice("signal %s: closing every window and stopping", strsignal((int)si.ssi_signo));
@@ -83,55 +126,36 @@ static void handle_signal(struct ph_daemon *d)
 	}
 }
 
-struct start_info {
-	const struct ph_daemon *d;
-	const char *config;
-	unsigned rules_removed;
-};
-
-static void fill_start(struct jbuf *b, void *arg)
+static void on_timer(void *ctx, void *obj, uint32_t events)
 {
-	const struct start_info *si = arg;
-	char chain[3 * PH_NAME_LEN];
-
-	jb_str(b, "version", PH_VERSION);
-	jb_u64(b, "pid", (uint64_t)getpid());
-	jb_str(b, "config", si->config);
-	jb_arr_begin(b, "ports");
-	for (unsigned i = 0; i < si->d->cfg.nports; i++)
-		jb_u64(b, NULL, si->d->cfg.ports[i]);
-	jb_arr_end(b);
-	jb_u64(b, "max_window", si->d->cfg.max_window);
-	if (si->d->cfg.chains_auto) {
-		jb_str(b, "chains", "auto");
-	} else {
-		jb_arr_begin(b, "chains");
-		for (unsigned i = 0; i < si->d->cfg.nchains; i++) {
-			snprintf(chain, sizeof(chain), "%s %s %s", family_name(si->d->cfg.chains[i].family),
-				 si->d->cfg.chains[i].table, si->d->cfg.chains[i].chain);
-			jb_str(b, NULL, chain);
-		}
-		jb_arr_end(b);
-	}
-	jb_u64(b, "leftover_rules_removed", si->rules_removed);
+	(void)obj, (void)events;
+	window_on_timer(ctx);
 }
 
-struct recovered {
-	uint64_t id;
-};
-
-static void fill_recovered(struct jbuf *b, void *arg)
+static void on_inotify(void *ctx, void *obj, uint32_t events)
 {
-	const struct recovered *r = arg;
-
-	jb_u64(b, "window", r->id);
-	jb_str(b, "reason", "recovered");
-	jb_str(b, "note", "open when the previous daemon stopped; its rules were removed at start");
+	(void)obj, (void)events;
+	designations_on_inotify(ctx);
 }
 
-static void fill_stop(struct jbuf *b, void *arg)
+static void on_nft(void *ctx, void *obj, uint32_t events)
 {
-	jb_str(b, "reason", arg);
+	struct ph_daemon *d = ctx;
+	uint64_t t0 = now_ns(CLOCK_BOOTTIME);
+	unsigned restored = 0;
+
+	(void)obj, (void)events;
+	if (fw_on_change(d->fw, &restored) == 0 && restored)
+		log_notice("ruleset changed by another process; porthole's rule restored in %u place(s) in %llu us",
+			   restored, (unsigned long long)((now_ns(CLOCK_BOOTTIME) - t0) / 1000));
+}
+
+static void on_ctl_timer(void *ctx, void *obj, uint32_t events)
+{
+	struct ph_daemon *d = ctx;
+
+	(void)obj, (void)events;
+	control_expire(&d->ctl); /* only clients without a session are ever idle-dropped */
 }
 
 static int run_loop(struct ph_daemon *d)
@@ -147,56 +171,8 @@ static int run_loop(struct ph_daemon *d)
 			return log_errno(-errno, "epoll_wait");
 		}
 		for (int i = 0; i < n; i++) {
-			uint64_t tag = evs[i].data.u64;
-
-			switch (tag) {
-			case TAG_WATCH:
-				if (watch_consume(d->watch) < 0)
-					log_warn("bpf: ring buffer read failed");
-				break;
-			case TAG_LISTEN:
-				control_accept(&d->ctl, client_added, d);
-				break;
-			case TAG_SIGNAL:
-				handle_signal(d);
-				break;
-			case TAG_TIMER:
-				window_on_timer(d);
-				break;
-			case TAG_INOTIFY:
-				/* a session that just ended may have listened just
-				 * before: handle the kernel's events first, in order */
-				{
-					int nev = watch_consume(d->watch);
-					log_debug("inotify: consumed %d kernel event(s) first", nev);
-				}
-				window_on_inotify(d);
-				break;
-			case TAG_NFTMON:
-				window_on_nft_change(d);
-				break;
-			case TAG_CTL_TIMER:
-				/* only clients without a session are ever idle-dropped */
-				control_expire(&d->ctl);
-				break;
-			default: {
-				struct ph_client *c = evs[i].data.ptr;
-				int r;
-				if (c->ep_kind == EPK_SESSION) {
-					/* a designated process exited: its events first */
-					watch_consume(d->watch);
-					window_on_pidfd(d, evs[i].data.ptr);
-					break;
-				}
-				if (c->dead)
-					break; /* dropped earlier in this batch */
-				r = control_read(&d->ctl, c, window_on_request, d);
-				if (r < 0 || (evs[i].events & (EPOLLHUP | EPOLLERR) && r == 0 &&
-					      !(evs[i].events & EPOLLIN)))
-					drop_client(d, c);
-				break;
-			}
-			}
+			struct ph_handler *h = evs[i].data.ptr;
+			h->fn(d, h->obj, evs[i].events);
 		}
 		control_reap(&d->ctl);
 	}
@@ -209,8 +185,11 @@ int main(int argc, char **argv)
 	struct ph_daemon *d = &dd;
 	const char *config_path = PH_DEFAULT_CONFIG;
 	int config_given = 0, check_only = 0, opt, r, status = 0;
-	char err[1024], why[256];
-	unsigned removed;
+	char err[1024], why[512];
+	unsigned removed = 0;
+	struct ph_handler h_kernel = { on_kernel, NULL }, h_listen = { on_listen_sock, NULL },
+			  h_signal = { on_signal, NULL }, h_timer = { on_timer, NULL },
+			  h_inotify = { on_inotify, NULL }, h_nft = { on_nft, NULL }, h_ctl_timer = { on_ctl_timer, NULL };
 	struct stat st;
 	sigset_t mask;
 
@@ -241,11 +220,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (geteuid() != 0) {
-		fprintf(stderr, "portholed: must run as root (it manages BPF programs, nftables rules and cgroups)\n");
+		fprintf(stderr, "portholed: must run as root (it manages BPF programs and nftables rules)\n");
 		return EXIT_KERNEL;
 	}
 
-	d->epfd = d->sigfd = d->timerfd = d->inofd = d->monfd = -1;
+	d->epfd = d->sigfd = d->timerfd = d->inofd = -1;
 	d->audit.fd = -1;
 	d->ctl.listen_fd = d->ctl.lock_fd = d->ctl.timer_fd = -1;
 	d->next_session_id = 1;
@@ -266,20 +245,16 @@ int main(int argc, char **argv)
 		status = r == -EADDRINUSE ? EXIT_RUNNING : EXIT_RUNTIME;
 		goto out;
 	}
+	d->ctl.refused = conn_refused;
+	d->ctl.refused_ctx = d;
 	if (watch_supported(why, sizeof(why))) {
 		log_err("kernel: %s", why);
 		status = EXIT_KERNEL;
 		goto out;
 	}
-	r = cg_init(&d->cg);
+	r = cg_find_mount(d->cg_mount, sizeof(d->cg_mount));
 	if (r) {
-		log_errno(r, "cgroup: no usable cgroup v2 hierarchy");
-		status = EXIT_KERNEL;
-		goto out;
-	}
-	r = nft_open(&d->nft);
-	if (r) {
-		log_errno(r, "nft: cannot open a netlink socket");
+		log_errno(r, "cgroup: no cgroup v2 hierarchy is mounted");
 		status = EXIT_KERNEL;
 		goto out;
 	}
@@ -289,33 +264,43 @@ int main(int argc, char **argv)
 		status = EXIT_RUNTIME;
 		goto out;
 	}
-	/* a previous daemon may have died with windows open */
-	r = nft_sweep(d->nft, &removed);
-	if (r)
-		log_errno(r, "nft: sweeping leftover rules failed");
-	else if (removed)
+	/* a previous daemon may have died with windows open: the kernel took
+	 * its table; its host rules (which admit nothing now) go here */
+	r = fw_open(&d->fw, &d->cfg, &removed, why, sizeof(why));
+	if (r) {
+		log_err("nft: %s", why);
+		status = r == -EEXIST ? EXIT_RUNNING : EXIT_KERNEL;
+		goto out;
+	}
+	if (removed)
 		log_notice("recovered: removed %u leftover porthole rule(s)", removed);
+	if (fw_blocked(d->fw, why, sizeof(why)))
+		log_warn("nft: windows will be refused until this is resolved: %s", why);
 	{
-		uint64_t open_ids[PH_AUDIT_MAX_OPEN], max_id = 0;
+		uint64_t open_ids[PH_AUDIT_MAX_OPEN], max_id = 0, last;
 		unsigned nopen = 0;
-		struct start_info si = { d, config_path, r ? 0 : removed };
 
 		r = audit_scan(d->cfg.audit_log, &max_id, open_ids, PH_AUDIT_MAX_OPEN, &nopen);
 		if (r)
 			log_errno(r, "audit: cannot read %s to recover", d->cfg.audit_log);
-		d->next_window_id = max_id + 1;
-		window_audit_record(d, "daemon-start", fill_start, &si);
+		copy_str(d->state_path, sizeof(d->state_path), d->cfg.state_file);
+		last = ids_load(d->state_path);
+		d->next_window_id = (max_id > last ? max_id : last) + 1;
+		record_daemon_start(d, config_path, PH_VERSION, removed);
 		for (unsigned i = 0; i < nopen; i++) {
-			struct recovered rec = { open_ids[i] };
 			log_notice("window %llu closed (recovered): it was open when the previous daemon stopped",
 				   (unsigned long long)open_ids[i]);
-			window_audit_record(d, "window-close", fill_recovered, &rec);
+			record_recovered(d, open_ids[i]);
 		}
 	}
-
-	r = watch_open(&d->watch, &d->cfg, d->cg.mount, d->cg.base_level + 1, window_on_event, d);
+	r = sessions_init(d);
 	if (r) {
-		log_errno(r, "bpf: cannot load or attach the kernel programs");
+		status = EXIT_CONFIG;
+		goto out;
+	}
+	r = watch_open(&d->watch, &d->cfg, d->des_marks, d->cg_mount, events_on_kernel, d, why, sizeof(why));
+	if (r) {
+		log_err("bpf: cannot load or attach the kernel programs: %s", why);
 		status = EXIT_KERNEL;
 		goto out;
 	}
@@ -324,20 +309,22 @@ int main(int argc, char **argv)
 	d->timerfd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
 	d->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (d->epfd < 0 || d->sigfd < 0 || d->timerfd < 0 || d->inofd < 0 ||
-	    ep_add(d->epfd, watch_fd(d->watch), TAG_WATCH) || ep_add(d->epfd, d->ctl.listen_fd, TAG_LISTEN) ||
-	    ep_add(d->epfd, d->sigfd, TAG_SIGNAL) || ep_add(d->epfd, d->timerfd, TAG_TIMER) ||
-	    ep_add(d->epfd, d->inofd, TAG_INOTIFY) || ep_add(d->epfd, d->ctl.timer_fd, TAG_CTL_TIMER)) {
+	    ep_add(d, watch_fd(d->watch), &h_kernel) || ep_add(d, d->ctl.listen_fd, &h_listen) ||
+	    ep_add(d, d->sigfd, &h_signal) || ep_add(d, d->timerfd, &h_timer) ||
+	    ep_add(d, d->inofd, &h_inotify) || ep_add(d, d->ctl.timer_fd, &h_ctl_timer) ||
+	    ep_add(d, fw_monitor_fd(d->fw), &h_nft)) {
 		log_errno(-errno, "event loop setup");
 		status = EXIT_RUNTIME;
 		goto out;
 	}
-	window_adopt_orphans(d);
-	window_watch_designations(d);
+	designations_watch(d);
 	{
 		char ports[64];
 		format_ports(ports, sizeof(ports), d->cfg.ports, d->cfg.nports);
-		log_notice("ready: watching tcp port(s) %s, control socket %s, sessions in %s%s, %u designation(s)",
-			   ports, d->cfg.socket, d->cg.mount, d->cg.base_rel, d->cfg.ndes);
+		log_notice("ready: watching tcp port(s) %s, control socket %s, %u designation(s), mark 0x%x/0x%x, chains %s",
+			   ports, d->cfg.socket, d->cfg.ndes, d->cfg.mark, d->cfg.mark_mask,
+			   d->cfg.chains_mode == PH_CHAINS_NONE ? "none (static rule)"
+			   : d->cfg.chains_mode == PH_CHAINS_AUTO ? "auto" : "as listed");
 	}
 	{
 		/* ready: BPF attached, control socket listening */
@@ -352,17 +339,15 @@ int main(int argc, char **argv)
 		status = EXIT_RUNTIME;
 	notify_send("STOPPING=1\nSTATUS=closing every window");
 out:
-	window_shutdown(d);
+	windows_shutdown(d);
+	sessions_shutdown(d);
 	if (d->audit.fd >= 0) {
-		window_audit_record(d, "daemon-stop", fill_stop,
-				    status == 0 ? (void *)"signal" : (void *)"error");
+		record_daemon_stop(d, status == 0 ? "signal" : "error");
 		audit_close(&d->audit);
 	}
 	control_close(&d->ctl);
 	watch_close(d->watch);
-	nft_close(d->nft);
-	if (d->cg.mount[0])
-		cg_base_remove(&d->cg);
+	fw_close(d->fw);
 	if (d->inofd >= 0) close(d->inofd);
 	if (d->timerfd >= 0) close(d->timerfd);
 	if (d->sigfd >= 0) close(d->sigfd);

@@ -41,14 +41,29 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 
 int watch_supported(char *why, size_t whylen)
 {
+	int r;
+
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
 		snprintf(why, whylen, "kernel BTF (/sys/kernel/btf/vmlinux) is missing: needs CONFIG_DEBUG_INFO_BTF");
 		return -ENOTSUP;
 	}
 	/* tracing programs cannot be probed without a target; loading tells */
-	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
-		snprintf(why, whylen, "BPF ring buffers are not available (Linux >= 5.8 needed)");
+	r = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL);
+	if (r < 0 && (r == -EPERM || r == -EACCES)) {
+		snprintf(why, whylen, "bpf() is refused (%s): a seccomp filter (e.g. a container's or a unit's "
+			 "SystemCallFilter=) or a missing capability (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)", strerror(-r));
+		return r;
+	}
+	if (r != 1) {
+		snprintf(why, whylen, "BPF ring buffers are not available (%s; Linux >= 5.8 needed)",
+			 r < 0 ? strerror(-r) : "the kernel says no");
 		return -ENOTSUP;
+	}
+	r = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL);
+	if (r != 1) {
+		snprintf(why, whylen, "BPF task storage is not available (%s; Linux >= 5.11 needed)",
+			 r < 0 ? strerror(-r) : "the kernel says no");
+		return r < 0 ? r : -ENOTSUP;
 	}
 	return 0;
 }
@@ -63,11 +78,22 @@ static int on_sample(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-int watch_open(struct ph_watch **out, const struct ph_config *cfg, const char *cg2_root,
-	       uint32_t session_level, watch_cb cb, void *ctx)
+static int map_put(struct bpf_map *m, const void *k, const void *v)
 {
+	return bpf_map_update_elem(bpf_map__fd(m), k, v, BPF_ANY) ? -errno : 0;
+}
+
+static int map_del(struct bpf_map *m, const void *k)
+{
+	return bpf_map_delete_elem(bpf_map__fd(m), k) && errno != ENOENT ? -errno : 0;
+}
+
+int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_t *des_marks, const char *cg2_root,
+	       watch_cb cb, void *ctx, char *why, size_t whylen)
+{
+	const char *step = "opening the BPF object";
 	struct ph_watch *w;
-	int err, cgfd = -1;
+	int err = 0, cgfd = -1;
 	__u8 one = 1;
 
 	libbpf_set_print(libbpf_log);
@@ -81,7 +107,6 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const char *c
 		err = -errno;
 		goto fail;
 	}
-	w->skel->rodata->session_level = session_level;
 	{
 		/* our network namespace, to filter events in the kernel */
 		__u64 cookie = 0;
@@ -92,59 +117,53 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const char *c
 		if (fd >= 0)
 			close(fd);
 	}
-	if (cfg->ndes) {
-		w->skel->rodata->mark_value = cfg->mark;
-		w->skel->rodata->mark_mask = cfg->mark_mask;
-	}
+	w->skel->rodata->mark_mask = cfg->mark_mask;
+	step = "loading the BPF programs";
 	err = porthole_bpf__load(w->skel);
 	if (err)
 		goto fail;
-	for (unsigned i = 0; i < cfg->nports; i++) {
+	step = "filling the BPF maps";
+	for (unsigned i = 0; i < cfg->nports && !err; i++) {
 		__u16 p = cfg->ports[i];
-		err = bpf_map_update_elem(bpf_map__fd(w->skel->maps.watched_ports), &p, &one, BPF_ANY);
-		if (err) {
-			err = -errno;
-			goto fail;
-		}
+		err = map_put(w->skel->maps.watched_ports, &p, &one);
 	}
-	for (unsigned i = 0; i < cfg->ndes; i++) {
+	for (unsigned i = 0; i < cfg->ndes && !err; i++) {
 		const struct ph_designation *d = &cfg->des[i];
-		__u32 v = i + 1;
-		if (d->type == DES_UID)
-			err = bpf_map_update_elem(bpf_map__fd(w->skel->maps.des_uid), &d->uid, &v, BPF_ANY);
-		else if (d->type == DES_EXE) {
+		__u32 v = des_marks[i];
+		if (d->type == DES_UID) {
+			err = map_put(w->skel->maps.des_uid, &d->uid, &v);
+		} else if (d->type == DES_EXE) {
 			struct ph_exe_key k = { .dev = d->dev, .ino = d->ino };
-			err = bpf_map_update_elem(bpf_map__fd(w->skel->maps.des_exe), &k, &v, BPF_ANY);
-		}
-		if (err) {
-			err = -errno;
-			goto fail;
+			err = map_put(w->skel->maps.des_exe, &k, &v);
 		}
 	}
-	err = porthole_bpf__attach(w->skel); /* the tracepoint; cgroup hooks below */
 	if (err)
 		goto fail;
-	if (cfg->ndes) {
-		/* every bind on the host passes through these: attach them only
-		 * when there is something to designate */
-		cgfd = open(cg2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (cgfd < 0) {
-			err = -errno;
-			goto fail;
-		}
-		w->bind4 = bpf_program__attach_cgroup(w->skel->progs.ph_bind4, cgfd);
-		if (!w->bind4) {
-			err = -errno;
-			goto fail;
-		}
-		w->bind6 = bpf_program__attach_cgroup(w->skel->progs.ph_bind6, cgfd);
-		if (!w->bind6) {
-			err = -errno;
-			goto fail;
-		}
-		close(cgfd);
-		cgfd = -1;
+	step = "attaching the tracepoints";
+	err = porthole_bpf__attach(w->skel); /* the tracepoints; cgroup hooks below */
+	if (err)
+		goto fail;
+	/* every bind on the host passes through these; they leave at their
+	 * first check unless the port is watched */
+	step = "attaching the bind hooks to the cgroup v2 root";
+	cgfd = open(cg2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0) {
+		err = -errno;
+		goto fail;
 	}
+	w->bind4 = bpf_program__attach_cgroup(w->skel->progs.ph_bind4, cgfd);
+	if (!w->bind4) {
+		err = -errno;
+		goto fail;
+	}
+	w->bind6 = bpf_program__attach_cgroup(w->skel->progs.ph_bind6, cgfd);
+	if (!w->bind6) {
+		err = -errno;
+		goto fail;
+	}
+	close(cgfd);
+	cgfd = -1;
+	step = "creating the ring buffer reader";
 	w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.events), on_sample, w, NULL);
 	if (!w->rb) {
 		err = -errno;
@@ -155,44 +174,86 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const char *c
 	*out = w;
 	return 0;
 fail:
+	if (err >= 0)
+		err = -EINVAL;
+	snprintf(why, whylen, "%s: %s%s", step, strerror(-err),
+		 err == -EPERM ? " (a seccomp filter or a missing capability: CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)" : "");
 	if (cgfd >= 0)
 		close(cgfd);
 	watch_close(w);
-	return err < 0 ? err : -EINVAL;
+	return err;
 }
 
-int watch_designate_cgroup(struct ph_watch *w, uint64_t cgid, uint32_t des_index, int add)
+int watch_designate_cgroup(struct ph_watch *w, uint64_t cgid, uint32_t mark, int add)
 {
-	int fd = bpf_map__fd(w->skel->maps.des_cgroup);
-	__u32 v = des_index + 1;
+	__u32 v = mark;
 	__u64 k = cgid;
 
-	if (add)
-		return bpf_map_update_elem(fd, &k, &v, BPF_ANY) ? -errno : 0;
-	return bpf_map_delete_elem(fd, &k) && errno != ENOENT ? -errno : 0;
+	return add ? map_put(w->skel->maps.des_cgroup, &k, &v) : map_del(w->skel->maps.des_cgroup, &k);
 }
 
-static int set_key(int fd, const void *key, int present)
+int watch_session_begin(struct ph_watch *w, int pidfd, uint32_t mark)
 {
+	struct ph_tag tag = { .mark = mark };
+	__s64 one = 1;
+	__u32 k = mark;
+	int r;
+
+	/* the count first: the fork hook spreads a tag only while it exists */
+	r = map_put(w->skel->maps.session_tasks, &k, &one);
+	if (r)
+		return r;
+	if (bpf_map_update_elem(bpf_map__fd(w->skel->maps.tags), &pidfd, &tag, BPF_NOEXIST)) {
+		r = -errno;
+		map_del(w->skel->maps.session_tasks, &k);
+		return r; /* EEXIST: another session (or daemon) already tags it */
+	}
+	return 0;
+}
+
+void watch_session_end(struct ph_watch *w, uint32_t mark)
+{
+	__u32 k = mark;
+
+	map_del(w->skel->maps.session_tasks, &k);
+}
+
+int64_t watch_session_tasks(struct ph_watch *w, uint32_t mark)
+{
+	__u32 k = mark;
+	__s64 v;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(w->skel->maps.session_tasks), &k, &v))
+		return -errno;
+	return v;
+}
+
+int watch_window(struct ph_watch *w, uint32_t mark, uint16_t port, int open)
+{
+	struct ph_win_key k = { .mark = mark, .port = port };
 	__u8 one = 1;
 
-	if (present)
-		return bpf_map_update_elem(fd, key, &one, BPF_ANY) ? -errno : 0;
-	return bpf_map_delete_elem(fd, key) && errno != ENOENT ? -errno : 0;
+	return open ? map_put(w->skel->maps.windows, &k, &one) : map_del(w->skel->maps.windows, &k);
 }
 
-int watch_window_cgroup(struct ph_watch *w, uint64_t cgid, int open)
+int watch_listeners(struct ph_watch *w, void (*cb)(void *arg, uint64_t cookie, const struct ph_listener *l), void *arg)
 {
-	__u64 k = cgid;
+	int fd = bpf_map__fd(w->skel->maps.listeners);
+	__u64 key, next, *prev = NULL;
+	struct ph_listener l;
 
-	return set_key(bpf_map__fd(w->skel->maps.win_cgroups), &k, open);
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &l) == 0)
+			cb(arg, next, &l);
+		key = next;
+		prev = &key;
+	}
+	return errno == ENOENT ? 0 : -errno;
 }
 
-int watch_window_mark_port(struct ph_watch *w, uint16_t port, int open)
+uint64_t watch_lost_events(const struct ph_watch *w)
 {
-	__u16 k = port;
-
-	return set_key(bpf_map__fd(w->skel->maps.win_mark_ports), &k, open);
+	return __atomic_load_n(&w->skel->bss->lost_events, __ATOMIC_RELAXED);
 }
 
 int watch_fd(const struct ph_watch *w)
@@ -203,11 +264,6 @@ int watch_fd(const struct ph_watch *w)
 int watch_consume(struct ph_watch *w)
 {
 	return ring_buffer__consume(w->rb);
-}
-
-unsigned watch_prog_count(const struct ph_watch *w)
-{
-	return w->skel ? 1 + (w->bind4 != NULL) + (w->bind6 != NULL) : 0;
 }
 
 void watch_close(struct ph_watch *w)

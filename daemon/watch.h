@@ -1,7 +1,8 @@
 /* Loader for the kernel programs (bpf/porthole.bpf.c): open the skeleton,
- * set the read-only knobs, load, fill the watched-ports map, attach through
- * bpf_link (so the programs detach when the daemon dies), and hand each ring
- * buffer event to a callback. Translates config into maps, nothing more. */
+ * set the read-only knobs, load, fill the watched-ports and designation
+ * maps, attach through bpf_link (so the programs detach when the daemon
+ * dies), and hand each ring buffer event to a callback. Translates the
+ * daemon's decisions into maps, nothing more. */
 #ifndef PORTHOLE_WATCH_H
 #define PORTHOLE_WATCH_H
 
@@ -11,25 +12,36 @@
 #include "porthole.h"
 
 struct ph_watch;
+struct ph_config;
 typedef void (*watch_cb)(void *ctx, const struct ph_kevent *e);
 
-/* Probe what we need from the kernel; why explains the first thing missing. */
+/* Probe what we need from the kernel; why explains the first thing missing
+ * and what really failed (EPERM: a seccomp filter or a missing capability). */
 int watch_supported(char *why, size_t whylen);
-struct ph_config;
-/* Load and attach. With designations in cfg, the bind hooks are attached to
- * the cgroup v2 root (cg2_root) and the uid/exe maps filled; cgroup
- * designations are added with watch_designate_cgroup() as the cgroups appear. */
-int watch_open(struct ph_watch **out, const struct ph_config *cfg, const char *cg2_root,
-	       uint32_t session_level, watch_cb cb, void *ctx);
-int watch_designate_cgroup(struct ph_watch *w, uint64_t cgid, uint32_t des_index, int add);
-/* Tell the kernel which windows are open, so that it reports connections
- * through them only: a session cgroup, or a port of watch-mode windows. */
-int watch_window_cgroup(struct ph_watch *w, uint64_t cgid, int open);
-int watch_window_mark_port(struct ph_watch *w, uint16_t port, int open);
+/* Load and attach: the tracepoints, and the bind hooks at the cgroup v2 root
+ * (cg2_root). des_marks[i]: the window mark of designation i. */
+int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_t *des_marks, const char *cg2_root,
+	       watch_cb cb, void *ctx, char *why, size_t whylen);
+void watch_close(struct ph_watch *w);
+int watch_designate_cgroup(struct ph_watch *w, uint64_t cgid, uint32_t mark, int add);
+
+/* Sessions: tag the process behind pidfd (it must not have forked yet) with
+ * mark, its live-task count at 1; end: forget the count, so that nothing
+ * more inherits the tag. */
+int watch_session_begin(struct ph_watch *w, int pidfd, uint32_t mark);
+void watch_session_end(struct ph_watch *w, uint32_t mark);
+/* live tagged tasks of a session: >= 0, or -ENOENT */
+int64_t watch_session_tasks(struct ph_watch *w, uint32_t mark);
+
+/* Open windows: connections through them are reported. */
+int watch_window(struct ph_watch *w, uint32_t mark, uint16_t port, int open);
+/* Call cb for every live marked listener the kernel knows of. */
+int watch_listeners(struct ph_watch *w, void (*cb)(void *arg, uint64_t cookie, const struct ph_listener *l), void *arg);
+/* Events the kernel could not report (ring buffer full), since load. */
+uint64_t watch_lost_events(const struct ph_watch *w);
+
 int watch_fd(const struct ph_watch *w);
 /* Drain the ring buffer; returns events handled or -errno. */
 int watch_consume(struct ph_watch *w);
-void watch_close(struct ph_watch *w);
-unsigned watch_prog_count(const struct ph_watch *w);
 
 #endif

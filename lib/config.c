@@ -18,11 +18,11 @@
 
 #define CONF_FILE_MAX (256 * 1024)
 
-enum { K_SOCKET, K_GROUP, K_PORTS, K_MAXWIN, K_CHAINS, K_AUDIT, K_MARK, K_DESIGNATE, K_COUNT };
+enum { K_SOCKET, K_GROUP, K_PORTS, K_MAXWIN, K_CHAINS, K_AUDIT, K_MARK, K_DESIGNATE, K_STATE, K_COUNT };
 static const char *const key_names[K_COUNT] = {
 	[K_SOCKET] = "socket", [K_GROUP] = "socket_group", [K_PORTS] = "ports",
 	[K_MAXWIN] = "max_window", [K_CHAINS] = "chains", [K_AUDIT] = "audit_log",
-	[K_MARK] = "socket_mark", [K_DESIGNATE] = "designate",
+	[K_MARK] = "socket_mark", [K_DESIGNATE] = "designate", [K_STATE] = "state_file",
 };
 
 void config_defaults(struct ph_config *c)
@@ -37,6 +37,7 @@ void config_defaults(struct ph_config *c)
 	c->chains_auto = 1;
 	c->chains_mode = PH_CHAINS_AUTO;
 	copy_str(c->audit_log, sizeof(c->audit_log), PH_DEFAULT_AUDIT_LOG);
+	copy_str(c->state_file, sizeof(c->state_file), PH_DEFAULT_STATE_FILE);
 	c->mark = PH_DEFAULT_MARK;
 	c->mark_mask = PH_DEFAULT_MARK_MASK;
 }
@@ -394,6 +395,12 @@ static int parse_line(struct ph_config *c, char *line, const char *name, unsigne
 		return parse_mark(c, val, name, ln, err, el);
 	case K_DESIGNATE:
 		return parse_designate(c, val, name, ln, err, el);
+	case K_STATE:
+		if (val[0] != '/')
+			return seterr(err, el, name, ln, "state_file: must be an absolute path");
+		if (copy_str(c->state_file, sizeof(c->state_file), val))
+			return seterr(err, el, name, ln, "state_file: path too long");
+		return 0;
 	case K_AUDIT:
 		if (val[0] != '/')
 			return seterr(err, el, name, ln, "audit_log: must be an absolute path");

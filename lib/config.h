@@ -14,6 +14,7 @@
 #define PH_DEFAULT_SOCKET     "/run/porthole/porthole.sock"
 #define PH_DEFAULT_GROUP      "porthole"
 #define PH_DEFAULT_AUDIT_LOG  "/var/log/porthole/audit.jsonl"
+#define PH_DEFAULT_STATE_FILE "/var/lib/porthole/last-window"
 #define PH_DEFAULT_MAX_WINDOW 300
 #define PH_MAX_WINDOW_LIMIT   86400
 #define PH_MAX_CHAINS         32
@@ -66,6 +67,7 @@ struct ph_config {
 	struct ph_chain_ref chains[PH_MAX_CHAINS];
 	unsigned nchains;
 	char audit_log[256];
+	char state_file[256];     /* the last window id (StateDirectory=) */
 	uint32_t mark, mark_mask;  /* socket mark for watch-mode sockets */
 	struct ph_designation des[PH_MAX_DESIGNATIONS];
 	unsigned ndes;

@@ -163,6 +163,9 @@ out:
 
 struct rule_acc {
 	int drops, jumps;
+	uint32_t mask;            /* porthole's bits */
+	int mark_load;            /* the last expression loaded a meta or ct mark */
+	int mark_hit;             /* ... and porthole's bits are read or written */
 };
 
 static int expr_cb(struct nftnl_expr *e, void *data)
@@ -170,6 +173,31 @@ static int expr_cb(struct nftnl_expr *e, void *data)
 	struct rule_acc *a = data;
 	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
 
+	if (!strcmp(name, "meta") || !strcmp(name, "ct")) {
+		uint32_t key = nftnl_expr_get_u32(e, !strcmp(name, "meta") ? NFTNL_EXPR_META_KEY : NFTNL_EXPR_CT_KEY);
+		int is_mark = !strcmp(name, "meta") ? key == NFT_META_MARK : key == NFT_CT_MARK;
+		int sets = nftnl_expr_is_set(e, !strcmp(name, "meta") ? NFTNL_EXPR_META_SREG : NFTNL_EXPR_CT_SREG);
+		if (is_mark && sets)
+			a->mark_hit = 1; /* writes a mark: assume it may touch our bits */
+		a->mark_load = is_mark && !sets;
+		return 0;
+	}
+	if (a->mark_load) {
+		/* the mask applied (bitwise) or compared (cmp) right after a load */
+		uint32_t len = 0, v = 0;
+		const void *d = NULL;
+		if (!strcmp(name, "bitwise"))
+			d = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &len);
+		else if (!strcmp(name, "cmp"))
+			d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
+		else if (!strcmp(name, "lookup"))
+			v = UINT32_MAX; /* a set of marks: assume all bits */
+		if (d && len >= 4)
+			memcpy(&v, d, 4);
+		if (v & a->mask)
+			a->mark_hit = 1;
+		a->mark_load = 0;
+	}
 	if (!strcmp(name, "reject")) {
 		a->drops = 1;
 	} else if (!strcmp(name, "immediate") && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT)) {
@@ -191,7 +219,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct ctx *x = data;
 	struct nftnl_rule *r = nftnl_rule_alloc();
-	struct rule_acc a = { 0 };
+	struct rule_acc a = { .mask = x->cfg ? x->cfg->mark_mask : 0 };
 
 	if (!r)
 		return MNL_CB_ERROR;
@@ -201,6 +229,12 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 		int ours = nr_is_ours(r, NULL);
 
 		nftnl_expr_foreach(r, expr_cb, &a);
+		if (a.mark_hit && !ours && t && ch && !is_own(fam, t)) {
+			if (!x->out->mark_users++)
+				snprintf(x->out->mark_user, sizeof(x->out->mark_user), "%s %s %s",
+					 fam == NFPROTO_INET ? "inet" : fam == NFPROTO_IPV4 ? "ip" : fam == NFPROTO_IPV6 ? "ip6"
+					 : fam == NFPROTO_NETDEV ? "netdev" : fam == NFPROTO_BRIDGE ? "bridge" : "arp", t, ch);
+		}
 		for (unsigned i = 0; t && ch && i < x->out->count; i++) {
 			struct nft_chain_info *ci = &x->out->chains[i];
 			if (ci->ref.family == fam && !strcmp(ci->ref.table, t) && !strcmp(ci->ref.chain, ch)) {

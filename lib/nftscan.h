@@ -31,6 +31,7 @@ struct nft_chain_info {
 	unsigned drop_rules;      /* rules ending in drop or reject */
 	unsigned jumps;           /* rules that jump or go to another chain */
 	unsigned ours;            /* porthole's host rules in it */
+	unsigned mark_users;      /* rules reading or writing mark bits within porthole's mask */
 	int owned;                /* its table has the owner flag (and is not ours) */
 	enum chain_class cls;
 };
@@ -41,6 +42,8 @@ struct nft_scan {
 	int overflow;
 	int own_table;            /* inet porthole exists */
 	int own_table_owned;      /* ... with the owner flag */
+	unsigned mark_users;      /* rules outside porthole's table touching its mark bits */
+	char mark_user[160];      /* the first of them, "family table chain" */
 };
 
 /* Dump tables, chains and rules; classify every base chain against cfg. */

@@ -24,7 +24,7 @@ static int check_payload(uint16_t type, const void *p, size_t n)
 		const struct ph_run *r = p;
 		if (n != sizeof(*r))
 			return -EMSGSIZE;
-		if (r->nports > PH_MAX_PORTS || r->pad0)
+		if (r->nports > PH_MAX_PORTS || r->pad0 || r->pad1 || r->pid == 0 || r->pid > INT32_MAX)
 			return -EBADMSG;
 		for (unsigned i = 0; i < r->nports; i++)
 			if (r->ports[i] == 0)
@@ -120,7 +120,6 @@ const char *ph_reason_name(uint32_t reason)
 		[PH_REASON_REVOKED] = "revoked",
 		[PH_REASON_SHUTDOWN] = "shutdown",
 		[PH_REASON_RECOVERED] = "recovered",
-		[PH_REASON_ERROR] = "error",
 	};
 	return reason <= PH_REASON_MAX ? names[reason] : "unknown";
 }

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define PH_PROTO_MAGIC   0x31485050u /* "PPH1" */
-#define PH_PROTO_VERSION 1
+#define PH_PROTO_VERSION 2 /* 2: RUN names the child by pid; no descriptor passing */
 #define PH_MSG_MAX       16384
 #define PH_MAX_PORTS     8
 #define PH_ERRMSG_LEN    200
@@ -20,8 +20,8 @@
 #define PH_STATUS_MAX    64
 
 enum ph_msg_type {
-	PH_MSG_RUN = 1,          /* CLI -> daemon: start a session; SCM_RIGHTS carries the child's pidfd */
-	PH_MSG_RUN_OK = 2,       /* daemon -> CLI: the session exists, the child is in its cgroup */
+	PH_MSG_RUN = 1,          /* CLI -> daemon: start a session for the caller's waiting child */
+	PH_MSG_RUN_OK = 2,       /* daemon -> CLI: the session exists, the child is tagged */
 	PH_MSG_EVENT = 3,        /* daemon -> CLI: window opened/closed, session ended */
 	PH_MSG_ERROR = 4,        /* daemon -> CLI: request failed or refused */
 	PH_MSG_STATUS = 5,       /* CLI -> daemon: list open windows */
@@ -46,8 +46,7 @@ enum ph_close_reason {
 	PH_REASON_REVOKED = 4,
 	PH_REASON_SHUTDOWN = 5,
 	PH_REASON_RECOVERED = 6,
-	PH_REASON_ERROR = 7,
-	PH_REASON_MAX = 7,
+	PH_REASON_MAX = 6,
 };
 
 struct ph_hdr {
@@ -63,6 +62,8 @@ struct ph_run {
 	uint16_t pad0;
 	uint32_t max_window;  /* seconds; 0: the daemon's max_window */
 	uint16_t ports[PH_MAX_PORTS];
+	uint32_t pid;         /* the caller's child, waiting to exec the command */
+	uint32_t pad1;
 };
 
 struct ph_run_ok {
@@ -71,7 +72,7 @@ struct ph_run_ok {
 	uint16_t nports;
 	uint16_t pad0;
 	uint16_t ports[PH_MAX_PORTS];
-	char cgroup[PH_PATH_LEN];
+	char cgroup[PH_PATH_LEN]; /* the command's own cgroup (its caller's) */
 };
 
 struct ph_event {

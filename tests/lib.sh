@@ -42,6 +42,10 @@ t_require_root() {
 	done
 }
 
+# the cgroup v2 mount point: the field after " - " is the fs type, whatever
+# the number of optional fields before it
+t_cgroup2_mount() { awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo; }
+
 t_init() {
 	T_NAME=$1
 	T_PFX=pht$$
@@ -50,10 +54,7 @@ t_init() {
 	export UBSAN_OPTIONS="log_path=$T_TMP/ubsan:print_stacktrace=1"
 	trap t_cleanup EXIT
 	trap 'exit 130' INT TERM
-	T_CG2=$(awk '$9 == "cgroup2" { print $5; exit }' FS=' ' /proc/self/mountinfo)
-	if [ -z "$T_CG2" ]; then
-		T_CG2=$(grep ' - cgroup2 ' /proc/self/mountinfo | awk '{print $5; exit}')
-	fi
+	T_CG2=$(t_cgroup2_mount)
 }
 
 t_cleanup() {
@@ -155,13 +156,18 @@ nslab_up() {
 # probe FROM ADDR PORT -> open|refused|dropped
 probe() { in_ns "$T_PFX-$1" "$PY" "$T_TOOLS/probe.py" "$2" "$3" "${4:-1}"; }
 
-ruleset_dump() { in_host nft list ruleset; }
-porthole_rules() { in_host nft -a list ruleset | grep -c 'porthole w=' ; }
+# the host's own ruleset: every table but porthole's (which lives and dies
+# with the daemon)
+ruleset_dump() { in_host nft list ruleset | awk '/^table inet porthole /{skip=1} !skip{print} skip&&/^}/{skip=0}'; }
+# porthole's rules in the host's chains
+porthole_rules() { in_host nft -a list ruleset | grep -c 'comment "porthole"' ; }
+# open windows: elements of porthole's set
+porthole_elements() { in_host nft -j list set inet porthole windows 2>/dev/null | "$PY" -c 'import json,sys; d=json.load(sys.stdin)["nftables"]; print(sum(len(x["set"].get("elem",[])) for x in d if "set" in x))' 2>/dev/null || echo 0; }
 
 # ---- daemon ------------------------------------------------------------------
 
 # daemon_start [CONFIG LINES...]: start portholed in the host namespace, in a
-# cgroup of its own (so its session cgroups never meet another daemon's).
+# cgroup of its own (what a unit gives it).
 daemon_start() {
 	T_SOCK=$T_TMP/porthole.sock
 	T_CONF=$T_TMP/porthole.conf
@@ -170,6 +176,7 @@ daemon_start() {
 		echo "socket = $T_SOCK"
 		echo "socket_group = ${T_GROUP:-root}"
 		echo "audit_log = $T_TMP/audit.jsonl"
+		echo "state_file = $T_TMP/last-window"
 		local l
 		for l in "$@"; do echo "$l"; done
 	} >"$T_CONF"
@@ -229,4 +236,5 @@ wait_for() {
 	return 1
 }
 
-session_cgroups() { find "$T_DCG/porthole" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l; }
+# cgroups the daemon made (it makes none: sessions stay in their caller's)
+session_cgroups() { find "$T_DCG" -mindepth 1 -type d 2>/dev/null | wc -l; }

@@ -43,8 +43,8 @@ t_check "cgroup designation followed when the cgroup appears" grep -q "cgroup /$
 run_in_cgroup "/$CRON" "$T_TMP/python-copy" "$T_TOOLS/listen.py" 80 3 $H
 sleep 0.5
 t_eq "cgroup designation: its process's listener open from the internet" open "$(probe inet $H 80)"
-t_check "cgroup designation: rule matches the socket mark, not a cgroup" \
-	bash -c "nsenter --net=/run/netns/$T_PFX-host nft list ruleset | grep -q 'socket mark 0x50480000/16'"
+t_eq "cgroup designation: one window element, the designation's mark . port 80" 1 "$(porthole_elements)"
+t_eq "cgroup designation: one host rule (accept on porthole's admitted mark)" 1 "$(porthole_rules)"
 wait $BG_PID
 sleep 0.2
 t_eq "cgroup designation: closed after" dropped "$(probe inet $H 80)"

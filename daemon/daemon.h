@@ -1,0 +1,142 @@
+/* The daemon's state, shared by its modules: sessions (who may get a window)
+ * and windows (what is open now), and the handles of every subsystem. Each
+ * module owns one part: session.c the sessions and their marks, window.c the
+ * window state machine, events.c the kernel's reports, designate.c the
+ * config's cgroup designations, request.c the control requests, records.c
+ * the audit records, main.c setup, loop and teardown. */
+#ifndef PORTHOLE_DAEMON_H
+#define PORTHOLE_DAEMON_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "audit.h"
+#include "config.h"
+#include "control.h"
+#include "porthole.h"
+#include "proto.h"
+
+#define PH_MAX_LISTENERS 16
+#define PH_MAX_SESSIONS 1024        /* sessions at once, all users */
+#define PH_MAX_SESSIONS_PER_UID 16  /* a non-root user's sessions at once */
+
+struct ph_fw;
+struct ph_watch;
+
+enum ph_session_kind {
+	S_RUN = 1,     /* porthole run: a tagged process tree, in its caller's cgroup */
+	S_WATCH,       /* a designation of the config (watch mode) */
+};
+
+struct ph_session {
+	enum ph_session_kind kind;
+	uint64_t id;
+	uint32_t mark;            /* the window mark its sockets get */
+	uint32_t des_index;       /* S_WATCH: which designation */
+	uint16_t ports[PH_MAX_PORTS];
+	unsigned nports;
+	uint32_t max_window;
+	uint64_t deadline_boot;   /* S_RUN: set when the first window opens, never moved */
+	uint64_t deadline_real;
+	uid_t uid;                /* S_RUN: who asked */
+	pid_t pid;                /* S_RUN: the command's first process */
+	char exe[PH_EXE_LEN];
+	char cgroup[PH_PATH_LEN]; /* S_RUN: the command's cgroup (its caller's) */
+	struct ph_client *client; /* NULL once the CLI has gone */
+	struct ph_session *next;
+};
+
+struct ph_window {
+	uint64_t id;
+	struct ph_session *session;
+	uint16_t port;
+	uint64_t opened_boot, opened_real;
+	uint64_t deadline_boot, deadline_real;
+	uint64_t cookies[PH_MAX_LISTENERS];
+	unsigned ncookies;
+	pid_t pid;                /* process that listened */
+	uint32_t uid;
+	uint16_t family;          /* of the listener that opened it */
+	char exe[PH_EXE_LEN];     /* of the process that listened */
+	uint32_t connections;     /* established through the window */
+	struct { uint16_t family; uint8_t addr[16]; uint32_t count; } peers[PH_MAX_PEERS];
+	unsigned npeers;
+	uint32_t other_peer_connections; /* from peers beyond PH_MAX_PEERS */
+	int64_t revoked_uid, revoked_pid;
+	unsigned nchains;         /* host chains with porthole's rule when it opened */
+	struct ph_window *next;
+};
+
+struct ph_daemon {
+	struct ph_config cfg;
+	struct ph_fw *fw;
+	struct ph_watch *watch;
+	struct ph_control ctl;
+	struct ph_audit audit;
+	char cg_mount[PATH_MAX];
+	int epfd, sigfd, timerfd, inofd;
+	uint32_t netns_ino;
+	uint64_t lost_seen;       /* kernel events lost, as of the last resync */
+	struct ph_session *sessions;
+	struct ph_window *windows;
+	uint64_t next_session_id, next_window_id;
+	uint32_t next_mark_k;     /* the mark allocator's cursor */
+	uint32_t des_marks[PH_MAX_DESIGNATIONS];
+	struct {
+		int wd;              /* inotify on the parent cgroup directory */
+		uint64_t cgid;       /* 0 while the cgroup does not exist */
+	} des[PH_MAX_DESIGNATIONS];
+	char state_path[PATH_MAX];
+	int quit;
+};
+
+/* session.c */
+uint32_t mark_nth(uint32_t mask, uint32_t k);   /* the k-th value within mask */
+int sessions_init(struct ph_daemon *d);          /* marks for the designations, their sessions */
+struct ph_session *session_by_mark(struct ph_daemon *d, uint32_t mark);
+/* A `porthole run` session for the caller's child pid: verified, tagged. */
+int session_run(struct ph_daemon *d, struct ph_client *c, const struct ph_run *run, struct ph_session **out,
+		char *why, size_t whylen);
+void session_end(struct ph_daemon *d, struct ph_session *s, uint32_t reason);
+void session_send_event(struct ph_session *s, uint32_t kind, const struct ph_window *w, uint32_t reason, int error,
+			uint64_t packets, uint64_t bytes);
+void sessions_shutdown(struct ph_daemon *d);
+unsigned sessions_of_uid(const struct ph_daemon *d, uid_t uid);
+
+/* window.c */
+void window_open(struct ph_daemon *d, struct ph_session *s, const struct ph_kevent *e);
+void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reason);
+void window_close_session(struct ph_daemon *d, struct ph_session *s, uint32_t reason);
+struct ph_window *window_find(struct ph_daemon *d, const struct ph_session *s, uint16_t port);
+void window_on_timer(struct ph_daemon *d);
+void windows_shutdown(struct ph_daemon *d);
+
+/* events.c */
+void events_on_kernel(void *ctx, const struct ph_kevent *e);
+/* after every batch of kernel events: resynchronise if any were lost */
+void events_check_lost(struct ph_daemon *d);
+
+/* designate.c */
+void designations_watch(struct ph_daemon *d);
+void designations_on_inotify(struct ph_daemon *d);
+
+/* request.c */
+int request_handle(void *ctx, struct ph_client *c, int type, const void *payload, size_t len);
+void request_client_gone(struct ph_daemon *d, struct ph_client *c);
+
+/* records.c */
+int record_write(struct ph_daemon *d, const char *event, void (*fill)(struct jbuf *b, void *arg), void *arg);
+int record_window_open(struct ph_daemon *d, const struct ph_window *w, const struct ph_chain_ref *chains,
+		       unsigned nchains);
+void record_window_close(struct ph_daemon *d, const struct ph_window *w, uint32_t reason, uint64_t duration_ns,
+			 uint64_t packets, uint64_t bytes);
+void record_refused(struct ph_daemon *d, uid_t uid, pid_t pid, const char *request, const char *why);
+void record_daemon_start(struct ph_daemon *d, const char *config, const char *version, unsigned rules_removed);
+void record_recovered(struct ph_daemon *d, uint64_t window_id);
+void record_daemon_stop(struct ph_daemon *d, const char *reason);
+void proc_exe(pid_t pid, char *buf, size_t len);
+/* the last window id, kept beside the audit log's own record of it */
+uint64_t ids_load(const char *path);
+void ids_save(struct ph_daemon *d);
+
+#endif

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* What the kernel reports, turned into the state machine's inputs: a marked
+ * socket listening on a watched port (open a window for its session), its
+ * listener closing (close the window with its last one), a connection
+ * through a window (count it and its peer), a session's last task exiting
+ * (end the session).
+ *
+ * The ring buffer can overflow (a flood of connections through a window):
+ * the kernel counts what it could not report, and when that count moves the
+ * daemon reads the truth back from the kernel's own maps, the live marked
+ * listeners and the live tasks of each session, instead of trusting events
+ * it may have missed. */
+#include "daemon.h"
+#include "log.h"
+#include "watch.h"
+
+#include <string.h>
+
+static int session_has_port(const struct ph_session *s, uint16_t port)
+{
+	for (unsigned i = 0; i < s->nports; i++)
+		if (s->ports[i] == port)
+			return 1;
+	return 0;
+}
+
+static void on_listen(struct ph_daemon *d, const struct ph_kevent *e)
+{
+	struct ph_session *s = session_by_mark(d, e->mark);
+	struct ph_window *w;
+
+	if (!s) {
+		log_debug("listen on tcp/%u by pid %u with mark 0x%x: no such session", e->port, e->tgid, e->mark);
+		return;
+	}
+	if (!session_has_port(s, e->port)) {
+		log_notice("session %llu: listen on tcp/%u, a port this session may not open", (unsigned long long)s->id,
+			   e->port);
+		return;
+	}
+	w = window_find(d, s, e->port);
+	if (!w) {
+		window_open(d, s, e);
+		return;
+	}
+	for (unsigned i = 0; i < w->ncookies; i++)
+		if (w->cookies[i] == e->cookie)
+			return;
+	if (w->ncookies < PH_MAX_LISTENERS)
+		w->cookies[w->ncookies++] = e->cookie;
+	else
+		log_warn("window %llu: too many listeners; the extra one keeps no window open", (unsigned long long)w->id);
+}
+
+static void on_unlisten(struct ph_daemon *d, uint64_t cookie)
+{
+	for (struct ph_window *w = d->windows; w; w = w->next) {
+		for (unsigned i = 0; i < w->ncookies; i++) {
+			if (w->cookies[i] != cookie)
+				continue;
+			w->cookies[i] = w->cookies[--w->ncookies];
+			if (w->ncookies == 0)
+				window_close(d, w, PH_REASON_LISTENER_CLOSED);
+			return;
+		}
+	}
+}
+
+static void on_accept(struct ph_daemon *d, const struct ph_kevent *e)
+{
+	struct ph_session *s = session_by_mark(d, e->mark);
+	struct ph_window *w = s ? window_find(d, s, e->port) : NULL;
+
+	if (!w)
+		return;
+	w->connections++;
+	for (unsigned i = 0; i < w->npeers; i++) {
+		if (w->peers[i].family == e->family && !memcmp(w->peers[i].addr, e->raddr, 16)) {
+			w->peers[i].count++;
+			return;
+		}
+	}
+	if (w->npeers < PH_MAX_PEERS) {
+		w->peers[w->npeers].family = e->family;
+		memcpy(w->peers[w->npeers].addr, e->raddr, 16);
+		w->peers[w->npeers].count = 1;
+		w->npeers++;
+	} else {
+		w->other_peer_connections++;
+	}
+}
+
+void events_on_kernel(void *ctx, const struct ph_kevent *e)
+{
+	struct ph_daemon *d = ctx;
+	struct ph_session *s;
+
+	switch (e->type) {
+	case PH_EV_SESSION_EMPTY:
+		s = session_by_mark(d, e->mark);
+		if (s && s->kind == S_RUN)
+			session_end(d, s, PH_REASON_EXITED);
+		return;
+	case PH_EV_LISTEN:
+		if (e->netns_ino == d->netns_ino)
+			on_listen(d, e);
+		return;
+	case PH_EV_UNLISTEN:
+		on_unlisten(d, e->cookie);
+		return;
+	case PH_EV_ACCEPT:
+		on_accept(d, e);
+		return;
+	}
+}
+
+/* ---- resynchronising after lost events ------------------------------------------------ */
+
+struct live {
+	struct ph_daemon *d;
+	struct ph_window *w; /* the window being checked */
+	int found;
+};
+
+static void listener_cb(void *arg, uint64_t cookie, const struct ph_listener *l)
+{
+	struct live *lv = arg;
+	struct ph_window *w = lv->w;
+
+	(void)l;
+	for (unsigned i = 0; i < w->ncookies; i++)
+		if (w->cookies[i] == cookie)
+			lv->found = 1;
+}
+
+struct reopen {
+	struct ph_daemon *d;
+};
+
+/* a listener we never heard of: its LISTEN event was lost */
+static void missed_listen_cb(void *arg, uint64_t cookie, const struct ph_listener *l)
+{
+	struct reopen *ro = arg;
+	struct ph_session *s = session_by_mark(ro->d, l->mark);
+	struct ph_kevent e = { 0 };
+	struct ph_window *w;
+
+	if (!s)
+		return;
+	w = window_find(ro->d, s, l->port);
+	if (w)
+		for (unsigned i = 0; i < w->ncookies; i++)
+			if (w->cookies[i] == cookie)
+				return;
+	e.type = PH_EV_LISTEN;
+	e.cookie = cookie;
+	e.tgid = l->tgid;
+	e.uid = l->uid;
+	e.family = l->family;
+	e.port = l->port;
+	e.mark = l->mark;
+	e.netns_ino = ro->d->netns_ino;
+	on_listen(ro->d, &e);
+}
+
+void events_check_lost(struct ph_daemon *d)
+{
+	uint64_t lost = watch_lost_events(d->watch);
+	struct ph_window *w, *wnext;
+	struct ph_session *s, *snext;
+
+	if (lost == d->lost_seen)
+		return;
+	log_warn("bpf: %llu kernel event(s) could not be reported (ring buffer full); rereading the kernel's state",
+		 (unsigned long long)(lost - d->lost_seen));
+	d->lost_seen = lost;
+	/* listeners that closed unseen: keep only the cookies still live */
+	for (w = d->windows; w; w = wnext) {
+		wnext = w->next;
+		for (unsigned i = 0; i < w->ncookies;) {
+			struct live lv = { d, w, 0 };
+			uint64_t c = w->cookies[i];
+			struct ph_window one = *w;
+			one.ncookies = 1;
+			one.cookies[0] = c;
+			lv.w = &one;
+			watch_listeners(d->watch, listener_cb, &lv);
+			if (lv.found)
+				i++;
+			else
+				w->cookies[i] = w->cookies[--w->ncookies];
+		}
+		if (w->ncookies == 0)
+			window_close(d, w, PH_REASON_LISTENER_CLOSED);
+	}
+	/* sessions whose last task exited unseen */
+	for (s = d->sessions; s; s = snext) {
+		snext = s->next;
+		if (s->kind == S_RUN && watch_session_tasks(d->watch, s->mark) == 0)
+			session_end(d, s, PH_REASON_EXITED);
+	}
+	/* listeners that started unseen */
+	{
+		struct reopen ro = { d };
+		watch_listeners(d->watch, missed_listen_cb, &ro);
+	}
+}

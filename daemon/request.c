@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Control requests, after control.c has validated the message: run (start a
+ * session for the caller's waiting child), status (the open windows), close
+ * (revoke a window: its session's owner or root only). Every refusal is
+ * answered with a reason and recorded in the audit log. */
+#include "daemon.h"
+#include "firewall.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int refuse(struct ph_daemon *d, struct ph_client *c, const char *request, int err, const char *why)
+{
+	log_notice("refused: %s from pid %d uid %u: %s", request, (int)c->pid, (unsigned)c->uid, why);
+	record_refused(d, c->uid, c->pid, request, why);
+	return control_send_error(c, err, "%s: %s", request, why);
+}
+
+static int run_request(struct ph_daemon *d, struct ph_client *c, const struct ph_run *run)
+{
+	union { struct ph_hdr h; char b[sizeof(struct ph_hdr) + sizeof(struct ph_run_ok)]; } m;
+	struct ph_run_ok *ok = ph_payload(&m);
+	struct ph_session *s;
+	char why[256];
+	size_t len;
+	int r;
+
+	if (c->session)
+		return control_send_error(c, EBUSY, "this connection already runs session %llu",
+					  (unsigned long long)c->session->id);
+	r = session_run(d, c, run, &s, why, sizeof(why));
+	if (r)
+		return refuse(d, c, "run", -r, why);
+	len = ph_msg_init(&m, PH_MSG_RUN_OK, sizeof(*ok));
+	ok->session_id = s->id;
+	ok->max_window = s->max_window;
+	ok->nports = (uint16_t)s->nports;
+	memcpy(ok->ports, s->ports, sizeof(ok->ports));
+	copy_str(ok->cgroup, sizeof(ok->cgroup), s->cgroup);
+	return control_send(c, &m, len);
+}
+
+static int status_reply(struct ph_daemon *d, struct ph_client *c)
+{
+	size_t cap = sizeof(struct ph_status_reply) + PH_STATUS_MAX * sizeof(struct ph_status_entry);
+	char *buf = calloc(1, sizeof(struct ph_hdr) + cap);
+	struct ph_status_reply *rep;
+	uint32_t n = 0;
+	int r;
+
+	if (!buf)
+		return control_send_error(c, ENOMEM, "out of memory");
+	for (struct ph_window *w = d->windows; w && n < PH_STATUS_MAX; w = w->next)
+		n++;
+	ph_msg_init(buf, PH_MSG_STATUS_REPLY, sizeof(*rep) + n * sizeof(struct ph_status_entry));
+	rep = ph_payload(buf);
+	rep->count = n;
+	n = 0;
+	for (struct ph_window *w = d->windows; w && n < rep->count; w = w->next, n++) {
+		struct ph_status_entry *e = &rep->entries[n];
+		e->window_id = w->id;
+		e->session_id = w->session->id;
+		e->opened_ns = w->opened_real;
+		e->deadline_ns = w->deadline_real;
+		fw_window_counters(d->fw, w->session->mark, w->port, &e->packets, &e->bytes);
+		e->pid = (uint32_t)w->pid;
+		e->port = w->port;
+		e->nchains = (uint16_t)w->nchains;
+		e->nlisteners = w->ncookies;
+		copy_str(e->exe, sizeof(e->exe), w->exe);
+		copy_str(e->cgroup, sizeof(e->cgroup), w->session->cgroup);
+	}
+	r = control_send(c, buf, ((struct ph_hdr *)buf)->len);
+	free(buf);
+	return r;
+}
+
+static int close_request(struct ph_daemon *d, struct ph_client *c, const struct ph_close *req)
+{
+	union { struct ph_hdr h; char b[sizeof(struct ph_hdr)]; } m;
+
+	for (struct ph_window *w = d->windows; w; w = w->next) {
+		const struct ph_session *s = w->session;
+		if (w->id != req->window_id)
+			continue;
+		/* a member of the group closes only what they opened */
+		if (c->uid != 0 && (s->kind != S_RUN || s->uid != c->uid)) {
+			char why[160];
+			snprintf(why, sizeof(why), "window %llu belongs to %s; only its owner or root may close it",
+				 (unsigned long long)w->id, s->kind == S_RUN ? "another user's session" : "a designation");
+			return refuse(d, c, "close", EPERM, why);
+		}
+		log_notice("window %llu revoked by uid %u (pid %d)", (unsigned long long)w->id, (unsigned)c->uid,
+			   (int)c->pid);
+		w->revoked_uid = c->uid;
+		w->revoked_pid = c->pid;
+		window_close(d, w, PH_REASON_REVOKED);
+		return control_send(c, &m, ph_msg_init(&m, PH_MSG_OK, 0));
+	}
+	return control_send_error(c, ENOENT, "no open window %llu", (unsigned long long)req->window_id);
+}
+
+int request_handle(void *ctx, struct ph_client *c, int type, const void *payload, size_t len)
+{
+	struct ph_daemon *d = ctx;
+	int r;
+
+	(void)len;
+	if (!c->authorized) {
+		char why[128];
+		snprintf(why, sizeof(why), "not root and not in socket_group");
+		log_notice("refused: %s request from pid %d uid %u: not root and not in group %s",
+			   ph_msg_type_name((uint32_t)type), (int)c->pid, (unsigned)c->uid, d->cfg.socket_group);
+		record_refused(d, c->uid, c->pid, ph_msg_type_name((uint32_t)type), why);
+		control_send_error(c, EACCES, "permission denied: uid %u is not root and not in group '%s'",
+				   (unsigned)c->uid, d->cfg.socket_group);
+		return -EACCES;
+	}
+	switch (type) {
+	case PH_MSG_RUN:
+		r = run_request(d, c, payload);
+		break;
+	case PH_MSG_STATUS:
+		r = status_reply(d, c);
+		break;
+	case PH_MSG_CLOSE:
+		r = close_request(d, c, payload);
+		break;
+	default:
+		r = control_send_error(c, EOPNOTSUPP, "unexpected message '%s'", ph_msg_type_name((uint32_t)type));
+		break;
+	}
+	if (r < 0)
+		log_debug("control: reply to pid %d failed: %s", (int)c->pid, strerror(-r));
+	return 0;
+}
+
+void request_client_gone(struct ph_daemon *d, struct ph_client *c)
+{
+	(void)d;
+	if (c->session) {
+		/* the session lives on until its last task exits */
+		c->session->client = NULL;
+		c->session = NULL;
+	}
+}
