@@ -42,7 +42,7 @@ T0=$(_e2e_now)
 STEP=0 STEP_T0=
 LAB_IS_UP=0
 T='' DPID='' DCG=''
-CG2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+CG2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
 
 # ---------------------------------------------------------------- presentation
 step() { # TITLE PROVES
@@ -139,10 +139,12 @@ cat >"$T/porthole.conf" <<EOF
 socket = $T/porthole.sock
 socket_group = root
 audit_log = $T/audit.jsonl
+state_file = $T/last-window
 ports = 80, 443
 max_window = 300
 EOF
-show "config: ports = 80, 443   max_window = 300   audit_log = $T/audit.jsonl"
+show "config: ports = 80, 443   max_window = 300   audit_log = $T/audit.jsonl
+state_file = $T/last-window"
 DCG=$CG2/$LAB_PREFIX-daemon
 mkdir "$DCG" || { DCG=; fail "cannot make the daemon's cgroup under $CG2"; }
 : >"$T/portholed.log"

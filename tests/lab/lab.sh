@@ -218,8 +218,9 @@ lab_reset_ruleset() {
 	_lab_run "load host ruleset $f" lab_in_host nft -f "$f"
 }
 
-# lab_ruleset — the host's "nft list ruleset" (compare before/after byte for byte).
-lab_ruleset() { lab_in_host nft list ruleset; }
+# lab_ruleset — the host's own "nft list ruleset", without porthole's table
+# (which lives and dies with the daemon); compare before/after byte for byte.
+lab_ruleset() { lab_in_host nft list ruleset | awk '/^table inet porthole /{skip=1} !skip{print} skip&&/^}/{skip=0}'; }
 
 _lab_mk_tls() {
 	local d=$LAB_STATE/tls

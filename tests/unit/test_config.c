@@ -55,6 +55,17 @@ int main(void)
 	CHECK(c.chains[2].family == NFPROTO_IPV6, "chain 3 = ip6");
 	CHECK(!strcmp(c.audit_log, "/var/tmp/a.jsonl"), "CRLF tolerated");
 
+	config_defaults(&c);
+	CHECK(c.mark == 0x2000 && c.mark_mask == 0x3fff, "default socket_mark 0x2000/0x3fff (bits no common tool uses)");
+	CHECK(c.chains_mode == PH_CHAINS_AUTO, "default chains mode auto");
+	r = parse(&c, "chains = none\n", err, sizeof(err));
+	CHECK(r == 0 && c.chains_mode == PH_CHAINS_NONE && !c.chains_auto && c.nchains == 0,
+	      "chains = none: static mode (%s)", err);
+	r = parse(&c, "state_file = /var/tmp/ph-state\n", err, sizeof(err));
+	CHECK(r == 0 && !strcmp(c.state_file, "/var/tmp/ph-state"), "state_file set (%s)", err);
+	expect_error("state_file = relative\n", "state_file: must be an absolute path");
+	expect_error("socket_mark = 0x4/0x4\n", "MASK needs at least 2 bits");
+
 	r = parse(&c, "ports = 443 80\n", err, sizeof(err));
 	CHECK(r == 0 && c.nports == 2 && c.ports[0] == 443, "blank-separated ports");
 	r = parse(&c, "chains = auto\n", err, sizeof(err));
@@ -85,8 +96,8 @@ int main(void)
 	expect_error("chains = netdev filter ingress\n", "cannot match a socket");
 	expect_error("chains = bridge filter input\n", "cannot match a socket");
 	expect_error("chains = foo filter input\n", "unknown family");
-	expect_error("chains = inet filter\n", "expected 'auto' or");
-	expect_error("chains = inet filter input extra\n", "expected 'auto' or");
+	expect_error("chains = inet filter\n", "expected 'auto', 'none' or");
+	expect_error("chains = inet filter input extra\n", "expected 'auto', 'none' or");
 	expect_error("chains = inet fil;ter input\n", "invalid table or chain name");
 	expect_error("chains = inet filter input, inet filter input\n", "listed twice");
 	expect_error("audit_log = x\n", "absolute path");

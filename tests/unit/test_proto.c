@@ -31,7 +31,15 @@ int main(void)
 		run->ports[0] = 80;
 		run->ports[1] = 443;
 		run->max_window = 60;
+		CHECK(ph_msg_check(&m, n) == -EBADMSG, "run without the child's pid rejected");
+		run->pid = 4242;
 		CHECK(ph_msg_check(&m, n) == PH_MSG_RUN, "run round-trips");
+		run->pad1 = 7;
+		CHECK(ph_msg_check(&m, n) == -EBADMSG, "run: nonzero second padding rejected");
+		run->pad1 = 0;
+		run->pid = 0x80000000u;
+		CHECK(ph_msg_check(&m, n) == -EBADMSG, "run: pid out of range rejected");
+		run->pid = 4242;
 		run->nports = PH_MAX_PORTS + 1;
 		CHECK(ph_msg_check(&m, n) == -EBADMSG, "run: too many ports");
 		run->nports = 3;
@@ -48,7 +56,9 @@ int main(void)
 	m.h.magic = 0xdeadbeef;
 	CHECK(ph_msg_check(&m, n) == -EPROTO, "wrong magic");
 	m.h.magic = PH_PROTO_MAGIC;
-	m.h.version = 2;
+	m.h.version = PH_PROTO_VERSION - 1;
+	CHECK(ph_msg_check(&m, n) == -EPROTONOSUPPORT, "older version (descriptor passing) refused");
+	m.h.version = PH_PROTO_VERSION + 1;
 	CHECK(ph_msg_check(&m, n) == -EPROTONOSUPPORT, "wrong version");
 	m.h.version = PH_PROTO_VERSION;
 	m.h.reserved = 1;
@@ -100,9 +110,11 @@ int main(void)
 		memset(rep->entries[1].cgroup, 'a', sizeof(rep->entries[1].cgroup));
 		CHECK(ph_msg_check(&m, n) == -EBADMSG, "status reply: unterminated string");
 	}
-	/* random garbage never crashes and is never accepted as a RUN with bad ports */
+	/* random garbage never crashes, and whatever is accepted really is
+	 * well-formed: every RUN it lets through names a child and sane ports */
 	srand(1);
 	r = 0;
+	int bad = 0;
 	for (int i = 0; i < 200000; i++) {
 		size_t len = (size_t)rand() % 600;
 		for (size_t j = 0; j < len; j++)
@@ -114,10 +126,21 @@ int main(void)
 			m.h.reserved = 0;
 			m.h.type = (uint16_t)(1 + rand() % PH_MSG_TYPE_MAX);
 		}
-		if (ph_msg_check(&m, len) > 0)
-			r++;
+		int t = ph_msg_check(&m, len);
+		if (t <= 0)
+			continue;
+		r++;
+		if (m.h.len != len || m.h.magic != PH_PROTO_MAGIC || m.h.version != PH_PROTO_VERSION)
+			bad++;
+		if (t == PH_MSG_RUN) {
+			const struct ph_run *run = ph_payload(&m);
+			if (run->pid == 0 || run->nports > PH_MAX_PORTS)
+				bad++;
+			for (unsigned k = 0; k < run->nports && k < PH_MAX_PORTS; k++)
+				bad += run->ports[k] == 0;
+		}
 	}
-	CHECK(1, "200000 random messages checked without a crash (%d well-formed)", r);
+	CHECK(r > 0 && bad == 0, "200000 random messages: %d accepted, every one well-formed (%d bad)", r, bad);
 	CHECK(!strcmp(ph_reason_name(PH_REASON_LISTENER_CLOSED), "listener-closed") &&
 	      !strcmp(ph_reason_name(PH_REASON_RECOVERED), "recovered") && !strcmp(ph_reason_name(999), "unknown"),
 	      "reason names");
