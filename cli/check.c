@@ -453,7 +453,13 @@ static void check_designations(const struct ph_config *cfg)
 		const struct ph_designation *d = &cfg->des[i];
 		struct stat st;
 
+		char warn[300];
+
 		snprintf(name, sizeof(name), "designate %s %s", des_type_name(d->type), d->arg);
+		if (config_designation_warning(d, warn, sizeof(warn))) {
+			add(V_WARN, name, "%s", warn);
+			continue;
+		}
 		switch (d->type) {
 		case DES_UNIT:
 		case DES_CGROUP:

@@ -83,8 +83,11 @@ struct ph_daemon {
 	uint32_t next_mark_k;     /* the mark allocator's cursor */
 	uint32_t des_marks[PH_MAX_DESIGNATIONS];
 	struct {
-		int wd;              /* inotify on the parent cgroup directory */
-		uint64_t cgid;       /* 0 while the cgroup does not exist */
+		int wd;              /* inotify on the parent cgroup / executable's directory */
+		uint64_t cgid;       /* cgroup: 0 while the cgroup does not exist */
+		int exe_fd;          /* exe: O_PATH on the designated file, so its inode
+				      * number cannot be reused while it is designated */
+		uint64_t dev, ino;   /* exe: what the kernel's map holds now (0: nothing) */
 	} des[PH_MAX_DESIGNATIONS];
 	char state_path[PATH_MAX];
 	int quit;
@@ -119,6 +122,7 @@ void events_check_lost(struct ph_daemon *d);
 /* designate.c */
 void designations_watch(struct ph_daemon *d);
 void designations_on_inotify(struct ph_daemon *d);
+void designations_release(struct ph_daemon *d);
 
 /* request.c */
 int request_handle(void *ctx, struct ph_client *c, int type, const void *payload, size_t len);

@@ -225,6 +225,8 @@ int main(int argc, char **argv)
 	}
 
 	d->epfd = d->sigfd = d->timerfd = d->inofd = -1;
+	for (unsigned i = 0; i < PH_MAX_DESIGNATIONS; i++)
+		d->des[i].wd = d->des[i].exe_fd = -1;
 	d->audit.fd = -1;
 	d->ctl.listen_fd = d->ctl.lock_fd = d->ctl.timer_fd = -1;
 	d->next_session_id = 1;
@@ -341,6 +343,7 @@ int main(int argc, char **argv)
 out:
 	windows_shutdown(d);
 	sessions_shutdown(d);
+	designations_release(d);
 	if (d->audit.fd >= 0) {
 		record_daemon_stop(d, status == 0 ? "signal" : "error");
 		audit_close(&d->audit);

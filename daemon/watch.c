@@ -192,6 +192,14 @@ int watch_designate_cgroup(struct ph_watch *w, uint64_t cgid, uint32_t mark, int
 	return add ? map_put(w->skel->maps.des_cgroup, &k, &v) : map_del(w->skel->maps.des_cgroup, &k);
 }
 
+int watch_designate_exe(struct ph_watch *w, uint64_t dev, uint64_t ino, uint32_t mark, int add)
+{
+	struct ph_exe_key k = { .dev = dev, .ino = ino };
+	__u32 v = mark;
+
+	return add ? map_put(w->skel->maps.des_exe, &k, &v) : map_del(w->skel->maps.des_exe, &k);
+}
+
 int watch_session_begin(struct ph_watch *w, int pidfd, uint32_t mark)
 {
 	struct ph_tag tag = { .mark = mark };

@@ -24,6 +24,7 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_
 	       watch_cb cb, void *ctx, char *why, size_t whylen);
 void watch_close(struct ph_watch *w);
 int watch_designate_cgroup(struct ph_watch *w, uint64_t cgid, uint32_t mark, int add);
+int watch_designate_exe(struct ph_watch *w, uint64_t dev, uint64_t ino, uint32_t mark, int add);
 
 /* Sessions: tag the process behind pidfd (it must not have forked yet) with
  * mark, its live-task count at 1; end: forget the count, so that nothing

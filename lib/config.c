@@ -3,6 +3,10 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -235,6 +239,105 @@ static int valid_unit(const char *u)
 	return 1;
 }
 
+/* 1 and the interpreter's name if path starts with "#!" (through env). */
+static int script_interpreter(const char *path, char *interp, size_t len)
+{
+	char buf[256], *p, *e;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 2 || buf[0] != '#' || buf[1] != '!')
+		return 0;
+	buf[n] = '\0';
+	p = buf + 2;
+	p[strcspn(p, "\n")] = '\0';
+	p += strspn(p, " \t");
+	e = p + strcspn(p, " \t");
+	if (e - p >= 4 && !strncmp(e - 4, "/env", 4) && *e) {
+		p = e + strspn(e, " \t");
+		if (!strncmp(p, "-S", 2))
+			p += 2 + strspn(p + 2, " \t");
+		e = p + strcspn(p, " \t");
+	}
+	*e = '\0';
+	snprintf(interp, len, "%s", *p ? p : "an interpreter");
+	return 1;
+}
+
+static const char *base_of(const char *p)
+{
+	const char *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+int config_designation_warning(const struct ph_designation *d, char *buf, size_t len)
+{
+	static const char *const interpreters[] = {
+		"python", "perl", "ruby", "node", "nodejs", "php", "java", "sh", "bash", "dash", "zsh", "ksh", "busybox",
+		"toybox", "socat", "nc", "ncat", "env", "tclsh", "lua", "guile", NULL,
+	};
+	static const char *const shared_users[] = { "nobody", "www-data", "daemon", "nginx", "apache", "http", "caddy", NULL };
+	static const char *const broad_cgroups[] = { "/system.slice", "/user.slice", "/init.scope", "/machine.slice", NULL };
+
+	if (d->type == DES_EXE) {
+		char real[PATH_MAX];
+		struct stat st;
+		const char *b;
+		if (!realpath(d->arg, real))
+			copy_str(real, sizeof(real), d->arg);
+		b = base_of(real);
+		for (unsigned i = 0; interpreters[i]; i++) {
+			size_t l = strlen(interpreters[i]);
+			/* python3, python3.11, perl5.36...: the name and a version */
+			if (!strncmp(b, interpreters[i], l) && (!b[l] || strspn(b + l, "0123456789.") == strlen(b + l))) {
+				snprintf(buf, len, "%s is an interpreter or a multi-call binary: every program it runs is "
+					 "designated; designate a unit or a uid instead", real);
+				return 1;
+			}
+		}
+		if (stat(real, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID))) {
+			snprintf(buf, len, "%s is set%s: any local user who can run it gets windows", real,
+				 st.st_mode & S_ISUID ? "uid" : "gid");
+			return 1;
+		}
+		if (getxattr(real, "security.capability", NULL, 0) > 0) {
+			snprintf(buf, len, "%s has file capabilities (e.g. cap_net_bind_service): any local user who can run "
+				 "it gets windows", real);
+			return 1;
+		}
+	} else if (d->type == DES_UID) {
+		struct passwd *pw = getpwuid(d->uid);
+		for (unsigned i = 0; pw && shared_users[i]; i++) {
+			if (!strcmp(pw->pw_name, shared_users[i])) {
+				snprintf(buf, len, "uid %u (%s) is a shared service account: every process of it is designated",
+					 d->uid, pw->pw_name);
+				return 1;
+			}
+		}
+		if (d->uid == 65534) {
+			snprintf(buf, len, "uid 65534 (nobody) is shared by many services: every process of it is designated");
+			return 1;
+		}
+	} else {
+		for (unsigned i = 0; broad_cgroups[i]; i++) {
+			if (!strcmp(d->cgroup, broad_cgroups[i])) {
+				snprintf(buf, len, "cgroup %s holds many services: every process below it is designated", d->cgroup);
+				return 1;
+			}
+		}
+		if (!strchr(d->cgroup + 1, '/') && d->type == DES_CGROUP) {
+			snprintf(buf, len, "cgroup %s is a top-level cgroup: every process below it is designated", d->cgroup);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static int parse_designate(struct ph_config *c, char *v, const char *name, unsigned ln, char *err, size_t el)
 {
 	char *save = NULL, *type, *arg, *opt;
@@ -278,6 +381,17 @@ static int parse_designate(struct ph_config *c, char *v, const char *name, unsig
 		if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
 			return seterr(err, el, name, ln,
 				      "designate exe: %.64s must be owned by root and not writable by group or others", arg);
+		{
+			/* a script is run by its interpreter: the kernel sees
+			 * python3, never certbot, and designating python3 would
+			 * designate every Python program */
+			char interp[128];
+			if (script_interpreter(arg, interp, sizeof(interp)) == 1)
+				return seterr(err, el, name, ln,
+					      "designate exe: %.64s is a script run by %s: the kernel sees the interpreter, "
+					      "not the script; designate its unit (designate = unit NAME.service) or its "
+					      "user (designate = uid USER) instead", arg, interp);
+		}
 		d->dev = ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev); /* the kernel's s_dev */
 		d->ino = st.st_ino;
 	} else if (!strcmp(type, "uid")) {

@@ -84,6 +84,10 @@ int config_parse(struct ph_config *c, const char *name, const char *buf, size_t 
 /* Resolve socket_group to a gid (after parsing). */
 int config_resolve(struct ph_config *c, char *err, size_t errlen);
 const char *family_name(int family);
+/* A designation that does not mean what an admin may think (an interpreter,
+ * a setuid or capability binary, a shared account, a cgroup of many
+ * services): 1 and one line in buf. */
+int config_designation_warning(const struct ph_designation *d, char *buf, size_t len);
 const char *des_type_name(int type);
 
 #endif
