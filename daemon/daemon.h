@@ -81,6 +81,8 @@ struct ph_daemon {
 	struct ph_window *windows;
 	uint64_t next_session_id, next_window_id;
 	uint32_t next_mark_k;     /* the mark allocator's cursor */
+	uint32_t reserved_marks[64]; /* held by sockets older than this daemon */
+	unsigned nreserved;
 	uint32_t des_marks[PH_MAX_DESIGNATIONS];
 	struct {
 		int wd;              /* inotify on the parent cgroup / executable's directory */

@@ -17,6 +17,7 @@
 #include "cgroup.h"
 #include "log.h"
 #include "util.h"
+#include "sockdiag.h"
 #include "watch.h"
 
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -50,6 +52,9 @@ static int mark_in_use(const struct ph_daemon *d, uint32_t mark)
 {
 	if (mark == d->cfg.mark)
 		return 1;
+	for (unsigned i = 0; i < d->nreserved; i++)
+		if (d->reserved_marks[i] == mark)
+			return 1;
 	for (const struct ph_session *s = d->sessions; s; s = s->next)
 		if (s->mark == mark)
 			return 1;
@@ -106,6 +111,21 @@ static void session_link(struct ph_daemon *d, struct ph_session *s)
 
 int sessions_init(struct ph_daemon *d)
 {
+	uint32_t start = 0;
+	int r;
+
+	/* sockets of an earlier daemon's sessions keep their marks: never give
+	 * those values out, or an old listener would ride a new window */
+	r = sockdiag_marks(d->cfg.ports, d->cfg.nports, d->cfg.mark_mask, d->reserved_marks,
+			   ARRAY_SIZE(d->reserved_marks), &d->nreserved);
+	if (r)
+		log_errno(r, "sock_diag: cannot read the marks of existing sockets");
+	for (unsigned i = 0; i < d->nreserved; i++)
+		log_notice("recovered: a socket on a watched port already carries mark 0x%x (an earlier daemon's "
+			   "session?); that mark is not given out", d->reserved_marks[i]);
+	/* sessions start at a random mark: a restart rarely reuses recent ones */
+	if (getrandom(&start, sizeof(start), GRND_NONBLOCK) == sizeof(start))
+		d->next_mark_k = start % 1024;
 	for (unsigned i = 0; i < d->cfg.ndes; i++) {
 		const struct ph_designation *des = &d->cfg.des[i];
 		struct ph_session *s = calloc(1, sizeof(*s));

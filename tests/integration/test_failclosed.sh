@@ -82,6 +82,13 @@ t_check "restart: leftover host rule swept ${ms} ms after start" test "$ms" != n
 echo "$ms" >"$T_TMP/sweep_ms"
 t_check "restart: window-close 'recovered' in the audit log" grep -q '"reason":"recovered"' "$A"
 t_eq "restart: the old command's listener gets no window (its tag died with the old daemon)" dropped "$(probe inet $H 80)"
+t_check "restart: the old session's mark is found on its socket and not given out again" \
+	grep -q "already carries mark" "$T_DLOG"
+bg_run /dev/null "$T_TMP/dk2.err" run -- "$PY" "$T_TOOLS/listen.py" 80 3 $H2; DK2=$BG_PID
+wait_for "$T_TMP/dk2.err" "window .* open" 30
+t_eq "restart: a new session's window admits its own listener" open "$(probe inet $H2 80)"
+t_eq "restart: ... and not the old session's listener still running" dropped "$(probe inet $H 80)"
+wait $DK2
 wait $DK
 t_eq "restart: no cgroup made for any session" 0 "$(session_cgroups)"
 t_eq "restart: ruleset identical to before" "$BEFORE" "$(ruleset_dump)"
