@@ -379,7 +379,7 @@ static void check_iptables_legacy(int root, const struct ph_config *cfg)
 
 		if (!root) {
 			char buf[256] = "";
-			if (read_small_file(v6 ? "/proc/net/ip6_tables_names" : "/proc/net/ip_tables_names", buf, sizeof(buf)) == 0 && buf[0])
+			if (read_small_file(v6 ? "/proc/self/net/ip6_tables_names" : "/proc/self/net/ip_tables_names", buf, sizeof(buf)) == 0 && buf[0])
 				add(V_SKIP, tool, "legacy tables are loaded; needs root to read them");
 			continue;
 		}

@@ -301,7 +301,7 @@ const char *hook_name(int family, uint32_t hook)
 int legacy_input_state(int v6, int *present, int *may_drop)
 {
 	int level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
-	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); /* any inet socket reaches nf_sockopt: no CAP_NET_RAW */
 	struct ipt_getinfo info; /* the ip6t_getinfo layout is the same */
 	socklen_t len = sizeof(info);
 	char names[256];
@@ -309,7 +309,7 @@ int legacy_input_state(int v6, int *present, int *may_drop)
 
 	*present = *may_drop = 0;
 	/* no legacy table loaded: nothing to ask (and asking would load one) */
-	if (read_small_file(v6 ? "/proc/net/ip6_tables_names" : "/proc/net/ip_tables_names", names, sizeof(names)) ||
+	if (read_small_file(v6 ? "/proc/self/net/ip6_tables_names" : "/proc/self/net/ip_tables_names", names, sizeof(names)) ||
 	    !strstr(names, "filter")) {
 		if (fd >= 0)
 			close(fd);
