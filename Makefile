@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # porthole build.
 #
 # Kernel side: bpf/*.bpf.c -> build/bpf/*.bpf.o (clang -target bpf, CO-RE) ->

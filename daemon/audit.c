@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* Audit log (see audit.h). */
 #include "audit.h"
 #include "util.h"

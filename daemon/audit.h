@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The audit log: an append-only JSON Lines file, one record per event
  * (daemon-start, daemon-stop, window-open, window-close, refused). Each record
  * is one write() with O_APPEND followed by fdatasync(), done before the action

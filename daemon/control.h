@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The control socket: created under a tight umask with mode 0660 and group
  * socket_group, a second daemon refused (lock file), a stale socket removed.
  * Each client's credentials come from SO_PEERCRED at accept time; only root

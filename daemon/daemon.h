@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The daemon's state, shared by its modules: sessions (who may get a window)
  * and windows (what is open now), and the handles of every subsystem. Each
  * module owns one part: session.c the sessions and their marks, window.c the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What a window asks of nftables (see lib/nftrule.h for the objects):
  * porthole's owner table exists while the daemon runs; a window is one set
  * element (mark . port) with the hard deadline as its kernel timeout; while

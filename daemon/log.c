@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* stderr logging with journald priority prefixes (see log.h). */
 #include "log.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Logging for the daemon: one line per message on stderr with a syslog
  * priority prefix ("<3>"), which journald turns into the record's priority.
  * Log once, where the error is handled. */

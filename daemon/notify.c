@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* sd_notify(3) over a plain unix datagram socket (see notify.h). */
 #include "notify.h"
 

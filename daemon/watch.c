@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* BPF loader (see watch.h). */
 #include "watch.h"
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Loader for the kernel programs (bpf/porthole.bpf.c): open the skeleton,
  * set the read-only knobs, load, fill the watched-ports and designation
  * maps, attach through bpf_link (so the programs detach when the daemon

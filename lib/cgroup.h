@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cgroup v2 paths shared by the daemon and the CLI: where the v2 hierarchy
  * is mounted (read from /proc/self/mountinfo, never hard-coded: it is
  * /sys/fs/cgroup on most hosts, /sys/fs/cgroup/unified in a hybrid layout)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* Parser for porthole.conf (see config.h). */
 #include "config.h"
 #include "util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The daemon's configuration: built-in defaults, then `key = value` lines
  * from a file. Parsing is strict: an unknown key, a duplicate key, a value out
  * of range or a malformed line is an error reported as "FILE:LINE: what", and

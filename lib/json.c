@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* Strict JSON validation and top-level member lookup (see json.h). */
 #include "json.h"
 #include "util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A small strict JSON reader for the audit log's records: validate that a
  * line is exactly one JSON object, and find a top-level member's raw value.
  * No allocation; depth-limited; never reads past the given length. */

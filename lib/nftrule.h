@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What porthole writes into nf_tables, built with libnftnl, in one place:
  *
  *   table inet porthole { flags owner;                  (gone when portholed's socket closes)

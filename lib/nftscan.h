@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Reading the host's ruleset, read-only, for the daemon and `porthole check`
  * alike: every base chain with its hook, priority, policy and drop rules,
  * whether its table is owned by another process, and one classification of

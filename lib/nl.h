@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The one netlink transport to nf_tables, in the manner of nftables'
  * src/mnl.c: a request (a dump, or a GET answered with an ACK) runs one
  * receive loop until its end; a change is one batch (BEGIN, messages with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* Encoding and validation of control messages (see proto.h). */
 #include "proto.h"
 #include "util.h"

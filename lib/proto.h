@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The control protocol between portholed and porthole: one definition for
  * both sides. Messages travel over a SOCK_SEQPACKET unix socket, one message
  * per datagram: a fixed header (magic, version, type, total length) followed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The porthole marks that TCP sockets on the watched ports already carry,
  * read from the kernel (NETLINK_SOCK_DIAG; the mark needs CAP_NET_ADMIN).
  * A daemon that starts after another one died finds the old sessions'

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* Small helpers shared by the daemon and the CLI (see util.h). */
 #include "util.h"
 

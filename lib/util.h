@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Small helpers shared by the daemon and the CLI: strict number parsing,
  * clocks, whole-file reads and writes. Every function returns 0 or -errno. */
 #ifndef PORTHOLE_UTIL_H

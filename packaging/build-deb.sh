@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Build the porthole Debian package from this checkout.
 #
 # Copies the source tree (without build/ and .git) to a temporary directory,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/demo.sh — a walk-through of porthole on the test lab (`sudo make demo`).
 #
 # It builds the same lab as the end-to-end tests (tests/lab/lab.sh: a geo-blocked

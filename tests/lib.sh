@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Shared shell library for porthole's namespace tests: a tiny harness
 # (PASS/FAIL/SKIP lines and a closing "N passed, N failed, N skipped" line),
 # a geo-blocked lab built from network namespaces, and helpers to run the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Run every test tier and print one closing line "N passed, N failed, N skipped".
 #   unit         no privileges: config parser, protocol codec (ASan/UBSan build)
 #   integration  root: network namespaces, real nftables, real BPF (daemon under ASan/UBSan)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # porthole benchmark (`make bench`; not part of `make test`). Builds the
 # namespace lab of tests/lib.sh, starts portholed (plain build/, no sanitizers)
 # in the geo-blocked host namespace and measures:

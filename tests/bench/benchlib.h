@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What every benchmark helper needs: CLOCK_MONOTONIC in nanoseconds (shared
  * by all network namespaces, so stamps taken in two of them subtract), and
  * an address:port parsed into a sockaddr. */

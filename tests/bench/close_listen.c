@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* Benchmark helper: a listener that keeps accepting (and closing) connections
  * until it is killed, so that a steady stream of probes never fills its accept
  * queue. Prints "PID LISTEN_NS" (CLOCK_MONOTONIC right before listen()) once

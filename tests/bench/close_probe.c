@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* Benchmark helper for the close latency: send a fresh SYN to ADDR:PORT every
  * INTERVAL_US and record, for each attempt, its send time (CLOCK_MONOTONIC
  * right before connect()) and whether it was answered. A SYN-ACK and a RST

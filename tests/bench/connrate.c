@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* Benchmark helper: TCP connections per second to ADDR:PORT for SECONDS: a
  * loop of blocking connect() + close() (closed with a RST, so no TIME_WAIT
  * piles up and ports never run out). Every connection sends SYN, ACK and RST

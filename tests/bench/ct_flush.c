@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* Benchmark helper: flush the conntrack table of the current network
  * namespace (what `conntrack -F` does), over ctnetlink, so the bench needs no
  * conntrack-tools. Stale entries matter here: a SYN that reuses the source

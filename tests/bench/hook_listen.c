@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* Benchmark helper: the "pre-hook" alternative to porthole, timed like
  * porthole's open latency. Stamps CLOCK_MONOTONIC (t0), runs the hook command
  * (e.g. `nft -e -a insert rule inet filter input tcp dport 80 accept`) and

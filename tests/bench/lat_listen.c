@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* Benchmark helper: bind ADDR:PORT, listen, print CLOCK_MONOTONIC (ns) taken
  * right before listen() is called (a stamp taken after it returns can come
  * late when this process is preempted; before the call, the figure can only

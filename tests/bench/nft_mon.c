@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* Benchmark helper: watch the nftables ruleset of the current network
  * namespace (netlink group NFNLGRP_NFTABLES) and print one line per rule that
  * porthole adds or removes, stamped with CLOCK_MONOTONIC when the notification

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Open latency: listen() returning in a `porthole run` session -> first SYN
 # from the internet namespace answered. N windows (default 100), one session
 # each; prints median, p99 and max in milliseconds.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* Benchmark helper: send a fresh SYN to ADDR:PORT every INTERVAL_US until one
  * is answered (connect succeeds), then print CLOCK_MONOTONIC (ns) of that
  * moment. A dropped SYN is only retransmitted after a second, so instead of

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/e2e/lab-selftest.sh — prove the lab is right with the real clients, without
 # porthole: the geo-block stops pebble's validation (control), and a hole opened by
 # hand (tests/e2e/manual-hole.sh, a stand-in for `porthole run --`) lets certbot and

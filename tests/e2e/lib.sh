@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/e2e/lib.sh — end-to-end ACME client runs against the lab (tests/lab/lab.sh).
 # Source it after lab.sh:   . tests/lab/lab.sh; . tests/e2e/lib.sh
 #

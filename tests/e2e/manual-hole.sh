@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/e2e/manual-hole.sh PORT -- CMD...
 #
 # The "by hand" stand-in for `porthole run --`, used only to validate the lab: in the

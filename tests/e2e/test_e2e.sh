@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/e2e/test_e2e.sh — porthole end to end: real ACME clients (certbot, lego) get
 # certificates from pebble through `porthole run`, on a geo-blocked host of the lab
 # (tests/lab/lab.sh), with portholed running in the host's network namespace.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* libFuzzer target for the config parser, config_parse(). Whatever the
  * bytes, the parser must either produce a config that satisfies every limit
  * the daemon relies on, or fail with a "NAME..." message and leave the config

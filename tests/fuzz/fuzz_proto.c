@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* libFuzzer target for the control-protocol validator, ph_msg_check().
  * Any byte string must be rejected with one of the documented errors or
  * accepted with its type; after an accept, the payload is read the way the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* Writes the proto seed corpus: one well-formed message of every type (built
  * with the real header and ph_msg_init(), so the seeds follow the struct
  * layout) plus a few near misses. run.sh rebuilds it on every run and warns

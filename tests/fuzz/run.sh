@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Build the libFuzzer targets for the two pure parsers (control-protocol
 # validator, config parser) and fuzz each for FUZZ_SECONDS (default 60).
 # Prints "PASS|FAIL fuzz_NAME: ..." per target and a closing

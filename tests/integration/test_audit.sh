@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Audit log and the status/log/close commands (issue 4), on the real kernel.
 set -u
 source "$(dirname "$0")/../lib.sh"

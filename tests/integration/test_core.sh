@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Core behaviour on the real kernel (issue 2): a geo-blocked host namespace,
 # an "internet" and an "allowed country" namespace; portholed in the host's
 # network namespace; real packets decide every verdict.

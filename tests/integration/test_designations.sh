@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Designations that do not mean what the admin thinks (hardening items 14-16):
 # a script designated by path is refused (the kernel sees its interpreter);
 # interpreters, setuid and capability binaries, shared accounts and broad

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Fail closed (issue 5): no hole survives a killed client, a daemonizing
 # client, a killed daemon, a ruleset reload, bad input or many windows.
 set -u

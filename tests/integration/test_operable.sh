@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Operable (issue 8): porthole check on rulesets it can and cannot open, the
 # systemd notify protocol, the minimal capability set, the unit file, install.
 set -u

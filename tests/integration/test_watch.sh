@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Watch mode (issue 6): processes designated by the config get their window
 # without `porthole run` -- by cgroup, unit, executable (device+inode) or uid,
 # and the window admits only the designated process's own (marked) socket.

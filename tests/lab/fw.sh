@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/lab/fw.sh — a real firewall manager (from its Debian package) on a lab host.
 #
 # Source it, then:

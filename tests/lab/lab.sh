@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/lab/lab.sh — the porthole test lab: a geo-blocked host, an "Internet"
 # running pebble (ACME CA) + pebble-challtestsrv (DNS), an allowed-country client.
 #

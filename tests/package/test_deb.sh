@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The Debian package builds from this tree (dpkg-buildpackage -us -uc -b via
 # packaging/build-deb.sh) and ships what `make install` installs.
 set -u

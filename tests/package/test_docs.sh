@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The man pages lint clean and the completions load.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Throw bad input at portholed's control socket, then check it still serves.
 usage: ctlfuzz.py SOCKET MODE
   bad     garbage, truncated, wrong magic/version, oversized, bad lengths: each

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Test listener: bind ADDR:PORT for each address given, listen, answer every
 connection with one line, exit after SECONDS (or when stdin closes with -).
 Prints "listening" once every socket listens, so callers can time from it.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Play systemd's part of the sd_notify protocol: bind a unix datagram
 socket at PATH, print each state datagram as one line (newlines as '|'),
 with a flush, until SECONDS pass.  usage: notify_listen.py PATH SECONDS"""

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Probe ADDR PORT once with a TCP connect and print what the network did:
   open     - connected (and the first line the server sent, if any)
   refused  - a RST came back: the packet passed the firewall (a hole!)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* Unit tests for the config parser: real config text through the real
  * parser, checking both accepted values and the exact FILE:LINE errors. */
 #include <string.h>

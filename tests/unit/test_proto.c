@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* Unit tests for the control protocol codec: every type round-trips, and
  * every malformation (truncation, wrong magic/version/length, bad values,
  * unterminated strings) is rejected with its own error. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Minimal unit-test harness: CHECK prints PASS/FAIL per assertion, and
  * unit_done() the closing "N passed, N failed, N skipped" line. */
 #ifndef PORTHOLE_UNIT_H
