@@ -93,7 +93,12 @@ struct ph_daemon {
 		uint64_t dev, ino;   /* exe: what the kernel's map holds now (0: nothing) */
 	} des[PH_MAX_DESIGNATIONS];
 	char state_path[PATH_MAX];
+	struct {
+		uint64_t opened, refused, last_close_real;
+		uint64_t closed[PH_REASON_MAX + 1];
+	} stats;                  /* for the metrics file */
 	int quit;
+	int quit_done;            /* every window closed for shutdown */
 };
 
 /* session.c */
@@ -130,6 +135,10 @@ void designations_release(struct ph_daemon *d);
 /* request.c */
 int request_handle(void *ctx, struct ph_client *c, int type, const void *payload, size_t len);
 void request_client_gone(struct ph_daemon *d, struct ph_client *c);
+
+/* telemetry.c */
+void journal_event(const char *event, const char *message, char *const *fields, unsigned nfields);
+void metrics_write(struct ph_daemon *d);
 
 /* records.c */
 int record_write(struct ph_daemon *d, const char *event, void (*fill)(struct jbuf *b, void *arg), void *arg);

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -144,12 +145,55 @@ static void fill_open(struct jbuf *b, void *arg)
 	jb_arr_end(b);
 }
 
+/* "KEY=value" fields for the journal, built in small buffers */
+struct jfields {
+	char buf[16][320];
+	char *ptr[16];
+	unsigned n;
+};
+
+static void jf(struct jfields *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jf(struct jfields *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (f->n == 16)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(f->buf[f->n], sizeof(f->buf[f->n]), fmt, ap);
+	va_end(ap);
+	f->ptr[f->n] = f->buf[f->n];
+	f->n++;
+}
+
+static void jf_window(struct jfields *f, const struct ph_window *w)
+{
+	jf(f, "PORTHOLE_WINDOW=%llu", (unsigned long long)w->id);
+	jf(f, "PORTHOLE_PORT=%u", w->port);
+	jf(f, "PORTHOLE_PID=%d", (int)w->pid);
+	jf(f, "PORTHOLE_UID=%u", w->uid);
+	jf(f, "PORTHOLE_EXE=%s", w->exe);
+	jf(f, "PORTHOLE_SESSION=%llu", (unsigned long long)w->session->id);
+	jf(f, "PORTHOLE_DESIGNATION=%s", w->session->kind == S_RUN ? "session" : "config");
+}
+
 int record_window_open(struct ph_daemon *d, const struct ph_window *w, const struct ph_chain_ref *chains,
 		       unsigned nchains)
 {
 	struct open_rec o = { d, w, chains, nchains };
+	struct jfields f = { .n = 0 };
+	char msg[256];
+	int r = record_write(d, "window-open", fill_open, &o);
 
-	return record_write(d, "window-open", fill_open, &o);
+	if (r < 0)
+		return r;
+	d->stats.opened++;
+	jf_window(&f, w);
+	jf(&f, "PORTHOLE_CHAINS=%u", nchains);
+	snprintf(msg, sizeof(msg), "window %llu open: tcp/%u to pid %d (%s)", (unsigned long long)w->id, w->port,
+		 (int)w->pid, w->exe);
+	journal_event("window-open", msg, f.ptr, f.n);
+	return 0;
 }
 
 static void format_peer(uint16_t family, const uint8_t *addr, char *buf, size_t len)
@@ -204,8 +248,27 @@ void record_window_close(struct ph_daemon *d, const struct ph_window *w, uint32_
 			 uint64_t packets, uint64_t bytes)
 {
 	struct close_rec cr = { w, reason, duration_ns, packets, bytes };
+	struct jfields f = { .n = 0 };
+	char msg[256], peers[300] = "", addr[INET6_ADDRSTRLEN];
+	size_t pl = 0;
 
 	record_write(d, "window-close", fill_close, &cr);
+	if (reason <= PH_REASON_MAX)
+		d->stats.closed[reason]++;
+	d->stats.last_close_real = now_ns(CLOCK_REALTIME);
+	for (unsigned i = 0; i < w->npeers && pl + INET6_ADDRSTRLEN + 2 < sizeof(peers); i++) {
+		format_peer(w->peers[i].family, w->peers[i].addr, addr, sizeof(addr));
+		pl += (size_t)snprintf(peers + pl, sizeof(peers) - pl, "%s%s", i ? " " : "", addr);
+	}
+	jf_window(&f, w);
+	jf(&f, "PORTHOLE_REASON=%s", ph_reason_name(reason));
+	jf(&f, "PORTHOLE_DURATION_MS=%llu", (unsigned long long)(duration_ns / 1000000));
+	jf(&f, "PORTHOLE_CONNECTIONS=%u", w->connections);
+	jf(&f, "PORTHOLE_PACKETS=%llu", (unsigned long long)packets);
+	jf(&f, "PORTHOLE_PEERS=%s", peers);
+	snprintf(msg, sizeof(msg), "window %llu closed (%s): %u connection(s) from %s", (unsigned long long)w->id,
+		 ph_reason_name(reason), w->connections, peers[0] ? peers : "nobody");
+	journal_event("window-close", msg, f.ptr, f.n);
 }
 
 struct refused_rec {
@@ -230,8 +293,18 @@ static void fill_refused(struct jbuf *b, void *arg)
 void record_refused(struct ph_daemon *d, uid_t uid, pid_t pid, const char *request, const char *why)
 {
 	struct refused_rec r = { uid, pid, request, why };
+	struct jfields f = { .n = 0 };
+	char msg[400];
 
 	record_write(d, "refused", fill_refused, &r);
+	d->stats.refused++;
+	jf(&f, "PORTHOLE_UID=%u", (unsigned)uid);
+	jf(&f, "PORTHOLE_PID=%d", (int)pid);
+	jf(&f, "PORTHOLE_REQUEST=%s", request);
+	jf(&f, "PORTHOLE_REASON=%s", why);
+	snprintf(msg, sizeof(msg), "refused %s from uid %u pid %d: %s", request, (unsigned)uid, (int)pid, why);
+	journal_event("refused", msg, f.ptr, f.n);
+	metrics_write(d);
 }
 
 struct start_rec {
@@ -273,8 +346,15 @@ static void fill_start(struct jbuf *b, void *arg)
 void record_daemon_start(struct ph_daemon *d, const char *config, const char *version, unsigned rules_removed)
 {
 	struct start_rec si = { d, config, version, rules_removed };
+	struct jfields f = { .n = 0 };
+	char msg[128];
 
 	record_write(d, "daemon-start", fill_start, &si);
+	jf(&f, "PORTHOLE_VERSION=%s", version);
+	jf(&f, "PORTHOLE_RULES_REMOVED=%u", rules_removed);
+	snprintf(msg, sizeof(msg), "portholed %s started", version);
+	journal_event("daemon-start", msg, f.ptr, f.n);
+	metrics_write(d);
 }
 
 static void fill_recovered(struct jbuf *b, void *arg)
@@ -296,7 +376,13 @@ static void fill_stop(struct jbuf *b, void *arg)
 
 void record_daemon_stop(struct ph_daemon *d, const char *reason)
 {
+	struct jfields f = { .n = 0 };
+
 	record_write(d, "daemon-stop", fill_stop, (void *)reason);
+	jf(&f, "PORTHOLE_REASON=%s", reason);
+	journal_event("daemon-stop", "portholed stopped", f.ptr, f.n);
+	d->quit_done = 1;
+	metrics_write(d);
 }
 
 /* ---- window ids survive a rotated-away audit log ----------------------------------------- */

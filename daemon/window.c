@@ -69,6 +69,7 @@ void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reason)
 	}
 	free(w);
 	arm_timer(d);
+	metrics_write(d);
 }
 
 void window_close_session(struct ph_daemon *d, struct ph_session *s, uint32_t reason)
@@ -172,6 +173,7 @@ void window_open(struct ph_daemon *d, struct ph_session *s, const struct ph_keve
 		   s->mark, nchains, (unsigned long long)((w->deadline_boot - now_boot + NSEC_PER_SEC - 1) / NSEC_PER_SEC));
 	session_send_event(s, PH_EVENT_WINDOW_OPEN, w, 0, 0, 0, 0);
 	arm_timer(d);
+	metrics_write(d);
 	return;
 fail:
 	watch_window(d->watch, s->mark, w->port, 0);

@@ -23,11 +23,11 @@
 
 #define CONF_FILE_MAX (256 * 1024)
 
-enum { K_SOCKET, K_GROUP, K_PORTS, K_MAXWIN, K_CHAINS, K_AUDIT, K_MARK, K_DESIGNATE, K_STATE, K_COUNT };
+enum { K_SOCKET, K_GROUP, K_PORTS, K_MAXWIN, K_CHAINS, K_AUDIT, K_MARK, K_DESIGNATE, K_STATE, K_METRICS, K_COUNT };
 static const char *const key_names[K_COUNT] = {
 	[K_SOCKET] = "socket", [K_GROUP] = "socket_group", [K_PORTS] = "ports",
 	[K_MAXWIN] = "max_window", [K_CHAINS] = "chains", [K_AUDIT] = "audit_log",
-	[K_MARK] = "socket_mark", [K_DESIGNATE] = "designate", [K_STATE] = "state_file",
+	[K_MARK] = "socket_mark", [K_DESIGNATE] = "designate", [K_STATE] = "state_file", [K_METRICS] = "metrics_file",
 };
 
 void config_defaults(struct ph_config *c)
@@ -510,6 +510,12 @@ static int parse_line(struct ph_config *c, char *line, const char *name, unsigne
 		return parse_mark(c, val, name, ln, err, el);
 	case K_DESIGNATE:
 		return parse_designate(c, val, name, ln, err, el);
+	case K_METRICS:
+		if (val[0] != '/')
+			return seterr(err, el, name, ln, "metrics_file: must be an absolute path");
+		if (copy_str(c->metrics_file, sizeof(c->metrics_file), val))
+			return seterr(err, el, name, ln, "metrics_file: path too long");
+		return 0;
 	case K_STATE:
 		if (val[0] != '/')
 			return seterr(err, el, name, ln, "state_file: must be an absolute path");

@@ -69,6 +69,7 @@ struct ph_config {
 	unsigned nchains;
 	char audit_log[256];
 	char state_file[256];     /* the last window id (StateDirectory=) */
+	char metrics_file[256];   /* Prometheus textfile; empty: none */
 	uint32_t mark, mark_mask;  /* socket mark for watch-mode sockets */
 	struct ph_designation des[PH_MAX_DESIGNATIONS];
 	unsigned ndes;

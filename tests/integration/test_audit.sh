@@ -124,4 +124,30 @@ W6=$(sed -n 's/.*window \([0-9]*\) open.*/\1/p' "$T_TMP/r6.err" | head -1)
 t_check "window ids continue after a restart (no reuse)" test "$W6" -gt "$W2"
 daemon_stop
 
+# the metrics file (node_exporter's textfile collector): counters that move
+M=$T_TMP/textfile/porthole.prom
+mkdir -p "$T_TMP/textfile"
+daemon_start "metrics_file = $M" || t_fail "daemon start with metrics_file"
+t_check "metrics file written at start" grep -q '^porthole_up 1$' "$M"
+bg_run /dev/null "$T_TMP/m1.err" run -- "$PY" "$T_TOOLS/listen.py" 80 2 $H; M1=$BG_PID
+wait_for "$T_TMP/m1.err" "window .* open" 30
+t_check "metrics: one window open" grep -q '^porthole_windows_open 1$' "$M"
+t_check "metrics: one window opened" grep -q '^porthole_windows_opened_total 1$' "$M"
+wait $M1
+sleep 0.2
+t_check "metrics: closed by reason" grep -q '^porthole_windows_closed_total{reason="listener-closed"} 1$' "$M"
+t_check "metrics: none open after" grep -q '^porthole_windows_open 0$' "$M"
+t_check "metrics: the last close has a time" bash -c "grep '^porthole_last_window_close_timestamp_seconds' '$M' | awk '{exit !(\$2 > 1.7e9)}'"
+ph_host run --max-window 86400 -- true >/dev/null 2>&1
+t_check "metrics: a refusal counted" grep -q '^porthole_refusals_total [1-9]' "$M"
+t_check "metrics: no temporary file left" bash -c "! ls '$T_TMP/textfile' | grep -q tmp"
+if command -v promtool >/dev/null; then
+	out=$(promtool check metrics <"$M" 2>&1); rc=$?
+	t_eq "promtool check metrics accepts the file${out:+ ($out)}" 0 $rc
+else
+	t_skip "promtool (Debian package prometheus) not installed: the metrics file format is not checked"
+fi
+daemon_stop
+t_check "metrics: porthole_up 0 after a stop" grep -q '^porthole_up 0$' "$M"
+
 t_summary
