@@ -105,8 +105,13 @@ t_eq "member of socket_group (supplementary) is served" 0 $?
 chmod 0660 "$T_SOCK"; chmod 0700 "$T_TMP"
 
 # a second daemon is refused and leaves the first one's firewall alone
-"$PORTHOLE_BIN/portholed" -c "$T_CONF" 2>"$T_TMP/second.err"
+in_host "$PORTHOLE_BIN/portholed" -c "$T_CONF" 2>"$T_TMP/second.err"
 t_eq "second daemon refused (75)" 75 $?
+# the refused second daemon must not have taken the first one's lock away
+in_host "$PORTHOLE_BIN/portholed" -c "$T_CONF" 2>"$T_TMP/third.err"
+t_eq "third daemon refused too (75)" 75 $?
+t_check "third daemon refused by the first daemon's lock" grep -q "another portholed holds $T_SOCK.lock" "$T_TMP/third.err"
+ph status >/dev/null 2>&1; t_eq "after the refused daemons: the first still answers status" 0 $?
 
 # SIGTERM: windows closed, exit 0
 bg_run /dev/null "$T_TMP/sd.err" run -- "$PY" "$T_TOOLS/listen.py" 80 30 $H; SD=$BG_PID
