@@ -54,14 +54,7 @@ void fmt_time(uint64_t realtime_ns, char *buf, size_t len);
 /* s as a quoted JSON string (lib/json.h json_escape), never truncated. */
 void print_json_str(FILE *f, const char *s);
 
-/* s made harmless for a terminal: C0 controls, DEL, the C1 controls
- * U+0080..U+009F (each byte of their UTF-8 form) and bytes that are not
- * UTF-8 become \xNN, a backslash becomes \\; printable ASCII and valid UTF-8
- * from U+00A0 pass. Like json_escape: returns the length the escaped text
- * needs, writes at most outlen-1 bytes and a NUL, never half an escape (out
- * may be NULL to measure). */
-size_t term_escape(char *out, size_t outlen, const char *s);
-/* The same, written to f without a length limit. */
+/* term_escape(s) (lib/json.h), written to f without a length limit. */
 void print_safe(FILE *f, const char *s);
 
 #endif

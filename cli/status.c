@@ -5,6 +5,7 @@
  * close revokes one by id. */
 #include "cli.h"
 #include "client.h"
+#include "json.h"
 #include "proto.h"
 #include "util.h"
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* stderr logging with journald priority prefixes (see log.h). */
 #include "log.h"
+#include "json.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,7 +14,7 @@ void log_set_debug(int on) { debug_on = on; }
 
 static void vlog(int prio, const char *suffix, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char line[1024], safe[1200];
 	int n;
 
 	if (prio == LOG_DEBUG && !debug_on)
@@ -21,8 +22,11 @@ static void vlog(int prio, const char *suffix, const char *fmt, va_list ap)
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	if (n < 0)
 		return;
+	/* names from processes (an exe called "x\n<3>forged") must not start
+	 * a line of their own or reach a terminal raw */
+	term_escape(safe, sizeof(safe), line);
 	/* one write per line so concurrent writers never interleave mid-line */
-	fprintf(stderr, "<%d>portholed: %s%s%s\n", prio, line, suffix ? ": " : "", suffix ? suffix : "");
+	fprintf(stderr, "<%d>portholed: %s%s%s\n", prio, safe, suffix ? ": " : "", suffix ? suffix : "");
 	fflush(stderr);
 }
 

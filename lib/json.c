@@ -289,31 +289,90 @@ static void put(struct jbuf *b, const char *s, size_t n)
 
 static void puts_(struct jbuf *b, const char *s) { put(b, s, strlen(s)); }
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 if it is not one
- * (overlong forms, surrogates and code points past U+10FFFF are not). */
-static size_t utf8_len(const unsigned char *p)
+/* Length of the valid UTF-8 sequence at p (1-4) and its code point, or 0
+ * (overlong forms, surrogates, past U+10FFFF). A NUL ends a sequence. */
+static size_t utf8_decode(const unsigned char *p, unsigned *cp)
 {
-	unsigned cp;
 	size_t n;
 
-	if (p[0] < 0x80)
+	if (p[0] < 0x80) {
+		*cp = p[0];
 		return 1;
+	}
 	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, cp = p[0] & 0x1f;
+		n = 2, *cp = p[0] & 0x1f;
 	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, cp = p[0] & 0x0f;
+		n = 3, *cp = p[0] & 0x0f;
 	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, cp = p[0] & 0x07;
+		n = 4, *cp = p[0] & 0x07;
 	else
 		return 0;
 	for (size_t i = 1; i < n; i++) {
 		if ((p[i] & 0xc0) != 0x80)
 			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
+		*cp = (*cp << 6) | (p[i] & 0x3f);
 	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+	if ((n == 3 && (*cp < 0x800 || (*cp >= 0xd800 && *cp <= 0xdfff))) ||
+	    (n == 4 && (*cp < 0x10000 || *cp > 0x10ffff)))
 		return 0;
 	return n;
+}
+
+/* The text for the character at p: *src (esc or p itself) and its length;
+ * *adv: the bytes of s it stands for. esc holds up to 8 escaped bytes. */
+static size_t term_unit(const unsigned char *p, char esc[9], const char **src, size_t *adv)
+{
+	unsigned cp;
+	size_t n = utf8_decode(p, &cp);
+
+	*src = esc;
+	if (n == 0) {
+		*adv = 1;
+		return (size_t)snprintf(esc, 9, "\\x%02x", p[0]);
+	}
+	*adv = n;
+	if (cp == '\\') {
+		memcpy(esc, "\\\\", 3);
+		return 2;
+	}
+	if (cp < 0x20 || cp == 0x7f)
+		return (size_t)snprintf(esc, 9, "\\x%02x", p[0]);
+	if (cp >= 0x80 && cp <= 0x9f) /* C1: 0xc2 0x80..0x9f */
+		return (size_t)snprintf(esc, 9, "\\x%02x\\x%02x", p[0], p[1]);
+	*src = (const char *)p;
+	return n;
+}
+
+size_t term_escape(char *out, size_t outlen, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = 0, written = 0;
+	int full = !out || !outlen;
+
+	while (*p) {
+		char esc[9];
+		const char *src;
+		size_t adv, n = term_unit(p, esc, &src, &adv);
+
+		if (!full && written + n < outlen) {
+			memcpy(out + written, src, n);
+			written += n;
+		} else {
+			full = 1;
+		}
+		len += n;
+		p += adv;
+	}
+	if (out && outlen)
+		out[written] = '\0';
+	return len;
+}
+
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned cp;
+
+	return utf8_decode(p, &cp);
 }
 
 size_t json_escape(char *out, size_t outlen, const char *s)

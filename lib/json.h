@@ -22,6 +22,11 @@ int json_get_u64(const char *s, size_t n, const char *key, uint64_t *out);
  * NULL to measure). The one escaper of the project. */
 size_t json_escape(char *out, size_t outlen, const char *s);
 
+/* Escape s for a terminal or a log line: control characters, DEL, C1 and
+ * bytes that are not UTF-8 as \\xNN, a backslash as two; valid UTF-8 text
+ * stays as it is. Same contract as json_escape. */
+size_t term_escape(char *out, size_t outlen, const char *s);
+
 /* JSON builder over a fixed buffer; err set when it overflows. */
 struct jbuf {
 	char *buf;

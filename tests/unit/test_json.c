@@ -40,6 +40,14 @@ int main(void)
 		CHECK(n == 6 && !strcmp(small, "abc"), "truncates and terminates (%zu '%s')", n, small);
 	}
 
+	{
+		char t[128];
+		term_escape(t, sizeof(t), "a\\b\nc\x1b[31m\xff\xc2\x9b\xc3\xa9");
+		CHECK(!strcmp(t, "a\\\\b\\x0ac\\x1b[31m\\xff\\xc2\\x9b\xc3\xa9"),
+		      "term_escape: backslash, newline, ESC, invalid byte, C1 escaped; UTF-8 kept: %s", t);
+		CHECK(term_escape(NULL, 0, "\n") == 4, "term_escape measures");
+	}
+
 	jb_init(&b, buf, sizeof(buf));
 	jb_obj_begin(&b, NULL);
 	jb_str(&b, "exe", "/tmp/\n\x1b\xff");
