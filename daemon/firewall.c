@@ -159,7 +159,24 @@ static int have_rule(const struct ph_fw *f, const struct ph_chain_ref *c, uint16
 	return 0;
 }
 
-enum extra { EXTRA_NONE, EXTRA_ADD_ELEM };
+/* A table owned by another process, with a chain that can drop: nobody but
+ * its owner may add porthole's rule there. Judged on the last scan. */
+static int owned_blocker(const struct ph_fw *f, char *why, size_t whylen)
+{
+	for (unsigned i = 0; i < f->scan.count; i++) {
+		const struct nft_chain_info *c = &f->scan.chains[i];
+		if (c->cls == CHAIN_OWNED && chain_may_drop(c)) {
+			snprintf(why, whylen,
+				 "table %s %s is owned by another process (firewalld >= 2.2: NftablesTableOwner=yes) and its "
+				 "chain %s can drop: set NftablesTableOwner=no in firewalld.conf, or add "
+				 "'meta l4proto tcp meta mark & 0x%x == 0x%x accept' to that chain yourself and set chains = none",
+				 family_name(c->ref.family), c->ref.table, c->ref.chain, f->cfg->mark_mask, f->cfg->mark);
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
 struct elem { uint32_t mark; uint16_t port; uint64_t timeout_ms; };
 
 /* One batch bound to f->genid: add missing host rules, delete surplus ones,
@@ -190,6 +207,8 @@ static int reconcile_once(struct ph_fw *f, int want, const struct elem *el, unsi
 				add_p[nadd++] = f->cfg->ports[p];
 			}
 	*added = nadd;
+	if (want && f->cfg->chains_mode != PH_CHAINS_NONE && owned_blocker(f, why, whylen))
+		return -EPERM;
 	if (want && f->cfg->chains_mode == PH_CHAINS_LIST && f->ntargets == 0) {
 		snprintf(why, whylen, "none of the configured chains exists");
 		return -ENOENT;
@@ -442,6 +461,7 @@ unsigned fw_chains(const struct ph_fw *f, struct ph_chain_ref *out, unsigned max
 
 /* ---- what porthole cannot write to ------------------------------------------------------- */
 
+
 int fw_blocked(struct ph_fw *f, char *why, size_t whylen)
 {
 	int present, drop, r;
@@ -466,17 +486,7 @@ int fw_blocked(struct ph_fw *f, char *why, size_t whylen)
 			return r;
 		}
 	}
-	for (unsigned i = 0; i < f->scan.count; i++) {
-		const struct nft_chain_info *c = &f->scan.chains[i];
-		if (c->cls == CHAIN_OWNED && chain_may_drop(c)) {
-			snprintf(why, whylen,
-				 "table %s %s is owned by another process (firewalld >= 2.2: NftablesTableOwner=yes) and its "
-				 "chain %s can drop: set NftablesTableOwner=no in firewalld.conf, or add "
-				 "'meta l4proto tcp meta mark & 0x%x == 0x%x accept' to that chain yourself and set chains = none",
-				 family_name(c->ref.family), c->ref.table, c->ref.chain, f->cfg->mark_mask, f->cfg->mark);
-			return -EPERM;
-		}
-	}
+	return owned_blocker(f, why, whylen);
 	return 0;
 }
 
@@ -490,8 +500,9 @@ static void monitor_join(struct ph_fw *f, int join)
 		f->joined = join;
 	if (!join) {
 		int changed;
-		nl_monitor_drain(f->monfd, nl_portid(f->nl), &changed); /* moot now */
-		f->valid = 0; /* unwatched from here on */
+		/* what queued is moot now. The last scan stays: every batch is
+		 * bound to its generation, so a stale one is refused and read again */
+		nl_monitor_drain(f->monfd, nl_portid(f->nl), &changed);
 	}
 }
 
