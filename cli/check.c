@@ -31,6 +31,9 @@
 #include <unistd.h>
 #include <linux/netfilter/nf_tables.h>
 #include <libnftnl/chain.h>
+#include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
+#include <linux/rtnetlink.h>
 
 enum verdict { V_OK, V_WARN, V_FAIL, V_SKIP };
 static const char *const vname[] = { "ok", "warn", "fail", "skip" };
@@ -370,6 +373,86 @@ static void check_chains(int root, const struct ph_config *cfg)
 	free(sc);
 }
 
+/* ip rules that match mark bits porthole writes: a window's socket mark on
+ * the client's replies would send them by another route */
+struct rule_scan {
+	uint32_t mask;
+	unsigned hits;
+	char first[128];
+};
+
+static int ip_rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rule_scan *rs = data;
+	const struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+	uint32_t mark = 0, mask = 0, table = frh->table;
+	int has_mark = 0;
+
+	mnl_attr_for_each(a, nlh, sizeof(*frh)) {
+		if (mnl_attr_get_type(a) == FRA_FWMARK) {
+			mark = mnl_attr_get_u32(a);
+			has_mark = 1;
+		} else if (mnl_attr_get_type(a) == FRA_FWMASK) {
+			mask = mnl_attr_get_u32(a);
+		} else if (mnl_attr_get_type(a) == FRA_TABLE) {
+			table = mnl_attr_get_u32(a);
+		}
+	}
+	if (!has_mark)
+		return MNL_CB_OK;
+	if (!mask)
+		mask = 0xffffffffu;
+	if (mask & rs->mask) {
+		if (!rs->hits++)
+			snprintf(rs->first, sizeof(rs->first), "%sfwmark 0x%x/0x%x lookup %u",
+				 frh->flags & FIB_RULE_INVERT ? "not " : "", mark, mask, table);
+	}
+	return MNL_CB_OK;
+}
+
+static void check_ip_rules(int root, const struct ph_config *cfg)
+{
+	struct rule_scan rs = { .mask = cfg->mark_mask };
+	struct mnl_socket *nl;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+
+	(void)root;
+	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		if (nl)
+			mnl_socket_close(nl);
+		add(V_SKIP, "ip rules", "cannot open a routing netlink socket");
+		return;
+	}
+	for (int fam = 0; fam < 2; fam++) {
+		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+		struct fib_rule_hdr *frh;
+		uint32_t seq = (uint32_t)fam + 1;
+		ssize_t n;
+
+		nlh->nlmsg_type = RTM_GETRULE;
+		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+		nlh->nlmsg_seq = seq;
+		frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+		frh->family = fam ? AF_INET6 : AF_INET;
+		if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+			break;
+		while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
+			int r = mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), ip_rule_cb, &rs);
+			if (r <= MNL_CB_STOP)
+				break;
+		}
+	}
+	mnl_socket_close(nl);
+	if (rs.hits)
+		add(V_WARN, "ip rules", "%u policy-routing rule(s) match mark bits porthole writes (mask 0x%x; first: %s): a "
+		    "window's socket mark could route the client's replies elsewhere; pick other bits with socket_mark",
+		    rs.hits, cfg->mark_mask, rs.first);
+	else
+		add(V_OK, "ip rules", "no policy-routing rule uses porthole's mark bits (0x%x)", cfg->mark_mask);
+}
+
 static void check_iptables_legacy(int root, const struct ph_config *cfg)
 {
 	for (int v6 = 0; v6 <= 1; v6++) {
@@ -538,6 +621,7 @@ int cmd_check(int argc, char **argv)
 	check_daemon(sock);
 	check_chains(root, &cfg);
 	check_iptables_legacy(root, &cfg);
+	check_ip_rules(root, &cfg);
 	check_designations(&cfg);
 
 	for (unsigned i = 0; i < nchecks; i++)

@@ -61,6 +61,22 @@ chk >"$T_TMP/c4.txt"; rc=$?
 t_eq "check on an empty ruleset: exit 0" 0 $rc
 t_check "check says nothing drops" grep -q "no base chains" "$T_TMP/c4.txt"
 printf '%s\n' "$SAVED" | in_host nft -f -
+
+# marks are shared territory: an ip rule or another table using porthole's bits is warned about
+in_host ip rule add fwmark 0x2/0xff table 100
+in_host nft add table inet other
+in_host nft 'add chain inet other pre { type filter hook prerouting priority -300; }'
+in_host nft add rule inet other pre meta mark set 0x1
+chk >"$T_TMP/c8.txt"
+t_check "check WARNs about an ip rule on porthole's mark bits" grep -q "^WARN .*ip rules .*fwmark 0x2/0xff" "$T_TMP/c8.txt"
+t_check "check WARNs about another table writing porthole's mark bits" grep -q "^WARN .*mark bits .*inet other pre" "$T_TMP/c8.txt"
+in_host ip rule del fwmark 0x2/0xff table 100
+in_host nft delete table inet other
+chk >"$T_TMP/c9.txt"
+t_check "without them: ip rules OK" grep -q "^OK .*ip rules .*no policy-routing rule" "$T_TMP/c9.txt"
+t_check "without them: no mark-bits warning" bash -c "! grep -q '^WARN .*mark bits' '$T_TMP/c9.txt'"
+t_check "check names the firewall manager (hand-written nftables) and its static rule" \
+	grep -q "^OK .*firewall nftables .*meta mark & 0x3fff == 0x2000 accept" "$T_TMP/c9.txt"
 printf 'socket = %s\nsocket_group = root\nchains = inet filter input, inet filter nosuch\n' "$T_SOCK" >"$T_TMP/explicit.conf"
 in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" check --config "$T_TMP/explicit.conf" >"$T_TMP/c5.txt"; rc=$?
 t_eq "check with a configured chain that does not exist: exit 1" 1 $rc
@@ -105,6 +121,10 @@ if command -v systemd-analyze >/dev/null; then
 	sed "s|@SBINDIR@|$PORTHOLE_BIN|" "$T_ROOT/packaging/portholed.service" >"$T_TMP/portholed.service"
 	out=$(systemd-analyze verify --man=no "$T_TMP/portholed.service" 2>&1); rc=$?
 	t_eq "systemd-analyze verify portholed.service: clean${out:+ ($out)}" "0:" "$rc:$out"
+	exp=$(systemd-analyze security --offline=yes "$T_TMP/portholed.service" 2>/dev/null |
+		sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+	t_check "systemd-analyze security --offline=yes: exposure ${exp:-?} <= 2.5" \
+		"$PY" -c "import sys; sys.exit(0 if '$exp' and float('$exp') <= 2.5 else 1)"
 else
 	t_skip "systemd-analyze not installed: unit file not verified"
 fi
