@@ -115,7 +115,14 @@ int error_exit(const void *msg)
 	/* the daemon's text may quote what a client sent it */
 	term_escape(text, sizeof(text), e->msg);
 	die_msg("portholed refused: %s", text);
-	return (e->code == EACCES || e->code == EPERM) ? EX_NOPERM_ : EX_SOFTWARE_;
+	/* a refusal of the request (permission, a limit, a child that cannot
+	 * be tagged) is 77; anything else is the daemon failing, 70 */
+	switch (e->code) {
+	case EACCES: case EPERM: case EUSERS: case EBUSY: case EEXIST: case ENOSPC: case ESRCH:
+		return EX_NOPERM_;
+	default:
+		return EX_SOFTWARE_;
+	}
 }
 
 int reply_failure(int r)

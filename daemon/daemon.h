@@ -44,6 +44,11 @@ struct ph_session {
 	char exe[PH_EXE_LEN];
 	char cgroup[PH_PATH_LEN]; /* S_RUN: the command's cgroup (its caller's) */
 	struct ph_client *client; /* NULL once the CLI has gone */
+	/* S_WATCH: when each designated process (pid + start time, so a reused
+	 * pid is another process) got its first window: max_window bounds the
+	 * total a long-lived process can keep open */
+	struct { pid_t pid; uint64_t start, first_boot; } budget[32];
+	unsigned budget_next;
 	struct ph_session *next;
 };
 

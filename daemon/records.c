@@ -366,7 +366,16 @@ static void fill_recovered(struct jbuf *b, void *arg)
 
 void record_recovered(struct ph_daemon *d, uint64_t window_id)
 {
+	struct jfields f = { .n = 0 };
+	char msg[128];
+
 	record_write(d, "window-close", fill_recovered, &window_id);
+	d->stats.closed[PH_REASON_RECOVERED]++;
+	jf(&f, "PORTHOLE_WINDOW=%llu", (unsigned long long)window_id);
+	jf(&f, "PORTHOLE_REASON=recovered");
+	snprintf(msg, sizeof(msg), "window %llu closed (recovered): open when the previous daemon stopped",
+		 (unsigned long long)window_id);
+	journal_event("window-close", msg, f.ptr, f.n);
 }
 
 static void fill_stop(struct jbuf *b, void *arg)

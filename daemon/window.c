@@ -83,17 +83,53 @@ void window_close_session(struct ph_daemon *d, struct ph_session *s, uint32_t re
 	}
 }
 
+/* A process's start time (field 22 of /proc/PID/stat), 0 if it is gone. */
+static uint64_t proc_start(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small_file(path, buf, sizeof(buf)))
+		return 0;
+	p = strrchr(buf, ')'); /* comm may hold blanks and parentheses */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &v) != 1)
+		return 0;
+	return v;
+}
+
+/* When this designated process got its first window (now, if this is it). */
+static uint64_t watch_first_window(struct ph_session *s, pid_t pid, uint64_t now_boot)
+{
+	uint64_t start = proc_start(pid);
+	unsigned i;
+
+	for (i = 0; i < ARRAY_SIZE(s->budget); i++)
+		if (s->budget[i].pid == pid && s->budget[i].start == start)
+			return s->budget[i].first_boot;
+	/* the oldest entry makes room: a process remembered 32 windows ago */
+	i = s->budget_next++ % ARRAY_SIZE(s->budget);
+	s->budget[i].pid = pid;
+	s->budget[i].start = start;
+	s->budget[i].first_boot = now_boot;
+	return now_boot;
+}
+
 /* The deadline of a window about to open. A `porthole run` session gets
  * max_window from its first window on, for all of its windows together:
- * listening again does not move it. A designation's window gets max_window
- * from its own opening. */
-static int window_deadline(struct ph_session *s, uint64_t now_boot, uint64_t now_real, uint64_t *boot, uint64_t *real)
+ * listening again does not move it. A designated process likewise, counted
+ * from its own first window: a long-lived process cannot chain windows. */
+static int window_deadline(struct ph_session *s, pid_t pid, uint64_t now_boot, uint64_t now_real, uint64_t *boot,
+			   uint64_t *real)
 {
 	uint64_t span = (uint64_t)s->max_window * NSEC_PER_SEC;
 
 	if (s->kind == S_WATCH) {
-		*boot = now_boot + span;
-		*real = now_real + span;
+		uint64_t first = watch_first_window(s, pid, now_boot);
+		if (first + span <= now_boot)
+			return -ETIME;
+		*boot = first + span;
+		*real = now_real + (first + span - now_boot);
 		return 0;
 	}
 	if (!s->deadline_boot) {
@@ -121,10 +157,12 @@ void window_open(struct ph_daemon *d, struct ph_session *s, const struct ph_keve
 		session_send_event(s, PH_EVENT_WINDOW_FAILED, NULL, 0, ENOMEM, 0, 0);
 		return;
 	}
-	r = window_deadline(s, now_boot, now_real, &w->deadline_boot, &w->deadline_real);
+	r = window_deadline(s, (pid_t)e->tgid, now_boot, now_real, &w->deadline_boot, &w->deadline_real);
 	if (r) {
-		log_notice("session %llu: listen on tcp/%u after its max_window of %u s; no window",
-			   (unsigned long long)s->id, e->port, s->max_window);
+		log_notice("session %llu: listen on tcp/%u by pid %u after its max_window of %u s; no window",
+			   (unsigned long long)s->id, e->port, e->tgid, s->max_window);
+		if (s->kind == S_WATCH)
+			record_refused(d, e->uid, (pid_t)e->tgid, "window", "this designated process used up its max_window");
 		session_send_event(s, PH_EVENT_WINDOW_FAILED, NULL, 0, ETIME, 0, 0);
 		free(w);
 		return;

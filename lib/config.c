@@ -572,6 +572,12 @@ int config_parse(struct ph_config *out, const char *name, const char *buf, size_
 			return seterr(err, errlen, name, d->line, "designate: max_window=%u exceeds max_window %u",
 				      d->max_window, c.max_window);
 	}
+	/* each designation needs a mark of its own, and sessions need some */
+	if (c.ndes && __builtin_popcount(c.mark_mask) < 31 &&
+	    (1u << __builtin_popcount(c.mark_mask)) - 2 < c.ndes + 1)
+		return seterr(err, errlen, name, c.des[c.ndes - 1].line,
+			      "socket_mark: mask 0x%x has too few values for %u designations and any session",
+			      c.mark_mask, c.ndes);
 	*out = c;
 	return 0;
 }

@@ -97,4 +97,29 @@ rm -f "$T_TMP/bin/acme-client"
 wait_for "$T_DLOG" "acme-client is gone" 30 && t_pass "removed: no longer designated, said in the log" ||
 	t_fail "removed: no longer designated, said in the log"
 daemon_stop
+
+# --- 17: a long-lived designated process cannot chain windows past max_window ----------------------
+cp "$PY311" "$T_TMP/bin/renewer"
+cat >"$T_TMP/relisten.py" <<'PYEOF'
+import socket, sys, time
+# listen 1 s, pause, listen again, pause past max_window, listen a third time
+for dur, gap in ((1.0, 0.5), (1.0, 2.0), (1.5, 0)):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((sys.argv[1], 80)); s.listen(4)
+    print("listening", flush=True)
+    time.sleep(dur); s.close(); time.sleep(gap)
+PYEOF
+daemon_start "designate = exe $T_TMP/bin/renewer max_window=3" || { t_fail "daemon start"; t_summary; exit 1; }
+bg_host "$T_TMP/relisten.out" /dev/null "$T_TMP/bin/renewer" "$T_TMP/relisten.py" $H; RL=$BG_PID
+sleep 4.6
+t_eq "third listen of the same process, past its max_window of 3 s: dropped" dropped "$(probe inet $H 80)"
+wait $RL
+A=$T_TMP/audit.jsonl
+n=$("$PY" -c "
+import json
+opens=[r for r in (json.loads(l) for l in open('$A')) if r['event']=='window-open' and r['designation'].get('value','').endswith('/renewer')]
+print(len(opens), len(set(r['deadline'] for r in opens)))")
+t_eq "two windows for that process, with one deadline between them" "2 1" "$n"
+t_check "the third listen is a refused record" grep -q '"why":"this designated process used up its max_window"' "$A"
+daemon_stop
 t_summary
