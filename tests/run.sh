@@ -46,7 +46,7 @@ run_one() { # NAME CMD...
 if [ -n "${TESTS:-}" ]; then
 	list=$TESTS
 else
-	list="$(cd tests && ls unit/test_*.c | sed 's/\.c$//') fuzz $(cd tests && ls integration/*.sh e2e/test_*.sh package/test_*.sh 2>/dev/null)"
+	list="$(cd tests && ls unit/test_*.c | sed 's/\.c$//') fuzz $(cd tests && ls integration/*.sh e2e/test_*.sh package/test_*.sh systemd/test_*.sh 2>/dev/null)"
 fi
 for t in $list; do
 	case $t in
