@@ -43,6 +43,11 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u64 netns_cookie = 0;
 /* The mark bits porthole owns. */
 const volatile __u32 mark_mask = 0;
+/* The daemon's PID namespace (kernel dev_t and inode of its nsfs file): pids
+ * reported as the daemon sees them, so /proc/PID is the right process even
+ * when the daemon runs in a container. 0: the initial namespace. */
+const volatile __u64 pidns_dev = 0;
+const volatile __u64 pidns_ino = 0;
 
 /* Events that could not be reported (ring buffer full): the daemon reads
  * this and resynchronises from the maps when it moves. */
@@ -114,6 +119,19 @@ struct {
 	__uint(max_entries, PH_RINGBUF_BYTES);
 } events SEC(".maps");
 
+/* The current process's pid in the daemon's PID namespace; 0 when it is
+ * not visible there. */
+static __always_inline __u32 current_tgid(void)
+{
+	struct bpf_pidns_info ns;
+
+	if (!pidns_ino)
+		return bpf_get_current_pid_tgid() >> 32;
+	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)))
+		return 0;
+	return ns.tgid;
+}
+
 static __always_inline struct ph_kevent *reserve(void)
 {
 	struct ph_kevent *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -172,7 +190,6 @@ int BPF_PROG(ph_exit, struct task_struct *p)
 		return 0;
 	e->type = PH_EV_SESSION_EMPTY;
 	e->mark = mark;
-	e->tgid = BPF_CORE_READ(p, tgid);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -277,8 +294,7 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 		if (!bpf_map_lookup_elem(&windows, &k))
 			return 0; /* not through an open window */
 	} else if (type == PH_EV_LISTEN) {
-		__u64 id = bpf_get_current_pid_tgid();
-		struct ph_listener l = { .mark = mark, .tgid = id >> 32, .port = port, .family = family,
+		struct ph_listener l = { .mark = mark, .tgid = current_tgid(), .port = port, .family = family,
 					 .uid = (__u32)bpf_get_current_uid_gid() };
 		bpf_map_update_elem(&listeners, &cookie, &l, BPF_ANY);
 	} else {
@@ -294,7 +310,7 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	cgrp = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
 	e->cgroup_id = cgrp ? BPF_CORE_READ(cgrp, kn, id) : 0;
 	e->netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	e->tgid = bpf_get_current_pid_tgid() >> 32;
+	e->tgid = current_tgid();
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->type = type;
 	e->family = family;

@@ -7,6 +7,7 @@
  * until the session is over so nothing of it outlives us. */
 #include "cli.h"
 #include "client.h"
+#include "json.h"
 #include "proto.h"
 #include "util.h"
 
@@ -266,6 +267,11 @@ int cmd_run(int argc, char **argv)
 					session_over = 1;
 				else
 					print_event(e);
+			} else if (t == PH_MSG_ERROR) {
+				/* why a window could not open: the daemon's words */
+				char text[4 * PH_ERRMSG_LEN + 1];
+				term_escape(text, sizeof(text), ((struct ph_error *)ph_payload(&m))->msg);
+				die_msg("portholed: %s", text);
 			} else if (t < 0) {
 				daemon_gone = 1;
 				if (!have_status)

@@ -179,6 +179,64 @@ static int owned_blocker(const struct ph_fw *f, char *why, size_t whylen)
 
 struct elem { uint32_t mark; uint16_t port; uint64_t timeout_ms; };
 
+/* One batch: fill it, commit it, map the verdict. res (the caller's, for
+ * echoed handles and the kernel's words) is filled; *idx names the message
+ * that failed (-1: the batch as a whole). */
+static int run_batch(struct ph_fw *f, int use_genid, int (*fill)(struct nl_batch *, void *), void *arg,
+		     struct nl_result *res, int *idx)
+{
+	struct nl_batch *b = nl_batch_begin(f->nl, use_genid, f->genid);
+	int r;
+
+	*idx = -1;
+	memset(res, 0, sizeof(*res));
+	if (!b)
+		return -ENOMEM;
+	r = fill(b, arg);
+	if (r) {
+		nl_batch_abort(b);
+		return r;
+	}
+	r = nl_batch_commit(b, res);
+	return r ? r : nl_result_error(res, idx);
+}
+
+struct host_change {
+	struct ph_fw *f;
+	const unsigned *del_idx;
+	unsigned ndel;
+	const struct ph_chain_ref *add_c;
+	const uint16_t *add_p;
+	unsigned nadd;
+	const struct elem *el;
+};
+
+static int fill_host_change(struct nl_batch *b, void *arg)
+{
+	const struct host_change *hc = arg;
+	const struct ph_fw *f = hc->f;
+	int r = 0;
+
+	for (unsigned i = 0; !r && i < hc->ndel; i++) {
+		const struct host_rule *h = &f->rules[hc->del_idx[i]];
+		struct nftnl_rule *rule = nftnl_rule_alloc();
+		if (!rule)
+			return -ENOMEM;
+		nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, (uint32_t)h->chain.family);
+		nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, h->chain.table);
+		nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, h->chain.chain);
+		nftnl_rule_set_u64(rule, NFTNL_RULE_HANDLE, h->handle);
+		r = nr_batch_rule(b, rule, 0);
+	}
+	for (unsigned i = 0; !r && i < hc->nadd; i++) {
+		struct nftnl_rule *rule = nr_host_rule(&hc->add_c[i], hc->add_p[i], f->cfg->mark, f->cfg->mark_mask);
+		r = rule ? nr_batch_rule(b, rule, 1) : -ENOMEM;
+	}
+	if (!r && hc->el)
+		r = nr_add_element(b, hc->el->mark, hc->el->port, hc->el->timeout_ms);
+	return r;
+}
+
 /* One batch bound to f->genid: add missing host rules, delete surplus ones,
  * and the element when given. -ERESTART: the host moved; scan again. */
 static int reconcile_once(struct ph_fw *f, int want, const struct elem *el, unsigned *added, char *why, size_t whylen)
@@ -187,7 +245,6 @@ static int reconcile_once(struct ph_fw *f, int want, const struct elem *el, unsi
 	uint16_t add_p[MAX_HOST_RULES];
 	unsigned nadd = 0, del_idx[MAX_HOST_RULES], ndel = 0, seen_dup[MAX_HOST_RULES] = { 0 };
 	struct nl_result *res;
-	struct nl_batch *b;
 	int r, idx;
 
 	for (unsigned i = 0; i < f->nrules; i++) {
@@ -216,40 +273,12 @@ static int reconcile_once(struct ph_fw *f, int want, const struct elem *el, unsi
 	if (!nadd && !ndel && !el)
 		return 0;
 	res = malloc(sizeof(*res));
-	b = nl_batch_begin(f->nl, 1, f->genid);
-	if (!res || !b) {
-		free(res);
-		nl_batch_abort(b);
+	if (!res)
 		return -ENOMEM;
+	{
+		struct host_change hc = { f, del_idx, ndel, add_c, add_p, nadd, el };
+		r = run_batch(f, 1, fill_host_change, &hc, res, &idx);
 	}
-	r = 0;
-	for (unsigned i = 0; !r && i < ndel; i++) {
-		const struct host_rule *h = &f->rules[del_idx[i]];
-		struct nftnl_rule *rule = nftnl_rule_alloc();
-		if (!rule) {
-			r = -ENOMEM;
-			break;
-		}
-		nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, (uint32_t)h->chain.family);
-		nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, h->chain.table);
-		nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, h->chain.chain);
-		nftnl_rule_set_u64(rule, NFTNL_RULE_HANDLE, h->handle);
-		r = nr_batch_rule(b, rule, 0);
-	}
-	for (unsigned i = 0; !r && i < nadd; i++) {
-		struct nftnl_rule *rule = nr_host_rule(&add_c[i], add_p[i], f->cfg->mark, f->cfg->mark_mask);
-		r = rule ? nr_batch_rule(b, rule, 1) : -ENOMEM;
-	}
-	if (!r && el)
-		r = nr_add_element(b, el->mark, el->port, el->timeout_ms);
-	if (r) {
-		nl_batch_abort(b);
-		free(res);
-		return r;
-	}
-	r = nl_batch_commit(b, res);
-	if (!r)
-		r = nl_result_error(res, &idx);
 	if (r == -ERESTART || r == -EINTR) {
 		free(res);
 		return -ERESTART;
@@ -307,6 +336,10 @@ static int reconcile(struct ph_fw *f, int want, const struct elem *el, unsigned 
 	for (int round = 0; round < RECONCILE_ROUNDS && r == -ERESTART; round++) {
 		if (!f->valid || round > 0) {
 			r = scan_host(f);
+			if (r == -EINTR) {
+				r = -ERESTART; /* the ruleset changed during the dump: again */
+				continue;
+			}
 			if (r) {
 				snprintf(why, whylen, "reading the ruleset: %s", strerror(-r));
 				return r;
@@ -324,23 +357,11 @@ static int reconcile(struct ph_fw *f, int want, const struct elem *el, unsigned 
 static int commit_simple(struct ph_fw *f, int (*fill)(struct nl_batch *, void *), void *arg, char *why, size_t whylen)
 {
 	struct nl_result *res = malloc(sizeof(*res));
-	struct nl_batch *b = nl_batch_begin(f->nl, 0, 0);
 	int r, idx;
 
-	if (!res || !b) {
-		free(res);
-		nl_batch_abort(b);
+	if (!res)
 		return -ENOMEM;
-	}
-	r = fill(b, arg);
-	if (r) {
-		nl_batch_abort(b);
-		free(res);
-		return r;
-	}
-	r = nl_batch_commit(b, res);
-	if (!r)
-		r = nl_result_error(res, &idx);
+	r = run_batch(f, 0, fill, arg, res, &idx);
 	if (r && why)
 		snprintf(why, whylen, "%s%s%s", strerror(-r), res->extack[0] ? ": " : "", res->extack);
 	free(res);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "porthole.skel.h"
@@ -119,6 +121,14 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_
 			close(fd);
 	}
 	w->skel->rodata->mark_mask = cfg->mark_mask;
+	{
+		/* our PID namespace: the kernel reports pids as we see them */
+		struct stat st;
+		if (stat("/proc/self/ns/pid", &st) == 0) {
+			w->skel->rodata->pidns_dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
+			w->skel->rodata->pidns_ino = st.st_ino;
+		}
+	}
 	step = "loading the BPF programs";
 	err = porthole_bpf__load(w->skel);
 	if (err)

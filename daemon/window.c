@@ -101,11 +101,13 @@ static uint64_t proc_start(pid_t pid)
 /* When this designated process got its first window (now, if this is it). */
 static uint64_t watch_first_window(struct ph_session *s, pid_t pid, uint64_t now_boot)
 {
-	uint64_t start = proc_start(pid);
+	uint64_t start = pid > 0 ? proc_start(pid) : 0;
 	unsigned i;
 
+	if (!start)
+		return now_boot; /* not visible from our PID namespace: no budget to keep */
 	for (i = 0; i < ARRAY_SIZE(s->budget); i++)
-		if (s->budget[i].pid == pid && s->budget[i].start == start)
+		if (s->budget[i].first_boot && s->budget[i].pid == pid && s->budget[i].start == start)
 			return s->budget[i].first_boot;
 	/* the oldest entry makes room: a process remembered 32 windows ago */
 	i = s->budget_next++ % ARRAY_SIZE(s->budget);
@@ -185,6 +187,9 @@ void window_open(struct ph_daemon *d, struct ph_session *s, const struct ph_keve
 	if (r) {
 		log_err("window %llu: not opened: %s", (unsigned long long)w->id, why);
 		record_refused(d, w->uid, w->pid, "window", why);
+		/* the client is told why, not only that */
+		if (s->client)
+			control_send_error(s->client, -r, "no window for tcp/%u: %s", w->port, why);
 		goto fail;
 	}
 	log_debug("window %llu: element in place %llu us after the listen", (unsigned long long)w->id,

@@ -95,6 +95,27 @@ static ssize_t nl_recv(struct ph_nl *n, int flags)
 	}
 }
 
+/* 1 if the buffer holds the end of the reply to seq (DONE or an error) */
+static int reply_ended(const char *buf, ssize_t r, uint32_t seq)
+{
+	int len = (int)r;
+
+	for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, len);
+	     nlh = mnl_nlmsg_next(nlh, &len))
+		if (nlh->nlmsg_seq == seq && (nlh->nlmsg_type == NLMSG_DONE || nlh->nlmsg_type == NLMSG_ERROR))
+			return 1;
+	return 0;
+}
+
+static void nl_drain(struct ph_nl *n, uint32_t seq)
+{
+	for (int i = 0; i < 100000; i++) {
+		ssize_t r = nl_recv(n, 0);
+		if (r <= 0 || reply_ended(n->rbuf, r, seq))
+			return;
+	}
+}
+
 int nl_request(struct ph_nl *n, nl_build_fn build, void *arg, mnl_cb_t cb, void *data)
 {
 	uint32_t seq = ++n->seq;
@@ -112,10 +133,17 @@ int nl_request(struct ph_nl *n, nl_build_fn build, void *arg, mnl_cb_t cb, void 
 			return (int)r;
 		errno = 0;
 		ret = mnl_cb_run(n->rbuf, (size_t)r, seq, n->portid, cb, data);
-		if (ret < 0)
-			return errno ? -errno : -EIO;
 		if (ret == MNL_CB_STOP)
 			return 0;
+		if (ret < 0) {
+			/* a dump interrupted by a concurrent change (EINTR) or a
+			 * callback's error: the rest of the reply is still to come;
+			 * read it to its end so the next request starts clean */
+			int err = errno ? -errno : -EIO;
+			if (!reply_ended(n->rbuf, r, seq))
+				nl_drain(n, seq);
+			return err;
+		}
 	}
 }
 
