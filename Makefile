@@ -51,7 +51,7 @@ endif
 LIB_SRC    := $(wildcard lib/*.c)
 DAEMON_SRC := $(wildcard daemon/*.c)
 CLI_SRC    := $(wildcard cli/*.c)
-UNIT_TESTS := test_config test_proto test_json
+UNIT_TESTS := test_config test_proto test_json test_nftrule test_window
 
 LIB_OBJ        := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 SAN_LIB_OBJ    := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(LIB_SRC))
@@ -146,6 +146,18 @@ $(BUILD)/asan/test_%: tests/unit/test_%.c $(BUILD)/asan/libporthole.a $(HEADERS)
 	$(call msg,CC-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(BUILD)/asan/libporthole.a -o $@
+
+# lib/nftrule against libnftnl, in memory
+$(BUILD)/asan/test_nftrule: tests/unit/test_nftrule.c $(BUILD)/asan/libporthole.a $(HEADERS)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(BUILD)/asan/libporthole.a -lnftnl -lmnl -o $@
+
+# the window state machine linked with the test's fake firewall seam
+$(BUILD)/asan/test_window: tests/unit/test_window.c daemon/window.c $(BUILD)/asan/libporthole.a $(HEADERS)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< daemon/window.c $(BUILD)/asan/libporthole.a -o $@
 
 unit: $(addprefix $(BUILD)/asan/,$(UNIT_TESTS))
 

@@ -343,7 +343,33 @@ static size_t term_unit(const unsigned char *p, char esc[9], const char **src, s
 	return n;
 }
 
-size_t term_escape(char *out, size_t outlen, const char *s)
+/* The text for the character at p in a JSON string: like term_unit. */
+static size_t json_unit(const unsigned char *p, char esc[9], const char **src, size_t *adv)
+{
+	unsigned cp;
+	size_t n;
+
+	*src = esc;
+	*adv = 1;
+	if (*p == '"' || *p == '\\') {
+		esc[0] = '\\';
+		esc[1] = (char)*p;
+		return 2;
+	}
+	n = utf8_decode(p, &cp);
+	if (*p < 0x20 || *p == 0x7f || n == 0)
+		/* control bytes, and bytes that are not UTF-8: the byte's value,
+		 * visibly, and the line stays valid UTF-8 */
+		return (size_t)snprintf(esc, 9, "\\u%04x", *p);
+	*src = (const char *)p;
+	*adv = n;
+	return n;
+}
+
+/* Escape s unit by unit into out: never half a unit, always terminated;
+ * returns the length the whole escaped text needs. */
+static size_t escape_with(char *out, size_t outlen, const char *s,
+			  size_t (*unit)(const unsigned char *, char[9], const char **, size_t *))
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t len = 0, written = 0;
@@ -352,7 +378,7 @@ size_t term_escape(char *out, size_t outlen, const char *s)
 	while (*p) {
 		char esc[9];
 		const char *src;
-		size_t adv, n = term_unit(p, esc, &src, &adv);
+		size_t adv, n = unit(p, esc, &src, &adv);
 
 		if (!full && written + n < outlen) {
 			memcpy(out + written, src, n);
@@ -368,49 +394,14 @@ size_t term_escape(char *out, size_t outlen, const char *s)
 	return len;
 }
 
-static size_t utf8_len(const unsigned char *p)
+size_t term_escape(char *out, size_t outlen, const char *s)
 {
-	unsigned cp;
-
-	return utf8_decode(p, &cp);
+	return escape_with(out, outlen, s, term_unit);
 }
 
 size_t json_escape(char *out, size_t outlen, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = 0, written = 0;
-	int full = !out || !outlen;
-
-	while (*p) {
-		char esc[8];
-		const char *src = esc;
-		size_t n, adv = 1;
-
-		if (*p == '"' || *p == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*p;
-			n = 2;
-		} else if (*p < 0x20 || *p == 0x7f || (adv = utf8_len(p)) == 0) {
-			/* control bytes, and bytes that are not UTF-8: the byte's
-			 * value, visibly, and the line stays valid UTF-8 */
-			n = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", *p);
-			adv = 1;
-		} else {
-			src = (const char *)p;
-			n = adv;
-		}
-		if (!full && written + n < outlen) {
-			memcpy(out + written, src, n);
-			written += n;
-		} else {
-			full = 1;
-		}
-		len += n;
-		p += adv;
-	}
-	if (out && outlen)
-		out[written] = '\0';
-	return len;
+	return escape_with(out, outlen, s, json_unit);
 }
 
 static void put_escaped(struct jbuf *b, const char *s)
