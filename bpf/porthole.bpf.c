@@ -226,6 +226,7 @@ static __always_inline __u32 designation_mark(void)
 static __always_inline int on_bind(struct bpf_sock_addr *ctx)
 {
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	struct task_struct *task;
 	struct ph_tag *t;
 	__u32 want, mark = 0;
 
@@ -233,7 +234,12 @@ static __always_inline int on_bind(struct bpf_sock_addr *ctx)
 		return 1;
 	if (netns_cookie && bpf_get_netns_cookie(ctx) != netns_cookie)
 		return 1;
-	t = bpf_task_storage_get(&tags, bpf_get_current_task_btf(), NULL, 0);
+	task = bpf_get_current_task_btf();
+	t = bpf_task_storage_get(&tags, task, NULL, 0);
+	/* a thread whose tag could not be given at clone (storage busy or out
+	 * of memory) still belongs to its tagged process */
+	if (!t)
+		t = bpf_task_storage_get(&tags, task->group_leader, NULL, 0);
 	want = t ? t->mark : designation_mark();
 	if (!want)
 		return 1;

@@ -91,7 +91,10 @@ static void check_kernel(int root)
 			close(fd);
 			add(V_OK, "BPF", "bpf() works and ring buffers are available");
 		} else {
-			add(V_FAIL, "BPF", "cannot create a BPF ring buffer: %s", strerror(errno));
+			int e = errno;
+			add(V_FAIL, "BPF", "cannot create a BPF ring buffer: %s%s", strerror(e),
+			    e == EPERM || e == EACCES ? " (bpf() is refused: a seccomp filter, e.g. a container's or a unit's "
+			    "SystemCallFilter=, or a missing capability: CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)" : "");
 		}
 	}
 }
@@ -116,7 +119,7 @@ static void probe_child(struct probe_res *pr, const struct ph_config *cfg)
 	if (!pr->ran)
 		goto out;
 	b = nl_batch_begin(n, 0, 0);
-	pr->err = !b ? -ENOMEM : nr_add_table(b, cfg->mark, cfg->mark_mask, 1);
+	pr->err = !b ? -ENOMEM : nr_add_table(b, cfg->mark, cfg->mark_mask, 1, cfg->ports, cfg->nports);
 	if (b && pr->err)
 		nl_batch_abort(b);
 	else if (b && !(pr->err = nl_batch_commit(b, res)))

@@ -377,7 +377,7 @@ static int fill_del_table(struct nl_batch *b, void *arg)
 static int fill_add_table(struct nl_batch *b, void *arg)
 {
 	const struct ph_config *cfg = arg;
-	return nr_add_table(b, cfg->mark, cfg->mark_mask, 1);
+	return nr_add_table(b, cfg->mark, cfg->mark_mask, 1, cfg->ports, cfg->nports);
 }
 
 int fw_open(struct ph_fw **out, const struct ph_config *cfg, unsigned *swept, char *why, size_t whylen)

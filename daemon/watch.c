@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <bpf/bpf.h>
@@ -50,16 +51,27 @@ int watch_supported(char *why, size_t whylen)
 		snprintf(why, whylen, "kernel BTF (/sys/kernel/btf/vmlinux) is missing: needs CONFIG_DEBUG_INFO_BTF");
 		return -ENOTSUP;
 	}
-	/* tracing programs cannot be probed without a target; loading tells */
-	r = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL);
-	if (r < 0 && (r == -EPERM || r == -EACCES)) {
+	/* tracing programs cannot be probed without a target; loading tells.
+	 * A ring buffer created by hand says what really fails: libbpf's probe
+	 * answers "not supported" for EPERM too */
+	{
+		union bpf_attr a;
+		int fd;
+		memset(&a, 0, sizeof(a));
+		a.map_type = BPF_MAP_TYPE_RINGBUF;
+		a.max_entries = 4096;
+		fd = (int)syscall(SYS_bpf, BPF_MAP_CREATE, &a, sizeof(a));
+		r = fd < 0 ? -errno : 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	if (r == -EPERM || r == -EACCES) {
 		snprintf(why, whylen, "bpf() is refused (%s): a seccomp filter (e.g. a container's or a unit's "
 			 "SystemCallFilter=) or a missing capability (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)", strerror(-r));
 		return r;
 	}
-	if (r != 1) {
-		snprintf(why, whylen, "BPF ring buffers are not available (%s; Linux >= 5.8 needed)",
-			 r < 0 ? strerror(-r) : "the kernel says no");
+	if (r) {
+		snprintf(why, whylen, "BPF ring buffers are not available (%s; Linux >= 5.8 needed)", strerror(-r));
 		return -ENOTSUP;
 	}
 	r = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL);

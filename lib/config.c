@@ -331,10 +331,6 @@ int config_designation_warning(const struct ph_designation *d, char *buf, size_t
 				return 1;
 			}
 		}
-		if (!strchr(d->cgroup + 1, '/') && d->type == DES_CGROUP) {
-			snprintf(buf, len, "cgroup %s is a top-level cgroup: every process below it is designated", d->cgroup);
-			return 1;
-		}
 	}
 	return 0;
 }

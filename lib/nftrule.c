@@ -21,6 +21,8 @@
 #include <libnftnl/udata.h>
 
 #define SET_ID 1
+#define PORTS_SET_ID 2
+#define PORTS_SET "ports"
 #define RTN_LOCAL_TYPE 2
 /* nft's own datatype numbers, so that `nft list` prints the set's type */
 #define TYPE_MARK 19
@@ -176,6 +178,22 @@ static int x_window_lookup(struct nftnl_rule *r, uint32_t mask)
 	return add(r, e);
 }
 
+/* tcp dport @ports: the first test, so that other traffic leaves at once */
+static int x_watched_port(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e;
+
+	if (x_tcp_dport(r, NFT_REG_1))
+		return -ENOMEM;
+	e = e_alloc("lookup");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, PORTS_SET);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, PORTS_SET_ID);
+	}
+	return add(r, e);
+}
+
 /* (reg1 & mask) == value */
 static int x_masked_eq(struct nftnl_rule *r, uint32_t mask, uint32_t value)
 {
@@ -265,7 +283,7 @@ static struct nftnl_rule *own_rule(int which, uint32_t value, uint32_t mask)
 		return NULL;
 	switch (which) {
 	case 0: /* a new connection to a live window's socket, to a local address */
-		err = x_ct_state(r, NF_CT_STATE_BIT(IP_CT_NEW)) || x_l4proto_tcp(r) ||
+		err = x_l4proto_tcp(r) || x_watched_port(r) || x_ct_state(r, NF_CT_STATE_BIT(IP_CT_NEW)) ||
 		      x_fib_local(r, NFT_CMP_EQ) || x_window_lookup(r, mask) ||
 		      x_set_bits(r, 0, value, mask) || x_set_bits(r, 1, value, mask);
 		break;
@@ -387,10 +405,58 @@ static int batch_set(struct nl_batch *b)
 	return nl_batch_push(b);
 }
 
-int nr_add_table(struct nl_batch *b, uint32_t value, uint32_t mask, int owner)
+static int batch_ports(struct nl_batch *b, const uint16_t *ports, unsigned nports)
 {
-	int err = batch_table(b, 0, owner) || batch_set(b) || batch_chain(b, PH_CHAIN_PRE, PH_PRIO_PRE) ||
-		  batch_chain(b, PH_CHAIN_UNROUTE, PH_PRIO_UNROUTE);
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	char *buf;
+
+	if (!s)
+		return -ENOMEM;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, PH_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, PORTS_SET);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_CONSTANT);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, TYPE_INET_SERVICE);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 2);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, PORTS_SET_ID);
+	buf = nl_batch_msg(b, &seq);
+	if (!buf) {
+		nftnl_set_free(s);
+		return -E2BIG;
+	}
+	nlh = nftnl_set_nlmsg_build_hdr(buf, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, seq);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	if (nl_batch_push(b)) {
+		nftnl_set_free(s);
+		return -E2BIG;
+	}
+	for (unsigned i = 0; i < nports; i++) {
+		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+		uint16_t be = htons(ports[i]);
+		if (!e) {
+			nftnl_set_free(s);
+			return -ENOMEM;
+		}
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &be, sizeof(be));
+		nftnl_set_elem_add(s, e);
+	}
+	buf = nl_batch_msg(b, &seq);
+	if (!buf) {
+		nftnl_set_free(s);
+		return -E2BIG;
+	}
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWSETELEM, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, seq);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	return nl_batch_push(b);
+}
+
+int nr_add_table(struct nl_batch *b, uint32_t value, uint32_t mask, int owner, const uint16_t *ports, unsigned nports)
+{
+	int err = batch_table(b, 0, owner) || batch_set(b) || batch_ports(b, ports, nports) ||
+		  batch_chain(b, PH_CHAIN_PRE, PH_PRIO_PRE) || batch_chain(b, PH_CHAIN_UNROUTE, PH_PRIO_UNROUTE);
 
 	if (err)
 		return -ENOMEM;

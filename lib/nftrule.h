@@ -3,8 +3,9 @@
  *
  *   table inet porthole { flags owner;                  (gone when portholed's socket closes)
  *     set windows { type mark . inet_service; flags timeout; counter; }
+ *     set ports { type inet_service; flags constant; elements = { 80, ... } }
  *     chain pre { type filter hook prerouting priority -190; policy accept;
- *       ct state new meta l4proto tcp fib daddr type local
+ *       meta l4proto tcp tcp dport @ports ct state new fib daddr type local
  *           socket mark & MASK . tcp dport @windows
  *           meta mark set meta mark & ~MASK | VALUE  ct mark set ct mark & ~MASK | VALUE
  *       ct state established ct mark & MASK == VALUE meta l4proto tcp
@@ -47,7 +48,7 @@ struct nftnl_rule;
 struct nftnl_rule *nr_host_rule(const struct ph_chain_ref *c, uint16_t port, uint32_t value, uint32_t mask);
 
 /* Add the whole owner table (table, set, chains, rules) to a batch. */
-int nr_add_table(struct nl_batch *b, uint32_t value, uint32_t mask, int owner);
+int nr_add_table(struct nl_batch *b, uint32_t value, uint32_t mask, int owner, const uint16_t *ports, unsigned nports);
 /* Delete porthole's table (a leftover of a previous daemon without the owner
  * flag, or a saved copy restored at boot). */
 int nr_del_table(struct nl_batch *b);

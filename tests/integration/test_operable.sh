@@ -116,6 +116,15 @@ t_check "with the minimal capabilities: exe recorded" grep -q '"exe":"/usr/bin/p
 daemon_stop; t_eq "with the minimal capabilities: clean stop" 0 $?
 unset T_DAEMON_WRAP
 
+# --- a kernel feature refused says what really failed, not "too old" -------------------------------
+out=$(in_host setpriv --bounding-set=-all,+net_admin,+perfmon,+chown --inh-caps=-all \
+	"$PORTHOLE_BIN/portholed" -c "$T_CONF" 2>&1); rc=$?
+t_eq "without CAP_BPF: portholed exits 69" 69 $rc
+t_check "... saying bpf() is refused (EPERM), not that the kernel is too old" grep -q "bpf() is refused (Operation not permitted)" <<<"$out"
+out=$(in_host setpriv --bounding-set=-all,+net_admin,+perfmon,+chown --inh-caps=-all \
+	"$PORTHOLE_BIN/porthole" check --config "$T_CONF" 2>&1)
+t_check "porthole check says the same" grep -q "^FAIL .*BPF .*bpf() is refused" <<<"$out"
+
 # --- the unit file -----------------------------------------------------------------------------
 if command -v systemd-analyze >/dev/null; then
 	sed "s|@SBINDIR@|$PORTHOLE_BIN|" "$T_ROOT/packaging/portholed.service" >"$T_TMP/portholed.service"
