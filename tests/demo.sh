@@ -41,9 +41,7 @@ export LAB_STATE
 if [ -t 1 ]; then B=$'\e[1m' G=$'\e[32m' R=$'\e[31m' D=$'\e[2m' N=$'\e[0m'; else B='' G='' R='' D='' N=''; fi
 T0=$(_e2e_now)
 STEP=0 STEP_T0=
-LAB_IS_UP=0
-T='' DPID='' DCG=''
-CG2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
+T=''   # lib.sh: LAB_IS_UP, DPID, DCG, CG2, e2e_daemon_start/stop, ph, e2e_teardown
 
 # ---------------------------------------------------------------- presentation
 step() { # TITLE PROVES
@@ -67,26 +65,8 @@ fail() { # MESSAGE [LOG]
 }
 
 # ---------------------------------------------------------------- teardown
-stop_daemon() {
-	local rc=0
-	[ -n "$DPID" ] || return 0
-	kill -TERM "$DPID" 2>/dev/null
-	for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done
-	kill -0 "$DPID" 2>/dev/null && kill -KILL "$DPID" 2>/dev/null
-	wait "$DPID"; rc=$?
-	DPID=
-	return $rc
-}
 teardown() {
-	trap - EXIT INT TERM HUP
-	e2e_cleanup 2>/dev/null
-	stop_daemon
-	[ "$LAB_IS_UP" = 1 ] && lab_down
-	LAB_IS_UP=0
-	if [ -n "$DCG" ] && [ -d "$DCG" ]; then
-		find "$DCG" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
-		rmdir "$DCG" 2>/dev/null
-	fi
+	e2e_teardown --quiet-client
 	if [ "${DEMO_KEEP:-0}" = 1 ] && [ -n "$T" ]; then
 		echo "demo: logs kept in $T"
 	else
@@ -102,18 +82,9 @@ trap 'exit 129' HUP
 declare -A PROBE
 probes() {
 	local s i=0
-	local -a pids=()
-	for s in "$@"; do
-		i=$((i + 1))
-		( IFS='|' read -r a p r <<<"$s"; lab_probe "$a" "$p" "$r" >"$T/probe.$i" ) &
-		pids+=($!)
-	done
-	wait "${pids[@]}"   # only these: pebble and portholed are children of this shell too
-	i=0
-	for s in "$@"; do i=$((i + 1)); PROBE[$s]=$(cat "$T/probe.$i"); done
+	for s in "$@"; do printf '%s\n' "${s//|/ }"; done | e2e_probe_parallel "$T/probes"
+	for s in "$@"; do i=$((i + 1)); PROBE[$s]=$(cat "$T/probes/$(printf %03d $i)"); done
 }
-
-ph() { PORTHOLE_SOCKET=$T/porthole.sock "$BIN/porthole" "$@"; }
 
 # ================================================================ the walk-through
 printf '%sporthole demo%s — an ACME client validates through a geo-blocked firewall\n' "$B" "$N"
@@ -136,30 +107,13 @@ ok "lab up; pebble's ACME directory $LAB_ACME_DIR answers from the host"
 
 step "Start portholed in the host's network namespace" \
 	"the daemon is ready and, while no window is open, adds nothing to the host's firewall"
-cat >"$T/porthole.conf" <<EOF
-socket = $T/porthole.sock
-socket_group = root
-audit_log = $T/audit.jsonl
-state_file = $T/last-window
-ports = 80, 443
-max_window = 300
-EOF
 show "config: ports = 80, 443   max_window = 300   audit_log = $T/audit.jsonl
 state_file = $T/last-window"
-DCG=$CG2/$LAB_PREFIX-daemon
-mkdir "$DCG" || { DCG=; fail "cannot make the daemon's cgroup under $CG2"; }
-: >"$T/portholed.log"
-(
-	echo $BASHPID >"$DCG/cgroup.procs" || exit 1
-	exec nsenter --net="/run/netns/$LAB_NS_HOST" -- "$BIN/portholed" -c "$T/porthole.conf"
-) 2>>"$T/portholed.log" &
-DPID=$!
-for _ in $(seq 200); do
-	grep -q 'ready:' "$T/portholed.log" && break
-	kill -0 "$DPID" 2>/dev/null || break
-	sleep 0.05
-done
-grep -q 'ready:' "$T/portholed.log" || fail "portholed did not become ready" "$T/portholed.log"
+e2e_daemon_start
+case $? in
+1) fail "cannot make the daemon's cgroup under $CG2" ;;
+2) fail "portholed did not become ready" "$T/portholed.log" ;;
+esac
 showcmd "nsenter --net=/run/netns/$LAB_NS_HOST -- portholed -c porthole.conf"
 grep -m1 'ready:' "$T/portholed.log" | sed 's/^<[0-9]>//' | indent
 [ "$(lab_ruleset)" = "$BASE_RULESET" ] || fail "the idle daemon changed the host's ruleset"
@@ -192,7 +146,7 @@ off=$(stat -c %s "$T/portholed.log")
 	lab_in_host nft list chain inet filter input 2>/dev/null | grep 'porthole w=' >"$T/rule.txt"
 ) &
 watcher=$!
-e2e_certbot "env PORTHOLE_SOCKET=$T/porthole.sock $BIN/porthole run --" "$N4" "$N6" >"$T/certbot-check.txt" 2>&1
+e2e_certbot "$WRAP80" "$N4" "$N6" >"$T/certbot-check.txt" 2>&1
 rc=$?
 wait "$watcher"
 grep '^porthole:' "$E2E_LAST_LOG" | indent
@@ -245,14 +199,13 @@ ok "certificate for $N4 and $N6"
 
 step "Tear everything down" \
 	"portholed stops cleanly on SIGTERM, and the lab leaves no namespace, process or cgroup behind"
-stop_daemon; rc=$?
+e2e_daemon_stop >/dev/null; rc=$?
 [ $rc = 0 ] || fail "portholed exited $rc on SIGTERM" "$T/portholed.log"
 show "portholed: exit 0; last audit record: $(ph log --file "$T/audit.jsonl" | tail -n1 | tr -s ' ')"
 e2e_cleanup
 lab_down || fail "lab_down reported a problem"
 LAB_IS_UP=0
-find "$DCG" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
-rmdir "$DCG" 2>/dev/null || fail "cannot remove the daemon's cgroup $DCG"
+e2e_daemon_cgroup_remove || fail "cannot remove the daemon's cgroup $DCG"
 DCG=
 for ns in "$LAB_NS_HOST" "$LAB_NS_INET" "$LAB_NS_ALLOW"; do
 	[ -e "/run/netns/$ns" ] && fail "netns $ns still exists"

@@ -1,6 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# tests/e2e/lib.sh — end-to-end ACME client runs against the lab (tests/lab/lab.sh).
+# tests/e2e/lib.sh — end-to-end ACME client runs against the lab (tests/lab/lab.sh),
+# and the one harness of the scripts on the lab (see "the test harness" below: case
+# runner, teardown, probes, ruleset check, portholed's config/start/stop).
 # Source it after lab.sh:   . tests/lab/lab.sh; . tests/e2e/lib.sh
 #
 # Every client function takes a WRAP string first: a command prefix the client is
@@ -271,3 +273,243 @@ e2e_expect_blocked() {
 		return 1 ;;
 	esac
 }
+
+# ================================================================ the test harness
+# What every script on the lab shares (tests/e2e/test_e2e.sh, tests/e2e/lab-selftest.sh,
+# tests/demo.sh): the case runner and its closing line, the EXIT/signal handling,
+# probe expectations, the ruleset comparison, and portholed's config, start and stop.
+# Globals used: PASSED FAILED SKIPPED T_ALL (counters, start time), LAB_IS_UP,
+# BASE_RULESET, and for the daemon BIN (directory of portholed/porthole), T (its temp
+# dir: config, socket, audit log, log), DPID (its PID), DCG (its own cgroup), CG2.
+
+say() { printf '  %s\n' "$*"; }
+
+# the cgroup2 mount point ("" if none)
+CG2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
+LAB_IS_UP=0
+DPID=
+DCG=
+
+# e2e_harness LABEL EXIT-FUNC — start counting cases; the closing line is
+# "LABEL: N passed, N failed, N skipped" (without "LABEL: " if LABEL is empty).
+# EXIT-FUNC runs on exit; SIGINT/SIGTERM/SIGHUP count as one failure, print the
+# closing line and exit 130/143/129 (through EXIT-FUNC).
+e2e_harness() {
+	E2E_LABEL=$1
+	PASSED=0 FAILED=0 SKIPPED=0
+	T_ALL=$(_e2e_now)
+	# shellcheck disable=SC2064
+	trap "$2" EXIT
+	trap 'e2e_interrupted INT 130' INT
+	trap 'e2e_interrupted TERM 143' TERM
+	trap 'e2e_interrupted HUP 129' HUP
+}
+
+_e2e_summary() {
+	echo "total $(_e2e_secs "$T_ALL" "$(_e2e_now)")s"
+	echo "${E2E_LABEL:+$E2E_LABEL: }$PASSED passed, $FAILED failed, $SKIPPED skipped"
+}
+
+e2e_interrupted() { # SIGNAL-NAME EXIT-STATUS
+	echo "FAIL interrupted by SIG$1"
+	FAILED=$((FAILED + 1))
+	_e2e_summary
+	exit "$2"   # the EXIT trap cleans up
+}
+
+# e2e_run_case NAME FUNC [ARGS...] — "--- NAME", run, "PASS NAME (T s)" or "FAIL ...".
+e2e_run_case() {
+	local name=$1 t0 t; shift
+	echo "--- $name"
+	t0=$(_e2e_now)
+	if "$@"; then
+		t=$(_e2e_secs "$t0" "$(_e2e_now)")
+		echo "PASS $name (${t}s)"
+		PASSED=$((PASSED + 1))
+		return 0
+	fi
+	t=$(_e2e_secs "$t0" "$(_e2e_now)")
+	echo "FAIL $name (${t}s)"
+	FAILED=$((FAILED + 1))
+	return 1
+}
+
+# e2e_finish — the closing lines; exit 0 if no case failed, else 1.
+e2e_finish() {
+	_e2e_summary
+	[ "$FAILED" = 0 ] && exit 0
+	exit 1
+}
+
+# e2e_teardown [--quiet-client] — the EXIT trap's work: stop a client still running
+# and remove E2E_WORK (its messages hidden with --quiet-client), stop portholed, take
+# the lab down if it is up, remove the daemon's cgroup.
+e2e_teardown() {
+	trap - EXIT INT TERM HUP
+	if [ "${1:-}" = --quiet-client ]; then e2e_cleanup 2>/dev/null; else e2e_cleanup; fi
+	e2e_daemon_stop >/dev/null
+	[ "$LAB_IS_UP" = 1 ] && lab_down
+	LAB_IS_UP=0
+	e2e_daemon_cgroup_remove
+}
+
+# e2e_lab_up — the lab_up case: lab up, clients' work dir, baseline ruleset.
+e2e_lab_up() {
+	lab_up || return 1
+	LAB_IS_UP=1
+	e2e_init || return 1
+	BASE_RULESET=$(lab_ruleset)
+	say "lab $LAB_PREFIX up; ACME directory $LAB_ACME_DIR reachable from $LAB_NS_HOST"
+}
+
+# e2e_lab_down_check — take the lab down (after stopping a client and removing
+# E2E_WORK) and check that no namespace and no recorded process is left. Sets
+# E2E_LAB_NPROCS to the number of processes the lab had recorded.
+e2e_lab_down_check() {
+	local ok=0 ns pid st name r cur
+	local -a recorded=()
+	while read -r pid st name; do recorded+=("$pid:$st:$name"); done <"$LAB_STATE/pids"
+	E2E_LAB_NPROCS=${#recorded[@]}
+	e2e_cleanup
+	lab_down || ok=1
+	LAB_IS_UP=0
+	for ns in "$LAB_NS_HOST" "$LAB_NS_INET" "$LAB_NS_ALLOW"; do
+		if ip netns list | grep -qw -- "$ns"; then say "netns $ns still exists"; ok=1; fi
+	done
+	for r in "${recorded[@]}"; do
+		IFS=: read -r pid st name <<<"$r"
+		cur=$(_lab_starttime "$pid") || cur=
+		if [ -n "$cur" ] && [ "$cur" = "$st" ]; then say "$name ($pid) still running"; ok=1; fi
+	done
+	return $ok
+}
+
+# ---------------------------------------------------------------- probes and ruleset
+# e2e_probe_parallel DIR — lines "ADDR PORT ROLE" on stdin, probed at once (a
+# "dropped" answer costs LAB_PROBE_TIMEOUT seconds); the answer to line N (001, 002...)
+# is written to DIR/N. DIR is made afresh.
+e2e_probe_parallel() {
+	local d=$1 i=0 addr port role
+	local -a pids=()
+	rm -rf "$d"; mkdir -p "$d" || return 1
+	while read -r addr port role; do
+		[ -n "$addr" ] || continue
+		i=$((i + 1))
+		( lab_probe "$addr" "$port" "$role" >"$d/$(printf %03d $i)" ) &
+		pids+=($!)
+	done
+	# only the probes (pebble and portholed may be children of this shell too)
+	[ ${#pids[@]} = 0 ] || wait "${pids[@]}"
+}
+
+# e2e_expect_probes [--each] — lines "WANT ADDR PORT ROLE" on stdin, probed in
+# parallel. Says every mismatch; then, if all matched, one line "probes from inet:
+# ADDR:PORT=GOT..." — or with --each one line per probe, matched or not.
+e2e_expect_probes() {
+	local each=${1:-} d=$E2E_WORK/probes i ok=0 want addr port role got
+	local -a wants=() specs=() line=()
+	while read -r want addr port role; do
+		[ -n "$want" ] || continue
+		wants+=("$want") specs+=("$addr $port $role")
+	done
+	printf '%s\n' "${specs[@]}" | e2e_probe_parallel "$d" || return 1
+	for i in "${!specs[@]}"; do
+		want=${wants[$i]}
+		read -r addr port role <<<"${specs[$i]}"
+		got=$(cat "$d/$(printf %03d $((i + 1)))" 2>/dev/null)
+		if [ "$got" != "$want" ]; then
+			say "probe $addr port $port from $role: $got, expected $want"; ok=1
+		elif [ "$each" = --each ]; then
+			say "probe $addr port $port from $role: $got"
+		fi
+		if [ "$role" = inet ]; then line+=("$addr:$port=$got"); else line+=("$addr:$port=$got(from $role)"); fi
+	done
+	[ $ok = 0 ] && [ "$each" != --each ] && say "probes from inet: ${line[*]}"
+	return $ok
+}
+
+# e2e_ruleset_unchanged — the host's ruleset (porthole's own table aside) is
+# byte-identical to BASE_RULESET; else says the diff.
+e2e_ruleset_unchanged() {
+	local now
+	now=$(lab_ruleset)
+	if [ "$now" != "$BASE_RULESET" ]; then
+		say "host ruleset differs from the baseline:"
+		diff <(printf '%s\n' "$BASE_RULESET") <(printf '%s\n' "$now") | sed 's/^/    /'
+		return 1
+	fi
+	say "host ruleset byte-identical to the baseline"
+}
+
+# e2e_expect_blocked_unchanged FUNC ARGS... — e2e_expect_blocked FUNC ARGS..., then
+# e2e_ruleset_unchanged (both run).
+e2e_expect_blocked_unchanged() {
+	local ok=0
+	e2e_expect_blocked "$@" || ok=1
+	e2e_ruleset_unchanged || ok=1
+	return $ok
+}
+
+# ---------------------------------------------------------------- portholed
+# e2e_daemon_start [CONFIG-LINE...] — write $T/porthole.conf (socket, audit log and
+# state file in $T, ports 80 and 443, max_window 300, then the CONFIG-LINEs), start
+# portholed with it in the lab host's netns, in its own cgroup DCG=$CG2/$LAB_PREFIX-daemon,
+# stderr to $T/portholed.log, and wait (10 s at most) for its "ready:" line. Sets
+# DPID, and WRAP80 / WRAP443 (`porthole run --` [--port 443] on that socket).
+# Returns 1 if the cgroup cannot be made (DCG left empty), 2 if it did not get ready.
+e2e_daemon_start() {
+	WRAP80="env PORTHOLE_SOCKET=$T/porthole.sock $BIN/porthole run --"
+	WRAP443="env PORTHOLE_SOCKET=$T/porthole.sock $BIN/porthole run --port 443 --"
+	{
+		cat <<-CONF
+		socket = $T/porthole.sock
+		socket_group = root
+		audit_log = $T/audit.jsonl
+		state_file = $T/last-window
+		ports = 80, 443
+		max_window = 300
+		CONF
+		[ $# = 0 ] || printf '%s\n' "$@"
+	} >"$T/porthole.conf"
+	DCG=$CG2/$LAB_PREFIX-daemon
+	mkdir "$DCG" || { DCG=; return 1; }
+	: >"$T/portholed.log"
+	(
+		echo $BASHPID >"$DCG/cgroup.procs" || exit 1
+		exec nsenter --net="/run/netns/$LAB_NS_HOST" -- "$BIN/portholed" -c "$T/porthole.conf"
+	) 2>>"$T/portholed.log" &
+	DPID=$!
+	for _ in $(seq 200); do
+		grep -q 'ready:' "$T/portholed.log" && break
+		kill -0 "$DPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	grep -q 'ready:' "$T/portholed.log" || return 2
+}
+
+# e2e_daemon_stop — SIGTERM portholed (SIGKILL after 5 s, said); returns its exit
+# status (0 if none runs).
+e2e_daemon_stop() {
+	local rc=0
+	[ -n "$DPID" ] || return 0
+	kill -TERM "$DPID" 2>/dev/null
+	for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done
+	if kill -0 "$DPID" 2>/dev/null; then
+		say "portholed ($DPID) ignored SIGTERM for 5 s: SIGKILL"
+		kill -KILL "$DPID" 2>/dev/null
+	fi
+	wait "$DPID"; rc=$?
+	DPID=
+	return $rc
+}
+
+# e2e_daemon_cgroup_remove — the daemon's cgroup and whatever was left below it
+# (children first). Returns 1 if DCG could not be removed.
+e2e_daemon_cgroup_remove() {
+	[ -n "$DCG" ] && [ -d "$DCG" ] || return 0
+	find "$DCG" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
+	rmdir "$DCG" 2>/dev/null
+}
+
+# ph ARGS... — the porthole client on the daemon's socket.
+ph() { PORTHOLE_SOCKET=$T/porthole.sock "$BIN/porthole" "$@"; }

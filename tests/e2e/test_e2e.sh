@@ -58,39 +58,12 @@ export RES_OPTIONS="timeout:1 attempts:1"
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-PASSED=0 FAILED=0 SKIPPED=0
-T_ALL=$(_e2e_now)
-LAB_IS_UP=0
+# lib.sh: the case runner, cleanup, probes, ruleset check, portholed's start/stop
+# (globals T, DPID, DCG, CG2, WRAP80, WRAP443, LAB_IS_UP, BASE_RULESET), ph, say
 BASE_RULESET=
 T=            # our temp dir: daemon config, socket, audit log, daemon log
-DPID=         # portholed
-DCG=          # the daemon's own cgroup
 WATCH_PID=    # background watcher of the decoy case
-CG2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
 KNOWN_WINDOWS=   # window ids of the runs so far (audit cross-check)
-
-say() { printf '  %s\n' "$*"; }
-
-stop_daemon() { # -> exit status of portholed (0 if none)
-	local rc=0
-	[ -n "$DPID" ] || return 0
-	kill -TERM "$DPID" 2>/dev/null
-	for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done
-	if kill -0 "$DPID" 2>/dev/null; then
-		say "portholed ($DPID) ignored SIGTERM for 5 s: SIGKILL"
-		kill -KILL "$DPID" 2>/dev/null
-	fi
-	wait "$DPID"; rc=$?
-	DPID=
-	return $rc
-}
-
-remove_cgroups() { # the daemon's cgroup and whatever it left below (children first)
-	[ -n "$DCG" ] && [ -d "$DCG" ] || return 0
-	find "$DCG" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
-	rmdir "$DCG" 2>/dev/null
-	[ -n "${CG2:-}" ] && rmdir "$CG2/$LAB_PREFIX-cron" 2>/dev/null
-}
 
 keep_logs() { # E2E_KEEP=DIR: copy the clients' and the daemon's files there
 	[ -n "${E2E_KEEP:-}" ] || return 0
@@ -104,87 +77,15 @@ cleanup() {
 	trap - EXIT INT TERM HUP
 	keep_logs
 	if [ -n "$WATCH_PID" ]; then kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null; fi
-	e2e_cleanup
-	stop_daemon >/dev/null
-	[ "$LAB_IS_UP" = 1 ] && lab_down
-	remove_cgroups
+	e2e_teardown
+	[ -n "${CG2:-}" ] && rmdir "$CG2/$LAB_PREFIX-cron" 2>/dev/null
 	case $T in /tmp/phl*-porthole.*) rm -rf -- "$T" ;; esac
 }
-interrupted() { # SIGNAL-NAME EXIT-STATUS
-	echo "FAIL interrupted by SIG$1"
-	FAILED=$((FAILED + 1))
-	echo "total $(_e2e_secs "$T_ALL" "$(_e2e_now)")s"
-	echo "e2e: $PASSED passed, $FAILED failed, $SKIPPED skipped"
-	exit "$2"   # the EXIT trap cleans up
-}
-trap cleanup EXIT
-trap 'interrupted INT 130' INT
-trap 'interrupted TERM 143' TERM
-trap 'interrupted HUP 129' HUP
-
-run_case() { # NAME FUNC [ARGS...]
-	local name=$1 t0 t; shift
-	echo "--- $name"
-	t0=$(_e2e_now)
-	if "$@"; then
-		t=$(_e2e_secs "$t0" "$(_e2e_now)")
-		echo "PASS $name (${t}s)"
-		PASSED=$((PASSED + 1))
-		return 0
-	fi
-	t=$(_e2e_secs "$t0" "$(_e2e_now)")
-	echo "FAIL $name (${t}s)"
-	FAILED=$((FAILED + 1))
-	return 1
-}
-
-finish() {
-	echo "total $(_e2e_secs "$T_ALL" "$(_e2e_now)")s"
-	echo "e2e: $PASSED passed, $FAILED failed, $SKIPPED skipped"
-	[ "$FAILED" = 0 ] && exit 0
-	exit 1
-}
-
-ph() { PORTHOLE_SOCKET=$T/porthole.sock "$BIN/porthole" "$@"; }
-WRAP80=       # "env PORTHOLE_SOCKET=... porthole run --", set by case_daemon_start
-WRAP443=      # the same with --port 443
+e2e_harness e2e cleanup
 
 daemon_log_tail() { say "portholed log ($T/portholed.log), last lines:"; tail -n 15 "$T/portholed.log" | sed 's/^/    | /'; }
 
 # ---------------------------------------------------------------- checks after each run
-ruleset_unchanged() {
-	local now
-	now=$(lab_ruleset)
-	if [ "$now" != "$BASE_RULESET" ]; then
-		say "host ruleset differs from the baseline:"
-		diff <(printf '%s\n' "$BASE_RULESET") <(printf '%s\n' "$now") | sed 's/^/    /'
-		return 1
-	fi
-	say "host ruleset byte-identical to the baseline"
-}
-
-# expect_probes — lines "WANT ADDR PORT ROLE" on stdin, probed in parallel (a
-# "dropped" answer costs LAB_PROBE_TIMEOUT seconds each).
-expect_probes() {
-	local d=$E2E_WORK/probes i=0 ok=0 want addr port role got f
-	local -a line=() pids=()
-	rm -rf "$d"; mkdir -p "$d" || return 1
-	while read -r want addr port role; do
-		[ -n "$want" ] || continue
-		i=$((i + 1))
-		( got=$(lab_probe "$addr" "$port" "$role"); echo "$want $addr $port $role $got" >"$d/$(printf %03d $i)" ) &
-		pids+=($!)
-	done
-	wait "${pids[@]}"   # only the probes (pebble and portholed are children of this shell too)
-	for f in "$d"/*; do
-		read -r want addr port role got <"$f"
-		if [ "$role" = inet ]; then line+=("$addr:$port=$got"); else line+=("$addr:$port=$got(from $role)"); fi
-		[ "$got" = "$want" ] || { say "probe $addr port $port from $role: $got, expected $want"; ok=1; }
-	done
-	[ $ok = 0 ] && say "probes from inet: ${line[*]}"
-	return $ok
-}
-
 no_session_cgroup() { # sessions stay in their caller's cgroup: the daemon makes none
 	local left
 	left=$(find "$DCG" -mindepth 1 -type d 2>/dev/null)
@@ -206,8 +107,8 @@ no_open_window() {
 after_run() {
 	local ok=0
 	printf '%s\n' "dropped $LAB_HOST_V4 80 inet" "dropped $LAB_HOST_V4 443 inet" \
-		"dropped $LAB_HOST_V6 80 inet" "dropped $LAB_HOST_V6 443 inet" | expect_probes || ok=1
-	ruleset_unchanged || ok=1
+		"dropped $LAB_HOST_V6 80 inet" "dropped $LAB_HOST_V6 443 inet" | e2e_expect_probes || ok=1
+	e2e_ruleset_unchanged || ok=1
 	no_session_cgroup || ok=1
 	no_open_window || ok=1
 	return $ok
@@ -283,95 +184,67 @@ PY
 # ---------------------------------------------------------------- setup
 case_lab_up() {
 	[ -n "$CG2" ] && [ -d "$CG2" ] || { say "no cgroup2 mount in /proc/self/mountinfo"; return 1; }
-	lab_up || return 1
-	LAB_IS_UP=1
-	e2e_init || return 1
-	BASE_RULESET=$(lab_ruleset)
-	say "lab $LAB_PREFIX up; ACME directory $LAB_ACME_DIR reachable from $LAB_NS_HOST"
+	e2e_lab_up
 }
 
 case_daemon_start() {
+	local rc
 	T=$(mktemp -d "/tmp/$LAB_PREFIX-porthole.XXXXXX") || return 1
-	WRAP80="env PORTHOLE_SOCKET=$T/porthole.sock $BIN/porthole run --"
-	WRAP443="env PORTHOLE_SOCKET=$T/porthole.sock $BIN/porthole run --port 443 --"
 	export ASAN_OPTIONS="log_path=$T/asan:detect_leaks=1:abort_on_error=0"
 	export UBSAN_OPTIONS="log_path=$T/ubsan:print_stacktrace=1"
-	cat >"$T/porthole.conf" <<EOF
-socket = $T/porthole.sock
-socket_group = root
-audit_log = $T/audit.jsonl
-state_file = $T/last-window
-ports = 80, 443
-max_window = 300
-chains = auto
-# watch mode (issue 6): a cron-like job cgroup, and lego by executable
-designate = cgroup /$LAB_PREFIX-cron
-designate = exe $(readlink -f "$(command -v lego)") ports=80
-EOF
-	DCG=$CG2/$LAB_PREFIX-daemon
-	mkdir "$DCG" || { DCG=; return 1; }
-	: >"$T/portholed.log"
-	(
-		echo $BASHPID >"$DCG/cgroup.procs" || exit 1
-		exec nsenter --net="/run/netns/$LAB_NS_HOST" -- "$BIN/portholed" -c "$T/porthole.conf"
-	) 2>>"$T/portholed.log" &
-	DPID=$!
-	for _ in $(seq 200); do
-		grep -q 'ready:' "$T/portholed.log" && break
-		kill -0 "$DPID" 2>/dev/null || break
-		sleep 0.05
-	done
-	if ! grep -q 'ready:' "$T/portholed.log"; then
+	e2e_daemon_start "chains = auto" \
+		"# watch mode (issue 6): a cron-like job cgroup, and lego by executable" \
+		"designate = cgroup /$LAB_PREFIX-cron" \
+		"designate = exe $(readlink -f "$(command -v lego)") ports=80"
+	rc=$?
+	[ $rc = 1 ] && return 1
+	if [ $rc != 0 ]; then
 		say "portholed did not become ready"; daemon_log_tail
 		return 1
 	fi
 	say "portholed ($BIN/portholed, pid $DPID) ready in $LAB_NS_HOST, cgroup $DCG"
-	ruleset_unchanged
+	e2e_ruleset_unchanged
 }
 
 # ---------------------------------------------------------------- cases
 case_control_blocked() {
-	local ok=0 n
+	local n
 	n=$(e2e_new_name ctl4 v4) || return 1
-	e2e_expect_blocked e2e_certbot "" "$n" || ok=1
-	ruleset_unchanged || ok=1
+	e2e_expect_blocked_unchanged e2e_certbot "" "$n"
+}
+
+# client_run PORT MODE ADDRS CLIENT-FUNC ARGS... — one client run through porthole,
+# then after_run and audit_check PORT MODE ADDRS (every check runs, whatever failed).
+client_run() {
+	local port=$1 mode=$2 addrs=$3 ok=0; shift 3
+	"$@" || ok=1
+	after_run || ok=1
+	audit_check "$port" "$mode" "$addrs" || ok=1
 	return $ok
 }
 
 case_certbot_v4() {
-	local ok=0 n
+	local n
 	n=$(e2e_new_name cb4 v4) || return 1
-	e2e_certbot "$WRAP80" "$n" || ok=1
-	after_run || ok=1
-	audit_check 80 exact "$LAB_INET_V4" || ok=1
-	return $ok
+	client_run 80 exact "$LAB_INET_V4" e2e_certbot "$WRAP80" "$n"
 }
 
 case_lego_http() {
-	local ok=0 n
+	local n
 	n=$(e2e_new_name lh4 v4) || return 1
-	e2e_lego_http "$WRAP80" "$n" || ok=1
-	after_run || ok=1
-	audit_check 80 subset "$LAB_INET_V4 $LAB_INET_V6" || ok=1
-	return $ok
+	client_run 80 subset "$LAB_INET_V4 $LAB_INET_V6" e2e_lego_http "$WRAP80" "$n"
 }
 
 case_lego_tls() {
-	local ok=0 n
+	local n
 	n=$(e2e_new_name lt4 v4) || return 1
-	e2e_lego_tls "$WRAP443" "$n" || ok=1
-	after_run || ok=1
-	audit_check 443 subset "$LAB_INET_V4 $LAB_INET_V6" || ok=1
-	return $ok
+	client_run 443 subset "$LAB_INET_V4 $LAB_INET_V6" e2e_lego_tls "$WRAP443" "$n"
 }
 
 case_certbot_multi() {
-	local ok=0 a b
+	local a b
 	a=$(e2e_new_name cbm4 v4) && b=$(e2e_new_name cbm6 v6) || return 1
-	e2e_certbot "$WRAP80" "$a" "$b" || ok=1
-	after_run || ok=1
-	audit_check 80 subset "$LAB_INET_V4 $LAB_INET_V6" || ok=1
-	return $ok
+	client_run 80 subset "$LAB_INET_V4 $LAB_INET_V6" e2e_certbot "$WRAP80" "$a" "$b"
 }
 
 # decoy_watch OFFSET OUT — wait for the next "window N open" in the daemon log (after
@@ -399,22 +272,33 @@ decoy_watch() {
 	echo "$st" >"$out.status"
 }
 
+# watched_run TAG CLIENT-FUNC ARGS... — run the client while decoy_watch watches for
+# its window; sets WATCHED to decoy_watch's "ID PROBE STILL-OPEN" ("none" if it wrote
+# nothing). Returns the client's status.
+watched_run() {
+	local tag=$1 off res rc; shift
+	off=$(stat -c %s "$T/portholed.log")
+	res=$E2E_WORK/$tag.result
+	rm -f "$res"
+	decoy_watch "$off" "$res" &
+	WATCH_PID=$!
+	"$@"; rc=$?
+	wait "$WATCH_PID"; WATCH_PID=
+	WATCHED=none
+	[ -s "$res" ] && WATCHED=$(cat "$res")
+	return $rc
+}
+
 case_decoy() {
-	local ok=0 n off res id probe open
+	local ok=0 n id probe open
 	n=$(e2e_new_name decoy v4) || return 1
 	lab_spawn host decoy "$PY" -m http.server --bind "$LAB_HOST_V4_ALT" 80
 	local dpid=$LAB_LAST_PID
 	for _ in $(seq 50); do [ "$(lab_probe "$LAB_HOST_V4_ALT" 80 allow)" = open ] && break; sleep 0.1; done
-	printf '%s\n' "open $LAB_HOST_V4_ALT 80 allow" "dropped $LAB_HOST_V4_ALT 80 inet" | expect_probes || ok=1
-	off=$(stat -c %s "$T/portholed.log")
-	res=$E2E_WORK/decoy.result
-	rm -f "$res"
-	decoy_watch "$off" "$res" &
-	WATCH_PID=$!
+	printf '%s\n' "open $LAB_HOST_V4_ALT 80 allow" "dropped $LAB_HOST_V4_ALT 80 inet" | e2e_expect_probes || ok=1
 	# certbot binds only the primary address (a wildcard bind would collide with the decoy)
-	E2E_HTTP_ADDR=$LAB_HOST_V4 e2e_certbot "$WRAP80" "$n" || ok=1
-	wait "$WATCH_PID"; WATCH_PID=
-	read -r id probe open <"$res" 2>/dev/null || id=none
+	E2E_HTTP_ADDR=$LAB_HOST_V4 watched_run decoy e2e_certbot "$WRAP80" "$n" || ok=1
+	read -r id probe open <<<"$WATCHED"
 	if [ "$id" = none ]; then
 		say "no window opened during the run: the decoy could not be tested"; ok=1
 	elif [ "$probe" != dropped ]; then
@@ -432,11 +316,7 @@ case_decoy() {
 }
 
 case_renew() {
-	local ok=0
-	e2e_certbot_renew "$WRAP80" || ok=1
-	after_run || ok=1
-	audit_check 80 subset "$LAB_INET_V4 $LAB_INET_V6" || ok=1
-	return $ok
+	client_run 80 subset "$LAB_INET_V4 $LAB_INET_V6" e2e_certbot_renew "$WRAP80"
 }
 
 
@@ -499,7 +379,7 @@ case_watch_cgroup() {
 }
 
 case_watch_exe() {
-	local ok=0 n off res id probe open
+	local ok=0 n id probe open
 	n=$(e2e_new_name exe v4) || return 1
 	watch_known_update
 	# lego and a python web server share one cgroup (this script's); only
@@ -507,15 +387,9 @@ case_watch_exe() {
 	lab_spawn host decoy2 "$PY" -m http.server --bind "$LAB_HOST_V4_ALT" 80
 	local dpid=$LAB_LAST_PID
 	for _ in $(seq 50); do [ "$(lab_probe "$LAB_HOST_V4_ALT" 80 allow)" = open ] && break; sleep 0.1; done
-	off=$(stat -c %s "$T/portholed.log")
-	res=$E2E_WORK/decoy2.result
-	rm -f "$res"
-	decoy_watch "$off" "$res" &
-	WATCH_PID=$!
 	say "lego runs from this script's own cgroup, with no wrapper; a python server shares the cgroup"
-	E2E_HTTP_ADDR=$LAB_HOST_V4 e2e_lego_http "" "$n" || ok=1
-	wait "$WATCH_PID"; WATCH_PID=
-	read -r id probe open <"$res" 2>/dev/null || id=none
+	E2E_HTTP_ADDR=$LAB_HOST_V4 watched_run decoy2 e2e_lego_http "" "$n" || ok=1
+	read -r id probe open <<<"$WATCHED"
 	if [ "$id" = none ]; then
 		say "no window opened for lego"; ok=1
 	elif [ "$probe" != dropped ]; then
@@ -533,7 +407,7 @@ case_watch_exe() {
 
 case_daemon_stop() {
 	local ok=0 rc san
-	stop_daemon; rc=$?
+	e2e_daemon_stop; rc=$?
 	if [ "$rc" = 0 ]; then say "portholed exited 0 on SIGTERM"
 	else say "portholed exited $rc on SIGTERM"; daemon_log_tail; ok=1; fi
 	if ph log --file "$T/audit.jsonl" 2>&1 | tail -n1 | grep -q 'daemon-stop'; then
@@ -550,46 +424,35 @@ case_daemon_stop() {
 	else
 		say "portholed log: $(wc -l <"$T/portholed.log") lines, no error or warning"
 	fi
-	ruleset_unchanged || ok=1
+	e2e_ruleset_unchanged || ok=1
 	return $ok
 }
 
 case_teardown() {
-	local ok=0 ns pid st name r cur
-	local -a recorded=()
-	while read -r pid st name; do recorded+=("$pid:$st:$name"); done <"$LAB_STATE/pids"
+	local ok=0
 	keep_logs
-	e2e_cleanup
-	lab_down || ok=1
-	LAB_IS_UP=0
-	for ns in "$LAB_NS_HOST" "$LAB_NS_INET" "$LAB_NS_ALLOW"; do
-		if ip netns list | grep -qw -- "$ns"; then say "netns $ns still exists"; ok=1; fi
-	done
-	for r in "${recorded[@]}"; do
-		IFS=: read -r pid st name <<<"$r"
-		cur=$(_lab_starttime "$pid") || cur=
-		if [ -n "$cur" ] && [ "$cur" = "$st" ]; then say "$name ($pid) still running"; ok=1; fi
-	done
-	remove_cgroups
+	e2e_lab_down_check || ok=1
+	e2e_daemon_cgroup_remove
+	[ -n "${CG2:-}" ] && rmdir "$CG2/$LAB_PREFIX-cron" 2>/dev/null
 	if [ -n "$DCG" ] && [ -d "$DCG" ]; then say "cgroup $DCG could not be removed"; ok=1; fi
 	[ -e "$LAB_STATE" ] && { say "$LAB_STATE still exists"; ok=1; }
 	case $T in /tmp/phl*-porthole.*) rm -rf -- "$T" ;; esac
-	[ $ok = 0 ] && say "namespaces, ${#recorded[@]} lab processes, daemon cgroup and state dirs gone"
+	[ $ok = 0 ] && say "namespaces, $E2E_LAB_NPROCS lab processes, daemon cgroup and state dirs gone"
 	return $ok
 }
 
 # ---------------------------------------------------------------- run
-run_case lab_up case_lab_up || finish
-run_case daemon_start case_daemon_start || finish
-run_case control_certbot_blocked_without_porthole case_control_blocked
-run_case certbot_http01_v4only case_certbot_v4
-run_case certbot_renew_force case_renew
-run_case lego_http01 case_lego_http
-run_case lego_tlsalpn01_port443 case_lego_tls
-run_case certbot_multiname_v4only_v6only case_certbot_multi
-run_case decoy_outside_session_dropped case_decoy
-run_case watch_mode_lego_in_designated_cgroup case_watch_cgroup
-run_case watch_mode_lego_by_executable case_watch_exe
-run_case daemon_sigterm_clean_stop case_daemon_stop
-run_case teardown_leaves_nothing case_teardown
-finish
+e2e_run_case lab_up case_lab_up || e2e_finish
+e2e_run_case daemon_start case_daemon_start || e2e_finish
+e2e_run_case control_certbot_blocked_without_porthole case_control_blocked
+e2e_run_case certbot_http01_v4only case_certbot_v4
+e2e_run_case certbot_renew_force case_renew
+e2e_run_case lego_http01 case_lego_http
+e2e_run_case lego_tlsalpn01_port443 case_lego_tls
+e2e_run_case certbot_multiname_v4only_v6only case_certbot_multi
+e2e_run_case decoy_outside_session_dropped case_decoy
+e2e_run_case watch_mode_lego_in_designated_cgroup case_watch_cgroup
+e2e_run_case watch_mode_lego_by_executable case_watch_exe
+e2e_run_case daemon_sigterm_clean_stop case_daemon_stop
+e2e_run_case teardown_leaves_nothing case_teardown
+e2e_finish
