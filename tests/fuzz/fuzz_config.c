@@ -30,8 +30,9 @@ static void check_ok(const struct ph_config *c)
 	CHECK(bounded(c->socket, sizeof(c->socket)) && c->socket[0] == '/');
 	CHECK(bounded(c->audit_log, sizeof(c->audit_log)) && c->audit_log[0] == '/');
 	CHECK(bounded(c->socket_group, sizeof(c->socket_group)) && c->socket_group[0]);
-	if (c->chains_auto) {
-		CHECK(c->nchains == 0);
+	CHECK(c->chains_auto == (c->chains_mode == PH_CHAINS_AUTO));
+	if (c->chains_mode != PH_CHAINS_LIST) {
+		CHECK(c->nchains == 0); /* auto, or none (static mode) */
 		return;
 	}
 	CHECK(c->nchains >= 1 && c->nchains <= PH_MAX_CHAINS);

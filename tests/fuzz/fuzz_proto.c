@@ -34,6 +34,7 @@ static void use_payload(int type, const void *buf, size_t n)
 	case PH_MSG_RUN: {
 		const struct ph_run *r = p;
 		CHECK(plen == sizeof(*r));
+		CHECK(r->pid != 0 && r->pad0 == 0 && r->pad1 == 0);
 		read_ports(r->ports, r->nports, 1);
 		sink += r->max_window;
 		break;

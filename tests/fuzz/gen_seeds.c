@@ -50,6 +50,7 @@ int main(int argc, char **argv)
 	dir = argv[1];
 
 	n = ph_msg_init(&m, PH_MSG_RUN, sizeof(struct ph_run));
+	((struct ph_run *)ph_payload(&m))->pid = 4242; /* the caller's waiting child */
 	put_valid("valid-run-default", &m, n, PH_MSG_RUN);
 	{
 		struct ph_run *r = ph_payload(&m);

@@ -260,6 +260,16 @@ t_check "12 not our child, comm 'PPid: <client pid>': refused" grep -q "^comm-sp
 t_check "12 the spoofed comm really shows in /proc/PID/status" grep -q "^comm-space .*name 'PPid: [0-9]*'" "$T_TMP/spoof.out"
 t_check "12 a child that already runs 2 threads: refused" grep -q "^two-threads -> error: run: .*threads.*threads 2 " "$T_TMP/spoof.out"
 t_check "12 a proper waiting child: accepted" grep -q "^proper -> run-ok" "$T_TMP/spoof.out"
+if [ "$NOBODY_OK" = 1 ]; then
+	cp /bin/sleep "$T_TMP/suid-sleep" && chmod 4755 "$T_TMP/suid-sleep" && chmod 755 "$T_TMP"
+	in_host setpriv --reuid=65534 --regid=65534 --clear-groups "$PY" "$HT" suid "$T_SOCK" "$T_TMP/suid-sleep" >"$T_TMP/suid.out" 2>&1
+	sed 's/^/    /' "$T_TMP/suid.out"
+	t_check "12 uid 65534's own child running a setuid-root binary (euid 0): refused" \
+		grep -q "^setuid-child -> error: run: .*not owned by the caller through and through" "$T_TMP/suid.out"
+	t_check "12 ... and the child really ran with euid 0" grep -q "uid 65534[[:space:]]*0" "$T_TMP/suid.out"
+else
+	t_skip "12 setuid child: no group 'nogroup' on this machine"
+fi
 
 # --- 13. output injection through an exe name ------------------------------------------------------------------------
 NAME=$'ev\n\e[31mred\xffil'
