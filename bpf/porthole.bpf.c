@@ -241,9 +241,11 @@ static __always_inline int on_bind(struct bpf_sock_addr *ctx)
 	if (!t)
 		t = bpf_task_storage_get(&tags, task->group_leader, NULL, 0);
 	want = t ? t->mark : designation_mark();
-	if (!want)
-		return 1;
 	bpf_getsockopt(ctx, SOL_SOCKET_NUM, SO_MARK_NUM, &mark, sizeof(mark));
+	if (!want && !(mark & mark_mask))
+		return 1;
+	/* an undesignated process binding a socket that already carries a
+	 * porthole mark (passed to it, or left from a failed bind) loses it */
 	mark = (mark & ~mark_mask) | (want & mark_mask);
 	/* a failure leaves it unmarked: nftables admits nothing to it */
 	bpf_setsockopt(ctx, SOL_SOCKET_NUM, SO_MARK_NUM, &mark, sizeof(mark));

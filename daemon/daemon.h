@@ -87,7 +87,7 @@ struct ph_daemon {
 	struct ph_window *windows;
 	uint64_t next_session_id, next_window_id;
 	uint32_t next_mark_k;     /* the mark allocator's cursor */
-	uint32_t reserved_marks[64]; /* held by sockets older than this daemon */
+	uint32_t reserved_marks[4096]; /* carried by TCP sockets on watched ports, as last read */
 	unsigned nreserved;
 	uint32_t des_marks[PH_MAX_DESIGNATIONS];
 	struct {

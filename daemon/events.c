@@ -33,7 +33,14 @@ static void on_listen(struct ph_daemon *d, const struct ph_kevent *e)
 		log_debug("listen on tcp/%u by pid %u with mark 0x%x: no such session", e->port, e->tgid, e->mark);
 		return;
 	}
-	if (!session_has_port(s, e->port)) {
+	if (s->kind == S_RUN && s->uid != 0 && e->uid != s->uid) {
+		/* a socket carrying a session's mark, listened on by another
+		 * user's process (passed to it): not that session's window */
+		log_notice("session %llu: listen on tcp/%u by uid %u, not the session's uid %u; no window",
+			   (unsigned long long)s->id, e->port, e->uid, (unsigned)s->uid);
+		return;
+	}
+		if (!session_has_port(s, e->port)) {
 		log_notice("session %llu: listen on tcp/%u, a port this session may not open", (unsigned long long)s->id,
 			   e->port);
 		return;

@@ -571,19 +571,24 @@ int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *pac
 	struct elem el = { mark, port, 0 };
 	char why[256];
 	unsigned added;
-	int r;
+	int r = 0, err = 0;
 
-	r = fw_window_counters(f, mark, port, packets, bytes);
-	if (r == 0) {
-		r = commit_simple(f, fill_elem, &el, why, sizeof(why));
-		if (r == -ENOENT)
-			r = 0; /* the kernel's timeout took it between the two */
-		if (r) {
-			log_err("nft: removing the element of window mark 0x%x port %u: %s", mark, port, why);
-			return r;
+	if (fw_window_counters(f, mark, port, packets, bytes) == -ENOENT)
+		r = 0; /* the kernel's timeout took it already */
+	else
+		for (int tries = 0; tries < 3; tries++) {
+			r = commit_simple(f, fill_elem, &el, why, sizeof(why));
+			if (r == -ENOENT)
+				r = 0; /* the kernel's timeout took it between the two */
+			if (!r)
+				break;
 		}
-	} else if (r != -ENOENT) {
-		return log_errno(r, "nft: reading the element of window mark 0x%x port %u", mark, port);
+	if (r) {
+		/* the window is closed in our books either way; say loudly that
+		 * the kernel still holds the element until its deadline */
+		log_err("nft: removing the element of window mark 0x%x port %u failed (%s): it admits until its "
+			"deadline", mark, port, why);
+		err = r;
 	}
 	if (f->nwin)
 		f->nwin--;
@@ -596,7 +601,7 @@ int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *pac
 				"window; retried at the next change)", why);
 		monitor_join(f, 0);
 	}
-	return 0;
+	return err;
 }
 
 int fw_on_change(struct ph_fw *f, unsigned *restored)

@@ -61,11 +61,26 @@ static int mark_in_use(const struct ph_daemon *d, uint32_t mark)
 	return 0;
 }
 
+/* The next free mark: not the admitted value, not a session's or a
+ * designation's, and carried by no TCP socket on a watched port right now
+ * (read from the kernel at each allocation: a socket can outlive its session,
+ * passed to another process or left behind by a daemon that died). 0 when
+ * none is free or the kernel cannot be asked (fail closed). */
 static uint32_t mark_alloc(struct ph_daemon *d)
 {
 	uint32_t values = __builtin_popcount(d->cfg.mark_mask) >= 31 ? UINT32_MAX
 			  : (1u << __builtin_popcount(d->cfg.mark_mask)) - 1;
+	int r = sockdiag_marks(d->cfg.ports, d->cfg.nports, d->cfg.mark_mask, d->reserved_marks,
+			       ARRAY_SIZE(d->reserved_marks), &d->nreserved);
 
+	if (r) {
+		log_errno(r, "sock_diag: cannot read the marks of existing sockets; no mark given out");
+		return 0;
+	}
+	if (d->nreserved == ARRAY_SIZE(d->reserved_marks)) {
+		log_err("sock_diag: more than %u marks in use on watched ports; no mark given out", d->nreserved);
+		return 0;
+	}
 	for (uint32_t tries = 0; tries < values && tries < 65536; tries++) {
 		uint32_t m;
 		if (++d->next_mark_k > values)
@@ -119,7 +134,7 @@ int sessions_init(struct ph_daemon *d)
 	r = sockdiag_marks(d->cfg.ports, d->cfg.nports, d->cfg.mark_mask, d->reserved_marks,
 			   ARRAY_SIZE(d->reserved_marks), &d->nreserved);
 	if (r)
-		log_errno(r, "sock_diag: cannot read the marks of existing sockets");
+		return log_errno(r, "sock_diag: cannot read the marks of existing sockets");
 	for (unsigned i = 0; i < d->nreserved; i++)
 		log_notice("recovered: a socket on a watched port already carries mark 0x%x (an earlier daemon's "
 			   "session?); that mark is not given out", d->reserved_marks[i]);
@@ -298,11 +313,10 @@ int session_run(struct ph_daemon *d, struct ph_client *c, const struct ph_run *r
 		free(s);
 		return -EPERM;
 	}
-	s->mark = mark_alloc(d);
-	if (!s->mark) {
-		snprintf(why, whylen, "every window mark within socket_mark's mask is in use");
+	if (c->pid <= 0) {
+		snprintf(why, whylen, "the caller is not visible in portholed's PID namespace");
 		free(s);
-		return -ENOSPC;
+		return -EPERM;
 	}
 	pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
 	if (pidfd < 0) {
@@ -311,6 +325,15 @@ int session_run(struct ph_daemon *d, struct ph_client *c, const struct ph_run *r
 		return -ESRCH;
 	}
 	r = verify_child(pidfd, s->pid, c, why, whylen);
+	if (!r) {
+		/* only now, for a child that may be tagged: a refused request
+		 * never moves the allocator */
+		s->mark = mark_alloc(d);
+		if (!s->mark) {
+			snprintf(why, whylen, "no free window mark within socket_mark's mask");
+			r = -ENOSPC;
+		}
+	}
 	if (!r) {
 		r = watch_session_begin(d->watch, pidfd, s->mark);
 		if (r)

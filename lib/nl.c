@@ -129,8 +129,11 @@ int nl_request(struct ph_nl *n, nl_build_fn build, void *arg, mnl_cb_t cb, void 
 		ssize_t r = nl_recv(n, 0);
 		int ret;
 
-		if (r < 0)
+		if (r < 0) {
+			if (r == -ENOBUFS)
+				nl_drain(n, seq); /* replies were lost: what is left of this one must go */
 			return (int)r;
+		}
 		errno = 0;
 		ret = mnl_cb_run(n->rbuf, (size_t)r, seq, n->portid, cb, data);
 		if (ret == MNL_CB_STOP)

@@ -336,6 +336,55 @@ t_check "17 the second window's deadline equals the first's ($d1 / $d2)" test -n
 t_eq "17 a listen after 4 s: dropped" dropped "$st3"
 t_check "17 a listen after 4 s: porthole run says it got no window" grep -q "got NO window" "$T_TMP/rl17.err"
 
+# --- R. a session's socket outliving its session never rides another session's window --------------------------------
+PL=$T_TOOLS/passlisten.py
+coproc PASS { in_host env PORTHOLE_SOCKET="$T_SOCK" "$PY" "$PL" parent $H2 80 \
+	"$PORTHOLE_BIN/porthole" run -- "$PY" "$PL" child 2>&1; }
+T_PIDS+=($PASS_PID)
+held=
+while read -r -t 15 line <&"${PASS[0]}"; do
+	case $line in holding*) held=$line; break ;; esac
+done
+t_check "R the first session's listener is handed to an untagged process and the session ends ($held)" \
+	grep -q "holding mark 0x[1-9a-f]" <<<"$held"
+oldmark=${held##* }
+bg_run /dev/null "$T_TMP/r2.err" run -- "$PY" "$T_TOOLS/listen.py" 80 4 $H; RB=$BG_PID
+wait_for "$T_TMP/r2.err" "window .* open" 30
+newmark=$(grep -o "window [0-9]* open: .* mark 0x[0-9a-f]*" "$T_DLOG" | tail -1 | grep -o "0x[0-9a-f]*$")
+t_check "R the next session gets another mark ($newmark, not $oldmark)" test -n "$newmark" -a "$newmark" != "$oldmark"
+t_eq "R the new session's window admits its own listener" open "$(probe inet $H 80)"
+t_eq "R ... and not the socket carrying the old session's mark" dropped "$(probe inet $H2 80)"
+exec {PASS[1]}>&-
+wait $PASS_PID 2>/dev/null
+wait $RB
+out=$(in_host "$PY" "$PL" premarked $H2 8081 0x2ab 2>&1)
+t_eq "R an unwatched port: the mark stays as the process set it" "mark after bind 0x2ab" "$out"
+out=$(in_host "$PY" "$PL" premarked $H2 80 0x40002ab 2>&1)
+t_eq "R ... on a watched port: only porthole's bits are cleared, the others kept" "mark after bind 0x4000000" "$out"
+
+# the same with only two session marks (socket_mark = 0x1/0x3: 0x1 admits, 0x2 and 0x3 name sessions):
+# while the handed-over socket carries one of them, a third session must not get it
+daemon_stop
+daemon_start "socket_mark = 0x1/0x3" || t_fail "R daemon start with two marks"
+coproc PASS2 { in_host env PORTHOLE_SOCKET="$T_SOCK" "$PY" "$PL" parent $H2 80 \
+	"$PORTHOLE_BIN/porthole" run -- "$PY" "$PL" child 2>&1; }
+T_PIDS+=($PASS2_PID)
+held=
+while read -r -t 15 line <&"${PASS2[0]}"; do
+	case $line in holding*) held=$line; break ;; esac
+done
+bg_run /dev/null "$T_TMP/rb.err" run -- "$PY" "$T_TOOLS/listen.py" 80 5 $H; RB=$BG_PID
+wait_for "$T_TMP/rb.err" "window .* open" 30
+in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" run -- "$PY" "$T_TOOLS/listen.py" 80 2 $H6 \
+	>/dev/null 2>"$T_TMP/rc.err"; rc=$?
+t_check "R two marks, one held by the old socket, one by a live session ($held): a third session is refused" \
+	grep -q "no free window mark" "$T_TMP/rc.err"
+t_eq "R ... with exit 77" 77 $rc
+t_eq "R ... and the old socket stays dropped" dropped "$(probe inet $H2 80)"
+exec {PASS2[1]}>&-
+wait $PASS2_PID 2>/dev/null
+wait $RB
+
 # --- 8. window ids survive a deleted audit log ---------------------------------------------------------------------------
 LAST=$("$PY" -c '
 import json, sys
