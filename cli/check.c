@@ -81,17 +81,10 @@ static void check_kernel(int root)
 		return;
 	}
 	{
-		union bpf_attr a;
-		int fd;
-		memset(&a, 0, sizeof(a));
-		a.map_type = BPF_MAP_TYPE_RINGBUF;
-		a.max_entries = 4096;
-		fd = (int)syscall(SYS_bpf, BPF_MAP_CREATE, &a, sizeof(a));
-		if (fd >= 0) {
-			close(fd);
+		int e = -bpf_ringbuf_probe();
+		if (!e) {
 			add(V_OK, "BPF", "bpf() works and ring buffers are available");
 		} else {
-			int e = errno;
 			add(V_FAIL, "BPF", "cannot create a BPF ring buffer: %s%s", strerror(e),
 			    e == EPERM || e == EACCES ? " (bpf() is refused: a seccomp filter, e.g. a container's or a unit's "
 			    "SystemCallFilter=, or a missing capability: CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)" : "");

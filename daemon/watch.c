@@ -3,6 +3,7 @@
 #include "watch.h"
 #include "config.h"
 #include "log.h"
+#include "util.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -54,17 +55,7 @@ int watch_supported(char *why, size_t whylen)
 	/* tracing programs cannot be probed without a target; loading tells.
 	 * A ring buffer created by hand says what really fails: libbpf's probe
 	 * answers "not supported" for EPERM too */
-	{
-		union bpf_attr a;
-		int fd;
-		memset(&a, 0, sizeof(a));
-		a.map_type = BPF_MAP_TYPE_RINGBUF;
-		a.max_entries = 4096;
-		fd = (int)syscall(SYS_bpf, BPF_MAP_CREATE, &a, sizeof(a));
-		r = fd < 0 ? -errno : 0;
-		if (fd >= 0)
-			close(fd);
-	}
+	r = bpf_ringbuf_probe();
 	if (r == -EPERM || r == -EACCES) {
 		snprintf(why, whylen, "bpf() is refused (%s): a seccomp filter (e.g. a container's or a unit's "
 			 "SystemCallFilter=) or a missing capability (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)", strerror(-r));

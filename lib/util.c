@@ -4,6 +4,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <linux/bpf.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,4 +105,19 @@ void format_ports(char *buf, size_t len, const uint16_t *ports, unsigned n)
 	buf[0] = '\0';
 	for (unsigned i = 0; i < n && l < len; i++)
 		l += (size_t)snprintf(buf + l, len - l, "%s%u", i ? "," : "", ports[i]);
+}
+
+int bpf_ringbuf_probe(void)
+{
+	union bpf_attr a;
+	int fd;
+
+	memset(&a, 0, sizeof(a));
+	a.map_type = BPF_MAP_TYPE_RINGBUF;
+	a.max_entries = 4096;
+	fd = (int)syscall(SYS_bpf, BPF_MAP_CREATE, &a, sizeof(a));
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
 }

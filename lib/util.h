@@ -20,6 +20,9 @@ int read_small_file(const char *path, char *buf, size_t bufsz);
 int write_small_file(const char *path, const char *s);
 /* "80,443" */
 void format_ports(char *buf, size_t len, const uint16_t *ports, unsigned n);
+/* Create and drop a BPF ring buffer: 0, or what bpf() says (-EPERM: a
+ * seccomp filter or a missing capability). */
+int bpf_ringbuf_probe(void);
 /* true if the string ends NUL-terminated within n bytes */
 int str_in_bounds(const char *s, size_t n);
 

@@ -338,13 +338,19 @@ t_check "17 a listen after 4 s: porthole run says it got no window" grep -q "got
 
 # --- R. a session's socket outliving its session never rides another session's window --------------------------------
 PL=$T_TOOLS/passlisten.py
-coproc PASS { in_host env PORTHOLE_SOCKET="$T_SOCK" "$PY" "$PL" parent $H2 80 \
-	"$PORTHOLE_BIN/porthole" run -- "$PY" "$PL" child 2>&1; }
-T_PIDS+=($PASS_PID)
-held=
-while read -r -t 15 line <&"${PASS[0]}"; do
-	case $line in holding*) held=$line; break ;; esac
-done
+# a session that hands its listener on $H2:80 to an untagged parent and ends;
+# the parent (coproc HAND) keeps it; held: "holding mark 0x..."
+hand_over() {
+	coproc HAND { in_host env PORTHOLE_SOCKET="$T_SOCK" "$PY" "$PL" parent $H2 80 \
+		"$PORTHOLE_BIN/porthole" run -- "$PY" "$PL" child 2>&1; }
+	T_PIDS+=($HAND_PID)
+	held=
+	while read -r -t 15 line <&"${HAND[0]}"; do
+		case $line in holding*) held=$line; break ;; esac
+	done
+}
+hand_back() { exec {HAND[1]}>&-; wait $HAND_PID 2>/dev/null; }
+hand_over
 t_check "R the first session's listener is handed to an untagged process and the session ends ($held)" \
 	grep -q "holding mark 0x[1-9a-f]" <<<"$held"
 oldmark=${held##* }
@@ -354,8 +360,7 @@ newmark=$(grep -o "window [0-9]* open: .* mark 0x[0-9a-f]*" "$T_DLOG" | tail -1 
 t_check "R the next session gets another mark ($newmark, not $oldmark)" test -n "$newmark" -a "$newmark" != "$oldmark"
 t_eq "R the new session's window admits its own listener" open "$(probe inet $H 80)"
 t_eq "R ... and not the socket carrying the old session's mark" dropped "$(probe inet $H2 80)"
-exec {PASS[1]}>&-
-wait $PASS_PID 2>/dev/null
+hand_back
 wait $RB
 out=$(in_host "$PY" "$PL" premarked $H2 8081 0x2ab 2>&1)
 t_eq "R an unwatched port: the mark stays as the process set it" "mark after bind 0x2ab" "$out"
@@ -366,13 +371,7 @@ t_eq "R ... on a watched port: only porthole's bits are cleared, the others kept
 # while the handed-over socket carries one of them, a third session must not get it
 daemon_stop
 daemon_start "socket_mark = 0x1/0x3" || t_fail "R daemon start with two marks"
-coproc PASS2 { in_host env PORTHOLE_SOCKET="$T_SOCK" "$PY" "$PL" parent $H2 80 \
-	"$PORTHOLE_BIN/porthole" run -- "$PY" "$PL" child 2>&1; }
-T_PIDS+=($PASS2_PID)
-held=
-while read -r -t 15 line <&"${PASS2[0]}"; do
-	case $line in holding*) held=$line; break ;; esac
-done
+hand_over
 bg_run /dev/null "$T_TMP/rb.err" run -- "$PY" "$T_TOOLS/listen.py" 80 5 $H; RB=$BG_PID
 wait_for "$T_TMP/rb.err" "window .* open" 30
 in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" run -- "$PY" "$T_TOOLS/listen.py" 80 2 $H6 \
@@ -381,8 +380,7 @@ t_check "R two marks, one held by the old socket, one by a live session ($held):
 	grep -q "no free window mark" "$T_TMP/rc.err"
 t_eq "R ... with exit 77" 77 $rc
 t_eq "R ... and the old socket stays dropped" dropped "$(probe inet $H2 80)"
-exec {PASS2[1]}>&-
-wait $PASS2_PID 2>/dev/null
+hand_back
 wait $RB
 
 # --- 8. window ids survive a deleted audit log ---------------------------------------------------------------------------
