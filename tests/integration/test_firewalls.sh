@@ -267,6 +267,24 @@ case_firewalld() {
 	stop_daemon_checked
 }
 
+# static_mode_window [--no-host-rule]: the admin's rule is in place; restart the
+# daemon with chains = none and check a window admits v4 and v6, a decoy stays
+# dropped (and, with --no-host-rule, that porthole wrote nothing into the host)
+static_mode_window() {
+	stop_daemon_checked "auto"
+	daemon_start "chains = none" || { t_fail "$CASE: daemon start (chains = none)"; cat "$T_DLOG"; return 1; }
+	listener /dev/null /dev/null 80 120 $H2 $H62; sleep 0.3
+	session run 120 $H $H6 || { t_fail "$CASE: porthole run started (chains = none)"; cat "$T_TMP/run.err" "$T_DLOG"; }
+	t_check "$CASE: chains = none: window opens" grep -q 'window .* open' "$T_TMP/run.err"
+	t_eq "$CASE: chains = none: v4 port 80 open from the internet" open "$(po inet $H 80)"
+	t_eq "$CASE: chains = none: v6 port 80 open from the internet" open "$(po inet $H6 80)"
+	t_eq "$CASE: chains = none: decoy on another address dropped" dropped "$(pr inet $H2 80)"
+	[ "${1:-}" = --no-host-rule ] && t_eq "$CASE: chains = none: porthole wrote no host rule" 0 "$(rules)"
+	end_session
+	t_eq "$CASE: after: v4 port 80 dropped" dropped "$(pr inet $H 80)"
+	stop_daemon_checked "chains = none"
+}
+
 # ---- o: a table with the owner flag (what firewalld >= 2.2 makes) --------------------------------
 # fails_closed WHAT PATTERN: porthole run gets no window, says why, is audited
 fails_closed() {
@@ -321,18 +339,7 @@ case_owner() {
 	printf '%s\n' "insert rule inet geo input meta l4proto tcp $MARKRULE accept" >&"$HW"
 	for i in $(seq 30); do in_host nft list chain inet geo input | grep -q 'meta mark & 0x00003fff == 0x00002000 accept' && break; sleep 0.1; done
 	t_check "$CASE: the holder inserted the static rule" bash -c "nsenter --net=/run/netns/$T_PFX-host nft list chain inet geo input | grep -q 'meta mark & 0x00003fff == 0x00002000 accept'"
-	stop_daemon_checked "auto"
-	daemon_start "chains = none" || { t_fail "$CASE: daemon start (chains = none)"; cat "$T_DLOG"; exec {HW}>&-; return; }
-	listener /dev/null /dev/null 80 120 $H2 $H62; sleep 0.3
-	session run 120 $H $H6 || { t_fail "$CASE: porthole run started (chains = none)"; cat "$T_TMP/run.err" "$T_DLOG"; }
-	t_check "$CASE: chains = none: window opens" grep -q 'window .* open' "$T_TMP/run.err"
-	t_eq "$CASE: chains = none: v4 port 80 open from the internet" open "$(po inet $H 80)"
-	t_eq "$CASE: chains = none: v6 port 80 open from the internet" open "$(po inet $H6 80)"
-	t_eq "$CASE: chains = none: decoy on another address dropped" dropped "$(pr inet $H2 80)"
-	t_eq "$CASE: chains = none: porthole wrote no host rule" 0 "$(rules)"
-	end_session
-	t_eq "$CASE: after: v4 port 80 dropped" dropped "$(pr inet $H 80)"
-	stop_daemon_checked "chains = none"
+	static_mode_window --no-host-rule || { exec {HW}>&-; return; }
 	exec {HW}>&-
 	wait "$HOLDER" 2>/dev/null
 	t_check "$CASE: the owner table went with its holder" bash -c "! nsenter --net=/run/netns/$T_PFX-host nft list table inet geo >/dev/null 2>&1"
@@ -354,17 +361,7 @@ case_legacy() {
 	fails_closed "iptables-legacy" "iptables-legacy"
 	out=$(fw_exec iptables-legacy -I INPUT -p tcp -m mark --mark 0x2000/0x3fff -j ACCEPT 2>&1); t_eq "$CASE: legacy rule added${out:+: $out}" 0 $?
 	out=$(fw_exec ip6tables-legacy -I INPUT -p tcp -m mark --mark 0x2000/0x3fff -j ACCEPT 2>&1); t_eq "$CASE: ip6 legacy rule added${out:+: $out}" 0 $?
-	stop_daemon_checked "auto"
-	daemon_start "chains = none" || { t_fail "$CASE: daemon start (chains = none)"; cat "$T_DLOG"; return; }
-	listener /dev/null /dev/null 80 120 $H2 $H62; sleep 0.3
-	session run 120 $H $H6 || { t_fail "$CASE: porthole run started (chains = none)"; cat "$T_TMP/run.err" "$T_DLOG"; }
-	t_check "$CASE: chains = none: window opens" grep -q 'window .* open' "$T_TMP/run.err"
-	t_eq "$CASE: chains = none: v4 port 80 open from the internet" open "$(po inet $H 80)"
-	t_eq "$CASE: chains = none: v6 port 80 open from the internet" open "$(po inet $H6 80)"
-	t_eq "$CASE: chains = none: decoy on another address dropped" dropped "$(pr inet $H2 80)"
-	end_session
-	t_eq "$CASE: after: v4 port 80 dropped" dropped "$(pr inet $H 80)"
-	stop_daemon_checked "chains = none"
+	static_mode_window
 }
 
 # ---- r: a router with a geo-block in prerouting ------------------------------------------------
