@@ -93,8 +93,9 @@ bg_run /dev/null "$T_TMP/ch.err" run -- "$PY" "$T_TOOLS/listen.py" 80 60 $H; CH=
 wait_for "$T_TMP/ch.err" "window .* open" 50
 IDC=$(win_id "$T_TMP/ch.err")
 rm -f "$T_TMP/churn.stop"; echo 0 >"$T_TMP/churn.n"
+# one long-lived nft -i commits each line: a steady rate however slow process start-up is here
 bg_host /dev/null "$T_TMP/churn.err" bash -c "n=0; while [ ! -e '$T_TMP/churn.stop' ]; do
-	nft add table ip phchurn && nft delete table ip phchurn; n=\$((n + 2)); echo \$n >'$T_TMP/churn.n'; sleep 0.004; done"
+	echo 'add table ip phchurn'; echo 'delete table ip phchurn'; n=\$((n + 2)); echo \$n >'$T_TMP/churn.n'; sleep 0.004; done | nft -i >/dev/null"
 CHURN=$BG_PID
 ct0=$(date +%s.%N)
 sleep 1
