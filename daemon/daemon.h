@@ -16,6 +16,7 @@
 #include "control.h"
 #include "porthole.h"
 #include "proto.h"
+#include "watch.h"
 
 #define PH_MAX_LISTENERS 16
 #define PH_MAX_SESSIONS 1024        /* sessions at once, all users */
@@ -73,6 +74,24 @@ struct ph_window {
 	struct ph_window *next;
 };
 
+#define PH_MAX_SERVER_TOKENS 64
+
+/* the window of one serve line (server.c) */
+struct ph_srvwin {
+	int open;
+	uint64_t id;
+	uint64_t cgid;            /* the served cgroup when it opened */
+	char why[16];             /* "tokens", "always", "session" */
+	struct ph_session *session; /* run --serve: the window lasts as long as it */
+	uint64_t opened_boot, opened_real;
+	uint64_t deadline_boot, deadline_real; /* 0: none (always) */
+	uint64_t admitted0, dropped0; /* the guard's counters when it opened */
+	int spent;                /* webroot: its deadline passed; only a new token opens again */
+	int wd[3];                /* inotify: webroot, .well-known, acme-challenge */
+	char tokens[PH_MAX_SERVER_TOKENS][PH_TOKEN_MAX + 1];
+	unsigned ntokens;
+};
+
 struct ph_daemon {
 	struct ph_config cfg;
 	struct ph_fw *fw;
@@ -81,6 +100,8 @@ struct ph_daemon {
 	struct ph_audit audit;
 	char cg_mount[PATH_MAX];
 	int epfd, sigfd, timerfd, inofd;
+	int srv_inofd, srv_timerfd;   /* server windows' webroots and deadlines */
+	struct ph_srvwin srv[PH_MAX_SERVERS];
 	uint32_t netns_ino;
 	uint64_t lost_seen;       /* kernel events lost, as of the last resync */
 	struct ph_session *sessions;
@@ -90,6 +111,7 @@ struct ph_daemon {
 	uint32_t reserved_marks[4096]; /* carried by TCP sockets on watched ports, as last read */
 	unsigned nreserved;
 	uint32_t des_marks[PH_MAX_DESIGNATIONS];
+	struct ph_guard_marks guard;  /* server windows' two marks (cfg.nsrv > 0) */
 	struct {
 		int wd;              /* inotify on the parent cgroup / executable's directory */
 		uint64_t cgid;       /* cgroup: 0 while the cgroup does not exist */
@@ -137,6 +159,17 @@ void designations_watch(struct ph_daemon *d);
 void designations_on_inotify(struct ph_daemon *d);
 void designations_release(struct ph_daemon *d);
 
+/* server.c */
+int servers_start(struct ph_daemon *d);
+int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_session *s, char *err, size_t errlen);
+void server_close(struct ph_daemon *d, unsigned i, uint32_t reason);
+int server_find(const struct ph_daemon *d, const char *spec);  /* serve line index, -1 */
+void servers_on_inotify(struct ph_daemon *d);
+void servers_on_timer(struct ph_daemon *d);
+void servers_on_guard(void *ctx, const struct ph_guard_event *e);
+void servers_session_end(struct ph_daemon *d, struct ph_session *s);
+void servers_shutdown(struct ph_daemon *d);
+
 /* request.c */
 int request_handle(void *ctx, struct ph_client *c, int type, const void *payload, size_t len);
 void request_client_gone(struct ph_daemon *d, struct ph_client *c);
@@ -155,6 +188,10 @@ void record_refused(struct ph_daemon *d, uid_t uid, pid_t pid, const char *reque
 void record_daemon_start(struct ph_daemon *d, const char *config, const char *version, unsigned rules_removed);
 void record_recovered(struct ph_daemon *d, uint64_t window_id);
 void record_daemon_stop(struct ph_daemon *d, const char *reason);
+int record_server_open(struct ph_daemon *d, unsigned i);
+void record_server_close(struct ph_daemon *d, unsigned i, uint32_t reason, uint64_t duration_ns, uint64_t admitted,
+			 uint64_t dropped);
+void record_guard(struct ph_daemon *d, const struct ph_guard_event *e);
 void proc_exe(pid_t pid, char *buf, size_t len);
 /* the last window id, kept beside the audit log's own record of it */
 uint64_t ids_load(const char *path);

@@ -11,6 +11,7 @@
  * change: they need no generation. */
 #include "firewall.h"
 #include "log.h"
+#include "nftguard.h"
 #include "nftrule.h"
 #include "nftscan.h"
 #include "nl.h"
@@ -50,6 +51,11 @@ struct ph_fw {
 	struct host_rule rules[MAX_HOST_RULES]; /* ours, present at genid */
 	unsigned nrules;
 	struct nft_scan scan;                   /* scratch */
+	/* server windows */
+	uint32_t cand, guarded;                 /* their marks (cfg->nsrv > 0) */
+	unsigned nsrvwin;                       /* open server windows */
+	uint32_t levels;                        /* cgroup levels with a rule in our prerouting chain */
+	unsigned nguard;                        /* guard rules in the host's chains, as last placed */
 };
 
 static int chain_eq(const struct ph_chain_ref *a, const struct ph_chain_ref *b)
@@ -73,7 +79,8 @@ static int rules_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!r)
 		return MNL_CB_ERROR;
-	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && nr_is_ours(r, &port)) {
+	/* a server window's guard rules have their own books (guard_sync) */
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && nr_is_ours(r, &port) && !nr_is_guard(r, NULL)) {
 		const char *t = nftnl_rule_get_str(r, NFTNL_RULE_TABLE), *c = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
 		int fam = (int)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY);
 		/* our own table's rules carry no tag; never ours to sweep */
@@ -376,9 +383,16 @@ static int fill_del_table(struct nl_batch *b, void *arg)
 
 static int fill_add_table(struct nl_batch *b, void *arg)
 {
-	const struct ph_config *cfg = arg;
-	return nr_add_table(b, cfg->mark, cfg->mark_mask, 1, cfg->ports, cfg->nports);
+	const struct ph_fw *f = arg;
+	const struct ph_config *cfg = f->cfg;
+	int r = nr_add_table(b, cfg->mark, cfg->mark_mask, 1, cfg->ports, cfg->nports);
+
+	if (!r && cfg->nsrv)
+		r = nr_add_servers_set(b) || nr_add_guard_own_rules(b, f->cand, f->guarded, cfg->mark_mask) ? -ENOMEM : 0;
+	return r;
 }
+
+static int guard_sync(struct ph_fw *f, int want, char *why, size_t whylen);
 
 int fw_open(struct ph_fw **out, const struct ph_config *cfg, unsigned *swept, char *why, size_t whylen)
 {
@@ -391,6 +405,11 @@ int fw_open(struct ph_fw **out, const struct ph_config *cfg, unsigned *swept, ch
 		return -ENOMEM;
 	f->cfg = cfg;
 	f->monfd = -1;
+	if (cfg->nsrv && config_guard_marks(cfg, &f->cand, &f->guarded)) {
+		snprintf(why, whylen, "socket_mark's mask has no room for the two marks of server windows");
+		r = -ENOSPC;
+		goto fail;
+	}
 	r = nl_open(&f->nl);
 	if (r) {
 		snprintf(why, whylen, "cannot open a netlink socket to nftables: %s", strerror(-r));
@@ -426,7 +445,13 @@ int fw_open(struct ph_fw **out, const struct ph_config *cfg, unsigned *swept, ch
 		if (r)
 			goto fail;
 	}
-	r = commit_simple(f, fill_add_table, (void *)cfg, why, whylen);
+	/* a dead daemon's guard rules too (they admit nothing without our table) */
+	r = guard_sync(f, 0, why, whylen);
+	if (r)
+		goto fail;
+	*swept += f->nguard;
+	f->nguard = 0;
+	r = commit_simple(f, fill_add_table, f, why, whylen);
 	if (r) {
 		char tmp[256];
 		snprintf(tmp, sizeof(tmp), "%s", why);
@@ -451,6 +476,8 @@ void fw_close(struct ph_fw *f)
 	if (f->nl) {
 		if (f->nwin || f->nrules)
 			reconcile(f, 0, NULL, &added, why, sizeof(why));
+		if (f->nsrvwin || f->nguard)
+			guard_sync(f, 0, why, sizeof(why));
 		/* the kernel drops an owner table with our socket; be explicit */
 		commit_simple(f, fill_del_table, NULL, NULL, 0);
 		nl_close(f->nl);
@@ -548,7 +575,8 @@ int fw_window_open(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t timeo
 		if (!r)
 			r = reconcile(f, 1, &el, &added, why, whylen);
 		if (r) {
-			monitor_join(f, 0);
+			if (!f->nsrvwin)
+				monitor_join(f, 0);
 			return r;
 		}
 	} else {
@@ -599,7 +627,8 @@ int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *pac
 		if (r)
 			log_err("nft: removing porthole's rules from the host's chains: %s (they admit nothing without a "
 				"window; retried at the next change)", why);
-		monitor_join(f, 0);
+		if (!f->nsrvwin)
+			monitor_join(f, 0);
 	}
 	return err;
 }
@@ -616,10 +645,246 @@ int fw_on_change(struct ph_fw *f, unsigned *restored)
 	if (!changed && !r)
 		return 0;
 	f->valid = 0;
-	if (!f->nwin || f->cfg->chains_mode == PH_CHAINS_NONE)
+	if (f->cfg->chains_mode == PH_CHAINS_NONE)
+		return 0;
+	if (f->nsrvwin) {
+		unsigned before = f->nguard;
+		r = guard_sync(f, 1, why, sizeof(why));
+		if (r)
+			log_err("nft: placing the guard rules of server windows after a ruleset change: %s (guarded "
+				"connections are dropped until they are back)", why);
+		else if (f->nguard && f->nguard != before)
+			*restored += f->nguard;
+	}
+	if (!f->nwin)
 		return 0;
 	r = reconcile(f, 1, NULL, restored, why, sizeof(why));
 	if (r)
 		log_err("nft: putting porthole's rules back after a ruleset change: %s", why);
 	return r;
+}
+
+/* ---- server windows -------------------------------------------------------------------- */
+
+struct guard_change {
+	const struct ph_fw *f;
+	const struct nft_guard_have *have;
+	unsigned nhave;
+	const struct nft_guard_item *items;
+	unsigned nitems;
+	const uint16_t *ports;
+	unsigned nports;
+};
+
+static int fill_guard(struct nl_batch *b, void *arg)
+{
+	const struct guard_change *g = arg;
+	int r = 0;
+
+	for (unsigned i = 0; !r && i < g->nhave; i++) {
+		struct nftnl_rule *rule = nftnl_rule_alloc();
+		if (!rule)
+			return -ENOMEM;
+		nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, (uint32_t)g->have[i].chain.family);
+		nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, g->have[i].chain.table);
+		nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, g->have[i].chain.chain);
+		nftnl_rule_set_u64(rule, NFTNL_RULE_HANDLE, g->have[i].handle);
+		r = nr_batch_rule(b, rule, 0);
+	}
+	for (unsigned i = 0; !r && i < g->nitems; i++) {
+		const struct nft_guard_item *it = &g->items[i];
+		for (unsigned p = 0; !r && p < g->nports; p++)
+			for (int accept = 0; !r && accept <= 1; accept++) {
+				struct nftnl_rule *rule = nr_guard_rule_for(&it->chain, it->drop, it->digest, accept, g->ports[p],
+									    g->f->cand, g->f->guarded, g->f->cfg->mark_mask);
+				r = rule ? nr_batch_rule_at(b, rule, it->before) : -ENOMEM;
+			}
+	}
+	return r;
+}
+
+/* is what is there exactly what the plan asks for (same places, same drops)? */
+static int guard_matches(const struct nft_guard_have *have, unsigned nhave, const struct nft_guard_item *items,
+			 unsigned nitems, const uint16_t *ports, unsigned nports)
+{
+	unsigned used[NFT_GUARD_MAX * 2] = { 0 };
+
+	if (nhave != nitems * nports * 2 || nhave > ARRAY_SIZE(used))
+		return 0;
+	for (unsigned i = 0; i < nitems; i++)
+		for (unsigned p = 0; p < nports; p++)
+			for (int accept = 0; accept <= 1; accept++) {
+				int found = 0;
+				for (unsigned j = 0; j < nhave && !found; j++) {
+					const struct nft_guard_have *h = &have[j];
+					if (!used[j] && chain_eq(&h->chain, &items[i].chain) && h->anchor == items[i].before &&
+					    h->digest == items[i].digest && h->port == ports[p] && h->accept == accept) {
+						used[j] = 1;
+						found = 1;
+					}
+				}
+				if (!found)
+					return 0;
+			}
+	return 1;
+}
+
+/* Place (want) or remove the guard rules, in one batch bound to the
+ * generation they were planned at. */
+static int guard_sync(struct ph_fw *f, int want, char *why, size_t whylen)
+{
+	uint16_t ports[PH_MAX_PORTS];
+	unsigned nports = 0;
+	int r = -ERESTART;
+
+	for (unsigned i = 0; i < f->cfg->nsrv; i++)
+		for (unsigned p = 0; p < f->cfg->srv[i].nports; p++) {
+			int dup = 0;
+			for (unsigned q = 0; q < nports; q++)
+				dup |= ports[q] == f->cfg->srv[i].ports[p];
+			if (!dup && nports < PH_MAX_PORTS)
+				ports[nports++] = f->cfg->srv[i].ports[p];
+		}
+	if (want && f->cfg->chains_mode == PH_CHAINS_NONE)
+		return 0; /* static mode: the admin placed them */
+	for (int round = 0; round < RECONCILE_ROUNDS && r == -ERESTART; round++) {
+		struct nft_guard_item *items = calloc(NFT_GUARD_MAX, sizeof(*items));
+		struct nft_guard_have *have = calloc(NFT_GUARD_MAX * 2, sizeof(*have));
+		struct nft_ruleset *rs = NULL;
+		struct nl_result *res = malloc(sizeof(*res));
+		unsigned nitems = 0, nhave;
+		int idx;
+
+		r = !items || !have || !res ? -ENOMEM : scan_host(f);
+		if (!r)
+			r = nft_ruleset_read(f->nl, &rs);
+		if (r == -EINTR)
+			r = -ERESTART;
+		else if (r)
+			snprintf(why, whylen, "reading the ruleset: %s", strerror(-r));
+		if (!r && want)
+			r = nft_guard_plan(rs, &f->scan, items, NFT_GUARD_MAX, &nitems, why, whylen);
+		if (!r) {
+			nhave = nft_guard_have(rs, have, NFT_GUARD_MAX * 2);
+			if (!guard_matches(have, nhave, items, nitems, ports, nports)) {
+				struct guard_change g = { f, have, nhave, items, nitems, ports, nports };
+				if (nitems * nports * 2 > NFT_GUARD_MAX * 2) {
+					snprintf(why, whylen, "too many places where the host drops for guarded windows");
+					r = -E2BIG;
+				} else {
+					r = run_batch(f, 1, fill_guard, &g, res, &idx);
+					if (r == -ERESTART || r == -EINTR || r == -ENOENT || r == -EBUSY)
+						r = -ERESTART;
+					else if (r)
+						snprintf(why, whylen, "placing the guard rules of a server window: %s%s%s",
+							 strerror(-r), res->extack[0] ? ": " : "", res->extack);
+					else
+						f->valid = 0;
+				}
+			}
+			if (!r)
+				f->nguard = want ? nitems * nports * 2 : nhave;
+		}
+		nft_ruleset_free(rs);
+		free(items);
+		free(have);
+		free(res);
+	}
+	if (r == -ERESTART)
+		snprintf(why, whylen, "the ruleset kept changing under porthole (%d tries)", RECONCILE_ROUNDS);
+	return r;
+}
+
+struct srv_elem {
+	const struct ph_fw *f;
+	uint64_t cgid;
+	unsigned level;
+	uint16_t port;
+	uint64_t timeout_ms;
+	int add, add_level;
+};
+
+static int fill_srv_elem(struct nl_batch *b, void *arg)
+{
+	const struct srv_elem *e = arg;
+
+	if (e->add_level) {
+		struct nftnl_rule *r = nr_server_rule(e->level, e->f->cand, e->f->cfg->mark_mask);
+		if (!r || nr_batch_rule(b, r, 1))
+			return -ENOMEM;
+	}
+	return nr_server_element(b, e->cgid, e->port, e->timeout_ms, e->add);
+}
+
+int fw_server_open(struct ph_fw *f, uint64_t cgid, unsigned level, uint16_t port, uint64_t timeout_ms, char *why,
+		   size_t whylen)
+{
+	struct srv_elem e = { f, cgid, level, port, timeout_ms, 1, 0 };
+	int r;
+
+	if (!f->cfg->nsrv || level == 0 || level > 31) {
+		snprintf(why, whylen, "no server windows configured");
+		return -EINVAL;
+	}
+	if (f->nsrvwin == 0) {
+		monitor_join(f, 1);
+		r = fw_blocked(f, why, whylen);
+		if (!r)
+			r = guard_sync(f, 1, why, whylen);
+		if (r) {
+			if (!f->nwin)
+				monitor_join(f, 0);
+			return r;
+		}
+	}
+	e.add_level = !(f->levels & (1u << level));
+	r = commit_simple(f, fill_srv_elem, &e, why, whylen);
+	if (r) {
+		if (f->nsrvwin == 0) {
+			char tmp[256];
+			guard_sync(f, 0, tmp, sizeof(tmp));
+			if (!f->nwin)
+				monitor_join(f, 0);
+		}
+		return r;
+	}
+	f->levels |= 1u << level;
+	f->nsrvwin++;
+	return 0;
+}
+
+int fw_server_close(struct ph_fw *f, uint64_t cgid, uint16_t port)
+{
+	struct srv_elem e = { f, cgid, 0, port, 0, 0, 0 };
+	char why[512];
+	int r = 0, err = 0;
+
+	for (int tries = 0; tries < 3; tries++) {
+		r = commit_simple(f, fill_srv_elem, &e, why, sizeof(why));
+		if (r == -ENOENT)
+			r = 0; /* the kernel's timeout took it */
+		if (!r)
+			break;
+	}
+	if (r) {
+		log_err("nft: removing the element of a server window (cgroup %llu port %u) failed (%s): it admits until "
+			"its deadline", (unsigned long long)cgid, port, why);
+		err = r;
+	}
+	if (f->nsrvwin)
+		f->nsrvwin--;
+	if (f->nsrvwin == 0) {
+		r = guard_sync(f, 0, why, sizeof(why));
+		if (r)
+			log_err("nft: removing the guard rules from the host's chains: %s (they admit nothing without a "
+				"window)", why);
+		if (!f->nwin)
+			monitor_join(f, 0);
+	}
+	return err;
+}
+
+unsigned fw_guard_rules(const struct ph_fw *f)
+{
+	return f->nguard;
 }

@@ -40,4 +40,13 @@ int fw_monitor_fd(const struct ph_fw *f);
  * rules put back (0: nothing to do). */
 int fw_on_change(struct ph_fw *f, unsigned *restored);
 
+/* Server windows: the served cgroup's element (cgroup id . port; timeout:
+ * the deadline, 0 for none), the prerouting rule for its cgroup level, and
+ * while any is open the guard rules where the host drops (lib/nftguard.h). */
+int fw_server_open(struct ph_fw *f, uint64_t cgid, unsigned level, uint16_t port, uint64_t timeout_ms, char *why,
+		   size_t whylen);
+int fw_server_close(struct ph_fw *f, uint64_t cgid, uint16_t port);
+/* guard rules in the host's chains now */
+unsigned fw_guard_rules(const struct ph_fw *f);
+
 #endif

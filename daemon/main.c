@@ -138,6 +138,18 @@ static void on_inotify(void *ctx, void *obj, uint32_t events)
 	designations_on_inotify(ctx);
 }
 
+static void on_srv_inotify(void *ctx, void *obj, uint32_t events)
+{
+	(void)obj, (void)events;
+	servers_on_inotify(ctx);
+}
+
+static void on_srv_timer(void *ctx, void *obj, uint32_t events)
+{
+	(void)obj, (void)events;
+	servers_on_timer(ctx);
+}
+
 static void on_nft(void *ctx, void *obj, uint32_t events)
 {
 	struct ph_daemon *d = ctx;
@@ -189,7 +201,8 @@ int main(int argc, char **argv)
 	unsigned removed = 0;
 	struct ph_handler h_kernel = { on_kernel, NULL }, h_listen = { on_listen_sock, NULL },
 			  h_signal = { on_signal, NULL }, h_timer = { on_timer, NULL },
-			  h_inotify = { on_inotify, NULL }, h_nft = { on_nft, NULL }, h_ctl_timer = { on_ctl_timer, NULL };
+			  h_inotify = { on_inotify, NULL }, h_nft = { on_nft, NULL }, h_ctl_timer = { on_ctl_timer, NULL },
+			  h_srv_inotify = { on_srv_inotify, NULL }, h_srv_timer = { on_srv_timer, NULL };
 	struct stat st;
 	sigset_t mask;
 
@@ -224,9 +237,11 @@ int main(int argc, char **argv)
 		return EXIT_KERNEL;
 	}
 
-	d->epfd = d->sigfd = d->timerfd = d->inofd = -1;
+	d->epfd = d->sigfd = d->timerfd = d->inofd = d->srv_inofd = d->srv_timerfd = -1;
 	for (unsigned i = 0; i < PH_MAX_DESIGNATIONS; i++)
 		d->des[i].wd = d->des[i].exe_fd = -1;
+	for (unsigned i = 0; i < PH_MAX_SERVERS; i++)
+		d->srv[i].wd[0] = d->srv[i].wd[1] = d->srv[i].wd[2] = -1;
 	d->audit.fd = -1;
 	d->ctl.listen_fd = d->ctl.lock_fd = d->ctl.timer_fd = -1;
 	d->next_session_id = 1;
@@ -300,7 +315,13 @@ int main(int argc, char **argv)
 		status = EXIT_CONFIG;
 		goto out;
 	}
-	r = watch_open(&d->watch, &d->cfg, d->des_marks, d->cg_mount, events_on_kernel, d, why, sizeof(why));
+	if (d->cfg.nsrv && config_guard_marks(&d->cfg, &d->guard.candidate, &d->guard.guarded)) {
+		log_err("config: socket_mark's mask has no room for the two marks of server windows");
+		status = EXIT_CONFIG;
+		goto out;
+	}
+	r = watch_open(&d->watch, &d->cfg, d->des_marks, d->cg_mount, d->cfg.nsrv ? &d->guard : NULL, events_on_kernel,
+		       servers_on_guard, d, why, sizeof(why));
 	if (r) {
 		log_err("bpf: cannot load or attach the kernel programs: %s", why);
 		status = EXIT_KERNEL;
@@ -310,7 +331,10 @@ int main(int argc, char **argv)
 	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d->timerfd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
 	d->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (d->epfd < 0 || d->sigfd < 0 || d->timerfd < 0 || d->inofd < 0 ||
+	d->srv_inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	d->srv_timerfd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->epfd < 0 || d->sigfd < 0 || d->timerfd < 0 || d->inofd < 0 || d->srv_inofd < 0 || d->srv_timerfd < 0 ||
+	    ep_add(d, d->srv_inofd, &h_srv_inotify) || ep_add(d, d->srv_timerfd, &h_srv_timer) ||
 	    ep_add(d, watch_fd(d->watch), &h_kernel) || ep_add(d, d->ctl.listen_fd, &h_listen) ||
 	    ep_add(d, d->sigfd, &h_signal) || ep_add(d, d->timerfd, &h_timer) ||
 	    ep_add(d, d->inofd, &h_inotify) || ep_add(d, d->ctl.timer_fd, &h_ctl_timer) ||
@@ -320,11 +344,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	designations_watch(d);
+	servers_start(d);
 	{
 		char ports[64];
 		format_ports(ports, sizeof(ports), d->cfg.ports, d->cfg.nports);
-		log_notice("ready: watching tcp port(s) %s, control socket %s, %u designation(s), mark 0x%x/0x%x, chains %s",
-			   ports, d->cfg.socket, d->cfg.ndes, d->cfg.mark, d->cfg.mark_mask,
+		log_notice("ready: watching tcp port(s) %s, control socket %s, %u designation(s), %u server(s), mark 0x%x/0x%x, "
+			   "chains %s",
+			   ports, d->cfg.socket, d->cfg.ndes, d->cfg.nsrv, d->cfg.mark, d->cfg.mark_mask,
 			   d->cfg.chains_mode == PH_CHAINS_NONE ? "none (static rule)"
 			   : d->cfg.chains_mode == PH_CHAINS_AUTO ? "auto" : "as listed");
 	}
@@ -341,6 +367,7 @@ int main(int argc, char **argv)
 		status = EXIT_RUNTIME;
 	notify_send("STOPPING=1\nSTATUS=closing every window");
 out:
+	servers_shutdown(d);
 	windows_shutdown(d);
 	sessions_shutdown(d);
 	designations_release(d);
@@ -352,6 +379,8 @@ out:
 	watch_close(d->watch);
 	fw_close(d->fw);
 	if (d->inofd >= 0) close(d->inofd);
+	if (d->srv_inofd >= 0) close(d->srv_inofd);
+	if (d->srv_timerfd >= 0) close(d->srv_timerfd);
 	if (d->timerfd >= 0) close(d->timerfd);
 	if (d->sigfd >= 0) close(d->sigfd);
 	if (d->epfd >= 0) close(d->epfd);

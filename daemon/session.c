@@ -50,7 +50,7 @@ uint32_t mark_nth(uint32_t mask, uint32_t k)
 
 static int mark_in_use(const struct ph_daemon *d, uint32_t mark)
 {
-	if (mark == d->cfg.mark)
+	if (mark == d->cfg.mark || (d->cfg.nsrv && (mark == d->guard.candidate || mark == d->guard.guarded)))
 		return 1;
 	for (unsigned i = 0; i < d->nreserved; i++)
 		if (d->reserved_marks[i] == mark)
@@ -367,6 +367,7 @@ void session_end(struct ph_daemon *d, struct ph_session *s, uint32_t reason)
 	struct ph_session **pp;
 
 	window_close_session(d, s, reason);
+	servers_session_end(d, s);
 	if (s->kind == S_RUN)
 		watch_session_end(d->watch, s->mark);
 	log_info("session %llu ended (%s)", (unsigned long long)s->id, ph_reason_name(reason));

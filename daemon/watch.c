@@ -23,9 +23,10 @@
 
 struct ph_watch {
 	struct porthole_bpf *skel;
-	struct bpf_link *bind4, *bind6;
+	struct bpf_link *bind4, *bind6, *guard;
 	struct ring_buffer *rb;
 	watch_cb cb;
+	guard_cb gcb;
 	void *ctx;
 };
 
@@ -94,8 +95,18 @@ static int map_del(struct bpf_map *m, const void *k)
 	return bpf_map_delete_elem(bpf_map__fd(m), k) && errno != ENOENT ? -errno : 0;
 }
 
+static int on_guard_sample(void *ctx, void *data, size_t size)
+{
+	struct ph_watch *w = ctx;
+
+	if (size < sizeof(struct ph_guard_event) || !w->gcb)
+		return 0;
+	w->gcb(w->ctx, data);
+	return 0;
+}
+
 int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_t *des_marks, const char *cg2_root,
-	       watch_cb cb, void *ctx, char *why, size_t whylen)
+	       const struct ph_guard_marks *gm, watch_cb cb, guard_cb gcb, void *ctx, char *why, size_t whylen)
 {
 	const char *step = "opening the BPF object";
 	struct ph_watch *w;
@@ -107,6 +118,7 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_
 	if (!w)
 		return -ENOMEM;
 	w->cb = cb;
+	w->gcb = gcb;
 	w->ctx = ctx;
 	w->skel = porthole_bpf__open();
 	if (!w->skel) {
@@ -124,6 +136,10 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_
 			close(fd);
 	}
 	w->skel->rodata->mark_mask = cfg->mark_mask;
+	if (gm) {
+		w->skel->rodata->guard_mark = gm->guarded;
+		w->skel->rodata->guard_cand = gm->candidate;
+	}
 	{
 		/* our PID namespace: the kernel reports pids as we see them */
 		struct stat st;
@@ -175,11 +191,25 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_
 		err = -errno;
 		goto fail;
 	}
+	if (gm) {
+		/* every inbound segment on the host passes through it; it leaves
+		 * at its first test unless porthole's guard marks are on it */
+		step = "attaching the guard of server windows to the cgroup v2 root";
+		w->guard = bpf_program__attach_cgroup(w->skel->progs.ph_guard, cgfd);
+		if (!w->guard) {
+			err = -errno;
+			goto fail;
+		}
+	}
 	close(cgfd);
 	cgfd = -1;
 	step = "creating the ring buffer reader";
 	w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.events), on_sample, w, NULL);
 	if (!w->rb) {
+		err = -errno;
+		goto fail;
+	}
+	if (gm && ring_buffer__add(w->rb, bpf_map__fd(w->skel->maps.guard_events), on_guard_sample, w)) {
 		err = -errno;
 		goto fail;
 	}
@@ -273,6 +303,47 @@ int watch_listeners(struct ph_watch *w, void (*cb)(void *arg, uint64_t cookie, c
 	return errno == ENOENT ? 0 : -errno;
 }
 
+int watch_guard_server(struct ph_watch *w, uint64_t cgid, uint32_t index, uint32_t flags, int add)
+{
+	struct ph_guard_srv v = { .index = index, .flags = flags };
+	__u64 k = cgid;
+
+	return add ? map_put(w->skel->maps.guard_servers, &k, &v) : map_del(w->skel->maps.guard_servers, &k);
+}
+
+int watch_guard_token(struct ph_watch *w, uint32_t index, const char *token, int add)
+{
+	struct ph_token_key k;
+	size_t n = strlen(token);
+	__u8 one = 1;
+
+	if (n == 0 || n > PH_TOKEN_MAX)
+		return -EINVAL;
+	memset(&k, 0, sizeof(k));
+	k.server = index;
+	k.len = (__u32)n;
+	memcpy(k.token, token, n);
+	return add ? map_put(w->skel->maps.guard_tokens, &k, &one) : map_del(w->skel->maps.guard_tokens, &k);
+}
+
+int watch_guard_stats(struct ph_watch *w, uint32_t index, uint64_t *admitted, uint64_t *dropped)
+{
+	struct ph_guard_stats st;
+	__u32 k = index;
+
+	*admitted = *dropped = 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(w->skel->maps.guard_stats), &k, &st))
+		return -errno;
+	*admitted = st.admitted;
+	*dropped = st.dropped;
+	return 0;
+}
+
+uint64_t watch_guard_lost(const struct ph_watch *w)
+{
+	return __atomic_load_n(&w->skel->bss->guard_lost_events, __ATOMIC_RELAXED);
+}
+
 uint64_t watch_lost_events(const struct ph_watch *w)
 {
 	return __atomic_load_n(&w->skel->bss->lost_events, __ATOMIC_RELAXED);
@@ -295,6 +366,7 @@ void watch_close(struct ph_watch *w)
 	ring_buffer__free(w->rb);
 	bpf_link__destroy(w->bind4);
 	bpf_link__destroy(w->bind6);
+	bpf_link__destroy(w->guard);
 	porthole_bpf__destroy(w->skel);
 	free(w);
 }

@@ -23,11 +23,12 @@
 
 #define CONF_FILE_MAX (256 * 1024)
 
-enum { K_SOCKET, K_GROUP, K_PORTS, K_MAXWIN, K_CHAINS, K_AUDIT, K_MARK, K_DESIGNATE, K_STATE, K_METRICS, K_COUNT };
+enum { K_SOCKET, K_GROUP, K_PORTS, K_MAXWIN, K_CHAINS, K_AUDIT, K_MARK, K_DESIGNATE, K_STATE, K_METRICS, K_SERVE, K_COUNT };
 static const char *const key_names[K_COUNT] = {
 	[K_SOCKET] = "socket", [K_GROUP] = "socket_group", [K_PORTS] = "ports",
 	[K_MAXWIN] = "max_window", [K_CHAINS] = "chains", [K_AUDIT] = "audit_log",
 	[K_MARK] = "socket_mark", [K_DESIGNATE] = "designate", [K_STATE] = "state_file", [K_METRICS] = "metrics_file",
+	[K_SERVE] = "serve",
 };
 
 void config_defaults(struct ph_config *c)
@@ -45,6 +46,40 @@ void config_defaults(struct ph_config *c)
 	copy_str(c->state_file, sizeof(c->state_file), PH_DEFAULT_STATE_FILE);
 	c->mark = PH_DEFAULT_MARK;
 	c->mark_mask = PH_DEFAULT_MARK_MASK;
+}
+
+/* the k-th value within mask (bits of k deposited into mask's bits) */
+static uint32_t deposit(uint32_t mask, uint32_t k)
+{
+	uint32_t v = 0;
+
+	for (uint32_t bit = 1; bit && k; bit <<= 1) {
+		if (!(mask & bit))
+			continue;
+		if (k & 1)
+			v |= bit;
+		k >>= 1;
+	}
+	return v;
+}
+
+int config_guard_marks(const struct ph_config *c, uint32_t *cand, uint32_t *guarded)
+{
+	unsigned bits = (unsigned)__builtin_popcount(c->mark_mask);
+	uint32_t top = bits >= 32 ? UINT32_MAX : (1u << bits) - 1, got[2];
+	unsigned n = 0;
+
+	/* the highest values within the mask: sessions are given the low ones */
+	for (uint32_t k = top; k > 0 && n < 2; k--) {
+		uint32_t v = deposit(c->mark_mask, k);
+		if (v != c->mark)
+			got[n++] = v;
+	}
+	if (n < 2)
+		return -ENOSPC;
+	*cand = got[0];
+	*guarded = got[1];
+	return 0;
 }
 
 const char *des_type_name(int type)
@@ -240,6 +275,15 @@ static int valid_unit(const char *u)
 	return 1;
 }
 
+/* an absolute, normal path below the cgroup v2 root, never the root */
+static int valid_cgroup_path(const char *arg)
+{
+	size_t n = strlen(arg);
+
+	return arg[0] == '/' && !strstr(arg, "/../") && !strstr(arg, "/./") && !strstr(arg, "//") && n > 1 &&
+	       arg[n - 1] != '/' && !(n >= 3 && !strcmp(arg + n - 3, "/..")) && !(n >= 2 && !strcmp(arg + n - 2, "/."));
+}
+
 /* 1 and the interpreter's name if path starts with "#!" (through env). */
 static int script_interpreter(const char *path, char *interp, size_t len)
 {
@@ -360,9 +404,7 @@ static int parse_designate(struct ph_config *c, char *v, const char *name, unsig
 		snprintf(d->cgroup, sizeof(d->cgroup), "/system.slice/%s", arg);
 	} else if (!strcmp(type, "cgroup")) {
 		d->type = DES_CGROUP;
-		if (arg[0] != '/' || strstr(arg, "/../") || strstr(arg, "/./") || strstr(arg, "//") ||
-		    !strcmp(arg, "/") || arg[strlen(arg) - 1] == '/' ||
-		    (strlen(arg) >= 3 && !strcmp(arg + strlen(arg) - 3, "/..")))
+		if (!valid_cgroup_path(arg))
 			return seterr(err, el, name, ln,
 				      "designate cgroup: '%.64s' must be an absolute path below the cgroup v2 root, like /system.slice/certbot.service", arg);
 		copy_str(d->cgroup, sizeof(d->cgroup), arg);
@@ -437,6 +479,92 @@ static int parse_designate(struct ph_config *c, char *v, const char *name, unsig
 	return 0;
 }
 
+/* `serve = unit NAME | cgroup PATH [webroot=DIR | always] [ports=P,...]
+ * [max_window=S]`: a web server that holds the port; its windows are guarded. */
+static int parse_serve(struct ph_config *c, char *v, const char *name, unsigned ln, char *err, size_t el)
+{
+	char *save = NULL, *type, *arg, *opt;
+	struct ph_server *sv;
+	struct stat st;
+
+	if (c->nsrv == PH_MAX_SERVERS)
+		return seterr(err, el, name, ln, "serve: at most %d servers", PH_MAX_SERVERS);
+	sv = &c->srv[c->nsrv];
+	memset(sv, 0, sizeof(*sv));
+	sv->line = ln;
+	type = strtok_r(v, " \t", &save);
+	arg = strtok_r(NULL, " \t", &save);
+	if (!type || !arg)
+		return seterr(err, el, name, ln, "serve: expected 'unit NAME' or 'cgroup PATH', then webroot=DIR or always");
+	if (copy_str(sv->arg, sizeof(sv->arg), arg))
+		return seterr(err, el, name, ln, "serve: argument too long");
+	if (!strcmp(type, "unit")) {
+		sv->type = DES_UNIT;
+		if (!valid_unit(arg))
+			return seterr(err, el, name, ln, "serve unit: '%.64s' is not a unit name like nginx.service", arg);
+		snprintf(sv->cgroup, sizeof(sv->cgroup), "/system.slice/%s", arg);
+	} else if (!strcmp(type, "cgroup")) {
+		sv->type = DES_CGROUP;
+		if (!valid_cgroup_path(arg))
+			return seterr(err, el, name, ln,
+				      "serve cgroup: '%.64s' must be an absolute path below the cgroup v2 root, like /system.slice/nginx.service", arg);
+		copy_str(sv->cgroup, sizeof(sv->cgroup), arg);
+	} else {
+		return seterr(err, el, name, ln, "serve: unknown type '%.32s' (unit or cgroup)", type);
+	}
+	while ((opt = strtok_r(NULL, " \t", &save))) {
+		uint64_t x;
+		if (!strncmp(opt, "webroot=", 8)) {
+			const char *w = opt + 8;
+			if (w[0] != '/' || strstr(w, "/../") || (strlen(w) >= 3 && !strcmp(w + strlen(w) - 3, "/..")))
+				return seterr(err, el, name, ln, "serve: webroot= must be an absolute path without '..'");
+			if (copy_str(sv->webroot, sizeof(sv->webroot), w) || strlen(w) + 40 >= sizeof(sv->webroot))
+				return seterr(err, el, name, ln, "serve: webroot= path too long");
+			if (stat(w, &st) < 0)
+				return seterr(err, el, name, ln, "serve: webroot %.64s: %s", w, strerror(errno));
+			if (!S_ISDIR(st.st_mode))
+				return seterr(err, el, name, ln, "serve: webroot %.64s is not a directory", w);
+		} else if (!strcmp(opt, "always")) {
+			sv->always = 1;
+		} else if (!strncmp(opt, "ports=", 6)) {
+			char *tok[PH_MAX_PORTS], *ps = opt + 6;
+			int overflow;
+			unsigned n = split_words(ps, tok, PH_MAX_PORTS, &overflow);
+			if (overflow || n == 0)
+				return seterr(err, el, name, ln, "serve: ports= takes 1 to %d ports", PH_MAX_PORTS);
+			for (unsigned i = 0; i < n; i++) {
+				if (parse_u64(tok[i], 1, 65535, &x))
+					return seterr(err, el, name, ln, "serve: ports=: '%s' is not a port number", tok[i]);
+				sv->ports[i] = (uint16_t)x;
+			}
+			sv->nports = n;
+		} else if (!strncmp(opt, "max_window=", 11)) {
+			if (parse_u64(opt + 11, 1, PH_MAX_WINDOW_LIMIT, &x))
+				return seterr(err, el, name, ln, "serve: max_window= must be 1-%d seconds", PH_MAX_WINDOW_LIMIT);
+			sv->max_window = (uint32_t)x;
+		} else {
+			return seterr(err, el, name, ln, "serve: unknown option '%.32s' (webroot=, always, ports=, max_window=)", opt);
+		}
+	}
+	if (sv->always && sv->webroot[0])
+		return seterr(err, el, name, ln, "serve: webroot= and always exclude each other (always: no token files to watch)");
+	if (sv->always && sv->max_window)
+		return seterr(err, el, name, ln, "serve: max_window= means nothing with always (its window never closes)");
+	if (!sv->nports) {
+		sv->ports[0] = 80; /* the guard reads plain HTTP: HTTP-01 is port 80 */
+		sv->nports = 1;
+	}
+	for (unsigned i = 0; i < c->nsrv; i++)
+		if (!strcmp(c->srv[i].cgroup, sv->cgroup))
+			return seterr(err, el, name, ln, "serve: %s already served on line %u", sv->cgroup, c->srv[i].line);
+	for (unsigned i = 0; i < c->ndes; i++)
+		if ((c->des[i].type == DES_UNIT || c->des[i].type == DES_CGROUP) && !strcmp(c->des[i].cgroup, sv->cgroup))
+			return seterr(err, el, name, ln, "serve: %s is designated on line %u (a designated process gets "
+				      "an unguarded window; a server cannot be both)", sv->cgroup, c->des[i].line);
+	c->nsrv++;
+	return 0;
+}
+
 static char *trim(char *s)
 {
 	char *e;
@@ -473,7 +601,7 @@ static int parse_line(struct ph_config *c, char *line, const char *name, unsigne
 			break;
 	if (k == K_COUNT)
 		return seterr(err, el, name, ln, "unknown key '%.64s'", key);
-	if (seen[k] && k != K_DESIGNATE)
+	if (seen[k] && k != K_DESIGNATE && k != K_SERVE)
 		return seterr(err, el, name, ln, "duplicate key '%s' (first set on line %u)", key, seen[k]);
 	seen[k] = ln;
 	if (!*val)
@@ -506,6 +634,8 @@ static int parse_line(struct ph_config *c, char *line, const char *name, unsigne
 		return parse_mark(c, val, name, ln, err, el);
 	case K_DESIGNATE:
 		return parse_designate(c, val, name, ln, err, el);
+	case K_SERVE:
+		return parse_serve(c, val, name, ln, err, el);
 	case K_METRICS:
 		if (val[0] != '/')
 			return seterr(err, el, name, ln, "metrics_file: must be an absolute path");
@@ -568,12 +698,32 @@ int config_parse(struct ph_config *out, const char *name, const char *buf, size_
 			return seterr(err, errlen, name, d->line, "designate: max_window=%u exceeds max_window %u",
 				      d->max_window, c.max_window);
 	}
-	/* each designation needs a mark of its own, and sessions need some */
-	if (c.ndes && __builtin_popcount(c.mark_mask) < 31 &&
-	    (1u << __builtin_popcount(c.mark_mask)) - 2 < c.ndes + 1)
-		return seterr(err, errlen, name, c.des[c.ndes - 1].line,
-			      "socket_mark: mask 0x%x has too few values for %u designations and any session",
-			      c.mark_mask, c.ndes);
+	for (unsigned i = 0; i < c.nsrv; i++) {
+		struct ph_server *sv = &c.srv[i];
+		for (unsigned p = 0; p < sv->nports; p++) {
+			int ok = 0;
+			for (unsigned q = 0; q < c.nports; q++)
+				ok |= c.ports[q] == sv->ports[p];
+			if (!ok)
+				return seterr(err, errlen, name, sv->line,
+					      "serve: port %u is not in 'ports' (only watched ports can open)", sv->ports[p]);
+		}
+		if (sv->max_window > c.max_window)
+			return seterr(err, errlen, name, sv->line, "serve: max_window=%u exceeds max_window %u",
+				      sv->max_window, c.max_window);
+		for (unsigned j = 0; j < c.ndes; j++)
+			if ((c.des[j].type == DES_UNIT || c.des[j].type == DES_CGROUP) && !strcmp(c.des[j].cgroup, sv->cgroup))
+				return seterr(err, errlen, name, c.des[j].line,
+					      "designate: %s is served on line %u (a server's windows are guarded; it cannot "
+					      "also be designated)", sv->cgroup, sv->line);
+	}
+	/* each designation needs a mark of its own, and sessions need some;
+	 * servers need two more (candidate and guarded) */
+	if ((c.ndes || c.nsrv) && __builtin_popcount(c.mark_mask) < 31 &&
+	    (1u << __builtin_popcount(c.mark_mask)) - 2 < c.ndes + 1 + (c.nsrv ? 2u : 0u))
+		return seterr(err, errlen, name, c.ndes ? c.des[c.ndes - 1].line : c.srv[c.nsrv - 1].line,
+			      "socket_mark: mask 0x%x has too few values for %u designations%s and any session",
+			      c.mark_mask, c.ndes, c.nsrv ? ", the two marks of server windows" : "");
 	*out = c;
 	return 0;
 }

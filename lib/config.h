@@ -55,6 +55,23 @@ struct ph_designation {
 	unsigned line;
 };
 
+#define PH_MAX_SERVERS 8
+
+/* `serve = TYPE ARG [webroot=DIR | always] [ports=P,...] [max_window=S]`: a
+ * web server that already holds the port; its windows are guarded (only
+ * ACME challenge requests reach it from where the host would drop). */
+struct ph_server {
+	int type;                 /* DES_UNIT / DES_CGROUP */
+	char arg[256];            /* as written */
+	char cgroup[256];         /* path relative to the cgroup v2 mount */
+	char webroot[256];        /* token files in WEBROOT/.well-known/acme-challenge; empty: none */
+	int always;               /* a window at all times (the guard is the only gate) */
+	uint16_t ports[PH_MAX_PORTS];
+	unsigned nports;          /* default: 80 */
+	uint32_t max_window;      /* 0: the global max_window */
+	unsigned line;
+};
+
 struct ph_config {
 	char socket[108];
 	char socket_group[PH_NAME_LEN];
@@ -73,6 +90,8 @@ struct ph_config {
 	uint32_t mark, mark_mask;  /* socket mark for watch-mode sockets */
 	struct ph_designation des[PH_MAX_DESIGNATIONS];
 	unsigned ndes;
+	struct ph_server srv[PH_MAX_SERVERS];
+	unsigned nsrv;
 };
 
 void config_defaults(struct ph_config *c);
@@ -91,5 +110,9 @@ const char *family_name(int family);
  * services): 1 and one line in buf. */
 int config_designation_warning(const struct ph_designation *d, char *buf, size_t len);
 const char *des_type_name(int type);
+/* The two mark values of server windows: "candidate" (a new connection to a
+ * served socket) and "guarded" (admitted where the host would drop). Never
+ * given to a session. -ENOSPC if the mask is too small. */
+int config_guard_marks(const struct ph_config *c, uint32_t *cand, uint32_t *guarded);
 
 #endif

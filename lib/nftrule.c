@@ -652,6 +652,36 @@ static int ours_expr_cb(struct nftnl_expr *e, void *data)
 	return 0;
 }
 
+static int guard_comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	size_t tl = strlen(PH_GUARD_TAG), n = nftnl_udata_len(attr);
+	const char *s = nftnl_udata_get(attr);
+	uint32_t *d = data;
+
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT && n > tl + 1 && !memcmp(s, PH_GUARD_TAG " ", tl + 1)) {
+		char hex[9] = { 0 };
+		memcpy(hex, s + tl + 1, n - tl - 1 < 8 ? n - tl - 1 : 8);
+		d[0] = 1;
+		d[1] = (uint32_t)strtoul(hex, NULL, 16);
+	}
+	return 0;
+}
+
+int nr_is_guard(const struct nftnl_rule *r, uint32_t *digest)
+{
+	uint32_t d[2] = { 0, 0 };
+
+	if (nftnl_rule_is_set(r, NFTNL_RULE_USERDATA)) {
+		uint32_t len = 0;
+		const void *ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len);
+		if (ud)
+			nftnl_udata_parse(ud, len, guard_comment_cb, d);
+	}
+	if (digest)
+		*digest = d[1];
+	return (int)d[0];
+}
+
 int nr_is_ours(const struct nftnl_rule *r, uint16_t *port)
 {
 	struct ours_scan o = { 0 };
@@ -666,4 +696,312 @@ int nr_is_ours(const struct nftnl_rule *r, uint16_t *port)
 	if (port)
 		*port = o.port;
 	return o.tagged;
+}
+
+/* ---- server windows ---------------------------------------------------------------- */
+
+#define SERVERS_SET_ID 3
+#define TYPE_CGROUPV2 46 /* nft's "cgroupsv2" */
+
+static struct nftnl_set *servers_set_new(void)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s)
+		return NULL;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, PH_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, PH_SET_SERVERS);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	return s;
+}
+
+int nr_add_servers_set(struct nl_batch *b)
+{
+	struct nftnl_set *s = servers_set_new();
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	char *buf = nl_batch_msg(b, &seq);
+
+	if (!s || !buf) {
+		nftnl_set_free(s);
+		return -ENOMEM;
+	}
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, (TYPE_CGROUPV2 << 6) | TYPE_INET_SERVICE);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 12);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, SERVERS_SET_ID);
+	nlh = nftnl_set_nlmsg_build_hdr(buf, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, seq);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	return nl_batch_push(b);
+}
+
+/* prerouting, for one cgroup level: a new connection to a local address
+ * whose socket lives below a served cgroup with an open window becomes a
+ * candidate; the host's chains decide whether it needs the guard */
+struct nftnl_rule *nr_server_rule(unsigned level, uint32_t cand, uint32_t mask)
+{
+	struct nftnl_rule *r = rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_PRE);
+	struct nftnl_expr *e;
+	int err;
+
+	if (!r)
+		return NULL;
+	err = x_l4proto_tcp(r) || x_watched_port(r) || x_ct_state(r, NF_CT_STATE_BIT(IP_CT_NEW)) ||
+	      x_fib_local(r, NFT_CMP_EQ);
+	if (!err) {
+		e = e_alloc("socket");
+		if (e) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_LEVEL, level);
+		}
+		err = add(r, e) || x_tcp_dport(r, NFT_REG32_02);
+	}
+	if (!err) {
+		e = e_alloc("lookup");
+		if (e) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+			nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, PH_SET_SERVERS);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, SERVERS_SET_ID);
+		}
+		err = add(r, e) || x_set_bits(r, 0, cand, mask);
+	}
+	return rule_done(r, err);
+}
+
+/* the rest of a guarded connection carries the guarded mark (conntrack has
+ * it from the host chain's rule A); after DNAT a candidate not for this
+ * host loses its mark */
+int nr_add_guard_own_rules(struct nl_batch *b, uint32_t cand, uint32_t guarded, uint32_t mask)
+{
+	struct nftnl_rule *r = rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_PRE);
+
+	if (!r || x_ct(r, NFT_CT_MARK) || x_masked_eq(r, mask, guarded) || x_set_bits(r, 0, guarded, mask)) {
+		nftnl_rule_free(r);
+		return -ENOMEM;
+	}
+	if (nr_batch_rule(b, r, 1))
+		return -ENOMEM;
+	r = rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_UNROUTE);
+	if (!r || x_meta(r, NFT_META_MARK, NFT_REG_1) || x_masked_eq(r, mask, cand) || x_fib_local(r, NFT_CMP_NEQ) ||
+	    x_set_bits(r, 0, 0, mask)) {
+		nftnl_rule_free(r);
+		return -ENOMEM;
+	}
+	return nr_batch_rule(b, r, 1);
+}
+
+static void server_key(uint8_t key[12], uint64_t cgid, uint16_t port)
+{
+	uint16_t be = htons(port);
+
+	memset(key, 0, 12);
+	memcpy(key, &cgid, 8);
+	memcpy(key + 8, &be, 2);
+}
+
+int nr_server_element(struct nl_batch *b, uint64_t cgid, uint16_t port, uint64_t timeout_ms, int add_it)
+{
+	struct nftnl_set *s = servers_set_new();
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	struct nlmsghdr *nlh;
+	uint8_t key[12];
+	uint32_t seq;
+	char *buf = nl_batch_msg(b, &seq);
+
+	if (!s || !e || !buf) {
+		nftnl_set_free(s);
+		nftnl_set_elem_free(e);
+		return -ENOMEM;
+	}
+	server_key(key, cgid, port);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, sizeof(key));
+	if (add_it && timeout_ms)
+		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
+	nftnl_set_elem_add(s, e);
+	nlh = nftnl_nlmsg_build_hdr(buf, add_it ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, NFPROTO_INET,
+				    add_it ? NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK : NLM_F_ACK, seq);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	return nl_batch_push(b);
+}
+
+/* ---- guard rules in the host's chains (see nftguard.h) ------------------------------- */
+
+int nr_expr_role(const struct nftnl_expr *e, const char **bad)
+{
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	*bad = name;
+	if (!strcmp(name, "counter") || !strcmp(name, "log") || !strcmp(name, "reject"))
+		return NR_EXPR_SKIP;
+	if (!strcmp(name, "immediate"))
+		return nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_VERDICT ? NR_EXPR_SKIP : NR_EXPR_BAD;
+	if (!strcmp(name, "target")) {
+		const char *t = nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME);
+		return t && (!strcmp(t, "REJECT") || !strcmp(t, "DROP")) ? NR_EXPR_SKIP : NR_EXPR_BAD;
+	}
+	if (!strcmp(name, "cmp") || !strcmp(name, "bitwise") || !strcmp(name, "range") || !strcmp(name, "fib") ||
+	    !strcmp(name, "match") || !strcmp(name, "byteorder") || !strcmp(name, "rt") || !strcmp(name, "socket"))
+		return NR_EXPR_COPY;
+	if (!strcmp(name, "payload"))
+		return nftnl_expr_is_set(e, NFTNL_EXPR_PAYLOAD_SREG) ? NR_EXPR_BAD : NR_EXPR_COPY;
+	if (!strcmp(name, "meta"))
+		return nftnl_expr_is_set(e, NFTNL_EXPR_META_SREG) ? NR_EXPR_BAD : NR_EXPR_COPY;
+	if (!strcmp(name, "ct"))
+		return nftnl_expr_is_set(e, NFTNL_EXPR_CT_SREG) ? NR_EXPR_BAD : NR_EXPR_COPY;
+	if (!strcmp(name, "exthdr"))
+		return nftnl_expr_is_set(e, NFTNL_EXPR_EXTHDR_SREG) ? NR_EXPR_BAD : NR_EXPR_COPY;
+	if (!strcmp(name, "lookup")) {
+		const char *set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+		if (nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG) || !set || !strncmp(set, "__set", 5)) {
+			*bad = "an anonymous set or a map";
+			return NR_EXPR_BAD;
+		}
+		return NR_EXPR_COPY;
+	}
+	return NR_EXPR_BAD; /* limit, quota, dynset, connlimit, ...: a side effect or state of its own */
+}
+
+/* a copy of every attribute an expression has (the match/target blobs are
+ * taken over by libnftnl, so they get a buffer of their own) */
+static struct nftnl_expr *copy_expr(const struct nftnl_expr *src)
+{
+	const char *name = nftnl_expr_get_str(src, NFTNL_EXPR_NAME);
+	struct nftnl_expr *e = nftnl_expr_alloc(name);
+	int blob_attr = !strcmp(name, "match") ? NFTNL_EXPR_MT_INFO : -1;
+
+	if (!e)
+		return NULL;
+	for (uint16_t t = NFTNL_EXPR_BASE; t < 32; t++) {
+		uint32_t len = 0;
+		const void *d;
+		if (!nftnl_expr_is_set(src, t))
+			continue;
+		d = nftnl_expr_get(src, t, &len);
+		if (!d)
+			continue;
+		if (t == blob_attr) {
+			void *copy = malloc(len ? len : 1);
+			if (!copy) {
+				nftnl_expr_free(e);
+				return NULL;
+			}
+			memcpy(copy, d, len);
+			nftnl_expr_set(e, t, copy, len);
+		} else {
+			nftnl_expr_set(e, t, d, len);
+		}
+	}
+	return e;
+}
+
+static int x_xt(struct nftnl_rule *r, int target, const char *name, uint32_t rev, const void *info, size_t len)
+{
+	struct nftnl_expr *e = e_alloc(target ? "target" : "match");
+	void *copy = malloc(len);
+
+	if (!e || !copy) {
+		nftnl_expr_free(e);
+		free(copy);
+		return -ENOMEM;
+	}
+	memcpy(copy, info, len);
+	nftnl_expr_set_str(e, target ? NFTNL_EXPR_TG_NAME : NFTNL_EXPR_MT_NAME, name);
+	nftnl_expr_set_u32(e, target ? NFTNL_EXPR_TG_REV : NFTNL_EXPR_MT_REV, rev);
+	nftnl_expr_set(e, target ? NFTNL_EXPR_TG_INFO : NFTNL_EXPR_MT_INFO, copy, (uint32_t)len);
+	return add(r, e);
+}
+
+/* -j CONNMARK --set-xmark VALUE/MASK (revision 1: ctmark, ctmask, nfmask, mode) */
+static int x_connmark_set(struct nftnl_rule *r, uint32_t value, uint32_t mask)
+{
+	uint8_t info[16] = { 0 };
+
+	memcpy(info, &value, 4);
+	memcpy(info + 4, &mask, 4);
+	return x_xt(r, 1, "CONNMARK", 1, info, sizeof(info)); /* nfmask 0, mode XT_CONNMARK_SET */
+}
+
+/* -m connmark --mark VALUE/MASK (revision 1: mark, mask, invert) */
+static int x_connmark_match(struct nftnl_rule *r, uint32_t value, uint32_t mask)
+{
+	uint8_t info[12] = { 0 };
+
+	memcpy(info, &value, 4);
+	memcpy(info + 4, &mask, 4);
+	return x_xt(r, 0, "connmark", 1, info, sizeof(info));
+}
+
+struct copy_ctx {
+	struct nftnl_rule *r;
+	int err;
+};
+
+static int copy_cb(struct nftnl_expr *e, void *data)
+{
+	struct copy_ctx *c = data;
+	const char *bad;
+	int role = nr_expr_role(e, &bad);
+
+	if (c->err || role == NR_EXPR_SKIP)
+		return 0;
+	if (role == NR_EXPR_BAD) {
+		c->err = -ENOTSUP;
+		return 0;
+	}
+	c->err = add(c->r, copy_expr(e));
+	return 0;
+}
+
+struct nftnl_rule *nr_guard_rule_for(const struct ph_chain_ref *chain, const struct nftnl_rule *drop, uint32_t digest,
+				     int accept, uint16_t port, uint32_t cand, uint32_t guarded, uint32_t mask)
+{
+	struct nftnl_rule *r = rule_new(chain->family, chain->table, chain->chain);
+	int xt = chain->family == NFPROTO_IPV4 || chain->family == NFPROTO_IPV6; /* iptables-nft's shape */
+	uint16_t be = htons(port);
+	char tag[48];
+	int err;
+
+	if (!r)
+		return NULL;
+	snprintf(tag, sizeof(tag), "%s %08x", PH_GUARD_TAG, digest);
+	err = x_l4proto_tcp(r) || x_tcp_dport(r, NFT_REG_1) || x_cmp(r, NFT_CMP_EQ, &be, sizeof(be));
+	if (!err && !accept) {
+		struct copy_ctx c = { r, 0 };
+		err = x_meta(r, NFT_META_MARK, NFT_REG_1) || x_masked_eq(r, mask, cand);
+		if (!err && drop) {
+			nftnl_expr_foreach((struct nftnl_rule *)drop, copy_cb, &c);
+			err = c.err;
+		}
+		if (!err)
+			err = xt ? x_connmark_set(r, guarded, mask) : x_set_bits(r, 1, guarded, mask);
+	} else if (!err) {
+		err = xt ? x_connmark_match(r, guarded, mask) : (x_ct(r, NFT_CT_MARK) || x_masked_eq(r, mask, guarded));
+		if (!err)
+			err = x_counter(r) || x_accept(r);
+	}
+	if (!err)
+		err = x_comment(r, tag);
+	return rule_done(r, err);
+}
+
+int nr_batch_rule_at(struct nl_batch *b, struct nftnl_rule *r, uint64_t before)
+{
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	char *buf = nl_batch_msg(b, &seq);
+
+	if (!buf) {
+		nftnl_rule_free(r);
+		return -E2BIG;
+	}
+	if (before)
+		nftnl_rule_set_u64(r, NFTNL_RULE_POSITION, before); /* no NLM_F_APPEND: before that rule */
+	nlh = nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, (uint16_t)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY),
+					 NLM_F_CREATE | NLM_F_ACK | (before ? 0 : NLM_F_APPEND), seq);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	return nl_batch_push(b);
 }

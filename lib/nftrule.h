@@ -41,6 +41,8 @@
 #define PH_PRIO_PRE     (-190)   /* after conntrack (-200), before mangle (-150) */
 #define PH_PRIO_UNROUTE (-90)    /* after dstnat (-100) */
 #define PH_RULE_TAG     "porthole"
+#define PH_SET_SERVERS  "servers"
+#define PH_GUARD_TAG    "porthole guard"  /* a server window's rules: "porthole guard DIGEST" */
 
 struct nftnl_rule;
 
@@ -67,5 +69,26 @@ int nr_batch_rule(struct nl_batch *b, struct nftnl_rule *r, int add);
  * write) or as an xt comment match (what iptables-restore writes back after
  * an iptables-save round trip). *port: the tcp dport it matches, 0 if none. */
 int nr_is_ours(const struct nftnl_rule *r, uint16_t *port);
+/* ... and is one of a server window's guard rules ("porthole guard ..."):
+ * 1 and its digest. */
+int nr_is_guard(const struct nftnl_rule *r, uint32_t *digest);
+
+/* Server windows (see nftguard.h for the host side): the set of served
+ * cgroups (cgroup id . port, timeout = the window's deadline), one rule per
+ * cgroup level in use, and the own rules that carry the guarded mark. */
+int nr_add_servers_set(struct nl_batch *b);
+struct nftnl_rule *nr_server_rule(unsigned level, uint32_t cand, uint32_t mask);
+int nr_add_guard_own_rules(struct nl_batch *b, uint32_t cand, uint32_t guarded, uint32_t mask);
+int nr_server_element(struct nl_batch *b, uint64_t cgid, uint16_t port, uint64_t timeout_ms, int add);
+
+/* What an expression of a drop rule is to its guard copy: repeated, left
+ * out (verdicts, counters, logging), or impossible (*bad names it). */
+enum { NR_EXPR_COPY = 1, NR_EXPR_SKIP, NR_EXPR_BAD };
+struct nftnl_expr;
+int nr_expr_role(const struct nftnl_expr *e, const char **bad);
+/* Rule A (accept 0) or B (1) for a drop point in chain (drop: the rule whose
+ * matches A repeats, NULL for a policy). */
+struct nftnl_rule *nr_guard_rule_for(const struct ph_chain_ref *chain, const struct nftnl_rule *drop, uint32_t digest,
+				     int accept, uint16_t port, uint32_t cand, uint32_t guarded, uint32_t mask);
 
 #endif

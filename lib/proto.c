@@ -121,6 +121,8 @@ const char *ph_reason_name(uint32_t reason)
 		[PH_REASON_REVOKED] = "revoked",
 		[PH_REASON_SHUTDOWN] = "shutdown",
 		[PH_REASON_RECOVERED] = "recovered",
+		[PH_REASON_TOKENS_GONE] = "tokens-gone",
+		[PH_REASON_SERVER_GONE] = "server-gone",
 	};
 	return reason <= PH_REASON_MAX ? names[reason] : "unknown";
 }

@@ -47,7 +47,9 @@ enum ph_close_reason {
 	PH_REASON_REVOKED = 4,
 	PH_REASON_SHUTDOWN = 5,
 	PH_REASON_RECOVERED = 6,
-	PH_REASON_MAX = 6,
+	PH_REASON_TOKENS_GONE = 7,   /* a server window: no token file is left */
+	PH_REASON_SERVER_GONE = 8,   /* a server window: its cgroup went away */
+	PH_REASON_MAX = 8,
 };
 
 struct ph_hdr {

@@ -18,7 +18,8 @@ PKGS="make gcc clang llvm libclang-rt-dev pkg-config libbpf-dev libelf-dev zlib1
       libsystemd-dev
       nftables iproute2 util-linux python3 procps libcap2-bin
       pebble certbot lego openssl curl jq mandoc dpkg-dev debhelper conntrack
-      ufw iptables firewalld dbus systemd systemd-container prometheus"
+      ufw iptables firewalld dbus systemd systemd-container prometheus
+      nginx-light apache2 caddy dehydrated"
 
 missing=""
 for p in $PKGS; do

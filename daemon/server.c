@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Server windows: guarded windows to a web server that already holds the
+ * port (a `serve =` line). One per serve line at most. It opens
+ *   - with webroot=: while WEBROOT/.well-known/acme-challenge holds a token
+ *     file (inotify; the directories may appear later), only for live tokens;
+ *   - always: from start to shutdown;
+ *   - for a `porthole run --serve` session: for the command's lifetime;
+ * and closes at the first of: no token left (webroot), its max_window, the
+ * session's end, shutdown. After a deadline a webroot window opens again only
+ * for a token that appears later. The kernel side: the served cgroup in the
+ * guard's map and in porthole's set (timeout: the deadline), the guard rules
+ * where the host drops (firewall.c), every request judged in the kernel
+ * (bpf/porthole.bpf.c) and reported here for the audit log. */
+#include "daemon.h"
+#include "firewall.h"
+#include "log.h"
+#include "util.h"
+#include "watch.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#define CHALLENGE_DIR "/.well-known/acme-challenge"
+#define SERVER_CHECK_NS (5 * NSEC_PER_SEC)
+
+static int valid_token(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (n == 0 || n > PH_TOKEN_MAX)
+		return 0;
+	for (; *t; t++)
+		if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || (*t >= '0' && *t <= '9') || *t == '-' ||
+		      *t == '_'))
+			return 0;
+	return 1;
+}
+
+static unsigned cgroup_level(const char *path)
+{
+	unsigned n = 0;
+
+	for (; *path; path++)
+		n += *path == '/';
+	return n;
+}
+
+/* the served cgroup's id now (its inode), 0 when it does not exist */
+static uint64_t server_cgid(struct ph_daemon *d, unsigned i)
+{
+	char path[PATH_MAX + 320];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s%s", d->cg_mount, d->cfg.srv[i].cgroup);
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? (uint64_t)st.st_ino : 0;
+}
+
+/* whether the served cgroup has a process (cgroup.procs is not empty) */
+static int server_running(struct ph_daemon *d, unsigned i)
+{
+	char path[PATH_MAX + 320], buf[16];
+
+	snprintf(path, sizeof(path), "%s%s/cgroup.procs", d->cg_mount, d->cfg.srv[i].cgroup);
+	return read_small_file(path, buf, sizeof(buf)) == 0 && buf[0] >= '0' && buf[0] <= '9';
+}
+
+static void arm_srv_timer(struct ph_daemon *d)
+{
+	struct itimerspec its = { 0 };
+	uint64_t earliest = 0, check = now_ns(CLOCK_BOOTTIME) + SERVER_CHECK_NS;
+
+	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
+		const struct ph_srvwin *w = &d->srv[i];
+		if (w->open && w->deadline_boot && (!earliest || w->deadline_boot < earliest))
+			earliest = w->deadline_boot;
+		/* an open window's server may restart (a new cgroup), an always
+		 * server may start: look again now and then */
+		if ((w->open || d->cfg.srv[i].always || (w->ntokens && !w->spent)) && (!earliest || check < earliest))
+			earliest = check;
+	}
+	if (earliest) {
+		its.it_value.tv_sec = (time_t)(earliest / NSEC_PER_SEC);
+		its.it_value.tv_nsec = (long)(earliest % NSEC_PER_SEC);
+	}
+	if (d->srv_timerfd >= 0 && timerfd_settime(d->srv_timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		log_errno(-errno, "timer: arm");
+}
+
+static int token_index(const struct ph_srvwin *w, const char *t)
+{
+	for (unsigned i = 0; i < w->ntokens; i++)
+		if (!strcmp(w->tokens[i], t))
+			return (int)i;
+	return -1;
+}
+
+/* ---- opening and closing ------------------------------------------------------------ */
+
+void server_close(struct ph_daemon *d, unsigned i, uint32_t reason)
+{
+	struct ph_srvwin *w = &d->srv[i];
+	const struct ph_server *sv = &d->cfg.srv[i];
+	uint64_t adm = 0, drop = 0, dur;
+
+	if (!w->open)
+		return;
+	/* the element first: from here no new connection is admitted; then the
+	 * guard lets no first request through */
+	for (unsigned p = 0; p < sv->nports; p++)
+		fw_server_close(d->fw, w->cgid, sv->ports[p]);
+	watch_guard_server(d->watch, w->cgid, i, 0, 0);
+	watch_guard_stats(d->watch, i, &adm, &drop);
+	dur = now_ns(CLOCK_BOOTTIME) - w->opened_boot;
+	w->open = 0;
+	record_server_close(d, i, reason, dur, adm - w->admitted0, drop - w->dropped0);
+	log_notice("window %llu closed (%s) after %llu s: guarded tcp/%u to %s, %llu request(s) admitted, %llu dropped",
+		   (unsigned long long)w->id, ph_reason_name(reason), (unsigned long long)(dur / NSEC_PER_SEC),
+		   sv->ports[0], sv->arg, (unsigned long long)(adm - w->admitted0), (unsigned long long)(drop - w->dropped0));
+	w->session = NULL;
+	arm_srv_timer(d);
+	metrics_write(d);
+}
+
+/* why: "tokens", "always" or "session". 0, or -errno and the reason in err. */
+int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_session *s, char *err, size_t errlen)
+{
+	struct ph_srvwin *w = &d->srv[i];
+	const struct ph_server *sv = &d->cfg.srv[i];
+	uint64_t now_boot = now_ns(CLOCK_BOOTTIME), now_real = now_ns(CLOCK_REALTIME), span;
+	uint32_t max = sv->max_window ? sv->max_window : d->cfg.max_window;
+	unsigned opened = 0;
+	char fwwhy[512] = "";
+	int r;
+
+	if (w->open) {
+		snprintf(err, errlen, "a window to %s is open already (window %llu)", sv->arg, (unsigned long long)w->id);
+		return -EBUSY;
+	}
+	w->cgid = server_cgid(d, i);
+	if (!w->cgid || !server_running(d, i)) {
+		snprintf(err, errlen, "%s (cgroup %s) is not running: no window to it", sv->arg, sv->cgroup);
+		record_refused(d, 0, 0, "server-window", err);
+		log_err("server %s: %s", sv->arg, err);
+		return -ESRCH;
+	}
+	span = sv->always ? 0 : (uint64_t)max * NSEC_PER_SEC;
+	if (s && s->deadline_boot) {
+		span = s->deadline_boot > now_boot ? s->deadline_boot - now_boot : 0;
+		if (!span) {
+			snprintf(err, errlen, "the session used up its max_window");
+			return -ETIME;
+		}
+	}
+	w->deadline_boot = span ? now_boot + span : 0;
+	w->deadline_real = span ? now_real + span : 0;
+	w->session = s;
+	copy_str(w->why, sizeof(w->why), why);
+	watch_guard_stats(d->watch, i, &w->admitted0, &w->dropped0);
+	/* the guard first: the first connection the element admits is judged
+	 * with this server's rules */
+	r = watch_guard_server(d->watch, w->cgid, i, PH_SRV_OPEN | (sv->webroot[0] ? PH_SRV_TOKENS : 0), 1);
+	if (r) {
+		snprintf(err, errlen, "bpf: cannot arm the guard: %s", strerror(-r));
+		goto fail;
+	}
+	for (unsigned p = 0; p < sv->nports; p++) {
+		r = fw_server_open(d->fw, w->cgid, cgroup_level(sv->cgroup), sv->ports[p], span / 1000000, fwwhy,
+				   sizeof(fwwhy));
+		if (r) {
+			snprintf(err, errlen, "%s", fwwhy);
+			goto fail;
+		}
+		opened++;
+	}
+	w->id = d->next_window_id;
+	w->opened_boot = now_boot;
+	w->opened_real = now_real;
+	w->open = 1;
+	if (record_server_open(d, i) < 0) {
+		snprintf(err, errlen, "its audit record could not be written");
+		r = -EIO;
+		w->open = 0;
+		goto fail;
+	}
+	d->next_window_id++;
+	ids_save(d);
+	log_notice("window %llu open: guarded tcp/%u to %s (%s, cgroup %s), %u guard rule(s) in the host's chains%s",
+		   (unsigned long long)w->id, sv->ports[0], sv->arg, why, sv->cgroup, fw_guard_rules(d->fw),
+		   span ? "" : ", no deadline (always)");
+	arm_srv_timer(d);
+	metrics_write(d);
+	return 0;
+fail:
+	for (unsigned p = 0; p < opened; p++)
+		fw_server_close(d->fw, w->cgid, sv->ports[p]);
+	watch_guard_server(d->watch, w->cgid, i, 0, 0);
+	w->session = NULL;
+	log_err("server %s: no window: %s", sv->arg, err);
+	record_refused(d, s ? s->uid : 0, s ? s->pid : 0, "server-window", err);
+	return r;
+}
+
+/* ---- tokens ------------------------------------------------------------------------- */
+
+static void token_dir(const struct ph_daemon *d, unsigned i, int level, char *buf, size_t len)
+{
+	static const char *const sub[] = { "", "/.well-known", CHALLENGE_DIR };
+
+	snprintf(buf, len, "%s%s", d->cfg.srv[i].webroot, sub[level]);
+}
+
+/* watch the webroot, .well-known and acme-challenge, as far as they exist */
+static void arm_watches(struct ph_daemon *d, unsigned i)
+{
+	struct ph_srvwin *w = &d->srv[i];
+	char dir[PATH_MAX];
+
+	for (int level = 0; level < 3; level++) {
+		token_dir(d, i, level, dir, sizeof(dir));
+		if (w->wd[level] >= 0)
+			continue;
+		w->wd[level] = inotify_add_watch(d->srv_inofd, dir,
+						 IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE |
+						 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW);
+		if (w->wd[level] < 0)
+			break; /* not there yet: its parent's watch tells when it is */
+	}
+}
+
+/* Read the token directory again: the BPF map follows it, the window opens
+ * or closes. */
+static void rescan(struct ph_daemon *d, unsigned i)
+{
+	struct ph_srvwin *w = &d->srv[i];
+	char dir[PATH_MAX], err[512];
+	char (*now)[PH_TOKEN_MAX + 1] = calloc(PH_MAX_SERVER_TOKENS, sizeof(*now));
+	unsigned nnow = 0, added = 0;
+	struct dirent *de;
+	DIR *dp;
+	int fd;
+
+	if (!now)
+		return;
+	token_dir(d, i, 2, dir, sizeof(dir));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dp = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dp && fd >= 0)
+		close(fd);
+	while (dp && (de = readdir(dp))) {
+		struct stat st;
+		if (!valid_token(de->d_name) || fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		if (nnow == PH_MAX_SERVER_TOKENS) {
+			log_warn("server %s: more than %d token files in %s; the others are not admitted", d->cfg.srv[i].arg,
+				 PH_MAX_SERVER_TOKENS, dir);
+			break;
+		}
+		copy_str(now[nnow++], PH_TOKEN_MAX + 1, de->d_name);
+	}
+	if (dp)
+		closedir(dp);
+	/* gone: out of the kernel's map first */
+	for (unsigned k = 0; k < w->ntokens;) {
+		int still = 0;
+		for (unsigned j = 0; j < nnow && !still; j++)
+			still = !strcmp(now[j], w->tokens[k]);
+		if (still) {
+			k++;
+			continue;
+		}
+		watch_guard_token(d->watch, i, w->tokens[k], 0);
+		log_info("server %s: token %s gone", d->cfg.srv[i].arg, w->tokens[k]);
+		memmove(w->tokens[k], w->tokens[w->ntokens - 1], sizeof(w->tokens[k]));
+		w->ntokens--;
+	}
+	for (unsigned j = 0; j < nnow; j++) {
+		if (token_index(w, now[j]) >= 0)
+			continue;
+		if (watch_guard_token(d->watch, i, now[j], 1)) {
+			log_err("server %s: token %s cannot be put in the kernel's map; it is not admitted",
+				d->cfg.srv[i].arg, now[j]);
+			continue;
+		}
+		copy_str(w->tokens[w->ntokens++], PH_TOKEN_MAX + 1, now[j]);
+		log_info("server %s: token %s present", d->cfg.srv[i].arg, now[j]);
+		added++;
+	}
+	free(now);
+	if (added)
+		w->spent = 0; /* a new token: a new window may open */
+	if (w->ntokens && !w->open && !w->spent && !d->quit && server_open(d, i, "tokens", NULL, err, sizeof(err)))
+		arm_srv_timer(d); /* retried while the tokens are there */
+	else if (!w->ntokens && w->open && !w->session && !d->cfg.srv[i].always)
+		server_close(d, i, PH_REASON_TOKENS_GONE);
+}
+
+void servers_on_inotify(struct ph_daemon *d)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	uint32_t dirty = 0;
+	ssize_t n;
+
+	while ((n = read(d->srv_inofd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			for (unsigned i = 0; i < d->cfg.nsrv; i++)
+				for (int level = 0; level < 3; level++)
+					if (d->srv[i].wd[level] == ev->wd) {
+						dirty |= 1u << i;
+						if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+							/* this directory (and those below it) went */
+							for (int l = level; l < 3; l++) {
+								if (d->srv[i].wd[l] >= 0 && l != level)
+									inotify_rm_watch(d->srv_inofd, d->srv[i].wd[l]);
+								d->srv[i].wd[l] = -1;
+							}
+						}
+					}
+			if (ev->mask & IN_Q_OVERFLOW)
+				dirty = ~0u;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	for (unsigned i = 0; i < d->cfg.nsrv; i++)
+		if (dirty & (1u << i) && d->cfg.srv[i].webroot[0]) {
+			arm_watches(d, i);
+			rescan(d, i);
+		}
+}
+
+void servers_on_timer(struct ph_daemon *d)
+{
+	uint64_t now = now_ns(CLOCK_BOOTTIME), ticks;
+
+	if (read(d->srv_timerfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		log_errno(-errno, "timer: read");
+	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
+		struct ph_srvwin *w = &d->srv[i];
+		char err[512];
+		if (w->open && w->deadline_boot && w->deadline_boot <= now) {
+			w->spent = 1; /* the tokens present now had their window */
+			server_close(d, i, PH_REASON_DEADLINE);
+		}
+		if (w->open && server_cgid(d, i) != w->cgid) {
+			log_notice("server %s: its cgroup went away or was made anew (a restart?)", d->cfg.srv[i].arg);
+			server_close(d, i, PH_REASON_SERVER_GONE);
+			if (d->cfg.srv[i].webroot[0])
+				rescan(d, i); /* tokens still there: a window to the new cgroup */
+		}
+		if (!w->open && d->cfg.srv[i].always && server_cgid(d, i) && server_running(d, i) && !d->quit)
+			server_open(d, i, "always", NULL, err, sizeof(err));
+		/* tokens wait for a server that was not running: it may be now */
+		if (!w->open && w->ntokens && !w->spent && server_cgid(d, i) && server_running(d, i) && !d->quit)
+			server_open(d, i, "tokens", NULL, err, sizeof(err));
+	}
+	arm_srv_timer(d);
+}
+
+/* ---- the guard's reports ------------------------------------------------------------- */
+
+void servers_on_guard(void *ctx, const struct ph_guard_event *e)
+{
+	struct ph_daemon *d = ctx;
+
+	record_guard(d, e);
+}
+
+/* ---- life ---------------------------------------------------------------------------- */
+
+int servers_start(struct ph_daemon *d)
+{
+	char err[512];
+
+	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
+		const struct ph_server *sv = &d->cfg.srv[i];
+		struct ph_srvwin *w = &d->srv[i];
+		if (sv->always) {
+			if (server_open(d, i, "always", NULL, err, sizeof(err)))
+				log_warn("server %s: its always-open window is not open: %s (retried when its cgroup appears)",
+					 sv->arg, err);
+		} else if (sv->webroot[0]) {
+			arm_watches(d, i);
+			if (w->wd[0] < 0)
+				log_warn("server %s: cannot watch its webroot %s: %s", sv->arg, sv->webroot, strerror(errno));
+			rescan(d, i);
+		}
+	}
+	return 0;
+}
+
+int server_find(const struct ph_daemon *d, const char *spec)
+{
+	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
+		const struct ph_server *sv = &d->cfg.srv[i];
+		char full[300];
+		snprintf(full, sizeof(full), "%s:%s", sv->type == DES_UNIT ? "unit" : "cgroup", sv->arg);
+		if (!strcmp(spec, full) || !strcmp(spec, sv->arg) || !strcmp(spec, sv->cgroup))
+			return (int)i;
+	}
+	return -1;
+}
+
+void servers_session_end(struct ph_daemon *d, struct ph_session *s)
+{
+	for (unsigned i = 0; i < d->cfg.nsrv; i++)
+		if (d->srv[i].open && d->srv[i].session == s)
+			server_close(d, i, PH_REASON_EXITED);
+}
+
+void servers_shutdown(struct ph_daemon *d)
+{
+	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
+		server_close(d, i, PH_REASON_SHUTDOWN);
+		for (unsigned k = 0; k < d->srv[i].ntokens; k++)
+			watch_guard_token(d->watch, i, d->srv[i].tokens[k], 0);
+		d->srv[i].ntokens = 0;
+	}
+}
