@@ -560,7 +560,7 @@ static int parse_serve(struct ph_config *c, char *v, const char *name, unsigned 
 	for (unsigned i = 0; i < c->ndes; i++)
 		if ((c->des[i].type == DES_UNIT || c->des[i].type == DES_CGROUP) && !strcmp(c->des[i].cgroup, sv->cgroup))
 			return seterr(err, el, name, ln, "serve: %s is designated on line %u (a designated process gets "
-				      "an unguarded window; a server cannot be both)", sv->cgroup, c->des[i].line);
+				      "an unguarded window; a server cannot also be designated)", sv->cgroup, c->des[i].line);
 	c->nsrv++;
 	return 0;
 }

@@ -1,0 +1,277 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Guarded server windows (issue 14), with a real nginx holding port 80 in a
+# cgroup of its own: a token file in the webroot opens a window; from the
+# Internet only one whole challenge request for a live token reaches nginx;
+# the allowed country is never guarded; the window closes when no token is
+# left or at its max_window; the host's ruleset is as before afterwards. The
+# ruleset shapes: allow-list with a drop policy, a block-list with an early
+# conditional drop, a drop in a jumped-to chain, iptables-nft (iptables -S
+# reads porthole's rules back), a drop porthole cannot repeat (fail closed).
+set -u
+source "$(dirname "$0")/../lib.sh"
+t_init server
+t_require_root
+command -v nginx >/dev/null || { echo "SKIP server: nginx not installed (make deps)"; exit 77; }
+nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
+
+HTTP=$T_TOOLS/httpraw.py
+# the host's ruleset without its counters (traffic moves them)
+ruleset_dump() { in_host nft list ruleset | awk '/^table inet porthole /{skip=1} !skip{print} skip&&/^}/{skip=0}' |
+	sed 's/counter packets [0-9]* bytes [0-9]*/counter/'; }
+WWW=$T_TMP/www
+TOK=Tok3n_abc-DEF123
+mkdir -p "$WWW" "$T_TMP/nginx"
+chmod 755 "$T_TMP" "$WWW"
+echo "site index" >"$WWW/index.html"
+
+# nginx in a cgroup of its own (what nginx.service gives it), in the host namespace
+SRV_CG=$T_CG2/$T_PFX-nginx
+mkdir -p "$SRV_CG" && T_CGROUPS+=("$SRV_CG")
+cat >"$T_TMP/nginx/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+user root;
+pid $T_TMP/nginx/nginx.pid;
+error_log $T_TMP/nginx/error.log;
+events { worker_connections 64; }
+http {
+	access_log $T_TMP/nginx/access.log;
+	client_body_temp_path $T_TMP/nginx/body;
+	keepalive_timeout 30;
+	server {
+		listen $H:80;
+		listen [$H6]:80;
+		root $WWW;
+		location ^~ /.well-known/acme-challenge/ { default_type text/plain; }
+	}
+}
+EOF
+(
+	echo $BASHPID >"$SRV_CG/cgroup.procs"
+	exec nsenter --net=/run/netns/"$T_PFX-host" -- nginx -c "$T_TMP/nginx/nginx.conf" -p "$T_TMP/nginx"
+) >"$T_TMP/nginx/out" 2>&1 &
+T_PIDS+=("$!")
+for _ in $(seq 50); do in_host ss -ltn | grep -q "$H:80" && break; sleep 0.1; done
+
+# http FROM ADDR SEGMENTS...
+http() { local from=$1 addr=$2; shift 2; in_ns "$T_PFX-$from" "$PY" "$HTTP" "$addr" 80 "$@"; }
+req() { printf 'GET %s HTTP/1.1\\r\\nHost: example.org\\r\\nUser-Agent: test\\r\\nAccept: */*\\r\\nConnection: close\\r\\n\\r\\n' "$1"; }
+challenge() { req "/.well-known/acme-challenge/$1"; }
+audit_has() { grep -c "$1" "$T_TMP/audit.jsonl" 2>/dev/null || true; }
+token_put() { mkdir -p "$WWW/.well-known/acme-challenge"; echo "$1.keyauth" >"$WWW/.well-known/acme-challenge/$1"; }
+token_rm() { rm -f "$WWW/.well-known/acme-challenge/$1"; }
+open_count() { grep -c '"event":"window-open"' "$T_TMP/audit.jsonl" 2>/dev/null || echo 0; }
+close_count() { grep -c '"event":"window-close"' "$T_TMP/audit.jsonl" 2>/dev/null || echo 0; }
+
+BEFORE=$(ruleset_dump)
+
+daemon_start "serve = cgroup /$T_PFX-nginx webroot=$WWW" || { t_fail "daemon start"; t_summary; exit 1; }
+
+# --- no token: no window --------------------------------------------------------------------
+t_eq "no token: the Internet gets no connection to nginx" "connect-timeout" "$(http inet $H "$(challenge $TOK)")"
+t_check "no token: the allowed country is served" grep -q "status 200 site index" <<<"$(http allow $H "$(req /)")"
+
+# --- a token opens a guarded window --------------------------------------------------------
+token_put $TOK
+wait_for "$T_DLOG" "window 1 open: guarded" 30 && t_pass "a token file opened window 1" || t_fail "a token file opened window 1"
+t_check "window-open record: kind server, why tokens, the token" \
+	grep -q '"event":"window-open".*"kind":"server".*"why":"tokens","tokens":\["'$TOK'"\]' "$T_TMP/audit.jsonl"
+out=$(http inet $H "$(challenge $TOK)")
+t_check "Internet, live token over IPv4: nginx answers ($out)" grep -q "status 200 $TOK.keyauth" <<<"$out"
+out=$(http inet "$H6" "$(challenge $TOK)")
+t_check "Internet, live token over IPv6: nginx answers ($out)" grep -q "status 200 $TOK.keyauth" <<<"$out"
+t_eq "Internet, GET /: dropped" "noanswer" "$(http inet $H "$(req /)")"
+t_eq "Internet, a token that is not live: dropped" "noanswer" "$(http inet $H "$(challenge NotAToken)")"
+t_eq "Internet, POST to the live token: dropped" "noanswer" \
+	"$(http inet $H "POST /.well-known/acme-challenge/$TOK HTTP/1.1\r\nHost: example.org\r\nContent-Length: 0\r\n\r\n")"
+t_eq "Internet, the request split across two segments: dropped" "noanswer" \
+	"$(http inet $H "GET /.well-known/acme-chall" "enge/$TOK HTTP/1.1\r\nHost: example.org\r\n\r\n")"
+t_eq "Internet, a valid request with a second one pipelined in the same segment: dropped" "noanswer" \
+	"$(http inet $H "$(challenge $TOK | sed 's/Connection: close/Connection: keep-alive/')$(req /)")"
+# keep-alive: the first request answered, the second (its own segment) dropped
+out=$(in_ns "$T_PFX-inet" "$PY" - "$H" "$TOK" <<'PY'
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 80), timeout=2)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+s.sendall(b"GET /.well-known/acme-challenge/%s HTTP/1.1\r\nHost: e\r\n\r\n" % sys.argv[2].encode())
+first = s.recv(4096)
+s.sendall(b"GET / HTTP/1.1\r\nHost: e\r\n\r\n")
+s.settimeout(1.5)
+try:
+    second = s.recv(4096)
+except socket.timeout:
+    second = b""
+print("first", first.split(b" ")[1].decode() if first else "none", "second", "answered" if second else "dropped")
+PY
+)
+t_eq "Internet, keep-alive: the challenge answered, the second request dropped" "first 200 second dropped" "$out"
+t_eq "Internet, a header line without a colon: dropped" "noanswer" \
+	"$(http inet $H "GET /.well-known/acme-challenge/$TOK HTTP/1.1\r\nHost example.org\r\n\r\n")"
+t_eq "Internet, something after the token: dropped" "noanswer" \
+	"$(http inet $H "GET /.well-known/acme-challenge/$TOK/../../index.html HTTP/1.1\r\nHost: e\r\n\r\n")"
+out=$(http allow $H "$(req /)")
+t_check "allowed country, GET / during the window: served ($out)" grep -q "status 200 site index" <<<"$out"
+out=$(http allow $H "$(req /)" "$(req /)")
+t_check "allowed country, pipelined requests during the window: served ($out)" grep -q "status 200" <<<"$out"
+sleep 0.3
+t_check "guard records: one admitted with the token" grep -q '"event":"guard".*"verdict":"admitted","why":"admitted","token":"'$TOK'"' "$T_TMP/audit.jsonl"
+for why in not-a-challenge token-not-live split-request pipelined second-payload bad-header; do
+	t_check "guard record: dropped, $why" grep -q '"event":"guard".*"peer":"203.0.113.1".*"verdict":"dropped","why":"'$why'"' "$T_TMP/audit.jsonl"
+done
+t_eq "no guard record for the allowed country" 0 "$(grep '"event":"guard"' "$T_TMP/audit.jsonl" | grep -c '198.51.100.20')"
+t_check "the guard rules are in the host's chain (before the policy)" grep -q 'porthole guard' <<<"$(in_host nft list chain inet filter input)"
+
+# --- the last token goes: the window closes ----------------------------------------------------
+token_rm $TOK
+wait_for "$T_DLOG" "window 1 closed (tokens-gone)" 30 && t_pass "no token left: window 1 closed (tokens-gone)" || t_fail "no token left: window 1 closed"
+t_check "window-close record: requests admitted and dropped counted" \
+	grep -q '"event":"window-close".*"kind":"server","reason":"tokens-gone".*"requests_admitted":[1-9][0-9]*,"requests_dropped":[1-9]' "$T_TMP/audit.jsonl"
+t_eq "after: the host's ruleset is as before" "$BEFORE" "$(ruleset_dump)"
+t_eq "after: no server element left" "" "$(in_host nft list set inet porthole servers | grep -o 'elements')"
+t_eq "after: the Internet gets no connection" "connect-timeout" "$(http inet $H "$(challenge $TOK)")"
+t_check "after: the allowed country is served" grep -q "status 200 site index" <<<"$(http allow $H "$(req /)")"
+daemon_stop
+
+# --- max_window: the deadline closes it; only a new token reopens -------------------------------
+daemon_start "serve = cgroup /$T_PFX-nginx webroot=$WWW max_window=2" || t_fail "daemon start (max_window)"
+token_put $TOK
+wait_for "$T_DLOG" "guarded tcp/80" 30 && t_pass "max_window=2: the window opened" || t_fail "max_window=2: the window opened"
+wait_for "$T_DLOG" "closed (deadline)" 50 && t_pass "max_window=2: closed at its deadline" || t_fail "max_window=2: closed at its deadline"
+sleep 1
+t_eq "after the deadline, the same token does not reopen it" 1 "$(grep -c 'open: guarded tcp/80 to' "$T_DLOG")"
+t_eq "after the deadline: the Internet gets no connection" "connect-timeout" "$(http inet $H "$(challenge $TOK)")"
+token_put Second_token
+wait_for "$T_DLOG" "window [0-9]* open: guarded" 30
+sleep 0.3
+t_eq "a new token opens a new window" 2 "$(grep -c 'open: guarded tcp/80 to' "$T_DLOG")"
+out=$(http inet $H "$(challenge Second_token)")
+t_check "the new window admits the new token ($out)" grep -q "status 200 Second_token.keyauth" <<<"$out"
+token_rm $TOK; token_rm Second_token
+daemon_stop
+t_eq "daemon stopped: the host's ruleset is as before" "$BEFORE" "$(ruleset_dump)"
+
+# --- always: no webroot, the guard is the only gate ----------------------------------------------
+daemon_start "serve = cgroup /$T_PFX-nginx always" || t_fail "daemon start (always)"
+wait_for "$T_DLOG" "guarded tcp/80" 30 && t_pass "always: the window is open from the start" || t_fail "always: open from the start"
+token_put Any_token
+out=$(http inet $H "$(challenge Any_token)")
+t_check "always: any token-shaped request reaches nginx ($out)" grep -q "status 200 Any_token.keyauth" <<<"$out"
+t_eq "always: GET / from the Internet dropped" "noanswer" "$(http inet $H "$(req /)")"
+token_rm Any_token
+daemon_stop
+t_check "always: shutdown closes it" grep -q '"kind":"server","reason":"shutdown"' "$T_TMP/audit.jsonl"
+
+# --- other ruleset shapes ----------------------------------------------------------------------
+# shape RULESET-NAME: replace the host's ruleset, open a window with a token, probe
+shape() {
+	local name=$1 rules=$2 before
+	in_host nft flush ruleset
+	printf '%s\n' "$rules" | in_host nft -f - || { t_fail "$name: ruleset load"; return; }
+	before=$(ruleset_dump)
+	daemon_start "serve = cgroup /$T_PFX-nginx webroot=$WWW" || { t_fail "$name: daemon start"; return; }
+	token_put $TOK
+	if wait_for "$T_DLOG" "guarded tcp/80" 30; then
+		out=$(http inet $H "$(challenge $TOK)")
+		t_check "$name: the Internet's challenge request is answered ($out)" grep -q "status 200" <<<"$out"
+		t_eq "$name: the Internet's GET / dropped" "noanswer" "$(http inet $H "$(req /)")"
+		out=$(http allow $H "$(req /)")
+		t_check "$name: the allowed country's GET / served ($out)" grep -q "status 200 site index" <<<"$out"
+	else
+		t_fail "$name: the window opened"; sed -n '$p' "$T_DLOG"
+	fi
+	token_rm $TOK
+	wait_for "$T_DLOG" "closed (tokens-gone)" 30 || t_fail "$name: closed"
+	daemon_stop
+	t_eq "$name: the ruleset is as before" "$before" "$(ruleset_dump)"
+}
+
+shape "block-list (an early conditional drop)" 'table inet filter {
+	set blocked { type ipv4_addr; flags interval; elements = { 203.0.113.0/24 } }
+	set blocked6 { type ipv6_addr; flags interval; elements = { 2001:db8:1::/64 } }
+	chain input { type filter hook input priority filter; policy accept;
+		ct state established,related accept
+		ip saddr @blocked counter drop
+		ip6 saddr @blocked6 drop
+	}
+}'
+
+shape "allow-list with a final drop rule, in a jumped-to chain" 'table inet filter {
+	set allowed { type ipv4_addr; flags interval; elements = { 198.51.100.0/24 } }
+	chain geo {
+		ip saddr @allowed return
+		counter drop
+	}
+	chain input { type filter hook input priority filter; policy accept;
+		iif "lo" accept
+		ct state established,related accept
+		icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
+		meta nfproto ipv4 tcp dport 80 jump geo
+		tcp dport 80 accept
+	}
+}'
+
+# iptables-nft: porthole's rules in its shape; iptables -S reads them back
+if command -v iptables-nft >/dev/null; then
+	in_host nft flush ruleset
+	in_host iptables-nft -P INPUT DROP
+	in_host iptables-nft -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+	in_host iptables-nft -A INPUT -s 198.51.100.0/24 -p tcp --dport 80 -j ACCEPT
+	before=$(ruleset_dump)
+	daemon_start "serve = cgroup /$T_PFX-nginx webroot=$WWW" || t_fail "iptables-nft: daemon start"
+	token_put $TOK
+	wait_for "$T_DLOG" "guarded tcp/80" 30 || { t_fail "iptables-nft: the window opened"; sed -n '$p' "$T_DLOG"; }
+	out=$(in_host iptables-nft -S INPUT 2>&1); rc=$?
+	t_eq "iptables-nft: iptables -S reads the chain during the window" 0 $rc
+	t_check "iptables -S shows the CONNMARK rule" grep -q -- '-m mark --mark 0x3fff/0x3fff .*-j CONNMARK --set-xmark 0x3ffe/0x3fff' <<<"$out"
+	t_check "iptables -S shows the connmark accept" grep -q -- '-m connmark --mark 0x3ffe/0x3fff .*-j ACCEPT' <<<"$out"
+	out=$(http inet $H "$(challenge $TOK)")
+	t_check "iptables-nft: the Internet's challenge answered ($out)" grep -q "status 200" <<<"$out"
+	t_eq "iptables-nft: the Internet's GET / dropped" "noanswer" "$(http inet $H "$(req /)")"
+	out=$(http allow $H "$(req /)")
+	t_check "iptables-nft: the allowed country served ($out)" grep -q "status 200 site index" <<<"$out"
+	token_rm $TOK
+	wait_for "$T_DLOG" "closed (tokens-gone)" 30 || t_fail "iptables-nft: closed"
+	daemon_stop
+	t_eq "iptables-nft: the ruleset is as before" "$before" "$(ruleset_dump)"
+else
+	t_skip "iptables-nft not installed"
+fi
+
+# a drop porthole cannot repeat (an anonymous set): the window fails closed, naming the rule
+in_host nft flush ruleset
+printf '%s\n' 'table inet filter {
+	chain input { type filter hook input priority filter; policy accept;
+		ct state established,related accept
+		ip saddr != { 198.51.100.0/24, 192.0.2.0/24 } tcp dport 80 drop
+	}
+}' | in_host nft -f -
+before=$(ruleset_dump)
+daemon_start "serve = cgroup /$T_PFX-nginx webroot=$WWW" || t_fail "anonymous set: daemon start"
+token_put $TOK
+wait_for "$T_DLOG" "no window" 30
+t_check "anonymous set in a drop: no window, the rule named" grep -q "drops with a match porthole cannot repeat (an anonymous set" "$T_DLOG"
+t_check "anonymous set: a refused record" grep -q '"event":"refused".*"request":"server-window".*cannot repeat' "$T_TMP/audit.jsonl"
+t_eq "anonymous set: the Internet gets nothing" "connect-timeout" "$(http inet $H "$(challenge $TOK)")"
+t_eq "anonymous set: the ruleset untouched" "$before" "$(ruleset_dump)"
+token_rm $TOK
+daemon_stop
+
+# --- bad serve lines: one clear error, exit 78 ------------------------------------------------
+bad() {
+	local want=$1; shift
+	printf '%s\n' "$@" >"$T_TMP/bad.conf"
+	out=$("$PORTHOLE_BIN/portholed" -n -c "$T_TMP/bad.conf" 2>&1); rc=$?
+	t_eq "bad serve line ($want): exit 78" 78 $rc
+	t_check "bad serve line: says '$want'" grep -q -- "$want" <<<"$out"
+}
+bad "webroot= and always exclude each other" "serve = unit nginx.service webroot=$WWW always"
+bad "is not a directory" "serve = unit nginx.service webroot=$WWW/index.html"
+bad "port 8080 is not in 'ports'" "serve = unit nginx.service always ports=8080"
+bad "already served" "serve = unit nginx.service always" "serve = unit nginx.service always"
+bad "cannot also be designated" "designate = unit nginx.service" "serve = unit nginx.service always"
+bad "unknown option" "serve = unit nginx.service webrot=/x"
+bad "not a unit name" "serve = unit nginx webroot=$WWW"
+
+t_summary
