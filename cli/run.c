@@ -26,11 +26,15 @@
 void usage_run(FILE *f)
 {
 	fprintf(f,
-		"usage: porthole run [--port N]... [--max-window SECONDS] -- CMD [ARGS...]\n"
+		"usage: porthole run [--port N]... [--max-window SECONDS] [--serve unit:NAME|cgroup:PATH\n"
+		"                    [--webroot DIR]] -- CMD [ARGS...]\n"
 		"Run CMD in its own session; while a process of CMD listens on a watched port,\n"
 		"portholed admits inbound TCP to that port, to CMD's sockets only.\n"
 		"  --port N            a port the session may open (default: the daemon's ports)\n"
-		"  --max-window SECS   close the window after this long (at most the daemon's max_window)\n");
+		"  --max-window SECS   close the window after this long (at most the daemon's max_window)\n"
+		"  --serve SERVER      also a guarded window to a web server of a serve line, while CMD runs\n"
+		"                      (certbot --webroot, lego --http.webroot); only challenge requests pass\n"
+		"  --webroot DIR       the serve line's webroot (then only its live tokens pass)\n");
 }
 
 static volatile sig_atomic_t child_pid;
@@ -90,6 +94,8 @@ int cmd_run(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "port", required_argument, NULL, 'p' },
 		{ "max-window", required_argument, NULL, 'm' },
+		{ "serve", required_argument, NULL, 's' },
+		{ "webroot", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -121,6 +127,20 @@ int cmd_run(int argc, char **argv)
 			}
 			run.max_window = (uint32_t)v;
 			break;
+		case 's':
+			if ((strncmp(optarg, "unit:", 5) && strncmp(optarg, "cgroup:", 7)) || strlen(optarg) >= sizeof(run.serve)) {
+				die_msg("run: --serve: '%.64s' is not unit:NAME or cgroup:PATH", optarg);
+				return EX_USAGE_;
+			}
+			copy_str(run.serve, sizeof(run.serve), optarg);
+			break;
+		case 'w':
+			if (optarg[0] != '/' || strlen(optarg) >= sizeof(run.webroot)) {
+				die_msg("run: --webroot: '%.64s' is not an absolute path", optarg);
+				return EX_USAGE_;
+			}
+			copy_str(run.webroot, sizeof(run.webroot), optarg);
+			break;
 		case 'h':
 			usage_run(stdout);
 			return 0;
@@ -128,6 +148,10 @@ int cmd_run(int argc, char **argv)
 			usage_run(stderr);
 			return EX_USAGE_;
 		}
+	}
+	if (run.webroot[0] && !run.serve[0]) {
+		die_msg("run: --webroot needs --serve");
+		return EX_USAGE_;
 	}
 	if (optind >= argc) {
 		die_msg("run: no command given");

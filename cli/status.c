@@ -78,6 +78,21 @@ int cmd_status(int argc, char **argv)
 			       (unsigned long long)(e->deadline_ns > now ? (e->deadline_ns - now) / NSEC_PER_SEC : 0),
 			       e->nchains, e->nlisteners, (unsigned long long)e->packets, (unsigned long long)e->bytes);
 			print_json_str(stdout, e->cgroup);
+			printf(",\"kind\":\"%s\"", e->kind == PH_WIN_SERVER ? "server" : "process");
+			if (e->kind == PH_WIN_SERVER) {
+				char tok[PH_PATH_LEN], *save = NULL, *t;
+				int first = 1;
+				printf(",\"server\":");
+				print_json_str(stdout, e->exe);
+				printf(",\"requests_admitted\":%llu,\"requests_dropped\":%llu,\"tokens\":[",
+				       (unsigned long long)e->admitted, (unsigned long long)e->dropped);
+				copy_str(tok, sizeof(tok), e->tokens);
+				for (t = strtok_r(tok, " ", &save); t; t = strtok_r(NULL, " ", &save), first = 0) {
+					printf("%s", first ? "" : ",");
+					print_json_str(stdout, t);
+				}
+				printf("]");
+			}
 			printf("}");
 		}
 		printf("]}\n");
@@ -94,6 +109,18 @@ int cmd_status(int argc, char **argv)
 
 		/* an exe name is whatever its owner chose: never raw to a terminal */
 		term_escape(exe, sizeof(exe), e->exe[0] ? e->exe : "?");
+		if (e->kind == PH_WIN_SERVER) {
+			char tok[4 * PH_PATH_LEN + 1], left[24] = "-";
+			term_escape(tok, sizeof(tok), e->tokens);
+			if (e->deadline_ns)
+				snprintf(left, sizeof(left), "%llus",
+					 (unsigned long long)(e->deadline_ns > now ? (e->deadline_ns - now) / NSEC_PER_SEC : 0));
+			printf("%-16llu %-7s %-5u %5llus %6s %8s %8s  server %s (guarded: %llu admitted, %llu dropped)%s%s\n",
+			       (unsigned long long)e->window_id, "-", e->port,
+			       (unsigned long long)((now - e->opened_ns) / NSEC_PER_SEC), left, "-", "-", exe,
+			       (unsigned long long)e->admitted, (unsigned long long)e->dropped, tok[0] ? "; tokens: " : "", tok);
+			continue;
+		}
 		printf("%-16llu %-7u %-5u %5llus %5llus %8llu %8llu  %s\n", (unsigned long long)e->window_id, e->pid,
 		       e->port, (unsigned long long)((now - e->opened_ns) / NSEC_PER_SEC),
 		       (unsigned long long)(e->deadline_ns > now ? (e->deadline_ns - now) / NSEC_PER_SEC : 0),

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int refuse(struct ph_daemon *d, struct ph_client *c, const char *request, int err, const char *why)
 {
@@ -32,9 +33,39 @@ static int run_request(struct ph_daemon *d, struct ph_client *c, const struct ph
 	if (c->session)
 		return control_send_error(c, EBUSY, "this connection already runs session %llu",
 					  (unsigned long long)c->session->id);
+	if (run->serve[0]) {
+		int i = server_find(d, run->serve);
+		if (i < 0) {
+			snprintf(why, sizeof(why), "--serve %.100s: no serve line in the daemon's config names it", run->serve);
+			return refuse(d, c, "run", ENOENT, why);
+		}
+		if (run->webroot[0] && strcmp(run->webroot, d->cfg.srv[i].webroot)) {
+			snprintf(why, sizeof(why), "--webroot %.80s: the serve line for %.60s names %s", run->webroot,
+				 d->cfg.srv[i].arg, d->cfg.srv[i].webroot[0] ? d->cfg.srv[i].webroot : "no webroot (add webroot= to it)");
+			return refuse(d, c, "run", EINVAL, why);
+		}
+		if (d->srv[i].open) {
+			snprintf(why, sizeof(why), "--serve %.100s: a window to it is open already (window %llu, %s)", run->serve,
+				 (unsigned long long)d->srv[i].id, d->srv[i].why);
+			return refuse(d, c, "run", EBUSY, why);
+		}
+	}
 	r = session_run(d, c, run, &s, why, sizeof(why));
 	if (r)
 		return refuse(d, c, "run", -r, why);
+	if (run->serve[0]) {
+		/* the command's lifetime, at most its max_window, from now */
+		char err[512];
+		int i = server_find(d, run->serve);
+		uint64_t now_boot = now_ns(CLOCK_BOOTTIME), now_real = now_ns(CLOCK_REALTIME);
+		s->deadline_boot = now_boot + (uint64_t)s->max_window * NSEC_PER_SEC;
+		s->deadline_real = now_real + (uint64_t)s->max_window * NSEC_PER_SEC;
+		r = server_open(d, (unsigned)i, "session", s, err, sizeof(err));
+		if (r) {
+			session_end(d, s, PH_REASON_EXITED);
+			return control_send_error(c, -r, "run --serve: %s", err);
+		}
+	}
 	len = ph_msg_init(&m, PH_MSG_RUN_OK, sizeof(*ok));
 	ok->session_id = s->id;
 	ok->max_window = s->max_window;
@@ -56,6 +87,8 @@ static int status_reply(struct ph_daemon *d, struct ph_client *c)
 		return control_send_error(c, ENOMEM, "out of memory");
 	for (struct ph_window *w = d->windows; w && n < PH_STATUS_MAX; w = w->next)
 		n++;
+	for (unsigned i = 0; i < d->cfg.nsrv && n < PH_STATUS_MAX; i++)
+		n += d->srv[i].open;
 	ph_msg_init(buf, PH_MSG_STATUS_REPLY, sizeof(*rep) + n * sizeof(struct ph_status_entry));
 	rep = ph_payload(buf);
 	rep->count = n;
@@ -73,6 +106,36 @@ static int status_reply(struct ph_daemon *d, struct ph_client *c)
 		e->nlisteners = w->ncookies;
 		copy_str(e->exe, sizeof(e->exe), w->exe);
 		copy_str(e->cgroup, sizeof(e->cgroup), w->session->cgroup);
+	}
+	for (unsigned i = 0; i < d->cfg.nsrv && n < rep->count; i++) {
+		const struct ph_srvwin *w = &d->srv[i];
+		struct ph_status_entry *e = &rep->entries[n];
+		size_t tl = 0;
+		if (!w->open)
+			continue;
+		n++;
+		e->kind = PH_WIN_SERVER;
+		e->window_id = w->id;
+		e->session_id = w->session ? w->session->id : 0;
+		e->opened_ns = w->opened_real;
+		e->deadline_ns = w->deadline_real;
+		e->port = d->cfg.srv[i].ports[0];
+		e->nchains = (uint16_t)fw_guard_rules(d->fw);
+		copy_str(e->exe, sizeof(e->exe), d->cfg.srv[i].arg);
+		copy_str(e->cgroup, sizeof(e->cgroup), d->cfg.srv[i].cgroup);
+		for (unsigned k = 0; k < w->ntokens && d->cfg.srv[i].webroot[0]; k++) {
+			size_t l = strlen(w->tokens[k]);
+			if (tl + l + 2 > sizeof(e->tokens))
+				break;
+			if (tl)
+				e->tokens[tl++] = ' ';
+			memcpy(e->tokens + tl, w->tokens[k], l);
+			tl += l;
+		}
+		e->tokens[tl] = '\0';
+		watch_guard_stats(d->watch, i, &e->admitted, &e->dropped);
+		e->admitted -= w->admitted0;
+		e->dropped -= w->dropped0;
 	}
 	r = control_send(c, buf, ((struct ph_hdr *)buf)->len);
 	free(buf);
@@ -99,6 +162,22 @@ static int close_request(struct ph_daemon *d, struct ph_client *c, const struct 
 		w->revoked_uid = c->uid;
 		w->revoked_pid = c->pid;
 		window_close(d, w, PH_REASON_REVOKED);
+		return control_send(c, &m, ph_msg_init(&m, PH_MSG_OK, 0));
+	}
+	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
+		struct ph_srvwin *w = &d->srv[i];
+		if (!w->open || w->id != req->window_id)
+			continue;
+		if (c->uid != 0 && (!w->session || w->session->uid != c->uid)) {
+			char why[160];
+			snprintf(why, sizeof(why), "window %llu is a server window of the config; only root may close it",
+				 (unsigned long long)w->id);
+			return refuse(d, c, "close", EPERM, why);
+		}
+		log_notice("window %llu revoked by uid %u (pid %d)", (unsigned long long)w->id, (unsigned)c->uid,
+			   (int)c->pid);
+		w->spent = 1; /* the tokens there now do not reopen it; a new one does */
+		server_close(d, i, PH_REASON_REVOKED);
 		return control_send(c, &m, ph_msg_init(&m, PH_MSG_OK, 0));
 	}
 	return control_send_error(c, ENOENT, "no open window %llu", (unsigned long long)req->window_id);

@@ -842,8 +842,20 @@ int nr_expr_role(const struct nftnl_expr *e, const char **bad)
 		const char *t = nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME);
 		return t && (!strcmp(t, "REJECT") || !strcmp(t, "DROP")) ? NR_EXPR_SKIP : NR_EXPR_BAD;
 	}
+	if (!strcmp(name, "match")) {
+		/* xt matches with state of their own: a copy would count apart */
+		static const char *const stateful[] = { "recent", "hashlimit", "limit", "connlimit", "quota", "quota2",
+							"statistic", "nfacct", "cluster", NULL };
+		const char *m = nftnl_expr_get_str(e, NFTNL_EXPR_MT_NAME);
+		for (unsigned i = 0; m && stateful[i]; i++)
+			if (!strcmp(m, stateful[i])) {
+				*bad = m;
+				return NR_EXPR_BAD;
+			}
+		return m ? NR_EXPR_COPY : NR_EXPR_BAD;
+	}
 	if (!strcmp(name, "cmp") || !strcmp(name, "bitwise") || !strcmp(name, "range") || !strcmp(name, "fib") ||
-	    !strcmp(name, "match") || !strcmp(name, "byteorder") || !strcmp(name, "rt") || !strcmp(name, "socket"))
+	    !strcmp(name, "byteorder") || !strcmp(name, "rt") || !strcmp(name, "socket"))
 		return NR_EXPR_COPY;
 	if (!strcmp(name, "payload"))
 		return nftnl_expr_is_set(e, NFTNL_EXPR_PAYLOAD_SREG) ? NR_EXPR_BAD : NR_EXPR_COPY;

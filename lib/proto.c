@@ -25,7 +25,8 @@ static int check_payload(uint16_t type, const void *p, size_t n)
 		const struct ph_run *r = p;
 		if (n != sizeof(*r))
 			return -EMSGSIZE;
-		if (r->nports > PH_MAX_PORTS || r->pad0 || r->pad1 || r->pid == 0 || r->pid > INT32_MAX)
+		if (r->nports > PH_MAX_PORTS || r->pad0 || r->pad1 || r->pid == 0 || r->pid > INT32_MAX ||
+		    !str_in_bounds(r->serve, sizeof(r->serve)) || !str_in_bounds(r->webroot, sizeof(r->webroot)))
 			return -EBADMSG;
 		for (unsigned i = 0; i < r->nports; i++)
 			if (r->ports[i] == 0)
@@ -72,8 +73,8 @@ static int check_payload(uint16_t type, const void *p, size_t n)
 			return -EMSGSIZE;
 		for (uint32_t i = 0; i < r->count; i++) {
 			const struct ph_status_entry *e = &r->entries[i];
-			if (!str_in_bounds(e->exe, sizeof(e->exe)) ||
-			    !str_in_bounds(e->cgroup, sizeof(e->cgroup)))
+			if (!str_in_bounds(e->exe, sizeof(e->exe)) || !str_in_bounds(e->cgroup, sizeof(e->cgroup)) ||
+			    !str_in_bounds(e->tokens, sizeof(e->tokens)) || e->kind > PH_WIN_SERVER)
 				return -EBADMSG;
 		}
 		return 0;

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define PH_PROTO_MAGIC   0x31485050u /* "PPH1" */
-#define PH_PROTO_VERSION 2 /* 2: RUN names the child by pid; no descriptor passing */
+#define PH_PROTO_VERSION 3 /* 2: RUN names the child by pid; no descriptor passing. 3: run --serve, server windows in STATUS */
 #define PH_MSG_MAX       16384
 #define PH_MAX_PORTS     8
 #define PH_ERRMSG_LEN    200
@@ -67,6 +67,8 @@ struct ph_run {
 	uint16_t ports[PH_MAX_PORTS];
 	uint32_t pid;         /* the caller's child, waiting to exec the command */
 	uint32_t pad1;
+	char serve[PH_PATH_LEN];   /* run --serve: a serve line's server ("unit:NAME", "cgroup:PATH"); "" none */
+	char webroot[PH_PATH_LEN]; /* run --webroot: must be that serve line's webroot; "" none */
 };
 
 struct ph_run_ok {
@@ -114,10 +116,14 @@ struct ph_status_entry {
 	uint16_t port;
 	uint16_t nchains;
 	uint32_t nlisteners;
-	uint32_t pad0;
-	char exe[PH_EXE_LEN];
+	uint32_t kind;        /* PH_WIN_* */
+	char exe[PH_EXE_LEN]; /* server windows: the serve line's unit or cgroup */
 	char cgroup[PH_PATH_LEN];
+	char tokens[PH_PATH_LEN]; /* server windows: live tokens, blank-separated (cut to fit) */
+	uint64_t admitted, dropped; /* server windows: guarded requests so far */
 };
+
+enum { PH_WIN_PROCESS = 0, PH_WIN_SERVER = 1 };
 
 struct ph_status_reply {
 	uint32_t count;

@@ -163,6 +163,35 @@ token_rm Any_token
 daemon_stop
 t_check "always: shutdown closes it" grep -q '"kind":"server","reason":"shutdown"' "$T_TMP/audit.jsonl"
 
+# --- porthole run --serve: a guarded window for the command's lifetime ------------------------
+daemon_start "serve = cgroup /$T_PFX-nginx" || t_fail "daemon start (run --serve)"
+t_eq "a serve line with neither webroot nor always opens nothing by itself" "connect-timeout" "$(http inet $H "$(challenge Any_token)")"
+token_put Any_token
+bg_run "$T_TMP/serve.out" "$T_TMP/serve.err" run --serve "cgroup:/$T_PFX-nginx" -- sleep 4
+SERVE_PID=$BG_PID
+wait_for "$T_DLOG" "open: guarded tcp/80" 30 && t_pass "run --serve: the window opened" || { t_fail "run --serve: the window opened"; cat "$T_TMP/serve.err"; }
+t_check "run --serve: window-open says why: session" grep -q '"kind":"server".*"why":"session","tokens":\[\],"session":' "$T_TMP/audit.jsonl"
+out=$(http inet $H "$(challenge Any_token)")
+t_check "run --serve: a challenge request reaches nginx ($out)" grep -q "status 200 Any_token.keyauth" <<<"$out"
+t_eq "run --serve: GET / dropped" "noanswer" "$(http inet $H "$(req /)")"
+st=$(ph status --json)
+t_check "status --json lists the server window with its counts" grep -q '"kind":"server","server":"/'$T_PFX'-nginx","requests_admitted":[1-9][0-9]*,"requests_dropped":[1-9]' <<<"$st"
+st=$(ph status)
+echo "$st" >&2; t_check "status shows the server window" grep -q "server /$T_PFX-nginx (guarded: [1-9][0-9]* admitted, [1-9][0-9]* dropped)" <<<"$st"
+wait "$SERVE_PID"; rc=$?
+t_eq "run --serve: the command's exit status comes back" 0 $rc
+wait_for "$T_DLOG" "closed (exited)" 30 && t_pass "run --serve: the command's end closes it" || t_fail "run --serve: the command's end closes it"
+t_eq "run --serve: afterwards no connection" "connect-timeout" "$(http inet $H "$(challenge Any_token)")"
+out=$(ph_host run --serve unit:nothere.service -- true 2>&1); rc=$?
+t_check "run --serve for a server no serve line names: refused (exit $rc)" grep -q "no serve line in the daemon's config names it" <<<"$out"
+[ $rc -ne 0 ] && t_pass "... with a nonzero exit" || t_fail "... with a nonzero exit"
+out=$(ph_host run --serve "cgroup:/$T_PFX-nginx" --webroot /srv/other -- true 2>&1); rc=$?
+t_check "run --serve --webroot that is not the serve line's: refused ($rc)" grep -q "names no webroot" <<<"$out"
+out=$(ph_host run --webroot /srv -- true 2>&1); rc=$?
+t_eq "run --webroot without --serve: usage error (64)" 64 $rc
+token_rm Any_token
+daemon_stop
+
 # --- other ruleset shapes ----------------------------------------------------------------------
 # shape RULESET-NAME: replace the host's ruleset, open a window with a token, probe
 shape() {

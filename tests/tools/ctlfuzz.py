@@ -9,7 +9,7 @@ usage: ctlfuzz.py SOCKET MODE
 """
 import os, select, socket, struct, sys, time
 
-MAGIC, VERSION = 0x31485050, 2
+MAGIC, VERSION = 0x31485050, 3
 
 def hdr(mtype, plen, magic=MAGIC, version=VERSION, length=None, reserved=0):
     return struct.pack("=IHHII", magic, version, mtype, 16 + plen if length is None else length, reserved)
@@ -45,8 +45,9 @@ cases = {
     "reserved-set": hdr(5, 0, reserved=1),
     "unknown-type": hdr(99, 0),
     "run-short-payload": hdr(1, 4) + b"\0" * 4,
-    "run-too-many-ports": hdr(1, 32) + struct.pack("=HHI", 200, 0, 0) + b"\0" * 16 + struct.pack("=II", 1, 0),
-    "run-without-pid": hdr(1, 32) + b"\0" * 32,
+    "run-too-many-ports": hdr(1, 544) + struct.pack("=HHI", 200, 0, 0) + b"\0" * 16 + struct.pack("=II", 1, 0) + b"\0" * 512,
+    "run-without-pid": hdr(1, 544) + b"\0" * 544,
+    "run-serve-unterminated": hdr(1, 544) + struct.pack("=HHI", 0, 0, 0) + b"\0" * 16 + struct.pack("=II", 1, 0) + b"x" * 512,
     "run-old-version-pidfd": hdr(1, 24, version=1) + b"\0" * 24,
     "oversized-datagram": hdr(5, 40000) + b"\0" * 40000,
     "daemon-only-type": hdr(2, 0),

@@ -26,7 +26,7 @@ usage: hardening.py MODE ARGS...
 """
 import os, select, signal, socket, struct, sys, threading, time
 
-MAGIC, VERSION = 0x31485050, 2
+MAGIC, VERSION = 0x31485050, 3
 T_RUN, T_RUN_OK, T_EVENT, T_ERROR = 1, 2, 3, 4
 
 
@@ -36,7 +36,7 @@ def hdr(mtype, plen):
 
 def run_msg(pid, ports=(), max_window=0):
     p = list(ports) + [0] * (8 - len(ports))
-    payload = struct.pack("=HHI8HII", len(ports), 0, max_window, *p, pid, 0)
+    payload = struct.pack("=HHI8HII", len(ports), 0, max_window, *p, pid, 0) + b"\0" * 512  # serve, webroot
     return hdr(T_RUN, len(payload)) + payload
 
 

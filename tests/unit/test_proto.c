@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "proto.h"
+#include "util.h"
 #include "unit.h"
 
 static union { struct ph_hdr h; char b[PH_MSG_MAX + 64]; } m;
@@ -35,6 +36,15 @@ int main(void)
 		CHECK(ph_msg_check(&m, n) == -EBADMSG, "run without the child's pid rejected");
 		run->pid = 4242;
 		CHECK(ph_msg_check(&m, n) == PH_MSG_RUN, "run round-trips");
+		memset(run->serve, 'x', sizeof(run->serve));
+		CHECK(ph_msg_check(&m, n) == -EBADMSG, "run: a --serve name without its NUL rejected");
+		memset(run->serve, 0, sizeof(run->serve));
+		memset(run->webroot, 'x', sizeof(run->webroot));
+		CHECK(ph_msg_check(&m, n) == -EBADMSG, "run: a --webroot without its NUL rejected");
+		memset(run->webroot, 0, sizeof(run->webroot));
+		copy_str(run->serve, sizeof(run->serve), "unit:nginx.service");
+		CHECK(ph_msg_check(&m, n) == PH_MSG_RUN, "run --serve round-trips");
+		memset(run->serve, 0, sizeof(run->serve));
 		run->pad1 = 7;
 		CHECK(ph_msg_check(&m, n) == -EBADMSG, "run: nonzero second padding rejected");
 		run->pad1 = 0;
