@@ -227,9 +227,10 @@ static void arm_watches(struct ph_daemon *d, unsigned i)
 		token_dir(d, i, level, dir, sizeof(dir));
 		if (w->wd[level] >= 0)
 			continue;
+		/* the webroot itself may be a symlink; below it, nothing is followed */
 		w->wd[level] = inotify_add_watch(d->srv_inofd, dir,
 						 IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE |
-						 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW);
+						 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | (level ? IN_DONT_FOLLOW : 0));
 		if (w->wd[level] < 0)
 			break; /* not there yet: its parent's watch tells when it is */
 	}

@@ -137,5 +137,38 @@ int main(void)
 	CHECK(r == 0 && c.socket_gid == (gid_t)-1, "absent default group: root only");
 	parse(&c, "socket_group = 0\n", err, sizeof(err));
 	CHECK(config_resolve(&c, err, sizeof(err)) == 0 && c.socket_gid == 0, "numeric group");
+
+	/* serve lines (guarded server windows) */
+	r = parse(&c, "serve = unit nginx.service webroot=/tmp\nserve = cgroup /web/caddy always\n"
+		      "serve = unit apache2.service max_window=60\n", err, sizeof(err));
+	CHECK(r == 0 && c.nsrv == 3, "three serve lines parse (%s)", err);
+	CHECK(r == 0 && !strcmp(c.srv[0].cgroup, "/system.slice/nginx.service") && !strcmp(c.srv[0].webroot, "/tmp") &&
+	      c.srv[0].nports == 1 && c.srv[0].ports[0] == 80 && !c.srv[0].always, "serve unit: its cgroup, webroot, port 80");
+	CHECK(r == 0 && c.srv[1].always && !c.srv[1].webroot[0] && !strcmp(c.srv[1].cgroup, "/web/caddy"), "serve cgroup always");
+	CHECK(r == 0 && c.srv[2].max_window == 60, "serve max_window=");
+	{
+		uint32_t cand, guarded;
+		CHECK(config_guard_marks(&c, &cand, &guarded) == 0 && cand == 0x3fff && guarded == 0x3ffe,
+		      "guard marks: the two highest values of the default mask (0x%x 0x%x)", cand, guarded);
+		parse(&c, "socket_mark = 0x3/0x3\n", err, sizeof(err));
+		CHECK(config_guard_marks(&c, &cand, &guarded) == 0 && cand == 0x2 && guarded == 0x1,
+		      "guard marks skip the admitted value (0x%x 0x%x)", cand, guarded);
+	}
+	expect_error("serve = unit nginx.service webroot=/tmp always\n", "test.conf:1: serve: webroot= and always exclude");
+	expect_error("serve = unit nginx.service always max_window=5\n", "max_window= means nothing with always");
+	expect_error("serve = unit nginx.service webroot=relative\n", "webroot= must be an absolute path");
+	expect_error("serve = unit nginx.service webroot=/nonexistent-porthole\n", "No such file");
+	expect_error("serve = unit nginx.service always ports=8080\n", "test.conf:1: serve: port 8080 is not in 'ports'");
+	expect_error("serve = unit nginx.service always\nserve = cgroup /system.slice/nginx.service always\n",
+		     "test.conf:2: serve: /system.slice/nginx.service already served on line 1");
+	expect_error("serve = cgroup / always\n", "must be an absolute path below");
+	expect_error("serve = cgroup /a/../b always\n", "must be an absolute path below");
+	expect_error("serve = pid 1 always\n", "unknown type 'pid'");
+	expect_error("serve = unit\n", "expected 'unit NAME' or 'cgroup PATH'");
+	expect_error("serve = unit nginx.service max_window=999999\n", "max_window= must be 1-86400");
+	expect_error("max_window = 10\nserve = unit nginx.service max_window=60\n", "max_window=60 exceeds max_window 10");
+	expect_error("designate = unit nginx.service\nserve = unit nginx.service always\n", "cannot also be designated");
+	expect_error("serve = unit nginx.service always\ndesignate = unit nginx.service\n", "cannot also be designated");
+	expect_error("socket_mark = 0x1/0x3\nserve = unit nginx.service always\n", "too few values");
 	return unit_done("unit/config");
 }
