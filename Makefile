@@ -170,11 +170,13 @@ $(BUILD)/bench/%: tests/bench/%.c
 bench-tools: $(BENCH_TOOLS)
 
 # performance: open/close latency against an nft-CLI hook, scaling with the
-# host ruleset, concurrent windows, idle footprint (root; BENCH_QUICK=1 short)
+# host ruleset, concurrent windows, idle footprint; the guard of server
+# windows (root; BENCH_QUICK=1 short)
 bench:
 	$(Q)tests/deps.sh --if-missing
 	$(Q)$(MAKE) --no-print-directory all bench-tools
 	$(Q)bash tests/bench/bench.sh
+	$(Q)bash tests/bench/guard.sh
 
 # ---- packages, tests, demo ------------------------------------------------
 deps:

@@ -1,0 +1,156 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Benchmark of guarded server windows (`make bench` runs it after bench.sh;
+# not part of `make test`). In the namespace lab of tests/lib.sh, a real nginx
+# holds port 80 of the geo-blocked host, in a cgroup of its own, and
+# portholed (plain build/) serves it with a webroot:
+#   1. the guard's cost per guarded request: the kernel's own run-time
+#      statistics of the cgroup_skb program (BPF_ENABLE_STATS, on only while
+#      this runs, through a descriptor that switches it off when closed),
+#      over N whole challenge requests from the internet namespace (each
+#      request's handshake, payload, ACKs and FIN all pass the program), and
+#      per call for traffic that leaves at the first test;
+#   2. connections/s from the allowed country to nginx: no daemon; the daemon
+#      without serve lines (its table and hooks, no guard); with the guard
+#      loaded and no window; with a window open (its candidate rule in
+#      prerouting sees every new connection to nginx). The guard's share is
+#      the difference to the daemon without serve lines.
+# Prints one table. BENCH_QUICK=1: fewer samples.
+set -u
+source "$(dirname "$0")/../lib.sh"
+PORTHOLE_BIN=$T_ROOT/build
+B=$T_ROOT/build/bench
+QUICK=${BENCH_QUICK:-0}
+[ "$QUICK" = 0 ] && QUICK=
+if [ -n "$QUICK" ]; then N_REQ=200 CONN_S=1 REPS=3; else N_REQ=2000 CONN_S=2 REPS=7; fi
+
+t_init bench-guard
+t_require_root
+command -v nginx >/dev/null || { echo "bench-guard: nginx not installed (make deps)" >&2; exit 1; }
+[ -x "$B/connrate" ] || { echo "bench-guard: $B/connrate missing: run make bench-tools" >&2; exit 1; }
+nslab_up || { echo "bench-guard: lab setup failed" >&2; exit 1; }
+progress() { printf '[%4ds] %s\n' "$SECONDS" "$*" >&2; }
+
+WWW=$T_TMP/www TOK=bench_token_0123456789
+mkdir -p "$WWW/.well-known/acme-challenge" "$T_TMP/nginx"
+chmod 755 "$T_TMP" "$WWW"
+SRV_CG=$T_CG2/$T_PFX-nginx
+mkdir -p "$SRV_CG" && T_CGROUPS+=("$SRV_CG")
+cat >"$T_TMP/nginx/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+user root;
+pid $T_TMP/nginx/nginx.pid;
+error_log $T_TMP/nginx/error.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $T_TMP/nginx/body;
+	server { listen $H:80; root $WWW; }
+}
+EOF
+(
+	echo $BASHPID >"$SRV_CG/cgroup.procs"
+	exec nsenter --net=/run/netns/"$T_PFX-host" -- nginx -c "$T_TMP/nginx/nginx.conf" -p "$T_TMP/nginx"
+) >"$T_TMP/nginx/out" 2>&1 &
+T_PIDS+=("$!")
+for _ in $(seq 50); do in_host ss -ltn | grep -q "$H:80" && break; sleep 0.1; done
+
+# median of the numbers on stdin
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2); else print "n/a" }'; }
+conn_rate() { # LABEL: REPS runs of connrate from the allowed country to nginx
+	local i
+	for i in $(seq "$REPS"); do in_allow "$B/connrate" "$H" 80 "$CONN_S" | awk '{ print $3 }'; done | median
+}
+
+progress "connections/s, no daemon"
+RATE_NONE=$(conn_rate)
+daemon_start || { echo "bench-guard: daemon start failed" >&2; exit 1; }
+progress "connections/s, daemon without serve lines (no guard)"
+RATE_DAEMON=$(conn_rate)
+daemon_stop
+
+daemon_start "serve = cgroup /$T_PFX-nginx webroot=$WWW" || { echo "bench-guard: daemon start failed" >&2; exit 1; }
+progress "connections/s, guard loaded, no window"
+RATE_LOADED=$(conn_rate)
+echo "$TOK.keyauth" >"$WWW/.well-known/acme-challenge/$TOK"
+wait_for "$T_DLOG" "open: guarded" 50 || { echo "bench-guard: no window" >&2; exit 1; }
+progress "connections/s, window open"
+RATE_OPEN=$(conn_rate)
+
+# the guard's run time, from the kernel's statistics (on while the fd is open)
+PROG_ID=$(bpftool prog show -j | "$PY" -c 'import json,sys; print(next(p["id"] for p in json.load(sys.stdin) if p.get("name") == "ph_guard"))' 2>/dev/null |
+	tail -1)
+stats() { bpftool prog show id "$PROG_ID" -j | "$PY" -c 'import json,sys; p=json.load(sys.stdin); print(p.get("run_time_ns", 0), p.get("run_cnt", 0))'; }
+progress "guard cost: $N_REQ challenge requests"
+out=$(in_inet "$PY" - "$H" "$TOK" "$N_REQ" "$PROG_ID" <<'PY'
+import ctypes, json, socket, struct, subprocess, sys, time
+addr, tok, n, prog = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+libc = ctypes.CDLL(None, use_errno=True)
+attr = struct.pack("=I", 0) + b"\0" * 124           # BPF_ENABLE_STATS: type BPF_STATS_RUN_TIME
+fd = libc.syscall(321, 32, ctypes.c_char_p(attr), 128)
+if fd < 0:
+    print("error bpf(BPF_ENABLE_STATS): errno", ctypes.get_errno()); sys.exit(0)
+def stats():
+    p = json.loads(subprocess.check_output(["bpftool", "prog", "show", "id", prog, "-j"]))
+    return p.get("run_time_ns", 0), p.get("run_cnt", 0)
+req = b"GET /.well-known/acme-challenge/%s HTTP/1.1\r\nHost: example.org\r\nUser-Agent: bench\r\nAccept: */*\r\nConnection: close\r\n\r\n" % tok.encode()
+t0, c0 = stats()
+ok = 0
+w0 = time.monotonic()
+for _ in range(n):
+    s = socket.create_connection((addr, 80), timeout=2)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.sendall(req)
+    data = b""
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        data += b
+    ok += data.startswith(b"HTTP/1.1 200")
+    s.close()
+wall = time.monotonic() - w0
+t1, c1 = stats()
+print("req", ok, n, t1 - t0, c1 - c0, "%.3f" % wall)
+PY
+)
+read -r _ REQ_OK REQ_N REQ_NS REQ_CALLS REQ_WALL <<<"$out" || true
+# traffic that leaves at the first test: the allowed country's connections
+out2=$(in_allow "$PY" - "$H" "$PROG_ID" <<'PY'
+import ctypes, json, socket, struct, subprocess, sys
+addr, prog = sys.argv[1], sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.syscall(321, 32, ctypes.c_char_p(struct.pack("=I", 0) + b"\0" * 124), 128)
+def stats():
+    p = json.loads(subprocess.check_output(["bpftool", "prog", "show", "id", prog, "-j"]))
+    return p.get("run_time_ns", 0), p.get("run_cnt", 0)
+t0, c0 = stats()
+for _ in range(500):
+    s = socket.create_connection((addr, 80), timeout=2)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: e\r\nConnection: close\r\n\r\n")
+    while s.recv(4096):
+        pass
+    s.close()
+t1, c1 = stats()
+print("pass", t1 - t0, c1 - c0)
+PY
+)
+read -r _ PASS_NS PASS_CALLS <<<"$out2" || true
+daemon_stop
+
+per_req=$(awk -v ns="${REQ_NS:-0}" -v n="${REQ_OK:-0}" 'BEGIN { printf (n ? "%.2f" : "n/a"), ns / (n ? n : 1) / 1000 }')
+per_call=$(awk -v ns="${REQ_NS:-0}" -v n="${REQ_CALLS:-0}" 'BEGIN { printf (n ? "%.0f" : "n/a"), ns / (n ? n : 1) }')
+pass_call=$(awk -v ns="${PASS_NS:-0}" -v n="${PASS_CALLS:-0}" 'BEGIN { printf (n ? "%.0f" : "n/a"), ns / (n ? n : 1) }')
+delta() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%+.1f%%", (b - a) / a * 100; else print "n/a" }'; }
+printf '\nguarded server windows (nginx, %s run)\n' "$([ -n "$QUICK" ] && echo quick || echo full)"
+printf '%-64s %14s\n' "measure" "value"
+printf '%-64s %14s\n' "guard: kernel time per guarded challenge request (all its segments)" "$per_req us"
+printf '%-64s %14s\n' "guard: per program run on a guarded connection" "$per_call ns"
+printf '%-64s %14s\n' "guard: per program run, allowed country's traffic (first test)" "$pass_call ns"
+printf '%-64s %14s\n' "guarded requests answered" "${REQ_OK:-0}/${REQ_N:-0}"
+printf '%-64s %14s\n' "allowed country -> nginx, connections/s, no daemon" "$RATE_NONE"
+printf '%-64s %14s\n' "allowed country -> nginx, connections/s, daemon, no serve line" "$RATE_DAEMON"
+printf '%-64s %14s\n' "allowed country -> nginx, connections/s, guard loaded, no window" "$RATE_LOADED ($(delta "$RATE_DAEMON" "$RATE_LOADED"))"
+printf '%-64s %14s\n' "allowed country -> nginx, connections/s, window open" "$RATE_OPEN ($(delta "$RATE_DAEMON" "$RATE_OPEN"))"
