@@ -102,6 +102,7 @@ struct ph_daemon {
 	int epfd, sigfd, timerfd, inofd;
 	int srv_inofd, srv_timerfd;   /* server windows' webroots and deadlines */
 	struct ph_srvwin srv[PH_MAX_SERVERS];
+	uint64_t metrics_guard_boot;  /* the last metrics write for the guard's counters */
 	uint32_t netns_ino;
 	uint64_t lost_seen;       /* kernel events lost, as of the last resync */
 	struct ph_session *sessions;

@@ -370,8 +370,14 @@ void servers_on_timer(struct ph_daemon *d)
 void servers_on_guard(void *ctx, const struct ph_guard_event *e)
 {
 	struct ph_daemon *d = ctx;
+	uint64_t now = now_ns(CLOCK_BOOTTIME);
 
 	record_guard(d, e);
+	/* the guard's counters reach the metrics file at most once a second */
+	if (now - d->metrics_guard_boot >= NSEC_PER_SEC) {
+		d->metrics_guard_boot = now;
+		metrics_write(d);
+	}
 }
 
 /* ---- life ---------------------------------------------------------------------------- */

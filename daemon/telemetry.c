@@ -78,6 +78,8 @@ void metrics_write(struct ph_daemon *d)
 		return;
 	for (struct ph_window *w = d->windows; w; w = w->next)
 		nopen++;
+	for (unsigned i = 0; i < d->cfg.nsrv; i++)
+		nopen += d->srv[i].open != 0;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", d->cfg.metrics_file);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	f = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -104,6 +106,29 @@ void metrics_write(struct ph_daemon *d)
 	fprintf(f, "# HELP porthole_last_window_close_timestamp_seconds When the last window closed (Unix time; 0: none yet).\n"
 		   "# TYPE porthole_last_window_close_timestamp_seconds gauge\n"
 		   "porthole_last_window_close_timestamp_seconds %.3f\n", (double)d->stats.last_close_real / 1e9);
+	if (d->cfg.nsrv) {
+		fprintf(f, "# HELP porthole_guard_requests_total Requests on guarded connections of server windows, by verdict.\n"
+			   "# TYPE porthole_guard_requests_total counter\n");
+		for (unsigned i = 0; i < d->cfg.nsrv; i++) {
+			uint64_t adm = 0, drop = 0;
+			char label[2 * 256 + 1];
+			const char *a = d->cfg.srv[i].arg;
+			size_t o = 0;
+			/* a label value: backslash and quote escaped */
+			for (; *a && o + 2 < sizeof(label); a++) {
+				if (*a == '\\' || *a == '"')
+					label[o++] = '\\';
+				label[o++] = *a;
+			}
+			label[o] = '\0';
+			if (d->watch)
+				watch_guard_stats(d->watch, i, &adm, &drop);
+			fprintf(f, "porthole_guard_requests_total{server=\"%s\",verdict=\"admitted\"} %llu\n", label,
+				(unsigned long long)adm);
+			fprintf(f, "porthole_guard_requests_total{server=\"%s\",verdict=\"dropped\"} %llu\n", label,
+				(unsigned long long)drop);
+		}
+	}
 	fprintf(f, "# HELP porthole_up 1 while portholed runs.\n"
 		   "# TYPE porthole_up gauge\n"
 		   "porthole_up %d\n", d->quit_done ? 0 : 1);

@@ -67,7 +67,8 @@ close_count() { grep -c '"event":"window-close"' "$T_TMP/audit.jsonl" 2>/dev/nul
 
 BEFORE=$(ruleset_dump)
 
-daemon_start "serve = cgroup /$T_PFX-nginx webroot=$WWW" || { t_fail "daemon start"; t_summary; exit 1; }
+daemon_start "serve = cgroup /$T_PFX-nginx webroot=$WWW" "metrics_file = $T_TMP/metrics.prom" ||
+	{ t_fail "daemon start"; t_summary; exit 1; }
 
 # --- no token: no window --------------------------------------------------------------------
 t_eq "no token: the Internet gets no connection to nginx" "connect-timeout" "$(http inet $H "$(challenge $TOK)")"
@@ -121,6 +122,13 @@ for why in not-a-challenge token-not-live split-request pipelined second-payload
 	t_check "guard record: dropped, $why" grep -q '"event":"guard".*"peer":"203.0.113.1".*"verdict":"dropped","why":"'$why'"' "$T_TMP/audit.jsonl"
 done
 t_eq "no guard record for the allowed country" 0 "$(grep '"event":"guard"' "$T_TMP/audit.jsonl" | grep -c '198.51.100.20')"
+t_check "metrics: guarded requests by verdict" grep -q "porthole_guard_requests_total{server=\"/$T_PFX-nginx\",verdict=\"dropped\"} [1-9]" "$T_TMP/metrics.prom"
+t_check "metrics: the server window counts as open" grep -q "^porthole_windows_open 1" "$T_TMP/metrics.prom"
+if command -v promtool >/dev/null; then
+	t_check "metrics: promtool accepts the file" promtool check metrics <"$T_TMP/metrics.prom"
+else
+	t_skip "promtool not installed: metrics format not checked"
+fi
 t_check "the guard rules are in the host's chain (before the policy)" grep -q 'porthole guard' <<<"$(in_host nft list chain inet filter input)"
 
 # --- the last token goes: the window closes ----------------------------------------------------
