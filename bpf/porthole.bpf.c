@@ -395,6 +395,23 @@ struct {
 	__uint(max_entries, PH_GUARD_RINGBUF_BYTES);
 } guard_events SEC(".maps");
 
+/* Connections judged while still a request socket: the first data segment
+ * that completes the handshake (a server with TCP_DEFER_ACCEPT: Apache's
+ * default, nginx's `deferred`) arrives on the listener. The child socket
+ * takes the verdict over from here, so a second request is still a second. */
+struct conn_key {
+	__u8 saddr[16], daddr[16];
+	__u16 sport, dport;
+	__u32 family;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct conn_key);
+	__type(value, struct guard_conn);
+} guard_pending SEC(".maps");
+
 struct guard_scratch {
 	char buf[PH_GUARD_REQ_MAX];
 	struct ph_token_key key;
@@ -529,6 +546,7 @@ static __always_inline __u32 judge(struct guard_scratch *s, __u32 len, const str
 struct peer {
 	__u8 addr[16];
 	__u16 family, port, rport;
+	struct conn_key ck;
 };
 
 static __always_inline void guard_report(const struct ph_guard_srv *srv, __u32 why, const struct ph_token_key *key,
@@ -589,6 +607,7 @@ int ph_guard(struct __sk_buff *skb)
 		tot = bpf_ntohs(ip.tot_len);
 		p.family = AF_INET;
 		__builtin_memcpy(p.addr, &ip.saddr, 4);
+		__builtin_memcpy(p.ck.daddr, &ip.daddr, 4);
 	} else if (skb->protocol == bpf_htons(0x86DD)) {
 		struct ipv6hdr ip6;
 		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)) || ip6.nexthdr != IPPROTO_TCP_NUM)
@@ -597,6 +616,7 @@ int ph_guard(struct __sk_buff *skb)
 		tot = sizeof(ip6) + bpf_ntohs(ip6.payload_len);
 		p.family = AF_INET6;
 		__builtin_memcpy(p.addr, &ip6.saddr, 16);
+		__builtin_memcpy(p.ck.daddr, &ip6.daddr, 16);
 	} else {
 		return 0;
 	}
@@ -608,6 +628,10 @@ int ph_guard(struct __sk_buff *skb)
 		seq = bpf_ntohl(th.seq);
 		p.port = bpf_ntohs(th.dest);
 		p.rport = bpf_ntohs(th.source);
+		__builtin_memcpy(p.ck.saddr, p.addr, 16);
+		p.ck.sport = th.source;
+		p.ck.dport = th.dest;
+		p.ck.family = p.family;
 		if (off > tot)
 			return 0;
 		plen = tot - off;
@@ -632,9 +656,24 @@ int ph_guard(struct __sk_buff *skb)
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
 		return 0;
-	if (sk->state == TCP_LISTEN_STATE)
-		goto handshake; /* data on the handshake's last ACK */
-	gc = bpf_sk_storage_get(&guard_conns, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (sk->state == TCP_LISTEN_STATE) {
+		/* data completing the handshake: judged like any first
+		 * request, the verdict kept for the child by address */
+		struct guard_conn fresh = {};
+		bpf_map_update_elem(&guard_pending, &p.ck, &fresh, BPF_NOEXIST);
+		gc = bpf_map_lookup_elem(&guard_pending, &p.ck);
+	} else {
+		gc = bpf_sk_storage_get(&guard_conns, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+		if (gc && !gc->state) {
+			struct guard_conn *pg = bpf_map_lookup_elem(&guard_pending, &p.ck);
+			if (pg) {
+				gc->state = pg->state;
+				gc->seq = pg->seq;
+				gc->len = pg->len;
+				bpf_map_delete_elem(&guard_pending, &p.ck);
+			}
+		}
+	}
 	if (!gc)
 		return 0;
 	if (gc->state == GC_ADMITTED) {

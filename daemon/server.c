@@ -147,8 +147,12 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	w->cgid = server_cgid(d, i);
 	if (!w->cgid || !server_running(d, i)) {
 		snprintf(err, errlen, "%s (cgroup %s) is not running: no window to it", sv->arg, sv->cgroup);
-		record_refused(d, 0, 0, "server-window", err);
-		log_err("server %s: %s", sv->arg, err);
+		if (strcmp(why, "always")) {
+			/* tokens (or a session) wait for it: that is worth a record */
+			record_refused(d, s ? s->uid : 0, s ? s->pid : 0, "server-window", err);
+			log_err("server %s: %s", sv->arg, err);
+		}
+		arm_srv_timer(d); /* looked at again every few seconds */
 		return -ESRCH;
 	}
 	span = sv->always ? 0 : (uint64_t)max * NSEC_PER_SEC;
@@ -391,8 +395,7 @@ int servers_start(struct ph_daemon *d)
 		struct ph_srvwin *w = &d->srv[i];
 		if (sv->always) {
 			if (server_open(d, i, "always", NULL, err, sizeof(err)))
-				log_warn("server %s: its always-open window is not open: %s (retried when its cgroup appears)",
-					 sv->arg, err);
+				log_notice("server %s: its always-open window opens when it runs: %s", sv->arg, err);
 		} else if (sv->webroot[0]) {
 			arm_watches(d, i);
 			if (w->wd[0] < 0)
@@ -400,6 +403,7 @@ int servers_start(struct ph_daemon *d)
 			rescan(d, i);
 		}
 	}
+	arm_srv_timer(d);
 	return 0;
 }
 
