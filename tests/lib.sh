@@ -165,6 +165,32 @@ porthole_rules() { in_host nft -a list ruleset | grep -c 'comment "porthole"' ; 
 # open windows: elements of porthole's set
 porthole_elements() { in_host nft -j list set inet porthole windows 2>/dev/null | "$PY" -c 'import json,sys; d=json.load(sys.stdin)["nftables"]; print(sum(len(x["set"].get("elem",[])) for x in d if "set" in x))' 2>/dev/null || echo 0; }
 
+# nginx_up NAME WWW: a real nginx holding port 80 of the lab host ($H and
+# [$H6]), serving WWW, in a cgroup of its own ($T_CG2/$T_PFX-NAME: what
+# nginx.service gives it), in the host namespace. NGINX_CG: that cgroup's
+# path below the cgroup v2 mount (for serve = cgroup ...).
+nginx_up() {
+	local name=$1 www=$2 dir=$T_TMP/nginx-$1 i
+	NGINX_CG=/$T_PFX-$name
+	mkdir -p "$T_CG2$NGINX_CG" "$dir" && T_CGROUPS+=("$T_CG2$NGINX_CG") || return 1
+	printf '%s\n' "daemon off;" "master_process on;" "worker_processes 1;" "user root;" "pid $dir/nginx.pid;" \
+		"error_log $dir/error.log;" "events { worker_connections 1024; }" "http {" \
+		"	access_log ${NGINX_ACCESS_LOG:-$dir/access.log};" "	client_body_temp_path $dir/body;" \
+		"	keepalive_timeout 30;" "	server {" "		listen $H:80;" "		listen [$H6]:80;" "		root $www;" \
+		"		location ^~ /.well-known/acme-challenge/ { default_type text/plain; }" "	}" "}" >"$dir/nginx.conf"
+	(
+		echo $BASHPID >"$T_CG2$NGINX_CG/cgroup.procs"
+		exec nsenter --net=/run/netns/"$T_PFX-host" -- nginx -c "$dir/nginx.conf" -p "$dir"
+	) >"$dir/out" 2>&1 &
+	T_PIDS+=("$!")
+	for i in $(seq 50); do
+		in_host ss -ltn | grep -q "$H:80" && return 0
+		sleep 0.1
+	done
+	echo "nginx did not start:"; cat "$dir/out" "$dir/error.log" 2>/dev/null
+	return 1
+}
+
 # ---- daemon ------------------------------------------------------------------
 
 # daemon_start [CONFIG LINES...]: start portholed in the host namespace, in a

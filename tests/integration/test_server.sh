@@ -21,39 +21,11 @@ ruleset_dump() { in_host nft list ruleset | awk '/^table inet porthole /{skip=1}
 	sed 's/counter packets [0-9]* bytes [0-9]*/counter/'; }
 WWW=$T_TMP/www
 TOK=Tok3n_abc-DEF123
-mkdir -p "$WWW" "$T_TMP/nginx"
+mkdir -p "$WWW"
 chmod 755 "$T_TMP" "$WWW"
 echo "site index" >"$WWW/index.html"
 
-# nginx in a cgroup of its own (what nginx.service gives it), in the host namespace
-SRV_CG=$T_CG2/$T_PFX-nginx
-mkdir -p "$SRV_CG" && T_CGROUPS+=("$SRV_CG")
-cat >"$T_TMP/nginx/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 1;
-user root;
-pid $T_TMP/nginx/nginx.pid;
-error_log $T_TMP/nginx/error.log;
-events { worker_connections 64; }
-http {
-	access_log $T_TMP/nginx/access.log;
-	client_body_temp_path $T_TMP/nginx/body;
-	keepalive_timeout 30;
-	server {
-		listen $H:80;
-		listen [$H6]:80;
-		root $WWW;
-		location ^~ /.well-known/acme-challenge/ { default_type text/plain; }
-	}
-}
-EOF
-(
-	echo $BASHPID >"$SRV_CG/cgroup.procs"
-	exec nsenter --net=/run/netns/"$T_PFX-host" -- nginx -c "$T_TMP/nginx/nginx.conf" -p "$T_TMP/nginx"
-) >"$T_TMP/nginx/out" 2>&1 &
-T_PIDS+=("$!")
-for _ in $(seq 50); do in_host ss -ltn | grep -q "$H:80" && break; sleep 0.1; done
+nginx_up web "$WWW" || { t_fail "nginx start"; t_summary; exit 1; }
 
 # http FROM ADDR SEGMENTS...
 http() { local from=$1 addr=$2; shift 2; in_ns "$T_PFX-$from" "$PY" "$HTTP" "$addr" 80 "$@"; }
@@ -67,7 +39,7 @@ close_count() { grep -c '"event":"window-close"' "$T_TMP/audit.jsonl" 2>/dev/nul
 
 BEFORE=$(ruleset_dump)
 
-daemon_start "serve = cgroup /$T_PFX-nginx webroot=$WWW" "metrics_file = $T_TMP/metrics.prom" ||
+daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" "metrics_file = $T_TMP/metrics.prom" ||
 	{ t_fail "daemon start"; t_summary; exit 1; }
 
 # --- no token: no window --------------------------------------------------------------------
@@ -122,7 +94,7 @@ for why in not-a-challenge token-not-live split-request pipelined second-payload
 	t_check "guard record: dropped, $why" grep -q '"event":"guard".*"peer":"203.0.113.1".*"verdict":"dropped","why":"'$why'"' "$T_TMP/audit.jsonl"
 done
 t_eq "no guard record for the allowed country" 0 "$(grep '"event":"guard"' "$T_TMP/audit.jsonl" | grep -c '198.51.100.20')"
-t_check "metrics: guarded requests by verdict" grep -q "porthole_guard_requests_total{server=\"/$T_PFX-nginx\",verdict=\"dropped\"} [1-9]" "$T_TMP/metrics.prom"
+t_check "metrics: guarded requests by verdict" grep -q "porthole_guard_requests_total{server=\"$NGINX_CG\",verdict=\"dropped\"} [1-9]" "$T_TMP/metrics.prom"
 t_check "metrics: the server window counts as open" grep -q "^porthole_windows_open 1" "$T_TMP/metrics.prom"
 if command -v promtool >/dev/null; then
 	t_check "metrics: promtool accepts the file" promtool check metrics <"$T_TMP/metrics.prom"
@@ -143,7 +115,7 @@ t_check "after: the allowed country is served" grep -q "status 200 site index" <
 daemon_stop
 
 # --- max_window: the deadline closes it; only a new token reopens -------------------------------
-daemon_start "serve = cgroup /$T_PFX-nginx webroot=$WWW max_window=2" || t_fail "daemon start (max_window)"
+daemon_start "serve = cgroup $NGINX_CG webroot=$WWW max_window=2" || t_fail "daemon start (max_window)"
 token_put $TOK
 wait_for "$T_DLOG" "guarded tcp/80" 30 && t_pass "max_window=2: the window opened" || t_fail "max_window=2: the window opened"
 wait_for "$T_DLOG" "closed (deadline)" 50 && t_pass "max_window=2: closed at its deadline" || t_fail "max_window=2: closed at its deadline"
@@ -161,7 +133,7 @@ daemon_stop
 t_eq "daemon stopped: the host's ruleset is as before" "$BEFORE" "$(ruleset_dump)"
 
 # --- always: no webroot, the guard is the only gate ----------------------------------------------
-daemon_start "serve = cgroup /$T_PFX-nginx always" || t_fail "daemon start (always)"
+daemon_start "serve = cgroup $NGINX_CG always" || t_fail "daemon start (always)"
 wait_for "$T_DLOG" "guarded tcp/80" 30 && t_pass "always: the window is open from the start" || t_fail "always: open from the start"
 token_put Any_token
 out=$(http inet $H "$(challenge Any_token)")
@@ -172,10 +144,10 @@ daemon_stop
 t_check "always: shutdown closes it" grep -q '"kind":"server","reason":"shutdown"' "$T_TMP/audit.jsonl"
 
 # --- porthole run --serve: a guarded window for the command's lifetime ------------------------
-daemon_start "serve = cgroup /$T_PFX-nginx" || t_fail "daemon start (run --serve)"
+daemon_start "serve = cgroup $NGINX_CG" || t_fail "daemon start (run --serve)"
 t_eq "a serve line with neither webroot nor always opens nothing by itself" "connect-timeout" "$(http inet $H "$(challenge Any_token)")"
 token_put Any_token
-bg_run "$T_TMP/serve.out" "$T_TMP/serve.err" run --serve "cgroup:/$T_PFX-nginx" -- sleep 4
+bg_run "$T_TMP/serve.out" "$T_TMP/serve.err" run --serve "cgroup:$NGINX_CG" -- sleep 4
 SERVE_PID=$BG_PID
 wait_for "$T_DLOG" "open: guarded tcp/80" 30 && t_pass "run --serve: the window opened" || { t_fail "run --serve: the window opened"; cat "$T_TMP/serve.err"; }
 t_check "run --serve: window-open says why: session" grep -q '"kind":"server".*"why":"session","tokens":\[\],"session":' "$T_TMP/audit.jsonl"
@@ -183,9 +155,9 @@ out=$(http inet $H "$(challenge Any_token)")
 t_check "run --serve: a challenge request reaches nginx ($out)" grep -q "status 200 Any_token.keyauth" <<<"$out"
 t_eq "run --serve: GET / dropped" "noanswer" "$(http inet $H "$(req /)")"
 st=$(ph status --json)
-t_check "status --json lists the server window with its counts" grep -q '"kind":"server","server":"/'$T_PFX'-nginx","requests_admitted":[1-9][0-9]*,"requests_dropped":[1-9]' <<<"$st"
+t_check "status --json lists the server window with its counts" grep -q '"kind":"server","server":"'$NGINX_CG'","requests_admitted":[1-9][0-9]*,"requests_dropped":[1-9]' <<<"$st"
 st=$(ph status)
-echo "$st" >&2; t_check "status shows the server window" grep -q "server /$T_PFX-nginx (guarded: [1-9][0-9]* admitted, [1-9][0-9]* dropped)" <<<"$st"
+t_check "status shows the server window" grep -q "server $NGINX_CG (guarded: [1-9][0-9]* admitted, [1-9][0-9]* dropped)" <<<"$st"
 wait "$SERVE_PID"; rc=$?
 t_eq "run --serve: the command's exit status comes back" 0 $rc
 wait_for "$T_DLOG" "closed (exited)" 30 && t_pass "run --serve: the command's end closes it" || t_fail "run --serve: the command's end closes it"
@@ -193,7 +165,7 @@ t_eq "run --serve: afterwards no connection" "connect-timeout" "$(http inet $H "
 out=$(ph_host run --serve unit:nothere.service -- true 2>&1); rc=$?
 t_check "run --serve for a server no serve line names: refused (exit $rc)" grep -q "no serve line in the daemon's config names it" <<<"$out"
 [ $rc -ne 0 ] && t_pass "... with a nonzero exit" || t_fail "... with a nonzero exit"
-out=$(ph_host run --serve "cgroup:/$T_PFX-nginx" --webroot /srv/other -- true 2>&1); rc=$?
+out=$(ph_host run --serve "cgroup:$NGINX_CG" --webroot /srv/other -- true 2>&1); rc=$?
 t_check "run --serve --webroot that is not the serve line's: refused ($rc)" grep -q "names no webroot" <<<"$out"
 out=$(ph_host run --webroot /srv -- true 2>&1); rc=$?
 t_eq "run --webroot without --serve: usage error (64)" 64 $rc
@@ -207,7 +179,7 @@ shape() {
 	in_host nft flush ruleset
 	printf '%s\n' "$rules" | in_host nft -f - || { t_fail "$name: ruleset load"; return; }
 	before=$(ruleset_dump)
-	daemon_start "serve = cgroup /$T_PFX-nginx webroot=$WWW" || { t_fail "$name: daemon start"; return; }
+	daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || { t_fail "$name: daemon start"; return; }
 	token_put $TOK
 	if wait_for "$T_DLOG" "guarded tcp/80" 30; then
 		out=$(http inet $H "$(challenge $TOK)")
@@ -256,7 +228,7 @@ if command -v iptables-nft >/dev/null; then
 	in_host iptables-nft -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
 	in_host iptables-nft -A INPUT -s 198.51.100.0/24 -p tcp --dport 80 -j ACCEPT
 	before=$(ruleset_dump)
-	daemon_start "serve = cgroup /$T_PFX-nginx webroot=$WWW" || t_fail "iptables-nft: daemon start"
+	daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || t_fail "iptables-nft: daemon start"
 	token_put $TOK
 	wait_for "$T_DLOG" "guarded tcp/80" 30 || { t_fail "iptables-nft: the window opened"; sed -n '$p' "$T_DLOG"; }
 	out=$(in_host iptables-nft -S INPUT 2>&1); rc=$?
@@ -285,7 +257,7 @@ printf '%s\n' 'table inet filter {
 	}
 }' | in_host nft -f -
 before=$(ruleset_dump)
-daemon_start "serve = cgroup /$T_PFX-nginx webroot=$WWW" || t_fail "anonymous set: daemon start"
+daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || t_fail "anonymous set: daemon start"
 token_put $TOK
 wait_for "$T_DLOG" "no window" 30
 t_check "anonymous set in a drop: no window, the rule named" grep -q "drops with a match porthole cannot repeat (an anonymous set" "$T_DLOG"
@@ -294,6 +266,52 @@ t_eq "anonymous set: the Internet gets nothing" "connect-timeout" "$(http inet $
 t_eq "anonymous set: the ruleset untouched" "$before" "$(ruleset_dump)"
 token_rm $TOK
 daemon_stop
+
+# --- firewall managers: ufw (iptables-nft) and firewalld (nftables) -----------------------------
+source "$T_ROOT/tests/lab/fw.sh"
+trap 'fw_stop >/dev/null 2>&1; t_cleanup' EXIT
+quiet() { "$@" >/dev/null 2>&1; }
+# manager_case MANAGER: the manager's own ruleset on the lab host; a guarded window through it
+manager_case() {
+	local m=$1 before rc
+	in_host nft flush ruleset
+	fw_start "$m" "$T_PFX-host" >"$T_TMP/fw.out" 2>&1; rc=$?
+	if [ $rc = 77 ]; then t_skip "$m: $(head -1 "$T_TMP/fw.out")"; return; fi
+	[ $rc = 0 ] || { t_fail "$m: fw_start: $(tr '\n' ' ' <"$T_TMP/fw.out" | cut -c1-300)"; fw_stop; return; }
+	before=$(ruleset_dump)
+	daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || { t_fail "$m: daemon start"; fw_stop; return; }
+	token_put $TOK
+	if wait_for "$T_DLOG" "open: guarded" 50; then
+		out=$(http inet $H "$(challenge $TOK)")
+		t_check "$m: the Internet's challenge request is answered ($out)" grep -q "status 200 $TOK.keyauth" <<<"$out"
+		t_eq "$m: the Internet's GET / dropped" "noanswer" "$(http inet $H "$(req /)")"
+		out=$(http allow $H "$(req /)")
+		t_check "$m: the allowed country's GET / served ($out)" grep -q "status 200 site index" <<<"$out"
+		if [ "$m" = ufw ]; then
+			t_check "ufw: iptables -S reads the rules during the window" quiet fw_exec iptables -S
+			t_check "ufw: iptables -S shows porthole's guard rules" grep -q -- '-j CONNMARK --set-xmark 0x3ffe/0x3fff' <<<"$(fw_exec iptables -S 2>&1)"
+			t_check "ufw: ufw status works during the window" quiet fw_exec ufw status
+			fw_exec ufw reload >/dev/null 2>&1
+		else
+			t_check "firewalld: firewall-cmd --list-all works during the window" quiet fw_exec firewall-cmd --list-all
+			fw_exec firewall-cmd --reload >/dev/null 2>&1
+		fi
+		sleep 1
+		out=$(http inet $H "$(challenge $TOK)")
+		t_check "$m: after the manager's reload, the challenge request is answered again ($out)" grep -q "status 200" <<<"$out"
+		t_eq "$m: after the reload, GET / still dropped" "noanswer" "$(http inet $H "$(req /)")"
+		t_check "$m: after the reload, the allowed country served" grep -q "status 200 site index" <<<"$(http allow $H "$(req /)")"
+	else
+		t_fail "$m: the window opened"; tail -3 "$T_DLOG"
+	fi
+	token_rm $TOK
+	wait_for "$T_DLOG" "closed (tokens-gone)" 30 || t_fail "$m: closed"
+	daemon_stop
+	t_eq "$m: the ruleset is as before" "$before" "$(ruleset_dump)"
+	fw_stop
+}
+manager_case ufw
+manager_case firewalld
 
 # --- bad serve lines: one clear error, exit 78 ------------------------------------------------
 bad() {
