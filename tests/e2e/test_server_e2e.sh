@@ -417,6 +417,21 @@ certbot_webroot() { # NAME... — certbot certonly --webroot -w WWW
 	e2e_check_cert "$d/cert.pem" "$d/chain.pem" "$@"
 }
 
+certbot_webroot_wrapped() { # NAME — certbot --webroot through $SERVE_WRAP
+	local d=$E2E_WORK/certbot/config/live/$1
+	local -a args
+	read -r -a args <<<"$(_e2e_certbot_dirs)"
+	_e2e_exec certbot-run-serve "$SERVE_WRAP" "$(command -v certbot)" certonly --webroot -w "$WWW" \
+		--server "$LAB_ACME_DIR" --agree-tos --register-unsafely-without-email --non-interactive \
+		--cert-name "$1" "${args[@]}" -d "$1"
+	if [ "$E2E_LAST_RESULT" != ok ]; then
+		say "porthole run --serve -- certbot --webroot for $1: $E2E_LAST_RESULT (${E2E_LAST_SECS}s)"; _e2e_show_failure
+		return 1
+	fi
+	say "porthole run --serve ... -- certbot certonly --webroot for $1: exit 0 (${E2E_LAST_SECS}s)"
+	e2e_check_cert "$d/cert.pem" "$d/chain.pem" "$1"
+}
+
 dehydrated_run() { # NAME — dehydrated --register --accept-terms, then --cron -d NAME
 	local n=$1 d=$E2E_WORK/dehydrated
 	mkdir -p "$d" "$WWW/.well-known/acme-challenge" || return 1
@@ -470,6 +485,31 @@ webroot_case() {
 	fi
 	say "daemon: $(grep -E 'window [0-9]+ (open|closed)' "$T/portholed.log" | sed 's/^<[0-9]>//' | tr '\n' ';' | cut -c1-400)"
 	audit_server tokens tokens-gone "$nnames" || ok=1
+	after_window || ok=1
+	daemon_down || ok=1
+	srv_stop || ok=1
+	e2e_ruleset_unchanged >/dev/null || ok=1
+	return $ok
+}
+
+# porthole run --serve: the window lasts the command's lifetime (its record says
+# why: session), opened before certbot writes a token; closes when it exits
+case_nginx_run_serve() {
+	local n ok=0 cname=nginx-run-serve
+	n=$(e2e_new_name ngrs v4) || return 1
+	case_dir "$cname" || return 1
+	nginx_start || { srv_stop; return 1; }
+	if ! daemon_up "serve = cgroup /${SRV_CG##*/} webroot=$WWW"; then
+		e2e_daemon_stop >/dev/null; e2e_daemon_cgroup_remove; srv_stop; return 1
+	fi
+	probes_closed_to_inet || ok=1
+	SERVE_WRAP="env PORTHOLE_SOCKET=$T/porthole.sock $BIN/porthole run --serve cgroup:/${SRV_CG##*/} --webroot $WWW --"
+	if certbot_webroot_wrapped "$n"; then
+		wait_close exited || ok=1
+	else
+		ok=1
+	fi
+	audit_server session exited 1 || ok=1
 	after_window || ok=1
 	daemon_down || ok=1
 	srv_stop || ok=1
@@ -653,6 +693,7 @@ run() {
 # ---------------------------------------------------------------- run
 e2e_run_case lab_up case_lab_up || e2e_finish
 run nginx_certbot_webroot case_nginx_certbot nginx certbot
+run nginx_run_serve_certbot case_nginx_run_serve nginx certbot
 run nginx_lego_webroot case_nginx_lego nginx lego
 run nginx_dehydrated case_nginx_dehydrated nginx dehydrated
 run apache_certbot_webroot case_apache_certbot apache2 certbot
