@@ -2,8 +2,9 @@
 /* porthole log: the audit log, read straight from its file (the daemon need
  * not run), filtered by time and window, shown as text or as one JSON array.
  * A torn record is reported and skipped. In text, every string read from a
- * record goes through the terminal escaper: the log quotes exe names and
- * user names, which anyone can choose. */
+ * record goes through the terminal escaper: the log quotes exe names, user
+ * names and, in guard records, what a peer on the Internet sent (a token),
+ * which anyone can choose. */
 #include "cli.h"
 #include "client.h"
 #include "config.h"
@@ -25,7 +26,7 @@ void usage_log(FILE *f)
 		"  --json          the selected records as one JSON array\n"
 		"  --since TIME    records at or after TIME: 2026-11-28, 2026-11-28T12:00[:00] (UTC),\n"
 		"                  or a span back from now: 30m, 12h, 7d\n"
-		"  --window ID     only the records of that window\n"
+		"  --window ID     only the records of that window (a server window's: its guard records too)\n"
 		"  --file PATH     the log file (default: audit_log from the config)\n"
 		"  --config FILE   the daemon's config (default " PH_DEFAULT_CONFIG ")\n");
 }
@@ -78,13 +79,192 @@ static int get_text(const char *s, size_t n, const char *key, char *out, size_t 
 	return r;
 }
 
+/* The raw value of a record's member, or NULL (vl 0) when it is absent. */
+static const char *get_raw(const char *s, size_t n, const char *key, size_t *vl)
+{
+	const char *v;
+
+	if (json_get(s, n, key, &v, vl)) {
+		*vl = 0;
+		return NULL;
+	}
+	return v;
+}
+
+/* [80,443] -> 80,443 */
+static void print_ports(const char *line, size_t n)
+{
+	size_t vl;
+	const char *v = get_raw(line, n, "ports", &vl);
+	char *ports;
+
+	if (!v || vl < 2 || v[0] != '[')
+		return;
+	ports = strndup(v + 1, vl - 2);
+	if (ports)
+		print_safe(stdout, ports);
+	free(ports);
+}
+
+/* The strings of a JSON array (raw text of a valid record), each unescaped
+ * and made safe for a terminal, sep between them; at most max, then "...".
+ * Each element goes through the one reader: wrapped as {"s":ELEMENT}. */
+static unsigned print_str_array(const char *v, size_t vl, const char *sep, unsigned max)
+{
+	const char *p, *end;
+	unsigned k = 0;
+
+	if (!v || vl < 2 || v[0] != '[')
+		return 0;
+	p = v + 1;
+	end = v + vl - 1;
+	while (p < end) {
+		char obj[600], raw[520], safe[4 * sizeof(raw) + 1];
+		const char *q;
+		int len;
+
+		if (*p != '"') {
+			p++;
+			continue;
+		}
+		for (q = p + 1; q < end && *q != '"'; q += *q == '\\' ? 2 : 1)
+			;
+		if (q >= end)
+			break;
+		if (k == max) {
+			printf("%s...", sep);
+			return k;
+		}
+		len = snprintf(obj, sizeof(obj), "{\"s\":%.*s}", (int)(q - p + 1), p);
+		if (len > 0 && (size_t)len < sizeof(obj) && !json_get_str(obj, (size_t)len, "s", raw, sizeof(raw)))
+			term_escape(safe, sizeof(safe), raw);
+		else
+			snprintf(safe, sizeof(safe), "(too long)");
+		printf("%s%s", k ? sep : "", safe);
+		k++;
+		p = q + 1;
+	}
+	return k;
+}
+
+/* "server":{"type","value","cgroup","webroot","config_line"} ->
+ * unit nginx.service (cgroup /system.slice/nginx.service, webroot /var/www/acme, config line 14) */
+static void print_server(const char *line, size_t n)
+{
+	size_t vl;
+	const char *v = get_raw(line, n, "server", &vl);
+	char type[32], value[1024], cg[1024], webroot[1024];
+	const char *sep = " (";
+	uint64_t cl = 0;
+
+	if (!v || v[0] != '{') {
+		printf("a server");
+		return;
+	}
+	get_text(v, vl, "type", type, sizeof(type));
+	get_text(v, vl, "value", value, sizeof(value));
+	get_text(v, vl, "cgroup", cg, sizeof(cg));
+	get_text(v, vl, "webroot", webroot, sizeof(webroot));
+	printf("%s%s%s", type, type[0] ? " " : "", value[0] ? value : "?");
+	if (cg[0] && strcmp(cg, value)) {
+		printf("%scgroup %s", sep, cg);
+		sep = ", ";
+	}
+	if (webroot[0]) {
+		printf("%swebroot %s", sep, webroot);
+		sep = ", ";
+	}
+	if (!json_get_u64(v, vl, "config_line", &cl)) {
+		printf("%sconfig line %llu", sep, (unsigned long long)cl);
+		sep = ", ";
+	}
+	if (strcmp(sep, " ("))
+		printf(")");
+}
+
+/* window-open of a server window: what it guards, why it opened, the tokens */
+static void print_server_open(const char *line, size_t n)
+{
+	char why[64], c[64];
+	uint64_t x = 0, y = 0;
+	size_t vl;
+	const char *v;
+
+	get_text(line, n, "why", why, sizeof(why));
+	printf("guarded tcp/");
+	print_ports(line, n);
+	printf(" to ");
+	print_server(line, n);
+	printf(", why %s", why[0] ? why : "?");
+	if (!json_get_u64(line, n, "session", &x)) {
+		printf(" %llu", (unsigned long long)x);
+		if (!json_get_u64(line, n, "requested_by_uid", &y))
+			printf(" of uid %llu", (unsigned long long)y);
+	}
+	v = get_raw(line, n, "tokens", &vl);
+	if (v && vl > 2) {
+		printf(", tokens ");
+		print_str_array(v, vl, " ", 16);
+	}
+	if (!json_get_u64(line, n, "guard_rules", &x))
+		printf(", %llu guard rule(s)", (unsigned long long)x);
+	if (!get_text(line, n, "deadline", c, sizeof(c)) && c[0])
+		printf(", deadline %s", c);
+	else
+		printf(", no deadline");
+	putchar('\n');
+}
+
+/* window-close of a server window: the guard's counts instead of packets */
+static void print_server_close(const char *line, size_t n)
+{
+	char reason[64];
+	uint64_t ms = 0, adm = 0, drop = 0;
+
+	get_text(line, n, "reason", reason, sizeof(reason));
+	json_get_u64(line, n, "duration_ms", &ms);
+	json_get_u64(line, n, "requests_admitted", &adm);
+	json_get_u64(line, n, "requests_dropped", &drop);
+	printf("%s", reason);
+	if (strcmp(reason, "recovered"))
+		printf(" after %llu.%01llu s", (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000 / 100));
+	printf(", guarded: %llu request(s) admitted, %llu dropped; ", (unsigned long long)adm, (unsigned long long)drop);
+	print_server(line, n);
+	putchar('\n');
+}
+
+/* guard: one request judged on a server window */
+static void print_guard(const char *line, size_t n)
+{
+	char verdict[32], why[64], peer[256], server[1024], token[1024];
+	uint64_t pport = 0, port = 0;
+
+	get_text(line, n, "verdict", verdict, sizeof(verdict));
+	get_text(line, n, "why", why, sizeof(why));
+	get_text(line, n, "peer", peer, sizeof(peer));
+	get_text(line, n, "server", server, sizeof(server));
+	get_text(line, n, "token", token, sizeof(token));
+	json_get_u64(line, n, "peer_port", &pport);
+	json_get_u64(line, n, "port", &port);
+	printf("%s %s%s%s:%llu -> tcp/%llu", verdict[0] ? verdict : "?", strchr(peer, ':') ? "[" : "", peer[0] ? peer : "?",
+	       strchr(peer, ':') ? "]" : "", (unsigned long long)pport, (unsigned long long)port);
+	if (server[0])
+		printf(" of %s", server);
+	if (why[0] && strcmp(why, verdict))
+		printf(": %s", why);
+	if (token[0])
+		printf(", token %s", token);
+	putchar('\n');
+}
+
 static void print_record_text(const char *line, size_t n)
 {
-	char ev[32], t[40], a[256], b[256], c[1024];
+	char ev[32], t[40], a[256], b[256], c[1024], kind[32];
 	uint64_t w = 0, x = 0, y = 0, z = 0;
 
 	get_text(line, n, "event", ev, sizeof(ev));
 	get_text(line, n, "time", t, sizeof(t));
+	get_text(line, n, "kind", kind, sizeof(kind));
 	if (json_get_u64(line, n, "window", &w))
 		w = 0;
 	printf("%-24s %-13s ", t, ev);
@@ -92,20 +272,19 @@ static void print_record_text(const char *line, size_t n)
 		printf("%-6llu ", (unsigned long long)w);
 	else
 		printf("%-6s ", "-");
-	if (!strcmp(ev, "window-open")) {
-		const char *v;
-		size_t vl;
+	if (!strcmp(ev, "window-open") && !strcmp(kind, "server")) {
+		print_server_open(line, n);
+	} else if (!strcmp(ev, "window-close") && !strcmp(kind, "server")) {
+		print_server_close(line, n);
+	} else if (!strcmp(ev, "guard")) {
+		print_guard(line, n);
+	} else if (!strcmp(ev, "window-open")) {
 		get_text(line, n, "exe", a, sizeof(a));
 		get_text(line, n, "user", b, sizeof(b));
 		json_get_u64(line, n, "pid", &x);
 		get_text(line, n, "deadline", c, sizeof(c));
 		printf("tcp/");
-		if (!json_get(line, n, "ports", &v, &vl) && vl >= 2) {
-			char *ports = strndup(v + 1, vl - 2);
-			if (ports)
-				print_safe(stdout, ports);
-			free(ports);
-		}
+		print_ports(line, n);
 		printf(" pid %llu (%s) user %s, deadline %s\n", (unsigned long long)x, a, b, c);
 	} else if (!strcmp(ev, "window-close")) {
 		const char *v;

@@ -69,6 +69,8 @@ int cmd_status(int argc, char **argv)
 			char o[32], d[32];
 			fmt_time(e->opened_ns, o, sizeof(o));
 			fmt_time(e->deadline_ns, d, sizeof(d));
+			if (!e->deadline_ns)
+				d[0] = '\0'; /* an always server window: no deadline */
 			printf("%s{\"id\":%llu,\"session\":%llu,\"pid\":%u,\"exe\":", i ? "," : "",
 			       (unsigned long long)e->window_id, (unsigned long long)e->session_id, e->pid);
 			print_json_str(stdout, e->exe);

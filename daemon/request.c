@@ -37,12 +37,12 @@ static int run_request(struct ph_daemon *d, struct ph_client *c, const struct ph
 		int i = server_find(d, run->serve);
 		if (i < 0) {
 			snprintf(why, sizeof(why), "--serve %.100s: no serve line in the daemon's config names it", run->serve);
-			return refuse(d, c, "run", ENOENT, why);
+			return refuse(d, c, "run", EACCES, why); /* a refusal: exit 77 */
 		}
 		if (run->webroot[0] && strcmp(run->webroot, d->cfg.srv[i].webroot)) {
 			snprintf(why, sizeof(why), "--webroot %.80s: the serve line for %.60s names %s", run->webroot,
 				 d->cfg.srv[i].arg, d->cfg.srv[i].webroot[0] ? d->cfg.srv[i].webroot : "no webroot (add webroot= to it)");
-			return refuse(d, c, "run", EINVAL, why);
+			return refuse(d, c, "run", EACCES, why);
 		}
 		if (d->srv[i].open) {
 			snprintf(why, sizeof(why), "--serve %.100s: a window to it is open already (window %llu, %s)", run->serve,

@@ -164,7 +164,7 @@ wait_for "$T_DLOG" "closed (exited)" 30 && t_pass "run --serve: the command's en
 t_eq "run --serve: afterwards no connection" "connect-timeout" "$(http inet $H "$(challenge Any_token)")"
 out=$(ph_host run --serve unit:nothere.service -- true 2>&1); rc=$?
 t_check "run --serve for a server no serve line names: refused (exit $rc)" grep -q "no serve line in the daemon's config names it" <<<"$out"
-[ $rc -ne 0 ] && t_pass "... with a nonzero exit" || t_fail "... with a nonzero exit"
+t_eq "... a refusal: exit 77" 77 $rc
 out=$(ph_host run --serve "cgroup:$NGINX_CG" --webroot /srv/other -- true 2>&1); rc=$?
 t_check "run --serve --webroot that is not the serve line's: refused ($rc)" grep -q "names no webroot" <<<"$out"
 out=$(ph_host run --webroot /srv -- true 2>&1); rc=$?

@@ -108,6 +108,11 @@ EOF
 
 show() { systemctl show -p "$2" --value "$1"; }
 
+# checks 10-13: a guarded server window to nginx as a unit of its own
+# shellcheck source=tests/systemd/serve.sh
+. "$SD/serve.sh"
+trap serve_cleanup EXIT
+
 echo "--- inside: $(cat /proc/1/comm) $(systemctl --version | head -n1), cgroup v2 at $CG2"
 
 # ---------------------------------------------------------------- 1. enable --now
@@ -453,10 +458,12 @@ if check_enable; then
 	check_kill_restart
 	check_stop
 	check_journal
+	check_serve
 else
 	for n in "2 reload" "3 certbot.service" "4 unit stop" "9 window identity" "5 kill/restart" "6 stop" "7 journal"; do
 		fail "$n: portholed did not start under systemd"
 	done
+	serve_fail_all "portholed did not start under systemd"
 fi
 check_security
 systemctl stop portholed.service 2>/dev/null

@@ -20,8 +20,13 @@
 # Checks (inner.sh): 1 enable --now, 2 reload, 3 Debian's certbot.service
 # renews through a unit designation, 4 stop of a unit running porthole run,
 # 5 SIGKILL + Restart=on-failure + leftover sweep, 6 stop, 7 the journal's
-# MESSAGE_IDs, 8 systemd-analyze security. Then, here: the container stopped,
-# nothing of it left (processes, cgroups, rules), the lab down.
+# MESSAGE_IDs, 8 systemd-analyze security, 9 who a window is for; 10-13
+# (serve.sh) a guarded server window, serve = unit porthole-nginx.service
+# webroot=..., to Debian's nginx run as a unit of its own: a token opens it,
+# only the challenge request passes from the blocked country, tokens-gone,
+# systemctl restart of nginx (server-gone, reopened); SKIP without nginx.
+# Then, here: the container stopped, nothing of it left (processes, cgroups,
+# rules), the lab down.
 #
 # Output: PASS/FAIL/SKIP lines, a "measured:" line, last line
 # "systemd: N passed, N failed, N skipped". Exit 0 / 1, or 77 (SKIP).
@@ -169,7 +174,11 @@ cp "$LAB_CA_PEM" "$OUT/lab-ca.pem" && cp "$LAB_STATE/pebble-root.pem" "$OUT/pebb
 cat >"$OUT/env" <<EOF
 LAB_ACME_DIR='$LAB_ACME_DIR'
 HOST_V4='$LAB_HOST_V4'
+HOST_V6='$LAB_HOST_V6'
+INET_V4='$LAB_INET_V4'
+ALLOW_V4='$LAB_ALLOW_V4'
 NS_INET=/run/phsd-netns/inet
+NS_ALLOW=/run/phsd-netns/allow
 CERT_NAME='$CERT_NAME'
 TOOLS=/opt/porthole-tests/tools
 SD=/opt/porthole-tests/systemd
@@ -193,6 +202,7 @@ T_BOOT0=$EPOCHREALTIME
 		--bind="$OUT:/out" \
 		--bind-ro="$T_ROOT/tests:/opt/porthole-tests" \
 		--bind-ro="/run/netns/$LAB_NS_INET:/run/phsd-netns/inet" \
+		--bind-ro="/run/netns/$LAB_NS_ALLOW:/run/phsd-netns/allow" \
 		--boot
 ) </dev/null >"$T_TMP/nspawn.log" 2>&1 &
 NSPAWN_PID=$!
@@ -225,8 +235,8 @@ while read -r verdict rest; do
 	esac
 	n_inner=$((n_inner + 1))
 done <"$OUT/results"
-if [ "$n_inner" -lt 9 ]; then
-	t_fail "inside the container: $n_inner of 9 checks reported (done marker: $([ -e "$OUT/done" ] && echo yes || echo no))"
+if [ "$n_inner" -lt 13 ]; then
+	t_fail "inside the container: $n_inner of 13 checks reported (done marker: $([ -e "$OUT/done" ] && echo yes || echo no))"
 	t_log "systemd-nspawn output, last lines:"
 	grep -v '^\s*$' "$T_TMP/nspawn.log" | tail -n 30 | sed 's/^/    | /'
 fi
@@ -263,5 +273,5 @@ fi
 fig() { sed -n "s/^$1=//p" "$OUT/figures" 2>/dev/null | tail -n1; }
 boot=none
 [ -s "$OUT/t_inner_start" ] && boot=$(awk -v a="$T_BOOT0" -v b="$(cat "$OUT/t_inner_start")" 'BEGIN { printf "%.1fs", b - a }')
-echo "measured: boot to the checks unit ${boot}, container up to powered off $(awk -v a="$T_BOOT0" -v b="$T_BOOT1" 'BEGIN { printf "%.1f", b - a }')s, certbot.service renew $(fig certbot_renew_s)s, systemd-analyze security exposure $(fig exposure)"
+echo "measured: boot to the checks unit ${boot}, container up to powered off $(awk -v a="$T_BOOT0" -v b="$T_BOOT1" 'BEGIN { printf "%.1f", b - a }')s, certbot.service renew $(fig certbot_renew_s)s, server-gone after a restart of nginx $(fig serve_restart_gone_s)s (serve checks $(fig serve_checks_s)s), systemd-analyze security exposure $(fig exposure)"
 t_summary
