@@ -15,6 +15,7 @@
 #include "nftscan.h"
 #include "nl.h"
 #include "proto.h"
+#include "sockdiag.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -651,101 +652,42 @@ struct lsn {
 	unsigned others[PH_MAX_PORTS];   /* listeners of other cgroups */
 	char addrs[PH_MAX_PORTS][160];   /* where the served cgroup listens, the first few */
 	uint64_t other_cg[PH_MAX_PORTS];
-	int v6, no_cgid;
+	int no_cgid;
 };
 
-static int lsn_cb(const struct nlmsghdr *nlh, void *data)
+static void lsn_cb(const struct sockdiag_sock *s, void *data)
 {
 	struct lsn *l = data;
-	const struct inet_diag_msg *msg = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *a;
-	uint16_t sport;
-	uint64_t cg = 0;
-	int have = 0;
 
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*msg))
-		return MNL_CB_OK;
-	sport = ntohs(msg->id.idiag_sport);
-	mnl_attr_for_each(a, nlh, sizeof(*msg)) {
-		if (mnl_attr_get_type(a) == INET_DIAG_CGROUP_ID && mnl_attr_get_payload_len(a) >= 8) {
-			cg = mnl_attr_get_u64(a);
-			have = 1;
-		}
-	}
 	for (unsigned p = 0; p < l->nports; p++) {
 		char addr[INET6_ADDRSTRLEN] = "?", one[INET6_ADDRSTRLEN + 16];
+		int v6 = s->family == AF_INET6;
 		size_t len;
-		if (l->ports[p] != sport)
+		if (l->ports[p] != s->sport)
 			continue;
-		if (!have) {
+		if (!s->has_cgroup) {
 			l->no_cgid = 1;
 			continue;
 		}
-		if (!cg_has(l->ids, cg)) {
+		if (!cg_has(l->ids, s->cgroup)) {
 			l->others[p]++;
-			l->other_cg[p] = cg;
+			l->other_cg[p] = s->cgroup;
 			continue;
 		}
-		l->mine[p][l->v6]++;
-		inet_ntop(l->v6 ? AF_INET6 : AF_INET, msg->id.idiag_src, addr, sizeof(addr));
-		snprintf(one, sizeof(one), l->v6 ? "[%s]:%u" : "%s:%u", addr, sport);
+		l->mine[p][v6]++;
+		inet_ntop(s->family, s->src, addr, sizeof(addr));
+		snprintf(one, sizeof(one), v6 ? "[%s]:%u" : "%s:%u", addr, s->sport);
 		len = strlen(l->addrs[p]);
 		if (len + strlen(one) + 6 < sizeof(l->addrs[p]))
 			snprintf(l->addrs[p] + len, sizeof(l->addrs[p]) - len, "%s%s", len ? ", " : "", one);
 		else if (!strstr(l->addrs[p], "..."))
 			snprintf(l->addrs[p] + len, sizeof(l->addrs[p]) - len, ", ...");
 	}
-	return MNL_CB_OK;
-}
-
-static int lsn_dump(struct mnl_socket *nl, int family, struct lsn *l)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE * 4] __attribute__((aligned(8)));
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct inet_diag_req_v2 *req;
-	uint32_t seq = (uint32_t)family, portid = mnl_socket_get_portid(nl);
-	ssize_t n;
-
-	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
-	req->sdiag_family = (uint8_t)family;
-	req->sdiag_protocol = IPPROTO_TCP;
-	req->idiag_states = 1u << TCP_LISTEN;
-	l->v6 = family == AF_INET6;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		int r;
-		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0)
-			return -errno;
-		r = mnl_cb_run(buf, (size_t)n, seq, portid, lsn_cb, l);
-		if (r < 0)
-			return errno == ENOENT && family == AF_INET6 ? 0 : -errno; /* no IPv6: nothing listens there */
-		if (r == MNL_CB_STOP)
-			return 0;
-	}
 }
 
 static int listeners(struct lsn *l)
 {
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
-	int r;
-
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		mnl_socket_close(nl);
-		return r;
-	}
-	r = lsn_dump(nl, AF_INET, l);
-	if (!r)
-		r = lsn_dump(nl, AF_INET6, l);
-	mnl_socket_close(nl);
-	return r;
+	return sockdiag_each(1u << TCP_LISTEN, lsn_cb, l);
 }
 
 static void check_server_listeners(const char *name, const struct ph_server *sv, const struct cg_ids *ids)

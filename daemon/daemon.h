@@ -87,6 +87,7 @@ struct ph_srvwin {
 	uint64_t deadline_boot, deadline_real; /* 0: none (always) */
 	uint64_t admitted0, dropped0; /* the guard's counters when it opened */
 	int spent;                /* webroot: its deadline passed; only a new token opens again */
+	char last_refusal[256];   /* the last refusal recorded (not again at every retry) */
 	int wd[3];                /* inotify: webroot, .well-known, acme-challenge */
 	char tokens[PH_MAX_SERVER_TOKENS][PH_TOKEN_MAX + 1];
 	unsigned ntokens;

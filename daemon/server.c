@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "firewall.h"
 #include "log.h"
+#include "sockdiag.h"
 #include "util.h"
 #include "watch.h"
 
@@ -70,6 +71,45 @@ static int server_running(struct ph_daemon *d, unsigned i)
 
 	snprintf(path, sizeof(path), "%s%s/cgroup.procs", d->cg_mount, d->cfg.srv[i].cgroup);
 	return read_small_file(path, buf, sizeof(buf)) == 0 && buf[0] >= '0' && buf[0] <= '9';
+}
+
+struct listen_q {
+	uint16_t port;
+	uint64_t cgid;
+	unsigned any, ours;
+};
+
+static void listen_cb(const struct sockdiag_sock *s, void *arg)
+{
+	struct listen_q *q = arg;
+
+	if (s->sport != q->port)
+		return;
+	q->any++;
+	q->ours += s->has_cgroup && s->cgroup == q->cgid;
+}
+
+/* Something listens on the port: 0; nothing at all: -ENOTCONN and why. A
+ * listener of another cgroup (a server below the served one, or one run by
+ * hand) is said, not refused. */
+static int server_listens(struct ph_daemon *d, unsigned i, uint64_t cgid, char *err, size_t errlen)
+{
+	const struct ph_server *sv = &d->cfg.srv[i];
+
+	for (unsigned p = 0; p < sv->nports; p++) {
+		struct listen_q q = { sv->ports[p], cgid, 0, 0 };
+		if (sockdiag_each(1u << 10 /* TCP_LISTEN */, listen_cb, &q))
+			continue; /* cannot tell: the window opens; check says more */
+		if (!q.any) {
+			snprintf(err, errlen, "%s (cgroup %s) runs but nothing listens on tcp/%u: no window to it", sv->arg,
+				 sv->cgroup, sv->ports[p]);
+			return -ENOTCONN;
+		}
+		if (!q.ours)
+			log_warn("server %s: the listeners on tcp/%u are not in cgroup %s itself (below it, or elsewhere: "
+				 "porthole check tells)", sv->arg, sv->ports[p], sv->cgroup);
+	}
+	return 0;
 }
 
 static void arm_srv_timer(struct ph_daemon *d)
@@ -129,6 +169,18 @@ void server_close(struct ph_daemon *d, unsigned i, uint32_t reason)
 	metrics_write(d);
 }
 
+/* A refusal is recorded and logged once, not at every retry. */
+static void refuse_once(struct ph_daemon *d, unsigned i, const struct ph_session *s, const char *err)
+{
+	struct ph_srvwin *w = &d->srv[i];
+
+	if (!s && !strcmp(w->last_refusal, err))
+		return;
+	copy_str(w->last_refusal, sizeof(w->last_refusal), err);
+	record_refused(d, s ? s->uid : 0, s ? s->pid : 0, "server-window", err);
+	log_err("server %s: %s", d->cfg.srv[i].arg, err);
+}
+
 /* why: "tokens", "always" or "session". 0, or -errno and the reason in err. */
 int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_session *s, char *err, size_t errlen)
 {
@@ -147,13 +199,17 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	w->cgid = server_cgid(d, i);
 	if (!w->cgid || !server_running(d, i)) {
 		snprintf(err, errlen, "%s (cgroup %s) is not running: no window to it", sv->arg, sv->cgroup);
-		if (strcmp(why, "always")) {
-			/* tokens (or a session) wait for it: that is worth a record */
-			record_refused(d, s ? s->uid : 0, s ? s->pid : 0, "server-window", err);
-			log_err("server %s: %s", sv->arg, err);
-		}
+		if (strcmp(why, "always"))
+			refuse_once(d, i, s, err); /* tokens (or a session) wait for it: worth a record */
 		arm_srv_timer(d); /* looked at again every few seconds */
 		return -ESRCH;
+	}
+	r = server_listens(d, i, w->cgid, err, errlen);
+	if (r) {
+		if (strcmp(why, "always"))
+			refuse_once(d, i, s, err);
+		arm_srv_timer(d);
+		return r;
 	}
 	span = sv->always ? 0 : (uint64_t)max * NSEC_PER_SEC;
 	if (s && s->deadline_boot) {
@@ -196,6 +252,7 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	}
 	d->next_window_id++;
 	ids_save(d);
+	w->last_refusal[0] = '\0';
 	log_notice("window %llu open: guarded tcp/%u to %s (%s, cgroup %s), %u guard rule(s) in the host's chains%s",
 		   (unsigned long long)w->id, sv->ports[0], sv->arg, why, sv->cgroup, fw_guard_rules(d->fw),
 		   span ? "" : ", no deadline (always)");
@@ -207,8 +264,11 @@ fail:
 		fw_server_close(d->fw, w->cgid, sv->ports[p]);
 	watch_guard_server(d->watch, w->cgid, i, 0, 0);
 	w->session = NULL;
-	log_err("server %s: no window: %s", sv->arg, err);
-	record_refused(d, s ? s->uid : 0, s ? s->pid : 0, "server-window", err);
+	{
+		char said[600];
+		snprintf(said, sizeof(said), "no window: %s", err);
+		refuse_once(d, i, s, said);
+	}
 	return r;
 }
 

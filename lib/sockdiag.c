@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Which porthole marks the host's TCP sockets on the watched ports carry
- * now (see sockdiag.h), read with NETLINK_SOCK_DIAG as `ss -m` does. */
+/* The host's TCP sockets (see sockdiag.h), read with NETLINK_SOCK_DIAG. */
 #include "sockdiag.h"
 
 #include <errno.h>
@@ -14,46 +13,39 @@
 #include <linux/sock_diag.h>
 #include <libmnl/libmnl.h>
 
-struct acc {
-	const uint16_t *ports;
-	unsigned nports;
-	uint32_t mask;
-	uint32_t *marks;
-	unsigned max, n;
+struct walk {
+	int family;
+	void (*cb)(const struct sockdiag_sock *s, void *arg);
+	void *arg;
 };
 
-static void add_mark(struct acc *a, uint32_t m)
+static int msg_cb(const struct nlmsghdr *nlh, void *data)
 {
-	for (unsigned i = 0; i < a->n; i++)
-		if (a->marks[i] == m)
-			return;
-	if (a->n < a->max)
-		a->marks[a->n++] = m;
-}
-
-static int cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct acc *a = data;
+	struct walk *w = data;
 	const struct inet_diag_msg *msg = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *attr;
-	uint16_t sport = ntohs(msg->id.idiag_sport);
-	int watched = 0;
+	struct sockdiag_sock s;
 
-	for (unsigned i = 0; i < a->nports; i++)
-		watched |= a->ports[i] == sport;
-	if (!watched)
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*msg))
 		return MNL_CB_OK;
+	memset(&s, 0, sizeof(s));
+	s.family = w->family;
+	s.sport = ntohs(msg->id.idiag_sport);
+	memcpy(s.src, msg->id.idiag_src, w->family == AF_INET6 ? 16 : 4);
 	mnl_attr_for_each(attr, nlh, sizeof(*msg)) {
 		if (mnl_attr_get_type(attr) == INET_DIAG_MARK && mnl_attr_get_payload_len(attr) >= 4) {
-			uint32_t m = mnl_attr_get_u32(attr) & a->mask;
-			if (m)
-				add_mark(a, m);
+			s.mark = mnl_attr_get_u32(attr);
+			s.has_mark = 1;
+		} else if (mnl_attr_get_type(attr) == INET_DIAG_CGROUP_ID && mnl_attr_get_payload_len(attr) >= 8) {
+			s.cgroup = mnl_attr_get_u64(attr);
+			s.has_cgroup = 1;
 		}
 	}
+	w->cb(&s, w->arg);
 	return MNL_CB_OK;
 }
 
-static int dump_family(struct mnl_socket *nl, int family, struct acc *a)
+static int dump_family(struct mnl_socket *nl, int family, uint32_t states, struct walk *w)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE * 4] __attribute__((aligned(8)));
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -67,7 +59,8 @@ static int dump_family(struct mnl_socket *nl, int family, struct acc *a)
 	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
 	req->sdiag_family = (uint8_t)family;
 	req->sdiag_protocol = IPPROTO_TCP;
-	req->idiag_states = ~0u; /* bound, listening, connected: any may hold an old mark */
+	req->idiag_states = states;
+	w->family = family;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
@@ -75,21 +68,20 @@ static int dump_family(struct mnl_socket *nl, int family, struct acc *a)
 		r = mnl_socket_recvfrom(nl, buf, sizeof(buf));
 		if (r < 0)
 			return errno == EINTR ? -EINTR : -errno;
-		ret = mnl_cb_run(buf, (size_t)r, seq, portid, cb, a);
+		ret = mnl_cb_run(buf, (size_t)r, seq, portid, msg_cb, w);
 		if (ret < 0)
-			return -errno;
+			return errno == ENOENT && family == AF_INET6 ? 0 : -errno; /* no IPv6: no sockets there */
 		if (ret == MNL_CB_STOP)
 			return 0;
 	}
 }
 
-int sockdiag_marks(const uint16_t *ports, unsigned nports, uint32_t mask, uint32_t *marks, unsigned max, unsigned *n)
+int sockdiag_each(uint32_t states, void (*cb)(const struct sockdiag_sock *s, void *arg), void *arg)
 {
-	struct acc a = { ports, nports, mask, marks, max, 0 };
+	struct walk w = { 0, cb, arg };
 	struct mnl_socket *nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
 	int r;
 
-	*n = 0;
 	if (!nl)
 		return -errno;
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -97,10 +89,44 @@ int sockdiag_marks(const uint16_t *ports, unsigned nports, uint32_t mask, uint32
 		mnl_socket_close(nl);
 		return r;
 	}
-	r = dump_family(nl, AF_INET, &a);
+	r = dump_family(nl, AF_INET, states, &w);
 	if (!r)
-		r = dump_family(nl, AF_INET6, &a);
+		r = dump_family(nl, AF_INET6, states, &w);
 	mnl_socket_close(nl);
+	return r;
+}
+
+struct acc {
+	const uint16_t *ports;
+	unsigned nports;
+	uint32_t mask;
+	uint32_t *marks;
+	unsigned max, n;
+};
+
+static void mark_cb(const struct sockdiag_sock *s, void *arg)
+{
+	struct acc *a = arg;
+	uint32_t m = s->mark & a->mask;
+	int watched = 0;
+
+	for (unsigned i = 0; i < a->nports; i++)
+		watched |= a->ports[i] == s->sport;
+	if (!watched || !s->has_mark || !m)
+		return;
+	for (unsigned i = 0; i < a->n; i++)
+		if (a->marks[i] == m)
+			return;
+	if (a->n < a->max)
+		a->marks[a->n++] = m;
+}
+
+int sockdiag_marks(const uint16_t *ports, unsigned nports, uint32_t mask, uint32_t *marks, unsigned max, unsigned *n)
+{
+	struct acc a = { ports, nports, mask, marks, max, 0 };
+	/* bound, listening, connected: any may hold an old mark */
+	int r = sockdiag_each(~0u, mark_cb, &a);
+
 	*n = a.n;
 	return r;
 }

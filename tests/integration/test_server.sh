@@ -143,6 +143,21 @@ token_rm Any_token
 daemon_stop
 t_check "always: shutdown closes it" grep -q '"kind":"server","reason":"shutdown"' "$T_TMP/audit.jsonl"
 
+# --- a server that runs but does not listen: a refused record, no window ----------------------------
+IDLE_CG=$T_CG2/$T_PFX-idle
+mkdir -p "$IDLE_CG" && T_CGROUPS+=("$IDLE_CG")
+( echo $BASHPID >"$IDLE_CG/cgroup.procs"; exec sleep 60 ) &
+T_PIDS+=("$!")
+daemon_start "ports = 80 8081" "serve = cgroup /$T_PFX-idle webroot=$WWW ports=8081" || t_fail "daemon start (no listener)"
+token_put $TOK
+wait_for "$T_DLOG" "nothing listens on tcp/8081" 30 && t_pass "a running server that does not listen: no window, said" ||
+	t_fail "a running server that does not listen: no window, said"
+t_check "... and a refused record" grep -q '"event":"refused".*"request":"server-window".*nothing listens on tcp/8081' "$T_TMP/audit.jsonl"
+sleep 6 # a retry of the server check
+t_eq "... recorded once, not at every retry" 1 "$(grep -c 'nothing listens on tcp/8081' "$T_TMP/audit.jsonl")"
+token_rm $TOK
+daemon_stop
+
 # --- porthole run --serve: a guarded window for the command's lifetime ------------------------
 daemon_start "serve = cgroup $NGINX_CG" || t_fail "daemon start (run --serve)"
 t_eq "a serve line with neither webroot nor always opens nothing by itself" "connect-timeout" "$(http inet $H "$(challenge Any_token)")"
