@@ -89,6 +89,7 @@ struct ph_srvwin {
 	int spent;                /* webroot: its deadline passed; only a new token opens again */
 	char last_refusal[256];   /* the last refusal recorded (not again at every retry) */
 	int wd[3];                /* inotify: webroot, .well-known, acme-challenge */
+	int cg_wd;                /* inotify: the served cgroup's parent */
 	char tokens[PH_MAX_SERVER_TOKENS][PH_TOKEN_MAX + 1];
 	unsigned ntokens;
 };
@@ -103,7 +104,8 @@ struct ph_daemon {
 	int epfd, sigfd, timerfd, inofd;
 	int srv_inofd, srv_timerfd;   /* server windows' webroots and deadlines */
 	struct ph_srvwin srv[PH_MAX_SERVERS];
-	uint64_t metrics_guard_boot;  /* the last metrics write for the guard's counters */
+	uint64_t metrics_guard_boot;
+	uint64_t srv_quick_until;     /* a served cgroup moved: look often until then */  /* the last metrics write for the guard's counters */
 	uint32_t netns_ino;
 	uint64_t lost_seen;       /* kernel events lost, as of the last resync */
 	struct ph_session *sessions;

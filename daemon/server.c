@@ -31,6 +31,8 @@
 
 #define CHALLENGE_DIR "/.well-known/acme-challenge"
 #define SERVER_CHECK_NS (5 * NSEC_PER_SEC)
+#define SERVER_QUICK_NS (5 * NSEC_PER_SEC)   /* after the served cgroup came or went ... */
+#define SERVER_QUICK_STEP_NS (200 * 1000000ull) /* ... look every 200 ms */
 
 static int valid_token(const char *t)
 {
@@ -115,7 +117,8 @@ static int server_listens(struct ph_daemon *d, unsigned i, uint64_t cgid, char *
 static void arm_srv_timer(struct ph_daemon *d)
 {
 	struct itimerspec its = { 0 };
-	uint64_t earliest = 0, check = now_ns(CLOCK_BOOTTIME) + SERVER_CHECK_NS;
+	uint64_t now = now_ns(CLOCK_BOOTTIME), earliest = 0;
+	uint64_t check = now + (now < d->srv_quick_until ? SERVER_QUICK_STEP_NS : SERVER_CHECK_NS);
 
 	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
 		const struct ph_srvwin *w = &d->srv[i];
@@ -367,15 +370,23 @@ static void rescan(struct ph_daemon *d, unsigned i)
 		server_close(d, i, PH_REASON_TOKENS_GONE);
 }
 
+static void server_recheck(struct ph_daemon *d, unsigned i, uint64_t now);
+
 void servers_on_inotify(struct ph_daemon *d)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	uint32_t dirty = 0;
+	uint32_t dirty = 0, cgroup_moved = 0;
 	ssize_t n;
 
 	while ((n = read(d->srv_inofd, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
+			for (unsigned i = 0; i < d->cfg.nsrv; i++) {
+				const char *base = strrchr(d->cfg.srv[i].cgroup, '/');
+				if (d->srv[i].cg_wd >= 0 && d->srv[i].cg_wd == ev->wd && ev->len && base &&
+				    !strcmp(ev->name, base + 1))
+					cgroup_moved |= 1u << i; /* the served cgroup came or went (a restart) */
+			}
 			for (unsigned i = 0; i < d->cfg.nsrv; i++)
 				for (int level = 0; level < 3; level++)
 					if (d->srv[i].wd[level] == ev->wd) {
@@ -399,6 +410,39 @@ void servers_on_inotify(struct ph_daemon *d)
 			arm_watches(d, i);
 			rescan(d, i);
 		}
+	if (cgroup_moved) {
+		uint64_t now = now_ns(CLOCK_BOOTTIME);
+		/* look now, and often for a few seconds: the new cgroup gets its
+		 * processes, and they their listeners, only after it appears */
+		d->srv_quick_until = now + SERVER_QUICK_NS;
+		for (unsigned i = 0; i < d->cfg.nsrv; i++)
+			if (cgroup_moved & (1u << i))
+				server_recheck(d, i, now);
+		arm_srv_timer(d);
+	}
+}
+
+/* Deadlines, a server that restarted (a new cgroup), one that runs now. */
+static void server_recheck(struct ph_daemon *d, unsigned i, uint64_t now)
+{
+	struct ph_srvwin *w = &d->srv[i];
+	char err[512];
+
+	if (w->open && w->deadline_boot && w->deadline_boot <= now) {
+		w->spent = 1; /* the tokens present now had their window */
+		server_close(d, i, PH_REASON_DEADLINE);
+	}
+	if (w->open && server_cgid(d, i) != w->cgid) {
+		log_notice("server %s: its cgroup went away or was made anew (a restart?)", d->cfg.srv[i].arg);
+		server_close(d, i, PH_REASON_SERVER_GONE);
+		if (d->cfg.srv[i].webroot[0])
+			rescan(d, i); /* tokens still there: a window to the new cgroup */
+	}
+	if (!w->open && d->cfg.srv[i].always && server_cgid(d, i) && server_running(d, i) && !d->quit)
+		server_open(d, i, "always", NULL, err, sizeof(err));
+	/* tokens wait for a server that was not running: it may be now */
+	if (!w->open && w->ntokens && !w->spent && server_cgid(d, i) && server_running(d, i) && !d->quit)
+		server_open(d, i, "tokens", NULL, err, sizeof(err));
 }
 
 void servers_on_timer(struct ph_daemon *d)
@@ -407,25 +451,8 @@ void servers_on_timer(struct ph_daemon *d)
 
 	if (read(d->srv_timerfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_errno(-errno, "timer: read");
-	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
-		struct ph_srvwin *w = &d->srv[i];
-		char err[512];
-		if (w->open && w->deadline_boot && w->deadline_boot <= now) {
-			w->spent = 1; /* the tokens present now had their window */
-			server_close(d, i, PH_REASON_DEADLINE);
-		}
-		if (w->open && server_cgid(d, i) != w->cgid) {
-			log_notice("server %s: its cgroup went away or was made anew (a restart?)", d->cfg.srv[i].arg);
-			server_close(d, i, PH_REASON_SERVER_GONE);
-			if (d->cfg.srv[i].webroot[0])
-				rescan(d, i); /* tokens still there: a window to the new cgroup */
-		}
-		if (!w->open && d->cfg.srv[i].always && server_cgid(d, i) && server_running(d, i) && !d->quit)
-			server_open(d, i, "always", NULL, err, sizeof(err));
-		/* tokens wait for a server that was not running: it may be now */
-		if (!w->open && w->ntokens && !w->spent && server_cgid(d, i) && server_running(d, i) && !d->quit)
-			server_open(d, i, "tokens", NULL, err, sizeof(err));
-	}
+	for (unsigned i = 0; i < d->cfg.nsrv; i++)
+		server_recheck(d, i, now);
 	arm_srv_timer(d);
 }
 
@@ -453,6 +480,15 @@ int servers_start(struct ph_daemon *d)
 	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
 		const struct ph_server *sv = &d->cfg.srv[i];
 		struct ph_srvwin *w = &d->srv[i];
+		char parent[PATH_MAX + 320], *slash;
+		/* the served cgroup's parent: a restart removes and makes it anew
+		 * (without the watch, the 5 s check sees it) */
+		snprintf(parent, sizeof(parent), "%s%s", d->cg_mount, sv->cgroup);
+		slash = strrchr(parent, '/');
+		if (slash)
+			*slash = '\0';
+		w->cg_wd = inotify_add_watch(d->srv_inofd, parent, IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
+					     IN_ONLYDIR);
 		if (sv->always) {
 			if (server_open(d, i, "always", NULL, err, sizeof(err)))
 				log_notice("server %s: its always-open window opens when it runs: %s", sv->arg, err);
