@@ -87,7 +87,8 @@ struct ph_srvwin {
 	uint64_t deadline_boot, deadline_real; /* 0: none (always) */
 	uint64_t admitted0, dropped0; /* the guard's counters when it opened */
 	int spent;                /* webroot: its deadline passed; only a new token opens again */
-	char last_refusal[256];   /* the last refusal recorded (not again at every retry) */
+	char last_refusal[256];
+	char webroot[PH_PATH_LEN];  /* a run --serve --webroot session's (the serve line has none) */   /* the last refusal recorded (not again at every retry) */
 	int wd[3];                /* inotify: webroot, .well-known, acme-challenge */
 	int cg_wd;                /* inotify: the served cgroup's parent */
 	char tokens[PH_MAX_SERVER_TOKENS][PH_TOKEN_MAX + 1];
@@ -168,6 +169,10 @@ int servers_start(struct ph_daemon *d);
 int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_session *s, char *err, size_t errlen);
 void server_close(struct ph_daemon *d, unsigned i, uint32_t reason);
 int server_find(const struct ph_daemon *d, const char *spec);  /* serve line index, -1 */
+/* run --serve --webroot on a serve line without one: the session's webroot
+ * (before server_open), then its tokens watched (after) */
+int server_session_webroot(struct ph_daemon *d, unsigned i, const char *dir);
+void server_watch_tokens(struct ph_daemon *d, unsigned i);
 void servers_on_inotify(struct ph_daemon *d);
 void servers_on_timer(struct ph_daemon *d);
 void servers_on_guard(void *ctx, const struct ph_guard_event *e);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 static int refuse(struct ph_daemon *d, struct ph_client *c, const char *request, int err, const char *why)
 {
@@ -39,10 +40,18 @@ static int run_request(struct ph_daemon *d, struct ph_client *c, const struct ph
 			snprintf(why, sizeof(why), "--serve %.100s: no serve line in the daemon's config names it", run->serve);
 			return refuse(d, c, "run", EACCES, why); /* a refusal: exit 77 */
 		}
-		if (run->webroot[0] && strcmp(run->webroot, d->cfg.srv[i].webroot)) {
+		if (run->webroot[0] && d->cfg.srv[i].webroot[0] && strcmp(run->webroot, d->cfg.srv[i].webroot)) {
 			snprintf(why, sizeof(why), "--webroot %.80s: the serve line for %.60s names %s", run->webroot,
-				 d->cfg.srv[i].arg, d->cfg.srv[i].webroot[0] ? d->cfg.srv[i].webroot : "no webroot (add webroot= to it)");
+				 d->cfg.srv[i].arg, d->cfg.srv[i].webroot);
 			return refuse(d, c, "run", EACCES, why);
+		}
+		if (run->webroot[0] && !d->cfg.srv[i].webroot[0]) {
+			struct stat st;
+			if (run->webroot[0] != '/' || strstr(run->webroot, "/../") || stat(run->webroot, &st) < 0 ||
+			    !S_ISDIR(st.st_mode)) {
+				snprintf(why, sizeof(why), "--webroot %.100s: not an absolute path to a directory", run->webroot);
+				return refuse(d, c, "run", EACCES, why);
+			}
 		}
 		if (d->srv[i].open) {
 			snprintf(why, sizeof(why), "--serve %.100s: a window to it is open already (window %llu, %s)", run->serve,
@@ -60,11 +69,15 @@ static int run_request(struct ph_daemon *d, struct ph_client *c, const struct ph
 		uint64_t now_boot = now_ns(CLOCK_BOOTTIME), now_real = now_ns(CLOCK_REALTIME);
 		s->deadline_boot = now_boot + (uint64_t)s->max_window * NSEC_PER_SEC;
 		s->deadline_real = now_real + (uint64_t)s->max_window * NSEC_PER_SEC;
+		if (run->webroot[0] && !d->cfg.srv[i].webroot[0])
+			server_session_webroot(d, (unsigned)i, run->webroot); /* token-bound for this session */
 		r = server_open(d, (unsigned)i, "session", s, err, sizeof(err));
 		if (r) {
+			server_session_webroot(d, (unsigned)i, "");
 			session_end(d, s, PH_REASON_EXITED);
 			return control_send_error(c, -r, "run --serve: %s", err);
 		}
+		server_watch_tokens(d, (unsigned)i);
 	}
 	len = ph_msg_init(&m, PH_MSG_RUN_OK, sizeof(*ok));
 	ok->session_id = s->id;
@@ -123,7 +136,7 @@ static int status_reply(struct ph_daemon *d, struct ph_client *c)
 		e->nchains = (uint16_t)fw_guard_rules(d->fw);
 		copy_str(e->exe, sizeof(e->exe), d->cfg.srv[i].arg);
 		copy_str(e->cgroup, sizeof(e->cgroup), d->cfg.srv[i].cgroup);
-		for (unsigned k = 0; k < w->ntokens && d->cfg.srv[i].webroot[0]; k++) {
+		for (unsigned k = 0; k < w->ntokens; k++) {
 			size_t l = strlen(w->tokens[k]);
 			if (tl + l + 2 > sizeof(e->tokens))
 				break;

@@ -34,6 +34,13 @@
 #define SERVER_QUICK_NS (5 * NSEC_PER_SEC)   /* after the served cgroup came or went ... */
 #define SERVER_QUICK_STEP_NS (200 * 1000000ull) /* ... look every 200 ms */
 
+/* the webroot a window's tokens live in: the serve line's, or a `run
+ * --serve --webroot` session's while it runs; "" for none */
+static const char *srv_webroot(const struct ph_daemon *d, unsigned i)
+{
+	return d->cfg.srv[i].webroot[0] ? d->cfg.srv[i].webroot : d->srv[i].webroot;
+}
+
 static int valid_token(const char *t)
 {
 	size_t n = strlen(t);
@@ -147,6 +154,24 @@ static int token_index(const struct ph_srvwin *w, const char *t)
 
 /* ---- opening and closing ------------------------------------------------------------ */
 
+/* a session's webroot is watched only while its window is open */
+static void forget_session_webroot(struct ph_daemon *d, unsigned i)
+{
+	struct ph_srvwin *w = &d->srv[i];
+
+	if (d->cfg.srv[i].webroot[0] || !w->webroot[0])
+		return;
+	for (int level = 0; level < 3; level++) {
+		if (w->wd[level] >= 0)
+			inotify_rm_watch(d->srv_inofd, w->wd[level]);
+		w->wd[level] = -1;
+	}
+	for (unsigned k = 0; k < w->ntokens; k++)
+		watch_guard_token(d->watch, i, w->tokens[k], 0);
+	w->ntokens = 0;
+	w->webroot[0] = '\0';
+}
+
 void server_close(struct ph_daemon *d, unsigned i, uint32_t reason)
 {
 	struct ph_srvwin *w = &d->srv[i];
@@ -168,6 +193,7 @@ void server_close(struct ph_daemon *d, unsigned i, uint32_t reason)
 		   (unsigned long long)w->id, ph_reason_name(reason), (unsigned long long)(dur / NSEC_PER_SEC),
 		   sv->ports[0], sv->arg, (unsigned long long)(adm - w->admitted0), (unsigned long long)(drop - w->dropped0));
 	w->session = NULL;
+	forget_session_webroot(d, i);
 	arm_srv_timer(d);
 	metrics_write(d);
 }
@@ -229,7 +255,7 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	watch_guard_stats(d->watch, i, &w->admitted0, &w->dropped0);
 	/* the guard first: the first connection the element admits is judged
 	 * with this server's rules */
-	r = watch_guard_server(d->watch, w->cgid, i, PH_SRV_OPEN | (sv->webroot[0] ? PH_SRV_TOKENS : 0), 1);
+	r = watch_guard_server(d->watch, w->cgid, i, PH_SRV_OPEN | (srv_webroot(d, i)[0] ? PH_SRV_TOKENS : 0), 1);
 	if (r) {
 		snprintf(err, errlen, "bpf: cannot arm the guard: %s", strerror(-r));
 		goto fail;
@@ -281,7 +307,7 @@ static void token_dir(const struct ph_daemon *d, unsigned i, int level, char *bu
 {
 	static const char *const sub[] = { "", "/.well-known", CHALLENGE_DIR };
 
-	snprintf(buf, len, "%s%s", d->cfg.srv[i].webroot, sub[level]);
+	snprintf(buf, len, "%s%s", srv_webroot(d, i), sub[level]);
 }
 
 /* watch the webroot, .well-known and acme-challenge, as far as they exist */
@@ -406,7 +432,7 @@ void servers_on_inotify(struct ph_daemon *d)
 		}
 	}
 	for (unsigned i = 0; i < d->cfg.nsrv; i++)
-		if (dirty & (1u << i) && d->cfg.srv[i].webroot[0]) {
+		if (dirty & (1u << i) && srv_webroot(d, i)[0]) {
 			arm_watches(d, i);
 			rescan(d, i);
 		}
@@ -437,6 +463,8 @@ static void server_recheck(struct ph_daemon *d, unsigned i, uint64_t now)
 		server_close(d, i, PH_REASON_SERVER_GONE);
 		if (d->cfg.srv[i].webroot[0])
 			rescan(d, i); /* tokens still there: a window to the new cgroup */
+		else
+			forget_session_webroot(d, i);
 	}
 	if (!w->open && d->cfg.srv[i].always && server_cgid(d, i) && server_running(d, i) && !d->quit)
 		server_open(d, i, "always", NULL, err, sizeof(err));
@@ -501,6 +529,22 @@ int servers_start(struct ph_daemon *d)
 	}
 	arm_srv_timer(d);
 	return 0;
+}
+
+int server_session_webroot(struct ph_daemon *d, unsigned i, const char *dir)
+{
+	struct ph_srvwin *w = &d->srv[i];
+
+	copy_str(w->webroot, sizeof(w->webroot), dir);
+	return 0;
+}
+
+void server_watch_tokens(struct ph_daemon *d, unsigned i)
+{
+	if (!srv_webroot(d, i)[0])
+		return;
+	arm_watches(d, i);
+	rescan(d, i);
 }
 
 int server_find(const struct ph_daemon *d, const char *spec)

@@ -180,8 +180,26 @@ t_eq "run --serve: afterwards no connection" "connect-timeout" "$(http inet $H "
 out=$(ph_host run --serve unit:nothere.service -- true 2>&1); rc=$?
 t_check "run --serve for a server no serve line names: refused (exit $rc)" grep -q "no serve line in the daemon's config names it" <<<"$out"
 t_eq "... a refusal: exit 77" 77 $rc
-out=$(ph_host run --serve "cgroup:$NGINX_CG" --webroot /srv/other -- true 2>&1); rc=$?
-t_check "run --serve --webroot that is not the serve line's: refused ($rc)" grep -q "names no webroot" <<<"$out"
+out=$(ph_host run --serve "cgroup:$NGINX_CG" --webroot /srv/porthole-not-there -- true 2>&1); rc=$?
+t_check "run --serve --webroot that is no directory: refused ($rc)" grep -q "not an absolute path to a directory" <<<"$out"
+# --webroot on a serve line without one: token-bound for this session only
+token_put Live_token
+bg_run "$T_TMP/serve2.out" "$T_TMP/serve2.err" run --serve "cgroup:$NGINX_CG" --webroot "$WWW" -- sleep 4
+SERVE_PID=$BG_PID
+wait_for "$T_DLOG" "window [0-9]* open: guarded tcp/80 to $NGINX_CG (session" 30 && t_pass "run --serve --webroot: the window opened" ||
+	{ t_fail "run --serve --webroot: the window opened"; cat "$T_TMP/serve2.err"; }
+sleep 0.3
+out=$(http inet $H "$(challenge Live_token)")
+t_check "run --serve --webroot: a live token of that webroot reaches nginx ($out)" grep -q "status 200 Live_token.keyauth" <<<"$out"
+t_eq "run --serve --webroot: a token that is not there dropped" "noanswer" "$(http inet $H "$(challenge Any_token_gone)")"
+t_check "run --serve --webroot: the window-open record names the session's webroot" \
+	grep -q '"server":{[^}]*"webroot":"'"$WWW"'"[^}]*},"why":"session"' "$T_TMP/audit.jsonl"
+wait "$SERVE_PID"
+wait_for "$T_DLOG" "closed (exited)" 30
+token_rm Live_token
+t_eq "after it: the session's webroot is no longer watched (a token opens nothing)" "connect-timeout" \
+	"$(token_put Late_token; sleep 0.5; http inet $H "$(challenge Late_token)")"
+token_rm Late_token
 out=$(ph_host run --webroot /srv -- true 2>&1); rc=$?
 t_eq "run --webroot without --serve: usage error (64)" 64 $rc
 token_rm Any_token
