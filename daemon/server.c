@@ -13,6 +13,7 @@
  * (bpf/porthole.bpf.c) and reported here for the audit log. */
 #include "daemon.h"
 #include "firewall.h"
+#include "conntrack.h"
 #include "log.h"
 #include "sockdiag.h"
 #include "util.h"
@@ -501,9 +502,24 @@ void servers_on_guard(void *ctx, const struct ph_guard_event *e)
 
 /* ---- life ---------------------------------------------------------------------------- */
 
+/* Connections a server window admitted carry the guarded conntrack mark;
+ * without this daemon's guard nothing would judge them (see conntrack.h). */
+static void end_guarded_connections(struct ph_daemon *d, const char *when)
+{
+	int r;
+
+	if (!d->cfg.nsrv)
+		return;
+	r = ct_flush_mark(d->guard.guarded, d->cfg.mark_mask);
+	if (r)
+		log_errno(r, "conntrack: cannot end the connections server windows admitted (%s)", when);
+}
+
 int servers_start(struct ph_daemon *d)
 {
 	char err[512];
+
+	end_guarded_connections(d, "left by an earlier daemon");
 
 	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
 		const struct ph_server *sv = &d->cfg.srv[i];
@@ -574,4 +590,6 @@ void servers_shutdown(struct ph_daemon *d)
 			watch_guard_token(d->watch, i, d->srv[i].tokens[k], 0);
 		d->srv[i].ntokens = 0;
 	}
+	if (d->watch)
+		end_guarded_connections(d, "at shutdown");
 }

@@ -143,6 +143,38 @@ token_rm Any_token
 daemon_stop
 t_check "always: shutdown closes it" grep -q '"kind":"server","reason":"shutdown"' "$T_TMP/audit.jsonl"
 
+# --- the daemon stops: connections its server window admitted end with it -----------------------
+daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || t_fail "daemon start (stop ends connections)"
+token_put $TOK
+wait_for "$T_DLOG" "open: guarded" 30 || t_fail "stop ends connections: the window opened"
+in_ns "$T_PFX-inet" "$PY" - "$H" "$TOK" "$T_TMP/ka.go" >"$T_TMP/ka.out" 2>&1 <<'PY' &
+import os, socket, sys, time
+s = socket.create_connection((sys.argv[1], 80), timeout=2)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+s.sendall(b"GET /.well-known/acme-challenge/%s HTTP/1.1\r\nHost: e\r\n\r\n" % sys.argv[2].encode())
+first = s.recv(4096)
+print("first", first.split(b" ")[1].decode() if first else "none", flush=True)
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.05)
+s.sendall(b"GET / HTTP/1.1\r\nHost: e\r\n\r\n")
+s.settimeout(2)
+try:
+    second = s.recv(4096)
+except (socket.timeout, ConnectionResetError):
+    second = b""
+print("second", "answered" if second else "dropped", flush=True)
+PY
+KA_PID=$!
+T_PIDS+=("$KA_PID")
+wait_for "$T_TMP/ka.out" "first" 30
+t_check "a kept-alive guarded connection: its challenge request answered" grep -q "first 200" "$T_TMP/ka.out"
+daemon_stop
+touch "$T_TMP/ka.go"
+wait "$KA_PID"
+t_check "after the daemon stopped, a second request on it gets nothing (its conntrack entry ended)" \
+	grep -q "second dropped" "$T_TMP/ka.out"
+token_rm $TOK
+
 # --- a server that runs but does not listen: a refused record, no window ----------------------------
 IDLE_CG=$T_CG2/$T_PFX-idle
 mkdir -p "$IDLE_CG" && T_CGROUPS+=("$IDLE_CG")
