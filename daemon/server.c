@@ -155,6 +155,19 @@ static int token_index(const struct ph_srvwin *w, const char *t)
 
 /* ---- opening and closing ------------------------------------------------------------ */
 
+static void end_guarded_connections(struct ph_daemon *d, const char *when);
+
+/* No server window open: the guard is detached (nothing pays for it) and
+ * the connections it judged end with it (see conntrack.h). */
+static void guard_idle(struct ph_daemon *d)
+{
+	for (unsigned i = 0; i < d->cfg.nsrv; i++)
+		if (d->srv[i].open)
+			return;
+	watch_guard_attach(d->watch, 0);
+	end_guarded_connections(d, "after the last server window");
+}
+
 /* a session's webroot is watched only while its window is open */
 static void forget_session_webroot(struct ph_daemon *d, unsigned i)
 {
@@ -189,6 +202,7 @@ void server_close(struct ph_daemon *d, unsigned i, uint32_t reason)
 	watch_guard_stats(d->watch, i, &adm, &drop);
 	dur = now_ns(CLOCK_BOOTTIME) - w->opened_boot;
 	w->open = 0;
+	guard_idle(d);
 	record_server_close(d, i, reason, dur, adm - w->admitted0, drop - w->dropped0);
 	log_notice("window %llu closed (%s) after %llu s: guarded tcp/%u to %s, %llu request(s) admitted, %llu dropped",
 		   (unsigned long long)w->id, ph_reason_name(reason), (unsigned long long)(dur / NSEC_PER_SEC),
@@ -256,6 +270,11 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	watch_guard_stats(d->watch, i, &w->admitted0, &w->dropped0);
 	/* the guard first: the first connection the element admits is judged
 	 * with this server's rules */
+	r = watch_guard_attach(d->watch, 1);
+	if (r) {
+		snprintf(err, errlen, "bpf: cannot attach the guard: %s", strerror(-r));
+		goto fail;
+	}
 	r = watch_guard_server(d->watch, w->cgid, i, PH_SRV_OPEN | (srv_webroot(d, i)[0] ? PH_SRV_TOKENS : 0), 1);
 	if (r) {
 		snprintf(err, errlen, "bpf: cannot arm the guard: %s", strerror(-r));
@@ -294,6 +313,7 @@ fail:
 		fw_server_close(d->fw, w->cgid, sv->ports[p]);
 	watch_guard_server(d->watch, w->cgid, i, 0, 0);
 	w->session = NULL;
+	guard_idle(d);
 	{
 		char said[600];
 		snprintf(said, sizeof(said), "no window: %s", err);

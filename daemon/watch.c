@@ -24,6 +24,7 @@
 struct ph_watch {
 	struct porthole_bpf *skel;
 	struct bpf_link *bind4, *bind6, *guard;
+	int cgfd;                 /* the cgroup v2 root, for the guard (-1: no serve lines) */
 	struct ring_buffer *rb;
 	watch_cb cb;
 	guard_cb gcb;
@@ -119,6 +120,7 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_
 		return -ENOMEM;
 	w->cb = cb;
 	w->gcb = gcb;
+	w->cgfd = -1;
 	w->ctx = ctx;
 	w->skel = porthole_bpf__open();
 	if (!w->skel) {
@@ -192,17 +194,14 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_
 		goto fail;
 	}
 	if (gm) {
-		/* every inbound segment on the host passes through it; it leaves
-		 * at its first test unless porthole's guard marks are on it */
-		step = "attaching the guard of server windows to the cgroup v2 root";
-		w->guard = bpf_program__attach_cgroup(w->skel->progs.ph_guard, cgfd);
-		if (!w->guard) {
-			err = -errno;
-			goto fail;
-		}
+		/* attached while a server window is open (watch_guard_attach);
+		 * the cgroup root stays open for that */
+		w->cgfd = cgfd;
+		cgfd = -1;
+	} else {
+		close(cgfd);
+		cgfd = -1;
 	}
-	close(cgfd);
-	cgfd = -1;
 	step = "creating the ring buffer reader";
 	w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.events), on_sample, w, NULL);
 	if (!w->rb) {
@@ -303,6 +302,23 @@ int watch_listeners(struct ph_watch *w, void (*cb)(void *arg, uint64_t cookie, c
 	return errno == ENOENT ? 0 : -errno;
 }
 
+int watch_guard_attach(struct ph_watch *w, int on)
+{
+	if (on && !w->guard) {
+		if (w->cgfd < 0)
+			return -EINVAL;
+		/* every inbound segment on the host passes through it; it leaves
+		 * at its first test unless porthole's guard marks are on it */
+		w->guard = bpf_program__attach_cgroup(w->skel->progs.ph_guard, w->cgfd);
+		if (!w->guard)
+			return errno ? -errno : -EINVAL;
+	} else if (!on && w->guard) {
+		bpf_link__destroy(w->guard);
+		w->guard = NULL;
+	}
+	return 0;
+}
+
 int watch_guard_server(struct ph_watch *w, uint64_t cgid, uint32_t index, uint32_t flags, int add)
 {
 	struct ph_guard_srv v = { .index = index, .flags = flags };
@@ -367,6 +383,8 @@ void watch_close(struct ph_watch *w)
 	bpf_link__destroy(w->bind4);
 	bpf_link__destroy(w->bind6);
 	bpf_link__destroy(w->guard);
+	if (w->cgfd >= 0)
+		close(w->cgfd);
 	porthole_bpf__destroy(w->skel);
 	free(w);
 }

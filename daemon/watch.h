@@ -28,7 +28,8 @@ struct ph_guard_marks {
 int watch_supported(char *why, size_t whylen);
 /* Load and attach: the tracepoints, and the bind hooks at the cgroup v2 root
  * (cg2_root). des_marks[i]: the window mark of designation i. gm: the guard
- * of server windows too (NULL: no serve lines, no guard). */
+ * of server windows too, loaded (attached by watch_guard_attach; NULL: no
+ * serve lines, no guard). */
 int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_t *des_marks, const char *cg2_root,
 	       const struct ph_guard_marks *gm, watch_cb cb, guard_cb gcb, void *ctx, char *why, size_t whylen);
 void watch_close(struct ph_watch *w);
@@ -50,6 +51,9 @@ int watch_listeners(struct ph_watch *w, void (*cb)(void *arg, uint64_t cookie, c
 /* Server windows: a served cgroup (flags PH_SRV_*), a live token of serve
  * line index, the guard's counters per serve line, its lost reports. */
 int watch_guard_server(struct ph_watch *w, uint64_t cgid, uint32_t index, uint32_t flags, int add);
+/* The guard at the cgroup v2 root: attached while a server window is open
+ * (outside windows no segment pays for it). */
+int watch_guard_attach(struct ph_watch *w, int on);
 int watch_guard_token(struct ph_watch *w, uint32_t index, const char *token, int add);
 int watch_guard_stats(struct ph_watch *w, uint32_t index, uint64_t *admitted, uint64_t *dropped);
 uint64_t watch_guard_lost(const struct ph_watch *w);

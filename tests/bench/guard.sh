@@ -11,10 +11,11 @@
 #      request's handshake, payload, ACKs and FIN all pass the program), and
 #      per call for traffic that leaves at the first test;
 #   2. connections/s from the allowed country to nginx: no daemon; the daemon
-#      without serve lines (its table and hooks, no guard); with the guard
-#      loaded and no window; with a window open (its candidate rule in
-#      prerouting sees every new connection to nginx). The guard's share is
-#      the difference to the daemon without serve lines.
+#      without serve lines (its table and hooks, no guard); with a serve line
+#      and no window (the guard is loaded, attached only while a server
+#      window is open); with a window open (the guard attached, and the
+#      candidate rule in prerouting sees every new connection to nginx). The
+#      guard's share is the difference to the daemon without serve lines.
 # Prints one table. BENCH_QUICK=1: fewer samples.
 set -u
 source "$(dirname "$0")/../lib.sh"
@@ -72,7 +73,7 @@ RATE_DAEMON=$(conn_rate)
 daemon_stop
 
 daemon_start "serve = cgroup /$T_PFX-nginx webroot=$WWW" || { echo "bench-guard: daemon start failed" >&2; exit 1; }
-progress "connections/s, guard loaded, no window"
+progress "connections/s, serve line, no window (the guard is attached only during windows)"
 RATE_LOADED=$(conn_rate)
 echo "$TOK.keyauth" >"$WWW/.well-known/acme-challenge/$TOK"
 wait_for "$T_DLOG" "open: guarded" 50 || { echo "bench-guard: no window" >&2; exit 1; }
@@ -152,5 +153,5 @@ printf '%-64s %14s\n' "guard: per program run, allowed country's traffic (first 
 printf '%-64s %14s\n' "guarded requests answered" "${REQ_OK:-0}/${REQ_N:-0}"
 printf '%-64s %14s\n' "allowed country -> nginx, connections/s, no daemon" "$RATE_NONE"
 printf '%-64s %14s\n' "allowed country -> nginx, connections/s, daemon, no serve line" "$RATE_DAEMON"
-printf '%-64s %14s\n' "allowed country -> nginx, connections/s, guard loaded, no window" "$RATE_LOADED ($(delta "$RATE_DAEMON" "$RATE_LOADED"))"
+printf '%-64s %14s\n' "allowed country -> nginx, connections/s, serve line, no window" "$RATE_LOADED ($(delta "$RATE_DAEMON" "$RATE_LOADED"))"
 printf '%-64s %14s\n' "allowed country -> nginx, connections/s, window open" "$RATE_OPEN ($(delta "$RATE_DAEMON" "$RATE_OPEN"))"
