@@ -48,6 +48,143 @@ static void add_xt_comment(struct nftnl_rule *r, const char *text)
 	nftnl_rule_add_expr(r, e);
 }
 
+/* the names of a rule's expressions, blank-separated */
+struct names { char buf[512]; };
+
+static int name_cb(struct nftnl_expr *e, void *data)
+{
+	struct names *n = data;
+	size_t l = strlen(n->buf);
+
+	snprintf(n->buf + l, sizeof(n->buf) - l, "%s%s", l ? " " : "", nftnl_expr_get_str(e, NFTNL_EXPR_NAME));
+	return 0;
+}
+
+static const char *expr_names(struct nftnl_rule *r, struct names *n)
+{
+	n->buf[0] = '\0';
+	nftnl_expr_foreach(r, name_cb, n);
+	return n->buf;
+}
+
+/* a host drop rule: ip saddr @SET [limit] counter drop */
+static struct nftnl_rule *drop_rule(const char *set, int limit)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_expr *e;
+
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_IPV4);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, "filter");
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, "INPUT");
+	e = nftnl_expr_alloc("payload");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, 1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, 1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 12);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 4);
+	nftnl_rule_add_expr(r, e);
+	e = nftnl_expr_alloc("lookup");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, 1);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	nftnl_rule_add_expr(r, e);
+	if (limit)
+		nftnl_rule_add_expr(r, nftnl_expr_alloc("limit"));
+	nftnl_rule_add_expr(r, nftnl_expr_alloc("counter"));
+	e = nftnl_expr_alloc("immediate");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, 0);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_DROP);
+	nftnl_rule_add_expr(r, e);
+	return r;
+}
+
+struct roles { int copy, skip, bad; const char *bad_name; };
+
+static int role_cb(struct nftnl_expr *e, void *data)
+{
+	struct roles *ro = data;
+	const char *bad;
+	int role = nr_expr_role(e, &bad);
+
+	ro->copy += role == NR_EXPR_COPY;
+	ro->skip += role == NR_EXPR_SKIP;
+	if (role == NR_EXPR_BAD) {
+		ro->bad++;
+		ro->bad_name = bad;
+	}
+	return 0;
+}
+
+static void test_guard_rules(void)
+{
+	struct ph_chain_ref ipt = { .family = NFPROTO_IPV4 }, inet = { .family = NFPROTO_INET };
+	struct nftnl_rule *drop = drop_rule("blocked", 0), *r;
+	struct roles ro = { 0 };
+	struct names n;
+	uint32_t digest = 0;
+	uint16_t port = 0;
+
+	strcpy(ipt.table, "filter");
+	strcpy(ipt.chain, "INPUT");
+	strcpy(inet.table, "filter");
+	strcpy(inet.chain, "input");
+	nftnl_expr_foreach(drop, role_cb, &ro);
+	CHECK(ro.copy == 2 && ro.skip == 2 && ro.bad == 0, "a drop on a named set: 2 expressions repeated, counter and "
+	      "verdict left out (%d %d %d)", ro.copy, ro.skip, ro.bad);
+	r = nr_guard_rule_for(&ipt, drop, 0xabcdef01, 0, 80, 0x3fff, 0x3ffe, 0x3fff);
+	CHECK(r && !strcmp(expr_names(r, &n), "meta cmp payload cmp meta bitwise cmp payload lookup target"),
+	      "rule A, iptables-nft table: our matches, the drop's, then -j CONNMARK (%s)", r ? n.buf : "none");
+	CHECK(r && nr_is_guard(r, &digest) == 1 && digest == 0xabcdef01, "rule A carries 'porthole guard DIGEST' (%08x)",
+	      digest);
+	CHECK(r && nr_is_ours(r, &port) == 1 && port == 80, "rule A is one of ours, for port 80 (swept at start)");
+	nftnl_rule_free(r);
+	r = nr_guard_rule_for(&ipt, drop, 1, 1, 80, 0x3fff, 0x3ffe, 0x3fff);
+	CHECK(r && !strcmp(expr_names(r, &n), "meta cmp payload cmp match counter immediate"),
+	      "rule B, iptables-nft table: -m connmark ... counter accept (%s)", r ? n.buf : "none");
+	nftnl_rule_free(r);
+	r = nr_guard_rule_for(&inet, NULL, 2, 0, 80, 0x3fff, 0x3ffe, 0x3fff);
+	CHECK(r && !strcmp(expr_names(r, &n), "meta cmp payload cmp meta bitwise cmp ct bitwise ct"),
+	      "rule A for a drop policy, native table: ct mark set, nothing repeated (%s)", r ? n.buf : "none");
+	nftnl_rule_free(r);
+	r = nr_guard_rule_for(&inet, NULL, 2, 1, 80, 0x3fff, 0x3ffe, 0x3fff);
+	CHECK(r && !strcmp(expr_names(r, &n), "meta cmp payload cmp ct bitwise cmp counter immediate"),
+	      "rule B, native table: ct mark == GUARDED counter accept (%s)", r ? n.buf : "none");
+	CHECK(r && nr_is_guard(r, NULL) == 1, "rule B is a guard rule");
+	nftnl_rule_free(r);
+	nftnl_rule_free(drop);
+
+	drop = drop_rule("__set0", 0);
+	memset(&ro, 0, sizeof(ro));
+	nftnl_expr_foreach(drop, role_cb, &ro);
+	CHECK(ro.bad == 1 && ro.bad_name && strstr(ro.bad_name, "anonymous"), "an anonymous set cannot be repeated (%s)",
+	      ro.bad_name ? ro.bad_name : "");
+	r = nr_guard_rule_for(&ipt, drop, 3, 0, 80, 0x3fff, 0x3ffe, 0x3fff);
+	CHECK(!r, "no rule A is built for it");
+	nftnl_rule_free(drop);
+	drop = drop_rule("blocked", 1);
+	memset(&ro, 0, sizeof(ro));
+	nftnl_expr_foreach(drop, role_cb, &ro);
+	CHECK(ro.bad == 1 && ro.bad_name && !strcmp(ro.bad_name, "limit"), "a rate limit cannot be repeated (%s)",
+	      ro.bad_name ? ro.bad_name : "");
+	nftnl_rule_free(drop);
+	{
+		struct nftnl_rule *m = with_comment(NULL);
+		struct nftnl_expr *e = nftnl_expr_alloc("match");
+		nftnl_expr_set_str(e, NFTNL_EXPR_MT_NAME, "recent");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_MT_REV, 3);
+		nftnl_expr_set(e, NFTNL_EXPR_MT_INFO, calloc(1, 16), 16);
+		nftnl_rule_add_expr(m, e);
+		memset(&ro, 0, sizeof(ro));
+		nftnl_expr_foreach(m, role_cb, &ro);
+		CHECK(ro.bad == 1 && !strcmp(ro.bad_name, "recent"), "an xt match with state (-m recent) cannot be repeated");
+		nftnl_rule_free(m);
+	}
+	r = with_comment(PH_GUARD_TAG " 12345678");
+	CHECK(r && nr_is_guard(r, &digest) == 1 && digest == 0x12345678, "a guard tag is read with its digest");
+	nftnl_rule_free(r);
+	r = with_comment("porthole");
+	CHECK(r && nr_is_guard(r, NULL) == 0, "the plain host rule is not a guard rule (the two are reconciled apart)");
+	nftnl_rule_free(r);
+}
+
 int main(void)
 {
 	struct ph_chain_ref c = { .family = NFPROTO_INET };
@@ -78,5 +215,6 @@ int main(void)
 	add_xt_comment(r, "porthole-admin-note");
 	CHECK(nr_is_ours(r, NULL) == 0, "an xt comment that merely starts with 'porthole' is not ours");
 	nftnl_rule_free(r);
+	test_guard_rules();
 	return unit_done("unit/nftrule");
 }
