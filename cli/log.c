@@ -278,6 +278,9 @@ static void print_record_text(const char *line, size_t n)
 		print_server_close(line, n);
 	} else if (!strcmp(ev, "guard")) {
 		print_guard(line, n);
+	} else if (!strcmp(ev, "guard-suppressed")) {
+		json_get_u64(line, n, "dropped_requests", &x);
+		printf("%llu more dropped request(s) counted, not recorded one by one\n", (unsigned long long)x);
 	} else if (!strcmp(ev, "window-open")) {
 		get_text(line, n, "exe", a, sizeof(a));
 		get_text(line, n, "user", b, sizeof(b));

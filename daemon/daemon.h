@@ -75,6 +75,7 @@ struct ph_window {
 };
 
 #define PH_MAX_SERVER_TOKENS 64
+#define GUARD_DROPS_PER_S 50u  /* dropped-request records a second; the rest are counted */
 
 /* the window of one serve line (server.c) */
 struct ph_srvwin {
@@ -106,7 +107,10 @@ struct ph_daemon {
 	int srv_inofd, srv_timerfd;   /* server windows' webroots and deadlines */
 	struct ph_srvwin srv[PH_MAX_SERVERS];
 	uint64_t metrics_guard_boot;
-	uint64_t srv_quick_until;     /* a served cgroup moved: look often until then */  /* the last metrics write for the guard's counters */
+	uint64_t srv_quick_until;
+	uint64_t guard_rate_boot;     /* dropped-request records: the current second ... */
+	unsigned guard_rate_n;        /* ... how many written in it ... */
+	uint64_t guard_suppressed;    /* ... and how many only counted */     /* a served cgroup moved: look often until then */  /* the last metrics write for the guard's counters */
 	uint32_t netns_ino;
 	uint64_t lost_seen;       /* kernel events lost, as of the last resync */
 	struct ph_session *sessions;
@@ -201,6 +205,7 @@ int record_server_open(struct ph_daemon *d, unsigned i);
 void record_server_close(struct ph_daemon *d, unsigned i, uint32_t reason, uint64_t duration_ns, uint64_t admitted,
 			 uint64_t dropped);
 void record_guard(struct ph_daemon *d, const struct ph_guard_event *e);
+void record_guard_suppressed(struct ph_daemon *d, uint64_t count);
 void proc_exe(pid_t pid, char *buf, size_t len);
 /* the last window id, kept beside the audit log's own record of it */
 uint64_t ids_load(const char *path);

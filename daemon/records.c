@@ -596,3 +596,16 @@ void record_guard(struct ph_daemon *d, const struct ph_guard_event *e)
 	log_info("guard: %s request from port %u on tcp/%u (%s)", e->admitted ? "admitted" : "dropped", e->rport, e->port,
 		 guard_why_name(e->why));
 }
+
+static void fill_suppressed(struct jbuf *b, void *arg)
+{
+	jb_u64(b, "dropped_requests", *(const uint64_t *)arg);
+	jb_u64(b, "per_second_recorded", GUARD_DROPS_PER_S);
+}
+
+void record_guard_suppressed(struct ph_daemon *d, uint64_t count)
+{
+	record_write(d, "guard-suppressed", fill_suppressed, &count);
+	log_notice("guard: %llu more dropped request(s) in the last second, counted but not recorded one by one",
+		   (unsigned long long)count);
+}

@@ -200,6 +200,10 @@ void server_close(struct ph_daemon *d, unsigned i, uint32_t reason)
 		fw_server_close(d->fw, w->cgid, sv->ports[p]);
 	watch_guard_server(d->watch, w->cgid, i, 0, 0);
 	watch_guard_stats(d->watch, i, &adm, &drop);
+	if (d->guard_suppressed) {
+		record_guard_suppressed(d, d->guard_suppressed);
+		d->guard_suppressed = 0;
+	}
 	dur = now_ns(CLOCK_BOOTTIME) - w->opened_boot;
 	w->open = 0;
 	guard_idle(d);
@@ -512,7 +516,26 @@ void servers_on_guard(void *ctx, const struct ph_guard_event *e)
 	struct ph_daemon *d = ctx;
 	uint64_t now = now_ns(CLOCK_BOOTTIME);
 
+	/* every admitted request is recorded; drops at most GUARD_DROPS_PER_S
+	 * a second (a flood from the Internet must not fill the disk): the
+	 * rest are counted in one guard-suppressed record, and the window's
+	 * close record and the metrics count them all */
+	if (!e->admitted) {
+		if (now - d->guard_rate_boot >= NSEC_PER_SEC) {
+			if (d->guard_suppressed)
+				record_guard_suppressed(d, d->guard_suppressed);
+			d->guard_rate_boot = now;
+			d->guard_rate_n = 0;
+			d->guard_suppressed = 0;
+		}
+		if (d->guard_rate_n >= GUARD_DROPS_PER_S) {
+			d->guard_suppressed++;
+			goto metrics;
+		}
+		d->guard_rate_n++;
+	}
 	record_guard(d, e);
+metrics:
 	/* the guard's counters reach the metrics file at most once a second */
 	if (now - d->metrics_guard_boot >= NSEC_PER_SEC) {
 		d->metrics_guard_boot = now;
@@ -609,6 +632,10 @@ void servers_shutdown(struct ph_daemon *d)
 		for (unsigned k = 0; k < d->srv[i].ntokens; k++)
 			watch_guard_token(d->watch, i, d->srv[i].tokens[k], 0);
 		d->srv[i].ntokens = 0;
+	}
+	if (d->guard_suppressed) {
+		record_guard_suppressed(d, d->guard_suppressed);
+		d->guard_suppressed = 0;
 	}
 	if (d->watch)
 		end_guarded_connections(d, "at shutdown");

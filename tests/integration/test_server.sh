@@ -175,6 +175,30 @@ t_check "after the daemon stopped, a second request on it gets nothing (its conn
 	grep -q "second dropped" "$T_TMP/ka.out"
 token_rm $TOK
 
+# --- a flood of bad requests: every one counted, at most 50 recorded a second ---------------------
+daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || t_fail "daemon start (flood)"
+token_put $TOK
+wait_for "$T_DLOG" "open: guarded" 30 || t_fail "flood: the window opened"
+FROM=$(($(wc -l <"$T_TMP/audit.jsonl") + 1))
+in_ns "$T_PFX-inet" "$PY" - "$H" <<'PY'
+import socket, sys
+for _ in range(200):
+    s = socket.create_connection((sys.argv[1], 80), timeout=2)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: e\r\n\r\n")
+    s.close()
+PY
+sleep 1.5
+token_rm $TOK
+wait_for "$T_DLOG" "closed (tokens-gone)" 30
+n=$(tail -n +"$FROM" "$T_TMP/audit.jsonl" | grep -c '"event":"guard".*"why":"not-a-challenge"')
+sup=$(tail -n +"$FROM" "$T_TMP/audit.jsonl" | grep '"event":"guard-suppressed"' | sed 's/.*"dropped_requests":\([0-9]*\).*/\1/' | awk '{ s += $1 } END { print s + 0 }')
+dropped=$(grep '"event":"window-close"' "$T_TMP/audit.jsonl" | tail -1 | sed 's/.*"requests_dropped":\([0-9]*\).*/\1/')
+t_check "flood: dropped-request records limited ($n written)" [ "$n" -lt 200 ]
+t_check "flood: written + suppressed ($n + $sup) cover every drop the close record counts ($dropped)" [ $((n + sup)) -ge "$dropped" ]
+t_check "flood: the close record counts all 200" [ "$dropped" -ge 200 ]
+t_check "porthole log shows the suppressed count" grep -q "more dropped request(s) counted" <<<"$(ph log --file "$T_TMP/audit.jsonl")"
+daemon_stop
+
 # --- a server that runs but does not listen: a refused record, no window ----------------------------
 IDLE_CG=$T_CG2/$T_PFX-idle
 mkdir -p "$IDLE_CG" && T_CGROUPS+=("$IDLE_CG")
