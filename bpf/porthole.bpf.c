@@ -377,6 +377,7 @@ struct {
 
 #define GC_ADMITTED 1
 #define GC_DROPPED  2
+#define GC_WAITING  3 /* a whole request for a token not (yet) live: its retransmission is judged again */
 struct guard_conn {
 	__u32 state;
 	__u32 seq, len;     /* the admitted segment: its retransmission passes */
@@ -685,6 +686,12 @@ int ph_guard(struct __sk_buff *skb)
 	}
 	if (gc->state == GC_DROPPED)
 		return 0; /* judged already, and reported */
+	if (gc->state == GC_WAITING && (seq != gc->seq || plen != gc->len)) {
+		/* only the same request again is judged again */
+		gc->state = GC_DROPPED;
+		guard_report(found ? &srv : NULL, PH_GW_SECOND, NULL, &p);
+		return 0;
+	}
 	if (!found || !(srv.flags & PH_SRV_OPEN)) {
 		why = PH_GW_NO_WINDOW;
 	} else if (plen >= PH_GUARD_REQ_MAX) {
@@ -695,6 +702,19 @@ int ph_guard(struct __sk_buff *skb)
 		if (!s || !l || bpf_skb_load_bytes(skb, off, s->buf, l))
 			return 0;
 		why = judge(s, l, &srv);
+	}
+	if (why == PH_GW_TOKEN_NOT_LIVE) {
+		/* The ACME client may have written the token file an instant
+		 * ago, before the daemon put it in the map: the request is
+		 * dropped (nothing is acknowledged) and TCP sends it again; that
+		 * copy is judged again. Reported once. */
+		int first = gc->state != GC_WAITING;
+		gc->state = GC_WAITING;
+		gc->seq = seq;
+		gc->len = plen;
+		if (first)
+			guard_report(found ? &srv : NULL, why, s ? &s->key : NULL, &p);
+		return 0;
 	}
 	if (why == PH_GW_ADMITTED) {
 		gc->state = GC_ADMITTED;

@@ -57,6 +57,14 @@ out=$(http inet "$H6" "$(challenge $TOK)")
 t_check "Internet, live token over IPv6: nginx answers ($out)" grep -q "status 200 $TOK.keyauth" <<<"$out"
 t_eq "Internet, GET /: dropped" "noanswer" "$(http inet $H "$(req /)")"
 t_eq "Internet, a token that is not live: dropped" "noanswer" "$(http inet $H "$(challenge NotAToken)")"
+# a token whose file appears just after its request (the ACME client wrote it an
+# instant before the daemon read it): TCP's retransmission of the request passes
+( sleep 0.6; token_put Late_arrival ) &
+out=$(PORTHOLE_HTTP_WAIT=6 http inet $H "$(challenge Late_arrival)")
+wait $!
+t_check "Internet, a token that goes live just after its request: the retransmission is answered ($out)" \
+	grep -q "status 200 Late_arrival.keyauth" <<<"$out"
+token_rm Late_arrival
 t_eq "Internet, POST to the live token: dropped" "noanswer" \
 	"$(http inet $H "POST /.well-known/acme-challenge/$TOK HTTP/1.1\r\nHost: example.org\r\nContent-Length: 0\r\n\r\n")"
 t_eq "Internet, the request split across two segments: dropped" "noanswer" \
