@@ -110,7 +110,7 @@ enum ph_guard_why {
 	PH_GW_SPLIT,          /* the segment ends before the empty line */
 	PH_GW_PIPELINED,      /* bytes after the empty line */
 	PH_GW_SECOND,         /* payload after the one request */
-	PH_GW_HANDSHAKE_DATA, /* payload on a SYN or on the handshake's last ACK */
+	PH_GW_HANDSHAKE_DATA, /* payload on a SYN (TCP Fast Open) */
 	PH_GW_TOO_LONG,       /* more than PH_GUARD_REQ_MAX bytes */
 	PH_GW_NO_WINDOW,      /* the socket's server has no open window */
 	PH_GW_MALFORMED,      /* not TCP over IPv4/IPv6 as expected */
