@@ -346,8 +346,9 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
  * request, "GET /.well-known/acme-challenge/TOKEN HTTP/1.x", header lines and
  * the empty line ending at the end of the segment, for a token that is live
  * (its file exists now) when the server has a webroot. Everything else is
- * dropped: a second payload (pipelining, a second request), payload on the
- * handshake, a request split over segments. A drop sends nothing back.
+ * dropped: a second payload (pipelining, a second request), payload on a
+ * SYN, a request split over segments. A drop sends nothing back. A request
+ * for a token not live yet is held (its retransmission judged again).
  * Traffic without porthole's guarded or candidate mark leaves at the first
  * test. */
 
