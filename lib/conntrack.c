@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Ending tracked connections by mark (see conntrack.h). */
 #include "conntrack.h"
+#include "nl.h"
 
 #include <errno.h>
 #include <string.h>
@@ -15,20 +16,15 @@
 int ct_flush_mark(uint32_t value, uint32_t mask)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(8)));
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
 	struct nfgenmsg *nfg;
 	uint32_t seq = (uint32_t)time(NULL), portid;
 	ssize_t n;
-	int r;
+	int r = nl_socket_bound(NETLINK_NETFILTER, &nl);
 
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		mnl_socket_close(nl);
+	if (r)
 		return r;
-	}
 	portid = mnl_socket_get_portid(nl);
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;

@@ -38,6 +38,22 @@ struct nl_batch {
 	unsigned nmsg;
 };
 
+int nl_socket_bound(int bus, struct mnl_socket **out)
+{
+	struct mnl_socket *nl = mnl_socket_open2(bus, SOCK_CLOEXEC);
+	int r;
+
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		mnl_socket_close(nl);
+		return r;
+	}
+	*out = nl;
+	return 0;
+}
+
 int nl_open(struct ph_nl **out)
 {
 	struct ph_nl *n;

@@ -20,6 +20,9 @@ struct ph_nl;
 
 int nl_open(struct ph_nl **out);
 void nl_close(struct ph_nl *n);
+/* A bare netlink socket of another family (sock_diag, ctnetlink), bound
+ * with an automatic port id: 0, or -errno and nothing open. */
+int nl_socket_bound(int bus, struct mnl_socket **out);
 /* the socket's netlink port id: what the kernel puts in nlmsg_pid of the
  * notifications for our own commits */
 uint32_t nl_portid(const struct ph_nl *n);

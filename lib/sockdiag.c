@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The host's TCP sockets (see sockdiag.h), read with NETLINK_SOCK_DIAG. */
 #include "sockdiag.h"
+#include "nl.h"
 
 #include <errno.h>
 #include <string.h>
@@ -79,16 +80,11 @@ static int dump_family(struct mnl_socket *nl, int family, uint32_t states, struc
 int sockdiag_each(uint32_t states, void (*cb)(const struct sockdiag_sock *s, void *arg), void *arg)
 {
 	struct walk w = { 0, cb, arg };
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
-	int r;
+	struct mnl_socket *nl;
+	int r = nl_socket_bound(NETLINK_SOCK_DIAG, &nl);
 
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		mnl_socket_close(nl);
+	if (r)
 		return r;
-	}
 	r = dump_family(nl, AF_INET, states, &w);
 	if (!r)
 		r = dump_family(nl, AF_INET6, states, &w);

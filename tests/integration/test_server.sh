@@ -318,33 +318,6 @@ shape "allow-list with a final drop rule, in a jumped-to chain" 'table inet filt
 	}
 }'
 
-# iptables-nft: porthole's rules in its shape; iptables -S reads them back
-if command -v iptables-nft >/dev/null; then
-	in_host nft flush ruleset
-	in_host iptables-nft -P INPUT DROP
-	in_host iptables-nft -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
-	in_host iptables-nft -A INPUT -s 198.51.100.0/24 -p tcp --dport 80 -j ACCEPT
-	before=$(ruleset_dump)
-	daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || t_fail "iptables-nft: daemon start"
-	token_put $TOK
-	wait_for "$T_DLOG" "guarded tcp/80" 30 || { t_fail "iptables-nft: the window opened"; sed -n '$p' "$T_DLOG"; }
-	out=$(in_host iptables-nft -S INPUT 2>&1); rc=$?
-	t_eq "iptables-nft: iptables -S reads the chain during the window" 0 $rc
-	t_check "iptables -S shows the CONNMARK rule" grep -q -- '-m mark --mark 0x3fff/0x3fff .*-j CONNMARK --set-xmark 0x3ffe/0x3fff' <<<"$out"
-	t_check "iptables -S shows the connmark accept" grep -q -- '-m connmark --mark 0x3ffe/0x3fff .*-j ACCEPT' <<<"$out"
-	out=$(http inet $H "$(challenge $TOK)")
-	t_check "iptables-nft: the Internet's challenge answered ($out)" grep -q "status 200" <<<"$out"
-	t_eq "iptables-nft: the Internet's GET / dropped" "noanswer" "$(http inet $H "$(req /)")"
-	out=$(http allow $H "$(req /)")
-	t_check "iptables-nft: the allowed country served ($out)" grep -q "status 200 site index" <<<"$out"
-	token_rm $TOK
-	wait_for "$T_DLOG" "closed (tokens-gone)" 30 || t_fail "iptables-nft: closed"
-	daemon_stop
-	t_eq "iptables-nft: the ruleset is as before" "$before" "$(ruleset_dump)"
-else
-	t_skip "iptables-nft not installed"
-fi
-
 # a drop porthole cannot repeat (an anonymous set): the window fails closed, naming the rule
 in_host nft flush ruleset
 printf '%s\n' 'table inet filter {
@@ -364,7 +337,7 @@ t_eq "anonymous set: the ruleset untouched" "$before" "$(ruleset_dump)"
 token_rm $TOK
 daemon_stop
 
-# --- firewall managers: ufw (iptables-nft) and firewalld (nftables) -----------------------------
+# --- firewall managers: plain iptables-nft, ufw (over iptables-nft), firewalld (nftables) --------
 source "$T_ROOT/tests/lab/fw.sh"
 trap 'fw_stop >/dev/null 2>&1; t_cleanup' EXIT
 quiet() { "$@" >/dev/null 2>&1; }
@@ -384,15 +357,24 @@ manager_case() {
 		t_eq "$m: the Internet's GET / dropped" "noanswer" "$(http inet $H "$(req /)")"
 		out=$(http allow $H "$(req /)")
 		t_check "$m: the allowed country's GET / served ($out)" grep -q "status 200 site index" <<<"$out"
-		if [ "$m" = ufw ]; then
-			t_check "ufw: iptables -S reads the rules during the window" quiet fw_exec iptables -S
-			t_check "ufw: iptables -S shows porthole's guard rules" grep -q -- '-j CONNMARK --set-xmark 0x3ffe/0x3fff' <<<"$(fw_exec iptables -S 2>&1)"
-			t_check "ufw: ufw status works during the window" quiet fw_exec ufw status
-			fw_exec ufw reload >/dev/null 2>&1
-		else
+		case $m in
+		ufw|iptables)
+			t_check "$m: iptables -S reads the rules during the window" quiet fw_exec iptables -S
+			out=$(fw_exec iptables -S 2>&1)
+			t_check "$m: iptables -S shows the guard's CONNMARK rule" \
+				grep -q -- '-m mark --mark 0x3fff/0x3fff .*-j CONNMARK --set-xmark 0x3ffe/0x3fff' <<<"$out"
+			t_check "$m: iptables -S shows the guard's connmark accept" \
+				grep -q -- '-m connmark --mark 0x3ffe/0x3fff .*-j ACCEPT' <<<"$out"
+			if [ "$m" = ufw ]; then
+				t_check "ufw: ufw status works during the window" quiet fw_exec ufw status
+				fw_exec ufw reload >/dev/null 2>&1
+			else
+				fw_restart >/dev/null 2>&1 # iptables-restore of the admin's rules
+			fi ;;
+		firewalld)
 			t_check "firewalld: firewall-cmd --list-all works during the window" quiet fw_exec firewall-cmd --list-all
-			fw_exec firewall-cmd --reload >/dev/null 2>&1
-		fi
+			fw_exec firewall-cmd --reload >/dev/null 2>&1 ;;
+		esac
 		sleep 1
 		out=$(http inet $H "$(challenge $TOK)")
 		t_check "$m: after the manager's reload, the challenge request is answered again ($out)" grep -q "status 200" <<<"$out"
@@ -407,6 +389,7 @@ manager_case() {
 	t_eq "$m: the ruleset is as before" "$before" "$(ruleset_dump)"
 	fw_stop
 }
+manager_case iptables
 manager_case ufw
 manager_case firewalld
 
