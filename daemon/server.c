@@ -261,11 +261,15 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	}
 	span = sv->always ? 0 : (uint64_t)max * NSEC_PER_SEC;
 	if (s && s->deadline_boot) {
-		span = s->deadline_boot > now_boot ? s->deadline_boot - now_boot : 0;
-		if (!span) {
+		/* the session's own deadline, at most the serve line's max_window */
+		uint64_t left = s->deadline_boot > now_boot ? s->deadline_boot - now_boot : 0;
+		if (!left) {
 			snprintf(err, errlen, "the session used up its max_window");
 			return -ETIME;
 		}
+		span = (uint64_t)max * NSEC_PER_SEC;
+		if (left < span)
+			span = left;
 	}
 	w->deadline_boot = span ? now_boot + span : 0;
 	w->deadline_real = span ? now_real + span : 0;

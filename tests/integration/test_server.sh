@@ -269,6 +269,17 @@ t_eq "run --webroot without --serve: usage error (64)" 64 $rc
 token_rm Any_token
 daemon_stop
 
+# --- run --serve: the serve line's max_window bounds the session's window ------------------------
+daemon_start "serve = cgroup $NGINX_CG max_window=2" || t_fail "daemon start (run --serve max_window)"
+bg_run "$T_TMP/serve3.out" "$T_TMP/serve3.err" run --serve "cgroup:$NGINX_CG" -- sleep 5
+SERVE_PID=$BG_PID
+wait_for "$T_DLOG" "open: guarded" 30 || t_fail "run --serve max_window: the window opened"
+wait_for "$T_DLOG" "closed (deadline)" 40 && t_pass "run --serve: the serve line's max_window=2 closes it while the command runs" ||
+	t_fail "run --serve: the serve line's max_window=2 closes it while the command runs"
+kill -0 "$SERVE_PID" 2>/dev/null && t_pass "... and the command still runs" || t_fail "... and the command still runs"
+wait "$SERVE_PID"
+daemon_stop
+
 # --- other ruleset shapes ----------------------------------------------------------------------
 # shape RULESET-NAME: replace the host's ruleset, open a window with a token, probe
 shape() {
