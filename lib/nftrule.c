@@ -369,16 +369,22 @@ static int batch_table(struct nl_batch *b, int del, int owner)
 	return nl_batch_push(b);
 }
 
-static struct nftnl_set *set_new(void)
+/* a handle on one of porthole's sets, by name */
+static struct nftnl_set *own_set(const char *name)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 
 	if (!s)
 		return NULL;
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, PH_TABLE);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, PH_SET_WINDOWS);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
 	return s;
+}
+
+static struct nftnl_set *set_new(void)
+{
+	return own_set(PH_SET_WINDOWS);
 }
 
 static int batch_set(struct nl_batch *b)
@@ -483,12 +489,14 @@ static void elem_key(uint8_t key[8], uint32_t mark, uint16_t port)
 	memcpy(key + 4, &be, 2);
 }
 
-static int batch_elem(struct nl_batch *b, uint32_t mark, uint16_t port, uint64_t timeout_ms, int add_it)
+/* One element of one of porthole's sets, added (timeout_ms > 0: with that
+ * timeout) or deleted. */
+static int batch_key_elem(struct nl_batch *b, const char *set, const void *key, uint32_t keylen, uint64_t timeout_ms,
+			  int add_it)
 {
-	struct nftnl_set *s = set_new();
+	struct nftnl_set *s = own_set(set);
 	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
 	struct nlmsghdr *nlh;
-	uint8_t key[8];
 	uint32_t seq;
 	char *buf = nl_batch_msg(b, &seq);
 
@@ -497,9 +505,8 @@ static int batch_elem(struct nl_batch *b, uint32_t mark, uint16_t port, uint64_t
 		nftnl_set_elem_free(e);
 		return -ENOMEM;
 	}
-	elem_key(key, mark, port);
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, sizeof(key));
-	if (add_it)
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, keylen);
+	if (add_it && timeout_ms)
 		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
 	nftnl_set_elem_add(s, e);
 	nlh = nftnl_nlmsg_build_hdr(buf, add_it ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, NFPROTO_INET,
@@ -507,6 +514,14 @@ static int batch_elem(struct nl_batch *b, uint32_t mark, uint16_t port, uint64_t
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
 	return nl_batch_push(b);
+}
+
+static int batch_elem(struct nl_batch *b, uint32_t mark, uint16_t port, uint64_t timeout_ms, int add_it)
+{
+	uint8_t key[8];
+
+	elem_key(key, mark, port);
+	return batch_key_elem(b, PH_SET_WINDOWS, key, sizeof(key), timeout_ms, add_it);
 }
 
 int nr_add_element(struct nl_batch *b, uint32_t mark, uint16_t port, uint64_t timeout_ms)
@@ -705,14 +720,7 @@ int nr_is_ours(const struct nftnl_rule *r, uint16_t *port)
 
 static struct nftnl_set *servers_set_new(void)
 {
-	struct nftnl_set *s = nftnl_set_alloc();
-
-	if (!s)
-		return NULL;
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, PH_TABLE);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, PH_SET_SERVERS);
-	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
-	return s;
+	return own_set(PH_SET_SERVERS);
 }
 
 int nr_add_servers_set(struct nl_batch *b)
@@ -803,28 +811,10 @@ static void server_key(uint8_t key[12], uint64_t cgid, uint16_t port)
 
 int nr_server_element(struct nl_batch *b, uint64_t cgid, uint16_t port, uint64_t timeout_ms, int add_it)
 {
-	struct nftnl_set *s = servers_set_new();
-	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-	struct nlmsghdr *nlh;
 	uint8_t key[12];
-	uint32_t seq;
-	char *buf = nl_batch_msg(b, &seq);
 
-	if (!s || !e || !buf) {
-		nftnl_set_free(s);
-		nftnl_set_elem_free(e);
-		return -ENOMEM;
-	}
 	server_key(key, cgid, port);
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, sizeof(key));
-	if (add_it && timeout_ms)
-		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
-	nftnl_set_elem_add(s, e);
-	nlh = nftnl_nlmsg_build_hdr(buf, add_it ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, NFPROTO_INET,
-				    add_it ? NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK : NLM_F_ACK, seq);
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	nftnl_set_free(s);
-	return nl_batch_push(b);
+	return batch_key_elem(b, PH_SET_SERVERS, key, sizeof(key), timeout_ms, add_it); /* 0: no deadline (always) */
 }
 
 /* ---- guard rules in the host's chains (see nftguard.h) ------------------------------- */
