@@ -14,6 +14,7 @@
 #include "audit.h"
 #include "config.h"
 #include "control.h"
+#include "guardbpf.h"
 #include "porthole.h"
 #include "proto.h"
 #include "watch.h"
@@ -100,6 +101,8 @@ struct ph_daemon {
 	struct ph_config cfg;
 	struct ph_fw *fw;
 	struct ph_watch *watch;
+	struct ph_guardbpf *gk;       /* the guard (serve lines; NULL: the kernel rejected it) */
+	char guard_why[320];          /* ... why, for the refusal of every server window */
 	struct ph_control ctl;
 	struct ph_audit audit;
 	char cg_mount[PATH_MAX];

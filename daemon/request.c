@@ -146,7 +146,7 @@ static int status_reply(struct ph_daemon *d, struct ph_client *c)
 			tl += l;
 		}
 		e->tokens[tl] = '\0';
-		watch_guard_stats(d->watch, i, &e->admitted, &e->dropped);
+		guardbpf_stats(d->gk, i, &e->admitted, &e->dropped);
 		e->admitted -= w->admitted0;
 		e->dropped -= w->dropped0;
 	}

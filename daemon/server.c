@@ -164,7 +164,7 @@ static void guard_idle(struct ph_daemon *d)
 	for (unsigned i = 0; i < d->cfg.nsrv; i++)
 		if (d->srv[i].open)
 			return;
-	watch_guard_attach(d->watch, 0);
+	guardbpf_attach(d->gk, 0);
 	end_guarded_connections(d, "after the last server window");
 }
 
@@ -181,7 +181,7 @@ static void forget_session_webroot(struct ph_daemon *d, unsigned i)
 		w->wd[level] = -1;
 	}
 	for (unsigned k = 0; k < w->ntokens; k++)
-		watch_guard_token(d->watch, i, w->tokens[k], 0);
+		guardbpf_token(d->gk, i, w->tokens[k], 0);
 	w->ntokens = 0;
 	w->webroot[0] = '\0';
 }
@@ -198,8 +198,8 @@ void server_close(struct ph_daemon *d, unsigned i, uint32_t reason)
 	 * guard lets no first request through */
 	for (unsigned p = 0; p < sv->nports; p++)
 		fw_server_close(d->fw, w->cgid, sv->ports[p]);
-	watch_guard_server(d->watch, w->cgid, i, 0, 0);
-	watch_guard_stats(d->watch, i, &adm, &drop);
+	guardbpf_server(d->gk, w->cgid, i, 0, 0);
+	guardbpf_stats(d->gk, i, &adm, &drop);
 	if (d->guard_suppressed) {
 		record_guard_suppressed(d, d->guard_suppressed);
 		d->guard_suppressed = 0;
@@ -275,15 +275,20 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	w->deadline_real = span ? now_real + span : 0;
 	w->session = s;
 	copy_str(w->why, sizeof(w->why), why);
-	watch_guard_stats(d->watch, i, &w->admitted0, &w->dropped0);
+	guardbpf_stats(d->gk, i, &w->admitted0, &w->dropped0);
 	/* the guard first: the first connection the element admits is judged
 	 * with this server's rules */
-	r = watch_guard_attach(d->watch, 1);
+	if (!d->gk) {
+		snprintf(err, errlen, "server windows are not available on this kernel: %s", d->guard_why);
+		r = -ENOTSUP;
+		goto fail;
+	}
+	r = guardbpf_attach(d->gk, 1);
 	if (r) {
 		snprintf(err, errlen, "bpf: cannot attach the guard: %s", strerror(-r));
 		goto fail;
 	}
-	r = watch_guard_server(d->watch, w->cgid, i, PH_SRV_OPEN | (srv_webroot(d, i)[0] ? PH_SRV_TOKENS : 0), 1);
+	r = guardbpf_server(d->gk, w->cgid, i, PH_SRV_OPEN | (srv_webroot(d, i)[0] ? PH_SRV_TOKENS : 0), 1);
 	if (r) {
 		snprintf(err, errlen, "bpf: cannot arm the guard: %s", strerror(-r));
 		goto fail;
@@ -319,7 +324,7 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 fail:
 	for (unsigned p = 0; p < opened; p++)
 		fw_server_close(d->fw, w->cgid, sv->ports[p]);
-	watch_guard_server(d->watch, w->cgid, i, 0, 0);
+	guardbpf_server(d->gk, w->cgid, i, 0, 0);
 	w->session = NULL;
 	guard_idle(d);
 	{
@@ -399,7 +404,7 @@ static void rescan(struct ph_daemon *d, unsigned i)
 			k++;
 			continue;
 		}
-		watch_guard_token(d->watch, i, w->tokens[k], 0);
+		guardbpf_token(d->gk, i, w->tokens[k], 0);
 		log_info("server %s: token %s gone", d->cfg.srv[i].arg, w->tokens[k]);
 		memmove(w->tokens[k], w->tokens[w->ntokens - 1], sizeof(w->tokens[k]));
 		w->ntokens--;
@@ -407,7 +412,7 @@ static void rescan(struct ph_daemon *d, unsigned i)
 	for (unsigned j = 0; j < nnow; j++) {
 		if (token_index(w, now[j]) >= 0)
 			continue;
-		if (watch_guard_token(d->watch, i, now[j], 1)) {
+		if (guardbpf_token(d->gk, i, now[j], 1)) {
 			log_err("server %s: token %s cannot be put in the kernel's map; it is not admitted",
 				d->cfg.srv[i].arg, now[j]);
 			continue;
@@ -634,7 +639,7 @@ void servers_shutdown(struct ph_daemon *d)
 	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
 		server_close(d, i, PH_REASON_SHUTDOWN);
 		for (unsigned k = 0; k < d->srv[i].ntokens; k++)
-			watch_guard_token(d->watch, i, d->srv[i].tokens[k], 0);
+			guardbpf_token(d->gk, i, d->srv[i].tokens[k], 0);
 		d->srv[i].ntokens = 0;
 	}
 	if (d->guard_suppressed) {
