@@ -291,6 +291,14 @@ static __always_inline int on_bind(struct bpf_sock_addr *ctx)
 	if (!t)
 		t = bpf_map_lookup_elem(&tid_tags, &tgid);
 	want = t ? t->mark : designation_mark();
+	if (t && t->uid != PH_TAG_ANY_UID) {
+		/* a user's session: a process of it that became someone else
+		 * (a setuid binary it executed) binds for that one, not for
+		 * the session */
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		if (BPF_CORE_READ(task, cred, euid.val) != t->uid)
+			want = 0;
+	}
 	bpf_getsockopt(ctx, SOL_SOCKET_NUM, SO_MARK_NUM, &mark, sizeof(mark));
 	if (!want && !(mark & mark_mask))
 		return 1;

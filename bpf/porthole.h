@@ -44,8 +44,9 @@ struct ph_kevent {
  * on the command's first process, inherited at every fork and clone. */
 struct ph_tag {
 	__u32 mark;         /* the session's window mark */
-	__u32 pad0;
+	__u32 uid;          /* the session's owner; PH_TAG_ANY_UID: root's session */
 };
+#define PH_TAG_ANY_UID 0xffffffffu
 
 /* key of the designated-executables map: the kernel's s_dev and inode */
 struct ph_exe_key {

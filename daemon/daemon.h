@@ -103,6 +103,7 @@ struct ph_daemon {
 	struct ph_watch *watch;
 	struct ph_guardbpf *gk;       /* the guard (serve lines; NULL: the kernel rejected it) */
 	char guard_why[320];          /* ... why, for the refusal of every server window */
+	int guard_unpinned_said;      /* the warning that the guard cannot be pinned, said once */
 	struct ph_control ctl;
 	struct ph_audit audit;
 	char cg_mount[PATH_MAX];

@@ -449,6 +449,9 @@ static const char *guard_why_name(uint32_t why)
 		[PH_GW_TOO_LONG] = "too-long",
 		[PH_GW_NO_WINDOW] = "no-window",
 		[PH_GW_MALFORMED] = "malformed",
+		[PH_GW_URGENT] = "urgent-data",
+		[PH_GW_NOT_NEXT] = "not-in-sequence",
+		[PH_GW_RESEND_CHANGED] = "resend-changed",
 	};
 	return why >= 1 && why <= PH_GW_MAX ? names[why] : "unknown";
 }

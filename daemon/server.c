@@ -157,13 +157,26 @@ static int token_index(const struct ph_srvwin *w, const char *t)
 
 static void end_guarded_connections(struct ph_daemon *d, const char *when);
 
-/* No server window open: the guard is detached (nothing pays for it) and
- * the connections it judged end with it (see conntrack.h). */
+/* No server window open: the connections the guard judged are ended
+ * (every byte after its one request would be dropped anyway; ended, the
+ * peer cannot keep it for later) and every pending verdict forgotten; then
+ * the guard is detached (nothing pays for it). A kernel that cannot end
+ * sockets keeps the guard attached: it goes on dropping what they send. */
 static void guard_idle(struct ph_daemon *d)
 {
+	unsigned ended = 0;
+	int r;
+
 	for (unsigned i = 0; i < d->cfg.nsrv; i++)
 		if (d->srv[i].open)
 			return;
+	r = guardbpf_end_connections(d->gk, &ended);
+	if (ended)
+		log_info("guard: ended %u connection(s) the closed window admitted or judged", ended);
+	if (r) {
+		log_errno(r, "guard: cannot end the connections it judged; it stays attached to judge them");
+		return;
+	}
 	guardbpf_attach(d->gk, 0);
 	end_guarded_connections(d, "after the last server window");
 }
@@ -284,6 +297,13 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 		goto fail;
 	}
 	r = guardbpf_attach(d->gk, 1);
+	if (r == 1) {
+		if (!d->guard_unpinned_said)
+			log_warn("guard: no bpffs at /sys/fs/bpf to pin it to: if the daemon is killed, the "
+				 "connections it judged are not contained until it starts again");
+		d->guard_unpinned_said = 1;
+		r = 0;
+	}
 	if (r) {
 		snprintf(err, errlen, "bpf: cannot attach the guard: %s", strerror(-r));
 		goto fail;

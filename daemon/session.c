@@ -335,7 +335,7 @@ int session_run(struct ph_daemon *d, struct ph_client *c, const struct ph_run *r
 		}
 	}
 	if (!r) {
-		r = watch_session_begin(d->watch, pidfd, s->mark);
+		r = watch_session_begin(d->watch, pidfd, s->mark, (uint32_t)c->uid);
 		if (r)
 			snprintf(why, whylen, "cannot tag process %d: %s", (int)s->pid,
 				 r == -EEXIST ? "it is already in a session" : strerror(-r));

@@ -252,9 +252,9 @@ int watch_designate_exe(struct ph_watch *w, uint64_t dev, uint64_t ino, uint32_t
 	return add ? map_put(w->skel->maps.des_exe, &k, &v) : map_del(w->skel->maps.des_exe, &k);
 }
 
-int watch_session_begin(struct ph_watch *w, int pidfd, uint32_t mark)
+int watch_session_begin(struct ph_watch *w, int pidfd, uint32_t mark, uint32_t uid)
 {
-	struct ph_tag tag = { .mark = mark };
+	struct ph_tag tag = { .mark = mark, .uid = uid ? uid : PH_TAG_ANY_UID };
 	__s64 one = 1;
 	__u32 k = mark;
 	int r;
