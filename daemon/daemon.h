@@ -124,6 +124,11 @@ struct ph_daemon {
 	uint32_t reserved_marks[4096]; /* carried by TCP sockets on watched ports, as last read */
 	unsigned nreserved;
 	uint32_t des_marks[PH_MAX_DESIGNATIONS];
+	struct {
+		uint32_t mark;
+		uint64_t until_boot;  /* its element may admit until then */
+	} held[64];                   /* marks whose set element could not be removed */
+	unsigned nheld;
 	struct ph_guard_marks guard;  /* server windows' two marks (cfg.nsrv > 0) */
 	struct {
 		int wd;              /* inotify on the parent cgroup / executable's directory */
@@ -144,6 +149,9 @@ struct ph_daemon {
 /* session.c */
 uint32_t mark_nth(uint32_t mask, uint32_t k);   /* the k-th value within mask */
 int sessions_init(struct ph_daemon *d);          /* marks for the designations, their sessions */
+/* A window's element could not be removed: its mark is given to no one
+ * until the element's own deadline has passed. */
+void mark_hold(struct ph_daemon *d, uint32_t mark, uint64_t until_boot);
 struct ph_session *session_by_mark(struct ph_daemon *d, uint32_t mark);
 /* A `porthole run` session for the caller's child pid: verified, tagged. */
 int session_run(struct ph_daemon *d, struct ph_client *c, const struct ph_run *run, struct ph_session **out,

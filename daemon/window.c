@@ -49,9 +49,11 @@ void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reason)
 	uint64_t packets = 0, bytes = 0, dur;
 
 	/* the element goes first: from here nothing new is admitted */
-	if (fw_window_close(d->fw, w->session->mark, w->port, &packets, &bytes))
+	if (fw_window_close(d->fw, w->session->mark, w->port, &packets, &bytes)) {
 		log_err("window %llu: its set element could not be removed; the kernel's timeout removes it at the "
-			"deadline", (unsigned long long)w->id);
+			"deadline, and its mark is given to no one until then", (unsigned long long)w->id);
+		mark_hold(d, w->session->mark, w->deadline_boot);
+	}
 	watch_window(d->watch, w->session->mark, w->port, 0);
 	dur = now_ns(CLOCK_BOOTTIME) - w->opened_boot;
 	record_window_close(d, w, reason, dur, packets, bytes);

@@ -28,6 +28,9 @@ static struct {
 	unsigned opens, closes, refused, events_open, events_close, events_failed, records_close;
 	uint32_t last_close_reason;
 	int watched;            /* windows the kernel reports connections for */
+	int close_err;          /* what fw_window_close returns next */
+	uint32_t held_mark;     /* mark_hold's last call */
+	uint64_t held_until;
 } fk;
 
 int fw_window_open(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t timeout_ms, char *why, size_t whylen)
@@ -51,7 +54,14 @@ int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *pac
 		fk.elements--;
 	*packets = 7;
 	*bytes = 700;
-	return 0;
+	return fk.close_err;
+}
+
+void mark_hold(struct ph_daemon *dd, uint32_t mark, uint64_t until_boot)
+{
+	(void)dd;
+	fk.held_mark = mark;
+	fk.held_until = until_boot;
 }
 
 unsigned fw_chains(const struct ph_fw *f, struct ph_chain_ref *out, unsigned max)
@@ -211,6 +221,14 @@ int main(void)
 	window_open(&d, &des, &e);
 	w = window_find(&d, &des, 80);
 	CHECK(w && w->deadline_boot == dl, "the same process listening again: the same deadline, no new budget");
+	/* an element that cannot be removed: its mark is held back until its deadline */
+	fk.close_err = -EIO;
+	if (w)
+		window_close(&d, w, PH_REASON_LISTENER_CLOSED);
+	fk.close_err = 0;
+	CHECK(fk.held_mark == des.mark && fk.held_until == dl,
+	      "a window whose element delete failed: its mark held until the element's deadline");
+	window_open(&d, &des, &e);
 	windows_shutdown(&d);
 	CHECK(nwindows() == 0 && fk.last_close_reason == PH_REASON_SHUTDOWN && fk.elements == 0 && fk.watched == 0,
 	      "shutdown closes everything; nothing left in the fake kernel");
