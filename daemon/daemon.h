@@ -46,10 +46,12 @@ struct ph_session {
 	char exe[PH_EXE_LEN];
 	char cgroup[PH_PATH_LEN]; /* S_RUN: the command's cgroup (its caller's) */
 	struct ph_client *client; /* NULL once the CLI has gone */
-	/* S_WATCH: when each designated process (pid + start time, so a reused
-	 * pid is another process) got its first window: max_window bounds the
-	 * total a long-lived process can keep open */
-	struct { pid_t pid; uint64_t start, first_boot; } budget[32];
+	/* S_WATCH: when each invocation of a designated process got its first
+	 * window: max_window bounds the total it can keep open. An invocation
+	 * is the process (pid + start time, so a reused pid is another one) and
+	 * every process it forks afterwards (the kernel passes the budget id on
+	 * at fork): a child that listens again spends the same budget */
+	struct { uint32_t id; pid_t pid; uint64_t start, first_boot; } budget[32];
 	unsigned budget_next;
 	struct ph_session *next;
 };
@@ -120,6 +122,7 @@ struct ph_daemon {
 	struct ph_session *sessions;
 	struct ph_window *windows;
 	uint64_t next_session_id, next_window_id;
+	uint32_t next_budget_id;  /* watch mode's budgets (0: none) */
 	uint32_t next_mark_k;     /* the mark allocator's cursor */
 	uint32_t reserved_marks[4096]; /* carried by TCP sockets on watched ports, as last read */
 	unsigned nreserved;
