@@ -660,6 +660,28 @@ static void check_server_webroot(const char *name, const struct ph_server *sv)
 		    "admits a challenge request for any token");
 		return;
 	}
+	if (sv->caddy[0]) {
+		snprintf(wname, sizeof(wname), "%s caddy storage", name);
+		snprintf(path, sizeof(path), "%s", sv->caddy);
+		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			add(V_FAIL, wname, "%s: %s", path, errno && lstat(path, &st) < 0 ? strerror(errno) : "not a directory");
+			return;
+		}
+		if (access(path, R_OK | X_OK)) {
+			add(V_FAIL, wname, "%s: %s: portholed must read Caddy's pending challenges there (acme/*/"
+			    "challenge_tokens); as root without CAP_DAC_READ_SEARCH it cannot read a directory of "
+			    "another user with mode 0700", path, strerror(errno));
+			return;
+		}
+		if (dir_writers(path, &st, one, sizeof(one))) {
+			add(V_WARN, wname, "%s: whoever can write there can open a window (a challenge file opens it); "
+			    "chmod g-w,o-w it", one);
+			return;
+		}
+		add(V_OK, wname, "%s: a directory of uid %u, not writable by group or others: Caddy's pending HTTP-01 "
+		    "challenges there open and close the window", path, (unsigned)st.st_uid);
+		return;
+	}
 	if (!sv->webroot[0]) {
 		add(V_OK, wname, "neither webroot= nor always: windows open only for porthole run --serve, and admit a "
 		    "challenge request for any token");

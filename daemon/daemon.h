@@ -78,6 +78,7 @@ struct ph_window {
 };
 
 #define PH_MAX_SERVER_TOKENS 64
+#define PH_TOKEN_WATCHES 32
 #define GUARD_DROPS_PER_S 50u  /* dropped-request records a second; the rest are counted */
 
 /* the window of one serve line (server.c) */
@@ -93,7 +94,8 @@ struct ph_srvwin {
 	int spent;                /* webroot: its deadline passed; only a new token opens again */
 	char last_refusal[256];
 	char webroot[PH_PATH_LEN];  /* a run --serve --webroot session's (the serve line has none) */   /* the last refusal recorded (not again at every retry) */
-	int wd[3];                /* inotify: webroot, .well-known, acme-challenge */
+	int wd[PH_TOKEN_WATCHES]; /* inotify: the token source's directories (tokens.c) */
+	unsigned nwd;
 	int cg_wd;                /* inotify: the served cgroup's parent */
 	char tokens[PH_MAX_SERVER_TOKENS][PH_TOKEN_MAX + 1];
 	unsigned ntokens;
@@ -191,6 +193,14 @@ int server_find(const struct ph_daemon *d, const char *spec);  /* serve line ind
 /* run --serve --webroot on a serve line without one: the session's webroot
  * (before server_open), then its tokens watched (after) */
 int server_session_webroot(struct ph_daemon *d, unsigned i, const char *dir);
+/* tokens.c: a server's live tokens (its webroot's files, or Caddy's
+ * pending challenges) and the inotify watches on their directories */
+int token_valid(const char *t);
+const char *tokens_webroot(const struct ph_daemon *d, unsigned i);
+int tokens_source(const struct ph_daemon *d, unsigned i);        /* 1: token-bound */
+void tokens_read(struct ph_daemon *d, unsigned i, char (*now)[PH_TOKEN_MAX + 1], unsigned *n);
+int tokens_event(struct ph_daemon *d, unsigned i, int wd, uint32_t mask); /* 1: one of its watches */
+void tokens_unwatch(struct ph_daemon *d, unsigned i);
 void server_watch_tokens(struct ph_daemon *d, unsigned i);
 void servers_on_inotify(struct ph_daemon *d);
 void servers_on_timer(struct ph_daemon *d);

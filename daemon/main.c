@@ -336,7 +336,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < PH_MAX_DESIGNATIONS; i++)
 		d->des[i].wd = d->des[i].exe_fd = -1;
 	for (unsigned i = 0; i < PH_MAX_SERVERS; i++)
-		d->srv[i].wd[0] = d->srv[i].wd[1] = d->srv[i].wd[2] = d->srv[i].cg_wd = -1;
+		d->srv[i].cg_wd = -1;
 	d->audit.fd = -1;
 	d->ctl.listen_fd = d->ctl.lock_fd = d->ctl.timer_fd = -1;
 	d->next_session_id = 1;
