@@ -668,10 +668,21 @@ static void check_server_webroot(const char *name, const struct ph_server *sv)
 			return;
 		}
 		if (access(path, R_OK | X_OK)) {
-			add(V_FAIL, wname, "%s: %s: portholed must read Caddy's pending challenges there (acme/*/"
-			    "challenge_tokens); as root without CAP_DAC_READ_SEARCH it cannot read a directory of "
-			    "another user with mode 0700", path, strerror(errno));
+			add(V_FAIL, wname, "%s: %s: portholed cannot read Caddy's pending challenges there", path,
+			    strerror(errno));
 			return;
+		}
+		{
+			/* what root may read by the mode bits alone: the shipped
+			 * unit bounds the daemon's capabilities (no DAC override) */
+			mode_t m = st.st_uid == 0 ? st.st_mode >> 6 : st.st_gid == 0 ? st.st_mode >> 3 : st.st_mode;
+			if ((m & 05) != 05) {
+				add(V_WARN, wname, "%s: mode %04o, uid %u: under the shipped unit portholed has no "
+				    "CAP_DAC_READ_SEARCH and cannot read it; add that capability to its "
+				    "CapabilityBoundingSet= in a drop-in (systemctl edit portholed)", path,
+				    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+				return;
+			}
 		}
 		if (dir_writers(path, &st, one, sizeof(one))) {
 			add(V_WARN, wname, "%s: whoever can write there can open a window (a challenge file opens it); "
