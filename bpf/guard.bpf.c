@@ -149,6 +149,9 @@ struct {
 } guard_scratch SEC(".maps");
 
 __u64 guard_lost_events = 0;
+/* connections put in guard_socks since the daemon last emptied it: more
+ * than it holds means some were pushed out (and cannot be ended by cookie) */
+__u64 guard_socks_added = 0;
 
 #define REQ_MASK (PH_GUARD_REQ_MAX - 1)
 #define TOKEN_MASK (PH_TOKEN_MAX - 1)
@@ -472,6 +475,7 @@ static __always_inline void remember_sock(struct __sk_buff *skb, const struct pe
 	__builtin_memcpy(v.raddr, p->addr, 16);
 	__builtin_memcpy(v.laddr, p->ck.daddr, 16);
 	bpf_map_update_elem(&guard_socks, &cookie, &v, BPF_ANY);
+	__sync_fetch_and_add(&guard_socks_added, 1);
 }
 
 /* The served cgroup of the socket (the deepest one wins); 0 if none. */

@@ -24,6 +24,7 @@ struct ph_guardbpf {
 	struct bpf_link *link;
 	int cgfd;                 /* the cgroup v2 root, kept open for attaching */
 	char pin[128];            /* where the attached guard is pinned ("": no bpffs) */
+	int overflowed;           /* guard_socks lost connections once: never detach again */
 	guard_cb cb;
 	void *ctx;
 };
@@ -331,6 +332,16 @@ int guardbpf_end_connections(struct ph_guardbpf *g, unsigned *ended)
 	*ended = 0;
 	if (!g)
 		return 0;
+	if (__atomic_exchange_n(&g->skel->bss->guard_socks_added, 0, __ATOMIC_RELAXED) >
+	    bpf_map__max_entries(g->skel->maps.guard_socks))
+		g->overflowed = 1;
+	if (g->overflowed) {
+		/* more connections than the list holds: some were pushed out and
+		 * cannot be ended; the guard stays, for good, to judge them
+		 * (dropping all they send after their one request) */
+		end_listed(bpf_map__fd(g->skel->maps.guard_socks), ended);
+		return -EOVERFLOW;
+	}
 	r = end_listed(bpf_map__fd(g->skel->maps.guard_socks), ended);
 	/* every connection attempt's verdict goes with the window */
 	pend = bpf_map__fd(g->skel->maps.guard_pending);
