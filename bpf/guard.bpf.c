@@ -628,8 +628,8 @@ int ph_guard(struct __sk_buff *skb)
 			return !(marked && g.plen); /* data with no SYN seen: not judged, not passed */
 		if (m == guard_mark)
 			pg->guarded = 1;
-		if (!pg->guarded || !g.plen)
-			return 1; /* the host admits it on its own (the allowed country); no bytes */
+		if (!pg->guarded)
+			return 1; /* the host admits it on its own (the allowed country) */
 		gc = pg;
 		rcv_nxt = pg->isn + 1;
 	} else {
@@ -659,12 +659,21 @@ int ph_guard(struct __sk_buff *skb)
 				bpf_map_delete_elem(&guard_pending, &p.ck);
 			remember_sock(skb, &p);
 		}
-		if (!g.plen)
-			return 1; /* ACKs, FIN, RST: no bytes for the server in them */
 		tp = bpf_tcp_sock(sk);
 		if (!tp)
 			return 0;
 		rcv_nxt = tp->rcv_nxt;
 	}
+	if (g.urg) {
+		/* even without data: TCP keeps an urgent pointer into bytes
+		 * still to come and takes that byte out of them */
+		if (gc->state != GC_DROPPED) {
+			gc->state = GC_DROPPED;
+			guard_report(NULL, PH_GW_URGENT, NULL, &p);
+		}
+		return 0;
+	}
+	if (!g.plen)
+		return 1; /* ACKs, FIN, RST: no bytes for the server in them */
 	return judge_segment(skb, gc, rcv_nxt, &g, &p);
 }

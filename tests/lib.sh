@@ -214,7 +214,8 @@ t_bpffs_up() {
 # cgroup of its own (what a unit gives it), with a bpffs at /sys/fs/bpf (a
 # mount namespace of the test's own, see t_bpffs_up).
 daemon_start() {
-	[ -n "${T_BPFFS:-}" ] || t_bpffs_up || return 1
+	# (a test that ends what it started case by case may have ended it)
+	{ [ -n "${T_BPFFS:-}" ] && kill -0 "$T_BPFFS" 2>/dev/null; } || t_bpffs_up || return 1
 	T_SOCK=$T_TMP/porthole.sock
 	T_CONF=$T_TMP/porthole.conf
 	T_DLOG=$T_TMP/portholed.log
