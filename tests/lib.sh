@@ -287,6 +287,16 @@ wait_for() {
 	return 1
 }
 
+# wait_count FILE PATTERN N [TENTHS]: wait until FILE holds N lines with PATTERN
+wait_count() {
+	local i
+	for i in $(seq "${4:-50}"); do
+		[ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # cgroups the daemon made (it makes none: sessions stay in their caller's)
 session_cgroups() { find "$T_DCG" -mindepth 1 -type d 2>/dev/null | wc -l; }
 
@@ -294,17 +304,17 @@ session_cgroups() { find "$T_DCG" -mindepth 1 -type d 2>/dev/null | wc -l; }
 
 ATK_SPORTS=20000-29999 # source ports of crafted connections (tests/adversary/attack.py)
 
-# attacker_up: the Internet namespace as a hostile peer that crafts its own
-# segments (scapy on the veth, tests/adversary/attack.py): its kernel knows
-# nothing of those connections and would answer the server with a RST, so
-# those RSTs are dropped on the way out (only for ATK_SPORTS: the kernel's own
-# connections from the same namespace stay normal). Sets ATK_IFACE (the
-# attacker's link) and ATK_DMAC (the host's MAC on it).
+# attacker_up: the Internet namespace (and the allowed country's, for
+# controls) as a peer that crafts its own segments (scapy on the veth,
+# tests/adversary/attack.py): its kernel knows nothing of those connections
+# and would answer the server with a RST, so those RSTs are dropped on the way
+# out (only for ATK_SPORTS: the kernel's own connections from the same
+# namespace stay normal).
 attacker_up() {
-	ATK_IFACE=ph$$i
-	ATK_DMAC=$(in_host ip -o link show dev ph$$h | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
-	[ -n "$ATK_DMAC" ] || return 1
-	in_inet nft -f - <<NFT || return 1
+	local ns
+	"$PY" -c 'import scapy.layers.inet' 2>/dev/null || return 1
+	for ns in inet allow; do
+		in_ns "$T_PFX-$ns" nft -f - <<NFT || return 1
 table inet attacker {
 	chain out {
 		type filter hook output priority filter; policy accept;
@@ -312,12 +322,40 @@ table inet attacker {
 	}
 }
 NFT
-	"$PY" -c 'import scapy.layers.inet' 2>/dev/null || return 1
+	done
 }
 
-# attack ARGS...: run tests/adversary/attack.py in the Internet namespace with
-# the attacker's link; a script on stdin (python) uses its Peer class.
-attack() { in_inet env ATK_IFACE="$ATK_IFACE" ATK_DMAC="$ATK_DMAC" PYTHONPATH="$T_ROOT/tests/adversary" "$PY" "$@"; }
+# attack ARGS...: run python ARGS in the Internet namespace as the crafted-TCP
+# attacker (a script that uses tests/adversary/attack.py's Peer); attack_from
+# NS ARGS...: the same from NS (inet or allow). Peer finds its link, the
+# host's MAC on it and its own addresses in the environment. attack_bg OUT
+# ARGS...: attack in the background, its output in OUT; BG_PID is the
+# attacker's own PID (nsenter and env exec it), recorded for cleanup.
+attack() { attack_from inet "$@"; }
+attack_from() {
+	local ns=$1
+	shift
+	attack_env "$ns" || return 2
+	in_ns "$T_PFX-$ns" env "${ATK_ENV[@]}" "$PY" "$@"
+}
+attack_bg() {
+	local out=$1
+	shift
+	attack_env inet || return 2
+	nsenter --net=/run/netns/"$T_PFX-inet" -- env "${ATK_ENV[@]}" "$PY" "$@" >"$out" 2>&1 &
+	BG_PID=$!
+	T_PIDS+=("$BG_PID")
+}
+attack_env() { # NS: ATK_ENV, the attacker's environment in NS
+	local link dev src src6 mac
+	case $1 in
+	inet) link=ph$$i dev=ph$$h src=$INET src6=$INET6 ;;
+	allow) link=ph$$a dev=ph$$g src=$ALLOW src6=$ALLOW6 ;;
+	*) return 1 ;;
+	esac
+	mac=$(in_host ip -o link show dev "$dev" | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
+	ATK_ENV=(ATK_IFACE="$link" ATK_DMAC="$mac" ATK_SRC="$src" ATK_SRC6="$src6" PYTHONPATH="$T_ROOT/tests/adversary")
+}
 
 # nslab_downstream: a namespace behind the lab host, which routes to it
 # (forwarding on): the host 192.0.2.1, 2001:db8:d0::1 on link ph$$r; the
@@ -375,3 +413,20 @@ adv_judge() {
 		t_fail "$name: nginx logged: $(head -3 <<<"$extra" | tr '\n' '|')"
 	fi
 }
+
+# run_listener LABEL PORT SECONDS ADDR...: a plain window: `porthole run --
+# listen.py PORT SECONDS ADDR...` in the host namespace (its output in
+# $T_TMP/LABEL.out and .err); waits for the window line (or the end of
+# porthole run); RUN_PID is porthole's PID. end_listener stops it.
+run_listener() {
+	local l=$1 i; shift
+	bg_run "$T_TMP/$l.out" "$T_TMP/$l.err" run -- "$PY" "$T_TOOLS/listen.py" "$@"
+	RUN_PID=$BG_PID
+	for i in $(seq 100); do
+		grep -q 'window .* open\|NO window' "$T_TMP/$l.err" 2>/dev/null && return 0
+		kill -0 "$RUN_PID" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+end_listener() { [ -n "${RUN_PID:-}" ] && { kill -TERM "$RUN_PID" 2>/dev/null; wait "$RUN_PID" 2>/dev/null; }; RUN_PID=; }

@@ -124,12 +124,12 @@ def c6_urg_deferred(p, dst, sport, tok):
 
 
 # --- 3: a verdict outlives its connection -------------------------------------------
-def c3_verdict(p, dst, sport, tok):
+def c3_verdict(p, dst, sport, tok, later=True):
     """on a `deferred` listener: the challenge on the handshake's last ACK
     (answered), the connection reset; then, in a later window the test opens
     for a token the attacker never saw, the same source port and ISN again,
     and other bytes of the same length on the handshake's last ACK"""
-    sync = os.environ["ATK_SYNC"]
+    sync = os.environ.get("ATK_SYNC")
     isn = sport * 7919
     c = p.conn(dst, 80, sport, isn, name="c3-first")
     if not c.syn():
@@ -139,16 +139,23 @@ def c3_verdict(p, dst, sport, tok):
     c.wait_ack(len(req))
     c.reply()
     c.rst()
-    touch("%s/%d.first" % (sync, sport))
-    if not wait_file("%s/%d.go" % (sync, sport), 30):
-        say("c3: the test never said go")
-        return
+    if later:
+        touch("%s/%d.first" % (sync, sport))
+        if not wait_file("%s/%d.go" % (sync, sport), 30):
+            say("c3: the test never said go")
+            return
     c = p.conn(dst, 80, sport, isn, name="c3-again")
     if not c.syn():
         return
     c.send(padded(b"GET /secret-c3 HTTP/1.1\r\n", len(req)))
     c.wait_ack(len(req), GONE)
     finish(c)
+
+
+def c3_verdict_same(p, dst, sport, tok):
+    """the same in one window: the verdict must be used up by the connection
+    that earned it"""
+    c3_verdict(p, dst, sport, tok, later=False)
 
 
 # --- 4: a closed window's connections come back ----------------------------------------
@@ -231,7 +238,7 @@ def h_frag(p, dst, sport, tok):
     c = p.conn(dst, 80, sport, sport * 7919, name="frag")
     if not c.handshake():
         return
-    size = 16 if ":" not in dst else 56
+    size = 16 if ":" not in dst else 80  # IPv6: the first fragment holds the whole TCP header (RFC 7112)
     req = challenge(tok)
     c.send(req, frag=size)
     c.wait_ack(len(req))

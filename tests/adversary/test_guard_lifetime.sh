@@ -35,18 +35,15 @@ OUT=$T_TMP/attack
 # output in $OUT.NAME); ATTACKERS collects the PIDs
 ATTACKERS=()
 start_case() {
-	attack "$T_ROOT/tests/adversary/cases.py" "$3" "$2" >"$OUT.$1" 2>&1 &
-	ATTACKERS+=("$!")
-	T_PIDS+=("$!")
+	attack_bg "$OUT.$1" "$T_ROOT/tests/adversary/cases.py" "$3" "$2"
+	ATTACKERS+=("$BG_PID")
 }
 # firsts SPORT...: wait (up to 10 s) until each case's first request is done
 firsts() { local p; for p in "$@"; do wait_for_file "$SYNC/$p.first" 100 || return 1; done; }
 wait_for_file() { local i; for i in $(seq "$2"); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
 go() { local p; for p in "$@"; do touch "$SYNC/$p.go"; done; }
-finish_cases() { wait "${ATTACKERS[@]}"; ATTACKERS=(); }
+finish_cases() { wait "${ATTACKERS[@]}" 2>/dev/null; ATTACKERS=(); }
 said() { grep -q -- "$2" "$OUT.$1"; } # NAME PATTERN: the attacker's output says it
-# wait_count FILE PATTERN N: wait (up to 5 s) until PATTERN is in FILE N times
-wait_count() { local i; for i in $(seq 50); do [ "$(grep -c -- "$2" "$1")" -ge "$3" ] && return 0; sleep 0.1; done; return 1; }
 
 daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || { t_fail "daemon start"; t_summary; exit 1; }
 
@@ -55,6 +52,9 @@ echo "A.keyauth" >"$ACME/Seen_by_attacker"
 wait_for "$T_DLOG" "window 1 open: guarded" 30 || t_fail "3: a token opened window 1"
 start_case c3v4 "c3_verdict:$H2:23001" Seen_by_attacker
 start_case c3v6 "c3_verdict:$H62:23002" Seen_by_attacker
+start_case c3s4 "c3_verdict_same:$H2:23003" Seen_by_attacker
+start_case c3s6 "c3_verdict_same:$H62:23004" Seen_by_attacker
+wait "${ATTACKERS[@]:2}" # the same-window cases end before window 1 does
 firsts 23001 23002 || t_fail "3: the attacker's first connections did not finish"
 rm -f "$ACME/Seen_by_attacker"
 wait_for "$T_DLOG" "window 1 closed (tokens-gone)" 30 && t_pass "3: window 1 closed (tokens-gone)" || t_fail "3: window 1 closed (tokens-gone)"
@@ -66,12 +66,16 @@ finish_cases
 rm -f "$ACME/Never_seen_by_attacker"
 wait_for "$T_DLOG" "window 2 closed" 30
 sleep 0.2
-for v in "4 23001" "6 23002"; do
+for v in "4 23001 23003" "6 23002 23004"; do
 	set -- $v
 	said c3v$1 "c3-again SYN: SYN-ACK" && t_pass "3, IPv$1: control: the same port and ISN got a handshake in window 2" ||
 		t_fail "3, IPv$1: control: the same port and ISN got a handshake in window 2"
 	adv_judge "3, IPv$1 deferred: the same port and ISN in a later window, other bytes of the same length: nginx read nothing but the first window's challenge" \
 		"$OUT.c3v$1" "$LOG" "$2" Seen_by_attacker answered
+	said c3s$1 "c3-again SYN: SYN-ACK" && t_pass "3, IPv$1: control: the same port and ISN got a handshake again in window 1" ||
+		t_fail "3, IPv$1: control: the same port and ISN got a handshake again in window 1"
+	adv_judge "3, IPv$1 deferred: the same port and ISN again in the same window, other bytes of the same length: nginx read nothing but the challenge" \
+		"$OUT.c3s$1" "$LOG" "$3" Seen_by_attacker answered
 done
 
 # --- 4: a closed window's connections come back ------------------------------------------------

@@ -36,26 +36,31 @@ LOG=$T_TMP/nginx-web/access.log
 CASES=$T_ROOT/tests/adversary/cases.py
 
 # run_cases OUT TOKEN SPEC...: the attacker's cases (CASE:DST:SPORT) in one
-# process; several groups run at once, each case bounded in time
-run_cases() { local out=$1; shift; attack "$CASES" "$@" >"$out" 2>&1; }
+# process in the background (BG_PID); several groups run at once, each case
+# bounded in time
+run_cases() { local out=$1; shift; attack_bg "$out" "$CASES" "$@"; }
 
 # phase LABEL TOKEN BASE: every case once, source ports from BASE; then judge
 phase() {
 	local label=$1 tok=$2 b=$3 out=$T_TMP/attack-$1
-	run_cases "$out.4" "$tok" ctl:$H:$b c1_paws:$H:$((b + 1)) c2_before:$H:$((b + 2)) c6_urg:$H:$((b + 3)) &
-	local p4=$!
-	run_cases "$out.6" "$tok" ctl:$H6:$((b + 10)) c1_paws:$H6:$((b + 11)) c2_before:$H6:$((b + 12)) c6_urg:$H6:$((b + 13)) &
-	local p6=$!
+	run_cases "$out.4" "$tok" ctl:$H:$b c1_paws:$H:$((b + 1)) c2_before:$H:$((b + 2)) c6_urg:$H:$((b + 3))
+	local p4=$BG_PID
+	run_cases "$out.6" "$tok" ctl:$H6:$((b + 10)) c1_paws:$H6:$((b + 11)) c2_before:$H6:$((b + 12)) c6_urg:$H6:$((b + 13))
+	local p6=$BG_PID
 	run_cases "$out.d" "$tok" ctl_deferred:$H2:$((b + 20)) c1_paws_deferred:$H2:$((b + 21)) \
 		c2_before_deferred:$H2:$((b + 22)) c6_urg_deferred:$H2:$((b + 23)) \
-		ctl_deferred:$H62:$((b + 30)) c1_paws_deferred:$H62:$((b + 31)) &
-	local pd=$!
+		ctl_deferred:$H62:$((b + 30)) c1_paws_deferred:$H62:$((b + 31))
+	local pd=$BG_PID
 	if [ "$label" = webroot ]; then
 		run_cases "$out.h" "$tok" h_ooo:$H:$((b + 40)) h_ooo_future:$H:$((b + 41)) h_overlap:$H:$((b + 42)) \
 			h_frag:$H:$((b + 43)) h_tfo:$H:$((b + 44)) h_fin:$H:$((b + 45)) h_window:$H:$((b + 46)) \
 			h_pipe:$H:$((b + 47)) h_body:$H:$((b + 48)) h_frag:$H6:$((b + 50)) h_ext:$H6:$((b + 51)) \
-			h_ooo_future:$H6:$((b + 52)) &
-		wait $!
+			h_ooo_future:$H6:$((b + 52))
+		local ph=$BG_PID
+		# the extension-header segment's own control: from the allowed country,
+		# which never meets the guard, the same crafted segment reaches nginx
+		attack_from allow "$CASES" "$tok" h_ext:$H6:$((b + 53)) >"$out.a" 2>&1
+		wait $ph
 	fi
 	wait $p4 $p6 $pd
 	cat "$out".? >"$out"
@@ -89,13 +94,28 @@ phase() {
 	$j "held, IPv4: overlapping segments, a second request over the challenge's end: nothing but the challenge" "$out" "$LOG" $((b + 42)) "$tok" answered
 	$j "held, IPv4: IP fragments: nothing but the challenge" "$out" "$LOG" $((b + 43)) "$tok" answered
 	$j "held, IPv6: IP fragments: nothing but the challenge" "$out" "$LOG" $((b + 50)) "$tok" answered
-	$j "held, IPv6: an extension header (destination options): nothing but the challenge" "$out" "$LOG" $((b + 51)) "$tok"
+	if grep -q "^$ALLOW6 $((b + 53)) \"GET /secret-ext HTTP/1.1\" 200\$" "$LOG"; then
+		$j "held, IPv6: an extension header (destination options): nothing but the challenge" "$out" "$LOG" $((b + 51)) "$tok"
+	else
+		t_fail "held, IPv6: an extension header (destination options): nothing but the challenge (its control failed: the same crafted segment from the allowed country did not reach nginx)"
+		sed 's/^/    /' "$out.a"
+	fi
 	$j "held, IPv4: data on the SYN (Fast Open without a cookie): nothing but the challenge" "$out" "$LOG" $((b + 44)) "$tok"
 	$j "held, IPv4: FIN with data after the challenge: nothing but the challenge" "$out" "$LOG" $((b + 45)) "$tok" answered
 	$j "held, IPv4: zero-window probe, data beyond the receive window and again: nothing but the challenge" "$out" "$LOG" $((b + 46)) "$tok"
 	$j "held, IPv4: pipelining in one segment: nothing but the challenge" "$out" "$LOG" $((b + 47)) "$tok"
 	$j "held, IPv4: a body in a later segment: nothing but the challenge" "$out" "$LOG" $((b + 48)) "$tok" answered
 }
+
+# the control of data on the SYN: with no window (no guard), the host takes a
+# crafted SYN's data from the allowed country straight to nginx
+attack_from allow "$CASES" x h_tfo:$H:20999 >"$T_TMP/attack-tfo-control" 2>&1
+if grep -q "^$ALLOW 20999 \"GET /secret-tfo HTTP/1.1\" 200\$" "$LOG"; then
+	t_pass "control: with no window, data on a crafted SYN (no cookie) reaches nginx at once"
+else
+	t_fail "control: with no window, data on a crafted SYN (no cookie) reaches nginx at once"
+	sed 's/^/    /' "$T_TMP/attack-tfo-control"
+fi
 
 # --- webroot=: the attacker knows one live token --------------------------------------------
 daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || { t_fail "daemon start"; t_summary; exit 1; }
