@@ -35,6 +35,22 @@ struct ph_token_key {
 	char token[PH_TOKEN_MAX]; /* zero-padded */
 };
 
+/* a connection attempt, from its SYN on (the guard's pending map) */
+struct ph_conn_key {
+	__u8 saddr[16], daddr[16];  /* the peer's, ours */
+	__u16 sport, dport;         /* network byte order */
+	__u32 family;
+};
+
+/* a connection the guard judged: the daemon ends it when its window closes */
+struct ph_guard_sock {
+	__u8 laddr[16], raddr[16];
+	__u16 lport, rport;  /* host byte order */
+	__u16 family;
+	__u16 pad0;
+	__u32 pad1;
+};
+
 struct ph_guard_stats {
 	__u64 admitted, dropped;
 };
@@ -54,7 +70,10 @@ enum ph_guard_why {
 	PH_GW_TOO_LONG,       /* more than PH_GUARD_REQ_MAX bytes */
 	PH_GW_NO_WINDOW,      /* the socket's server has no open window */
 	PH_GW_MALFORMED,      /* not TCP over IPv4/IPv6 as expected */
-	PH_GW_MAX = PH_GW_MALFORMED,
+	PH_GW_URGENT,         /* the URG flag: the server would read another stream */
+	PH_GW_NOT_NEXT,       /* payload that does not start where the server's stream goes on */
+	PH_GW_RESEND_CHANGED, /* the admitted request's sequence range again, with other bytes */
+	PH_GW_MAX = PH_GW_RESEND_CHANGED,
 };
 
 struct ph_guard_event {

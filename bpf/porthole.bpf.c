@@ -181,17 +181,22 @@ int BPF_PROG(ph_fork, struct task_struct *parent, struct task_struct *child)
 	__s64 *cnt;
 
 	pt = bpf_task_storage_get(&tags, parent, NULL, 0);
+	/* a thread the daemon could not tag (it tags a process through its
+	 * pidfd: the leader) forks for its process */
+	if (!pt)
+		pt = bpf_task_storage_get(&tags, parent->group_leader, NULL, 0);
 	if (!pt)
 		return 0;
 	v = *pt;
-	cnt = bpf_map_lookup_elem(&session_tasks, &v.mark);
-	if (!cnt)
+	cnt = v.mark ? bpf_map_lookup_elem(&session_tasks, &v.mark) : NULL;
+	if (!cnt && !v.budget)
 		return 0; /* the session is over: the tag spreads no further */
 	/* count first: the child cannot run, so cannot exit, before this
 	 * tracepoint returns */
-	__sync_fetch_and_add(cnt, 1);
+	if (cnt)
+		__sync_fetch_and_add(cnt, 1);
 	ct = bpf_task_storage_get(&tags, child, &v, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!ct || mirror_tag(child, &v))
+	if ((!ct || mirror_tag(child, &v)) && cnt)
 		__sync_fetch_and_add(cnt, -1); /* untagged: it cannot get a window */
 	return 0;
 }
@@ -290,7 +295,15 @@ static __always_inline int on_bind(struct bpf_sock_addr *ctx)
 	 * of memory) still belongs to its tagged process */
 	if (!t)
 		t = bpf_map_lookup_elem(&tid_tags, &tgid);
-	want = t ? t->mark : designation_mark();
+	want = t && t->mark ? t->mark : designation_mark();
+	if (t && t->mark && t->uid != PH_TAG_ANY_UID) {
+		/* a user's session: a process of it that became someone else
+		 * (a setuid binary it executed) binds for that one, not for
+		 * the session */
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		if (BPF_CORE_READ(task, cred, euid.val) != t->uid)
+			want = 0;
+	}
 	bpf_getsockopt(ctx, SOL_SOCKET_NUM, SO_MARK_NUM, &mark, sizeof(mark));
 	if (!want && !(mark & mark_mask))
 		return 1;
@@ -322,8 +335,8 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	struct ph_kevent *e;
 	struct cgroup *cgrp;
 	__u16 family, port, type;
+	__u32 mark, budget = 0;
 	__u64 cookie;
-	__u32 mark;
 
 	if (newstate == TCP_LISTEN_STATE)
 		type = PH_EV_LISTEN;
@@ -354,6 +367,12 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	} else if (type == PH_EV_LISTEN) {
 		struct ph_listener l = { .mark = mark, .tgid = current_tgid(), .port = port, .family = family,
 					 .uid = (__u32)bpf_get_current_uid_gid() };
+		struct task_struct *task = bpf_get_current_task_btf();
+		struct ph_tag *t = bpf_task_storage_get(&tags, task, NULL, 0);
+
+		if (!t)
+			t = bpf_task_storage_get(&tags, task->group_leader, NULL, 0);
+		budget = t ? t->budget : 0;
 		bpf_map_update_elem(&listeners, &cookie, &l, BPF_ANY);
 	} else {
 		/* only listeners we saw start; a marked socket is always seen */
@@ -374,6 +393,7 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	e->family = family;
 	e->port = port;
 	e->mark = mark;
+	e->budget = budget;
 	if (type == PH_EV_ACCEPT) {
 		if (family == AF_INET)
 			bpf_core_read(e->raddr, 4, &sk->__sk_common.skc_daddr);

@@ -38,14 +38,22 @@ struct ph_kevent {
 	__u32 mark;         /* the socket's mark & porthole's mask: which window;
 			     * SESSION_EMPTY: the session's mark */
 	__u8 raddr[16];     /* PH_EV_ACCEPT: remote address (4 or 16 bytes by family) */
+	__u32 budget;       /* PH_EV_LISTEN: the max_window budget the listening task carries (0: none) */
+	__u32 pad1;
 };
 
 /* The tag of a `porthole run` process tree (task storage): set by the daemon
- * on the command's first process, inherited at every fork and clone. */
+ * on the command's first process, inherited at every fork and clone. A
+ * designated process (watch mode) gets one at its first window that carries
+ * only its budget: the mark stays the designation's, decided at bind. */
 struct ph_tag {
-	__u32 mark;         /* the session's window mark */
+	__u32 mark;         /* the session's window mark; 0: a budget tag only */
+	__u32 uid;          /* the session's owner; PH_TAG_ANY_UID: root's session */
+	__u32 budget;       /* a designated process's max_window budget (watch mode), passed
+			     * on at fork: a child that listens again spends its parent's */
 	__u32 pad0;
 };
+#define PH_TAG_ANY_UID 0xffffffffu
 
 /* key of the designated-executables map: the kernel's s_dev and inode */
 struct ph_exe_key {

@@ -660,6 +660,39 @@ static void check_server_webroot(const char *name, const struct ph_server *sv)
 		    "admits a challenge request for any token");
 		return;
 	}
+	if (sv->caddy[0]) {
+		snprintf(wname, sizeof(wname), "%s caddy storage", name);
+		snprintf(path, sizeof(path), "%s", sv->caddy);
+		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			add(V_FAIL, wname, "%s: %s", path, errno && lstat(path, &st) < 0 ? strerror(errno) : "not a directory");
+			return;
+		}
+		if (access(path, R_OK | X_OK)) {
+			add(V_FAIL, wname, "%s: %s: portholed cannot read Caddy's pending challenges there", path,
+			    strerror(errno));
+			return;
+		}
+		{
+			/* what root may read by the mode bits alone: the shipped
+			 * unit bounds the daemon's capabilities (no DAC override) */
+			mode_t m = st.st_uid == 0 ? st.st_mode >> 6 : st.st_gid == 0 ? st.st_mode >> 3 : st.st_mode;
+			if ((m & 05) != 05) {
+				add(V_WARN, wname, "%s: mode %04o, uid %u: under the shipped unit portholed has no "
+				    "CAP_DAC_READ_SEARCH and cannot read it; add that capability to its "
+				    "CapabilityBoundingSet= in a drop-in (systemctl edit portholed)", path,
+				    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+				return;
+			}
+		}
+		if (dir_writers(path, &st, one, sizeof(one))) {
+			add(V_WARN, wname, "%s: whoever can write there can open a window (a challenge file opens it); "
+			    "chmod g-w,o-w it", one);
+			return;
+		}
+		add(V_OK, wname, "%s: a directory of uid %u, not writable by group or others: Caddy's pending HTTP-01 "
+		    "challenges there open and close the window", path, (unsigned)st.st_uid);
+		return;
+	}
 	if (!sv->webroot[0]) {
 		add(V_OK, wname, "neither webroot= nor always: windows open only for porthole run --serve, and admit a "
 		    "challenge request for any token");

@@ -29,6 +29,8 @@ struct guardbpf_knobs {
 	uint64_t netns_cookie;
 	uint32_t mark_mask;
 	struct ph_guard_marks marks;
+	uint16_t ports[64];       /* the serve lines' ports */
+	unsigned nports;
 };
 
 /* Load the guard (not attached); its reports go to cb through w's ring
@@ -39,7 +41,9 @@ void guardbpf_close(struct ph_guardbpf *g);
 /* The guard's object for probe_object(). */
 void guardbpf_probe_object(struct probe_object *o, const struct guardbpf_knobs *k);
 
-/* attached while a server window is open (outside windows no segment pays for it) */
+/* attached while a server window is open (outside windows no segment pays
+ * for it); pinned in /sys/fs/bpf while attached, so that a killed daemon's
+ * guard goes on judging. 1: attached but not pinned (no bpffs). */
 int guardbpf_attach(struct ph_guardbpf *g, int on);
 /* a served cgroup (flags PH_SRV_*) of serve line index */
 int guardbpf_server(struct ph_guardbpf *g, uint64_t cgid, uint32_t index, uint32_t flags, int add);
@@ -47,6 +51,14 @@ int guardbpf_server(struct ph_guardbpf *g, uint64_t cgid, uint32_t index, uint32
 int guardbpf_token(struct ph_guardbpf *g, uint32_t index, const char *token, int add);
 /* the guard's counters per serve line (zero without a guard) */
 int guardbpf_stats(struct ph_guardbpf *g, uint32_t index, uint64_t *admitted, uint64_t *dropped);
+/* End every connection the guard judged (SOCK_DESTROY) and forget every
+ * pending connection attempt: no verdict outlives its window. *ended says
+ * how many were ended. An error (-EOPNOTSUPP: the kernel cannot destroy
+ * sockets) means some may live on: keep the guard attached. */
+int guardbpf_end_connections(struct ph_guardbpf *g, unsigned *ended);
+/* At start: a guard a killed daemon left pinned (same network namespace):
+ * end the connections it judged, then let it go. Needs no guard loaded. */
+int guardbpf_takeover(uint64_t netns_cookie, unsigned *ended);
 /* reports the kernel could not make (ring buffer full) */
 uint64_t guardbpf_lost(const struct ph_guardbpf *g);
 

@@ -266,6 +266,14 @@ static void guard_load(struct ph_daemon *d)
 
 	watch_knobs_init(&wk, &d->cfg);
 	k.netns_cookie = wk.netns_cookie;
+	for (unsigned i = 0; i < d->cfg.nsrv; i++)
+		for (unsigned p = 0; p < d->cfg.srv[i].nports; p++) {
+			unsigned j = 0;
+			while (j < k.nports && k.ports[j] != d->cfg.srv[i].ports[p])
+				j++;
+			if (j == k.nports && k.nports < sizeof(k.ports) / sizeof(k.ports[0]))
+				k.ports[k.nports++] = d->cfg.srv[i].ports[p];
+		}
 	r = guardbpf_open(&d->gk, &k, d->cg_mount, d->watch, servers_on_guard, d, why, sizeof(why));
 	if (!r)
 		return;
@@ -328,7 +336,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < PH_MAX_DESIGNATIONS; i++)
 		d->des[i].wd = d->des[i].exe_fd = -1;
 	for (unsigned i = 0; i < PH_MAX_SERVERS; i++)
-		d->srv[i].wd[0] = d->srv[i].wd[1] = d->srv[i].wd[2] = d->srv[i].cg_wd = -1;
+		d->srv[i].cg_wd = -1;
 	d->audit.fd = -1;
 	d->ctl.listen_fd = d->ctl.lock_fd = d->ctl.timer_fd = -1;
 	d->next_session_id = 1;
@@ -413,6 +421,17 @@ int main(int argc, char **argv)
 		log_rejected(&d->cfg, 0);
 		status = EXIT_KERNEL;
 		goto out;
+	}
+	{
+		/* a guard a killed daemon left: the connections it judged end now */
+		struct watch_knobs wk;
+		unsigned ended;
+		watch_knobs_init(&wk, &d->cfg);
+		r = guardbpf_takeover(wk.netns_cookie, &ended);
+		if (r)
+			log_errno(r, "guard: cannot end the connections a killed daemon's guard judged; it stays attached");
+		else if (ended)
+			log_notice("recovered: ended %u connection(s) a killed daemon's guard had judged", ended);
 	}
 	if (d->cfg.nsrv)
 		guard_load(d);

@@ -20,24 +20,28 @@ static struct {
 
 static int capture_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[4096];
-	size_t n;
+	char *line = NULL;
+	size_t n, keep;
+	int r;
 
 	if (level == LIBBPF_DEBUG)
 		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	if (n >= sizeof(capture.text))
+	r = vasprintf(&line, fmt, ap); /* a verifier log comes in one call */
+	if (r < 0)
 		return 0;
-	if (capture.len + n >= sizeof(capture.text)) {
-		/* keep the tail: the reason comes last */
-		size_t drop = capture.len + n - sizeof(capture.text) + 1;
-		memmove(capture.text, capture.text + drop, capture.len - drop);
-		capture.len -= drop;
+	n = (size_t)r;
+	/* keep the tail of everything said: the reason comes last */
+	if (n >= sizeof(capture.text)) {
+		memcpy(capture.text, line + n - (sizeof(capture.text) - 1), sizeof(capture.text) - 1);
+		capture.len = sizeof(capture.text) - 1;
+	} else {
+		keep = capture.len + n < sizeof(capture.text) ? capture.len : sizeof(capture.text) - 1 - n;
+		memmove(capture.text, capture.text + capture.len - keep, keep);
+		memcpy(capture.text + keep, line, n);
+		capture.len = keep + n;
 	}
-	memcpy(capture.text + capture.len, line, n);
-	capture.len += n;
 	capture.text[capture.len] = '\0';
+	free(line);
 	return 0;
 }
 
@@ -49,13 +53,21 @@ static int stats_line(const char *l)
 	       strstr(l, "failed to load program") || strstr(l, "BPF program load failed");
 }
 
-/* The verifier's reason: the last line that is not statistics or libbpf's
- * own wrapping. */
+/* The verifier's reason: the last line of its log that is not statistics;
+ * without a log (libbpf failed before the kernel spoke), libbpf's last
+ * word. */
 static void reason(char *why, size_t len, int err)
 {
-	char *save = NULL, *l, *best = NULL;
+	char *save = NULL, *l, *best = NULL, *text = capture.text, *end;
 
-	for (l = strtok_r(capture.text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+	l = strstr(text, "-- BEGIN PROG LOAD LOG --");
+	if (l) {
+		text = l + strlen("-- BEGIN PROG LOAD LOG --");
+		end = strstr(text, "-- END PROG LOAD LOG --");
+		if (end)
+			*end = '\0';
+	}
+	for (l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		while (*l == ' ' || *l == '\t')
 			l++;
 		if (*l && !stats_line(l))

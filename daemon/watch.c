@@ -252,23 +252,39 @@ int watch_designate_exe(struct ph_watch *w, uint64_t dev, uint64_t ino, uint32_t
 	return add ? map_put(w->skel->maps.des_exe, &k, &v) : map_del(w->skel->maps.des_exe, &k);
 }
 
-int watch_session_begin(struct ph_watch *w, int pidfd, uint32_t mark)
+int watch_session_begin(struct ph_watch *w, int pidfd, uint32_t mark, uint32_t uid)
 {
-	struct ph_tag tag = { .mark = mark };
+	struct ph_tag tag = { .mark = mark, .uid = uid ? uid : PH_TAG_ANY_UID }, old;
+	int fd = bpf_map__fd(w->skel->maps.tags);
+	__u64 flags = BPF_NOEXIST;
 	__s64 one = 1;
 	__u32 k = mark;
 	int r;
 
+	/* a process that carries only a designated parent's budget may still
+	 * start a session: its tag becomes the session's */
+	if (bpf_map_lookup_elem(fd, &pidfd, &old) == 0) {
+		if (old.mark)
+			return -EEXIST; /* another session (or daemon) already tags it */
+		flags = BPF_EXIST;
+	}
 	/* the count first: the fork hook spreads a tag only while it exists */
 	r = map_put(w->skel->maps.session_tasks, &k, &one);
 	if (r)
 		return r;
-	if (bpf_map_update_elem(bpf_map__fd(w->skel->maps.tags), &pidfd, &tag, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(fd, &pidfd, &tag, flags)) {
 		r = -errno;
 		map_del(w->skel->maps.session_tasks, &k);
-		return r; /* EEXIST: another session (or daemon) already tags it */
+		return r == -ENOENT ? -EEXIST : r;
 	}
 	return 0;
+}
+
+int watch_budget_tag(struct ph_watch *w, int pidfd, uint32_t budget)
+{
+	struct ph_tag tag = { .mark = 0, .uid = PH_TAG_ANY_UID, .budget = budget };
+
+	return bpf_map_update_elem(bpf_map__fd(w->skel->maps.tags), &pidfd, &tag, BPF_NOEXIST) ? -errno : 0;
 }
 
 void watch_session_end(struct ph_watch *w, uint32_t mark)

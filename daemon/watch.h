@@ -42,9 +42,15 @@ int watch_designate_exe(struct ph_watch *w, uint64_t dev, uint64_t ino, uint32_t
 
 /* Sessions: tag the process behind pidfd (it must not have forked yet) with
  * mark, its live-task count at 1; end: forget the count, so that nothing
- * more inherits the tag. */
-int watch_session_begin(struct ph_watch *w, int pidfd, uint32_t mark);
+ * more inherits the tag. uid: the session's owner (a non-root session's
+ * process whose effective uid is another gets no mark at bind: a setuid
+ * binary it executed binds for its owner, not for the session). */
+int watch_session_begin(struct ph_watch *w, int pidfd, uint32_t mark, uint32_t uid);
 void watch_session_end(struct ph_watch *w, uint32_t mark);
+/* A designated process's first window: its tree carries budget from now on
+ * (a child that listens again spends the same max_window). -EEXIST: it is
+ * tagged already (a session, or an earlier budget). */
+int watch_budget_tag(struct ph_watch *w, int pidfd, uint32_t budget);
 /* live tagged tasks of a session: >= 0, or -ENOENT */
 int64_t watch_session_tasks(struct ph_watch *w, uint32_t mark);
 

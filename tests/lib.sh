@@ -217,9 +217,28 @@ nginx_up() {
 
 # ---- daemon ------------------------------------------------------------------
 
+# t_bpffs_up: the private mount namespace (with its own bpffs at /sys/fs/bpf)
+# that every daemon of this test runs in; T_BPFFS is its holder's PID.
+t_bpffs_up() {
+	local i
+	"$T_TOOLS/bpffs-holder.sh" >"$T_TMP/bpffs.out" 2>&1 &
+	T_BPFFS=$!
+	T_PIDS+=("$T_BPFFS")
+	for i in $(seq 100); do
+		grep -q ready "$T_TMP/bpffs.out" && return 0
+		kill -0 "$T_BPFFS" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "no private bpffs:"; cat "$T_TMP/bpffs.out"
+	T_BPFFS=
+	return 1
+}
+
 # daemon_start [CONFIG LINES...]: start portholed in the host namespace, in a
-# cgroup of its own (what a unit gives it).
+# cgroup of its own (what a unit gives it), with a bpffs at /sys/fs/bpf (a
+# mount namespace of the test's own, see t_bpffs_up).
 daemon_start() {
+	[ -n "${T_BPFFS:-}" ] || t_bpffs_up || return 1
 	T_SOCK=$T_TMP/porthole.sock
 	T_CONF=$T_TMP/porthole.conf
 	T_DLOG=$T_TMP/portholed.log
@@ -236,7 +255,8 @@ daemon_start() {
 	: >"$T_DLOG"
 	(
 		echo $BASHPID >"$T_DCG/cgroup.procs"
-		exec nsenter --net=/run/netns/"$T_PFX-host" -- ${T_DAEMON_WRAP:-} "$PORTHOLE_BIN/portholed" -c "$T_CONF" ${T_DAEMON_FLAGS:-}
+		exec nsenter -t "$T_BPFFS" -m --net=/run/netns/"$T_PFX-host" -- ${T_DAEMON_WRAP:-} \
+			"$PORTHOLE_BIN/portholed" -c "$T_CONF" ${T_DAEMON_FLAGS:-}
 	) 2>>"$T_DLOG" &
 	T_DPID=$!
 	T_PIDS+=("$T_DPID")

@@ -1,0 +1,9 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# A private mount namespace with a bpffs of its own at /sys/fs/bpf, as systemd
+# gives every host. The daemons a test starts run in it (nsenter -t PID -m):
+# the guard of server windows can be pinned there, a daemon started after a
+# killed one finds its pins, and nothing is mounted on the machine itself.
+# It lives as long as this process (printed "ready" once mounted).
+exec unshare --mount --propagation private -- sh -c \
+	'mount -t bpf bpf /sys/fs/bpf || exit 1; echo ready; exec sleep 100000'
