@@ -123,6 +123,36 @@ def c6_urg_deferred(p, dst, sport, tok):
     c6_urg(p, dst, sport, tok, deferred=True)
 
 
+def c6_urg_ack(p, dst, sport, tok):
+    """the urgent pointer on a bare ACK (no data) that points into the
+    request to come; the challenge itself then carries no URG flag: TCP
+    still takes the '/' before the token out of the stream"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="c6-ack")
+    if not c.handshake():
+        return
+    req = challenge(tok)
+    slash = len(b"GET /.well-known/acme-challenge")
+    c.send(b"", flags="AU", urg=slash + 1)
+    c.send(req)
+    c.wait_ack(len(req), GONE)
+    finish(c)
+
+
+def h_resend_longer(p, dst, sport, tok):
+    """the challenge (answered), then a resend from its first byte that
+    goes on past it with a second request: TCP would keep only the new bytes"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="resend-longer")
+    if not c.handshake():
+        return
+    req = challenge(tok)
+    c.send(req)
+    c.wait_ack(len(req))
+    c.reply()
+    c.send(req + b"GET /secret-longer HTTP/1.1\r\nHost: e\r\n\r\n", off=0)
+    c.wait_ack(c.nxt, GONE)
+    finish(c)
+
+
 # --- 3: a verdict outlives its connection -------------------------------------------
 def c3_verdict(p, dst, sport, tok, later=True):
     """on a `deferred` listener: the challenge on the handshake's last ACK

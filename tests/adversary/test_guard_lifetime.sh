@@ -129,7 +129,7 @@ close_case SIGTERM 24010 close_term
 daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || t_fail "daemon start (SIGKILL case)"
 close_case SIGKILL 24020 close_kill
 
-if [ "$T_FAIL" -gt 0 ]; then
+if [ "$T_FAIL" -gt 0 ] || [ -n "${ADV_VERBOSE:-}" ]; then # the evidence; ADV_VERBOSE=1 shows it always
 	echo "--- the attacker's view (tests/adversary/cases.py):"
 	for f in "$OUT".*; do sed 's/^/    /' "$f"; done
 	echo "--- nginx's access log:"

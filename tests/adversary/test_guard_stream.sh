@@ -28,7 +28,7 @@ TOK=Live_t0ken-A
 mkdir -p "$WWW/.well-known/acme-challenge"
 chmod 755 "$T_TMP" "$WWW" "$WWW/.well-known" "$WWW/.well-known/acme-challenge"
 for f in secret-c1 secret-c2 secret-ooo secret-oof1 secret-oof2 secret-ovl secret-frag secret-ext secret-tfo secret-fin \
-	secret-zwp1 secret-zwp2 secret-pipe secret-body; do echo "the secret $f" >"$WWW/$f"; done
+	secret-zwp1 secret-zwp2 secret-pipe secret-body secret-longer; do echo "the secret $f" >"$WWW/$f"; done
 # $H and $H6 plain, $H2 and $H62 with TCP_DEFER_ACCEPT (the request completes the handshake)
 NGINX_LISTEN="$H:80;[$H6]:80;$H2:80 deferred;[$H62]:80 deferred" NGINX_LOG_FORMAT=$ADV_LOG_FORMAT \
 	nginx_up web "$WWW" || { t_fail "nginx start"; t_summary; exit 1; }
@@ -43,9 +43,11 @@ run_cases() { local out=$1; shift; attack_bg "$out" "$CASES" "$@"; }
 # phase LABEL TOKEN BASE: every case once, source ports from BASE; then judge
 phase() {
 	local label=$1 tok=$2 b=$3 out=$T_TMP/attack-$1
-	run_cases "$out.4" "$tok" ctl:$H:$b c1_paws:$H:$((b + 1)) c2_before:$H:$((b + 2)) c6_urg:$H:$((b + 3))
+	run_cases "$out.4" "$tok" ctl:$H:$b c1_paws:$H:$((b + 1)) c2_before:$H:$((b + 2)) c6_urg:$H:$((b + 3)) \
+		c6_urg_ack:$H:$((b + 4))
 	local p4=$BG_PID
-	run_cases "$out.6" "$tok" ctl:$H6:$((b + 10)) c1_paws:$H6:$((b + 11)) c2_before:$H6:$((b + 12)) c6_urg:$H6:$((b + 13))
+	run_cases "$out.6" "$tok" ctl:$H6:$((b + 10)) c1_paws:$H6:$((b + 11)) c2_before:$H6:$((b + 12)) c6_urg:$H6:$((b + 13)) \
+		c6_urg_ack:$H6:$((b + 14))
 	local p6=$BG_PID
 	run_cases "$out.d" "$tok" ctl_deferred:$H2:$((b + 20)) c1_paws_deferred:$H2:$((b + 21)) \
 		c2_before_deferred:$H2:$((b + 22)) c6_urg_deferred:$H2:$((b + 23)) \
@@ -55,7 +57,7 @@ phase() {
 		run_cases "$out.h" "$tok" h_ooo:$H:$((b + 40)) h_ooo_future:$H:$((b + 41)) h_overlap:$H:$((b + 42)) \
 			h_frag:$H:$((b + 43)) h_tfo:$H:$((b + 44)) h_fin:$H:$((b + 45)) h_window:$H:$((b + 46)) \
 			h_pipe:$H:$((b + 47)) h_body:$H:$((b + 48)) h_frag:$H6:$((b + 50)) h_ext:$H6:$((b + 51)) \
-			h_ooo_future:$H6:$((b + 52))
+			h_ooo_future:$H6:$((b + 52)) h_resend_longer:$H:$((b + 54))
 		local ph=$BG_PID
 		# the extension-header segment's own control: from the allowed country,
 		# which never meets the guard, the same crafted segment reaches nginx
@@ -87,6 +89,8 @@ phase() {
 	$j "$label, IPv4: 6 urgent data: nginx read nothing but the challenge" "$out" "$LOG" $((b + 3)) "$tok"
 	$j "$label, IPv6: 6 urgent data: nginx read nothing but the challenge" "$out" "$LOG" $((b + 13)) "$tok"
 	$j "$label, IPv4 deferred: 6 urgent data completing the handshake: nginx read nothing but the challenge" "$out" "$LOG" $((b + 23)) "$tok"
+	$j "$label, IPv4: 6 an urgent pointer on a bare ACK, into the request that follows: nginx read nothing but the challenge" "$out" "$LOG" $((b + 4)) "$tok"
+	$j "$label, IPv6: 6 an urgent pointer on a bare ACK, into the request that follows: nginx read nothing but the challenge" "$out" "$LOG" $((b + 14)) "$tok"
 	[ "$label" = webroot ] || return 0
 	$j "held, IPv4: out of order, a request's second half first: nothing reaches nginx" "$out" "$LOG" $((b + 40)) "$tok"
 	$j "held, IPv4: out of order, the challenge at a later offset, then other requests: nothing but the challenge" "$out" "$LOG" $((b + 41)) "$tok"
@@ -104,6 +108,7 @@ phase() {
 	$j "held, IPv4: FIN with data after the challenge: nothing but the challenge" "$out" "$LOG" $((b + 45)) "$tok" answered
 	$j "held, IPv4: zero-window probe, data beyond the receive window and again: nothing but the challenge" "$out" "$LOG" $((b + 46)) "$tok"
 	$j "held, IPv4: pipelining in one segment: nothing but the challenge" "$out" "$LOG" $((b + 47)) "$tok"
+	$j "held, IPv4: a resend of the challenge that goes on with a second request: nothing but the challenge" "$out" "$LOG" $((b + 54)) "$tok" answered
 	$j "held, IPv4: a body in a later segment: nothing but the challenge" "$out" "$LOG" $((b + 48)) "$tok" answered
 }
 
@@ -132,7 +137,7 @@ wait_for "$T_DLOG" "open: guarded" 30 && t_pass "always: the guarded window is o
 phase always No_such_token_anywhere 22000
 daemon_stop
 
-if [ "$T_FAIL" -gt 0 ]; then
+if [ "$T_FAIL" -gt 0 ] || [ -n "${ADV_VERBOSE:-}" ]; then # the evidence; ADV_VERBOSE=1 shows it always
 	echo "--- the attacker's view (tests/adversary/cases.py):"
 	cat "$T_TMP"/attack-webroot "$T_TMP"/attack-always 2>/dev/null | sed 's/^/    /'
 	echo "--- nginx's access log:"
