@@ -6,8 +6,9 @@
 #    source port and ISN in a later window (opened for a token the attacker
 #    never saw) must not get other bytes of the same length through;
 #  4 a closed window's connections come back: a peer that keeps its
-#    connection across the window's close (its tokens removed, the daemon's
-#    SIGTERM, the daemon's SIGKILL) must not get a second request to nginx.
+#    connection across the window's close (its tokens removed, `porthole
+#    close`, the daemon's SIGTERM, max_window, the daemon's SIGKILL) must not
+#    get a second request to nginx.
 # IPv4 and IPv6 each time.
 set -u
 source "$(dirname "$0")/../lib.sh"
@@ -80,38 +81,51 @@ done
 
 # --- 4: a closed window's connections come back ------------------------------------------------
 # close_case LABEL BASE HOW: a kept-alive crafted connection over IPv4 and IPv6, its
-# challenge answered; HOW closes the window; then the attacker sends a second request
+# challenge (token Keep_LABEL) answered; HOW closes the window; then the attacker
+# sends a second request on it
 close_case() {
-	local label=$1 b=$2 how=$3 v p n
+	local label=$1 b=$2 how=$3 tok=Keep_$1 v p n dst
 	n=$(grep -c 'open: guarded' "$T_DLOG")
-	echo "k" >"$ACME/Keep_alive_tok"
+	echo "k" >"$ACME/$tok"
 	wait_count "$T_DLOG" 'open: guarded' $((n + 1)) || t_fail "4, $label: a token opened a window"
 	for v in 4 6; do
-		p=$((b + v))
-		[ $v = 4 ] && start_case "c4$label$v" "c4_after_close:$H:$p" Keep_alive_tok ||
-			start_case "c4$label$v" "c4_after_close:$H6:$p" Keep_alive_tok
+		dst=$H
+		[ $v = 6 ] && dst=$H6
+		start_case "c4$label$v" "c4_after_close:$dst:$((b + v))" "$tok"
 	done
 	firsts $((b + 4)) $((b + 6)) || t_fail "4, $label: the attacker's challenges did not finish"
 	$how
 	go $((b + 4)) $((b + 6))
 	finish_cases
-	rm -f "$ACME/Keep_alive_tok"
+	rm -f "$ACME/$tok"
 	sleep 0.2
 	for v in 4 6; do
 		p=$((b + v))
 		said "c4$label$v" "sent .*GET /secret-c4" && t_pass "4, IPv$v, $label: control: the attacker sent its second request" ||
 			t_fail "4, IPv$v, $label: control: the attacker sent its second request"
 		adv_judge "4, IPv$v, $label: a connection kept across the window's close: nginx read nothing after the challenge" \
-			"$OUT.c4$label$v" "$LOG" "$p" Keep_alive_tok answered
+			"$OUT.c4$label$v" "$LOG" "$p" "$tok" answered
 	done
 }
 
 close_tokens() {
 	local n
 	n=$(grep -c 'closed (tokens-gone)' "$T_DLOG")
-	rm -f "$ACME/Keep_alive_tok"
+	rm -f "$ACME/Keep_tokens-gone"
 	wait_count "$T_DLOG" 'closed (tokens-gone)' $((n + 1)) && t_pass "4, tokens-gone: the window closed" ||
 		t_fail "4, tokens-gone: the window closed"
+}
+close_revoke() {
+	local n id
+	n=$(grep -c 'closed (revoked)' "$T_DLOG")
+	id=$(grep -o 'window [0-9]* open: guarded' "$T_DLOG" | tail -1 | cut -d' ' -f2)
+	ph close "$id" >/dev/null
+	wait_count "$T_DLOG" 'closed (revoked)' $((n + 1)) && t_pass "4, revoked: porthole close $id closed the window" ||
+		t_fail "4, revoked: porthole close $id closed the window"
+}
+close_deadline() {
+	wait_count "$T_DLOG" 'closed (deadline)' 1 60 && t_pass "4, deadline: max_window closed the window" ||
+		t_fail "4, deadline: max_window closed the window"
 }
 close_term() {
 	daemon_stop
@@ -125,8 +139,10 @@ close_kill() {
 }
 
 close_case tokens-gone 24000 close_tokens
+close_case revoked 24030 close_revoke
 close_case SIGTERM 24010 close_term
-daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || t_fail "daemon start (SIGKILL case)"
+daemon_start "serve = cgroup $NGINX_CG webroot=$WWW max_window=3" || t_fail "daemon start (deadline, SIGKILL)"
+close_case deadline 24040 close_deadline
 close_case SIGKILL 24020 close_kill
 
 if [ "$T_FAIL" -gt 0 ] || [ -n "${ADV_VERBOSE:-}" ]; then # the evidence; ADV_VERBOSE=1 shows it always
