@@ -10,7 +10,8 @@ cases.py TOKEN CASE:DST:SPORT [CASE:DST:SPORT...]
          (ISN derived from it), by which the test finds the case's lines in
          nginx's access log.
 Every case tries to make nginx read a request other than the one challenge
-request; its path starts with /secret-. The test judges by nginx's log only;
+request (its path starts with /secret-, or the challenge's own path lost a
+byte). The test judges by nginx's log only;
 what is printed here is the evidence of what was sent and what came back.
 Cases run one after the other, each bounded in time (timeouts, no sleeps).
 The cases of a connection's lifetime (3, 4) wait for the test between their
@@ -202,7 +203,7 @@ def c4_after_close(p, dst, sport, tok):
     req = challenge(tok)
     c.send(req)
     c.wait_ack(len(req))
-    d = c.reply(ack=False)
+    c.reply(ack=False)
     touch("%s/%d.first" % (sync, sport))
     if not wait_file("%s/%d.go" % (sync, sport), 30):
         say("c4: the test never said go")

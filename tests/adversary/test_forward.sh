@@ -53,7 +53,9 @@ REDLOG=$T_TMP/redirected.log
 : >"$DOWNLOG"; : >"$REDLOG"
 # the downstream server (80 and 8081) and the other local process (8080, every address)
 for port in 80 8081; do
-	nsenter --net=/run/netns/"$T_PFX-down" -- "$PY" "$HL" serve "$DOWNLOG" downstream$([ $port = 80 ] || echo -$port) $port 600 \
+	name=downstream
+	[ $port = 80 ] || name=downstream-$port
+	nsenter --net=/run/netns/"$T_PFX-down" -- "$PY" "$HL" serve "$DOWNLOG" $name $port 600 \
 		$DOWN $DOWN6 >"$T_TMP/down$port.out" 2>&1 &
 	T_PIDS+=("$!")
 done
@@ -64,7 +66,7 @@ in_host ping -c1 -W1 $DOWN >/dev/null 2>&1; in_host ping -6 -c1 -W1 $DOWN6 >/dev
 
 # geo PLACE: the host's geo-block at PLACE (raw, mangle, before-dstnat, after-dstnat, forward)
 geo() {
-	local hook=prerouting prio chain input=""
+	local hook=prerouting prio input=""
 	case $1 in
 	raw) prio=-300 ;; mangle) prio=-150 ;; before-dstnat) prio=-101 ;; after-dstnat) prio=-99 ;;
 	forward) hook=forward prio=0

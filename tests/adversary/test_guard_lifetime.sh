@@ -41,7 +41,7 @@ start_case() {
 }
 # firsts SPORT...: wait (up to 10 s) until each case's first request is done
 firsts() { local p; for p in "$@"; do wait_for_file "$SYNC/$p.first" 100 || return 1; done; }
-wait_for_file() { local i; for i in $(seq "$2"); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
+wait_for_file() { local _; for _ in $(seq "$2"); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
 go() { local p; for p in "$@"; do touch "$SYNC/$p.go"; done; }
 finish_cases() { wait "${ATTACKERS[@]}" 2>/dev/null; ATTACKERS=(); }
 said() { grep -q -- "$2" "$OUT.$1"; } # NAME PATTERN: the attacker's output says it

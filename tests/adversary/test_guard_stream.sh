@@ -7,10 +7,15 @@
 # each crafted connection nginx may log the challenge request and nothing
 # else. Classes: 1 a resend whose first copy TCP threw away (PAWS), on the
 # established socket and on a `deferred` listener; 2 a segment that starts
-# before rcv_nxt; 6 urgent data; and the classes that held on 502f4b6 (out of
-# order, overlap, IP fragments, IPv6 extension headers, data on the SYN, FIN
-# with data, a zero-window probe, pipelining, a body in a later segment). Then
-# classes 1, 2 and 6 again with `always`, where no secret is needed.
+# before rcv_nxt; 6 urgent data, on the request itself or as an urgent
+# pointer on a bare ACK before it; and the classes that held on 502f4b6 (out
+# of order, overlap, IP fragments, IPv6 extension headers, data on the SYN,
+# FIN with data, a zero-window probe, pipelining, a body in a later segment,
+# a longer resend). Then classes 1, 2 and 6 again with `always`, where no
+# secret is needed. Controls: a crafted challenge is answered on each path;
+# an attack that starts with the challenge needs it answered; the crafted
+# extension-header segment and SYN data reach nginx from the allowed country
+# (never guarded) or with no window.
 set -u
 source "$(dirname "$0")/../lib.sh"
 t_init guard_stream
