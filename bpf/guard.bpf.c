@@ -104,6 +104,7 @@ enum {
 	GC_ADMITTED,    /* one request passed: seq, len, digest say which bytes */
 	GC_DROPPED,     /* judged and refused: nothing more passes */
 	GC_WAITING,     /* a whole request for a token not (yet) live: judged again when it comes again */
+	GC_UNGUARDED,   /* a connection the host admitted on its own: never judged, leaves at once */
 };
 struct guard_conn {
 	__u64 state;        /* GC_* (64 bits: compared and swapped) */
@@ -581,7 +582,7 @@ int ph_guard(struct __sk_buff *skb)
 {
 	__u32 m = skb->mark & mark_mask;
 	int marked = guard_mark && (m == guard_mark || m == guard_cand);
-	struct guard_conn *gc, *pg, fresh = {};
+	struct guard_conn *gc = NULL, *pg, fresh = {};
 	struct peer p = {};
 	struct seg g = {};
 	struct bpf_sock *sk;
@@ -598,6 +599,11 @@ int ph_guard(struct __sk_buff *skb)
 	lport = (__u16)sk->src_port;
 	if (!marked && !bpf_map_lookup_elem(&guard_ports, &lport))
 		return 1; /* not a served port: never a guarded connection */
+	if (sk->state != TCP_LISTEN_STATE) {
+		gc = bpf_sk_storage_get(&guard_conns, sk, NULL, 0);
+		if (gc && gc->state == GC_UNGUARDED)
+			return 1; /* the allowed country's, known as such since its first packet */
+	}
 	if (netns_cookie && sk_netns_cookie(sk) != netns_cookie)
 		return 1; /* another daemon's namespace: its own guard judges */
 	if (parse(skb, &p, &g))
@@ -636,10 +642,14 @@ int ph_guard(struct __sk_buff *skb)
 		gc = bpf_sk_storage_get(&guard_conns, sk, NULL, 0);
 		if (!gc) {
 			pg = bpf_map_lookup_elem(&guard_pending, &p.ck);
-			if (!pg && m != guard_mark)
-				return 1;
-			if (pg && !pg->guarded && m != guard_mark) {
-				bpf_map_delete_elem(&guard_pending, &p.ck); /* the allowed country's: not ours */
+			if (m != guard_mark && (!pg || !pg->guarded)) {
+				/* the host admitted it on its own (the allowed
+				 * country): said once, so that its later packets
+				 * leave at the third test */
+				if (pg)
+					bpf_map_delete_elem(&guard_pending, &p.ck);
+				fresh.state = GC_UNGUARDED; /* made with it: no CPU sees it half-made */
+				bpf_sk_storage_get(&guard_conns, sk, &fresh, BPF_SK_STORAGE_GET_F_CREATE);
 				return 1;
 			}
 			gc = bpf_sk_storage_get(&guard_conns, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
