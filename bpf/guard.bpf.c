@@ -154,142 +154,15 @@ __u64 guard_lost_events = 0;
  * than it holds means some were pushed out (and cannot be ended by cookie) */
 __u64 guard_socks_added = 0;
 
-#define REQ_MASK (PH_GUARD_REQ_MAX - 1)
-#define TOKEN_MASK (PH_TOKEN_MAX - 1)
-
-/* "GET /.well-known/acme-challenge/" and " HTTP/1.", eight bytes a word
- * (constants in the code: a string in .rodata would cost a map read) */
-#define W8(a, b, c, d, e, f, g, h)                                                                     \
-	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 | (__u64)(e) << 32 |  \
-	 (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
-#define PREFIX_LEN 32
-#define VERSION_LEN 11 /* " HTTP/1.x\r\n" */
-
-static __always_inline char prefix_at(__u32 k)
-{
-	__u64 w = k < 8	   ? W8('G', 'E', 'T', ' ', '/', '.', 'w', 'e')
-		  : k < 16 ? W8('l', 'l', '-', 'k', 'n', 'o', 'w', 'n')
-		  : k < 24 ? W8('/', 'a', 'c', 'm', 'e', '-', 'c', 'h')
-			   : W8('a', 'l', 'l', 'e', 'n', 'g', 'e', '/');
-
-	return (char)(w >> ((k & 7) * 8));
-}
-
-static __always_inline char version_at(__u32 k)
-{
-	return (char)(W8(' ', 'H', 'T', 'T', 'P', '/', '1', '.') >> ((k & 7) * 8));
-}
-
-static __always_inline int tok_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-/* The reader's state between two bytes of the request. */
-enum { R_PREFIX, R_TOKEN, R_VERSION, R_LINE_START, R_HEADER, R_HEADER_COLON, R_HEADER_CR, R_END_CR };
-
-struct req_scan {
-	struct guard_scratch *s;
-	__u32 len;          /* bytes in s->buf */
-	__u32 state;        /* R_* */
-	__u32 at;           /* where the current part (token, version) began */
-	__u32 result;       /* 0 running, else enum ph_guard_why */
-};
-
-/* One byte of the request (bpf_loop callback); 1 stops the loop. */
-static long req_step(__u32 idx, void *arg)
-{
-	struct req_scan *r = arg;
-	struct guard_scratch *s = r->s;
-	__u32 k;
-	char c;
-
-	if (idx >= r->len) {
-		r->result = PH_GW_SPLIT; /* the segment ends before the empty line */
-		return 1;
-	}
-	c = s->buf[idx & REQ_MASK];
-	switch (r->state) {
-	case R_PREFIX:
-		if (c != prefix_at(idx))
-			goto refuse_prefix;
-		if (idx + 1 == PREFIX_LEN) {
-			r->state = R_TOKEN;
-			r->at = idx + 1;
-		}
-		return 0;
-	case R_TOKEN:
-		k = idx - r->at;
-		if (tok_char(c)) {
-			if (k >= PH_TOKEN_MAX)
-				goto refuse_token;
-			s->key.token[k & TOKEN_MASK] = c;
-			s->key.len = k + 1;
-			return 0;
-		}
-		if (k == 0)
-			goto refuse_token;
-		r->state = R_VERSION;
-		r->at = idx;
-		/* fall through: this byte is the version's first */
-	case R_VERSION:
-		k = idx - r->at;
-		if (k < 8 ? c != version_at(k) : k == 8 ? c != '0' && c != '1' : c != (k == 9 ? '\r' : '\n')) {
-			r->result = PH_GW_BAD_VERSION;
-			return 1;
-		}
-		if (k == VERSION_LEN - 1)
-			r->state = R_LINE_START;
-		return 0;
-	case R_LINE_START:
-		if (c == '\r') {
-			r->state = R_END_CR;
-			return 0;
-		}
-		if (c == ' ' || c == '\t' || c == ':' || c < 0x21 || c > 0x7e)
-			break; /* folding, an empty name, control bytes */
-		r->state = R_HEADER;
-		return 0;
-	case R_HEADER:
-	case R_HEADER_COLON:
-		if (c == '\r') {
-			if (r->state != R_HEADER_COLON)
-				break;
-			r->state = R_HEADER_CR;
-			return 0;
-		}
-		if (c == ':')
-			r->state = R_HEADER_COLON;
-		else if (c != '\t' && (c < 0x20 || c > 0x7e))
-			break;
-		return 0;
-	case R_HEADER_CR:
-		if (c != '\n')
-			break;
-		r->state = R_LINE_START;
-		return 0;
-	case R_END_CR:
-		if (c != '\n')
-			break;
-		r->result = idx + 1 == r->len ? PH_GW_ADMITTED : PH_GW_PIPELINED;
-		return 1;
-	}
-	r->result = PH_GW_BAD_HEADER;
-	return 1;
-refuse_prefix:
-	r->result = PH_GW_NOT_CHALLENGE;
-	return 1;
-refuse_token:
-	s->key.len = 0;
-	r->result = PH_GW_BAD_TOKEN;
-	return 1;
-}
+#define SIP_MASK (PH_GUARD_REQ_MAX - 1)
+#include "guard_request.bpf.h"
+#include "siphash.bpf.h"
 
 /* Judge one request segment in s->buf[0..len): an enum ph_guard_why; the
  * token goes to s->key (len 0 if none was read). */
 static __always_inline __u32 judge(struct guard_scratch *s, __u32 len, const struct ph_guard_srv *srv)
 {
-	struct req_scan r = { .s = s, .len = len };
+	struct req_scan r = { .buf = s->buf, .key = &s->key, .len = len };
 
 	s->key.len = 0;
 	__builtin_memset(s->key.token, 0, sizeof(s->key.token));
@@ -355,61 +228,6 @@ static __always_inline __u64 sk_netns_cookie(struct bpf_sock *sk)
 	if (!tp)
 		return 0;
 	return BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.__sk_common.skc_net.net, net_cookie);
-}
-
-/* ---- the resend digest: SipHash-2-4 with the daemon's secret key ------------------------ */
-
-struct sip {
-	const struct guard_scratch *s;
-	__u32 len;
-	__u64 v0, v1, v2, v3;
-};
-
-#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
-static __always_inline void sip_round(struct sip *h)
-{
-	h->v0 += h->v1; h->v1 = ROTL(h->v1, 13); h->v1 ^= h->v0; h->v0 = ROTL(h->v0, 32);
-	h->v2 += h->v3; h->v3 = ROTL(h->v3, 16); h->v3 ^= h->v2;
-	h->v0 += h->v3; h->v3 = ROTL(h->v3, 21); h->v3 ^= h->v0;
-	h->v2 += h->v1; h->v1 = ROTL(h->v1, 17); h->v1 ^= h->v2; h->v2 = ROTL(h->v2, 32);
-}
-
-/* one whole 8-byte block (bpf_loop callback) */
-static long sip_block(__u32 idx, void *arg)
-{
-	struct sip *h = arg;
-	__u64 m;
-
-	__builtin_memcpy(&m, &h->s->buf[(idx * 8) & (REQ_MASK & ~7u)], 8);
-	h->v3 ^= m;
-	sip_round(h);
-	sip_round(h);
-	h->v0 ^= m;
-	return 0;
-}
-
-static __always_inline __u64 digest(const struct guard_scratch *s, __u32 len)
-{
-	struct sip h = { .s = s, .len = len, .v0 = sip_k0 ^ 0x736f6d6570736575ULL, .v1 = sip_k1 ^ 0x646f72616e646f6dULL,
-			 .v2 = sip_k0 ^ 0x6c7967656e657261ULL, .v3 = sip_k1 ^ 0x7465646279746573ULL };
-	__u32 full = (len / 8) & (PH_GUARD_REQ_MAX / 8 - 1), off = full * 8;
-	__u64 m = (__u64)(len & 0xff) << 56;
-
-	bpf_loop(full, sip_block, &h, 0);
-	/* the last block: the rest of the bytes and the length */
-	for (__u32 j = 0; j < 7; j++)
-		if (off + j < len)
-			m |= (__u64)(__u8)s->buf[(off + j) & REQ_MASK] << (8 * j);
-	h.v3 ^= m;
-	sip_round(&h);
-	sip_round(&h);
-	h.v0 ^= m;
-	h.v2 ^= 0xff;
-	sip_round(&h);
-	sip_round(&h);
-	sip_round(&h);
-	sip_round(&h);
-	return h.v0 ^ h.v1 ^ h.v2 ^ h.v3;
 }
 
 /* ---- the segment and its connection ---------------------------------------------------- */
@@ -532,7 +350,7 @@ static __always_inline int judge_segment(struct __sk_buff *skb, struct guard_con
 	if (plen == 0 || bpf_skb_load_bytes(skb, off, s->buf, plen))
 		return 0;
 	if (state == GC_ADMITTED) {
-		if (g->seq == gc->seq && plen == gc->len && digest(s, plen) == gc->digest)
+		if (g->seq == gc->seq && plen == gc->len && siphash(s->buf, plen, sip_k0, sip_k1) == gc->digest)
 			return 1; /* the admitted bytes again: TCP threw the first copy away, or will keep one */
 		s = NULL;
 		why = g->seq == gc->seq ? PH_GW_RESEND_CHANGED : PH_GW_SECOND;
@@ -554,7 +372,7 @@ static __always_inline int judge_segment(struct __sk_buff *skb, struct guard_con
 	if (why == PH_GW_ADMITTED) {
 		gc->seq = g->seq;
 		gc->len = plen;
-		gc->digest = digest(s, plen);
+		gc->digest = siphash(s->buf, plen, sip_k0, sip_k1);
 		gc->state = GC_ADMITTED;
 	} else if (why == PH_GW_TOKEN_NOT_LIVE) {
 		/* The ACME client may have written the token file an instant
