@@ -419,8 +419,15 @@ int ph_guard(struct __sk_buff *skb)
 		return 1; /* not a served port: never a guarded connection */
 	if (sk->state != TCP_LISTEN_STATE) {
 		gc = bpf_sk_storage_get(&guard_conns, sk, NULL, 0);
-		if (gc && gc->state == GC_UNGUARDED)
-			return 1; /* the allowed country's, known as such since its first packet */
+		if (gc && gc->state == GC_UNGUARDED) {
+			if (m != guard_mark)
+				return 1; /* the allowed country's, known as such since its first packet */
+			/* conntrack says the host would have dropped it, yet its
+			 * first packet came unmarked (one conntrack did not
+			 * track): never judged, so nothing of it passes */
+			gc->state = GC_DROPPED;
+			return 0;
+		}
 	}
 	if (netns_cookie && sk_netns_cookie(sk) != netns_cookie)
 		return 1; /* another daemon's namespace: its own guard judges */
