@@ -17,6 +17,10 @@
  * on it is dropped in the kernel (cgroup_skb/ingress). */
 #define PH_MAX_SERVERS_BPF  16
 #define PH_TOKEN_MAX        128
+/* a token's characters (RFC 8555's base64url alphabet): the guard's reader
+ * and the daemon's token sources use this one definition */
+#define PH_TOKEN_CHAR(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9') || \
+			  (c) == '-' || (c) == '_')
 #define PH_GUARD_REQ_MAX    1024  /* bytes in the one request segment */
 #define PH_MAX_TOKENS_BPF   1024
 #define PH_GUARD_RINGBUF_BYTES (256 * 1024)

@@ -34,10 +34,6 @@ static __always_inline char version_at(__u32 k)
 	return (char)(W8(' ', 'H', 'T', 'T', 'P', '/', '1', '.') >> ((k & 7) * 8));
 }
 
-static __always_inline int tok_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
 
 /* The reader's state between two bytes of the request. */
 enum { R_PREFIX, R_TOKEN, R_VERSION, R_LINE_START, R_HEADER, R_HEADER_COLON, R_HEADER_CR, R_END_CR };
@@ -74,7 +70,7 @@ static long req_step(__u32 idx, void *arg)
 		return 0;
 	case R_TOKEN:
 		k = idx - r->at;
-		if (tok_char(c)) {
+		if (PH_TOKEN_CHAR(c)) {
 			if (k >= PH_TOKEN_MAX)
 				goto refuse_token;
 			r->key->token[k & TOKEN_MASK] = c;
