@@ -49,6 +49,7 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define TCP_LISTEN_STATE 10
+#define TCP_NEW_SYN_RECV_STATE 12
 #define IPPROTO_TCP_NUM 6
 #define PH_MAX_CGROUP_LEVEL 16
 
@@ -106,13 +107,7 @@ enum {
 	GC_WAITING,     /* a whole request for a token not (yet) live: judged again when it comes again */
 	GC_UNGUARDED,   /* a connection the host admitted on its own: never judged, leaves at once */
 };
-struct guard_conn {
-	__u64 state;        /* GC_* (64 bits: compared and swapped) */
-	__u32 seq, len;     /* the admitted segment */
-	__u64 digest;       /* keyed hash of the admitted bytes */
-	__u32 isn;          /* pending: the client's ISN, from its SYN */
-	__u32 guarded;      /* pending: the host would have dropped it (a guarded-marked packet seen) */
-};
+#define guard_conn ph_guard_conn
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -318,7 +313,7 @@ static __always_inline int served(struct __sk_buff *skb, struct ph_guard_srv *sr
 
 /* Judge one payload segment of a guarded connection whose state is gc and
  * whose stream goes on at rcv_nxt. 1 passes it. */
-static __always_inline int judge_segment(struct __sk_buff *skb, struct guard_conn *gc, __u32 rcv_nxt,
+static __always_inline int judge_segment(struct __sk_buff *skb, struct guard_conn *gc, __u32 rcv_nxt, int listener,
 					 const struct seg *g, const struct peer *p)
 {
 	struct ph_guard_srv srv = {};
@@ -332,8 +327,14 @@ static __always_inline int judge_segment(struct __sk_buff *skb, struct guard_con
 		why = PH_GW_URGENT;
 		goto final;
 	}
-	if ((__s32)(g->seq + plen - rcv_nxt) <= 0)
-		return 1; /* all of it is data TCP has already: it delivers none of it */
+	if ((__s32)(g->seq + plen - rcv_nxt) <= 0) {
+		/* all of it is data TCP has already: it delivers none of it. A
+		 * request socket has none: there, such a segment is a lie */
+		if (!listener)
+			return 1;
+		why = PH_GW_NOT_NEXT;
+		goto final;
+	}
 	state = gc->state;
 	if (state == GC_DROPPED || state == GC_JUDGING)
 		return 0;
@@ -395,6 +396,45 @@ final:
 	return 0;
 }
 
+/* The ISN of the request socket this segment's handshake is in (the kernel's
+ * own, whatever SYNs came since): 0 and *isn set, or -1 when there is none
+ * (a SYN cookie's handshake: its ACK makes the child, whose stream starts
+ * at this segment). */
+static __always_inline int reqsk_isn(struct __sk_buff *skb, const struct peer *p, __u32 *isn)
+{
+	struct bpf_sock_tuple t = {};
+	struct tcp_request_sock *rq;
+	struct bpf_sock *sk;
+	__u32 size;
+	int r = -1;
+
+	if (p->family == AF_INET) {
+		__builtin_memcpy(&t.ipv4.saddr, p->ck.saddr, 4);
+		__builtin_memcpy(&t.ipv4.daddr, p->ck.daddr, 4);
+		t.ipv4.sport = p->ck.sport;
+		t.ipv4.dport = p->ck.dport;
+		size = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, p->ck.saddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, p->ck.daddr, 16);
+		t.ipv6.sport = p->ck.sport;
+		t.ipv6.dport = p->ck.dport;
+		size = sizeof(t.ipv6);
+	}
+	sk = bpf_skc_lookup_tcp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return -1;
+	if (sk->state == TCP_NEW_SYN_RECV_STATE) {
+		rq = bpf_skc_to_tcp_request_sock(sk);
+		if (rq) {
+			*isn = BPF_CORE_READ(rq, rcv_isn);
+			r = 0;
+		}
+	}
+	bpf_sk_release(sk);
+	return r;
+}
+
 SEC("cgroup_skb/ingress")
 int ph_guard(struct __sk_buff *skb)
 {
@@ -405,8 +445,9 @@ int ph_guard(struct __sk_buff *skb)
 	struct seg g = {};
 	struct bpf_sock *sk;
 	struct bpf_tcp_sock *tp;
+	__u32 rcv_nxt, child_isn;
+	__u64 got;
 	__u16 lport;
-	__u32 rcv_nxt;
 
 	sk = skb->sk;
 	if (!sk)
@@ -462,11 +503,41 @@ int ph_guard(struct __sk_buff *skb)
 		if (!pg->guarded)
 			return 1; /* the host admits it on its own (the allowed country) */
 		gc = pg;
-		rcv_nxt = pg->isn + 1;
+		if (g.plen) {
+			/* where the stream starts is the request socket's, not
+			 * the last SYN's: a second SYN out of its window moves
+			 * nothing in the kernel */
+			__u32 isn;
+			if (reqsk_isn(skb, &p, &isn) == 0) {
+				if (pg->isn != isn) {
+					/* another attempt's state: this one's is fresh */
+					pg->state = GC_FRESH;
+					pg->isn = isn;
+				}
+				rcv_nxt = isn + 1;
+			} else {
+				rcv_nxt = g.seq; /* a SYN cookie's ACK: the child's stream starts here */
+			}
+		}
 	} else {
 		gc = bpf_sk_storage_get(&guard_conns, sk, NULL, 0);
 		if (!gc) {
 			pg = bpf_map_lookup_elem(&guard_pending, &p.ck);
+			tp = bpf_tcp_sock(sk);
+			if (!tp)
+				return 0;
+			got = tp->bytes_received;
+			child_isn = tp->rcv_nxt - (__u32)got - 1;
+			barrier_var(got); /* read here, from the socket (no pointer arithmetic on it later) */
+			if (!pg && got) {
+				/* it took data on its handshake's last ACK, and what
+				 * was judged of it is gone (pushed out of the pending
+				 * list): nothing more of it passes */
+				fresh.state = GC_DROPPED;
+				bpf_sk_storage_get(&guard_conns, sk, &fresh, BPF_SK_STORAGE_GET_F_CREATE);
+				remember_sock(skb, &p);
+				return 0;
+			}
 			if (m != guard_mark && (!pg || !pg->guarded)) {
 				/* the host admitted it on its own (the allowed
 				 * country): said once, so that its later packets
@@ -480,15 +551,16 @@ int ph_guard(struct __sk_buff *skb)
 			gc = bpf_sk_storage_get(&guard_conns, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 			if (!gc)
 				return 0; /* no state, no judging: fail closed */
-			tp = bpf_tcp_sock(sk);
 			/* the child inherits the attempt's state only if it is
 			 * that attempt: its ISN is rcv_nxt less what it
 			 * received, less one */
-			if (pg && tp && pg->isn == tp->rcv_nxt - (__u32)tp->bytes_received - 1) {
+			if (pg && pg->isn == child_isn) {
 				gc->seq = pg->seq;
 				gc->len = pg->len;
 				gc->digest = pg->digest;
 				gc->state = pg->state == GC_JUDGING ? GC_DROPPED : pg->state;
+			} else if (got) {
+				gc->state = GC_DROPPED; /* data judged for another attempt, or never */
 			}
 			if (pg)
 				bpf_map_delete_elem(&guard_pending, &p.ck);
@@ -510,5 +582,5 @@ int ph_guard(struct __sk_buff *skb)
 	}
 	if (!g.plen)
 		return 1; /* ACKs, FIN, RST: no bytes for the server in them */
-	return judge_segment(skb, gc, rcv_nxt, &g, &p);
+	return judge_segment(skb, gc, rcv_nxt, sk->state == TCP_LISTEN_STATE, &g, &p);
 }

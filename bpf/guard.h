@@ -46,6 +46,16 @@ struct ph_conn_key {
 	__u32 family;
 };
 
+/* the guard's state of one connection (sk storage), or of one connection
+ * attempt (the pending map, by struct ph_conn_key) */
+struct ph_guard_conn {
+	__u64 state;        /* the guard's GC_* (64 bits: compared and swapped) */
+	__u32 seq, len;     /* the admitted segment */
+	__u64 digest;       /* keyed hash of the admitted bytes */
+	__u32 isn;          /* pending: the client's ISN (its SYN's, then its request socket's) */
+	__u32 guarded;      /* pending: the host would have dropped it (a guarded-marked packet seen) */
+};
+
 /* a connection the guard judged: the daemon ends it when its window closes */
 struct ph_guard_sock {
 	__u8 laddr[16], raddr[16];
