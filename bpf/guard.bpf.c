@@ -311,6 +311,24 @@ static __always_inline int served(struct __sk_buff *skb, struct ph_guard_srv *sr
 	return found;
 }
 
+/* Copy the segment's payload into the scratch buffer. The length's bound is
+ * made in a register right at the call (Linux 6.1's verifier loses it when
+ * the compiler keeps the length on the stack: "R4 min value is negative"). */
+static __always_inline int load_request(struct __sk_buff *skb, __u32 off, struct guard_scratch *s, __u32 len)
+{
+	__u64 n = len, o = off;
+
+	if (n == 0)
+		return -1;
+	/* 1..PH_GUARD_REQ_MAX by arithmetic, not by a test of != 0 (which the
+	 * older verifier does not turn into a lower bound) */
+	n -= 1;
+	asm volatile("%[n] &= %[m]" : [n] "+r"(n) : [m] "i"(REQ_MASK));
+	n += 1;
+	asm volatile("%[o] &= 0xffff" : [o] "+r"(o));
+	return bpf_skb_load_bytes(skb, (__u32)o, s->buf, (__u32)n);
+}
+
 /* Judge one payload segment of a guarded connection whose state is gc and
  * whose stream goes on at rcv_nxt. 1 passes it. */
 static __always_inline int judge_segment(struct __sk_buff *skb, struct guard_conn *gc, __u32 rcv_nxt, int listener,
@@ -345,10 +363,8 @@ static __always_inline int judge_segment(struct __sk_buff *skb, struct guard_con
 	s = bpf_map_lookup_elem(&guard_scratch, &zero);
 	if (!s)
 		return 0;
-	/* the bound right at the call: older verifiers lose it across a spill */
-	off &= 0xffff;
 	plen &= REQ_MASK;
-	if (plen == 0 || bpf_skb_load_bytes(skb, off, s->buf, plen))
+	if (plen == 0 || load_request(skb, off, s, plen))
 		return 0;
 	if (state == GC_ADMITTED) {
 		if (g->seq == gc->seq && plen == gc->len && siphash(s->buf, plen, sip_k0, sip_k1) == gc->digest)

@@ -46,9 +46,15 @@ static __always_inline __u64 siphash(const char *buf, __u32 len, __u64 k0, __u64
 
 	bpf_loop(full, sip_block, &h, 0);
 	/* the last block: the rest of the bytes and the length */
-	for (__u32 j = 0; j < 7; j++)
-		if (off + j < len)
-			m |= (__u64)(__u8)buf[(off + j) & SIP_MASK] << (8 * j);
+	for (__u32 j = 0; j < 7; j++) {
+		if (off + j < len) {
+			__u64 i = off + j;
+			/* the mask in the code, whatever the compiler knows of
+			 * len: the verifier may know less after the loop */
+			asm volatile("%[i] &= %[m]" : [i] "+r"(i) : [m] "i"(SIP_MASK));
+			m |= (__u64)(__u8)buf[i] << (8 * j);
+		}
+	}
 	h.v3 ^= m;
 	sip_round(&h);
 	sip_round(&h);
