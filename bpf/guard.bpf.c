@@ -135,6 +135,8 @@ struct {
 struct guard_scratch {
 	char buf[PH_GUARD_REQ_MAX];
 	struct ph_token_key key;
+	__u32 pos;          /* the readers' own positions (see guard_request.bpf.h) */
+	__u32 pad0;
 };
 
 struct {
@@ -157,10 +159,16 @@ __u64 guard_socks_added = 0;
  * token goes to s->key (len 0 if none was read). */
 static __always_inline __u32 judge(struct guard_scratch *s, __u32 len, const struct ph_guard_srv *srv)
 {
-	struct req_scan r = { .buf = s->buf, .key = &s->key, .len = len };
+	struct req_scan r = { .buf = s->buf, .key = &s->key, .len = len, .pos = &s->pos, .state = R_TOKEN,
+			      .at = PREFIX_LEN };
+	__u32 why;
 
 	s->key.len = 0;
 	__builtin_memset(s->key.token, 0, sizeof(s->key.token));
+	why = prefix_check(s->buf, len);
+	if (why)
+		return why;
+	s->pos = PREFIX_LEN;
 	bpf_loop(PH_GUARD_REQ_MAX, req_step, &r, 0);
 	if (!r.result)
 		return PH_GW_SPLIT;
@@ -367,7 +375,7 @@ static __always_inline int judge_segment(struct __sk_buff *skb, struct guard_con
 	if (plen == 0 || load_request(skb, off, s, plen))
 		return 0;
 	if (state == GC_ADMITTED) {
-		if (g->seq == gc->seq && plen == gc->len && siphash(s->buf, plen, sip_k0, sip_k1) == gc->digest)
+		if (g->seq == gc->seq && plen == gc->len && siphash(s->buf, plen, &s->pos, sip_k0, sip_k1) == gc->digest)
 			return 1; /* the admitted bytes again: TCP threw the first copy away, or will keep one */
 		s = NULL;
 		why = g->seq == gc->seq ? PH_GW_RESEND_CHANGED : PH_GW_SECOND;
@@ -389,7 +397,7 @@ static __always_inline int judge_segment(struct __sk_buff *skb, struct guard_con
 	if (why == PH_GW_ADMITTED) {
 		gc->seq = g->seq;
 		gc->len = plen;
-		gc->digest = siphash(s->buf, plen, sip_k0, sip_k1);
+		gc->digest = siphash(s->buf, plen, &s->pos, sip_k0, sip_k1);
 		gc->state = GC_ADMITTED;
 	} else if (why == PH_GW_TOKEN_NOT_LIVE) {
 		/* The ACME client may have written the token file an instant

@@ -11,6 +11,7 @@
 struct sip {
 	const char *buf;            /* a map value of at least PH_GUARD_REQ_MAX bytes */
 	__u32 len;
+	__u32 *pos;                 /* the next block, in map memory (see guard_request.bpf.h's req_step) */
 	__u64 v0, v1, v2, v3;
 };
 
@@ -24,9 +25,12 @@ static __always_inline void sip_round(struct sip *h)
 }
 
 /* one whole 8-byte block (bpf_loop callback) */
-static long sip_block(__u32 idx, void *arg)
+static long sip_block(__u32 loop_idx, void *arg)
 {
 	struct sip *h = arg;
+	__u32 idx = (*h->pos)++;
+
+	(void)loop_idx;
 	__u64 m;
 
 	__builtin_memcpy(&m, &h->buf[(idx * 8) & (SIP_MASK & ~7u)], 8);
@@ -37,13 +41,14 @@ static long sip_block(__u32 idx, void *arg)
 	return 0;
 }
 
-static __always_inline __u64 siphash(const char *buf, __u32 len, __u64 k0, __u64 k1)
+static __always_inline __u64 siphash(const char *buf, __u32 len, __u32 *pos, __u64 k0, __u64 k1)
 {
-	struct sip h = { .buf = buf, .len = len, .v0 = k0 ^ 0x736f6d6570736575ULL, .v1 = k1 ^ 0x646f72616e646f6dULL,
+	struct sip h = { .buf = buf, .len = len, .pos = pos, .v0 = k0 ^ 0x736f6d6570736575ULL, .v1 = k1 ^ 0x646f72616e646f6dULL,
 			 .v2 = k0 ^ 0x6c7967656e657261ULL, .v3 = k1 ^ 0x7465646279746573ULL };
 	__u32 full = (len / 8) & ((SIP_MASK + 1) / 8 - 1), off = full * 8;
 	__u64 m = (__u64)(len & 0xff) << 56;
 
+	*pos = 0;
 	bpf_loop(full, sip_block, &h, 0);
 	/* the last block: the rest of the bytes and the length */
 	for (__u32 j = 0; j < 7; j++) {
