@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # porthole build.
 #
-# Kernel side: bpf/*.bpf.c -> build/bpf/*.bpf.o (clang -target bpf, CO-RE) ->
+# Kernel side, one object per feature (porthole: sessions, designations,
+# listeners; guard: server windows, loaded only with serve lines):
+# bpf/*.bpf.c -> build/bpf/*.bpf.o (clang -target bpf, CO-RE) ->
 # build/bpf/*.skel.h (bpftool gen skeleton); the daemon embeds the skeleton.
 # vmlinux.h: generated at build time from the running kernel's BTF
 # (/sys/kernel/btf/vmlinux, override with VMLINUX_BTF=...), never kept in git.
@@ -106,12 +108,14 @@ $(BUILD)/asan/obj/cli/%.o: cli/%.c $(wildcard lib/*.h cli/*.h)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c $(HEADERS) $(BUILD)/bpf/porthole.skel.h
+SKELS := $(BUILD)/bpf/porthole.skel.h $(BUILD)/bpf/guard.skel.h
+
+$(BUILD)/obj/%.o: %.c $(HEADERS) $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/asan/obj/%.o: %.c $(HEADERS) $(BUILD)/bpf/porthole.skel.h
+$(BUILD)/asan/obj/%.o: %.c $(HEADERS) $(SKELS)
 	$(call msg,CC-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@

@@ -7,6 +7,7 @@
  * by socket cgroup), a webroot only trusted hands can write, and where the
  * guard rules would go (the daemon's own planner over the live ruleset). */
 #include "cli.h"
+#include "check.h"
 #include "client.h"
 #include "cgroup.h"
 #include "config.h"
@@ -47,7 +48,6 @@
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 
-enum verdict { V_OK, V_WARN, V_FAIL, V_SKIP };
 static const char *const vname[] = { "ok", "warn", "fail", "skip" };
 
 struct check {
@@ -60,8 +60,7 @@ struct check {
 static struct check checks[MAX_CHECKS];
 static unsigned nchecks;
 
-static void add(enum verdict v, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void add(enum verdict v, const char *name, const char *fmt, ...)
+void check_add(enum verdict v, const char *name, const char *fmt, ...)
 {
 	struct check *c;
 	va_list ap;
@@ -76,100 +75,7 @@ static void add(enum verdict v, const char *name, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void check_kernel(int root)
-{
-	char mount[PATH_MAX];
-
-	if (access("/sys/kernel/btf/vmlinux", R_OK) == 0)
-		add(V_OK, "kernel BTF", "/sys/kernel/btf/vmlinux present (CO-RE programs can load)");
-	else
-		add(V_FAIL, "kernel BTF", "/sys/kernel/btf/vmlinux missing: the kernel needs CONFIG_DEBUG_INFO_BTF");
-	if (cg_find_mount(mount, sizeof(mount)) == 0)
-		add(V_OK, "cgroup v2", "mounted at %s", mount);
-	else
-		add(V_FAIL, "cgroup v2", "no cgroup2 mount in /proc/self/mountinfo: mount it (e.g. systemd's unified or hybrid layout)");
-	if (!root) {
-		add(V_SKIP, "BPF", "needs root to probe");
-		return;
-	}
-	{
-		int e = -bpf_ringbuf_probe();
-		if (!e) {
-			add(V_OK, "BPF", "bpf() works and ring buffers are available");
-		} else {
-			add(V_FAIL, "BPF", "cannot create a BPF ring buffer: %s%s", strerror(e),
-			    e == EPERM || e == EACCES ? " (bpf() is refused: a seccomp filter, e.g. a container's or a unit's "
-			    "SystemCallFilter=, or a missing capability: CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)" : "");
-		}
-	}
-}
-
-/* nft features, probed in a throwaway network namespace of a child: porthole's
- * whole table (owner flag, a set of mark . port with timeouts and counters,
- * socket, fib, ct and meta mark expressions) in one batch, as the daemon
- * makes it */
-struct probe_res {
-	int ran, err;
-	char extack[256];
-};
-
-static void probe_child(struct probe_res *pr, const struct ph_config *cfg)
-{
-	struct ph_nl *n = NULL;
-	struct nl_result *res = malloc(sizeof(*res));
-	struct nl_batch *b;
-	int idx;
-
-	pr->ran = res && unshare(CLONE_NEWNET) == 0 && nl_open(&n) == 0;
-	if (!pr->ran)
-		goto out;
-	b = nl_batch_begin(n, 0, 0);
-	pr->err = !b ? -ENOMEM : nr_add_table(b, cfg->mark, cfg->mark_mask, 1, cfg->ports, cfg->nports);
-	if (b && pr->err)
-		nl_batch_abort(b);
-	else if (b && !(pr->err = nl_batch_commit(b, res)))
-		pr->err = nl_result_error(res, &idx);
-	if (pr->err && res)
-		copy_str(pr->extack, sizeof(pr->extack), res->extack);
-out:
-	nl_close(n);
-	free(res);
-}
-
-static void check_nft_features(int root, const struct ph_config *cfg)
-{
-	struct probe_res pr = { 0 };
-	int p[2], st;
-	pid_t pid;
-
-	if (!root) {
-		add(V_SKIP, "nft features", "needs root to probe (in a throwaway network namespace)");
-		return;
-	}
-	if (pipe(p) < 0)
-		return;
-	pid = fork();
-	if (pid == 0) {
-		close(p[0]);
-		probe_child(&pr, cfg);
-		if (write(p[1], &pr, sizeof(pr)) < 0)
-			_exit(1);
-		_exit(0);
-	}
-	close(p[1]);
-	if (pid < 0 || read(p[0], &pr, sizeof(pr)) != (ssize_t)sizeof(pr) || !pr.ran)
-		add(V_FAIL, "nft features", "could not probe nf_tables in a throwaway network namespace");
-	else if (pr.err)
-		add(V_FAIL, "nft porthole table", "the kernel refuses porthole's table: %s%s%s (needs the owner flag, "
-		    "Linux >= 5.12, set element timeouts and counters, socket, fib and ct expressions)",
-		    strerror(-pr.err), pr.extack[0] ? ": " : "", pr.extack);
-	else
-		add(V_OK, "nft porthole table", "supported: owner flag, a set of windows with kernel timeouts, "
-		    "socket mark . port lookups, fib daddr type local, ct and meta marks");
-	close(p[0]);
-	if (pid > 0)
-		waitpid(pid, &st, 0);
-}
+#define add check_add
 
 /* The one rule an admin adds by hand for static mode (chains = none), in the
  * words of each firewall tool. */
@@ -754,6 +660,39 @@ static void check_server_webroot(const char *name, const struct ph_server *sv)
 		    "admits a challenge request for any token");
 		return;
 	}
+	if (sv->caddy[0]) {
+		snprintf(wname, sizeof(wname), "%s caddy storage", name);
+		snprintf(path, sizeof(path), "%s", sv->caddy);
+		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			add(V_FAIL, wname, "%s: %s", path, errno && lstat(path, &st) < 0 ? strerror(errno) : "not a directory");
+			return;
+		}
+		if (access(path, R_OK | X_OK)) {
+			add(V_FAIL, wname, "%s: %s: portholed cannot read Caddy's pending challenges there", path,
+			    strerror(errno));
+			return;
+		}
+		{
+			/* what root may read by the mode bits alone: the shipped
+			 * unit bounds the daemon's capabilities (no DAC override) */
+			mode_t m = st.st_uid == 0 ? st.st_mode >> 6 : st.st_gid == 0 ? st.st_mode >> 3 : st.st_mode;
+			if ((m & 05) != 05) {
+				add(V_WARN, wname, "%s: mode %04o, uid %u: under the shipped unit portholed has no "
+				    "CAP_DAC_READ_SEARCH and cannot read it; add that capability to its "
+				    "CapabilityBoundingSet= in a drop-in (systemctl edit portholed)", path,
+				    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+				return;
+			}
+		}
+		if (dir_writers(path, &st, one, sizeof(one))) {
+			add(V_WARN, wname, "%s: whoever can write there can open a window (a challenge file opens it); "
+			    "chmod g-w,o-w it", one);
+			return;
+		}
+		add(V_OK, wname, "%s: a directory of uid %u, not writable by group or others: Caddy's pending HTTP-01 "
+		    "challenges there open and close the window", path, (unsigned)st.st_uid);
+		return;
+	}
 	if (!sv->webroot[0]) {
 		add(V_OK, wname, "neither webroot= nor always: windows open only for porthole run --serve, and admit a "
 		    "challenge request for any token");
@@ -1015,8 +954,7 @@ int cmd_check(int argc, char **argv)
 	}
 	if (!getenv("PORTHOLE_SOCKET") && strcmp(sock, cfg.socket) && !strcmp(sock, PH_DEFAULT_SOCKET))
 		sock = cfg.socket;
-	check_kernel(root);
-	check_nft_features(root, &cfg);
+	check_kernel(root, &cfg, config, config_given);
 	check_daemon(sock);
 	sc = check_chains(root, &cfg);
 	check_iptables_legacy(root, &cfg);

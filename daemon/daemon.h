@@ -14,6 +14,7 @@
 #include "audit.h"
 #include "config.h"
 #include "control.h"
+#include "guardbpf.h"
 #include "porthole.h"
 #include "proto.h"
 #include "watch.h"
@@ -45,10 +46,12 @@ struct ph_session {
 	char exe[PH_EXE_LEN];
 	char cgroup[PH_PATH_LEN]; /* S_RUN: the command's cgroup (its caller's) */
 	struct ph_client *client; /* NULL once the CLI has gone */
-	/* S_WATCH: when each designated process (pid + start time, so a reused
-	 * pid is another process) got its first window: max_window bounds the
-	 * total a long-lived process can keep open */
-	struct { pid_t pid; uint64_t start, first_boot; } budget[32];
+	/* S_WATCH: when each invocation of a designated process got its first
+	 * window: max_window bounds the total it can keep open. An invocation
+	 * is the process (pid + start time, so a reused pid is another one) and
+	 * every process it forks afterwards (the kernel passes the budget id on
+	 * at fork): a child that listens again spends the same budget */
+	struct { uint32_t id; pid_t pid; uint64_t start, first_boot; } budget[32];
 	unsigned budget_next;
 	struct ph_session *next;
 };
@@ -75,6 +78,7 @@ struct ph_window {
 };
 
 #define PH_MAX_SERVER_TOKENS 64
+#define PH_TOKEN_WATCHES 32
 #define GUARD_DROPS_PER_S 50u  /* dropped-request records a second; the rest are counted */
 
 /* the window of one serve line (server.c) */
@@ -90,7 +94,8 @@ struct ph_srvwin {
 	int spent;                /* webroot: its deadline passed; only a new token opens again */
 	char last_refusal[256];
 	char webroot[PH_PATH_LEN];  /* a run --serve --webroot session's (the serve line has none) */   /* the last refusal recorded (not again at every retry) */
-	int wd[3];                /* inotify: webroot, .well-known, acme-challenge */
+	int wd[PH_TOKEN_WATCHES]; /* inotify: the token source's directories (tokens.c) */
+	unsigned nwd;
 	int cg_wd;                /* inotify: the served cgroup's parent */
 	char tokens[PH_MAX_SERVER_TOKENS][PH_TOKEN_MAX + 1];
 	unsigned ntokens;
@@ -100,6 +105,9 @@ struct ph_daemon {
 	struct ph_config cfg;
 	struct ph_fw *fw;
 	struct ph_watch *watch;
+	struct ph_guardbpf *gk;       /* the guard (serve lines; NULL: the kernel rejected it) */
+	char guard_why[320];          /* ... why, for the refusal of every server window */
+	int guard_unpinned_said;      /* the warning that the guard cannot be pinned, said once */
 	struct ph_control ctl;
 	struct ph_audit audit;
 	char cg_mount[PATH_MAX];
@@ -116,10 +124,16 @@ struct ph_daemon {
 	struct ph_session *sessions;
 	struct ph_window *windows;
 	uint64_t next_session_id, next_window_id;
+	uint32_t next_budget_id;  /* watch mode's budgets (0: none) */
 	uint32_t next_mark_k;     /* the mark allocator's cursor */
 	uint32_t reserved_marks[4096]; /* carried by TCP sockets on watched ports, as last read */
 	unsigned nreserved;
 	uint32_t des_marks[PH_MAX_DESIGNATIONS];
+	struct {
+		uint32_t mark;
+		uint64_t until_boot;  /* its element may admit until then */
+	} held[64];                   /* marks whose set element could not be removed */
+	unsigned nheld;
 	struct ph_guard_marks guard;  /* server windows' two marks (cfg.nsrv > 0) */
 	struct {
 		int wd;              /* inotify on the parent cgroup / executable's directory */
@@ -140,6 +154,9 @@ struct ph_daemon {
 /* session.c */
 uint32_t mark_nth(uint32_t mask, uint32_t k);   /* the k-th value within mask */
 int sessions_init(struct ph_daemon *d);          /* marks for the designations, their sessions */
+/* A window's element could not be removed: its mark is given to no one
+ * until the element's own deadline has passed. */
+void mark_hold(struct ph_daemon *d, uint32_t mark, uint64_t until_boot);
 struct ph_session *session_by_mark(struct ph_daemon *d, uint32_t mark);
 /* A `porthole run` session for the caller's child pid: verified, tagged. */
 int session_run(struct ph_daemon *d, struct ph_client *c, const struct ph_run *run, struct ph_session **out,
@@ -176,6 +193,14 @@ int server_find(const struct ph_daemon *d, const char *spec);  /* serve line ind
 /* run --serve --webroot on a serve line without one: the session's webroot
  * (before server_open), then its tokens watched (after) */
 int server_session_webroot(struct ph_daemon *d, unsigned i, const char *dir);
+/* tokens.c: a server's live tokens (its webroot's files, or Caddy's
+ * pending challenges) and the inotify watches on their directories */
+int token_valid(const char *t);
+const char *tokens_webroot(const struct ph_daemon *d, unsigned i);
+int tokens_source(const struct ph_daemon *d, unsigned i);        /* 1: token-bound */
+void tokens_read(struct ph_daemon *d, unsigned i, char (*now)[PH_TOKEN_MAX + 1], unsigned *n);
+int tokens_event(struct ph_daemon *d, unsigned i, int wd, uint32_t mask); /* 1: one of its watches */
+void tokens_unwatch(struct ph_daemon *d, unsigned i);
 void server_watch_tokens(struct ph_daemon *d, unsigned i);
 void servers_on_inotify(struct ph_daemon *d);
 void servers_on_timer(struct ph_daemon *d);

@@ -43,6 +43,7 @@ struct ph_fw {
 	int monfd;
 	int joined;
 	unsigned nwin;
+	int degraded;             /* the host rules could not be put back after a change */
 	/* the host as of generation genid (valid: we know it is current) */
 	int valid;
 	uint32_t genid;
@@ -568,17 +569,20 @@ int fw_window_open(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t timeo
 	unsigned added;
 	int r;
 
-	if (f->nwin == 0) {
-		/* subscribe first: a reload right after our insert is seen */
+	if (f->nwin == 0 || f->degraded) {
+		/* subscribe first: a reload right after our insert is seen.
+		 * Degraded (the host rules could not be put back after a
+		 * change): no element-only window until they are back */
 		monitor_join(f, 1);
 		r = fw_blocked(f, why, whylen);
 		if (!r)
 			r = reconcile(f, 1, &el, &added, why, whylen);
 		if (r) {
-			if (!f->nsrvwin)
+			if (!f->nsrvwin && !f->nwin)
 				monitor_join(f, 0);
 			return r;
 		}
+		f->degraded = 0;
 	} else {
 		r = commit_simple(f, fill_elem, &el, why, whylen);
 		if (r)
@@ -621,6 +625,7 @@ int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *pac
 	if (f->nwin)
 		f->nwin--;
 	if (f->nwin == 0) {
+		f->degraded = 0;
 		/* nothing carries the mark any more: the host rules admit nothing,
 		 * so a failure here leaves no hole; still, say so and retry */
 		r = reconcile(f, 0, NULL, &added, why, sizeof(why));
@@ -659,8 +664,10 @@ int fw_on_change(struct ph_fw *f, unsigned *restored)
 	if (!f->nwin)
 		return 0;
 	r = reconcile(f, 1, NULL, restored, why, sizeof(why));
+	f->degraded = r != 0;
 	if (r)
-		log_err("nft: putting porthole's rules back after a ruleset change: %s", why);
+		log_err("nft: putting porthole's rules back after a ruleset change: %s (new windows are refused until "
+			"they are back)", why);
 	return r;
 }
 

@@ -9,6 +9,7 @@
 #include "firewall.h"
 #include "log.h"
 #include "notify.h"
+#include "probe.h"
 #include "util.h"
 #include "watch.h"
 
@@ -41,9 +42,11 @@ enum {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: portholed [-c FILE] [-n] [-d]\n"
+		"usage: portholed [-c FILE] [-n] [-d] [--probe]\n"
 		"  -c FILE  configuration file (default " PH_DEFAULT_CONFIG ")\n"
 		"  -n       check the configuration and exit\n"
+		"  --probe  load each BPF program on its own, say what the kernel\n"
+		"           said of each, and exit (69: a required one was rejected)\n"
 		"  -d       debug logging\n"
 		"  -V       print the version\n"
 		"  -h       this help\n");
@@ -191,12 +194,101 @@ static int run_loop(struct ph_daemon *d)
 	return 0;
 }
 
+/* ---- the kernel programs, probed one by one ---------------------------------------------- */
+
+/* Every program of the windows' object (and of the guard's, with_guard) on
+ * its own; returns how many were rejected that the daemon needs. */
+static unsigned probe_programs(const struct ph_config *cfg, int with_guard, struct probe_result *res, unsigned *n)
+{
+	struct guardbpf_knobs gk = { 0 };
+	struct watch_knobs wk;
+	struct probe_object o;
+	unsigned bad = 0;
+
+	*n = 0;
+	watch_knobs_init(&wk, cfg);
+	watch_probe_object(&o, &wk);
+	if (probe_object(&o, res, PROBE_MAX, n))
+		return 1;
+	if (with_guard) {
+		gk.netns_cookie = wk.netns_cookie;
+		gk.mark_mask = cfg->mark_mask;
+		if (config_guard_marks(cfg, &gk.marks.candidate, &gk.marks.guarded))
+			gk.marks.candidate = gk.marks.guarded = cfg->mark_mask; /* pruned nothing either way */
+		guardbpf_probe_object(&o, &gk);
+		if (probe_object(&o, res, PROBE_MAX, n))
+			return 1;
+	}
+	for (unsigned i = 0; i < *n; i++)
+		bad += res[i].required && !res[i].loaded;
+	return bad;
+}
+
+/* portholed --probe */
+static int probe_main(const struct ph_config *cfg)
+{
+	struct probe_result res[PROBE_MAX];
+	unsigned n, bad;
+	char line[512];
+
+	bad = probe_programs(cfg, 1, res, &n);
+	if (!n) {
+		fprintf(stderr, "portholed: cannot open the BPF objects: %s\n", strerror(errno ? errno : EINVAL));
+		return EXIT_KERNEL;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		probe_format(&res[i], line, sizeof(line));
+		printf("%s\n", line);
+	}
+	return bad ? EXIT_KERNEL : 0;
+}
+
+/* After a failed load: name each program the kernel rejected. */
+static void log_rejected(const struct ph_config *cfg, int guard)
+{
+	struct probe_result res[PROBE_MAX];
+	unsigned n;
+
+	probe_programs(cfg, guard, res, &n);
+	for (unsigned i = 0; i < n; i++)
+		if (!res[i].loaded && (guard ? !res[i].required : res[i].required))
+			log_err("bpf: the kernel rejected %s (%s): %s", res[i].prog, res[i].feature, res[i].why);
+}
+
+/* The guard of server windows (serve lines only). A kernel that rejects it
+ * costs server windows, nothing else: each is refused with the reason. */
+static void guard_load(struct ph_daemon *d)
+{
+	struct guardbpf_knobs k = { .mark_mask = d->cfg.mark_mask, .marks = d->guard };
+	struct watch_knobs wk;
+	char why[256];
+	int r;
+
+	watch_knobs_init(&wk, &d->cfg);
+	k.netns_cookie = wk.netns_cookie;
+	for (unsigned i = 0; i < d->cfg.nsrv; i++)
+		for (unsigned p = 0; p < d->cfg.srv[i].nports; p++) {
+			unsigned j = 0;
+			while (j < k.nports && k.ports[j] != d->cfg.srv[i].ports[p])
+				j++;
+			if (j == k.nports && k.nports < sizeof(k.ports) / sizeof(k.ports[0]))
+				k.ports[k.nports++] = d->cfg.srv[i].ports[p];
+		}
+	r = guardbpf_open(&d->gk, &k, d->cg_mount, d->watch, servers_on_guard, d, why, sizeof(why));
+	if (!r)
+		return;
+	snprintf(d->guard_why, sizeof(d->guard_why), "the guard (ph_guard) cannot be loaded: %s", why);
+	log_err("bpf: %s; server windows will be refused, everything else works", d->guard_why);
+	log_rejected(&d->cfg, 1);
+}
+
 int main(int argc, char **argv)
 {
 	static struct ph_daemon dd;
 	struct ph_daemon *d = &dd;
 	const char *config_path = PH_DEFAULT_CONFIG;
-	int config_given = 0, check_only = 0, opt, r, status = 0;
+	int config_given = 0, check_only = 0, probe = 0, opt, r, status = 0;
+	static const struct option longopts[] = { { "probe", no_argument, NULL, 'P' }, { NULL, 0, NULL, 0 } };
 	char err[1024], why[512];
 	unsigned removed = 0;
 	struct ph_handler h_kernel = { on_kernel, NULL }, h_listen = { on_listen_sock, NULL },
@@ -206,8 +298,9 @@ int main(int argc, char **argv)
 	struct stat st;
 	sigset_t mask;
 
-	while ((opt = getopt(argc, argv, "c:ndVh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:ndVh", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'P': probe = 1; break;
 		case 'c': config_path = optarg; config_given = 1; break;
 		case 'n': check_only = 1; break;
 		case 'd': log_set_debug(1); break;
@@ -236,12 +329,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "portholed: must run as root (it manages BPF programs and nftables rules)\n");
 		return EXIT_KERNEL;
 	}
+	if (probe)
+		return probe_main(&d->cfg);
 
 	d->epfd = d->sigfd = d->timerfd = d->inofd = d->srv_inofd = d->srv_timerfd = -1;
 	for (unsigned i = 0; i < PH_MAX_DESIGNATIONS; i++)
 		d->des[i].wd = d->des[i].exe_fd = -1;
 	for (unsigned i = 0; i < PH_MAX_SERVERS; i++)
-		d->srv[i].wd[0] = d->srv[i].wd[1] = d->srv[i].wd[2] = d->srv[i].cg_wd = -1;
+		d->srv[i].cg_wd = -1;
 	d->audit.fd = -1;
 	d->ctl.listen_fd = d->ctl.lock_fd = d->ctl.timer_fd = -1;
 	d->next_session_id = 1;
@@ -320,13 +415,26 @@ int main(int argc, char **argv)
 		status = EXIT_CONFIG;
 		goto out;
 	}
-	r = watch_open(&d->watch, &d->cfg, d->des_marks, d->cg_mount, d->cfg.nsrv ? &d->guard : NULL, events_on_kernel,
-		       servers_on_guard, d, why, sizeof(why));
+	r = watch_open(&d->watch, &d->cfg, d->des_marks, d->cg_mount, events_on_kernel, d, why, sizeof(why));
 	if (r) {
 		log_err("bpf: cannot load or attach the kernel programs: %s", why);
+		log_rejected(&d->cfg, 0);
 		status = EXIT_KERNEL;
 		goto out;
 	}
+	{
+		/* a guard a killed daemon left: the connections it judged end now */
+		struct watch_knobs wk;
+		unsigned ended;
+		watch_knobs_init(&wk, &d->cfg);
+		r = guardbpf_takeover(wk.netns_cookie, &ended);
+		if (r)
+			log_errno(r, "guard: cannot end the connections a killed daemon's guard judged; it stays attached");
+		else if (ended)
+			log_notice("recovered: ended %u connection(s) a killed daemon's guard had judged", ended);
+	}
+	if (d->cfg.nsrv)
+		guard_load(d);
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d->timerfd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -376,7 +484,8 @@ out:
 		audit_close(&d->audit);
 	}
 	control_close(&d->ctl);
-	watch_close(d->watch);
+	watch_close(d->watch); /* (its reader maps the guard's ring buffer: first) */
+	guardbpf_close(d->gk);
 	fw_close(d->fw);
 	if (d->inofd >= 0) close(d->inofd);
 	if (d->srv_inofd >= 0) close(d->srv_inofd);

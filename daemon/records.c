@@ -449,6 +449,9 @@ static const char *guard_why_name(uint32_t why)
 		[PH_GW_TOO_LONG] = "too-long",
 		[PH_GW_NO_WINDOW] = "no-window",
 		[PH_GW_MALFORMED] = "malformed",
+		[PH_GW_URGENT] = "urgent-data",
+		[PH_GW_NOT_NEXT] = "not-in-sequence",
+		[PH_GW_RESEND_CHANGED] = "resend-changed",
 	};
 	return why >= 1 && why <= PH_GW_MAX ? names[why] : "unknown";
 }
@@ -470,6 +473,8 @@ static void fill_server(struct jbuf *b, const struct ph_daemon *d, unsigned i)
 	jb_str(b, "cgroup", sv->cgroup);
 	if (sv->webroot[0])
 		jb_str(b, "webroot", sv->webroot);
+	else if (sv->caddy[0])
+		jb_str(b, "caddy", sv->caddy);
 	else if (d->srv[i].webroot[0])
 		jb_str(b, "webroot", d->srv[i].webroot); /* a run --serve --webroot session's */
 	jb_u64(b, "config_line", sv->line);
@@ -491,7 +496,7 @@ static void fill_srv_open(struct jbuf *b, void *arg)
 	fill_server(b, r->d, r->i);
 	jb_str(b, "why", w->why);
 	jb_arr_begin(b, "tokens");
-	for (unsigned k = 0; k < w->ntokens && (sv->webroot[0] || w->webroot[0]); k++)
+	for (unsigned k = 0; k < w->ntokens && (sv->webroot[0] || sv->caddy[0] || w->webroot[0]); k++)
 		jb_str(b, NULL, w->tokens[k]);
 	jb_arr_end(b);
 	if (w->session) {

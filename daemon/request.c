@@ -45,6 +45,11 @@ static int run_request(struct ph_daemon *d, struct ph_client *c, const struct ph
 				 d->cfg.srv[i].arg, d->cfg.srv[i].webroot);
 			return refuse(d, c, "run", EACCES, why);
 		}
+		if (run->webroot[0] && d->cfg.srv[i].caddy[0]) {
+			snprintf(why, sizeof(why), "--webroot %.80s: the serve line for %.60s takes its tokens from Caddy's "
+				 "storage (caddy=)", run->webroot, d->cfg.srv[i].arg);
+			return refuse(d, c, "run", EACCES, why);
+		}
 		if (run->webroot[0] && !d->cfg.srv[i].webroot[0]) {
 			struct stat st;
 			if (run->webroot[0] != '/' || strstr(run->webroot, "/../") || stat(run->webroot, &st) < 0 ||
@@ -146,7 +151,7 @@ static int status_reply(struct ph_daemon *d, struct ph_client *c)
 			tl += l;
 		}
 		e->tokens[tl] = '\0';
-		watch_guard_stats(d->watch, i, &e->admitted, &e->dropped);
+		guardbpf_stats(d->gk, i, &e->admitted, &e->dropped);
 		e->admitted -= w->admitted0;
 		e->dropped -= w->dropped0;
 	}

@@ -30,30 +30,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#define CHALLENGE_DIR "/.well-known/acme-challenge"
 #define SERVER_CHECK_NS (5 * NSEC_PER_SEC)
 #define SERVER_QUICK_NS (5 * NSEC_PER_SEC)   /* after the served cgroup came or went ... */
 #define SERVER_QUICK_STEP_NS (200 * 1000000ull) /* ... look every 200 ms */
-
-/* the webroot a window's tokens live in: the serve line's, or a `run
- * --serve --webroot` session's while it runs; "" for none */
-static const char *srv_webroot(const struct ph_daemon *d, unsigned i)
-{
-	return d->cfg.srv[i].webroot[0] ? d->cfg.srv[i].webroot : d->srv[i].webroot;
-}
-
-static int valid_token(const char *t)
-{
-	size_t n = strlen(t);
-
-	if (n == 0 || n > PH_TOKEN_MAX)
-		return 0;
-	for (; *t; t++)
-		if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || (*t >= '0' && *t <= '9') || *t == '-' ||
-		      *t == '_'))
-			return 0;
-	return 1;
-}
 
 static unsigned cgroup_level(const char *path)
 {
@@ -157,14 +136,27 @@ static int token_index(const struct ph_srvwin *w, const char *t)
 
 static void end_guarded_connections(struct ph_daemon *d, const char *when);
 
-/* No server window open: the guard is detached (nothing pays for it) and
- * the connections it judged end with it (see conntrack.h). */
+/* No server window open: the connections the guard judged are ended
+ * (every byte after its one request would be dropped anyway; ended, the
+ * peer cannot keep it for later) and every pending verdict forgotten; then
+ * the guard is detached (nothing pays for it). A kernel that cannot end
+ * sockets keeps the guard attached: it goes on dropping what they send. */
 static void guard_idle(struct ph_daemon *d)
 {
+	unsigned ended = 0;
+	int r;
+
 	for (unsigned i = 0; i < d->cfg.nsrv; i++)
 		if (d->srv[i].open)
 			return;
-	watch_guard_attach(d->watch, 0);
+	r = guardbpf_end_connections(d->gk, &ended);
+	if (ended)
+		log_info("guard: ended %u connection(s) the closed window admitted or judged", ended);
+	if (r) {
+		log_errno(r, "guard: cannot end the connections it judged; it stays attached to judge them");
+		return;
+	}
+	guardbpf_attach(d->gk, 0);
 	end_guarded_connections(d, "after the last server window");
 }
 
@@ -175,13 +167,9 @@ static void forget_session_webroot(struct ph_daemon *d, unsigned i)
 
 	if (d->cfg.srv[i].webroot[0] || !w->webroot[0])
 		return;
-	for (int level = 0; level < 3; level++) {
-		if (w->wd[level] >= 0)
-			inotify_rm_watch(d->srv_inofd, w->wd[level]);
-		w->wd[level] = -1;
-	}
+	tokens_unwatch(d, i);
 	for (unsigned k = 0; k < w->ntokens; k++)
-		watch_guard_token(d->watch, i, w->tokens[k], 0);
+		guardbpf_token(d->gk, i, w->tokens[k], 0);
 	w->ntokens = 0;
 	w->webroot[0] = '\0';
 }
@@ -198,8 +186,8 @@ void server_close(struct ph_daemon *d, unsigned i, uint32_t reason)
 	 * guard lets no first request through */
 	for (unsigned p = 0; p < sv->nports; p++)
 		fw_server_close(d->fw, w->cgid, sv->ports[p]);
-	watch_guard_server(d->watch, w->cgid, i, 0, 0);
-	watch_guard_stats(d->watch, i, &adm, &drop);
+	guardbpf_server(d->gk, w->cgid, i, 0, 0);
+	guardbpf_stats(d->gk, i, &adm, &drop);
 	if (d->guard_suppressed) {
 		record_guard_suppressed(d, d->guard_suppressed);
 		d->guard_suppressed = 0;
@@ -275,15 +263,27 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	w->deadline_real = span ? now_real + span : 0;
 	w->session = s;
 	copy_str(w->why, sizeof(w->why), why);
-	watch_guard_stats(d->watch, i, &w->admitted0, &w->dropped0);
+	guardbpf_stats(d->gk, i, &w->admitted0, &w->dropped0);
 	/* the guard first: the first connection the element admits is judged
 	 * with this server's rules */
-	r = watch_guard_attach(d->watch, 1);
+	if (!d->gk) {
+		snprintf(err, errlen, "server windows are not available on this kernel: %s", d->guard_why);
+		r = -ENOTSUP;
+		goto fail;
+	}
+	r = guardbpf_attach(d->gk, 1);
+	if (r == 1) {
+		if (!d->guard_unpinned_said)
+			log_warn("guard: no bpffs at /sys/fs/bpf to pin it to: if the daemon is killed, the "
+				 "connections it judged are not contained until it starts again");
+		d->guard_unpinned_said = 1;
+		r = 0;
+	}
 	if (r) {
 		snprintf(err, errlen, "bpf: cannot attach the guard: %s", strerror(-r));
 		goto fail;
 	}
-	r = watch_guard_server(d->watch, w->cgid, i, PH_SRV_OPEN | (srv_webroot(d, i)[0] ? PH_SRV_TOKENS : 0), 1);
+	r = guardbpf_server(d->gk, w->cgid, i, PH_SRV_OPEN | (tokens_source(d, i) ? PH_SRV_TOKENS : 0), 1);
 	if (r) {
 		snprintf(err, errlen, "bpf: cannot arm the guard: %s", strerror(-r));
 		goto fail;
@@ -319,7 +319,7 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 fail:
 	for (unsigned p = 0; p < opened; p++)
 		fw_server_close(d->fw, w->cgid, sv->ports[p]);
-	watch_guard_server(d->watch, w->cgid, i, 0, 0);
+	guardbpf_server(d->gk, w->cgid, i, 0, 0);
 	w->session = NULL;
 	guard_idle(d);
 	{
@@ -332,64 +332,18 @@ fail:
 
 /* ---- tokens ------------------------------------------------------------------------- */
 
-static void token_dir(const struct ph_daemon *d, unsigned i, int level, char *buf, size_t len)
-{
-	static const char *const sub[] = { "", "/.well-known", CHALLENGE_DIR };
-
-	snprintf(buf, len, "%s%s", srv_webroot(d, i), sub[level]);
-}
-
-/* watch the webroot, .well-known and acme-challenge, as far as they exist */
-static void arm_watches(struct ph_daemon *d, unsigned i)
-{
-	struct ph_srvwin *w = &d->srv[i];
-	char dir[PATH_MAX];
-
-	for (int level = 0; level < 3; level++) {
-		token_dir(d, i, level, dir, sizeof(dir));
-		if (w->wd[level] >= 0)
-			continue;
-		/* the webroot itself may be a symlink; below it, nothing is followed */
-		w->wd[level] = inotify_add_watch(d->srv_inofd, dir,
-						 IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE |
-						 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | (level ? IN_DONT_FOLLOW : 0));
-		if (w->wd[level] < 0)
-			break; /* not there yet: its parent's watch tells when it is */
-	}
-}
-
-/* Read the token directory again: the BPF map follows it, the window opens
- * or closes. */
+/* Read the server's tokens again (tokens.c): the BPF map follows them, the
+ * window opens or closes. */
 static void rescan(struct ph_daemon *d, unsigned i)
 {
 	struct ph_srvwin *w = &d->srv[i];
-	char dir[PATH_MAX], err[512];
+	char err[512];
 	char (*now)[PH_TOKEN_MAX + 1] = calloc(PH_MAX_SERVER_TOKENS, sizeof(*now));
 	unsigned nnow = 0, added = 0;
-	struct dirent *de;
-	DIR *dp;
-	int fd;
 
 	if (!now)
 		return;
-	token_dir(d, i, 2, dir, sizeof(dir));
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	dp = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!dp && fd >= 0)
-		close(fd);
-	while (dp && (de = readdir(dp))) {
-		struct stat st;
-		if (!valid_token(de->d_name) || fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
-			continue;
-		if (nnow == PH_MAX_SERVER_TOKENS) {
-			log_warn("server %s: more than %d token files in %s; the others are not admitted", d->cfg.srv[i].arg,
-				 PH_MAX_SERVER_TOKENS, dir);
-			break;
-		}
-		copy_str(now[nnow++], PH_TOKEN_MAX + 1, de->d_name);
-	}
-	if (dp)
-		closedir(dp);
+	tokens_read(d, i, now, &nnow);
 	/* gone: out of the kernel's map first */
 	for (unsigned k = 0; k < w->ntokens;) {
 		int still = 0;
@@ -399,7 +353,7 @@ static void rescan(struct ph_daemon *d, unsigned i)
 			k++;
 			continue;
 		}
-		watch_guard_token(d->watch, i, w->tokens[k], 0);
+		guardbpf_token(d->gk, i, w->tokens[k], 0);
 		log_info("server %s: token %s gone", d->cfg.srv[i].arg, w->tokens[k]);
 		memmove(w->tokens[k], w->tokens[w->ntokens - 1], sizeof(w->tokens[k]));
 		w->ntokens--;
@@ -407,7 +361,7 @@ static void rescan(struct ph_daemon *d, unsigned i)
 	for (unsigned j = 0; j < nnow; j++) {
 		if (token_index(w, now[j]) >= 0)
 			continue;
-		if (watch_guard_token(d->watch, i, now[j], 1)) {
+		if (guardbpf_token(d->gk, i, now[j], 1)) {
 			log_err("server %s: token %s cannot be put in the kernel's map; it is not admitted",
 				d->cfg.srv[i].arg, now[j]);
 			continue;
@@ -443,26 +397,15 @@ void servers_on_inotify(struct ph_daemon *d)
 					cgroup_moved |= 1u << i; /* the served cgroup came or went (a restart) */
 			}
 			for (unsigned i = 0; i < d->cfg.nsrv; i++)
-				for (int level = 0; level < 3; level++)
-					if (d->srv[i].wd[level] == ev->wd) {
-						dirty |= 1u << i;
-						if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
-							/* this directory (and those below it) went */
-							for (int l = level; l < 3; l++) {
-								if (d->srv[i].wd[l] >= 0 && l != level)
-									inotify_rm_watch(d->srv_inofd, d->srv[i].wd[l]);
-								d->srv[i].wd[l] = -1;
-							}
-						}
-					}
+				if (tokens_event(d, i, ev->wd, ev->mask))
+					dirty |= 1u << i;
 			if (ev->mask & IN_Q_OVERFLOW)
 				dirty = ~0u;
 			p += sizeof(*ev) + ev->len;
 		}
 	}
 	for (unsigned i = 0; i < d->cfg.nsrv; i++)
-		if (dirty & (1u << i) && srv_webroot(d, i)[0]) {
-			arm_watches(d, i);
+		if (dirty & (1u << i) && tokens_source(d, i)) {
 			rescan(d, i);
 		}
 	if (cgroup_moved) {
@@ -490,7 +433,7 @@ static void server_recheck(struct ph_daemon *d, unsigned i, uint64_t now)
 	if (w->open && server_cgid(d, i) != w->cgid) {
 		log_notice("server %s: its cgroup went away or was made anew (a restart?)", d->cfg.srv[i].arg);
 		server_close(d, i, PH_REASON_SERVER_GONE);
-		if (d->cfg.srv[i].webroot[0])
+		if (d->cfg.srv[i].webroot[0] || d->cfg.srv[i].caddy[0])
 			rescan(d, i); /* tokens still there: a window to the new cgroup */
 		else
 			forget_session_webroot(d, i);
@@ -583,11 +526,11 @@ int servers_start(struct ph_daemon *d)
 		if (sv->always) {
 			if (server_open(d, i, "always", NULL, err, sizeof(err)))
 				log_notice("server %s: its always-open window opens when it runs: %s", sv->arg, err);
-		} else if (sv->webroot[0]) {
-			arm_watches(d, i);
-			if (w->wd[0] < 0)
-				log_warn("server %s: cannot watch its webroot %s: %s", sv->arg, sv->webroot, strerror(errno));
+		} else if (tokens_source(d, i)) {
 			rescan(d, i);
+			if (!w->nwd)
+				log_warn("server %s: cannot watch %s: %s", sv->arg, sv->caddy[0] ? sv->caddy : sv->webroot,
+					 strerror(errno));
 		}
 	}
 	arm_srv_timer(d);
@@ -604,9 +547,8 @@ int server_session_webroot(struct ph_daemon *d, unsigned i, const char *dir)
 
 void server_watch_tokens(struct ph_daemon *d, unsigned i)
 {
-	if (!srv_webroot(d, i)[0])
+	if (!tokens_source(d, i))
 		return;
-	arm_watches(d, i);
 	rescan(d, i);
 }
 
@@ -634,7 +576,7 @@ void servers_shutdown(struct ph_daemon *d)
 	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
 		server_close(d, i, PH_REASON_SHUTDOWN);
 		for (unsigned k = 0; k < d->srv[i].ntokens; k++)
-			watch_guard_token(d->watch, i, d->srv[i].tokens[k], 0);
+			guardbpf_token(d->gk, i, d->srv[i].tokens[k], 0);
 		d->srv[i].ntokens = 0;
 	}
 	if (d->guard_suppressed) {

@@ -21,6 +21,7 @@
 #include "watch.h"
 
 #include <errno.h>
+#include <time.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,7 +59,40 @@ static int mark_in_use(const struct ph_daemon *d, uint32_t mark)
 	for (const struct ph_session *s = d->sessions; s; s = s->next)
 		if (s->mark == mark)
 			return 1;
+	for (unsigned i = 0; i < d->nheld; i++)
+		if (d->held[i].mark == mark && d->held[i].until_boot > now_ns(CLOCK_BOOTTIME))
+			return 1;
 	return 0;
+}
+
+void mark_hold(struct ph_daemon *d, uint32_t mark, uint64_t until_boot)
+{
+	uint64_t now = now_ns(CLOCK_BOOTTIME);
+	unsigned i, slot = d->nheld;
+
+	for (i = 0; i < d->nheld; i++) {
+		if (d->held[i].mark == mark) {
+			slot = i;
+			break;
+		}
+		if (d->held[i].until_boot <= now)
+			slot = i; /* expired: reused */
+	}
+	if (slot == d->nheld) {
+		if (d->nheld < ARRAY_SIZE(d->held)) {
+			d->nheld++;
+		} else {
+			/* full: the one that frees soonest makes room */
+			slot = 0;
+			for (i = 1; i < d->nheld; i++)
+				if (d->held[i].until_boot < d->held[slot].until_boot)
+					slot = i;
+		}
+	} else if (d->held[slot].mark == mark && d->held[slot].until_boot > until_boot) {
+		return; /* held longer already */
+	}
+	d->held[slot].mark = mark;
+	d->held[slot].until_boot = until_boot;
 }
 
 /* The next free mark: not the admitted value, not a session's or a
@@ -335,7 +369,7 @@ int session_run(struct ph_daemon *d, struct ph_client *c, const struct ph_run *r
 		}
 	}
 	if (!r) {
-		r = watch_session_begin(d->watch, pidfd, s->mark);
+		r = watch_session_begin(d->watch, pidfd, s->mark, (uint32_t)c->uid);
 		if (r)
 			snprintf(why, whylen, "cannot tag process %d: %s", (int)s->pid,
 				 r == -EEXIST ? "it is already in a session" : strerror(-r));

@@ -122,7 +122,7 @@ void metrics_write(struct ph_daemon *d)
 			}
 			label[o] = '\0';
 			if (d->watch)
-				watch_guard_stats(d->watch, i, &adm, &drop);
+				guardbpf_stats(d->gk, i, &adm, &drop);
 			fprintf(f, "porthole_guard_requests_total{server=\"%s\",verdict=\"admitted\"} %llu\n", label,
 				(unsigned long long)adm);
 			fprintf(f, "porthole_guard_requests_total{server=\"%s\",verdict=\"dropped\"} %llu\n", label,

@@ -20,14 +20,13 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "porthole.skel.h"
+#include "probe.h"
 
 struct ph_watch {
 	struct porthole_bpf *skel;
-	struct bpf_link *bind4, *bind6, *guard;
-	int cgfd;                 /* the cgroup v2 root, for the guard (-1: no serve lines) */
+	struct bpf_link *bind4, *bind6;
 	struct ring_buffer *rb;
 	watch_cb cb;
-	guard_cb gcb;
 	void *ctx;
 };
 
@@ -96,20 +95,65 @@ static int map_del(struct bpf_map *m, const void *k)
 	return bpf_map_delete_elem(bpf_map__fd(m), k) && errno != ENOENT ? -errno : 0;
 }
 
-static int on_guard_sample(void *ctx, void *data, size_t size)
+void watch_knobs_init(struct watch_knobs *k, const struct ph_config *cfg)
 {
-	struct ph_watch *w = ctx;
+	struct stat st;
+	socklen_t cl = sizeof(k->netns_cookie);
+	int fd;
 
-	if (size < sizeof(struct ph_guard_event) || !w->gcb)
-		return 0;
-	w->gcb(w->ctx, data);
-	return 0;
+	memset(k, 0, sizeof(*k));
+	k->mark_mask = cfg->mark_mask;
+	/* our network namespace, to filter events in the kernel */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &k->netns_cookie, &cl) != 0)
+		k->netns_cookie = 0;
+	if (fd >= 0)
+		close(fd);
+	/* our PID namespace: the kernel reports pids as we see them */
+	if (stat("/proc/self/ns/pid", &st) == 0) {
+		k->pidns_dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
+		k->pidns_ino = st.st_ino;
+	}
+}
+
+static struct porthole_bpf *open_skel(const struct watch_knobs *k)
+{
+	struct porthole_bpf *s = porthole_bpf__open();
+
+	if (!s)
+		return NULL;
+	s->rodata->netns_cookie = k->netns_cookie;
+	s->rodata->mark_mask = k->mark_mask;
+	s->rodata->pidns_dev = k->pidns_dev;
+	s->rodata->pidns_ino = k->pidns_ino;
+	return s;
+}
+
+static void *probe_open(const void *arg, struct bpf_object **obj)
+{
+	struct porthole_bpf *s = open_skel(arg);
+
+	if (s)
+		*obj = s->obj;
+	return s;
+}
+
+static void probe_destroy(void *skel)
+{
+	porthole_bpf__destroy(skel);
+}
+
+void watch_probe_object(struct probe_object *o, const struct watch_knobs *k)
+{
+	*o = (struct probe_object){ .feature = "windows", .required = 1, .open = probe_open,
+				    .destroy = probe_destroy, .arg = k };
 }
 
 int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_t *des_marks, const char *cg2_root,
-	       const struct ph_guard_marks *gm, watch_cb cb, guard_cb gcb, void *ctx, char *why, size_t whylen)
+	       watch_cb cb, void *ctx, char *why, size_t whylen)
 {
 	const char *step = "opening the BPF object";
+	struct watch_knobs k;
 	struct ph_watch *w;
 	int err = 0, cgfd = -1;
 	__u8 one = 1;
@@ -119,36 +163,12 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_
 	if (!w)
 		return -ENOMEM;
 	w->cb = cb;
-	w->gcb = gcb;
-	w->cgfd = -1;
 	w->ctx = ctx;
-	w->skel = porthole_bpf__open();
+	watch_knobs_init(&k, cfg);
+	w->skel = open_skel(&k);
 	if (!w->skel) {
 		err = -errno;
 		goto fail;
-	}
-	{
-		/* our network namespace, to filter events in the kernel */
-		__u64 cookie = 0;
-		socklen_t cl = sizeof(cookie);
-		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &cl) == 0)
-			w->skel->rodata->netns_cookie = cookie;
-		if (fd >= 0)
-			close(fd);
-	}
-	w->skel->rodata->mark_mask = cfg->mark_mask;
-	if (gm) {
-		w->skel->rodata->guard_mark = gm->guarded;
-		w->skel->rodata->guard_cand = gm->candidate;
-	}
-	{
-		/* our PID namespace: the kernel reports pids as we see them */
-		struct stat st;
-		if (stat("/proc/self/ns/pid", &st) == 0) {
-			w->skel->rodata->pidns_dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
-			w->skel->rodata->pidns_ino = st.st_ino;
-		}
 	}
 	step = "loading the BPF programs";
 	err = porthole_bpf__load(w->skel);
@@ -165,8 +185,8 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_
 		if (d->type == DES_UID) {
 			err = map_put(w->skel->maps.des_uid, &d->uid, &v);
 		} else if (d->type == DES_EXE) {
-			struct ph_exe_key k = { .dev = d->dev, .ino = d->ino };
-			err = map_put(w->skel->maps.des_exe, &k, &v);
+			struct ph_exe_key ek = { .dev = d->dev, .ino = d->ino };
+			err = map_put(w->skel->maps.des_exe, &ek, &v);
 		}
 	}
 	if (err)
@@ -193,22 +213,11 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_
 		err = -errno;
 		goto fail;
 	}
-	if (gm) {
-		/* attached while a server window is open (watch_guard_attach);
-		 * the cgroup root stays open for that */
-		w->cgfd = cgfd;
-		cgfd = -1;
-	} else {
-		close(cgfd);
-		cgfd = -1;
-	}
+	close(cgfd);
+	cgfd = -1;
 	step = "creating the ring buffer reader";
 	w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.events), on_sample, w, NULL);
 	if (!w->rb) {
-		err = -errno;
-		goto fail;
-	}
-	if (gm && ring_buffer__add(w->rb, bpf_map__fd(w->skel->maps.guard_events), on_guard_sample, w)) {
 		err = -errno;
 		goto fail;
 	}
@@ -243,23 +252,39 @@ int watch_designate_exe(struct ph_watch *w, uint64_t dev, uint64_t ino, uint32_t
 	return add ? map_put(w->skel->maps.des_exe, &k, &v) : map_del(w->skel->maps.des_exe, &k);
 }
 
-int watch_session_begin(struct ph_watch *w, int pidfd, uint32_t mark)
+int watch_session_begin(struct ph_watch *w, int pidfd, uint32_t mark, uint32_t uid)
 {
-	struct ph_tag tag = { .mark = mark };
+	struct ph_tag tag = { .mark = mark, .uid = uid ? uid : PH_TAG_ANY_UID }, old;
+	int fd = bpf_map__fd(w->skel->maps.tags);
+	__u64 flags = BPF_NOEXIST;
 	__s64 one = 1;
 	__u32 k = mark;
 	int r;
 
+	/* a process that carries only a designated parent's budget may still
+	 * start a session: its tag becomes the session's */
+	if (bpf_map_lookup_elem(fd, &pidfd, &old) == 0) {
+		if (old.mark)
+			return -EEXIST; /* another session (or daemon) already tags it */
+		flags = BPF_EXIST;
+	}
 	/* the count first: the fork hook spreads a tag only while it exists */
 	r = map_put(w->skel->maps.session_tasks, &k, &one);
 	if (r)
 		return r;
-	if (bpf_map_update_elem(bpf_map__fd(w->skel->maps.tags), &pidfd, &tag, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(fd, &pidfd, &tag, flags)) {
 		r = -errno;
 		map_del(w->skel->maps.session_tasks, &k);
-		return r; /* EEXIST: another session (or daemon) already tags it */
+		return r == -ENOENT ? -EEXIST : r;
 	}
 	return 0;
+}
+
+int watch_budget_tag(struct ph_watch *w, int pidfd, uint32_t budget)
+{
+	struct ph_tag tag = { .mark = 0, .uid = PH_TAG_ANY_UID, .budget = budget };
+
+	return bpf_map_update_elem(bpf_map__fd(w->skel->maps.tags), &pidfd, &tag, BPF_NOEXIST) ? -errno : 0;
 }
 
 void watch_session_end(struct ph_watch *w, uint32_t mark)
@@ -302,62 +327,9 @@ int watch_listeners(struct ph_watch *w, void (*cb)(void *arg, uint64_t cookie, c
 	return errno == ENOENT ? 0 : -errno;
 }
 
-int watch_guard_attach(struct ph_watch *w, int on)
+int watch_add_ring(struct ph_watch *w, int map_fd, int (*fn)(void *ctx, void *data, size_t size), void *ctx)
 {
-	if (on && !w->guard) {
-		if (w->cgfd < 0)
-			return -EINVAL;
-		/* every inbound segment on the host passes through it; it leaves
-		 * at its first test unless porthole's guard marks are on it */
-		w->guard = bpf_program__attach_cgroup(w->skel->progs.ph_guard, w->cgfd);
-		if (!w->guard)
-			return errno ? -errno : -EINVAL;
-	} else if (!on && w->guard) {
-		bpf_link__destroy(w->guard);
-		w->guard = NULL;
-	}
-	return 0;
-}
-
-int watch_guard_server(struct ph_watch *w, uint64_t cgid, uint32_t index, uint32_t flags, int add)
-{
-	struct ph_guard_srv v = { .index = index, .flags = flags };
-	__u64 k = cgid;
-
-	return add ? map_put(w->skel->maps.guard_servers, &k, &v) : map_del(w->skel->maps.guard_servers, &k);
-}
-
-int watch_guard_token(struct ph_watch *w, uint32_t index, const char *token, int add)
-{
-	struct ph_token_key k;
-	size_t n = strlen(token);
-	__u8 one = 1;
-
-	if (n == 0 || n > PH_TOKEN_MAX)
-		return -EINVAL;
-	memset(&k, 0, sizeof(k));
-	k.server = index;
-	k.len = (__u32)n;
-	memcpy(k.token, token, n);
-	return add ? map_put(w->skel->maps.guard_tokens, &k, &one) : map_del(w->skel->maps.guard_tokens, &k);
-}
-
-int watch_guard_stats(struct ph_watch *w, uint32_t index, uint64_t *admitted, uint64_t *dropped)
-{
-	struct ph_guard_stats st;
-	__u32 k = index;
-
-	*admitted = *dropped = 0;
-	if (bpf_map_lookup_elem(bpf_map__fd(w->skel->maps.guard_stats), &k, &st))
-		return -errno;
-	*admitted = st.admitted;
-	*dropped = st.dropped;
-	return 0;
-}
-
-uint64_t watch_guard_lost(const struct ph_watch *w)
-{
-	return __atomic_load_n(&w->skel->bss->guard_lost_events, __ATOMIC_RELAXED);
+	return ring_buffer__add(w->rb, map_fd, fn, ctx) ? (errno ? -errno : -EINVAL) : 0;
 }
 
 uint64_t watch_lost_events(const struct ph_watch *w)
@@ -382,9 +354,6 @@ void watch_close(struct ph_watch *w)
 	ring_buffer__free(w->rb);
 	bpf_link__destroy(w->bind4);
 	bpf_link__destroy(w->bind6);
-	bpf_link__destroy(w->guard);
-	if (w->cgfd >= 0)
-		close(w->cgfd);
 	porthole_bpf__destroy(w->skel);
 	free(w);
 }

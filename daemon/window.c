@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -49,9 +50,11 @@ void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reason)
 	uint64_t packets = 0, bytes = 0, dur;
 
 	/* the element goes first: from here nothing new is admitted */
-	if (fw_window_close(d->fw, w->session->mark, w->port, &packets, &bytes))
+	if (fw_window_close(d->fw, w->session->mark, w->port, &packets, &bytes)) {
 		log_err("window %llu: its set element could not be removed; the kernel's timeout removes it at the "
-			"deadline", (unsigned long long)w->id);
+			"deadline, and its mark is given to no one until then", (unsigned long long)w->id);
+		mark_hold(d, w->session->mark, w->deadline_boot);
+	}
 	watch_window(d->watch, w->session->mark, w->port, 0);
 	dur = now_ns(CLOCK_BOOTTIME) - w->opened_boot;
 	record_window_close(d, w, reason, dur, packets, bytes);
@@ -98,22 +101,43 @@ static uint64_t proc_start(pid_t pid)
 	return v;
 }
 
-/* When this designated process got its first window (now, if this is it). */
-static uint64_t watch_first_window(struct ph_session *s, pid_t pid, uint64_t now_boot)
+/* When this invocation of a designated process got its first window (now,
+ * if this is it; then its process is given the budget's id, which its
+ * later children inherit in the kernel). */
+static uint64_t watch_first_window(struct ph_daemon *d, struct ph_session *s, const struct ph_kevent *e,
+				   uint64_t now_boot)
 {
+	pid_t pid = (pid_t)e->tgid;
 	uint64_t start = pid > 0 ? proc_start(pid) : 0;
 	unsigned i;
 
-	if (!start)
-		return now_boot; /* not visible from our PID namespace: no budget to keep */
-	for (i = 0; i < ARRAY_SIZE(s->budget); i++)
-		if (s->budget[i].first_boot && s->budget[i].pid == pid && s->budget[i].start == start)
+	for (i = 0; i < ARRAY_SIZE(s->budget); i++) {
+		if (!s->budget[i].first_boot)
+			continue;
+		if (e->budget ? s->budget[i].id == e->budget
+			      : start && s->budget[i].pid == pid && s->budget[i].start == start)
 			return s->budget[i].first_boot;
-	/* the oldest entry makes room: a process remembered 32 windows ago */
+	}
+	if (!start && !e->budget)
+		return now_boot; /* not visible from our PID namespace: no budget to keep */
+	/* the oldest entry makes room: an invocation remembered 32 windows ago */
 	i = s->budget_next++ % ARRAY_SIZE(s->budget);
+	if (!++d->next_budget_id)
+		d->next_budget_id = 1;
+	s->budget[i].id = e->budget ? e->budget : d->next_budget_id;
 	s->budget[i].pid = pid;
 	s->budget[i].start = start;
 	s->budget[i].first_boot = now_boot;
+	if (!e->budget && start) {
+		int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		/* the process may be gone, or already tagged (then by a
+		 * session, which has its own deadline): nothing to pass on */
+		if (pidfd >= 0) {
+			if (proc_start(pid) == start)
+				watch_budget_tag(d->watch, pidfd, s->budget[i].id);
+			close(pidfd);
+		}
+	}
 	return now_boot;
 }
 
@@ -121,13 +145,13 @@ static uint64_t watch_first_window(struct ph_session *s, pid_t pid, uint64_t now
  * max_window from its first window on, for all of its windows together:
  * listening again does not move it. A designated process likewise, counted
  * from its own first window: a long-lived process cannot chain windows. */
-static int window_deadline(struct ph_session *s, pid_t pid, uint64_t now_boot, uint64_t now_real, uint64_t *boot,
-			   uint64_t *real)
+static int window_deadline(struct ph_daemon *d, struct ph_session *s, const struct ph_kevent *e, uint64_t now_boot,
+			   uint64_t now_real, uint64_t *boot, uint64_t *real)
 {
 	uint64_t span = (uint64_t)s->max_window * NSEC_PER_SEC;
 
 	if (s->kind == S_WATCH) {
-		uint64_t first = watch_first_window(s, pid, now_boot);
+		uint64_t first = watch_first_window(d, s, e, now_boot);
 		if (first + span <= now_boot)
 			return -ETIME;
 		*boot = first + span;
@@ -159,7 +183,7 @@ void window_open(struct ph_daemon *d, struct ph_session *s, const struct ph_keve
 		session_send_event(s, PH_EVENT_WINDOW_FAILED, NULL, 0, ENOMEM, 0, 0);
 		return;
 	}
-	r = window_deadline(s, (pid_t)e->tgid, now_boot, now_real, &w->deadline_boot, &w->deadline_real);
+	r = window_deadline(d, s, e, now_boot, now_real, &w->deadline_boot, &w->deadline_real);
 	if (r) {
 		log_notice("session %llu: listen on tcp/%u by pid %u after its max_window of %u s; no window",
 			   (unsigned long long)s->id, e->port, e->tgid, s->max_window);

@@ -524,6 +524,16 @@ static int parse_serve(struct ph_config *c, char *v, const char *name, unsigned 
 				return seterr(err, el, name, ln, "serve: webroot %.64s: %s", w, strerror(errno));
 			if (!S_ISDIR(st.st_mode))
 				return seterr(err, el, name, ln, "serve: webroot %.64s is not a directory", w);
+		} else if (!strncmp(opt, "caddy=", 6)) {
+			const char *w = opt + 6;
+			if (w[0] != '/' || strstr(w, "/../") || (strlen(w) >= 3 && !strcmp(w + strlen(w) - 3, "/..")))
+				return seterr(err, el, name, ln, "serve: caddy= must be an absolute path without '..'");
+			if (copy_str(sv->caddy, sizeof(sv->caddy), w) || strlen(w) + 80 >= sizeof(sv->caddy))
+				return seterr(err, el, name, ln, "serve: caddy= path too long");
+			if (stat(w, &st) < 0)
+				return seterr(err, el, name, ln, "serve: caddy %.64s: %s", w, strerror(errno));
+			if (!S_ISDIR(st.st_mode))
+				return seterr(err, el, name, ln, "serve: caddy %.64s is not a directory", w);
 		} else if (!strcmp(opt, "always")) {
 			sv->always = 1;
 		} else if (!strncmp(opt, "ports=", 6)) {
@@ -543,11 +553,14 @@ static int parse_serve(struct ph_config *c, char *v, const char *name, unsigned 
 				return seterr(err, el, name, ln, "serve: max_window= must be 1-%d seconds", PH_MAX_WINDOW_LIMIT);
 			sv->max_window = (uint32_t)x;
 		} else {
-			return seterr(err, el, name, ln, "serve: unknown option '%.32s' (webroot=, always, ports=, max_window=)", opt);
+			return seterr(err, el, name, ln, "serve: unknown option '%.32s' (webroot=, caddy=, always, ports=, max_window=)", opt);
 		}
 	}
-	if (sv->always && sv->webroot[0])
-		return seterr(err, el, name, ln, "serve: webroot= and always exclude each other (always: no token files to watch)");
+	if (sv->always && (sv->webroot[0] || sv->caddy[0]))
+		return seterr(err, el, name, ln, "serve: %s and always exclude each other (always: no tokens to watch)",
+			      sv->webroot[0] ? "webroot=" : "caddy=");
+	if (sv->webroot[0] && sv->caddy[0])
+		return seterr(err, el, name, ln, "serve: webroot= and caddy= exclude each other (one source of tokens)");
 	if (sv->always && sv->max_window)
 		return seterr(err, el, name, ln, "serve: max_window= means nothing with always (its window never closes)");
 	if (!sv->nports) {

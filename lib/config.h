@@ -65,6 +65,7 @@ struct ph_server {
 	char arg[256];            /* as written */
 	char cgroup[256];         /* path relative to the cgroup v2 mount */
 	char webroot[256];        /* token files in WEBROOT/.well-known/acme-challenge; empty: none */
+	char caddy[256];          /* Caddy storage: its pending challenges, see daemon/tokens.c; empty: none */
 	int always;               /* a window at all times (the guard is the only gate) */
 	uint16_t ports[PH_MAX_PORTS];
 	unsigned nports;          /* default: 80 */

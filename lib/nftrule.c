@@ -207,14 +207,19 @@ static int x_counter(struct nftnl_rule *r)
 	return add(r, e_alloc("counter"));
 }
 
-static int x_accept(struct nftnl_rule *r)
+static int x_verdict(struct nftnl_rule *r, int verdict)
 {
 	struct nftnl_expr *e = e_alloc("immediate");
 	if (e) {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
 	}
 	return add(r, e);
+}
+
+static int x_accept(struct nftnl_rule *r)
+{
+	return x_verdict(r, NF_ACCEPT);
 }
 
 static int x_comment(struct nftnl_rule *r, const char *text)
@@ -273,32 +278,55 @@ struct nftnl_rule *nr_host_rule(const struct ph_chain_ref *c, uint16_t port, uin
 }
 
 /* the rules of porthole's own chains */
+enum {
+	OWN_MARK_NEW,       /* pre: a new connection to a live window's socket, to a local address */
+	OWN_COUNT,          /* pre: the rest of it, counted against its window */
+	OWN_MARK_REST,      /* pre: every packet of it carries the mark */
+	OWN_UNROUTE,        /* unroute: after DNAT, not local any more: the packet loses it */
+	OWN_LOCAL_OK,       /* local: its first packet reached a live window's socket: leave */
+	OWN_LOCAL_DROP,     /* local: ... or was sent elsewhere (REDIRECT, DNAT): dropped */
+	OWN_FORWARD_DROP,   /* forward: a marked connection is never forwarded */
+	OWN_MAX
+};
+
 static struct nftnl_rule *own_rule(int which, uint32_t value, uint32_t mask)
 {
-	const char *chain = which == 3 ? PH_CHAIN_UNROUTE : PH_CHAIN_PRE;
+	const char *chain = which == OWN_UNROUTE ? PH_CHAIN_UNROUTE : which == OWN_FORWARD_DROP ? PH_CHAIN_FORWARD :
+			    which >= OWN_LOCAL_OK ? PH_CHAIN_LOCAL : PH_CHAIN_PRE;
 	struct nftnl_rule *r = rule_new(NFPROTO_INET, PH_TABLE, chain);
 	int err;
 
 	if (!r)
 		return NULL;
 	switch (which) {
-	case 0: /* a new connection to a live window's socket, to a local address */
+	case OWN_MARK_NEW:
 		err = x_l4proto_tcp(r) || x_watched_port(r) || x_ct_state(r, NF_CT_STATE_BIT(IP_CT_NEW)) ||
 		      x_fib_local(r, NFT_CMP_EQ) || x_window_lookup(r, mask) ||
 		      x_set_bits(r, 0, value, mask) || x_set_bits(r, 1, value, mask);
 		break;
-	case 1: /* count the rest of an admitted connection against its window */
+	case OWN_COUNT:
 		err = x_ct_state(r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED)) || x_ct(r, NFT_CT_MARK) ||
 		      x_masked_eq(r, mask, value) || x_l4proto_tcp(r) || x_window_lookup(r, mask);
 		break;
-	case 2: /* every packet of an admitted connection carries the mark (the
-		 * handshake's last ACK finds a request socket, which `socket`
-		 * does not match) */
+	case OWN_MARK_REST: /* (the handshake's last ACK finds a request
+			     * socket, which `socket` does not match) */
 		err = x_ct(r, NFT_CT_MARK) || x_masked_eq(r, mask, value) || x_set_bits(r, 0, value, mask);
 		break;
-	default: /* after DNAT: a packet no longer to a local address loses it */
+	case OWN_UNROUTE:
 		err = x_meta(r, NFT_META_MARK, NFT_REG_1) || x_masked_eq(r, mask, value) ||
 		      x_fib_local(r, NFT_CMP_NEQ) || x_set_bits(r, 0, 0, mask);
+		break;
+	case OWN_LOCAL_OK:
+	case OWN_LOCAL_DROP:
+		/* after every NAT and every host chain: the socket the SYN
+		 * really reaches must be the window's */
+		err = x_l4proto_tcp(r) || x_ct_state(r, NF_CT_STATE_BIT(IP_CT_NEW)) || x_ct(r, NFT_CT_MARK) ||
+		      x_masked_eq(r, mask, value) ||
+		      (which == OWN_LOCAL_OK ? x_window_lookup(r, mask) || x_verdict(r, NFT_RETURN)
+					     : x_verdict(r, NF_DROP));
+		break;
+	default: /* OWN_FORWARD_DROP: DNAT sent it to another host */
+		err = x_ct(r, NFT_CT_MARK) || x_masked_eq(r, mask, value) || x_verdict(r, NF_DROP);
 		break;
 	}
 	return rule_done(r, err);
@@ -325,7 +353,7 @@ int nr_batch_rule(struct nl_batch *b, struct nftnl_rule *r, int add_it)
 	return nl_batch_push(b);
 }
 
-static int batch_chain(struct nl_batch *b, const char *name, int prio)
+static int batch_chain(struct nl_batch *b, const char *name, uint32_t hook, int prio)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
@@ -338,7 +366,7 @@ static int batch_chain(struct nl_batch *b, const char *name, int prio)
 	}
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, PH_TABLE);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_PRE_ROUTING);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
 	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
@@ -462,12 +490,15 @@ static int batch_ports(struct nl_batch *b, const uint16_t *ports, unsigned nport
 int nr_add_table(struct nl_batch *b, uint32_t value, uint32_t mask, int owner, const uint16_t *ports, unsigned nports)
 {
 	int err = batch_table(b, 0, owner) || batch_set(b) || batch_ports(b, ports, nports) ||
-		  batch_chain(b, PH_CHAIN_PRE, PH_PRIO_PRE) || batch_chain(b, PH_CHAIN_UNROUTE, PH_PRIO_UNROUTE);
+		  batch_chain(b, PH_CHAIN_PRE, NF_INET_PRE_ROUTING, PH_PRIO_PRE) ||
+		  batch_chain(b, PH_CHAIN_UNROUTE, NF_INET_PRE_ROUTING, PH_PRIO_UNROUTE) ||
+		  batch_chain(b, PH_CHAIN_LOCAL, NF_INET_LOCAL_IN, PH_PRIO_LOCAL) ||
+		  batch_chain(b, PH_CHAIN_FORWARD, NF_INET_FORWARD, PH_PRIO_FORWARD);
 
 	if (err)
 		return -ENOMEM;
 	/* each insert goes first: add them last to first */
-	for (int which = 3; which >= 0; which--) {
+	for (int which = OWN_MAX - 1; which >= 0; which--) {
 		struct nftnl_rule *r = own_rule(which, value, mask);
 		if (!r || nr_batch_rule(b, r, 1))
 			return -ENOMEM;
@@ -794,6 +825,24 @@ int nr_add_guard_own_rules(struct nl_batch *b, uint32_t cand, uint32_t guarded, 
 	r = rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_UNROUTE);
 	if (!r || x_meta(r, NFT_META_MARK, NFT_REG_1) || x_masked_eq(r, mask, cand) || x_fib_local(r, NFT_CMP_NEQ) ||
 	    x_set_bits(r, 0, 0, mask)) {
+		nftnl_rule_free(r);
+		return -ENOMEM;
+	}
+	if (nr_batch_rule(b, r, 1))
+		return -ENOMEM;
+	/* last of all on the way in: whatever a host rule did to the packet
+	 * mark, the guard sees what conntrack says (the host's accept reads
+	 * conntrack too) */
+	r = rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_LOCAL);
+	if (!r || x_ct(r, NFT_CT_MARK) || x_masked_eq(r, mask, guarded) || x_set_bits(r, 0, guarded, mask)) {
+		nftnl_rule_free(r);
+		return -ENOMEM;
+	}
+	if (nr_batch_rule(b, r, 1))
+		return -ENOMEM;
+	/* a guarded connection is never forwarded (DNAT before the guard) */
+	r = rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_FORWARD);
+	if (!r || x_ct(r, NFT_CT_MARK) || x_masked_eq(r, mask, guarded) || x_verdict(r, NF_DROP)) {
 		nftnl_rule_free(r);
 		return -ENOMEM;
 	}

@@ -15,7 +15,19 @@
  *     chain unroute { type filter hook prerouting priority -90; ...   (after DNAT)
  *       meta mark & MASK == VALUE fib daddr type != local meta mark set meta mark & ~MASK
  *     }
+ *     chain local { type filter hook input priority 2147483647; ...   (after every host chain)
+ *       meta l4proto tcp ct state new ct mark & MASK == VALUE socket mark & MASK . tcp dport @windows return
+ *       meta l4proto tcp ct state new ct mark & MASK == VALUE drop   (REDIRECT/DNAT to another socket)
+ *     }
+ *     chain forward { type filter hook forward priority -300; ...
+ *       ct mark & MASK == VALUE drop                                 (DNAT to another host)
+ *     }
  *   }
+ *
+ * The host's chains may accept a marked connection before DNAT decides
+ * where it goes (a geo-block in prerouting): the last two chains make sure
+ * that what porthole marked reaches the window's socket or nothing (an
+ * nftables drop is final).
  *
  * and, in each host chain that could drop the traffic, while a window is
  * open, one rule per watched port in the exact shape iptables-nft writes
@@ -40,6 +52,10 @@
 #define PH_CHAIN_UNROUTE "unroute"
 #define PH_PRIO_PRE     (-190)   /* after conntrack (-200), before mangle (-150) */
 #define PH_PRIO_UNROUTE (-90)    /* after dstnat (-100) */
+#define PH_CHAIN_LOCAL  "local"
+#define PH_PRIO_LOCAL   2147483647 /* input: after every host chain */
+#define PH_CHAIN_FORWARD "forward"
+#define PH_PRIO_FORWARD (-300)
 #define PH_RULE_TAG     "porthole"
 #define PH_SET_SERVERS  "servers"
 #define PH_GUARD_TAG    "porthole guard"  /* a server window's rules: "porthole guard DIGEST" */

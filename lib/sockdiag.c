@@ -126,3 +126,54 @@ int sockdiag_marks(const uint16_t *ports, unsigned nports, uint32_t mask, uint32
 	*n = a.n;
 	return r;
 }
+
+/* One SOCK_DESTROY on an open socket; its answer is an NLMSG_ERROR. */
+static int destroy_one(struct mnl_socket *nl, uint32_t seq, const struct sockdiag_conn *c)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(8)));
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct inet_diag_req_v2 *req;
+	size_t alen = c->family == AF_INET6 ? 16 : 4;
+	ssize_t r;
+	int ret;
+
+	nlh->nlmsg_type = SOCK_DESTROY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+	req->sdiag_family = (uint8_t)c->family;
+	req->sdiag_protocol = IPPROTO_TCP;
+	req->idiag_states = ~0u;
+	req->id.idiag_sport = htons(c->lport);
+	req->id.idiag_dport = htons(c->rport);
+	memcpy(req->id.idiag_src, c->laddr, alen);
+	memcpy(req->id.idiag_dst, c->raddr, alen);
+	req->id.idiag_cookie[0] = (uint32_t)c->cookie;
+	req->id.idiag_cookie[1] = (uint32_t)(c->cookie >> 32);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	r = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (r < 0)
+		return -errno;
+	ret = mnl_cb_run(buf, (size_t)r, seq, mnl_socket_get_portid(nl), NULL, NULL);
+	return ret < 0 ? -errno : 0;
+}
+
+int sockdiag_destroy(const struct sockdiag_conn *c, unsigned n, unsigned *destroyed)
+{
+	struct mnl_socket *nl;
+	int r = nl_socket_bound(NETLINK_SOCK_DIAG, &nl), first = 0;
+
+	*destroyed = 0;
+	if (r)
+		return r;
+	for (unsigned i = 0; i < n; i++) {
+		r = destroy_one(nl, i + 1, &c[i]);
+		if (!r)
+			(*destroyed)++;
+		else if (r != -ENOENT && !first)
+			first = r; /* gone already is what we want */
+	}
+	mnl_socket_close(nl);
+	return first;
+}

@@ -11,7 +11,8 @@
 # the machine had (it is put back afterwards), and ufw is preseeded disabled
 # so its postinst writes no rule into the machine's own firewall. systemd and
 # systemd-container boot a real systemd in a container (tests/systemd);
-# prometheus brings promtool, which checks the metrics file. The kernel tier
+# prometheus brings promtool, which checks the metrics file; python3-scapy
+# crafts the hostile peer's TCP (tests/adversary). The kernel tier
 # (tests/kernels) boots Debian's kernel packages with qemu-system-x86 on an
 # initramfs made from busybox-static, and the guests' module autoloading
 # runs kmod's modprobe (xz-utils unpacks .ko.xz modules for the initramfs).
@@ -19,7 +20,7 @@ set -eu
 
 PKGS="make gcc clang llvm libclang-rt-dev pkg-config libbpf-dev libelf-dev zlib1g-dev libnftnl-dev libmnl-dev bpftool
       libsystemd-dev
-      nftables iproute2 util-linux python3 procps libcap2-bin
+      nftables iproute2 util-linux python3 python3-scapy procps libcap2-bin
       pebble certbot lego openssl curl jq mandoc dpkg-dev debhelper conntrack
       ufw iptables firewalld dbus systemd systemd-container prometheus
       nginx-light apache2 caddy dehydrated

@@ -168,23 +168,47 @@ porthole_elements() { in_host nft -j list set inet porthole windows 2>/dev/null 
 # nginx_up NAME WWW: a real nginx holding port 80 of the lab host ($H and
 # [$H6]), serving WWW, in a cgroup of its own ($T_CG2/$T_PFX-NAME: what
 # nginx.service gives it), in the host namespace. NGINX_CG: that cgroup's
-# path below the cgroup v2 mount (for serve = cgroup ...).
+# path below the cgroup v2 mount (for serve = cgroup ...); NGINX_PID: the
+# master's PID.
+# Optional knobs (unset: the defaults above):
+#   NGINX_LISTEN="SPEC;SPEC..."  nginx listen parameters instead of "$H:80" and
+#                                "[$H6]:80", e.g. "$H2:80 deferred" or "80;[::]:80"
+#   NGINX_LOG_FORMAT=FORMAT      the access log's log_format (default: combined)
 nginx_up() {
-	local name=$1 www=$2 dir=$T_TMP/nginx-$1 i
+	local name=$1 www=$2 dir=$T_TMP/nginx-$1 i spec listen=() fmt=() logfmt=""
 	NGINX_CG=/$T_PFX-$name
 	mkdir -p "$T_CG2$NGINX_CG" "$dir" && T_CGROUPS+=("$T_CG2$NGINX_CG") || return 1
-	printf '%s\n' "daemon off;" "master_process on;" "worker_processes 1;" "user root;" "pid $dir/nginx.pid;" \
-		"error_log $dir/error.log;" "events { worker_connections 1024; }" "http {" \
-		"	access_log ${NGINX_ACCESS_LOG:-$dir/access.log};" "	client_body_temp_path $dir/body;" \
-		"	keepalive_timeout 30;" "	server {" "		listen $H:80;" "		listen [$H6]:80;" "		root $www;" \
-		"		location ^~ /.well-known/acme-challenge/ { default_type text/plain; }" "	}" "}" >"$dir/nginx.conf"
+	if [ -n "${NGINX_LISTEN:-}" ]; then
+		IFS=';' read -ra listen <<<"$NGINX_LISTEN"
+	else
+		listen=("$H:80" "[$H6]:80")
+	fi
+	if [ -n "${NGINX_LOG_FORMAT:-}" ]; then
+		fmt=("	log_format porthole_test '$NGINX_LOG_FORMAT';")
+		logfmt=" porthole_test"
+	fi
+	{
+		printf '%s\n' "daemon off;" "master_process on;" "worker_processes 1;" "user root;" "pid $dir/nginx.pid;" \
+			"error_log $dir/error.log;" "events { worker_connections 1024; }" "http {" "${fmt[@]}" \
+			"	access_log ${NGINX_ACCESS_LOG:-$dir/access.log}$logfmt;" "	client_body_temp_path $dir/body;" \
+			"	keepalive_timeout 30;" "	server {"
+		for spec in "${listen[@]}"; do printf '\t\tlisten %s;\n' "$spec"; done
+		printf '%s\n' "		root $www;" \
+			"		location ^~ /.well-known/acme-challenge/ { default_type text/plain; }" "	}" "}"
+	} >"$dir/nginx.conf"
 	(
 		echo $BASHPID >"$T_CG2$NGINX_CG/cgroup.procs"
 		exec nsenter --net=/run/netns/"$T_PFX-host" -- nginx -c "$dir/nginx.conf" -p "$dir"
 	) >"$dir/out" 2>&1 &
-	T_PIDS+=("$!")
+	NGINX_PID=$!
+	T_PIDS+=("$NGINX_PID")
 	for i in $(seq 50); do
-		in_host ss -ltn | grep -q "$H:80" && return 0
+		if [ -n "${NGINX_LISTEN:-}" ]; then
+			# every listening socket is there once nginx wrote its pid file
+			[ -s "$dir/nginx.pid" ] && in_host ss -ltn | grep -q ':80 ' && return 0
+		else
+			in_host ss -ltn | grep -q "$H:80" && return 0
+		fi
 		sleep 0.1
 	done
 	echo "nginx did not start:"; cat "$dir/out" "$dir/error.log" 2>/dev/null
@@ -193,9 +217,29 @@ nginx_up() {
 
 # ---- daemon ------------------------------------------------------------------
 
+# t_bpffs_up: the private mount namespace (with its own bpffs at /sys/fs/bpf)
+# that every daemon of this test runs in; T_BPFFS is its holder's PID.
+t_bpffs_up() {
+	local i
+	"$T_TOOLS/bpffs-holder.sh" >"$T_TMP/bpffs.out" 2>&1 &
+	T_BPFFS=$!
+	T_PIDS+=("$T_BPFFS")
+	for i in $(seq 100); do
+		grep -q ready "$T_TMP/bpffs.out" && return 0
+		kill -0 "$T_BPFFS" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "no private bpffs:"; cat "$T_TMP/bpffs.out"
+	T_BPFFS=
+	return 1
+}
+
 # daemon_start [CONFIG LINES...]: start portholed in the host namespace, in a
-# cgroup of its own (what a unit gives it).
+# cgroup of its own (what a unit gives it), with a bpffs at /sys/fs/bpf (a
+# mount namespace of the test's own, see t_bpffs_up).
 daemon_start() {
+	# (a test that ends what it started case by case may have ended it)
+	{ [ -n "${T_BPFFS:-}" ] && kill -0 "$T_BPFFS" 2>/dev/null; } || t_bpffs_up || return 1
 	T_SOCK=$T_TMP/porthole.sock
 	T_CONF=$T_TMP/porthole.conf
 	T_DLOG=$T_TMP/portholed.log
@@ -212,7 +256,8 @@ daemon_start() {
 	: >"$T_DLOG"
 	(
 		echo $BASHPID >"$T_DCG/cgroup.procs"
-		exec nsenter --net=/run/netns/"$T_PFX-host" -- ${T_DAEMON_WRAP:-} "$PORTHOLE_BIN/portholed" -c "$T_CONF" ${T_DAEMON_FLAGS:-}
+		exec nsenter -t "$T_BPFFS" -m --net=/run/netns/"$T_PFX-host" -- ${T_DAEMON_WRAP:-} \
+			"$PORTHOLE_BIN/portholed" -c "$T_CONF" ${T_DAEMON_FLAGS:-}
 	) 2>>"$T_DLOG" &
 	T_DPID=$!
 	T_PIDS+=("$T_DPID")
@@ -263,5 +308,146 @@ wait_for() {
 	return 1
 }
 
+# wait_count FILE PATTERN N [TENTHS]: wait until FILE holds N lines with PATTERN
+wait_count() {
+	local i
+	for i in $(seq "${4:-50}"); do
+		[ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # cgroups the daemon made (it makes none: sessions stay in their caller's)
 session_cgroups() { find "$T_DCG" -mindepth 1 -type d 2>/dev/null | wc -l; }
+
+# ---- adversaries (tests/adversary) ---------------------------------------------
+
+ATK_SPORTS=20000-29999 # source ports of crafted connections (tests/adversary/attack.py)
+
+# attacker_up: the Internet namespace (and the allowed country's, for
+# controls) as a peer that crafts its own segments (scapy on the veth,
+# tests/adversary/attack.py): its kernel knows nothing of those connections
+# and would answer the server with a RST, so those RSTs are dropped on the way
+# out (only for ATK_SPORTS: the kernel's own connections from the same
+# namespace stay normal).
+attacker_up() {
+	local ns
+	"$PY" -c 'import scapy.layers.inet' 2>/dev/null || return 1
+	for ns in inet allow; do
+		in_ns "$T_PFX-$ns" nft -f - <<NFT || return 1
+table inet attacker {
+	chain out {
+		type filter hook output priority filter; policy accept;
+		tcp sport $ATK_SPORTS tcp flags & rst == rst drop
+	}
+}
+NFT
+	done
+}
+
+# attack ARGS...: run python ARGS in the Internet namespace as the crafted-TCP
+# attacker (a script that uses tests/adversary/attack.py's Peer); attack_from
+# NS ARGS...: the same from NS (inet or allow). Peer finds its link, the
+# host's MAC on it and its own addresses in the environment. attack_bg OUT
+# ARGS...: attack in the background, its output in OUT; BG_PID is the
+# attacker's own PID (nsenter and env exec it), recorded for cleanup.
+attack() { attack_from inet "$@"; }
+attack_from() {
+	local ns=$1
+	shift
+	attack_env "$ns" || return 2
+	in_ns "$T_PFX-$ns" env "${ATK_ENV[@]}" "$PY" "$@"
+}
+attack_bg() {
+	local out=$1
+	shift
+	attack_env inet || return 2
+	nsenter --net=/run/netns/"$T_PFX-inet" -- env "${ATK_ENV[@]}" "$PY" "$@" >"$out" 2>&1 &
+	BG_PID=$!
+	T_PIDS+=("$BG_PID")
+}
+attack_env() { # NS: ATK_ENV, the attacker's environment in NS
+	local link dev src src6 mac
+	case $1 in
+	inet) link=ph$$i dev=ph$$h src=$INET src6=$INET6 ;;
+	allow) link=ph$$a dev=ph$$g src=$ALLOW src6=$ALLOW6 ;;
+	*) return 1 ;;
+	esac
+	mac=$(in_host ip -o link show dev "$dev" | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
+	ATK_ENV=(ATK_IFACE="$link" ATK_DMAC="$mac" ATK_SRC="$src" ATK_SRC6="$src6" PYTHONPATH="$T_ROOT/tests/adversary")
+}
+
+# nslab_downstream: a namespace behind the lab host, which routes to it
+# (forwarding on): the host 192.0.2.1, 2001:db8:d0::1 on link ph$$r; the
+# downstream server DOWN=192.0.2.20, DOWN6=2001:db8:d0::20, default route
+# through the host. The Internet and the allowed country reach it only through
+# the host (the host's own rules decide; none are added here).
+DOWN=192.0.2.20 DOWN6=2001:db8:d0::20
+in_down() { in_ns "$T_PFX-down" "$@"; }
+nslab_downstream() {
+	local d=$T_PFX-down
+	ip netns add "$d" && T_NETNS+=("$d") || return 1
+	ip link add ph$$d netns "$d" type veth peer name ph$$r netns "$T_PFX-host" || return 1
+	in_host ip link set ph$$r up
+	in_host ip addr add 192.0.2.1/24 dev ph$$r
+	in_host ip addr add 2001:db8:d0::1/64 dev ph$$r nodad
+	in_down ip link set lo up
+	in_down ip link set ph$$d up
+	in_down ip addr add $DOWN/24 dev ph$$d
+	in_down ip addr add $DOWN6/64 dev ph$$d nodad
+	in_down ip route add default via 192.0.2.1
+	in_down ip -6 route add default via 2001:db8:d0::1
+	in_host sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+}
+
+# nginx's access log as the judge of an attack: NGINX_LOG_FORMAT=$ADV_LOG_FORMAT
+# records the peer, its port and the whole request line
+ADV_LOG_FORMAT='$remote_addr $remote_port "$request" $status'
+# adv_lines LOG SPORT: the lines of the Internet's connections from SPORT
+adv_lines() { awk -v p="$2" -v a="$INET" -v b="$INET6" '($1 == a || $1 == b) && $2 == p' "$1" 2>/dev/null; }
+# adv_extra LOG SPORT TOKEN: those of them that are not the challenge request for TOKEN
+adv_extra() { adv_lines "$1" "$2" | grep -v "^[^ ]* $2 \"GET /\.well-known/acme-challenge/$3 HTTP/1\.1\" [0-9]*\$"; }
+# adv_case OUT SPORT: attack.py's lines for the case from SPORT ("== NAME to DST from port SPORT" on)
+adv_case() { awk -v p=" from port $2" '/^== /{ on = substr($0, length($0) - length(p) + 1) == p } on' "$1"; }
+# adv_judge NAME OUT LOG SPORT TOKEN [answered]: PASS when nginx logged nothing
+# from the attack's connection but (at most) the challenge request for TOKEN;
+# FAIL, quoting nginx's lines, when it logged more, and also when the crafted
+# handshake never completed (then nothing was tested) or, with "answered",
+# when the challenge the attack sends first was not answered (its own control)
+adv_judge() {
+	local name=$1 out=$2 log=$3 sport=$4 tok=$5 extra
+	if ! adv_case "$out" "$sport" | grep -q 'SYN-ACK'; then
+		t_fail "$name (the crafted handshake did not complete: nothing was tested)"
+		adv_case "$out" "$sport" | sed 's/^/    /'
+		return
+	fi
+	if [ "${6:-}" = answered ] && ! adv_lines "$log" "$sport" | grep -q "\"GET /\.well-known/acme-challenge/$tok HTTP/1\.1\" 200\$"; then
+		t_fail "$name (the attack's first request, the challenge, was not answered: its control failed)"
+		adv_case "$out" "$sport" | sed 's/^/    /'
+		return
+	fi
+	extra=$(adv_extra "$log" "$sport" "$tok")
+	if [ -z "$extra" ]; then
+		t_pass "$name"
+	else
+		t_fail "$name: nginx logged: $(head -3 <<<"$extra" | tr '\n' '|')"
+	fi
+}
+
+# run_listener LABEL PORT SECONDS ADDR...: a plain window: `porthole run --
+# listen.py PORT SECONDS ADDR...` in the host namespace (its output in
+# $T_TMP/LABEL.out and .err); waits for the window line (or the end of
+# porthole run); RUN_PID is porthole's PID. end_listener stops it.
+run_listener() {
+	local l=$1 i; shift
+	bg_run "$T_TMP/$l.out" "$T_TMP/$l.err" run -- "$PY" "$T_TOOLS/listen.py" "$@"
+	RUN_PID=$BG_PID
+	for i in $(seq 100); do
+		grep -q 'window .* open\|NO window' "$T_TMP/$l.err" 2>/dev/null && return 0
+		kill -0 "$RUN_PID" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+end_listener() { [ -n "${RUN_PID:-}" ] && { kill -TERM "$RUN_PID" 2>/dev/null; wait "$RUN_PID" 2>/dev/null; }; RUN_PID=; }

@@ -3,6 +3,8 @@
 # Run every test tier and print one closing line "N passed, N failed, N skipped".
 #   unit         no privileges: config parser, protocol codec (ASan/UBSan build)
 #   integration  root: network namespaces, real nftables, real BPF (daemon under ASan/UBSan)
+#   adversary    root: a peer that crafts its own TCP (scapy) against guarded and
+#                plain windows, judged by what the servers behind them logged
 #   e2e          root: pebble + certbot + lego through a geo-blocked lab
 # TESTS="integration/test_core.sh ..." runs a subset.
 set -u
@@ -46,7 +48,7 @@ run_one() { # NAME CMD...
 if [ -n "${TESTS:-}" ]; then
 	list=$TESTS
 else
-	list="$(cd tests && ls unit/test_*.c | sed 's/\.c$//') fuzz $(cd tests && ls integration/*.sh e2e/test_*.sh package/test_*.sh systemd/test_*.sh 2>/dev/null)"
+	list="$(cd tests && ls unit/test_*.c | sed 's/\.c$//') fuzz $(cd tests && ls integration/*.sh adversary/test_*.sh e2e/test_*.sh package/test_*.sh systemd/test_*.sh 2>/dev/null)"
 fi
 for t in $list; do
 	case $t in

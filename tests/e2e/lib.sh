@@ -30,6 +30,8 @@
 # E2E_VERBOSE=1 (print client output).
 
 E2E_TIMEOUT=${E2E_TIMEOUT:-120}
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BPFFS_PID=
 E2E_HTTP_ADDR=${E2E_HTTP_ADDR:-}
 E2E_EMAIL=${E2E_EMAIL:-e2e@example.com}
 E2E_DOMAIN=${E2E_DOMAIN:-porthole.test}
@@ -352,6 +354,14 @@ e2e_finish() {
 	exit 1
 }
 
+# e2e_bpffs_down — end the daemons' mount namespace (its bpffs goes with it).
+e2e_bpffs_down() {
+	[ -n "$BPFFS_PID" ] || return 0
+	kill -TERM "$BPFFS_PID" 2>/dev/null
+	wait "$BPFFS_PID" 2>/dev/null
+	BPFFS_PID=
+}
+
 # e2e_teardown [--quiet-client] — the EXIT trap's work: stop a client still running
 # and remove E2E_WORK (its messages hidden with --quiet-client), stop portholed, take
 # the lab down if it is up, remove the daemon's cgroup.
@@ -359,6 +369,7 @@ e2e_teardown() {
 	trap - EXIT INT TERM HUP
 	if [ "${1:-}" = --quiet-client ]; then e2e_cleanup 2>/dev/null; else e2e_cleanup; fi
 	e2e_daemon_stop >/dev/null
+	e2e_bpffs_down
 	[ "$LAB_IS_UP" = 1 ] && lab_down
 	LAB_IS_UP=0
 	e2e_daemon_cgroup_remove
@@ -382,6 +393,7 @@ e2e_lab_down_check() {
 	while read -r pid st name; do recorded+=("$pid:$st:$name"); done <"$LAB_STATE/pids"
 	E2E_LAB_NPROCS=${#recorded[@]}
 	e2e_cleanup
+	e2e_bpffs_down
 	lab_down || ok=1
 	LAB_IS_UP=0
 	for ns in "$LAB_NS_HOST" "$LAB_NS_INET" "$LAB_NS_ALLOW"; do
@@ -485,9 +497,16 @@ e2e_daemon_start() {
 	DCG=$CG2/$LAB_PREFIX-daemon
 	mkdir "$DCG" || { DCG=; return 1; }
 	: >"$T/portholed.log"
+	# a mount namespace with a bpffs of its own (tests/tools/bpffs-holder.sh)
+	if [ -z "${BPFFS_PID:-}" ]; then
+		"$E2E_ROOT/tests/tools/bpffs-holder.sh" >"$T/bpffs.out" 2>&1 &
+		BPFFS_PID=$!
+		for _ in $(seq 100); do grep -q ready "$T/bpffs.out" && break; sleep 0.05; done
+		grep -q ready "$T/bpffs.out" || { cat "$T/bpffs.out"; return 1; }
+	fi
 	(
 		echo $BASHPID >"$DCG/cgroup.procs" || exit 1
-		exec nsenter --net="/run/netns/$LAB_NS_HOST" -- "$BIN/portholed" -c "$T/porthole.conf"
+		exec nsenter -t "$BPFFS_PID" -m --net="/run/netns/$LAB_NS_HOST" -- "$BIN/portholed" -c "$T/porthole.conf"
 	) 2>>"$T/portholed.log" &
 	DPID=$!
 	for _ in $(seq 200); do

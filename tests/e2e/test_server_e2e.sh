@@ -20,6 +20,7 @@
 #   apache_default_acceptfilter_certbot   Apache with its default "AcceptFilter http
 #                             data" (TCP_DEFER_ACCEPT): the request that completes the
 #                             handshake is judged on the listener, its verdict kept
+#   caddy_storage_tokens      Caddy with serve = ... caddy=DIR: its pending challenges are the tokens
 #   caddy_always_started_after_daemon     portholed first, then Caddy (boot order):
 #                             the always window opens when Caddy runs
 # Each case: its own web server (cgroup /$LAB_PREFIX-<case>), its own portholed. Checks:
@@ -551,9 +552,13 @@ case_apache_certbot() {
 #                 KNOWN DAEMON BUG: servers_start() never arms the server timer when
 #                 the always server is not running, so the promised retry ("retried
 #                 when its cgroup appears") never comes and the window never opens.
+#   storage       portholed first with `serve = ... caddy=DIR` (Caddy's storage): the
+#                 window opens when Caddy writes its pending challenge there and
+#                 closes when it removes it; only that token is admitted.
 caddy_case() {
-	local order=$1 ok=0 n d crt known='' tag=caddy
+	local order=$1 ok=0 n d crt known='' tag=caddy serve why=always close=''
 	[ "$order" = daemon-first ] && tag='caddy-late'
+	[ "$order" = storage ] && tag='caddy-st'
 	n=$(e2e_new_name "$tag" v4) || return 1
 	case_dir "$tag" || return 1
 	d=$T/caddy
@@ -593,18 +598,22 @@ EOF
 	local -a caddy=(env HOME="$d/home" XDG_DATA_HOME="$d/data" XDG_CONFIG_HOME="$d/config"
 		"$(command -v caddy)" run --config "$d/Caddyfile" --adapter caddyfile)
 	local t0 topen='' tcert got
-	if [ "$order" = daemon-first ]; then
-		if ! daemon_up "serve = cgroup /${SRV_CG##*/} always"; then
+	serve="serve = cgroup /${SRV_CG##*/} always"
+	if [ "$order" = storage ]; then
+		serve="serve = cgroup /${SRV_CG##*/} caddy=$d/data" why=tokens close=tokens-gone
+	fi
+	if [ "$order" != caddy-first ]; then
+		if ! daemon_up "$serve"; then
 			e2e_daemon_stop >/dev/null; e2e_daemon_cgroup_remove; return 1
 		fi
 		# it says, at error level, that the server is not running yet
-		known='is not running: no window to it'
+		[ "$order" = daemon-first ] && known='is not running: no window to it'
 		srv_start "$tag" "${caddy[@]}" || ok=1
 		t0=$(_e2e_now)
 	else
 		srv_start "$tag" "${caddy[@]}" || { srv_stop; return 1; }
 		t0=$(_e2e_now)
-		if ! daemon_up "serve = cgroup /${SRV_CG##*/} always"; then
+		if ! daemon_up "$serve"; then
 			e2e_daemon_stop >/dev/null; e2e_daemon_cgroup_remove; srv_stop; return 1
 		fi
 	fi
@@ -616,7 +625,7 @@ EOF
 			sleep 0.1
 		done
 		tcert=$(_e2e_secs "$t0" "$(_e2e_now)")
-		say "after Caddy was up: the always window open after ${topen:-never}${topen:+ s}, Caddy done after $tcert s"
+		say "after Caddy was up: the window open after ${topen:-never}${topen:+ s}, Caddy done after $tcert s"
 		if grep -q 'certificate obtained successfully' "$SRV_LOG"; then
 			say "caddy: $(grep -m1 'certificate obtained successfully' "$SRV_LOG" | cut -c1-200)"
 		else
@@ -637,6 +646,21 @@ EOF
 		else say "allowed country: https://$n/: $got"; ok=1; fi
 	fi
 	say "daemon: $(grep -E 'window [0-9]+ (open|closed)|server .*(not|went)' "$T/portholed.log" | sed 's/^<[0-9]>//' | tr '\n' ';' | cut -c1-400)"
+	if [ "$order" = storage ]; then
+		# Caddy removes its challenge file when the validation is done
+		for _ in $(seq 100); do grep -q 'closed (tokens-gone)' "$T/portholed.log" && break; sleep 0.1; done
+		audit_server tokens tokens-gone 1 || ok=1
+		# no window now: nothing from the internet reaches Caddy, challenge-shaped or not
+		got=$(lab_in_inet "$PY" "$ROOT/tests/tools/httpraw.py" "$LAB_HOST_V4" 80 \
+			"GET /.well-known/acme-challenge/Not_a_live_token HTTP/1.1\\r\\nHost: $n\\r\\n\\r\\n")
+		if [ "$got" = connect-timeout ] || [ "$got" = noanswer ]; then
+			say "internet, challenge-shaped request after the challenge: $got (no window)"
+		else say "internet, challenge-shaped request after the challenge: $got, expected nothing"; ok=1; fi
+		daemon_down tokens-gone "$known" || ok=1
+		e2e_ruleset_unchanged || ok=1
+		srv_stop || ok=1
+		return $ok
+	fi
 	audit_server always "" 1 || ok=1
 	# the always window, from the internet: a challenge-shaped request reaches
 	# Caddy (no token list: any token), anything else gets nothing back
@@ -666,6 +690,7 @@ EOF
 }
 case_caddy() { caddy_case caddy-first; }
 case_caddy_daemon_first() { caddy_case daemon-first; }
+case_caddy_storage() { caddy_case storage; }
 
 case_teardown() {
 	local ok=0 cg
@@ -702,5 +727,7 @@ run caddy_always case_caddy caddy
 APACHE_ACCEPTFILTER=data run apache_default_acceptfilter_certbot case_apache_certbot apache2 certbot
 # the boot order: portholed first, then Caddy
 run caddy_always_started_after_daemon case_caddy_daemon_first caddy
+# Caddy's own storage as the token source: token-bound, no always
+run caddy_storage_tokens case_caddy_storage caddy
 e2e_run_case teardown_leaves_nothing case_teardown
 e2e_finish

@@ -121,5 +121,36 @@ opens=[r for r in (json.loads(l) for l in open('$A')) if r['event']=='window-ope
 print(len(opens), len(set(r['deadline'] for r in opens)))")
 t_eq "two windows for that process, with one deadline between them" "2 1" "$n"
 t_check "the third listen is a refused record" grep -q '"why":"this designated process used up its max_window"' "$A"
+
+# ... nor by forking: a child listening after the parent's budget is spent
+# spends the same budget (the kernel passes the budget on at fork)
+cat >"$T_TMP/forker.py" <<'PYEOF'
+import os, socket, sys, time
+def listen(tag, dur):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((sys.argv[1], 80)); s.listen(4)
+    print(tag, "listening", flush=True)
+    while dur > 0 and not os.path.exists(sys.argv[2]):
+        time.sleep(0.05); dur -= 0.05
+    s.close()
+listen("parent", 1.0)
+time.sleep(3.2)              # past the max_window of 3 s, counted from the parent's window
+pid = os.fork()
+if pid == 0:
+    listen("child", 20)
+    os._exit(0)
+os.waitpid(pid, 0)
+PYEOF
+R0=$(grep -c '"why":"this designated process used up its max_window"' "$A")
+bg_host "$T_TMP/forker.out" /dev/null "$T_TMP/bin/renewer" "$T_TMP/forker.py" $H "$T_TMP/forker.done"; FK=$BG_PID
+wait_for "$T_TMP/forker.out" "parent listening" 100
+wait_for "$T_DLOG" "renewer" 100
+wait_for "$T_TMP/forker.out" "child listening" 100
+t_check "a forked child of a designated process listens after the parent's max_window" grep -q "child listening" "$T_TMP/forker.out"
+wait_for "$A" '"why":"this designated process used up its max_window"' 50
+t_eq "... and is refused: the blocked Internet is dropped" dropped "$(probe inet $H 80)"
+t_eq "... one more refused record (its budget is the parent's)" $((R0 + 1)) \
+	"$(grep -c '"why":"this designated process used up its max_window"' "$A")"
+touch "$T_TMP/forker.done"; wait $FK
 daemon_stop
 t_summary

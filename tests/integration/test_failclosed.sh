@@ -117,6 +117,23 @@ sleep 0.2
 t_eq "table deleted and re-created: rule restored" 1 "$(porthole_rules)"
 t_eq "table re-created: open" open "$(probe inet $H 80)"
 t_eq "table re-created: decoy address still dropped" dropped "$(probe inet $H2 80)"
+# ... re-created by another program with the owner flag (firewalld >= 2.2
+# does so): porthole cannot put its rule back; until it can, a new window is
+# refused rather than opened as an element alone
+nslab_ruleset | sed 's/^table inet filter {/table inet filter {\n\tflags owner;/' >"$T_TMP/owned.nft"
+in_host nft delete table inet filter
+{ echo "include \"$T_TMP/owned.nft\""; while [ ! -e "$T_TMP/owned.done" ]; do sleep 0.1; done; } |
+	in_host nft -i >/dev/null 2>&1 &
+OWN=$!; T_PIDS+=("$OWN")
+wait_for "$T_DLOG" "new windows are refused until they are back" 100
+t_check "owner table: the daemon says new windows are refused" grep -q "new windows are refused until they are back" "$T_DLOG"
+bg_run /dev/null "$T_TMP/dg.err" run -- "$PY" "$T_TOOLS/listen.py" 80 20 $H2; DG=$BG_PID
+wait_for "$T_TMP/dg.err" "NO window\|window .* open" 100
+t_check "owner table: a new window is refused ($(head -1 "$T_TMP/dg.err"))" grep -q "NO window" "$T_TMP/dg.err"
+t_eq "owner table: its address stays dropped" dropped "$(probe inet $H2 80)"
+kill -TERM $DG 2>/dev/null; wait $DG 2>/dev/null
+touch "$T_TMP/owned.done"; wait $OWN 2>/dev/null
+nslab_ruleset | in_host nft -f -
 kill -TERM $RL; wait $RL 2>/dev/null
 t_eq "after the reloads: ruleset identical to the host's own" "$BEFORE" "$(ruleset_dump)"
 

@@ -393,6 +393,11 @@ NFT
 	in_allow ip addr add $S6/64 dev ph$$a nodad
 	bg_ns allow /dev/null /dev/null "$PY" "$T_TOOLS/listen.py" 80 120 $S $S6
 	bg_ns allow /dev/null /dev/null "$PY" "$T_TOOLS/listen.py" 8081 120 $S $S6
+	# both listen before anything is probed (a busy machine starts python slowly)
+	for _ in $(seq 100); do
+		[ "$(in_allow ss -ltnH | grep -cE ':(80|8081) ')" -ge 4 ] && break
+		sleep 0.05
+	done
 	# neighbour discovery first: a forwarded first SYN can wait for it longer than a probe
 	in_host "$PY" "$T_TOOLS/probe.py" $S 8081 2 >/dev/null; in_host "$PY" "$T_TOOLS/probe.py" $S6 8081 2 >/dev/null
 	t_eq "$CASE: control: the downstream server is forwarded to where the geo-block allows (8081, v4)" open "$(po inet $S 8081)"

@@ -268,6 +268,19 @@ if [ "$NOBODY_OK" = 1 ]; then
 	t_check "12 uid 65534's own child running a setuid-root binary (euid 0): refused" \
 		grep -q "^setuid-child -> error: run: .*not owned by the caller through and through" "$T_TMP/suid.out"
 	t_check "12 ... and the child really ran with euid 0" grep -q "uid 65534[[:space:]]*0" "$T_TMP/suid.out"
+	# after the check: the session's command itself is a setuid-root
+	# binary; it runs with euid 0 and listens: not for the session
+	cp /usr/bin/python3 "$T_TMP/suid-python" && chmod 4755 "$T_TMP/suid-python"
+	bg_nobody "$T_TMP/suid12.out" "$T_TMP/suid12.err" run -- "$T_TMP/suid-python" "$T_TOOLS/listen.py" 80 30 $H
+	S12=$BG_PID
+	suid_listens() { in_host ss -ltnpH "sport = :80" | grep -q suid-python; }
+	w12=$(grep -c '"event":"window-open"' "$A")
+	for _ in $(seq 100); do suid_listens && break; sleep 0.1; done
+	t_check "12 a session's command that is a setuid-root binary listens (euid 0)" suid_listens
+	t_eq "12 ... and gets no window: the blocked Internet is dropped" dropped "$(probe inet $H 80)"
+	t_eq "12 ... no window opened" "$w12" "$(grep -c '"event":"window-open"' "$A")"
+	stop_bg $S12
+	wait_rules_zero 20
 else
 	t_skip "12 setuid child: no group 'nogroup' on this machine"
 fi

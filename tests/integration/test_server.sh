@@ -164,23 +164,28 @@ first = s.recv(4096)
 print("first", first.split(b" ")[1].decode() if first else "none", flush=True)
 while not os.path.exists(sys.argv[3]):
     time.sleep(0.05)
-s.sendall(b"GET / HTTP/1.1\r\nHost: e\r\n\r\n")
-s.settimeout(2)
 try:
-    second = s.recv(4096)
-except (socket.timeout, ConnectionResetError):
-    second = b""
-print("second", "answered" if second else "dropped", flush=True)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: e\r\n\r\n")
+    s.settimeout(2)
+    second = "answered" if s.recv(4096) else "closed"
+except socket.timeout:
+    second = "dropped"
+except (ConnectionResetError, BrokenPipeError):
+    second = "reset"
+print("second", second, flush=True)
 PY
 KA_PID=$!
 T_PIDS+=("$KA_PID")
 wait_for "$T_TMP/ka.out" "first" 30
 t_check "a kept-alive guarded connection: its challenge request answered" grep -q "first 200" "$T_TMP/ka.out"
+roots_before=$(grep -c "^$INET .*\"GET / HTTP" "$T_TMP/nginx-web/access.log")
 daemon_stop
 touch "$T_TMP/ka.go"
 wait "$KA_PID"
-t_check "after the daemon stopped, a second request on it gets nothing (its conntrack entry ended)" \
-	grep -q "second dropped" "$T_TMP/ka.out"
+t_check "after the daemon stopped, a second request on it gets nothing (the connection was ended)" \
+	grep -qE "second (dropped|reset)" "$T_TMP/ka.out"
+t_eq "... and nginx's log shows no request from it after the stop" "$roots_before" \
+	"$(grep -c "^$INET .*\"GET / HTTP" "$T_TMP/nginx-web/access.log")"
 token_rm $TOK
 
 # --- a flood of bad requests: every one counted, at most 50 recorded a second ---------------------

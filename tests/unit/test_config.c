@@ -154,6 +154,14 @@ int main(void)
 		CHECK(config_guard_marks(&c, &cand, &guarded) == 0 && cand == 0x2 && guarded == 0x1,
 		      "guard marks skip the admitted value (0x%x 0x%x)", cand, guarded);
 	}
+	r = parse(&c, "serve = unit caddy.service caddy=/tmp\n", err, sizeof(err));
+	CHECK(r == 0 && c.nsrv == 1 && !strcmp(c.srv[0].caddy, "/tmp") && !c.srv[0].webroot[0] && !c.srv[0].always,
+	      "serve caddy=: Caddy's storage as the token source (%s)", err);
+	expect_error("serve = unit caddy.service caddy=/tmp always\n", "test.conf:1: serve: caddy= and always exclude");
+	expect_error("serve = unit caddy.service caddy=/tmp webroot=/tmp\n", "webroot= and caddy= exclude each other");
+	expect_error("serve = unit caddy.service caddy=relative\n", "caddy= must be an absolute path");
+	expect_error("serve = unit caddy.service caddy=/nonexistent-porthole\n", "No such file");
+	expect_error("serve = unit caddy.service caddy=/etc/hostname\n", "is not a directory");
 	expect_error("serve = unit nginx.service webroot=/tmp always\n", "test.conf:1: serve: webroot= and always exclude");
 	expect_error("serve = unit nginx.service always max_window=5\n", "max_window= means nothing with always");
 	expect_error("serve = unit nginx.service webroot=relative\n", "webroot= must be an absolute path");

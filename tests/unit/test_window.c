@@ -28,6 +28,10 @@ static struct {
 	unsigned opens, closes, refused, events_open, events_close, events_failed, records_close;
 	uint32_t last_close_reason;
 	int watched;            /* windows the kernel reports connections for */
+	int close_err;          /* what fw_window_close returns next */
+	uint32_t held_mark;     /* mark_hold's last call */
+	uint32_t budget_tagged; /* watch_budget_tag's last budget */
+	uint64_t held_until;
 } fk;
 
 int fw_window_open(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t timeout_ms, char *why, size_t whylen)
@@ -51,7 +55,21 @@ int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *pac
 		fk.elements--;
 	*packets = 7;
 	*bytes = 700;
+	return fk.close_err;
+}
+
+int watch_budget_tag(struct ph_watch *ww, int pidfd, uint32_t budget)
+{
+	(void)ww, (void)pidfd;
+	fk.budget_tagged = budget;
 	return 0;
+}
+
+void mark_hold(struct ph_daemon *dd, uint32_t mark, uint64_t until_boot)
+{
+	(void)dd;
+	fk.held_mark = mark;
+	fk.held_until = until_boot;
 }
 
 unsigned fw_chains(const struct ph_fw *f, struct ph_chain_ref *out, unsigned max)
@@ -211,6 +229,23 @@ int main(void)
 	window_open(&d, &des, &e);
 	w = window_find(&d, &des, 80);
 	CHECK(w && w->deadline_boot == dl, "the same process listening again: the same deadline, no new budget");
+	CHECK(fk.budget_tagged != 0, "its first window gave the process a budget id (%u) for its children", fk.budget_tagged);
+	if (w)
+		window_close(&d, w, PH_REASON_LISTENER_CLOSED);
+	/* a child it forked (another pid) carries the budget id: the same budget */
+	e = listen_ev(80, 106, (uint32_t)getppid());
+	e.budget = fk.budget_tagged;
+	window_open(&d, &des, &e);
+	w = window_find(&d, &des, 80);
+	CHECK(w && w->deadline_boot == dl, "a forked child listening again: the parent's deadline, no fresh budget");
+	/* an element that cannot be removed: its mark is held back until its deadline */
+	fk.close_err = -EIO;
+	if (w)
+		window_close(&d, w, PH_REASON_LISTENER_CLOSED);
+	fk.close_err = 0;
+	CHECK(fk.held_mark == des.mark && fk.held_until == dl,
+	      "a window whose element delete failed: its mark held until the element's deadline");
+	window_open(&d, &des, &e);
 	windows_shutdown(&d);
 	CHECK(nwindows() == 0 && fk.last_close_reason == PH_REASON_SHUTDOWN && fk.elements == 0 && fk.watched == 0,
 	      "shutdown closes everything; nothing left in the fake kernel");

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Where a server window's live tokens come from, and the inotify watches
+ * that say when they change. Two sources:
+ * - a webroot (certbot --webroot, lego --http.webroot, dehydrated): every
+ *   regular file with a token-shaped name in WEBROOT/.well-known/acme-challenge;
+ * - Caddy's storage (serve = ... caddy=DIR): CertMagic writes each pending
+ *   HTTP-01 challenge to DIR/acme/ISSUER/challenge_tokens/DOMAIN.json (its
+ *   "distributed solving") and removes it when done; the token is that
+ *   file's "token" member.
+ * Every directory on the way is watched as far as it exists (the parent's
+ * watch tells when the next one appears); any event reads the whole source
+ * again, which also arms the watches of directories that appeared. */
+#include "daemon.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CHALLENGE_DIR "/.well-known/acme-challenge"
+#define CADDY_FILE_MAX 16384 /* a challenge's JSON is a few hundred bytes */
+#define WATCH_MASK (IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE | IN_DELETE_SELF | \
+		    IN_MOVE_SELF | IN_ONLYDIR)
+
+int token_valid(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (n == 0 || n > PH_TOKEN_MAX)
+		return 0;
+	for (; *t; t++)
+		if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || (*t >= '0' && *t <= '9') || *t == '-' ||
+		      *t == '_'))
+			return 0;
+	return 1;
+}
+
+const char *tokens_webroot(const struct ph_daemon *d, unsigned i)
+{
+	return d->cfg.srv[i].webroot[0] ? d->cfg.srv[i].webroot : d->srv[i].webroot;
+}
+
+int tokens_source(const struct ph_daemon *d, unsigned i)
+{
+	return tokens_webroot(d, i)[0] || d->cfg.srv[i].caddy[0];
+}
+
+/* watch dir (the first one given may be a symlink; below it, nothing is
+ * followed); 0, or -1 when it is not there (yet) */
+static int watch(struct ph_daemon *d, unsigned i, const char *dir, int follow)
+{
+	struct ph_srvwin *w = &d->srv[i];
+	int wd = inotify_add_watch(d->srv_inofd, dir, WATCH_MASK | (follow ? 0 : IN_DONT_FOLLOW));
+
+	if (wd < 0)
+		return -1;
+	for (unsigned k = 0; k < w->nwd; k++)
+		if (w->wd[k] == wd)
+			return 0; /* watched already (inotify gives the same wd) */
+	if (w->nwd == PH_TOKEN_WATCHES) {
+		log_warn("server %s: more than %d directories to watch for tokens; %s is not watched",
+			 d->cfg.srv[i].arg, PH_TOKEN_WATCHES, dir);
+		inotify_rm_watch(d->srv_inofd, wd);
+		return -1;
+	}
+	w->wd[w->nwd++] = wd;
+	return 0;
+}
+
+static int add_token(const struct ph_daemon *d, unsigned i, const char *t, char (*now)[PH_TOKEN_MAX + 1], unsigned *n)
+{
+	for (unsigned k = 0; k < *n; k++)
+		if (!strcmp(now[k], t))
+			return 0; /* two domains, one token: one entry */
+	if (*n == PH_MAX_SERVER_TOKENS) {
+		log_warn("server %s: more than %d tokens at once; the others are not admitted", d->cfg.srv[i].arg,
+			 PH_MAX_SERVER_TOKENS);
+		return -1;
+	}
+	copy_str(now[(*n)++], PH_TOKEN_MAX + 1, t);
+	return 0;
+}
+
+static void read_webroot(struct ph_daemon *d, unsigned i, char (*now)[PH_TOKEN_MAX + 1], unsigned *n)
+{
+	static const char *const sub[] = { "", "/.well-known", CHALLENGE_DIR };
+	const char *root = tokens_webroot(d, i);
+	char dir[PATH_MAX];
+	struct dirent *de;
+	DIR *dp;
+	int fd;
+
+	for (int level = 0; level < 3; level++) {
+		snprintf(dir, sizeof(dir), "%s%s", root, sub[level]);
+		if (watch(d, i, dir, level == 0))
+			return; /* not there yet: its parent's watch tells when it is */
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dp = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dp && fd >= 0)
+		close(fd);
+	while (dp && (de = readdir(dp))) {
+		struct stat st;
+		if (!token_valid(de->d_name) || fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (add_token(d, i, de->d_name, now, n))
+			break;
+	}
+	if (dp)
+		closedir(dp);
+}
+
+/* the token of one of Caddy's challenge files (dfd/name), or "" */
+static void caddy_token(int dfd, const char *name, char *tok, size_t len)
+{
+	char buf[CADDY_FILE_MAX];
+	struct stat st;
+	ssize_t r;
+	int fd;
+
+	tok[0] = '\0';
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && st.st_size < (off_t)sizeof(buf)) {
+		r = read(fd, buf, sizeof(buf));
+		if (r > 0 && json_valid_object(buf, (size_t)r) == 0 && json_get_str(buf, (size_t)r, "token", tok, len))
+			tok[0] = '\0';
+	}
+	close(fd);
+	if (tok[0] && !token_valid(tok))
+		tok[0] = '\0';
+}
+
+/* DIR/acme/ISSUER/challenge_tokens/DOMAIN.json */
+static void read_caddy(struct ph_daemon *d, unsigned i, char (*now)[PH_TOKEN_MAX + 1], unsigned *n)
+{
+	const char *root = d->cfg.srv[i].caddy;
+	char dir[PATH_MAX], sub[PATH_MAX + 300], tok[PH_TOKEN_MAX + 2];
+	struct dirent *de, *ce;
+	DIR *acme, *ch;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/acme", root);
+	if (watch(d, i, root, 1) || watch(d, i, dir, 0))
+		return;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	acme = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!acme) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(acme))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
+		if (watch(d, i, sub, 0))
+			continue; /* not a directory, or gone */
+		snprintf(sub, sizeof(sub), "%s/%s/challenge_tokens", dir, de->d_name);
+		if (watch(d, i, sub, 0))
+			continue;
+		fd = open(sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		ch = fd >= 0 ? fdopendir(fd) : NULL;
+		if (!ch) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		while ((ce = readdir(ch))) {
+			size_t l = strlen(ce->d_name);
+			if (l < 6 || strcmp(ce->d_name + l - 5, ".json"))
+				continue;
+			caddy_token(dirfd(ch), ce->d_name, tok, sizeof(tok));
+			if (tok[0] && add_token(d, i, tok, now, n))
+				break;
+		}
+		closedir(ch);
+	}
+	closedir(acme);
+}
+
+void tokens_read(struct ph_daemon *d, unsigned i, char (*now)[PH_TOKEN_MAX + 1], unsigned *n)
+{
+	*n = 0;
+	if (d->cfg.srv[i].caddy[0])
+		read_caddy(d, i, now, n);
+	else if (tokens_webroot(d, i)[0])
+		read_webroot(d, i, now, n);
+}
+
+int tokens_event(struct ph_daemon *d, unsigned i, int wd, uint32_t mask)
+{
+	struct ph_srvwin *w = &d->srv[i];
+
+	for (unsigned k = 0; k < w->nwd; k++) {
+		if (w->wd[k] != wd)
+			continue;
+		if (mask & IN_IGNORED) /* the kernel dropped it (the directory went) */
+			w->wd[k] = w->wd[--w->nwd];
+		return 1;
+	}
+	return 0;
+}
+
+void tokens_unwatch(struct ph_daemon *d, unsigned i)
+{
+	struct ph_srvwin *w = &d->srv[i];
+
+	for (unsigned k = 0; k < w->nwd; k++)
+		inotify_rm_watch(d->srv_inofd, w->wd[k]);
+	w->nwd = 0;
+}

@@ -1,0 +1,372 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The crafted-TCP attacks on one request stream (issue 20), one function each.
+
+cases.py TOKEN CASE:DST:SPORT [CASE:DST:SPORT...]
+  TOKEN  the challenge token the attacker knows (a live one with webroot=, any
+         token-shaped string with `always`)
+  CASE   a function below; DST the server's address (a `deferred` listener for
+         the *_deferred cases); SPORT the crafted connection's source port
+         (ISN derived from it), by which the test finds the case's lines in
+         nginx's access log.
+Every case tries to make nginx read a request other than the one challenge
+request (its path starts with /secret-, or the challenge's own path lost a
+byte). The test judges by nginx's log only;
+what is printed here is the evidence of what was sent and what came back.
+Cases run one after the other, each bounded in time (timeouts, no sleeps).
+The cases of a connection's lifetime (3, 4) wait for the test between their
+steps: they touch ATK_SYNC/SPORT.first when their first request is done and go
+on when ATK_SYNC/SPORT.go exists (the test closed or reopened the window).
+"""
+import os
+import sys
+
+from attack import Peer, say, touch, wait_file
+
+TS0 = 100000  # our first TSval
+GONE = 0.8    # how long to wait for an answer that should not come
+
+
+def challenge(tok, headers=b"Host: e\r\n"):
+    return b"GET /.well-known/acme-challenge/" + tok + b" HTTP/1.1\r\n" + headers + b"\r\n"
+
+
+def padded(line, n):
+    """a request starting with line, padded with a header to exactly n bytes"""
+    head = line + b"Host: e\r\nX: "
+    assert n >= len(head) + 5, (line, n)
+    return head + b"a" * (n - len(head) - 4) + b"\r\n\r\n"
+
+
+def start(c, deferred):
+    """the handshake; for a deferred listener only the SYN (the first data
+    segment completes it)"""
+    return c.syn() if deferred else c.handshake()
+
+
+def finish(c, expect_nothing=True):
+    c.reply(GONE if expect_nothing else 2.0)
+    c.rst()
+
+
+# --- positive control ---------------------------------------------------------
+def ctl(p, dst, sport, tok, deferred=False):
+    """a valid challenge request for the token: nginx must answer it"""
+    c = p.conn(dst, 80, sport, sport * 7919, ts=TS0, name="ctl%s" % ("-deferred" if deferred else ""))
+    if not start(c, deferred):
+        return
+    req = challenge(tok)
+    c.send(req)
+    c.wait_ack(len(req))
+    finish(c, expect_nothing=False)
+
+
+def ctl_deferred(p, dst, sport, tok):
+    ctl(p, dst, sport, tok, deferred=True)
+
+
+# --- 1: a resend whose first copy TCP threw away ---------------------------------
+def c1_paws(p, dst, sport, tok, deferred=False):
+    """the challenge with a TSval older than ts_recent (PAWS: TCP discards it
+    after the guard read it), then the same sequence number and length with
+    other bytes and a fresh TSval"""
+    c = p.conn(dst, 80, sport, sport * 7919, ts=TS0, name="c1%s" % ("-deferred" if deferred else ""))
+    if not start(c, deferred):
+        return
+    req = challenge(tok)
+    c.send(req, off=0, tsval=TS0 - 1000)
+    c.wait_ack(len(req), GONE)
+    c.send(padded(b"GET /secret-c1 HTTP/1.1\r\n", len(req)), off=0, tsval=TS0 + 10)
+    c.wait_ack(len(req), GONE)
+    finish(c)
+
+
+def c1_paws_deferred(p, dst, sport, tok):
+    c1_paws(p, dst, sport, tok, deferred=True)
+
+
+# --- 2: a segment that starts before rcv_nxt --------------------------------------
+def c2_before(p, dst, sport, tok, deferred=False):
+    """one segment starting k bytes before the first byte TCP expects: the
+    guard reads a whole challenge request, TCP keeps the bytes from rcv_nxt
+    on: a request line with a colon (a header line to the guard)"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="c2%s" % ("-deferred" if deferred else ""))
+    if not start(c, deferred):
+        return
+    first = b"GET /.well-known/acme-challenge/" + tok + b" HTTP/1.1\r\n"
+    seg = first + b"GET /secret-c2?x: HTTP/1.1\r\nHost: e\r\n\r\n"
+    c.send(seg, off=-len(first))
+    c.nxt = len(seg) - len(first)
+    c.wait_ack(c.nxt, GONE)
+    finish(c)
+
+
+def c2_before_deferred(p, dst, sport, tok):
+    c2_before(p, dst, sport, tok, deferred=True)
+
+
+# --- 6: urgent data -------------------------------------------------------------
+def c6_urg(p, dst, sport, tok, deferred=False):
+    """the challenge with URG set, the urgent pointer on the '/' before the
+    token: without SO_OOBINLINE that byte never reaches nginx, which reads
+    /.well-known/acme-challengeTOKEN"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="c6%s" % ("-deferred" if deferred else ""))
+    if not start(c, deferred):
+        return
+    req = challenge(tok)
+    slash = len(b"GET /.well-known/acme-challenge")
+    c.send(req, flags="PAU", urg=slash + 1)  # BSD urgent pointer: the byte after the urgent one
+    c.wait_ack(len(req), GONE)
+    finish(c)
+
+
+def c6_urg_deferred(p, dst, sport, tok):
+    c6_urg(p, dst, sport, tok, deferred=True)
+
+
+def c6_urg_ack(p, dst, sport, tok):
+    """the urgent pointer on a bare ACK (no data) that points into the
+    request to come; the challenge itself then carries no URG flag: TCP
+    still takes the '/' before the token out of the stream"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="c6-ack")
+    if not c.handshake():
+        return
+    req = challenge(tok)
+    slash = len(b"GET /.well-known/acme-challenge")
+    c.send(b"", flags="AU", urg=slash + 1)
+    c.send(req)
+    c.wait_ack(len(req), GONE)
+    finish(c)
+
+
+def h_resend_longer(p, dst, sport, tok):
+    """the challenge (answered), then a resend from its first byte that
+    goes on past it with a second request: TCP would keep only the new bytes"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="resend-longer")
+    if not c.handshake():
+        return
+    req = challenge(tok)
+    c.send(req)
+    c.wait_ack(len(req))
+    c.reply()
+    c.send(req + b"GET /secret-longer HTTP/1.1\r\nHost: e\r\n\r\n", off=0)
+    c.wait_ack(c.nxt, GONE)
+    finish(c)
+
+
+# --- 3: a verdict outlives its connection -------------------------------------------
+def c3_verdict(p, dst, sport, tok, later=True):
+    """on a `deferred` listener: the challenge on the handshake's last ACK
+    (answered), the connection reset; then, in a later window the test opens
+    for a token the attacker never saw, the same source port and ISN again,
+    and other bytes of the same length on the handshake's last ACK"""
+    sync = os.environ.get("ATK_SYNC")
+    isn = sport * 7919
+    c = p.conn(dst, 80, sport, isn, name="c3-first")
+    if not c.syn():
+        return
+    req = challenge(tok)
+    c.send(req)
+    c.wait_ack(len(req))
+    c.reply()
+    c.rst()
+    if later:
+        touch("%s/%d.first" % (sync, sport))
+        if not wait_file("%s/%d.go" % (sync, sport), 30):
+            say("c3: the test never said go")
+            return
+    c = p.conn(dst, 80, sport, isn, name="c3-again")
+    if not c.syn():
+        return
+    c.send(padded(b"GET /secret-c3 HTTP/1.1\r\n", len(req)))
+    c.wait_ack(len(req), GONE)
+    finish(c)
+
+
+def c3_verdict_same(p, dst, sport, tok):
+    """the same in one window: the verdict must be used up by the connection
+    that earned it"""
+    c3_verdict(p, dst, sport, tok, later=False)
+
+
+# --- 4: a closed window's connections come back ----------------------------------------
+def c4_after_close(p, dst, sport, tok):
+    """a kept-alive connection: the challenge (answered, the answer not
+    acknowledged yet, so the server sends it again), then, after the test
+    closed the window, a second request; when the host drops it (the
+    connection's conntrack entry was ended), again after the server's
+    retransmission went out through the host"""
+    sync = os.environ["ATK_SYNC"]
+    c = p.conn(dst, 80, sport, sport * 7919, name="c4")
+    if not c.handshake():
+        return
+    req = challenge(tok)
+    c.send(req)
+    c.wait_ack(len(req))
+    c.reply(ack=False)
+    touch("%s/%d.first" % (sync, sport))
+    if not wait_file("%s/%d.go" % (sync, sport), 30):
+        say("c4: the test never said go")
+        return
+    second = b"GET /secret-c4 HTTP/1.1\r\nHost: e\r\n\r\n"
+    since = c.rx_segs
+    c.rcv = c.seen  # the answer acknowledged with the second request
+    c.send(second, off=len(req))
+    if not c.wait_ack(c.nxt, 1.0) and c.wait_server_data(since, 8.0):
+        c.send(second, off=len(req))
+        c.wait_ack(c.nxt, 1.0)
+    finish(c)
+
+
+# --- classes that held on 502f4b6 (regressions) ------------------------------------
+def h_ooo(p, dst, sport, tok):
+    """out of order: a request's second half first, then its first half"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="ooo")
+    if not c.handshake():
+        return
+    req = b"GET /secret-ooo HTTP/1.1\r\nHost: e\r\n\r\n"
+    c.send(req[12:], off=12)
+    c.send(req[:12], off=0)
+    c.wait_ack(len(req), GONE)
+    finish(c)
+
+
+def h_ooo_future(p, dst, sport, tok):
+    """out of order: the challenge at a later offset (queued out of order),
+    another request where TCP expects the first byte, then the later copy
+    again with other bytes"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="ooo-future")
+    if not c.handshake():
+        return
+    req = challenge(tok)
+    n = len(req)
+    c.send(req, off=n)
+    c.send(padded(b"GET /secret-oof1 HTTP/1.1\r\n", n), off=0)
+    c.send(padded(b"GET /secret-oof2 HTTP/1.1\r\n", n), off=n)
+    c.wait_ack(2 * n, GONE)
+    finish(c)
+
+
+def h_overlap(p, dst, sport, tok):
+    """overlapping segments: the challenge (answered), then a segment that
+    overlaps its end and carries a second request"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="overlap")
+    if not c.handshake():
+        return
+    req = challenge(tok)
+    c.send(req)
+    c.wait_ack(len(req))
+    c.reply()
+    c.send(b"\r\n\r\nGET /secret-ovl HTTP/1.1\r\nHost: e\r\n\r\n", off=len(req) - 4)
+    c.wait_ack(c.nxt, GONE)
+    finish(c)
+
+
+def h_frag(p, dst, sport, tok):
+    """IP fragments (reassembled before anything reads them): the challenge in
+    fragments (answered: the fragments reach TCP), then a second request in
+    fragments"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="frag")
+    if not c.handshake():
+        return
+    size = 16 if ":" not in dst else 80  # IPv6: the first fragment holds the whole TCP header (RFC 7112)
+    req = challenge(tok)
+    c.send(req, frag=size)
+    c.wait_ack(len(req))
+    c.reply()
+    c.send(b"GET /secret-frag HTTP/1.1\r\nHost: e\r\n\r\n", frag=size)
+    c.wait_ack(c.nxt, GONE)
+    finish(c)
+
+
+def h_ext(p, dst, sport, tok):
+    """IPv6 extension headers: a request behind a destination-options header"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="ext")
+    if not c.handshake():
+        return
+    c.send(b"GET /secret-ext HTTP/1.1\r\nHost: e\r\n\r\n", ext=True)
+    c.wait_ack(c.nxt, GONE)
+    finish(c)
+
+
+def h_tfo(p, dst, sport, tok):
+    """data on the SYN (the host takes Fast Open data without a cookie)"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="tfo")
+    req = b"GET /secret-tfo HTTP/1.1\r\nHost: e\r\n\r\n"
+    if c.syn(data=req, timeout=GONE):
+        c.nxt = len(req) if c.acked >= len(req) else 0
+    elif c.syn():  # the SYN again without data, as a client would
+        pass
+    else:
+        return
+    c.ack()
+    finish(c)
+
+
+def h_fin(p, dst, sport, tok):
+    """FIN with data: the challenge (answered), then a second request on a FIN"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="fin")
+    if not c.handshake():
+        return
+    req = challenge(tok)
+    c.send(req)
+    c.wait_ack(len(req))
+    c.reply()
+    c.send(b"GET /secret-fin HTTP/1.1\r\nHost: e\r\n\r\n", flags="FPA")
+    c.wait_ack(c.nxt, GONE)
+    finish(c)
+
+
+def h_window(p, dst, sport, tok):
+    """zero-window probe: the challenge beyond the receive window (TCP drops
+    it), the same range again with other bytes, then another request where
+    TCP expects it"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="window")
+    if not c.handshake():
+        return
+    req = challenge(tok)
+    n, edge = len(req), c.srv_win
+    c.send(req, off=edge)
+    c.send(padded(b"GET /secret-zwp1 HTTP/1.1\r\n", n), off=edge)
+    c.send(padded(b"GET /secret-zwp2 HTTP/1.1\r\n", n), off=0)
+    c.wait_ack(n, GONE)
+    finish(c)
+
+
+def h_pipe(p, dst, sport, tok):
+    """pipelining in one segment: the challenge and a second request"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="pipe")
+    if not c.handshake():
+        return
+    c.send(challenge(tok) + b"GET /secret-pipe HTTP/1.1\r\nHost: e\r\n\r\n")
+    c.wait_ack(c.nxt, GONE)
+    finish(c)
+
+
+def h_body(p, dst, sport, tok):
+    """a body in a later segment: the challenge with a Content-Length, then
+    the body, which is a request of its own"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="body")
+    if not c.handshake():
+        return
+    body = b"GET /secret-body HTTP/1.1\r\nHost: e\r\n\r\n"
+    req = challenge(tok, b"Host: e\r\nContent-Length: %d\r\n" % len(body))
+    c.send(req)
+    c.wait_ack(len(req))
+    c.send(body)
+    c.wait_ack(c.nxt, GONE)
+    finish(c)
+
+
+def main():
+    tok = sys.argv[1].encode()
+    p = Peer()
+    for arg in sys.argv[2:]:
+        name, rest = arg.split(":", 1)
+        dst, sport = rest.rsplit(":", 1)
+        say("== %s to %s from port %s" % (name, dst, sport))
+        globals()[name](p, dst, int(sport), tok)
+
+
+if __name__ == "__main__":
+    main()
