@@ -13,6 +13,7 @@
 # same under AddressSanitizer/UBSan in build/asan/ for the test suite.
 #   make            build          make test     all test tiers (root)
 #   make deps       Debian packages make demo    the lab demo (root)
+#   make test-kernels  the tests in Debian's 6.1 and 6.12 kernels under QEMU (root)
 #   make install    PREFIX=/usr/local DESTDIR=    V=1 shows commands
 
 .DELETE_ON_ERROR:
@@ -66,7 +67,7 @@ MAN5        := docs/porthole.conf.5
 MAN8        := docs/porthole.8 docs/portholed.8
 COMPLETIONS := packaging/bash-completion/porthole packaging/bash-completion/portholed
 
-.PHONY: all asan deps test unit demo bench bench-tools fuzz install uninstall clean
+.PHONY: all asan deps test test-kernels unit demo bench bench-tools fuzz install uninstall clean
 all: $(BUILD)/portholed $(BUILD)/porthole
 
 # ---- kernel programs ---------------------------------------------------
@@ -190,6 +191,14 @@ test:
 	$(Q)tests/deps.sh --if-missing
 	$(Q)$(MAKE) --no-print-directory all asan unit bench-tools
 	$(Q)tests/run.sh
+
+# the kernel tier: Debian's own kernel packages (6.1, 6.12) booted under QEMU
+# on the host's userland, the BPF probe, unit, namespace and e2e tests in each
+# (tests/kernels/run.sh; KT_KERNELS, KT_TESTS, KT_ACCEL ...)
+test-kernels:
+	$(Q)tests/deps.sh --if-missing
+	$(Q)$(MAKE) --no-print-directory all asan unit
+	$(Q)tests/kernels/run.sh
 
 # libFuzzer targets for the control-message decoder and the config parser;
 # FUZZ_SECONDS per target (make test runs them for a short smoke period)

@@ -12,7 +12,10 @@
 # so its postinst writes no rule into the machine's own firewall. systemd and
 # systemd-container boot a real systemd in a container (tests/systemd);
 # prometheus brings promtool, which checks the metrics file; python3-scapy
-# crafts the hostile peer's TCP (tests/adversary).
+# crafts the hostile peer's TCP (tests/adversary). The kernel tier
+# (tests/kernels) boots Debian's kernel packages with qemu-system-x86 on an
+# initramfs made from busybox-static, and the guests' module autoloading
+# runs kmod's modprobe (xz-utils unpacks .ko.xz modules for the initramfs).
 set -eu
 
 PKGS="make gcc clang llvm libclang-rt-dev pkg-config libbpf-dev libelf-dev zlib1g-dev libnftnl-dev libmnl-dev bpftool
@@ -20,7 +23,8 @@ PKGS="make gcc clang llvm libclang-rt-dev pkg-config libbpf-dev libelf-dev zlib1
       nftables iproute2 util-linux python3 python3-scapy procps libcap2-bin
       pebble certbot lego openssl curl jq mandoc dpkg-dev debhelper conntrack
       ufw iptables firewalld dbus systemd systemd-container prometheus
-      nginx-light apache2 caddy dehydrated"
+      nginx-light apache2 caddy dehydrated
+      qemu-system-x86 busybox-static kmod xz-utils"
 
 missing=""
 for p in $PKGS; do

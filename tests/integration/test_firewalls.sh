@@ -8,7 +8,8 @@
 #   f  firewalld 1.3, nftables         o  an nftables table with the owner flag
 #   l  iptables-legacy DROP rules      r  a router: geo-block in prerouting
 #   m  two daemons in two namespaces   c  porthole run inside a cgroup, cgroup.kill
-# A case that cannot run here says SKIP and why.
+# A case that cannot run here says SKIP and why. FIREWALLS_CASES="u f ..."
+# runs only those cases (the others say SKIP: the kernel tier's time budget).
 set -u
 source "$(dirname "$0")/../lib.sh"
 source "$T_ROOT/tests/lab/fw.sh"
@@ -516,6 +517,10 @@ case_cgroup() {
 }
 
 run_case() { # LETTER TITLE FUNCTION [ARGS]
+	if [ -n "${FIREWALLS_CASES:-}" ] && [[ " $FIREWALLS_CASES " != *" $1 "* ]]; then
+		t_skip "$1: $2: not chosen (FIREWALLS_CASES=\"$FIREWALLS_CASES\")"
+		return
+	fi
 	case_begin "$1" "$2"
 	"${@:3}"
 	[ -n "${RUN:-}" ] && end_session
