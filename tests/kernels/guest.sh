@@ -12,6 +12,7 @@ set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8 TERM=dumb
 . /run/kt/conf
+export E2E_CASES FIREWALLS_CASES
 
 OUT=/run/kt/out
 exec > >(tee -a "$OUT/guest.log") 2>&1

@@ -18,7 +18,7 @@
 # one under KT_CACHE, derived from the machine's sources with the suite
 # substituted (the machine's apt configuration is never touched).
 #
-# Env: KT_KERNELS, KT_TESTS, KT_CACHE (/var/cache/porthole-kernels), KT_LOGS
+# Env: KT_KERNELS, KT_TESTS, KT_E2E_CASES, KT_FIREWALLS_CASES, KT_CACHE (/var/cache/porthole-kernels), KT_LOGS
 # (build/kernels: each kernel's console and guest log), KT_TIMEOUT (seconds per
 # kernel), KT_ACCEL (auto|kvm|tcg; auto uses KVM only when a KVM guest boots),
 # KT_MEM (MiB), KT_SMP, KT_ALL=1 (run the daemon's tests even when the probe
@@ -37,7 +37,14 @@ KT_SMP=${KT_SMP:-2}
 KT_ALL=${KT_ALL:-0}
 # what runs in each guest (tests/run.sh names), and the cases of the e2e files
 UNITS="unit/test_config unit/test_proto unit/test_json unit/test_nftrule unit/test_window"
-KT_TESTS=${KT_TESTS:-kernels/probe.sh $UNITS integration/test_core.sh integration/test_watch.sh integration/test_failclosed.sh integration/test_firewalls.sh integration/test_server.sh e2e/test_e2e.sh e2e/test_server_e2e.sh}
+# (chosen to fit ~10 minutes for both kernels under TCG on 2 cores: the BPF
+# probe, the unit tests, the kernel programs, sessions (test_core), a firewall
+# manager (ufw), and certificates from pebble through a standalone window
+# (certbot), watch mode (lego in a designated cgroup) and a guarded window
+# (nginx + certbot --webroot); the rest of make test runs on the host's kernel)
+KT_TESTS=${KT_TESTS:-kernels/probe.sh $UNITS integration/test_kernel.sh integration/test_core.sh integration/test_firewalls.sh e2e/test_e2e.sh e2e/test_server_e2e.sh}
+KT_E2E_CASES=${KT_E2E_CASES:-certbot_http01_v4only watch_mode_lego_in_designated_cgroup nginx_certbot_webroot}
+KT_FIREWALLS_CASES=${KT_FIREWALLS_CASES:-u}
 # modules the initramfs needs to reach the host's root (whatever is =m in the
 # package's config; modprobe --show-depends says builtin for the rest)
 INITRD_MODULES="virtio_pci virtio_rng 9pnet_virtio 9p overlay"
@@ -239,6 +246,8 @@ initrd_build() {
 		echo "KT_PKG=$(q "$PKG $VER")"
 		echo "KT_TESTS=$(q "$KT_TESTS")"
 		echo "KT_HOSTNAME=$(q "$(hostname)")"
+		echo "E2E_CASES=$(q "$KT_E2E_CASES")"
+		echo "FIREWALLS_CASES=$(q "$KT_FIREWALLS_CASES")"
 		echo "KT_ENV=$(q "PORTHOLE_KERNEL_TIER=1 KT_ALL=$KT_ALL")"
 	} >"$d/kt.conf"
 	(cd "$d" && find . | "$BUSYBOX" cpio -o -H newc 2>/dev/null | gzip -1) >"$out"
