@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What the guard (bpf/guard.bpf.c) asks the kernel about a segment's
+ * socket: its network namespace, and the ISN of the request socket a
+ * handshake is in. */
+#ifndef PORTHOLE_GUARD_SOCKET_BPF_H
+#define PORTHOLE_GUARD_SOCKET_BPF_H
+
+/* The network namespace of the socket a segment is for. */
+static __always_inline __u64 sk_netns_cookie(struct bpf_sock *sk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+
+	if (!tp)
+		return 0;
+	return BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.__sk_common.skc_net.net, net_cookie);
+}
+
+/* The ISN of the request socket this segment's handshake is in (the kernel's
+ * own, whatever SYNs came since): 0 and *isn set, or -1 when there is none
+ * (a SYN cookie's handshake: its ACK makes the child, whose stream starts
+ * at this segment). */
+static __always_inline int reqsk_isn(struct __sk_buff *skb, const struct peer *p, __u32 *isn)
+{
+	struct bpf_sock_tuple t = {};
+	struct tcp_request_sock *rq;
+	struct bpf_sock *sk;
+	__u32 size;
+	int r = -1;
+
+	if (p->family == AF_INET) {
+		__builtin_memcpy(&t.ipv4.saddr, p->ck.saddr, 4);
+		__builtin_memcpy(&t.ipv4.daddr, p->ck.daddr, 4);
+		t.ipv4.sport = p->ck.sport;
+		t.ipv4.dport = p->ck.dport;
+		size = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, p->ck.saddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, p->ck.daddr, 16);
+		t.ipv6.sport = p->ck.sport;
+		t.ipv6.dport = p->ck.dport;
+		size = sizeof(t.ipv6);
+	}
+	sk = bpf_skc_lookup_tcp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return -1;
+	if (sk->state == TCP_NEW_SYN_RECV_STATE) {
+		rq = bpf_skc_to_tcp_request_sock(sk);
+		if (rq) {
+			*isn = BPF_CORE_READ(rq, rcv_isn);
+			r = 0;
+		}
+	}
+	bpf_sk_release(sk);
+	return r;
+}
+
+#endif
