@@ -49,6 +49,7 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define TCP_LISTEN_STATE 10
+#define TCP_NEW_SYN_RECV_STATE 12
 #define IPPROTO_TCP_NUM 6
 #define PH_MAX_CGROUP_LEVEL 16
 
@@ -104,14 +105,9 @@ enum {
 	GC_ADMITTED,    /* one request passed: seq, len, digest say which bytes */
 	GC_DROPPED,     /* judged and refused: nothing more passes */
 	GC_WAITING,     /* a whole request for a token not (yet) live: judged again when it comes again */
+	GC_UNGUARDED,   /* a connection the host admitted on its own: never judged, leaves at once */
 };
-struct guard_conn {
-	__u64 state;        /* GC_* (64 bits: compared and swapped) */
-	__u32 seq, len;     /* the admitted segment */
-	__u64 digest;       /* keyed hash of the admitted bytes */
-	__u32 isn;          /* pending: the client's ISN, from its SYN */
-	__u32 guarded;      /* pending: the host would have dropped it (a guarded-marked packet seen) */
-};
+#define guard_conn ph_guard_conn
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -139,6 +135,8 @@ struct {
 struct guard_scratch {
 	char buf[PH_GUARD_REQ_MAX];
 	struct ph_token_key key;
+	__u32 pos;          /* the readers' own positions (see guard_request.bpf.h) */
+	__u32 pad0;
 };
 
 struct {
@@ -153,145 +151,24 @@ __u64 guard_lost_events = 0;
  * than it holds means some were pushed out (and cannot be ended by cookie) */
 __u64 guard_socks_added = 0;
 
-#define REQ_MASK (PH_GUARD_REQ_MAX - 1)
-#define TOKEN_MASK (PH_TOKEN_MAX - 1)
-
-/* "GET /.well-known/acme-challenge/" and " HTTP/1.", eight bytes a word
- * (constants in the code: a string in .rodata would cost a map read) */
-#define W8(a, b, c, d, e, f, g, h)                                                                     \
-	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 | (__u64)(e) << 32 |  \
-	 (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
-#define PREFIX_LEN 32
-#define VERSION_LEN 11 /* " HTTP/1.x\r\n" */
-
-static __always_inline char prefix_at(__u32 k)
-{
-	__u64 w = k < 8	   ? W8('G', 'E', 'T', ' ', '/', '.', 'w', 'e')
-		  : k < 16 ? W8('l', 'l', '-', 'k', 'n', 'o', 'w', 'n')
-		  : k < 24 ? W8('/', 'a', 'c', 'm', 'e', '-', 'c', 'h')
-			   : W8('a', 'l', 'l', 'e', 'n', 'g', 'e', '/');
-
-	return (char)(w >> ((k & 7) * 8));
-}
-
-static __always_inline char version_at(__u32 k)
-{
-	return (char)(W8(' ', 'H', 'T', 'T', 'P', '/', '1', '.') >> ((k & 7) * 8));
-}
-
-static __always_inline int tok_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-/* The reader's state between two bytes of the request. */
-enum { R_PREFIX, R_TOKEN, R_VERSION, R_LINE_START, R_HEADER, R_HEADER_COLON, R_HEADER_CR, R_END_CR };
-
-struct req_scan {
-	struct guard_scratch *s;
-	__u32 len;          /* bytes in s->buf */
-	__u32 state;        /* R_* */
-	__u32 at;           /* where the current part (token, version) began */
-	__u32 result;       /* 0 running, else enum ph_guard_why */
-};
-
-/* One byte of the request (bpf_loop callback); 1 stops the loop. */
-static long req_step(__u32 idx, void *arg)
-{
-	struct req_scan *r = arg;
-	struct guard_scratch *s = r->s;
-	__u32 k;
-	char c;
-
-	if (idx >= r->len) {
-		r->result = PH_GW_SPLIT; /* the segment ends before the empty line */
-		return 1;
-	}
-	c = s->buf[idx & REQ_MASK];
-	switch (r->state) {
-	case R_PREFIX:
-		if (c != prefix_at(idx))
-			goto refuse_prefix;
-		if (idx + 1 == PREFIX_LEN) {
-			r->state = R_TOKEN;
-			r->at = idx + 1;
-		}
-		return 0;
-	case R_TOKEN:
-		k = idx - r->at;
-		if (tok_char(c)) {
-			if (k >= PH_TOKEN_MAX)
-				goto refuse_token;
-			s->key.token[k & TOKEN_MASK] = c;
-			s->key.len = k + 1;
-			return 0;
-		}
-		if (k == 0)
-			goto refuse_token;
-		r->state = R_VERSION;
-		r->at = idx;
-		/* fall through: this byte is the version's first */
-	case R_VERSION:
-		k = idx - r->at;
-		if (k < 8 ? c != version_at(k) : k == 8 ? c != '0' && c != '1' : c != (k == 9 ? '\r' : '\n')) {
-			r->result = PH_GW_BAD_VERSION;
-			return 1;
-		}
-		if (k == VERSION_LEN - 1)
-			r->state = R_LINE_START;
-		return 0;
-	case R_LINE_START:
-		if (c == '\r') {
-			r->state = R_END_CR;
-			return 0;
-		}
-		if (c == ' ' || c == '\t' || c == ':' || c < 0x21 || c > 0x7e)
-			break; /* folding, an empty name, control bytes */
-		r->state = R_HEADER;
-		return 0;
-	case R_HEADER:
-	case R_HEADER_COLON:
-		if (c == '\r') {
-			if (r->state != R_HEADER_COLON)
-				break;
-			r->state = R_HEADER_CR;
-			return 0;
-		}
-		if (c == ':')
-			r->state = R_HEADER_COLON;
-		else if (c != '\t' && (c < 0x20 || c > 0x7e))
-			break;
-		return 0;
-	case R_HEADER_CR:
-		if (c != '\n')
-			break;
-		r->state = R_LINE_START;
-		return 0;
-	case R_END_CR:
-		if (c != '\n')
-			break;
-		r->result = idx + 1 == r->len ? PH_GW_ADMITTED : PH_GW_PIPELINED;
-		return 1;
-	}
-	r->result = PH_GW_BAD_HEADER;
-	return 1;
-refuse_prefix:
-	r->result = PH_GW_NOT_CHALLENGE;
-	return 1;
-refuse_token:
-	s->key.len = 0;
-	r->result = PH_GW_BAD_TOKEN;
-	return 1;
-}
+#define SIP_MASK (PH_GUARD_REQ_MAX - 1)
+#include "guard_request.bpf.h"
+#include "siphash.bpf.h"
 
 /* Judge one request segment in s->buf[0..len): an enum ph_guard_why; the
  * token goes to s->key (len 0 if none was read). */
 static __always_inline __u32 judge(struct guard_scratch *s, __u32 len, const struct ph_guard_srv *srv)
 {
-	struct req_scan r = { .s = s, .len = len };
+	struct req_scan r = { .buf = s->buf, .key = &s->key, .len = len, .pos = &s->pos, .state = R_TOKEN,
+			      .at = PREFIX_LEN };
+	__u32 why;
 
 	s->key.len = 0;
 	__builtin_memset(s->key.token, 0, sizeof(s->key.token));
+	why = prefix_check(s->buf, len);
+	if (why)
+		return why;
+	s->pos = PREFIX_LEN;
 	bpf_loop(PH_GUARD_REQ_MAX, req_step, &r, 0);
 	if (!r.result)
 		return PH_GW_SPLIT;
@@ -354,61 +231,6 @@ static __always_inline __u64 sk_netns_cookie(struct bpf_sock *sk)
 	if (!tp)
 		return 0;
 	return BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.__sk_common.skc_net.net, net_cookie);
-}
-
-/* ---- the resend digest: SipHash-2-4 with the daemon's secret key ------------------------ */
-
-struct sip {
-	const struct guard_scratch *s;
-	__u32 len;
-	__u64 v0, v1, v2, v3;
-};
-
-#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
-static __always_inline void sip_round(struct sip *h)
-{
-	h->v0 += h->v1; h->v1 = ROTL(h->v1, 13); h->v1 ^= h->v0; h->v0 = ROTL(h->v0, 32);
-	h->v2 += h->v3; h->v3 = ROTL(h->v3, 16); h->v3 ^= h->v2;
-	h->v0 += h->v3; h->v3 = ROTL(h->v3, 21); h->v3 ^= h->v0;
-	h->v2 += h->v1; h->v1 = ROTL(h->v1, 17); h->v1 ^= h->v2; h->v2 = ROTL(h->v2, 32);
-}
-
-/* one whole 8-byte block (bpf_loop callback) */
-static long sip_block(__u32 idx, void *arg)
-{
-	struct sip *h = arg;
-	__u64 m;
-
-	__builtin_memcpy(&m, &h->s->buf[(idx * 8) & (REQ_MASK & ~7u)], 8);
-	h->v3 ^= m;
-	sip_round(h);
-	sip_round(h);
-	h->v0 ^= m;
-	return 0;
-}
-
-static __always_inline __u64 digest(const struct guard_scratch *s, __u32 len)
-{
-	struct sip h = { .s = s, .len = len, .v0 = sip_k0 ^ 0x736f6d6570736575ULL, .v1 = sip_k1 ^ 0x646f72616e646f6dULL,
-			 .v2 = sip_k0 ^ 0x6c7967656e657261ULL, .v3 = sip_k1 ^ 0x7465646279746573ULL };
-	__u32 full = (len / 8) & (PH_GUARD_REQ_MAX / 8 - 1), off = full * 8;
-	__u64 m = (__u64)(len & 0xff) << 56;
-
-	bpf_loop(full, sip_block, &h, 0);
-	/* the last block: the rest of the bytes and the length */
-	for (__u32 j = 0; j < 7; j++)
-		if (off + j < len)
-			m |= (__u64)(__u8)s->buf[(off + j) & REQ_MASK] << (8 * j);
-	h.v3 ^= m;
-	sip_round(&h);
-	sip_round(&h);
-	h.v0 ^= m;
-	h.v2 ^= 0xff;
-	sip_round(&h);
-	sip_round(&h);
-	sip_round(&h);
-	sip_round(&h);
-	return h.v0 ^ h.v1 ^ h.v2 ^ h.v3;
 }
 
 /* ---- the segment and its connection ---------------------------------------------------- */
@@ -497,9 +319,27 @@ static __always_inline int served(struct __sk_buff *skb, struct ph_guard_srv *sr
 	return found;
 }
 
+/* Copy the segment's payload into the scratch buffer. The length's bound is
+ * made in a register right at the call (Linux 6.1's verifier loses it when
+ * the compiler keeps the length on the stack: "R4 min value is negative"). */
+static __always_inline int load_request(struct __sk_buff *skb, __u32 off, struct guard_scratch *s, __u32 len)
+{
+	__u64 n = len, o = off;
+
+	if (n == 0)
+		return -1;
+	/* 1..PH_GUARD_REQ_MAX by arithmetic, not by a test of != 0 (which the
+	 * older verifier does not turn into a lower bound) */
+	n -= 1;
+	asm volatile("%[n] &= %[m]" : [n] "+r"(n) : [m] "i"(REQ_MASK));
+	n += 1;
+	asm volatile("%[o] &= 0xffff" : [o] "+r"(o));
+	return bpf_skb_load_bytes(skb, (__u32)o, s->buf, (__u32)n);
+}
+
 /* Judge one payload segment of a guarded connection whose state is gc and
  * whose stream goes on at rcv_nxt. 1 passes it. */
-static __always_inline int judge_segment(struct __sk_buff *skb, struct guard_conn *gc, __u32 rcv_nxt,
+static __always_inline int judge_segment(struct __sk_buff *skb, struct guard_conn *gc, __u32 rcv_nxt, int listener,
 					 const struct seg *g, const struct peer *p)
 {
 	struct ph_guard_srv srv = {};
@@ -513,8 +353,14 @@ static __always_inline int judge_segment(struct __sk_buff *skb, struct guard_con
 		why = PH_GW_URGENT;
 		goto final;
 	}
-	if ((__s32)(g->seq + plen - rcv_nxt) <= 0)
-		return 1; /* all of it is data TCP has already: it delivers none of it */
+	if ((__s32)(g->seq + plen - rcv_nxt) <= 0) {
+		/* all of it is data TCP has already: it delivers none of it. A
+		 * request socket has none: there, such a segment is a lie */
+		if (!listener)
+			return 1;
+		why = PH_GW_NOT_NEXT;
+		goto final;
+	}
 	state = gc->state;
 	if (state == GC_DROPPED || state == GC_JUDGING)
 		return 0;
@@ -525,13 +371,11 @@ static __always_inline int judge_segment(struct __sk_buff *skb, struct guard_con
 	s = bpf_map_lookup_elem(&guard_scratch, &zero);
 	if (!s)
 		return 0;
-	/* the bound right at the call: older verifiers lose it across a spill */
-	off &= 0xffff;
 	plen &= REQ_MASK;
-	if (plen == 0 || bpf_skb_load_bytes(skb, off, s->buf, plen))
+	if (plen == 0 || load_request(skb, off, s, plen))
 		return 0;
 	if (state == GC_ADMITTED) {
-		if (g->seq == gc->seq && plen == gc->len && digest(s, plen) == gc->digest)
+		if (g->seq == gc->seq && plen == gc->len && siphash(s->buf, plen, &s->pos, sip_k0, sip_k1) == gc->digest)
 			return 1; /* the admitted bytes again: TCP threw the first copy away, or will keep one */
 		s = NULL;
 		why = g->seq == gc->seq ? PH_GW_RESEND_CHANGED : PH_GW_SECOND;
@@ -553,7 +397,7 @@ static __always_inline int judge_segment(struct __sk_buff *skb, struct guard_con
 	if (why == PH_GW_ADMITTED) {
 		gc->seq = g->seq;
 		gc->len = plen;
-		gc->digest = digest(s, plen);
+		gc->digest = siphash(s->buf, plen, &s->pos, sip_k0, sip_k1);
 		gc->state = GC_ADMITTED;
 	} else if (why == PH_GW_TOKEN_NOT_LIVE) {
 		/* The ACME client may have written the token file an instant
@@ -576,18 +420,58 @@ final:
 	return 0;
 }
 
+/* The ISN of the request socket this segment's handshake is in (the kernel's
+ * own, whatever SYNs came since): 0 and *isn set, or -1 when there is none
+ * (a SYN cookie's handshake: its ACK makes the child, whose stream starts
+ * at this segment). */
+static __always_inline int reqsk_isn(struct __sk_buff *skb, const struct peer *p, __u32 *isn)
+{
+	struct bpf_sock_tuple t = {};
+	struct tcp_request_sock *rq;
+	struct bpf_sock *sk;
+	__u32 size;
+	int r = -1;
+
+	if (p->family == AF_INET) {
+		__builtin_memcpy(&t.ipv4.saddr, p->ck.saddr, 4);
+		__builtin_memcpy(&t.ipv4.daddr, p->ck.daddr, 4);
+		t.ipv4.sport = p->ck.sport;
+		t.ipv4.dport = p->ck.dport;
+		size = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, p->ck.saddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, p->ck.daddr, 16);
+		t.ipv6.sport = p->ck.sport;
+		t.ipv6.dport = p->ck.dport;
+		size = sizeof(t.ipv6);
+	}
+	sk = bpf_skc_lookup_tcp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return -1;
+	if (sk->state == TCP_NEW_SYN_RECV_STATE) {
+		rq = bpf_skc_to_tcp_request_sock(sk);
+		if (rq) {
+			*isn = BPF_CORE_READ(rq, rcv_isn);
+			r = 0;
+		}
+	}
+	bpf_sk_release(sk);
+	return r;
+}
+
 SEC("cgroup_skb/ingress")
 int ph_guard(struct __sk_buff *skb)
 {
 	__u32 m = skb->mark & mark_mask;
 	int marked = guard_mark && (m == guard_mark || m == guard_cand);
-	struct guard_conn *gc, *pg, fresh = {};
+	struct guard_conn *gc = NULL, *pg, fresh = {};
 	struct peer p = {};
 	struct seg g = {};
 	struct bpf_sock *sk;
 	struct bpf_tcp_sock *tp;
+	__u32 rcv_nxt, child_isn;
+	__u64 got;
 	__u16 lport;
-	__u32 rcv_nxt;
 
 	sk = skb->sk;
 	if (!sk)
@@ -598,6 +482,18 @@ int ph_guard(struct __sk_buff *skb)
 	lport = (__u16)sk->src_port;
 	if (!marked && !bpf_map_lookup_elem(&guard_ports, &lport))
 		return 1; /* not a served port: never a guarded connection */
+	if (sk->state != TCP_LISTEN_STATE) {
+		gc = bpf_sk_storage_get(&guard_conns, sk, NULL, 0);
+		if (gc && gc->state == GC_UNGUARDED) {
+			if (m != guard_mark)
+				return 1; /* the allowed country's, known as such since its first packet */
+			/* conntrack says the host would have dropped it, yet its
+			 * first packet came unmarked (one conntrack did not
+			 * track): never judged, so nothing of it passes */
+			gc->state = GC_DROPPED;
+			return 0;
+		}
+	}
 	if (netns_cookie && sk_netns_cookie(sk) != netns_cookie)
 		return 1; /* another daemon's namespace: its own guard judges */
 	if (parse(skb, &p, &g))
@@ -631,29 +527,64 @@ int ph_guard(struct __sk_buff *skb)
 		if (!pg->guarded)
 			return 1; /* the host admits it on its own (the allowed country) */
 		gc = pg;
-		rcv_nxt = pg->isn + 1;
+		if (g.plen) {
+			/* where the stream starts is the request socket's, not
+			 * the last SYN's: a second SYN out of its window moves
+			 * nothing in the kernel */
+			__u32 isn;
+			if (reqsk_isn(skb, &p, &isn) == 0) {
+				if (pg->isn != isn) {
+					/* another attempt's state: this one's is fresh */
+					pg->state = GC_FRESH;
+					pg->isn = isn;
+				}
+				rcv_nxt = isn + 1;
+			} else {
+				rcv_nxt = g.seq; /* a SYN cookie's ACK: the child's stream starts here */
+			}
+		}
 	} else {
 		gc = bpf_sk_storage_get(&guard_conns, sk, NULL, 0);
 		if (!gc) {
 			pg = bpf_map_lookup_elem(&guard_pending, &p.ck);
-			if (!pg && m != guard_mark)
-				return 1;
-			if (pg && !pg->guarded && m != guard_mark) {
-				bpf_map_delete_elem(&guard_pending, &p.ck); /* the allowed country's: not ours */
+			tp = bpf_tcp_sock(sk);
+			if (!tp)
+				return 0;
+			got = tp->bytes_received;
+			child_isn = tp->rcv_nxt - (__u32)got - 1;
+			barrier_var(got); /* read here, from the socket (no pointer arithmetic on it later) */
+			if (!pg && got) {
+				/* it took data on its handshake's last ACK, and what
+				 * was judged of it is gone (pushed out of the pending
+				 * list): nothing more of it passes */
+				fresh.state = GC_DROPPED;
+				bpf_sk_storage_get(&guard_conns, sk, &fresh, BPF_SK_STORAGE_GET_F_CREATE);
+				remember_sock(skb, &p);
+				return 0;
+			}
+			if (m != guard_mark && (!pg || !pg->guarded)) {
+				/* the host admitted it on its own (the allowed
+				 * country): said once, so that its later packets
+				 * leave at the third test */
+				if (pg)
+					bpf_map_delete_elem(&guard_pending, &p.ck);
+				fresh.state = GC_UNGUARDED; /* made with it: no CPU sees it half-made */
+				bpf_sk_storage_get(&guard_conns, sk, &fresh, BPF_SK_STORAGE_GET_F_CREATE);
 				return 1;
 			}
 			gc = bpf_sk_storage_get(&guard_conns, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 			if (!gc)
 				return 0; /* no state, no judging: fail closed */
-			tp = bpf_tcp_sock(sk);
 			/* the child inherits the attempt's state only if it is
 			 * that attempt: its ISN is rcv_nxt less what it
 			 * received, less one */
-			if (pg && tp && pg->isn == tp->rcv_nxt - (__u32)tp->bytes_received - 1) {
+			if (pg && pg->isn == child_isn) {
 				gc->seq = pg->seq;
 				gc->len = pg->len;
 				gc->digest = pg->digest;
 				gc->state = pg->state == GC_JUDGING ? GC_DROPPED : pg->state;
+			} else if (got) {
+				gc->state = GC_DROPPED; /* data judged for another attempt, or never */
 			}
 			if (pg)
 				bpf_map_delete_elem(&guard_pending, &p.ck);
@@ -675,5 +606,5 @@ int ph_guard(struct __sk_buff *skb)
 	}
 	if (!g.plen)
 		return 1; /* ACKs, FIN, RST: no bytes for the server in them */
-	return judge_segment(skb, gc, rcv_nxt, &g, &p);
+	return judge_segment(skb, gc, rcv_nxt, sk->state == TCP_LISTEN_STATE, &g, &p);
 }

@@ -17,6 +17,10 @@
  * on it is dropped in the kernel (cgroup_skb/ingress). */
 #define PH_MAX_SERVERS_BPF  16
 #define PH_TOKEN_MAX        128
+/* a token's characters (RFC 8555's base64url alphabet): the guard's reader
+ * and the daemon's token sources use this one definition */
+#define PH_TOKEN_CHAR(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9') || \
+			  (c) == '-' || (c) == '_')
 #define PH_GUARD_REQ_MAX    1024  /* bytes in the one request segment */
 #define PH_MAX_TOKENS_BPF   1024
 #define PH_GUARD_RINGBUF_BYTES (256 * 1024)
@@ -40,6 +44,16 @@ struct ph_conn_key {
 	__u8 saddr[16], daddr[16];  /* the peer's, ours */
 	__u16 sport, dport;         /* network byte order */
 	__u32 family;
+};
+
+/* the guard's state of one connection (sk storage), or of one connection
+ * attempt (the pending map, by struct ph_conn_key) */
+struct ph_guard_conn {
+	__u64 state;        /* the guard's GC_* (64 bits: compared and swapped) */
+	__u32 seq, len;     /* the admitted segment */
+	__u64 digest;       /* keyed hash of the admitted bytes */
+	__u32 isn;          /* pending: the client's ISN (its SYN's, then its request socket's) */
+	__u32 guarded;      /* pending: the host would have dropped it (a guarded-marked packet seen) */
 };
 
 /* a connection the guard judged: the daemon ends it when its window closes */

@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
-			printf("porthole 0.1.0\n");
+			printf("porthole %s\n", PH_VERSION);
 			return 0;
 		} else {
 			die_msg("unknown option '%s'", argv[i]);

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/random.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
@@ -343,10 +345,37 @@ int guardbpf_end_connections(struct ph_guardbpf *g, unsigned *ended)
 		return -EOVERFLOW;
 	}
 	r = end_listed(bpf_map__fd(g->skel->maps.guard_socks), ended);
-	/* every connection attempt's verdict goes with the window */
+	/* every guarded connection attempt ends too: one whose first data came
+	 * on its handshake's last ACK was judged here only, and its socket
+	 * never met the guard (no cookie: by its addresses) */
 	pend = bpf_map__fd(g->skel->maps.guard_pending);
 	{
-		struct ph_conn_key ck;
+		struct ph_conn_key ck, next, *prev = NULL;
+		struct ph_guard_conn v;
+		struct sockdiag_conn *c = calloc(bpf_map__max_entries(g->skel->maps.guard_pending), sizeof(*c));
+		unsigned n = 0, more = 0;
+		int r2;
+
+		while (c && bpf_map_get_next_key(pend, prev, &next) == 0) {
+			if (bpf_map_lookup_elem(pend, &next, &v) == 0 && v.guarded &&
+			    n < bpf_map__max_entries(g->skel->maps.guard_pending)) {
+				size_t al = next.family == AF_INET6 ? 16 : 4;
+				c[n].family = (int)next.family;
+				memcpy(c[n].raddr, next.saddr, al);
+				memcpy(c[n].laddr, next.daddr, al);
+				c[n].rport = ntohs(next.sport);
+				c[n].lport = ntohs(next.dport);
+				c[n].cookie = UINT64_MAX; /* INET_DIAG_NOCOOKIE: whichever socket has them */
+				n++;
+			}
+			ck = next;
+			prev = &ck;
+		}
+		r2 = n ? sockdiag_destroy(c, n, &more) : 0;
+		*ended += more;
+		if (!r)
+			r = r2;
+		free(c);
 		while (bpf_map_get_next_key(pend, NULL, &ck) == 0)
 			if (bpf_map_delete_elem(pend, &ck))
 				break;

@@ -27,7 +27,6 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#define PH_VERSION "0.1.0"
 
 /* exit statuses, documented in the README and portholed(8) */
 enum {

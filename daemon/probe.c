@@ -60,12 +60,13 @@ static void reason(char *why, size_t len, int err)
 {
 	char *save = NULL, *l, *best = NULL, *text = capture.text, *end;
 
-	l = strstr(text, "-- BEGIN PROG LOAD LOG --");
-	if (l) {
-		text = l + strlen("-- BEGIN PROG LOAD LOG --");
-		end = strstr(text, "-- END PROG LOAD LOG --");
-		if (end)
-			*end = '\0';
+	/* the log's end (its beginning may be cut: only the tail is kept) */
+	end = strstr(text, "-- END PROG LOAD LOG --");
+	if (end) {
+		*end = '\0';
+		l = strstr(text, "-- BEGIN PROG LOAD LOG --");
+		if (l)
+			text = l + strlen("-- BEGIN PROG LOAD LOG --");
 	}
 	for (l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		while (*l == ' ' || *l == '\t')

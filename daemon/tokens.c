@@ -37,8 +37,7 @@ int token_valid(const char *t)
 	if (n == 0 || n > PH_TOKEN_MAX)
 		return 0;
 	for (; *t; t++)
-		if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || (*t >= '0' && *t <= '9') || *t == '-' ||
-		      *t == '_'))
+		if (!PH_TOKEN_CHAR(*t))
 			return 0;
 	return 1;
 }

