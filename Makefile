@@ -197,7 +197,7 @@ test:
 # (tests/kernels/run.sh; KT_KERNELS, KT_TESTS, KT_ACCEL ...)
 test-kernels:
 	$(Q)tests/deps.sh --if-missing
-	$(Q)$(MAKE) --no-print-directory all asan unit
+	$(Q)$(MAKE) --no-print-directory all asan unit bench-tools
 	$(Q)tests/kernels/run.sh
 
 # libFuzzer targets for the control-message decoder and the config parser;

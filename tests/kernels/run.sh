@@ -249,7 +249,7 @@ initrd_build() {
 		echo "KT_HOSTNAME=$(q "$(hostname)")"
 		echo "E2E_CASES=$(q "$KT_E2E_CASES")"
 		echo "FIREWALLS_CASES=$(q "$KT_FIREWALLS_CASES")"
-		echo "KT_ENV=$(q "PORTHOLE_KERNEL_TIER=1 KT_ALL=$KT_ALL")"
+		echo "KT_ENV=$(q "PORTHOLE_KERNEL_TIER=1 KT_ALL=$KT_ALL ${KT_GUEST_ENV:-}")"
 	} >"$d/kt.conf"
 	(cd "$d" && find . | "$BUSYBOX" cpio -o -H newc 2>/dev/null | gzip -1) >"$out"
 }
@@ -271,7 +271,7 @@ qemu_boot() {
 	qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
 		"${a[@]}" -smp "$KT_SMP" -m "$KT_MEM" \
 		-kernel "$VMLINUZ" -initrd "$initrd" \
-		-append "console=ttyS0 loglevel=4 panic=-1 rdinit=/init" \
+		-append "console=ttyS0 loglevel=4 panic=-1 rdinit=/init ${KT_APPEND:-}" \
 		-serial "file:$out/console.log" -monitor none -nic none \
 		-virtfs local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$out/share,mount_tag=out,security_model=none,multidevs=remap" \
