@@ -216,6 +216,7 @@ demo:
 # Debian whatever PREFIX is (override UNITDIR/TMPFILESDIR elsewhere)
 UNITDIR     ?= /lib/systemd/system
 TMPFILESDIR ?= /usr/lib/tmpfiles.d
+SYSUSERSDIR ?= /usr/lib/sysusers.d
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
@@ -228,6 +229,13 @@ install: all
 	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/portholed.service > $(DESTDIR)$(UNITDIR)/portholed.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/portholed.service
 	install -m 0644 packaging/porthole.tmpfiles $(DESTDIR)$(TMPFILESDIR)/porthole.conf
+	install -d $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0644 packaging/porthole.sysusers $(DESTDIR)$(SYSUSERSDIR)/porthole.conf
+	@# the user portholed.service runs as: made now on this machine (a
+	@# package's postinst does the same), left to the image's first boot
+	@# under DESTDIR
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers $(SYSUSERSDIR)/porthole.conf; fi
 	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
@@ -235,7 +243,8 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/portholed $(DESTDIR)$(BINDIR)/porthole
-	rm -f $(DESTDIR)$(UNITDIR)/portholed.service $(DESTDIR)$(TMPFILESDIR)/porthole.conf
+	rm -f $(DESTDIR)$(UNITDIR)/portholed.service $(DESTDIR)$(TMPFILESDIR)/porthole.conf \
+	      $(DESTDIR)$(SYSUSERSDIR)/porthole.conf
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
 	      $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(notdir $(COMPLETIONS)))

@@ -84,9 +84,19 @@ int control_open(struct ph_control *ctl, const struct ph_config *cfg)
 	umask(old);
 	if (r < 0)
 		return log_errno(-errno, "control: bind %s", ctl->path);
-	if (chown(ctl->path, 0, ctl->gid == (gid_t)-1 ? 0 : ctl->gid) < 0 ||
-	    chmod(ctl->path, ctl->gid == (gid_t)-1 ? 0600 : 0660) < 0)
-		return log_errno(-errno, "control: set owner/mode of %s", ctl->path);
+	/* as root: root's, of socket_group; as its own user (portholed.service,
+	 * no CAP_CHOWN): that user's, of socket_group, which must be one of its
+	 * groups (the default, porthole, is the unit's Group=) */
+	if (geteuid() == 0 ? chown(ctl->path, 0, ctl->gid == (gid_t)-1 ? 0 : ctl->gid) < 0
+			   : ctl->gid != (gid_t)-1 && chown(ctl->path, (uid_t)-1, ctl->gid) < 0) {
+		if (errno == EPERM && geteuid() != 0)
+			return log_errno(-errno, "control: cannot give %s to socket_group %s: portholed's user is not a "
+					 "member (add SupplementaryGroups=%s to portholed.service: systemctl edit portholed)",
+					 ctl->path, cfg->socket_group, cfg->socket_group);
+		return log_errno(-errno, "control: set owner of %s", ctl->path);
+	}
+	if (chmod(ctl->path, ctl->gid == (gid_t)-1 ? 0600 : 0660) < 0)
+		return log_errno(-errno, "control: set mode of %s", ctl->path);
 	if (listen(fd, 128) < 0)
 		return log_errno(-errno, "control: listen");
 	ctl->timer_fd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);

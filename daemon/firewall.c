@@ -519,7 +519,18 @@ int fw_blocked(struct ph_fw *f, char *why, size_t whylen)
 		return 0; /* static mode: the admin put the rule in place */
 	for (int v6 = 0; v6 <= 1; v6++) {
 		r = legacy_input_state(v6, &present, &drop);
-		if (r == 0 && present && drop) {
+		if (r < 0) {
+			/* fail closed: a legacy table we cannot read may drop */
+			snprintf(why, whylen,
+				 "an %s-legacy filter table is loaded and portholed cannot read it (%s)%s",
+				 v6 ? "ip6tables" : "iptables", strerror(-r),
+				 r == -EAFNOSUPPORT || r == -EPERM || r == -EACCES
+					 ? ": the shipped unit's RestrictAddressFamilies= keeps out AF_INET and AF_INET6, "
+					   "which reading it needs; add them in a drop-in (systemctl edit portholed)"
+					 : "");
+			return r;
+		}
+		if (present && drop) {
 			snprintf(why, whylen,
 				 "%s-legacy rules in INPUT would drop what a window admits (nftables cannot override them): "
 				 "add '%s-legacy -I INPUT -p tcp -m mark --mark 0x%x/0x%x -j ACCEPT' and set chains = none "

@@ -75,21 +75,29 @@ void guardbpf_probe_object(struct probe_object *o, const struct guardbpf_knobs *
 /* ---- pinned while attached: a killed daemon's guard goes on judging ---------------------- */
 
 #define BPFFS "/sys/fs/bpf"
+/* portholed.service runs the daemon as user porthole, who may not look into
+ * /sys/fs/bpf (systemd mounts it 0700): its ExecStartPre= makes
+ * /sys/fs/bpf/porthole for that user and BindPaths= shows it here */
+#define BPFFS_UNIT "/run/porthole/bpf"
 
 /* The guard of the daemon of this network namespace is pinned here while it
  * is attached: SIGKILL closes no file and unpins nothing, so the guard stays
  * attached and keeps dropping whatever the connections it judged send,
  * until the next daemon ends them (guardbpf_takeover). Without a bpffs at
- * /sys/fs/bpf (systemd mounts one) there is nothing to pin to. */
+ * either place there is nothing to pin to. */
 static int pin_dir(uint64_t netns_cookie, char *buf, size_t len)
 {
+	static const char *const at[] = { BPFFS_UNIT, BPFFS };
 	struct statfs sf;
 
 	buf[0] = '\0';
-	if (statfs(BPFFS, &sf) || sf.f_type != BPF_FS_MAGIC)
-		return -ENOENT;
-	snprintf(buf, len, BPFFS "/porthole-guard-%llx", (unsigned long long)netns_cookie);
-	return 0;
+	for (unsigned i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		if (statfs(at[i], &sf) == 0 && sf.f_type == BPF_FS_MAGIC) {
+			snprintf(buf, len, "%s/porthole-guard-%llx", at[i], (unsigned long long)netns_cookie);
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 static void pin_path(char *buf, size_t len, const char *dir, const char *name)

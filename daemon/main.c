@@ -9,6 +9,7 @@
 #include "firewall.h"
 #include "log.h"
 #include "notify.h"
+#include "privilege.h"
 #include "probe.h"
 #include "util.h"
 #include "watch.h"
@@ -324,12 +325,13 @@ int main(int argc, char **argv)
 		printf("portholed: configuration %s is valid\n", config_path);
 		return 0;
 	}
-	if (geteuid() != 0) {
-		fprintf(stderr, "portholed: must run as root (it manages BPF programs and nftables rules)\n");
-		return EXIT_KERNEL;
-	}
+	/* the probe tells what loads with the privileges it has */
 	if (probe)
 		return probe_main(&d->cfg);
+	if (priv_check(err, sizeof(err))) {
+		fprintf(stderr, "portholed: %s\n", err);
+		return EXIT_KERNEL;
+	}
 
 	d->epfd = d->sigfd = d->timerfd = d->inofd = d->srv_inofd = d->srv_timerfd = -1;
 	for (unsigned i = 0; i < PH_MAX_DESIGNATIONS; i++)

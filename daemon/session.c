@@ -293,8 +293,9 @@ static int verify_child(int pidfd, pid_t pid, const struct ph_client *c, char *w
 		return -EBUSY;
 	}
 	/* the pid could have been reused between pidfd_open and the read:
-	 * the pidfd still naming a live process proves it was not */
-	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0) {
+	 * the pidfd still naming a live process proves it was not (EPERM: it
+	 * lives, and a daemon without CAP_KILL may not signal it) */
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno != EPERM) {
 		snprintf(why, whylen, "process %d exited while being checked", (int)pid);
 		return -ESRCH;
 	}

@@ -234,6 +234,25 @@ t_bpffs_up() {
 	return 1
 }
 
+# How every daemon of the tests runs, as portholed.service runs it: as a user
+# of its own (T_DAEMON_UID, a uid no test process uses; no passwd entry
+# needed) holding exactly the unit's AmbientCapabilities= and nothing else,
+# a member of the socket group (the unit's Group=). T_DAEMON_UID= (empty)
+# runs it as root. The test's directory becomes that user's: the daemon makes
+# its socket, audit log and state file there.
+T_DAEMON_UID=${T_DAEMON_UID-64900}
+t_daemon_priv() {
+	T_PRIV=()
+	[ -n "$T_DAEMON_UID" ] || return 0
+	local caps gid
+	caps=$(sed -n 's/^AmbientCapabilities=//p' "$T_ROOT/packaging/portholed.service" | tr 'A-Z' 'a-z' |
+		sed 's/cap_/+/g; s/ \+/,/g')
+	gid=$(getent group "${T_GROUP:-root}" | cut -d: -f3)
+	chown "$T_DAEMON_UID" "$T_TMP" && chmod 0711 "$T_TMP" || return 1
+	T_PRIV=(setpriv --reuid="$T_DAEMON_UID" --regid="$T_DAEMON_UID" --groups="${gid:-0}"
+		--inh-caps="$caps" --ambient-caps="$caps" --bounding-set="-all,$caps")
+}
+
 # daemon_start [CONFIG LINES...]: start portholed in the host namespace, in a
 # cgroup of its own (what a unit gives it), with a bpffs at /sys/fs/bpf (a
 # mount namespace of the test's own, see t_bpffs_up).
@@ -254,9 +273,10 @@ daemon_start() {
 	T_DCG=$T_CG2/$T_PFX-daemon
 	mkdir -p "$T_DCG" && T_CGROUPS+=("$T_DCG")
 	: >"$T_DLOG"
+	t_daemon_priv || return 1
 	(
 		echo $BASHPID >"$T_DCG/cgroup.procs"
-		exec nsenter -t "$T_BPFFS" -m --net=/run/netns/"$T_PFX-host" -- ${T_DAEMON_WRAP:-} \
+		exec nsenter -t "$T_BPFFS" -m --net=/run/netns/"$T_PFX-host" -- ${T_DAEMON_WRAP:-} "${T_PRIV[@]}" \
 			"$PORTHOLE_BIN/portholed" -c "$T_CONF" ${T_DAEMON_FLAGS:-}
 	) 2>>"$T_DLOG" &
 	T_DPID=$!

@@ -504,9 +504,20 @@ e2e_daemon_start() {
 		for _ in $(seq 100); do grep -q ready "$T/bpffs.out" && break; sleep 0.05; done
 		grep -q ready "$T/bpffs.out" || { cat "$T/bpffs.out"; return 1; }
 	fi
+	# as portholed.service runs it: a user of its own with exactly the unit's
+	# ambient capabilities (tests/lib.sh t_daemon_priv; T_DAEMON_UID= : root)
+	local priv=() caps uid=${T_DAEMON_UID-64900}
+	if [ -n "$uid" ]; then
+		caps=$(sed -n 's/^AmbientCapabilities=//p' "$E2E_ROOT/packaging/portholed.service" | tr 'A-Z' 'a-z' |
+			sed 's/cap_/+/g; s/ \+/,/g')
+		chown "$uid" "$T" && chmod 0711 "$T" || return 1
+		priv=(setpriv --reuid="$uid" --regid="$uid" --groups=0 --inh-caps="$caps" --ambient-caps="$caps"
+			--bounding-set="-all,$caps")
+	fi
 	(
 		echo $BASHPID >"$DCG/cgroup.procs" || exit 1
-		exec nsenter -t "$BPFFS_PID" -m --net="/run/netns/$LAB_NS_HOST" -- "$BIN/portholed" -c "$T/porthole.conf"
+		exec nsenter -t "$BPFFS_PID" -m --net="/run/netns/$LAB_NS_HOST" -- "${priv[@]}" \
+			"$BIN/portholed" -c "$T/porthole.conf"
 	) 2>>"$T/portholed.log" &
 	DPID=$!
 	for _ in $(seq 200); do

@@ -127,6 +127,8 @@ daemon_stop
 # the metrics file (node_exporter's textfile collector): counters that move
 M=$T_TMP/textfile/porthole.prom
 mkdir -p "$T_TMP/textfile"
+# the daemon's user must be able to write there (README, Fleets)
+[ -z "$T_DAEMON_UID" ] || chown "$T_DAEMON_UID" "$T_TMP/textfile"
 daemon_start "metrics_file = $M" || t_fail "daemon start with metrics_file"
 t_check "metrics file written at start" grep -q '^porthole_up 1$' "$M"
 bg_run /dev/null "$T_TMP/m1.err" run -- "$PY" "$T_TOOLS/listen.py" 80 2 $H; M1=$BG_PID
