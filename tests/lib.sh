@@ -249,6 +249,9 @@ t_daemon_priv() {
 		sed 's/cap_/+/g; s/ \+/,/g')
 	gid=$(getent group "${T_GROUP:-root}" | cut -d: -f3)
 	chown "$T_DAEMON_UID" "$T_TMP" && chmod 0711 "$T_TMP" || return 1
+	# a case's directory inside the test's: the way there searchable too
+	local d=${T_TMP%/*}
+	while [[ $d == /tmp/porthole-test.* ]]; do chmod go+x "$d"; d=${d%/*}; done
 	T_PRIV=(setpriv --reuid="$T_DAEMON_UID" --regid="$T_DAEMON_UID" --groups="${gid:-0}"
 		--inh-caps="$caps" --ambient-caps="$caps" --bounding-set="-all,$caps")
 }
