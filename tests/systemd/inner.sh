@@ -131,7 +131,7 @@ user_porthole() {
 
 # the running daemon: user porthole, and its capabilities exactly the unit's
 # ambient set (by number from the kernel's header)
-check_identity() {
+check_daemon_user() {
 	local pid uid eff want
 	pid=$(show portholed.service MainPID)
 	uid=$(awk '/^Uid:/ { print $2 "," $3 "," $4 "," $5 }' /proc/"$pid"/status 2>/dev/null)
@@ -502,7 +502,7 @@ check_security() {
 
 user_porthole
 if check_enable; then
-	check_identity
+	check_daemon_user
 	check_reload
 	check_certbot
 	check_unit_stop
