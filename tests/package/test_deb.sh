@@ -23,7 +23,8 @@ X=$(mktemp -d); trap 'rm -rf "$X"' EXIT
 dpkg-deb -x "$DEB" "$X"
 for f in usr/sbin/portholed usr/bin/porthole etc/porthole/porthole.conf lib/systemd/system/portholed.service \
 	usr/lib/tmpfiles.d/porthole.conf usr/share/man/man8/porthole.8.gz usr/share/man/man8/portholed.8.gz \
-	usr/share/man/man5/porthole.conf.5.gz usr/share/bash-completion/completions/porthole; do
+	usr/share/man/man5/porthole.conf.5.gz usr/share/bash-completion/completions/porthole \
+	usr/lib/sysusers.d/porthole.conf; do
 	[ -e "$X/$f" ] && ok "package ships /$f" || bad "package ships /$f"
 done
 dpkg-deb -e "$DEB" "$X/DEBIAN"
@@ -32,6 +33,11 @@ grep -q "ExecStart=/usr/sbin/portholed" "$X/lib/systemd/system/portholed.service
 	|| bad "unit runs /usr/sbin/portholed"
 "$X/usr/sbin/portholed" -V >/dev/null && "$X/usr/bin/porthole" --version >/dev/null && ok "packaged binaries run" \
 	|| bad "packaged binaries run"
+# the daemon's user: made at install by the postinst (dh_installsysusers)
+grep -q "systemd-sysusers.*porthole.conf" "$X/DEBIAN/postinst" 2>/dev/null && ok "postinst makes the user porthole (systemd-sysusers)" \
+	|| bad "postinst makes the user porthole (systemd-sysusers)"
+grep -qx "User=porthole" "$X/lib/systemd/system/portholed.service" && ok "unit runs the daemon as user porthole" \
+	|| bad "unit runs the daemon as user porthole"
 dpkg-deb -I "$DEB" | grep -q "Depends:.*libnftnl" && ok "Depends names the shared libraries" || bad "Depends"
 echo "package: $pass passed, $fail failed, 0 skipped"
 [ $fail = 0 ]
