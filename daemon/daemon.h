@@ -96,6 +96,7 @@ struct ph_srvwin {
 	char webroot[PH_PATH_LEN];  /* a run --serve --webroot session's (the serve line has none) */   /* the last refusal recorded (not again at every retry) */
 	int wd[PH_TOKEN_WATCHES]; /* inotify: the token source's directories (tokens.c) */
 	unsigned nwd;
+	int denied_said;          /* a token directory the daemon may not read: said once */
 	int cg_wd;                /* inotify: the served cgroup's parent */
 	char tokens[PH_MAX_SERVER_TOKENS][PH_TOKEN_MAX + 1];
 	unsigned ntokens;

@@ -59,8 +59,17 @@ static int watch(struct ph_daemon *d, unsigned i, const char *dir, int follow)
 	struct ph_srvwin *w = &d->srv[i];
 	int wd = inotify_add_watch(d->srv_inofd, dir, WATCH_MASK | (follow ? 0 : IN_DONT_FOLLOW));
 
-	if (wd < 0)
+	if (wd < 0) {
+		/* not there yet is normal; not readable would hide every token */
+		if (errno == EACCES && !w->denied_said) {
+			w->denied_said = 1;
+			log_warn("server %s: cannot read %s (%s): no token there opens a window; portholed runs as uid %u "
+				 "without CAP_DAC_READ_SEARCH: give that user read access (an ACL) or the capability "
+				 "(README: Running under systemd)",
+				 d->cfg.srv[i].arg, dir, strerror(EACCES), (unsigned)geteuid());
+		}
 		return -1;
+	}
 	for (unsigned k = 0; k < w->nwd; k++)
 		if (w->wd[k] == wd)
 			return 0; /* watched already (inotify gives the same wd) */

@@ -285,6 +285,29 @@ kill -0 "$SERVE_PID" 2>/dev/null && t_pass "... and the command still runs" || t
 wait "$SERVE_PID"
 daemon_stop
 
+# --- a webroot the daemon's user may not read: said, and no window ----------------------------------
+if [ -n "$T_DAEMON_UID" ]; then
+	SECRET=$T_TMP/secret-www
+	mkdir -p "$SECRET/.well-known/acme-challenge" && chmod 0700 "$SECRET"
+	echo "Hidden_token.keyauth" >"$SECRET/.well-known/acme-challenge/Hidden_token"
+	daemon_start "serve = cgroup $NGINX_CG webroot=$SECRET" || t_fail "daemon start (unreadable webroot)"
+	wait_for "$T_DLOG" "cannot read $SECRET .*Permission denied.*no token there opens a window" 30 &&
+		t_pass "a webroot uid $T_DAEMON_UID may not read: the daemon says so, naming the remedy" ||
+		t_fail "a webroot uid $T_DAEMON_UID may not read: the daemon says so, naming the remedy"
+	t_eq "... and its token opens no window" "connect-timeout" "$(http inet $H "$(challenge Hidden_token)")"
+	daemon_stop
+	# an ACL for that user is the remedy the README gives
+	if command -v setfacl >/dev/null && setfacl -m "u:$T_DAEMON_UID:rx" "$SECRET" 2>/dev/null; then
+		daemon_start "serve = cgroup $NGINX_CG webroot=$SECRET" || t_fail "daemon start (webroot with an ACL)"
+		wait_for "$T_DLOG" "open: guarded" 30 && t_pass "with an ACL for that user: the token opens the window" ||
+			t_fail "with an ACL for that user: the token opens the window"
+		daemon_stop
+	else
+		t_skip "setfacl not installed (make deps installs acl): the ACL remedy not shown"
+	fi
+	rm -rf "$SECRET"
+fi
+
 # --- other ruleset shapes ----------------------------------------------------------------------
 # shape RULESET-NAME: replace the host's ruleset, open a window with a token, probe
 shape() {
