@@ -509,7 +509,7 @@ e2e_daemon_start() {
 	local priv=() caps uid=${T_DAEMON_UID-64900}
 	if [ -n "$uid" ]; then
 		caps=$(sed -n 's/^AmbientCapabilities=//p' "$E2E_ROOT/packaging/portholed.service" | tr 'A-Z' 'a-z' |
-			sed 's/cap_/+/g; s/ \+/,/g')
+			sed 's/cap_/+/g; s/ \+/,/g')${E2E_EXTRA_CAPS:+,$E2E_EXTRA_CAPS}
 		chown "$uid" "$T" && chmod 0711 "$T" || return 1
 		priv=(setpriv --reuid="$uid" --regid="$uid" --groups=0 --inh-caps="$caps" --ambient-caps="$caps"
 			--bounding-set="-all,$caps")
