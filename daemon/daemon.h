@@ -4,7 +4,7 @@
  * module owns one part: session.c the sessions and their marks, window.c the
  * window state machine, events.c the kernel's reports, designate.c the
  * config's cgroup designations, request.c the control requests, records.c
- * the audit records, main.c setup, loop and teardown. */
+ * (with records_server.c) the audit records, main.c setup, loop and teardown. */
 #ifndef PORTHOLE_DAEMON_H
 #define PORTHOLE_DAEMON_H
 
@@ -231,7 +231,11 @@ void record_server_close(struct ph_daemon *d, unsigned i, uint32_t reason, uint6
 			 uint64_t dropped);
 void record_guard(struct ph_daemon *d, const struct ph_guard_event *e);
 void record_guard_suppressed(struct ph_daemon *d, uint64_t count);
+/* procinfo.c */
 void proc_exe(pid_t pid, char *buf, size_t len);
+void proc_cmdline(uint32_t pid, char *buf, size_t len);
+void proc_user_name(uint32_t uid, char *buf, size_t len);
+/* ids.c */
 /* the last window id, kept beside the audit log's own record of it */
 uint64_t ids_load(const char *path);
 void ids_save(struct ph_daemon *d);
