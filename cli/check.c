@@ -10,6 +10,7 @@
 #include "client.h"
 #include "cgroup.h"
 #include "config.h"
+#include "json.h"
 #include "nftguard.h"
 #include "nftrule.h"
 #include "nftscan.h"
@@ -163,6 +164,39 @@ static void check_designations(const struct ph_config *cfg)
 	}
 }
 
+/* --json: {"ok":BOOL,"checks":[{"check","verdict","detail"}...]} through
+ * lib/json.c's writer, in a buffer that holds every finding escaped (at most
+ * 6 bytes a byte) */
+static void print_json(unsigned fails)
+{
+	size_t cap = MAX_CHECKS * (6 * (sizeof(checks[0].name) + sizeof(checks[0].detail)) + 64) + 64;
+	char *buf = malloc(cap);
+	struct jbuf b;
+
+	if (!buf) {
+		die_msg("check: %s", strerror(ENOMEM));
+		return;
+	}
+	jb_init(&b, buf, cap);
+	jb_obj_begin(&b, NULL);
+	jb_bool(&b, "ok", !fails);
+	jb_arr_begin(&b, "checks");
+	for (unsigned i = 0; i < nchecks; i++) {
+		jb_obj_begin(&b, NULL);
+		jb_str(&b, "check", checks[i].name);
+		jb_str(&b, "verdict", vname[checks[i].v]);
+		jb_str(&b, "detail", checks[i].detail);
+		jb_obj_end(&b);
+	}
+	jb_arr_end(&b);
+	jb_obj_end(&b);
+	if (!b.err)
+		printf("%s\n", buf);
+	else
+		die_msg("check: %s", strerror(EOVERFLOW));
+	free(buf);
+}
+
 void usage_check(FILE *f)
 {
 	fprintf(f,
@@ -223,15 +257,7 @@ int cmd_check(int argc, char **argv)
 	for (unsigned i = 0; i < nchecks; i++)
 		fails += checks[i].v == V_FAIL;
 	if (json) {
-		printf("{\"ok\":%s,\"checks\":[", fails ? "false" : "true");
-		for (unsigned i = 0; i < nchecks; i++) {
-			printf("%s{\"check\":", i ? "," : "");
-			print_json_str(stdout, checks[i].name);
-			printf(",\"verdict\":\"%s\",\"detail\":", vname[checks[i].v]);
-			print_json_str(stdout, checks[i].detail);
-			printf("}");
-		}
-		printf("]}\n");
+		print_json(fails);
 	} else {
 		for (unsigned i = 0; i < nchecks; i++)
 			printf("%-5s %-40s %s\n", checks[i].v == V_OK ? "OK" : checks[i].v == V_WARN ? "WARN" :
