@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Every audit record the daemon writes, built in one place: daemon-start,
+/* The audit records of windows and of the daemon, and record_write(), the
+ * one place every record is built through: daemon-start,
  * daemon-stop, window-open, window-close (also for windows recovered from a
  * daemon that died) and refused. The record formats are documented in the
  * README; audit.c only appends lines. Server windows' records are in
