@@ -363,3 +363,19 @@ int x_connmark_match(struct nftnl_rule *r, uint32_t value, uint32_t mask)
 	memcpy(info + 4, &mask, 4);
 	return x_xt(r, 0, "connmark", 1, info, sizeof(info));
 }
+
+int nb_batch_rule(struct nl_batch *b, struct nftnl_rule *r, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	char *buf = nl_batch_msg(b, &seq);
+
+	if (!buf) {
+		nftnl_rule_free(r);
+		return -E2BIG;
+	}
+	nlh = nftnl_rule_nlmsg_build_hdr(buf, type, (uint16_t)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY), flags, seq);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	return nl_batch_push(b);
+}

@@ -55,5 +55,7 @@ struct nftnl_set *nb_own_set(const char *name);
  * timeout) or deleted */
 int nb_batch_key_elem(struct nl_batch *b, const char *set, const void *key, uint32_t keylen, uint64_t timeout_ms,
 		      int add_it);
+/* one rule message (type, flags) in the batch; r is freed either way */
+int nb_batch_rule(struct nl_batch *b, struct nftnl_rule *r, uint16_t type, uint16_t flags);
 
 #endif

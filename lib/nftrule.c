@@ -97,21 +97,9 @@ static struct nftnl_rule *own_rule(int which, uint32_t value, uint32_t mask)
 
 int nr_batch_rule(struct nl_batch *b, struct nftnl_rule *r, int add_it)
 {
-	struct nlmsghdr *nlh;
-	uint32_t seq;
-	char *buf = nl_batch_msg(b, &seq);
-
-	if (!buf) {
-		nftnl_rule_free(r);
-		return -E2BIG;
-	}
 	/* no NLM_F_APPEND and no position: an added rule goes first */
-	nlh = nftnl_rule_nlmsg_build_hdr(buf, add_it ? NFT_MSG_NEWRULE : NFT_MSG_DELRULE,
-					 (uint16_t)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY),
-					 add_it ? NLM_F_CREATE | NLM_F_ACK | NLM_F_ECHO : NLM_F_ACK, seq);
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	nftnl_rule_free(r);
-	return nl_batch_push(b);
+	return nb_batch_rule(b, r, add_it ? NFT_MSG_NEWRULE : NFT_MSG_DELRULE,
+			     add_it ? NLM_F_CREATE | NLM_F_ACK | NLM_F_ECHO : NLM_F_ACK);
 }
 
 static int batch_chain(struct nl_batch *b, const char *name, uint32_t hook, int prio)

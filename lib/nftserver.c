@@ -203,19 +203,7 @@ struct nftnl_rule *nr_guard_rule_for(const struct ph_chain_ref *chain, const str
 
 int nr_batch_rule_at(struct nl_batch *b, struct nftnl_rule *r, uint64_t before)
 {
-	struct nlmsghdr *nlh;
-	uint32_t seq;
-	char *buf = nl_batch_msg(b, &seq);
-
-	if (!buf) {
-		nftnl_rule_free(r);
-		return -E2BIG;
-	}
 	if (before)
 		nftnl_rule_set_u64(r, NFTNL_RULE_POSITION, before); /* no NLM_F_APPEND: before that rule */
-	nlh = nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, (uint16_t)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY),
-					 NLM_F_CREATE | NLM_F_ACK | (before ? 0 : NLM_F_APPEND), seq);
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	nftnl_rule_free(r);
-	return nl_batch_push(b);
+	return nb_batch_rule(b, r, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_ACK | (before ? 0 : NLM_F_APPEND));
 }
