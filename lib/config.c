@@ -358,6 +358,25 @@ static int parse_line(struct ph_config *c, char *line, const char *name, unsigne
 	return 0;
 }
 
+/* A designate or serve line's ports and max_window: within the global ones
+ * (checked once the whole file is read: the globals may come later). */
+static int within_globals(const struct ph_config *c, const char *what, const uint16_t *ports, unsigned nports,
+			  uint32_t max_window, const char *name, unsigned line, char *err, size_t errlen)
+{
+	for (unsigned p = 0; p < nports; p++) {
+		int ok = 0;
+		for (unsigned q = 0; q < c->nports; q++)
+			ok |= c->ports[q] == ports[p];
+		if (!ok)
+			return conf_err(err, errlen, name, line, "%s: port %u is not in 'ports' (only watched ports can open)",
+					what, ports[p]);
+	}
+	if (max_window > c->max_window)
+		return conf_err(err, errlen, name, line, "%s: max_window=%u exceeds max_window %u", what, max_window,
+				c->max_window);
+	return 0;
+}
+
 int config_parse(struct ph_config *out, const char *name, const char *buf, size_t len,
 		 char *err, size_t errlen)
 {
@@ -385,32 +404,16 @@ int config_parse(struct ph_config *out, const char *name, const char *buf, size_
 		pos += l + (nl ? 1 : 0);
 	}
 	for (unsigned i = 0; i < c.ndes; i++) {
-		struct ph_designation *d = &c.des[i];
-		for (unsigned p = 0; p < d->nports; p++) {
-			int ok = 0;
-			for (unsigned q = 0; q < c.nports; q++)
-				ok |= c.ports[q] == d->ports[p];
-			if (!ok)
-				return conf_err(err, errlen, name, d->line,
-					      "designate: port %u is not in 'ports' (only watched ports can open)", d->ports[p]);
-		}
-		if (d->max_window > c.max_window)
-			return conf_err(err, errlen, name, d->line, "designate: max_window=%u exceeds max_window %u",
-				      d->max_window, c.max_window);
+		r = within_globals(&c, "designate", c.des[i].ports, c.des[i].nports, c.des[i].max_window, name,
+				   c.des[i].line, err, errlen);
+		if (r)
+			return r;
 	}
 	for (unsigned i = 0; i < c.nsrv; i++) {
 		struct ph_server *sv = &c.srv[i];
-		for (unsigned p = 0; p < sv->nports; p++) {
-			int ok = 0;
-			for (unsigned q = 0; q < c.nports; q++)
-				ok |= c.ports[q] == sv->ports[p];
-			if (!ok)
-				return conf_err(err, errlen, name, sv->line,
-					      "serve: port %u is not in 'ports' (only watched ports can open)", sv->ports[p]);
-		}
-		if (sv->max_window > c.max_window)
-			return conf_err(err, errlen, name, sv->line, "serve: max_window=%u exceeds max_window %u",
-				      sv->max_window, c.max_window);
+		r = within_globals(&c, "serve", sv->ports, sv->nports, sv->max_window, name, sv->line, err, errlen);
+		if (r)
+			return r;
 		for (unsigned j = 0; j < c.ndes; j++)
 			if ((c.des[j].type == DES_UNIT || c.des[j].type == DES_CGROUP) && !strcmp(c.des[j].cgroup, sv->cgroup))
 				return conf_err(err, errlen, name, c.des[j].line,
