@@ -17,6 +17,7 @@
 #include "guardbpf.h"
 #include "porthole.h"
 #include "proto.h"
+#include "util.h"
 #include "watch.h"
 
 #define PH_MAX_LISTENERS 16
@@ -55,6 +56,16 @@ struct ph_session {
 	unsigned budget_next;
 	struct ph_session *next;
 };
+
+/* An S_RUN session's deadline: max_window from now, set once (at its first
+ * window, or when run --serve opens its server window), never moved. */
+static inline void session_deadline_once(struct ph_session *s, uint64_t now_boot, uint64_t now_real)
+{
+	if (!s->deadline_boot) {
+		s->deadline_boot = now_boot + (uint64_t)s->max_window * NSEC_PER_SEC;
+		s->deadline_real = now_real + (uint64_t)s->max_window * NSEC_PER_SEC;
+	}
+}
 
 struct ph_window {
 	uint64_t id;

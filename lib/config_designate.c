@@ -196,7 +196,7 @@ static int opt_tokens(struct opt_ctx *o, const char *opt, char *w)
 	char *dst = web ? o->sv->webroot : o->sv->caddy;
 	struct stat st;
 
-	if (w[0] != '/' || strstr(w, "/../") || (strlen(w) >= 3 && !strcmp(w + strlen(w) - 3, "/..")))
+	if (!path_abs_no_dotdot(w))
 		return conf_err(o->err, o->el, o->name, o->ln, "serve: %s= must be an absolute path without '..'", what);
 	if (copy_str(dst, sizeof(o->sv->webroot), w) || strlen(w) + (web ? 40 : 80) >= sizeof(o->sv->webroot))
 		return conf_err(o->err, o->el, o->name, o->ln, "serve: %s= path too long", what);
