@@ -18,33 +18,17 @@
 #include "util.h"
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <grp.h>
-#include <linux/bpf.h>
-#include <linux/netfilter.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
-#include <linux/netfilter/nf_tables.h>
-#include <libnftnl/chain.h>
-#include <libmnl/libmnl.h>
-#include <linux/fib_rules.h>
-#include <linux/inet_diag.h>
-#include <linux/rtnetlink.h>
-#include <linux/sock_diag.h>
 
 #define add check_add
 

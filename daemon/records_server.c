@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -10,13 +10,10 @@
 #include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
-#include <sys/sysmacros.h>
 #include <linux/netfilter.h>
 #include <stdarg.h>
 #include <stdio.h>

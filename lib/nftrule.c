@@ -12,7 +12,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/netfilter.h>
@@ -20,10 +19,8 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
-#include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
-#include <libnftnl/udata.h>
 
 struct nftnl_rule *nr_host_rule(const struct ph_chain_ref *c, uint16_t port, uint32_t value, uint32_t mask)
 {
