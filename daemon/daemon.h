@@ -237,6 +237,7 @@ void record_refused(struct ph_daemon *d, uid_t uid, pid_t pid, const char *reque
 void record_daemon_start(struct ph_daemon *d, const char *config, const char *version, unsigned rules_removed);
 void record_recovered(struct ph_daemon *d, uint64_t window_id);
 void record_daemon_stop(struct ph_daemon *d, const char *reason);
+/* records_server.c */
 int record_server_open(struct ph_daemon *d, unsigned i);
 void record_server_close(struct ph_daemon *d, unsigned i, uint32_t reason, uint64_t duration_ns, uint64_t admitted,
 			 uint64_t dropped);
