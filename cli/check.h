@@ -5,6 +5,7 @@
 #define PORTHOLE_CHECK_H
 
 struct ph_config;
+struct nft_scan;
 
 enum verdict { V_OK, V_WARN, V_FAIL, V_SKIP };
 
@@ -13,5 +14,16 @@ void check_add(enum verdict v, const char *name, const char *fmt, ...) __attribu
 /* check_kernel.c: BTF, cgroup v2, bpf(), nf_tables (in a throwaway network
  * namespace), and the kernel programs themselves (portholed --probe) */
 void check_kernel(int root, const struct ph_config *cfg, const char *config, int config_given);
+
+/* check_firewall.c: the chains that could drop validation traffic and the
+ * managers that own them (the scan, NULL without root, for check_servers),
+ * policy routing rules, iptables-legacy */
+struct nft_scan *check_chains(int root, const struct ph_config *cfg);
+void check_ip_rules(int root, const struct ph_config *cfg);
+void check_iptables_legacy(int root, const struct ph_config *cfg);
+
+/* check_server.c: for each serve line, the server, its webroot, the guard
+ * rules (sc: check_chains' scan) */
+void check_servers(int root, const struct ph_config *cfg, const struct nft_scan *sc);
 
 #endif

@@ -148,19 +148,6 @@ void fmt_time(uint64_t ns, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-void print_json_str(FILE *f, const char *s)
-{
-	char small[2048], *buf = small;
-	size_t n = json_escape(NULL, 0, s);
-
-	if (n >= sizeof(small) && !(buf = malloc(n + 1)))
-		buf = small; /* out of memory: truncated, still valid JSON */
-	json_escape(buf, buf == small ? sizeof(small) : n + 1, s);
-	fprintf(f, "\"%s\"", buf);
-	if (buf != small)
-		free(buf);
-}
-
 void print_safe(FILE *f, const char *s)
 {
 	size_t n = term_escape(NULL, 0, s);

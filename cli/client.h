@@ -3,8 +3,8 @@
  * to portholed (socket path from --socket, $PORTHOLE_SOCKET or the default;
  * send, receive with a timeout, error replies mapped to messages and exit
  * statuses), the "porthole: " message helper, the time formatter, and the
- * two printers for strings that come from the daemon or the audit log: JSON
- * (--json) and terminal text. */
+ * printer for strings that come from the daemon or the audit log to a
+ * terminal (--json output goes through lib/json.c's writer). */
 #ifndef PORTHOLE_CLI_CLIENT_H
 #define PORTHOLE_CLI_CLIENT_H
 
@@ -51,8 +51,6 @@ int reply_failure(int r);
 /* "2026-11-28T12:39:17Z" */
 void fmt_time(uint64_t realtime_ns, char *buf, size_t len);
 
-/* s as a quoted JSON string (lib/json.h json_escape), never truncated. */
-void print_json_str(FILE *f, const char *s);
 
 /* term_escape(s) (lib/json.h), written to f without a length limit. */
 void print_safe(FILE *f, const char *s);

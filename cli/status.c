@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,67 @@
 void usage_status(FILE *f)
 {
 	fprintf(f, "usage: porthole status [--json]\nList the open windows.\n");
+}
+
+/* --json: one object, {"windows":[...]}, through lib/json.c's writer. Every
+ * string of the reply escapes to at most 6 bytes a byte, and the keys of an
+ * entry take less room than the entry itself: 8 x PH_MSG_MAX always holds it. */
+static int print_status_json(const struct ph_status_reply *rep, uint64_t now)
+{
+	size_t cap = 8 * (size_t)PH_MSG_MAX;
+	char *buf = malloc(cap);
+	struct jbuf b;
+
+	if (!buf)
+		return reply_failure(-ENOMEM);
+	jb_init(&b, buf, cap);
+	jb_obj_begin(&b, NULL);
+	jb_arr_begin(&b, "windows");
+	for (uint32_t i = 0; i < rep->count; i++) {
+		const struct ph_status_entry *e = &rep->entries[i];
+		char o[32], d[32];
+		fmt_time(e->opened_ns, o, sizeof(o));
+		fmt_time(e->deadline_ns, d, sizeof(d));
+		if (!e->deadline_ns)
+			d[0] = '\0'; /* an always server window: no deadline */
+		jb_obj_begin(&b, NULL);
+		jb_u64(&b, "id", e->window_id);
+		jb_u64(&b, "session", e->session_id);
+		jb_u64(&b, "pid", e->pid);
+		jb_str(&b, "exe", e->exe);
+		jb_u64(&b, "port", e->port);
+		jb_str(&b, "opened", o);
+		jb_str(&b, "deadline", d);
+		jb_u64(&b, "age_s", (now - e->opened_ns) / NSEC_PER_SEC);
+		jb_u64(&b, "left_s", e->deadline_ns > now ? (e->deadline_ns - now) / NSEC_PER_SEC : 0);
+		jb_u64(&b, "chains", e->nchains);
+		jb_u64(&b, "listeners", e->nlisteners);
+		jb_u64(&b, "packets", e->packets);
+		jb_u64(&b, "bytes", e->bytes);
+		jb_str(&b, "cgroup", e->cgroup);
+		jb_str(&b, "kind", e->kind == PH_WIN_SERVER ? "server" : "process");
+		if (e->kind == PH_WIN_SERVER) {
+			char tok[PH_PATH_LEN], *save = NULL, *t;
+			jb_str(&b, "server", e->exe);
+			jb_u64(&b, "requests_admitted", e->admitted);
+			jb_u64(&b, "requests_dropped", e->dropped);
+			jb_arr_begin(&b, "tokens");
+			copy_str(tok, sizeof(tok), e->tokens);
+			for (t = strtok_r(tok, " ", &save); t; t = strtok_r(NULL, " ", &save))
+				jb_str(&b, NULL, t);
+			jb_arr_end(&b);
+		}
+		jb_obj_end(&b);
+	}
+	jb_arr_end(&b);
+	jb_obj_end(&b);
+	if (b.err) {
+		free(buf);
+		return reply_failure(-EOVERFLOW);
+	}
+	printf("%s\n", buf);
+	free(buf);
+	return 0;
 }
 
 int cmd_status(int argc, char **argv)
@@ -62,44 +124,8 @@ int cmd_status(int argc, char **argv)
 	if (r != PH_MSG_STATUS_REPLY)
 		return reply_failure(r < 0 ? r : -EPROTO);
 	rep = ph_payload(&m);
-	if (json) {
-		printf("{\"windows\":[");
-		for (uint32_t i = 0; i < rep->count; i++) {
-			struct ph_status_entry *e = &rep->entries[i];
-			char o[32], d[32];
-			fmt_time(e->opened_ns, o, sizeof(o));
-			fmt_time(e->deadline_ns, d, sizeof(d));
-			if (!e->deadline_ns)
-				d[0] = '\0'; /* an always server window: no deadline */
-			printf("%s{\"id\":%llu,\"session\":%llu,\"pid\":%u,\"exe\":", i ? "," : "",
-			       (unsigned long long)e->window_id, (unsigned long long)e->session_id, e->pid);
-			print_json_str(stdout, e->exe);
-			printf(",\"port\":%u,\"opened\":\"%s\",\"deadline\":\"%s\",\"age_s\":%llu,\"left_s\":%llu,"
-			       "\"chains\":%u,\"listeners\":%u,\"packets\":%llu,\"bytes\":%llu,\"cgroup\":",
-			       e->port, o, d, (unsigned long long)((now - e->opened_ns) / NSEC_PER_SEC),
-			       (unsigned long long)(e->deadline_ns > now ? (e->deadline_ns - now) / NSEC_PER_SEC : 0),
-			       e->nchains, e->nlisteners, (unsigned long long)e->packets, (unsigned long long)e->bytes);
-			print_json_str(stdout, e->cgroup);
-			printf(",\"kind\":\"%s\"", e->kind == PH_WIN_SERVER ? "server" : "process");
-			if (e->kind == PH_WIN_SERVER) {
-				char tok[PH_PATH_LEN], *save = NULL, *t;
-				int first = 1;
-				printf(",\"server\":");
-				print_json_str(stdout, e->exe);
-				printf(",\"requests_admitted\":%llu,\"requests_dropped\":%llu,\"tokens\":[",
-				       (unsigned long long)e->admitted, (unsigned long long)e->dropped);
-				copy_str(tok, sizeof(tok), e->tokens);
-				for (t = strtok_r(tok, " ", &save); t; t = strtok_r(NULL, " ", &save), first = 0) {
-					printf("%s", first ? "" : ",");
-					print_json_str(stdout, t);
-				}
-				printf("]");
-			}
-			printf("}");
-		}
-		printf("]}\n");
-		return 0;
-	}
+	if (json)
+		return print_status_json(rep, now);
 	if (rep->count == 0) {
 		printf("no open windows\n");
 		return 0;

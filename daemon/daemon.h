@@ -4,7 +4,7 @@
  * module owns one part: session.c the sessions and their marks, window.c the
  * window state machine, events.c the kernel's reports, designate.c the
  * config's cgroup designations, request.c the control requests, records.c
- * the audit records, main.c setup, loop and teardown. */
+ * (with records_server.c) the audit records, main.c setup, loop and teardown. */
 #ifndef PORTHOLE_DAEMON_H
 #define PORTHOLE_DAEMON_H
 
@@ -17,6 +17,7 @@
 #include "guardbpf.h"
 #include "porthole.h"
 #include "proto.h"
+#include "util.h"
 #include "watch.h"
 
 #define PH_MAX_LISTENERS 16
@@ -55,6 +56,16 @@ struct ph_session {
 	unsigned budget_next;
 	struct ph_session *next;
 };
+
+/* An S_RUN session's deadline: max_window from now, set once (at its first
+ * window, or when run --serve opens its server window), never moved. */
+static inline void session_deadline_once(struct ph_session *s, uint64_t now_boot, uint64_t now_real)
+{
+	if (!s->deadline_boot) {
+		s->deadline_boot = now_boot + (uint64_t)s->max_window * NSEC_PER_SEC;
+		s->deadline_real = now_real + (uint64_t)s->max_window * NSEC_PER_SEC;
+	}
+}
 
 struct ph_window {
 	uint64_t id;
@@ -227,12 +238,17 @@ void record_refused(struct ph_daemon *d, uid_t uid, pid_t pid, const char *reque
 void record_daemon_start(struct ph_daemon *d, const char *config, const char *version, unsigned rules_removed);
 void record_recovered(struct ph_daemon *d, uint64_t window_id);
 void record_daemon_stop(struct ph_daemon *d, const char *reason);
+/* records_server.c */
 int record_server_open(struct ph_daemon *d, unsigned i);
 void record_server_close(struct ph_daemon *d, unsigned i, uint32_t reason, uint64_t duration_ns, uint64_t admitted,
 			 uint64_t dropped);
 void record_guard(struct ph_daemon *d, const struct ph_guard_event *e);
 void record_guard_suppressed(struct ph_daemon *d, uint64_t count);
+/* procinfo.c */
 void proc_exe(pid_t pid, char *buf, size_t len);
+void proc_cmdline(uint32_t pid, char *buf, size_t len);
+void proc_user_name(uint32_t uid, char *buf, size_t len);
+/* ids.c */
 /* the last window id, kept beside the audit log's own record of it */
 uint64_t ids_load(const char *path);
 void ids_save(struct ph_daemon *d);

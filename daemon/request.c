@@ -52,7 +52,7 @@ static int run_request(struct ph_daemon *d, struct ph_client *c, const struct ph
 		}
 		if (run->webroot[0] && !d->cfg.srv[i].webroot[0]) {
 			struct stat st;
-			if (run->webroot[0] != '/' || strstr(run->webroot, "/../") || stat(run->webroot, &st) < 0 ||
+			if (!path_abs_no_dotdot(run->webroot) || stat(run->webroot, &st) < 0 ||
 			    !S_ISDIR(st.st_mode)) {
 				snprintf(why, sizeof(why), "--webroot %.100s: not an absolute path to a directory", run->webroot);
 				return refuse(d, c, "run", EACCES, why);
@@ -72,8 +72,7 @@ static int run_request(struct ph_daemon *d, struct ph_client *c, const struct ph
 		char err[512];
 		int i = server_find(d, run->serve);
 		uint64_t now_boot = now_ns(CLOCK_BOOTTIME), now_real = now_ns(CLOCK_REALTIME);
-		s->deadline_boot = now_boot + (uint64_t)s->max_window * NSEC_PER_SEC;
-		s->deadline_real = now_real + (uint64_t)s->max_window * NSEC_PER_SEC;
+		session_deadline_once(s, now_boot, now_real);
 		if (run->webroot[0] && !d->cfg.srv[i].webroot[0])
 			server_session_webroot(d, (unsigned)i, run->webroot); /* token-bound for this session */
 		r = server_open(d, (unsigned)i, "session", s, err, sizeof(err));

@@ -158,10 +158,7 @@ static int window_deadline(struct ph_daemon *d, struct ph_session *s, const stru
 		*real = now_real + (first + span - now_boot);
 		return 0;
 	}
-	if (!s->deadline_boot) {
-		s->deadline_boot = now_boot + span;
-		s->deadline_real = now_real + span;
-	}
+	session_deadline_once(s, now_boot, now_real);
 	if (s->deadline_boot <= now_boot)
 		return -ETIME;
 	*boot = s->deadline_boot;

@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Parser for porthole.conf (see config.h). */
+/* Parser for porthole.conf (see config.h): defaults, the file and its
+ * `key = value` lines, the global keys (ports, chains, socket_mark, paths),
+ * the checks across lines, and the socket group. The designate and serve
+ * lines, with their one option table, are in config_designate.c. */
 #include "config.h"
+#include "config_int.h"
 #include "util.h"
 
 #include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
-#include <sys/sysmacros.h>
 #include <linux/netfilter.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -106,9 +107,7 @@ const char *family_name(int family)
 	}
 }
 
-static int seterr(char *err, size_t errlen, const char *name, unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static int seterr(char *err, size_t errlen, const char *name, unsigned line, const char *fmt, ...)
+int conf_err(char *err, size_t errlen, const char *name, unsigned line, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -134,7 +133,7 @@ static int valid_name(const char *s)
 }
 
 /* Split s in place on commas and blanks; returns the number of tokens. */
-static unsigned split_words(char *s, char **tok, unsigned max, int *overflow)
+unsigned conf_words(char *s, char **tok, unsigned max, int *overflow)
 {
 	unsigned n = 0;
 	char *save = NULL, *t;
@@ -154,19 +153,19 @@ static int parse_ports(struct ph_config *c, char *v, const char *name, unsigned 
 {
 	char *tok[PH_MAX_PORTS];
 	int overflow;
-	unsigned n = split_words(v, tok, PH_MAX_PORTS, &overflow);
+	unsigned n = conf_words(v, tok, PH_MAX_PORTS, &overflow);
 	uint64_t p;
 
 	if (overflow)
-		return seterr(err, el, name, ln, "ports: at most %d ports", PH_MAX_PORTS);
+		return conf_err(err, el, name, ln, "ports: at most %d ports", PH_MAX_PORTS);
 	if (n == 0)
-		return seterr(err, el, name, ln, "ports: empty list");
+		return conf_err(err, el, name, ln, "ports: empty list");
 	for (unsigned i = 0; i < n; i++) {
 		if (parse_u64(tok[i], 1, 65535, &p))
-			return seterr(err, el, name, ln, "ports: '%s' is not a port number (1-65535)", tok[i]);
+			return conf_err(err, el, name, ln, "ports: '%s' is not a port number (1-65535)", tok[i]);
 		for (unsigned j = 0; j < i; j++)
 			if (c->ports[j] == p)
-				return seterr(err, el, name, ln, "ports: %u listed twice", (unsigned)p);
+				return conf_err(err, el, name, ln, "ports: %u listed twice", (unsigned)p);
 		c->ports[i] = (uint16_t)p;
 	}
 	c->nports = n;
@@ -193,10 +192,10 @@ static int parse_chains(struct ph_config *c, char *v, const char *name, unsigned
 
 		n = sscanf(item, " %15s %64s %64s %1s", fam, tab, ch, extra);
 		if (n != 3)
-			return seterr(err, el, name, ln,
+			return conf_err(err, el, name, ln,
 				      "chains: expected 'auto', 'none' or 'FAMILY TABLE CHAIN[, ...]', got '%s'", item);
 		if (c->nchains == PH_MAX_CHAINS)
-			return seterr(err, el, name, ln, "chains: at most %d chains", PH_MAX_CHAINS);
+			return conf_err(err, el, name, ln, "chains: at most %d chains", PH_MAX_CHAINS);
 		r = &c->chains[c->nchains];
 		if (!strcmp(fam, "inet"))
 			r->family = NFPROTO_INET;
@@ -205,22 +204,22 @@ static int parse_chains(struct ph_config *c, char *v, const char *name, unsigned
 		else if (!strcmp(fam, "ip6"))
 			r->family = NFPROTO_IPV6;
 		else if (!strcmp(fam, "netdev") || !strcmp(fam, "bridge") || !strcmp(fam, "arp"))
-			return seterr(err, el, name, ln,
+			return conf_err(err, el, name, ln,
 				      "chains: %s chains cannot match a socket; porthole cannot open them", fam);
 		else
-			return seterr(err, el, name, ln, "chains: unknown family '%s' (inet, ip or ip6)", fam);
+			return conf_err(err, el, name, ln, "chains: unknown family '%s' (inet, ip or ip6)", fam);
 		if (!valid_name(tab) || !valid_name(ch))
-			return seterr(err, el, name, ln, "chains: invalid table or chain name in '%s'", item);
+			return conf_err(err, el, name, ln, "chains: invalid table or chain name in '%s'", item);
 		for (unsigned i = 0; i < c->nchains; i++)
 			if (c->chains[i].family == r->family && !strcmp(c->chains[i].table, tab) &&
 			    !strcmp(c->chains[i].chain, ch))
-				return seterr(err, el, name, ln, "chains: %s %s %s listed twice", fam, tab, ch);
+				return conf_err(err, el, name, ln, "chains: %s %s %s listed twice", fam, tab, ch);
 		copy_str(r->table, sizeof(r->table), tab);
 		copy_str(r->chain, sizeof(r->chain), ch);
 		c->nchains++;
 	}
 	if (c->nchains == 0)
-		return seterr(err, el, name, ln, "chains: empty list");
+		return conf_err(err, el, name, ln, "chains: empty list");
 	return 0;
 }
 
@@ -250,325 +249,16 @@ static int parse_mark(struct ph_config *c, char *v, const char *name, unsigned l
 	uint32_t val, mask;
 
 	if (!slash)
-		return seterr(err, el, name, ln, "socket_mark: expected VALUE/MASK, e.g. 0x2000/0x3fff");
+		return conf_err(err, el, name, ln, "socket_mark: expected VALUE/MASK, e.g. 0x2000/0x3fff");
 	*slash = '\0';
 	if (parse_u32_any(trim(v), &val) || parse_u32_any(trim(slash + 1), &mask))
-		return seterr(err, el, name, ln, "socket_mark: VALUE and MASK must be 32-bit numbers");
+		return conf_err(err, el, name, ln, "socket_mark: VALUE and MASK must be 32-bit numbers");
 	if (!mask || !val || (val & ~mask))
-		return seterr(err, el, name, ln, "socket_mark: VALUE must be nonzero and lie within MASK");
+		return conf_err(err, el, name, ln, "socket_mark: VALUE must be nonzero and lie within MASK");
 	if (__builtin_popcount(mask) < 2)
-		return seterr(err, el, name, ln, "socket_mark: MASK needs at least 2 bits (one value admits, the others name windows)");
+		return conf_err(err, el, name, ln, "socket_mark: MASK needs at least 2 bits (one value admits, the others name windows)");
 	c->mark = val;
 	c->mark_mask = mask;
-	return 0;
-}
-
-static int valid_unit(const char *u)
-{
-	const char *dot = strrchr(u, '.');
-
-	if (!dot || (strcmp(dot, ".service") && strcmp(dot, ".scope")) || dot == u || strlen(u) > 200)
-		return 0;
-	for (; *u; u++)
-		if (!isalnum((unsigned char)*u) && !strchr(":_.@-\\", *u))
-			return 0;
-	return 1;
-}
-
-/* an absolute, normal path below the cgroup v2 root, never the root */
-static int valid_cgroup_path(const char *arg)
-{
-	size_t n = strlen(arg);
-
-	return arg[0] == '/' && !strstr(arg, "/../") && !strstr(arg, "/./") && !strstr(arg, "//") && n > 1 &&
-	       arg[n - 1] != '/' && !(n >= 3 && !strcmp(arg + n - 3, "/..")) && !(n >= 2 && !strcmp(arg + n - 2, "/."));
-}
-
-/* 1 and the interpreter's name if path starts with "#!" (through env). */
-static int script_interpreter(const char *path, char *interp, size_t len)
-{
-	char buf[256], *p, *e;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 2 || buf[0] != '#' || buf[1] != '!')
-		return 0;
-	buf[n] = '\0';
-	p = buf + 2;
-	p[strcspn(p, "\n")] = '\0';
-	p += strspn(p, " \t");
-	e = p + strcspn(p, " \t");
-	if (e - p >= 4 && !strncmp(e - 4, "/env", 4) && *e) {
-		p = e + strspn(e, " \t");
-		if (!strncmp(p, "-S", 2))
-			p += 2 + strspn(p + 2, " \t");
-		e = p + strcspn(p, " \t");
-	}
-	*e = '\0';
-	snprintf(interp, len, "%s", *p ? p : "an interpreter");
-	return 1;
-}
-
-static const char *base_of(const char *p)
-{
-	const char *s = strrchr(p, '/');
-
-	return s ? s + 1 : p;
-}
-
-int config_designation_warning(const struct ph_designation *d, char *buf, size_t len)
-{
-	static const char *const interpreters[] = {
-		"python", "perl", "ruby", "node", "nodejs", "php", "java", "sh", "bash", "dash", "zsh", "ksh", "busybox",
-		"toybox", "socat", "nc", "ncat", "env", "tclsh", "lua", "guile", NULL,
-	};
-	static const char *const shared_users[] = { "nobody", "www-data", "daemon", "nginx", "apache", "http", "caddy", NULL };
-	static const char *const broad_cgroups[] = { "/system.slice", "/user.slice", "/init.scope", "/machine.slice", NULL };
-
-	if (d->type == DES_EXE) {
-		char real[PATH_MAX];
-		struct stat st;
-		const char *b;
-		if (!realpath(d->arg, real))
-			copy_str(real, sizeof(real), d->arg);
-		b = base_of(real);
-		for (unsigned i = 0; interpreters[i]; i++) {
-			size_t l = strlen(interpreters[i]);
-			/* python3, python3.11, perl5.36...: the name and a version */
-			if (!strncmp(b, interpreters[i], l) && (!b[l] || strspn(b + l, "0123456789.") == strlen(b + l))) {
-				snprintf(buf, len, "%s is an interpreter or a multi-call binary: every program it runs is "
-					 "designated; designate a unit or a uid instead", real);
-				return 1;
-			}
-		}
-		if (stat(real, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID))) {
-			snprintf(buf, len, "%s is set%s: any local user who can run it gets windows", real,
-				 st.st_mode & S_ISUID ? "uid" : "gid");
-			return 1;
-		}
-		if (getxattr(real, "security.capability", NULL, 0) > 0) {
-			snprintf(buf, len, "%s has file capabilities (e.g. cap_net_bind_service): any local user who can run "
-				 "it gets windows", real);
-			return 1;
-		}
-	} else if (d->type == DES_UID) {
-		struct passwd *pw = getpwuid(d->uid);
-		for (unsigned i = 0; pw && shared_users[i]; i++) {
-			if (!strcmp(pw->pw_name, shared_users[i])) {
-				snprintf(buf, len, "uid %u (%s) is a shared service account: every process of it is designated",
-					 d->uid, pw->pw_name);
-				return 1;
-			}
-		}
-		if (d->uid == 65534) {
-			snprintf(buf, len, "uid 65534 (nobody) is shared by many services: every process of it is designated");
-			return 1;
-		}
-	} else {
-		for (unsigned i = 0; broad_cgroups[i]; i++) {
-			if (!strcmp(d->cgroup, broad_cgroups[i])) {
-				snprintf(buf, len, "cgroup %s holds many services: every process below it is designated", d->cgroup);
-				return 1;
-			}
-		}
-	}
-	return 0;
-}
-
-static int parse_designate(struct ph_config *c, char *v, const char *name, unsigned ln, char *err, size_t el)
-{
-	char *save = NULL, *type, *arg, *opt;
-	struct ph_designation *d;
-	struct stat st;
-
-	if (c->ndes == PH_MAX_DESIGNATIONS)
-		return seterr(err, el, name, ln, "designate: at most %d designations", PH_MAX_DESIGNATIONS);
-	d = &c->des[c->ndes];
-	memset(d, 0, sizeof(*d));
-	d->line = ln;
-	type = strtok_r(v, " \t", &save);
-	arg = strtok_r(NULL, " \t", &save);
-	if (!type || !arg)
-		return seterr(err, el, name, ln, "designate: expected 'unit NAME', 'cgroup PATH', 'exe PATH' or 'uid USER'");
-	if (copy_str(d->arg, sizeof(d->arg), arg))
-		return seterr(err, el, name, ln, "designate: argument too long");
-	if (!strcmp(type, "unit")) {
-		d->type = DES_UNIT;
-		if (!valid_unit(arg))
-			return seterr(err, el, name, ln,
-				      "designate unit: '%.64s' is not a unit name like certbot.service", arg);
-		snprintf(d->cgroup, sizeof(d->cgroup), "/system.slice/%s", arg);
-	} else if (!strcmp(type, "cgroup")) {
-		d->type = DES_CGROUP;
-		if (!valid_cgroup_path(arg))
-			return seterr(err, el, name, ln,
-				      "designate cgroup: '%.64s' must be an absolute path below the cgroup v2 root, like /system.slice/certbot.service", arg);
-		copy_str(d->cgroup, sizeof(d->cgroup), arg);
-	} else if (!strcmp(type, "exe")) {
-		d->type = DES_EXE;
-		if (arg[0] != '/')
-			return seterr(err, el, name, ln, "designate exe: '%.64s' must be an absolute path", arg);
-		if (stat(arg, &st) < 0)
-			return seterr(err, el, name, ln, "designate exe: %.64s: %s", arg, strerror(errno));
-		if (!S_ISREG(st.st_mode))
-			return seterr(err, el, name, ln, "designate exe: %.64s is not a regular file", arg);
-		/* whoever can replace the file could become designated */
-		if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
-			return seterr(err, el, name, ln,
-				      "designate exe: %.64s must be owned by root and not writable by group or others", arg);
-		{
-			/* a script is run by its interpreter: the kernel sees
-			 * python3, never certbot, and designating python3 would
-			 * designate every Python program */
-			char interp[128];
-			if (script_interpreter(arg, interp, sizeof(interp)) == 1)
-				return seterr(err, el, name, ln,
-					      "designate exe: %.64s is a script run by %s: the kernel sees the interpreter, "
-					      "not the script; designate its unit (designate = unit NAME.service) or its "
-					      "user (designate = uid USER) instead", arg, interp);
-		}
-		d->dev = ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev); /* the kernel's s_dev */
-		d->ino = st.st_ino;
-	} else if (!strcmp(type, "uid")) {
-		uint64_t u;
-		d->type = DES_UID;
-		if (!parse_u64(arg, 0, 0xfffffffeu, &u)) {
-			d->uid = (uint32_t)u;
-		} else {
-			struct passwd *pw = getpwnam(arg);
-			if (!pw)
-				return seterr(err, el, name, ln, "designate uid: no user '%.64s'", arg);
-			d->uid = pw->pw_uid;
-		}
-		if (d->uid == 0)
-			return seterr(err, el, name, ln, "designate uid: root cannot be designated (every daemon of the host runs as root)");
-	} else {
-		return seterr(err, el, name, ln, "designate: unknown type '%.32s' (unit, cgroup, exe or uid)", type);
-	}
-	while ((opt = strtok_r(NULL, " \t", &save))) {
-		uint64_t x;
-		if (!strncmp(opt, "ports=", 6)) {
-			char *tok[PH_MAX_PORTS], *ps = opt + 6;
-			int overflow;
-			unsigned n = split_words(ps, tok, PH_MAX_PORTS, &overflow);
-			if (overflow || n == 0)
-				return seterr(err, el, name, ln, "designate: ports= takes 1 to %d ports", PH_MAX_PORTS);
-			for (unsigned i = 0; i < n; i++) {
-				if (parse_u64(tok[i], 1, 65535, &x))
-					return seterr(err, el, name, ln, "designate: ports=: '%s' is not a port number", tok[i]);
-				d->ports[i] = (uint16_t)x;
-			}
-			d->nports = n;
-		} else if (!strncmp(opt, "max_window=", 11)) {
-			if (parse_u64(opt + 11, 1, PH_MAX_WINDOW_LIMIT, &x))
-				return seterr(err, el, name, ln, "designate: max_window= must be 1-%d seconds", PH_MAX_WINDOW_LIMIT);
-			d->max_window = (uint32_t)x;
-		} else {
-			return seterr(err, el, name, ln, "designate: unknown option '%.32s' (ports=, max_window=)", opt);
-		}
-	}
-	for (unsigned i = 0; i < c->ndes; i++)
-		if (c->des[i].type == d->type && !strcmp(c->des[i].arg, d->arg))
-			return seterr(err, el, name, ln, "designate: %s %s already designated on line %u",
-				      des_type_name(d->type), d->arg, c->des[i].line);
-	c->ndes++;
-	return 0;
-}
-
-/* `serve = unit NAME | cgroup PATH [webroot=DIR | always] [ports=P,...]
- * [max_window=S]`: a web server that holds the port; its windows are guarded. */
-static int parse_serve(struct ph_config *c, char *v, const char *name, unsigned ln, char *err, size_t el)
-{
-	char *save = NULL, *type, *arg, *opt;
-	struct ph_server *sv;
-	struct stat st;
-
-	if (c->nsrv == PH_MAX_SERVERS)
-		return seterr(err, el, name, ln, "serve: at most %d servers", PH_MAX_SERVERS);
-	sv = &c->srv[c->nsrv];
-	memset(sv, 0, sizeof(*sv));
-	sv->line = ln;
-	type = strtok_r(v, " \t", &save);
-	arg = strtok_r(NULL, " \t", &save);
-	if (!type || !arg)
-		return seterr(err, el, name, ln, "serve: expected 'unit NAME' or 'cgroup PATH', then webroot=DIR or always");
-	if (copy_str(sv->arg, sizeof(sv->arg), arg))
-		return seterr(err, el, name, ln, "serve: argument too long");
-	if (!strcmp(type, "unit")) {
-		sv->type = DES_UNIT;
-		if (!valid_unit(arg))
-			return seterr(err, el, name, ln, "serve unit: '%.64s' is not a unit name like nginx.service", arg);
-		snprintf(sv->cgroup, sizeof(sv->cgroup), "/system.slice/%s", arg);
-	} else if (!strcmp(type, "cgroup")) {
-		sv->type = DES_CGROUP;
-		if (!valid_cgroup_path(arg))
-			return seterr(err, el, name, ln,
-				      "serve cgroup: '%.64s' must be an absolute path below the cgroup v2 root, like /system.slice/nginx.service", arg);
-		copy_str(sv->cgroup, sizeof(sv->cgroup), arg);
-	} else {
-		return seterr(err, el, name, ln, "serve: unknown type '%.32s' (unit or cgroup)", type);
-	}
-	while ((opt = strtok_r(NULL, " \t", &save))) {
-		uint64_t x;
-		if (!strncmp(opt, "webroot=", 8) || !strncmp(opt, "caddy=", 6)) {
-			/* a directory of token files, or of Caddy's pending
-			 * challenges (below it: room for the parts porthole adds) */
-			int web = opt[0] == 'w';
-			const char *w = strchr(opt, '=') + 1, *what = web ? "webroot" : "caddy";
-			char *dst = web ? sv->webroot : sv->caddy;
-			if (w[0] != '/' || strstr(w, "/../") || (strlen(w) >= 3 && !strcmp(w + strlen(w) - 3, "/..")))
-				return seterr(err, el, name, ln, "serve: %s= must be an absolute path without '..'", what);
-			if (copy_str(dst, sizeof(sv->webroot), w) || strlen(w) + (web ? 40 : 80) >= sizeof(sv->webroot))
-				return seterr(err, el, name, ln, "serve: %s= path too long", what);
-			if (stat(w, &st) < 0)
-				return seterr(err, el, name, ln, "serve: %s %.64s: %s", what, w, strerror(errno));
-			if (!S_ISDIR(st.st_mode))
-				return seterr(err, el, name, ln, "serve: %s %.64s is not a directory", what, w);
-		} else if (!strcmp(opt, "always")) {
-			sv->always = 1;
-		} else if (!strncmp(opt, "ports=", 6)) {
-			char *tok[PH_MAX_PORTS], *ps = opt + 6;
-			int overflow;
-			unsigned n = split_words(ps, tok, PH_MAX_PORTS, &overflow);
-			if (overflow || n == 0)
-				return seterr(err, el, name, ln, "serve: ports= takes 1 to %d ports", PH_MAX_PORTS);
-			for (unsigned i = 0; i < n; i++) {
-				if (parse_u64(tok[i], 1, 65535, &x))
-					return seterr(err, el, name, ln, "serve: ports=: '%s' is not a port number", tok[i]);
-				sv->ports[i] = (uint16_t)x;
-			}
-			sv->nports = n;
-		} else if (!strncmp(opt, "max_window=", 11)) {
-			if (parse_u64(opt + 11, 1, PH_MAX_WINDOW_LIMIT, &x))
-				return seterr(err, el, name, ln, "serve: max_window= must be 1-%d seconds", PH_MAX_WINDOW_LIMIT);
-			sv->max_window = (uint32_t)x;
-		} else {
-			return seterr(err, el, name, ln, "serve: unknown option '%.32s' (webroot=, caddy=, always, ports=, max_window=)", opt);
-		}
-	}
-	if (sv->always && (sv->webroot[0] || sv->caddy[0]))
-		return seterr(err, el, name, ln, "serve: %s and always exclude each other (always: no tokens to watch)",
-			      sv->webroot[0] ? "webroot=" : "caddy=");
-	if (sv->webroot[0] && sv->caddy[0])
-		return seterr(err, el, name, ln, "serve: webroot= and caddy= exclude each other (one source of tokens)");
-	if (sv->always && sv->max_window)
-		return seterr(err, el, name, ln, "serve: max_window= means nothing with always (its window never closes)");
-	if (!sv->nports) {
-		sv->ports[0] = 80; /* the guard reads plain HTTP: HTTP-01 is port 80 */
-		sv->nports = 1;
-	}
-	for (unsigned i = 0; i < c->nsrv; i++)
-		if (!strcmp(c->srv[i].cgroup, sv->cgroup))
-			return seterr(err, el, name, ln, "serve: %s already served on line %u", sv->cgroup, c->srv[i].line);
-	for (unsigned i = 0; i < c->ndes; i++)
-		if ((c->des[i].type == DES_UNIT || c->des[i].type == DES_CGROUP) && !strcmp(c->des[i].cgroup, sv->cgroup))
-			return seterr(err, el, name, ln, "serve: %s is designated on line %u (a designated process gets "
-				      "an unguarded window; a server cannot also be designated)", sv->cgroup, c->des[i].line);
-	c->nsrv++;
 	return 0;
 }
 
@@ -599,7 +289,7 @@ static int parse_line(struct ph_config *c, char *line, const char *name, unsigne
 		return 0;
 	eq = strchr(line, '=');
 	if (!eq)
-		return seterr(err, el, name, ln, "expected 'key = value'");
+		return conf_err(err, el, name, ln, "expected 'key = value'");
 	*eq = '\0';
 	key = trim(line);
 	val = trim(eq + 1);
@@ -607,23 +297,23 @@ static int parse_line(struct ph_config *c, char *line, const char *name, unsigne
 		if (!strcmp(key, key_names[k]))
 			break;
 	if (k == K_COUNT)
-		return seterr(err, el, name, ln, "unknown key '%.64s'", key);
+		return conf_err(err, el, name, ln, "unknown key '%.64s'", key);
 	if (seen[k] && k != K_DESIGNATE && k != K_SERVE)
-		return seterr(err, el, name, ln, "duplicate key '%s' (first set on line %u)", key, seen[k]);
+		return conf_err(err, el, name, ln, "duplicate key '%s' (first set on line %u)", key, seen[k]);
 	seen[k] = ln;
 	if (!*val)
-		return seterr(err, el, name, ln, "%s: missing value", key);
+		return conf_err(err, el, name, ln, "%s: missing value", key);
 
 	switch (k) {
 	case K_SOCKET:
 		if (val[0] != '/')
-			return seterr(err, el, name, ln, "socket: must be an absolute path");
+			return conf_err(err, el, name, ln, "socket: must be an absolute path");
 		if (copy_str(c->socket, sizeof(c->socket), val))
-			return seterr(err, el, name, ln, "socket: path longer than %zu bytes", sizeof(c->socket) - 1);
+			return conf_err(err, el, name, ln, "socket: path longer than %zu bytes", sizeof(c->socket) - 1);
 		return 0;
 	case K_GROUP:
 		if (!valid_name(val))
-			return seterr(err, el, name, ln, "socket_group: invalid group name '%.64s'", val);
+			return conf_err(err, el, name, ln, "socket_group: invalid group name '%.64s'", val);
 		copy_str(c->socket_group, sizeof(c->socket_group), val);
 		c->socket_group_set = 1;
 		return 0;
@@ -631,7 +321,7 @@ static int parse_line(struct ph_config *c, char *line, const char *name, unsigne
 		return parse_ports(c, val, name, ln, err, el);
 	case K_MAXWIN:
 		if (parse_u64(val, 1, PH_MAX_WINDOW_LIMIT, &u))
-			return seterr(err, el, name, ln, "max_window: '%.32s' is not a number of seconds (1-%d)",
+			return conf_err(err, el, name, ln, "max_window: '%.32s' is not a number of seconds (1-%d)",
 				      val, PH_MAX_WINDOW_LIMIT);
 		c->max_window = (uint32_t)u;
 		return 0;
@@ -640,28 +330,47 @@ static int parse_line(struct ph_config *c, char *line, const char *name, unsigne
 	case K_MARK:
 		return parse_mark(c, val, name, ln, err, el);
 	case K_DESIGNATE:
-		return parse_designate(c, val, name, ln, err, el);
+		return conf_parse_designate(c, val, name, ln, err, el);
 	case K_SERVE:
-		return parse_serve(c, val, name, ln, err, el);
+		return conf_parse_serve(c, val, name, ln, err, el);
 	case K_METRICS:
 		if (val[0] != '/')
-			return seterr(err, el, name, ln, "metrics_file: must be an absolute path");
+			return conf_err(err, el, name, ln, "metrics_file: must be an absolute path");
 		if (copy_str(c->metrics_file, sizeof(c->metrics_file), val))
-			return seterr(err, el, name, ln, "metrics_file: path too long");
+			return conf_err(err, el, name, ln, "metrics_file: path too long");
 		return 0;
 	case K_STATE:
 		if (val[0] != '/')
-			return seterr(err, el, name, ln, "state_file: must be an absolute path");
+			return conf_err(err, el, name, ln, "state_file: must be an absolute path");
 		if (copy_str(c->state_file, sizeof(c->state_file), val))
-			return seterr(err, el, name, ln, "state_file: path too long");
+			return conf_err(err, el, name, ln, "state_file: path too long");
 		return 0;
 	case K_AUDIT:
 		if (val[0] != '/')
-			return seterr(err, el, name, ln, "audit_log: must be an absolute path");
+			return conf_err(err, el, name, ln, "audit_log: must be an absolute path");
 		if (copy_str(c->audit_log, sizeof(c->audit_log), val))
-			return seterr(err, el, name, ln, "audit_log: path too long");
+			return conf_err(err, el, name, ln, "audit_log: path too long");
 		return 0;
 	}
+	return 0;
+}
+
+/* A designate or serve line's ports and max_window: within the global ones
+ * (checked once the whole file is read: the globals may come later). */
+static int within_globals(const struct ph_config *c, const char *what, const uint16_t *ports, unsigned nports,
+			  uint32_t max_window, const char *name, unsigned line, char *err, size_t errlen)
+{
+	for (unsigned p = 0; p < nports; p++) {
+		int ok = 0;
+		for (unsigned q = 0; q < c->nports; q++)
+			ok |= c->ports[q] == ports[p];
+		if (!ok)
+			return conf_err(err, errlen, name, line, "%s: port %u is not in 'ports' (only watched ports can open)",
+					what, ports[p]);
+	}
+	if (max_window > c->max_window)
+		return conf_err(err, errlen, name, line, "%s: max_window=%u exceeds max_window %u", what, max_window,
+				c->max_window);
 	return 0;
 }
 
@@ -676,14 +385,14 @@ int config_parse(struct ph_config *out, const char *name, const char *buf, size_
 	int r;
 
 	if (memchr(buf, '\0', len))
-		return seterr(err, errlen, name, 0, "file contains a NUL byte");
+		return conf_err(err, errlen, name, 0, "file contains a NUL byte");
 	while (pos < len) {
 		const char *nl = memchr(buf + pos, '\n', len - pos);
 		size_t l = nl ? (size_t)(nl - (buf + pos)) : len - pos;
 
 		ln++;
 		if (l > PH_CONF_LINE_MAX)
-			return seterr(err, errlen, name, ln, "line longer than %d bytes", PH_CONF_LINE_MAX);
+			return conf_err(err, errlen, name, ln, "line longer than %d bytes", PH_CONF_LINE_MAX);
 		memcpy(line, buf + pos, l);
 		line[l] = '\0';
 		r = parse_line(&c, line, name, ln, seen, err, errlen);
@@ -692,35 +401,19 @@ int config_parse(struct ph_config *out, const char *name, const char *buf, size_
 		pos += l + (nl ? 1 : 0);
 	}
 	for (unsigned i = 0; i < c.ndes; i++) {
-		struct ph_designation *d = &c.des[i];
-		for (unsigned p = 0; p < d->nports; p++) {
-			int ok = 0;
-			for (unsigned q = 0; q < c.nports; q++)
-				ok |= c.ports[q] == d->ports[p];
-			if (!ok)
-				return seterr(err, errlen, name, d->line,
-					      "designate: port %u is not in 'ports' (only watched ports can open)", d->ports[p]);
-		}
-		if (d->max_window > c.max_window)
-			return seterr(err, errlen, name, d->line, "designate: max_window=%u exceeds max_window %u",
-				      d->max_window, c.max_window);
+		r = within_globals(&c, "designate", c.des[i].ports, c.des[i].nports, c.des[i].max_window, name,
+				   c.des[i].line, err, errlen);
+		if (r)
+			return r;
 	}
 	for (unsigned i = 0; i < c.nsrv; i++) {
 		struct ph_server *sv = &c.srv[i];
-		for (unsigned p = 0; p < sv->nports; p++) {
-			int ok = 0;
-			for (unsigned q = 0; q < c.nports; q++)
-				ok |= c.ports[q] == sv->ports[p];
-			if (!ok)
-				return seterr(err, errlen, name, sv->line,
-					      "serve: port %u is not in 'ports' (only watched ports can open)", sv->ports[p]);
-		}
-		if (sv->max_window > c.max_window)
-			return seterr(err, errlen, name, sv->line, "serve: max_window=%u exceeds max_window %u",
-				      sv->max_window, c.max_window);
+		r = within_globals(&c, "serve", sv->ports, sv->nports, sv->max_window, name, sv->line, err, errlen);
+		if (r)
+			return r;
 		for (unsigned j = 0; j < c.ndes; j++)
 			if ((c.des[j].type == DES_UNIT || c.des[j].type == DES_CGROUP) && !strcmp(c.des[j].cgroup, sv->cgroup))
-				return seterr(err, errlen, name, c.des[j].line,
+				return conf_err(err, errlen, name, c.des[j].line,
 					      "designate: %s is served on line %u (a server's windows are guarded; it cannot "
 					      "also be designated)", sv->cgroup, sv->line);
 	}
@@ -728,7 +421,7 @@ int config_parse(struct ph_config *out, const char *name, const char *buf, size_
 	 * servers need two more (candidate and guarded) */
 	if ((c.ndes || c.nsrv) && __builtin_popcount(c.mark_mask) < 31 &&
 	    (1u << __builtin_popcount(c.mark_mask)) - 2 < c.ndes + 1 + (c.nsrv ? 2u : 0u))
-		return seterr(err, errlen, name, c.ndes ? c.des[c.ndes - 1].line : c.srv[c.nsrv - 1].line,
+		return conf_err(err, errlen, name, c.ndes ? c.des[c.ndes - 1].line : c.srv[c.nsrv - 1].line,
 			      "socket_mark: mask 0x%x has too few values for %u designations%s and any session",
 			      c.mark_mask, c.ndes, c.nsrv ? ", the two marks of server windows" : "");
 	*out = c;
@@ -747,15 +440,15 @@ int config_load(struct ph_config *c, const char *path, int missing_ok, char *err
 	if (fd < 0) {
 		if (errno == ENOENT && missing_ok)
 			return 0;
-		return seterr(err, errlen, path, 0, "cannot open: %s", strerror(errno));
+		return conf_err(err, errlen, path, 0, "cannot open: %s", strerror(errno));
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return seterr(err, errlen, path, 0, "not a regular file");
+		return conf_err(err, errlen, path, 0, "not a regular file");
 	}
 	if (st.st_size > CONF_FILE_MAX) {
 		close(fd);
-		return seterr(err, errlen, path, 0, "larger than %d bytes", CONF_FILE_MAX);
+		return conf_err(err, errlen, path, 0, "larger than %d bytes", CONF_FILE_MAX);
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
@@ -791,7 +484,7 @@ int config_resolve(struct ph_config *c, char *err, size_t errlen)
 		return 0;
 	}
 	if (c->socket_group_set)
-		return seterr(err, errlen, "socket_group", 0, "group '%s' does not exist", c->socket_group);
+		return conf_err(err, errlen, "socket_group", 0, "group '%s' does not exist", c->socket_group);
 	c->socket_gid = (gid_t)-1; /* default group absent: root only */
 	return 0;
 }

@@ -462,6 +462,12 @@ void jb_u64(struct jbuf *b, const char *k, uint64_t v)
 	puts_(b, n);
 }
 
+void jb_bool(struct jbuf *b, const char *k, int v)
+{
+	key(b, k);
+	puts_(b, v ? "true" : "false");
+}
+
 void jb_i64(struct jbuf *b, const char *k, int64_t v)
 {
 	char n[24];

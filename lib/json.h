@@ -43,6 +43,7 @@ void jb_arr_end(struct jbuf *b);
 void jb_str(struct jbuf *b, const char *key, const char *val);
 void jb_u64(struct jbuf *b, const char *key, uint64_t v);
 void jb_i64(struct jbuf *b, const char *key, int64_t v);
+void jb_bool(struct jbuf *b, const char *key, int v);
 void jb_time(struct jbuf *b, const char *key, uint64_t realtime_ns);
 
 /* RFC 3339, UTC, milliseconds: 2026-11-28T12:39:17.123Z */

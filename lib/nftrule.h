@@ -37,7 +37,11 @@
  *
  * Only the bits in MASK are ever read or written. Nothing outside the owner
  * table sets VALUE, so a host rule left behind (a crash, a saved ruleset
- * restored at boot) admits nothing. No logging; -errno returns. */
+ * restored at boot) admits nothing. No logging; -errno returns.
+ *
+ * Built in nftrule.c (the owner table, the host rule, elements), nftserver.c
+ * (server windows, guard rules), nftmatch.c (reading rules back), from the
+ * expressions in nftbuild.c. */
 #ifndef PORTHOLE_NFTRULE_H
 #define PORTHOLE_NFTRULE_H
 

@@ -121,3 +121,10 @@ int bpf_ringbuf_probe(void)
 	close(fd);
 	return 0;
 }
+
+int path_abs_no_dotdot(const char *p)
+{
+	size_t n = strlen(p);
+
+	return p[0] == '/' && !strstr(p, "/../") && !(n >= 3 && !strcmp(p + n - 3, "/.."));
+}

@@ -23,6 +23,9 @@ void format_ports(char *buf, size_t len, const uint16_t *ports, unsigned n);
 /* Create and drop a BPF ring buffer: 0, or what bpf() says (-EPERM: a
  * seccomp filter or a missing capability). */
 int bpf_ringbuf_probe(void);
+/* true if p is absolute with no ".." component: the one test of a webroot
+ * (serve's webroot= and caddy=, run --webroot in the daemon) */
+int path_abs_no_dotdot(const char *p);
 /* true if the string ends NUL-terminated within n bytes */
 int str_in_bounds(const char *s, size_t n);
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Recognising porthole's host rules (lib/nftrule.c), in memory with
+/* Recognising porthole's host rules (lib/nftmatch.c), in memory with
  * libnftnl: the rule porthole builds, the form iptables-restore writes back
  * (an xt comment match), earlier versions' tags, and rules that only look
  * alike. A rule wrongly taken for ours would be deleted by the start-up
