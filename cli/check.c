@@ -7,6 +7,7 @@
  * other sections are check_kernel.c, check_firewall.c and check_server.c. */
 #include "cli.h"
 #include "check.h"
+#include "check_access.h"
 #include "client.h"
 #include "cgroup.h"
 #include "config.h"
@@ -63,6 +64,7 @@ static void check_daemon(const char *sock)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	union { struct ph_hdr h; char b[PH_MSG_MAX]; } m;
+	char who[256] = "";
 	ssize_t n;
 	int fd, t;
 
@@ -88,11 +90,12 @@ static void check_daemon(const char *sock)
 		close(fd);
 		return;
 	}
+	daemon_identify(fd, who, sizeof(who));
 	close(fd);
 	t = ph_msg_check(&m, (size_t)n);
 	if (t == PH_MSG_STATUS_REPLY)
-		add(V_OK, "daemon", "running, serving %s; %u window(s) open", sock,
-		    ((struct ph_status_reply *)ph_payload(&m))->count);
+		add(V_OK, "daemon", "running, serving %s; %u window(s) open%s%s", sock,
+		    ((struct ph_status_reply *)ph_payload(&m))->count, who[0] ? "; as " : "", who);
 	else if (t == PH_MSG_ERROR)
 		add(V_FAIL, "daemon", "refused: %s", ((struct ph_error *)ph_payload(&m))->msg);
 	else

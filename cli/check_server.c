@@ -6,6 +6,7 @@
  * static rules to write by hand with chains = none. */
 #include "cli.h"
 #include "check.h"
+#include "check_access.h"
 #include "client.h"
 #include "cgroup.h"
 #include "config.h"
@@ -219,14 +220,13 @@ static void check_server_webroot(const char *name, const struct ph_server *sv)
 			return;
 		}
 		{
-			/* what root may read by the mode bits alone: the shipped
-			 * unit bounds the daemon's capabilities (no DAC override) */
-			mode_t m = st.st_uid == 0 ? st.st_mode >> 6 : st.st_gid == 0 ? st.st_mode >> 3 : st.st_mode;
-			if ((m & 05) != 05) {
-				add(V_WARN, wname, "%s: mode %04o, uid %u: under the shipped unit portholed has no "
-				    "CAP_DAC_READ_SEARCH and cannot read it; add that capability to its "
-				    "CapabilityBoundingSet= in a drop-in (systemctl edit portholed)", path,
-				    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+			/* the daemon's user (portholed.service: porthole) */
+			char who[128];
+			if (daemon_may_read(path, who, sizeof(who)) == 0) {
+				add(V_FAIL, wname, "%s: mode %04o, uid %u: %s cannot read it, so no challenge there "
+				    "opens a window; Caddy makes its storage 0700: add CAP_DAC_READ_SEARCH to "
+				    "AmbientCapabilities= and CapabilityBoundingSet= in a drop-in (systemctl edit "
+				    "portholed)", path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, who);
 				return;
 			}
 		}
@@ -265,6 +265,16 @@ static void check_server_webroot(const char *name, const struct ph_server *sv)
 		}
 		if (!level)
 			root_st = st;
+		{
+			/* the daemon's user (portholed.service: porthole) */
+			char who[128];
+			if (daemon_may_read(path, who, sizeof(who)) == 0) {
+				add(V_FAIL, wname, "%s: %s cannot read it, so no token there opens a window: give that "
+				    "user read access (setfacl -m u:%s:rx %s) or add CAP_DAC_READ_SEARCH in a drop-in "
+				    "(systemctl edit portholed)", path, who, PH_DAEMON_USER, path);
+				return;
+			}
+		}
 		if (dir_writers(path, &st, one, sizeof(one))) {
 			size_t l = strlen(what);
 			snprintf(what + l, sizeof(what) - l, "%s%s", warn++ ? "; " : "", one);

@@ -295,6 +295,11 @@ if [ -n "$T_DAEMON_UID" ]; then
 		t_pass "a webroot uid $T_DAEMON_UID may not read: the daemon says so, naming the remedy" ||
 		t_fail "a webroot uid $T_DAEMON_UID may not read: the daemon says so, naming the remedy"
 	t_eq "... and its token opens no window" "connect-timeout" "$(http inet $H "$(challenge Hidden_token)")"
+	out=$(in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" check --config "$T_CONF" 2>&1)
+	t_check "porthole check names the daemon's user and capabilities" \
+		grep -q "^OK .*daemon.*as user ? (uid $T_DAEMON_UID), capabilities CAP_NET_ADMIN CAP_SYS_PTRACE CAP_PERFMON CAP_BPF" <<<"$out"
+	t_check "porthole check: FAIL, that user cannot read the webroot, and the remedy" \
+		grep -q "^FAIL .*webroot.*$SECRET: user ? (uid $T_DAEMON_UID) cannot read it.*setfacl" <<<"$out"
 	daemon_stop
 	# an ACL for that user is the remedy the README gives
 	if command -v setfacl >/dev/null && setfacl -m "u:$T_DAEMON_UID:rx" "$SECRET" 2>/dev/null; then
