@@ -301,20 +301,14 @@ void check_ip_rules(int root, const struct ph_config *cfg)
 		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 		struct fib_rule_hdr *frh;
 		uint32_t seq = (uint32_t)fam + 1;
-		ssize_t n;
 
 		nlh->nlmsg_type = RTM_GETRULE;
 		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 		nlh->nlmsg_seq = seq;
 		frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
 		frh->family = fam ? AF_INET6 : AF_INET;
-		if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		if (nl_talk(nl, nlh, ip_rule_cb, &rs) < 0)
 			break;
-		while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
-			int r = mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), ip_rule_cb, &rs);
-			if (r <= MNL_CB_STOP)
-				break;
-		}
 	}
 	mnl_socket_close(nl);
 	if (rs.hits)

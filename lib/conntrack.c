@@ -19,13 +19,11 @@ int ct_flush_mark(uint32_t value, uint32_t mask)
 	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
 	struct nfgenmsg *nfg;
-	uint32_t seq = (uint32_t)time(NULL), portid;
-	ssize_t n;
+	uint32_t seq = (uint32_t)time(NULL);
 	int r = nl_socket_bound(NETLINK_NETFILTER, &nl);
 
 	if (r)
 		return r;
-	portid = mnl_socket_get_portid(nl);
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
@@ -36,13 +34,7 @@ int ct_flush_mark(uint32_t value, uint32_t mask)
 	nfg->res_id = 0;
 	mnl_attr_put_u32(nlh, CTA_MARK, htonl(value));
 	mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(mask));
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		mnl_socket_close(nl);
-		return r;
-	}
-	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	r = n < 0 ? -errno : mnl_cb_run(buf, (size_t)n, seq, portid, NULL, NULL) < 0 ? -errno : 0;
+	r = nl_talk(nl, nlh, NULL, NULL);
 	mnl_socket_close(nl);
 	return r == -ENOENT ? 0 : r; /* nothing matched */
 }

@@ -54,6 +54,31 @@ int nl_socket_bound(int bus, struct mnl_socket **out)
 	return 0;
 }
 
+int nl_talk(struct mnl_socket *nl, struct nlmsghdr *req, mnl_cb_t cb, void *data)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE * 4] __attribute__((aligned(8)));
+	uint32_t seq = req->nlmsg_seq, portid = mnl_socket_get_portid(nl);
+
+	if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t r = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		int ret;
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		errno = 0;
+		ret = mnl_cb_run(buf, (size_t)r, seq, portid, cb, data);
+		if (ret < 0)
+			return errno ? -errno : -EIO;
+		if (ret == MNL_CB_STOP)
+			return 0;
+	}
+}
+
 int nl_open(struct ph_nl **out)
 {
 	struct ph_nl *n;

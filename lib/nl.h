@@ -23,6 +23,12 @@ void nl_close(struct ph_nl *n);
 /* A bare netlink socket of another family (sock_diag, ctnetlink), bound
  * with an automatic port id: 0, or -errno and nothing open. */
 int nl_socket_bound(int bus, struct mnl_socket **out);
+/* On such a socket, one request and its whole reply: send req, read until
+ * the dump's DONE or the request's ACK (or error), cb on each message (NULL:
+ * none expected). 0, or -errno (the kernel's error for the request). The
+ * one receive loop of sock_diag, ctnetlink and `porthole check`'s rtnetlink
+ * dumps; nftables goes through struct ph_nl (batches, generation, drain). */
+int nl_talk(struct mnl_socket *nl, struct nlmsghdr *req, mnl_cb_t cb, void *data);
 /* the socket's netlink port id: what the kernel puts in nlmsg_pid of the
  * notifications for our own commits */
 uint32_t nl_portid(const struct ph_nl *n);

@@ -48,11 +48,11 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 
 static int dump_family(struct mnl_socket *nl, int family, uint32_t states, struct walk *w)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE * 4] __attribute__((aligned(8)));
+	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(8)));
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct inet_diag_req_v2 *req;
-	uint32_t seq = (uint32_t)family, portid = mnl_socket_get_portid(nl);
-	ssize_t r;
+	uint32_t seq = (uint32_t)family;
+	int r;
 
 	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -62,19 +62,8 @@ static int dump_family(struct mnl_socket *nl, int family, uint32_t states, struc
 	req->sdiag_protocol = IPPROTO_TCP;
 	req->idiag_states = states;
 	w->family = family;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		int ret;
-		r = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (r < 0)
-			return errno == EINTR ? -EINTR : -errno;
-		ret = mnl_cb_run(buf, (size_t)r, seq, portid, msg_cb, w);
-		if (ret < 0)
-			return errno == ENOENT && family == AF_INET6 ? 0 : -errno; /* no IPv6: no sockets there */
-		if (ret == MNL_CB_STOP)
-			return 0;
-	}
+	r = nl_talk(nl, nlh, msg_cb, w);
+	return r == -ENOENT && family == AF_INET6 ? 0 : r; /* no IPv6: no sockets there */
 }
 
 int sockdiag_each(uint32_t states, void (*cb)(const struct sockdiag_sock *s, void *arg), void *arg)
@@ -134,8 +123,6 @@ static int destroy_one(struct mnl_socket *nl, uint32_t seq, const struct sockdia
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct inet_diag_req_v2 *req;
 	size_t alen = c->family == AF_INET6 ? 16 : 4;
-	ssize_t r;
-	int ret;
 
 	nlh->nlmsg_type = SOCK_DESTROY;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
@@ -150,13 +137,7 @@ static int destroy_one(struct mnl_socket *nl, uint32_t seq, const struct sockdia
 	memcpy(req->id.idiag_dst, c->raddr, alen);
 	req->id.idiag_cookie[0] = (uint32_t)c->cookie;
 	req->id.idiag_cookie[1] = (uint32_t)(c->cookie >> 32);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	r = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (r < 0)
-		return -errno;
-	ret = mnl_cb_run(buf, (size_t)r, seq, mnl_socket_get_portid(nl), NULL, NULL);
-	return ret < 0 ? -errno : 0;
+	return nl_talk(nl, nlh, NULL, NULL);
 }
 
 int sockdiag_destroy(const struct sockdiag_conn *c, unsigned n, unsigned *destroyed)
