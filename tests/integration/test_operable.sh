@@ -181,9 +181,18 @@ D=$T_TMP/destdir
 make -s -C "$T_ROOT" install DESTDIR="$D" PREFIX=/usr >/dev/null 2>"$T_TMP/install.err"
 t_eq "make install DESTDIR PREFIX=/usr succeeds" 0 $?
 for f in usr/sbin/portholed usr/bin/porthole etc/porthole/porthole.conf lib/systemd/system/portholed.service \
-	usr/lib/tmpfiles.d/porthole.conf; do
+	usr/lib/tmpfiles.d/porthole.conf usr/lib/sysusers.d/porthole.conf; do
 	t_check "installed: /$f" test -e "$D/$f"
 done
+# the daemon's user: made from sysusers.d (here into the DESTDIR tree: the
+# machine's own /etc stays untouched)
+if command -v systemd-sysusers >/dev/null; then
+	mkdir -p "$D/etc" && : >"$D/etc/passwd" && : >"$D/etc/group"
+	systemd-sysusers --root="$D" "$D/usr/lib/sysusers.d/porthole.conf" >/dev/null 2>&1
+	t_check "sysusers.d/porthole.conf makes user porthole, group porthole, no login shell" \
+		grep -q "^porthole:x:[0-9]*:[0-9]*:.*:/var/lib/porthole:/usr/sbin/nologin$" "$D/etc/passwd"
+	t_check "... and the group porthole (the default socket_group)" grep -q "^porthole:x:" "$D/etc/group"
+fi
 t_check "installed unit points at /usr/sbin/portholed" grep -q "^ExecStart=/usr/sbin/portholed$" "$D/lib/systemd/system/portholed.service"
 echo "# local edit" >>"$D/etc/porthole/porthole.conf"
 make -s -C "$T_ROOT" install DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1
