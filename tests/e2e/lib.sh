@@ -440,6 +440,10 @@ e2e_expect_probes() {
 		want=${wants[$i]}
 		read -r addr port role <<<"${specs[$i]}"
 		got=$(cat "$d/$(printf %03d $((i + 1)))" 2>/dev/null)
+		# a probe that should connect waits longer before it counts as dropped
+		# (the first SYN may wait for neighbour discovery; slow under QEMU's
+		# emulation): it costs nothing when it connects
+		[ "$want" = open ] && [ "$got" = dropped ] && got=$(LAB_PROBE_TIMEOUT=8 lab_probe "$addr" "$port" "$role")
 		if [ "$got" != "$want" ]; then
 			say "probe $addr port $port from $role: $got, expected $want"; ok=1
 		elif [ "$each" = --each ]; then
