@@ -339,6 +339,12 @@ void check_iptables_legacy(int root, const struct ph_config *cfg)
 		}
 		if (!present)
 			continue;
+		if (cfg->chains_mode != PH_CHAINS_NONE)
+			add(V_WARN, v6 ? "ip6tables-legacy unit" : "iptables-legacy unit",
+			    "a legacy filter table is loaded: under portholed.service the daemon (user porthole) cannot "
+			    "read it (its list is root's; its rules take an Internet socket the unit's "
+			    "RestrictAddressFamilies= keeps out), so it cannot refuse a window this table would starve: "
+			    "this check is what tells (add AF_INET AF_INET6 in a drop-in for the rules)");
 		static_rule(rule, sizeof(rule), tool, cfg);
 		if (drop)
 			add(cfg->chains_mode == PH_CHAINS_NONE ? V_WARN : V_FAIL, tool,

@@ -520,15 +520,25 @@ int fw_blocked(struct ph_fw *f, char *why, size_t whylen)
 	for (int v6 = 0; v6 <= 1; v6++) {
 		r = legacy_input_state(v6, &present, &drop);
 		if (r < 0) {
-			/* fail closed: a legacy table we cannot read may drop */
-			snprintf(why, whylen,
-				 "an %s-legacy filter table is loaded and portholed cannot read it (%s)%s",
-				 v6 ? "ip6tables" : "iptables", strerror(-r),
-				 r == -EAFNOSUPPORT || r == -EPERM || r == -EACCES
-					 ? ": the shipped unit's RestrictAddressFamilies= keeps out AF_INET and AF_INET6, "
-					   "which reading it needs; add them in a drop-in (systemctl edit portholed)"
-					 : "");
-			return r;
+			/* A legacy DROP cannot open a hole, only make a window
+			 * useless: not knowing is said (once), not refused */
+			static int said;
+			if (!said++)
+				log_warn("nft: %s: if it drops inbound tcp, nothing reaches a window; `porthole check` (as root) "
+					 "reads it",
+					 r == -EACCES ? (v6 ? "cannot tell whether an ip6tables-legacy filter table is loaded "
+							      "(/proc/net/ip6_tables_names is root's, portholed runs as its own user)"
+							    : "cannot tell whether an iptables-legacy filter table is loaded "
+							      "(/proc/net/ip_tables_names is root's, portholed runs as its own user)")
+					 : r == -EAFNOSUPPORT || r == -EPERM
+						 ? (v6 ? "an ip6tables-legacy filter table is loaded and portholed cannot read its "
+							 "rules (portholed.service's RestrictAddressFamilies= keeps out AF_INET6; "
+							 "a drop-in can add it)"
+						       : "an iptables-legacy filter table is loaded and portholed cannot read its "
+							 "rules (portholed.service's RestrictAddressFamilies= keeps out AF_INET; "
+							 "a drop-in can add it)")
+						 : "an iptables-legacy filter table cannot be read");
+			continue;
 		}
 		if (present && drop) {
 			snprintf(why, whylen,

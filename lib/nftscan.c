@@ -308,12 +308,13 @@ int legacy_input_state(int v6, int *present, int *may_drop)
 	int r = 0;
 
 	*present = *may_drop = 0;
-	/* no legacy table loaded: nothing to ask (and asking would load one) */
-	if (read_small_file(v6 ? "/proc/self/net/ip6_tables_names" : "/proc/self/net/ip_tables_names", names, sizeof(names)) ||
-	    !strstr(names, "filter")) {
+	/* no legacy table loaded: nothing to ask (and asking would load one).
+	 * The list is root's (0440): a daemon of its own user cannot tell */
+	r = read_small_file(v6 ? "/proc/self/net/ip6_tables_names" : "/proc/self/net/ip_tables_names", names, sizeof(names));
+	if (r || !strstr(names, "filter")) {
 		if (fd >= 0)
 			close(fd);
-		return 0;
+		return r == -ENOENT ? 0 : r;
 	}
 	if (fd < 0)
 		return -errno;

@@ -359,6 +359,8 @@ case_legacy() {
 		t_pass "$CASE: porthole check: a FAIL line names iptables-legacy and prints the legacy rule"
 	else t_fail "$CASE: porthole check: a FAIL line names iptables-legacy and prints the legacy rule"; cat "$T_TMP/check.out"; fi
 	t_check "$CASE: porthole check: and one for ip6tables-legacy" grep -Eq '^FAIL +ip6tables-legacy ' "$T_TMP/check.out"
+	t_check "$CASE: porthole check: WARN that the shipped unit keeps out the socket reading it needs" \
+		grep -Eq '^WARN +iptables-legacy unit .*RestrictAddressFamilies=.*cannot refuse a window this table would starve' "$T_TMP/check.out"
 	fails_closed "iptables-legacy" "iptables-legacy"
 	out=$(fw_exec iptables-legacy -I INPUT -p tcp -m mark --mark 0x2000/0x3fff -j ACCEPT 2>&1); t_eq "$CASE: legacy rule added${out:+: $out}" 0 $?
 	out=$(fw_exec ip6tables-legacy -I INPUT -p tcp -m mark --mark 0x2000/0x3fff -j ACCEPT 2>&1); t_eq "$CASE: ip6 legacy rule added${out:+: $out}" 0 $?

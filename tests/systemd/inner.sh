@@ -482,6 +482,36 @@ print("%d entries; %s" % (len(ents), " ".join("%s=%s" % (k, str(e[k])[:60]) for 
 	fi
 }
 
+# ---------------------------------------------------------------- 14. iptables-legacy under the unit
+# The daemon runs as user porthole: the list of legacy tables is root's
+# (/proc/net/ip_tables_names, 0440) and their rules take an Internet socket the
+# unit keeps out. A legacy DROP cannot open a hole, only starve a window, so
+# the daemon says once that it cannot tell, and opens the window; `porthole
+# check` (as root) reads the table. Last: the table stays in this netns.
+check_legacy_unit() {
+	local out rc warned
+	if ! command -v iptables-legacy >/dev/null; then
+		skip "14 iptables-legacy under the unit: iptables-legacy not installed"
+		return
+	fi
+	systemctl start portholed.service
+	iptables-legacy -w -A INPUT -p tcp --dport 9 -j DROP 2>&1 | indent
+	out=$(porthole run -- "$PY" "$TOOLS/listen.py" 80 0.5 "$HOST_V4" 2>&1); rc=$?
+	say "with a legacy filter table loaded: porthole run exit $rc: $(tr '\n' ' ' <<<"$out" | cut -c1-200)"
+	warned=$(journalctl -u portholed.service -o cat --no-pager | grep -m1 "legacy filter table")
+	say "portholed: $warned"
+	out=$(porthole check 2>&1)
+	say "porthole check: $(grep -E 'legacy' <<<"$out" | tr '\n' ';' | cut -c1-300)"
+	if [ $rc = 0 ] && [ -n "$warned" ] && grep -Eq '^FAIL +iptables-legacy ' <<<"$out" &&
+		grep -Eq '^WARN +iptables-legacy unit ' <<<"$out"; then
+		pass "14 a legacy filter table the unit's daemon cannot read: said once in the journal, porthole check FAILs on its DROP"
+	else
+		journal_tail portholed.service 10
+		fail "14 a legacy filter table the unit's daemon cannot read: not said (journal '$warned', run exit $rc)"
+	fi
+	iptables-legacy -w -D INPUT -p tcp --dport 9 -j DROP 2>/dev/null
+}
+
 # ---------------------------------------------------------------- 8. systemd-analyze security
 check_security() {
 	local out lvl
@@ -517,6 +547,7 @@ else
 	serve_fail_all "portholed did not start under systemd"
 fi
 check_security
+check_legacy_unit
 systemctl stop portholed.service 2>/dev/null
 echo "$EPOCHREALTIME" >"$OUT/t_inner_end"
 echo finished >"$OUT/done"

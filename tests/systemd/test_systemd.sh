@@ -235,8 +235,8 @@ while read -r verdict rest; do
 	esac
 	n_inner=$((n_inner + 1))
 done <"$OUT/results"
-if [ "$n_inner" -lt 13 ]; then
-	t_fail "inside the container: $n_inner of 13 checks reported (done marker: $([ -e "$OUT/done" ] && echo yes || echo no))"
+if [ "$n_inner" -lt 16 ]; then
+	t_fail "inside the container: $n_inner of 16 checks reported (done marker: $([ -e "$OUT/done" ] && echo yes || echo no))"
 	t_log "systemd-nspawn output, last lines:"
 	grep -v '^\s*$' "$T_TMP/nspawn.log" | tail -n 30 | sed 's/^/    | /'
 fi
