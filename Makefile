@@ -158,7 +158,7 @@ $(BUILD)/asan/test_nftrule: tests/unit/test_nftrule.c $(BUILD)/asan/libporthole.
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(BUILD)/asan/libporthole.a -lnftnl -lmnl -o $@
 
-# the window state machine linked with the test's fake firewall seam
+# the window state machine, its seam (struct ph_window_ops) faked by the test
 $(BUILD)/asan/test_window: tests/unit/test_window.c daemon/window.c $(BUILD)/asan/libporthole.a $(HEADERS)
 	$(call msg,CC-SAN,$@)
 	$(Q)mkdir -p $(@D)

@@ -19,8 +19,8 @@
 #include "proto.h"
 #include "util.h"
 #include "watch.h"
+#include "window.h"
 
-#define PH_MAX_LISTENERS 16
 #define PH_MAX_SESSIONS 1024        /* sessions at once, all users */
 #define PH_MAX_SESSIONS_PER_UID 16  /* a non-root user's sessions at once */
 
@@ -66,27 +66,6 @@ static inline void session_deadline_once(struct ph_session *s, uint64_t now_boot
 		s->deadline_real = now_real + (uint64_t)s->max_window * NSEC_PER_SEC;
 	}
 }
-
-struct ph_window {
-	uint64_t id;
-	struct ph_session *session;
-	uint16_t port;
-	uint64_t opened_boot, opened_real;
-	uint64_t deadline_boot, deadline_real;
-	uint64_t cookies[PH_MAX_LISTENERS];
-	unsigned ncookies;
-	pid_t pid;                /* process that listened */
-	uint32_t uid;
-	uint16_t family;          /* of the listener that opened it */
-	char exe[PH_EXE_LEN];     /* of the process that listened */
-	uint32_t connections;     /* established through the window */
-	struct { uint16_t family; uint8_t addr[16]; uint32_t count; } peers[PH_MAX_PEERS];
-	unsigned npeers;
-	uint32_t other_peer_connections; /* from peers beyond PH_MAX_PEERS */
-	int64_t revoked_uid, revoked_pid;
-	unsigned nchains;         /* host chains with porthole's rule when it opened */
-	struct ph_window *next;
-};
 
 #define PH_MAX_SERVER_TOKENS 64
 #define PH_TOKEN_WATCHES 32
@@ -134,7 +113,8 @@ struct ph_daemon {
 	uint32_t netns_ino;
 	uint64_t lost_seen;       /* kernel events lost, as of the last resync */
 	struct ph_session *sessions;
-	struct ph_window *windows;
+	struct ph_window *windows;    /* changed by window.c only */
+	const struct ph_window_ops *wops; /* window.c's calls outward */
 	uint64_t next_session_id, next_window_id;
 	uint32_t next_budget_id;  /* watch mode's budgets (0: none) */
 	uint32_t next_mark_k;     /* the mark allocator's cursor */
@@ -179,13 +159,8 @@ void session_send_event(struct ph_session *s, uint32_t kind, const struct ph_win
 void sessions_shutdown(struct ph_daemon *d);
 unsigned sessions_of_uid(const struct ph_daemon *d, uid_t uid);
 
-/* window.c */
-void window_open(struct ph_daemon *d, struct ph_session *s, const struct ph_kevent *e);
-void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reason);
-void window_close_session(struct ph_daemon *d, struct ph_session *s, uint32_t reason);
-struct ph_window *window_find(struct ph_daemon *d, const struct ph_session *s, uint16_t port);
-void window_on_timer(struct ph_daemon *d);
-void windows_shutdown(struct ph_daemon *d);
+/* window.c: see window.h; ops.c: the production seams */
+extern const struct ph_window_ops window_ops_live;
 
 /* events.c */
 void events_on_kernel(void *ctx, const struct ph_kevent *e);
@@ -248,6 +223,7 @@ void record_guard_suppressed(struct ph_daemon *d, uint64_t count);
 void proc_exe(pid_t pid, char *buf, size_t len);
 void proc_cmdline(uint32_t pid, char *buf, size_t len);
 void proc_user_name(uint32_t uid, char *buf, size_t len);
+uint64_t proc_start(pid_t pid);  /* its start time (boot ticks), 0 if gone */
 /* ids.c */
 /* the last window id, kept beside the audit log's own record of it */
 uint64_t ids_load(const char *path);

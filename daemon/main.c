@@ -129,10 +129,22 @@ static void on_signal(void *ctx, void *obj, uint32_t events)
 	}
 }
 
+/* a timerfd fired: read it (it stays readable until read) */
+static void timer_drain(int fd)
+{
+	uint64_t ticks;
+
+	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		log_errno(-errno, "timer: read");
+}
+
 static void on_timer(void *ctx, void *obj, uint32_t events)
 {
+	struct ph_daemon *d = ctx;
+
 	(void)obj, (void)events;
-	window_on_timer(ctx);
+	timer_drain(d->timerfd);
+	window_on_timer(d);
 }
 
 static void on_inotify(void *ctx, void *obj, uint32_t events)
@@ -342,6 +354,7 @@ int main(int argc, char **argv)
 	d->ctl.listen_fd = d->ctl.lock_fd = d->ctl.timer_fd = -1;
 	d->next_session_id = 1;
 	d->next_window_id = 1;
+	d->wops = &window_ops_live;
 	if (stat("/proc/self/ns/net", &st) == 0)
 		d->netns_ino = (uint32_t)st.st_ino;
 

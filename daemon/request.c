@@ -176,9 +176,7 @@ static int close_request(struct ph_daemon *d, struct ph_client *c, const struct 
 		}
 		log_notice("window %llu revoked by uid %u (pid %d)", (unsigned long long)w->id, (unsigned)c->uid,
 			   (int)c->pid);
-		w->revoked_uid = c->uid;
-		w->revoked_pid = c->pid;
-		window_close(d, w, PH_REASON_REVOKED);
+		window_revoke(d, w, c->uid, c->pid);
 		return control_send(c, &m, ph_msg_init(&m, PH_MSG_OK, 0));
 	}
 	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
