@@ -2,9 +2,12 @@
 /* The daemon's state, shared by its modules: sessions (who may get a window)
  * and windows (what is open now), and the handles of every subsystem. Each
  * module owns one part: session.c the sessions and their marks, window.c the
- * window state machine, events.c the kernel's reports, designate.c the
- * config's cgroup designations, request.c the control requests, records.c
- * (with records_server.c) the audit records, main.c setup, loop and teardown. */
+ * window state machine (window.h: the only writer of a window, its calls
+ * outward through d->wops), server.c the server windows (server.h: their
+ * state is server.c's own), tokens.c their tokens' watches, events.c the
+ * kernel's reports, designate.c the config's cgroup designations, request.c
+ * the control requests, records.c (with records_server.c) the audit records,
+ * ops.c the state machines' production ops, main.c setup, loop and teardown. */
 #ifndef PORTHOLE_DAEMON_H
 #define PORTHOLE_DAEMON_H
 
