@@ -22,6 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/* ---- both state machines' ------------------------------------------------------------- */
+
+static void log_line(int prio, const char *msg)
+{
+	log_msg(prio, "%s", msg);
+}
+
 /* ---- the window state machine's ------------------------------------------------------- */
 
 static uint64_t clock_now(clockid_t clk)
@@ -84,6 +91,7 @@ static void win_client_error(struct ph_client *c, int code, const char *msg)
 }
 
 const struct ph_window_ops window_ops_live = {
+	.log = log_line,
 	.now = clock_now,
 	.timer_arm = win_timer_arm,
 	.fw_open = win_fw_open,
@@ -223,6 +231,7 @@ static int srv_tokens_source(struct ph_daemon *d, unsigned i)
 }
 
 const struct ph_server_ops server_ops_live = {
+	.log = log_line,
 	.now = clock_now,
 	.timer_arm = srv_timer_arm,
 	.cgroup_id = srv_cgroup_id,

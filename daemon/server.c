@@ -43,6 +43,7 @@ struct ph_servers {
 
 #define OPS (d->servers->ops)
 #define SRV(i) (&d->servers->w[(i)])
+#define srvlog(d, prio, ...) log_to((d)->servers->ops->log, (prio), __VA_ARGS__)
 
 int servers_init(struct ph_daemon *d, const struct ph_server_ops *ops)
 {
@@ -117,9 +118,10 @@ static void guard_idle(struct ph_daemon *d)
 			return;
 	r = OPS->guard_end(d, &ended);
 	if (ended)
-		log_info("guard: ended %u connection(s) the closed window admitted or judged", ended);
+		srvlog(d, LOG_INFO, "guard: ended %u connection(s) the closed window admitted or judged", ended);
 	if (r) {
-		log_errno(r, "guard: cannot end the connections it judged; it stays attached to judge them");
+		srvlog(d, LOG_ERR, "guard: cannot end the connections it judged; it stays attached to judge them: %s",
+		       strerror(-r));
 		return;
 	}
 	OPS->guard_attach(d, 0);
@@ -162,7 +164,7 @@ void server_close(struct ph_daemon *d, unsigned i, uint32_t reason)
 	w->open = 0;
 	guard_idle(d);
 	OPS->record_close(d, i, reason, dur, adm - w->admitted0, drop - w->dropped0);
-	log_notice("window %llu closed (%s) after %llu s: guarded tcp/%u to %s, %llu request(s) admitted, %llu dropped",
+	srvlog(d, LOG_NOTICE, "window %llu closed (%s) after %llu s: guarded tcp/%u to %s, %llu request(s) admitted, %llu dropped",
 		   (unsigned long long)w->id, ph_reason_name(reason), (unsigned long long)(dur / NSEC_PER_SEC),
 		   sv->ports[0], sv->arg, (unsigned long long)(adm - w->admitted0), (unsigned long long)(drop - w->dropped0));
 	w->session = NULL;
@@ -180,7 +182,7 @@ static void refuse_once(struct ph_daemon *d, unsigned i, const struct ph_session
 		return;
 	copy_str(w->last_refusal, sizeof(w->last_refusal), err);
 	OPS->record_refused(d, s ? s->uid : 0, s ? s->pid : 0, "server-window", err);
-	log_err("server %s: %s", d->cfg.srv[i].arg, err);
+	srvlog(d, LOG_ERR, "server %s: %s", d->cfg.srv[i].arg, err);
 }
 
 /* why: "tokens", "always" or "session". 0, or -errno and the reason in err. */
@@ -240,7 +242,7 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	r = OPS->guard_attach(d, 1);
 	if (r == 1) {
 		if (!d->servers->unpinned_said)
-			log_warn("guard: no bpffs at /sys/fs/bpf to pin it to: if the daemon is killed, the "
+			srvlog(d, LOG_WARNING, "guard: no bpffs at /sys/fs/bpf to pin it to: if the daemon is killed, the "
 				 "connections it judged are not contained until it starts again");
 		d->servers->unpinned_said = 1;
 		r = 0;
@@ -276,7 +278,7 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	d->next_window_id++;
 	OPS->ids_save(d);
 	w->last_refusal[0] = '\0';
-	log_notice("window %llu open: guarded tcp/%u to %s (%s, cgroup %s), %u guard rule(s) in the host's chains%s",
+	srvlog(d, LOG_NOTICE, "window %llu open: guarded tcp/%u to %s (%s, cgroup %s), %u guard rule(s) in the host's chains%s",
 		   (unsigned long long)w->id, sv->ports[0], sv->arg, why, sv->cgroup, OPS->fw_guard_rules(d),
 		   span ? "" : ", no deadline (always)");
 	arm_srv_timer(d);
@@ -320,7 +322,7 @@ static void rescan(struct ph_daemon *d, unsigned i)
 			continue;
 		}
 		OPS->guard_token(d, i, w->tokens[k], 0);
-		log_info("server %s: token %s gone", d->cfg.srv[i].arg, w->tokens[k]);
+		srvlog(d, LOG_INFO, "server %s: token %s gone", d->cfg.srv[i].arg, w->tokens[k]);
 		memmove(w->tokens[k], w->tokens[w->ntokens - 1], sizeof(w->tokens[k]));
 		w->ntokens--;
 	}
@@ -328,12 +330,12 @@ static void rescan(struct ph_daemon *d, unsigned i)
 		if (token_index(w, now[j]) >= 0)
 			continue;
 		if (OPS->guard_token(d, i, now[j], 1)) {
-			log_err("server %s: token %s cannot be put in the kernel's map; it is not admitted",
+			srvlog(d, LOG_ERR, "server %s: token %s cannot be put in the kernel's map; it is not admitted",
 				d->cfg.srv[i].arg, now[j]);
 			continue;
 		}
 		copy_str(w->tokens[w->ntokens++], PH_TOKEN_MAX + 1, now[j]);
-		log_info("server %s: token %s present", d->cfg.srv[i].arg, now[j]);
+		srvlog(d, LOG_INFO, "server %s: token %s present", d->cfg.srv[i].arg, now[j]);
 		added++;
 	}
 	free(now);
@@ -377,7 +379,7 @@ static void server_recheck(struct ph_daemon *d, unsigned i, uint64_t now)
 		server_close(d, i, PH_REASON_DEADLINE);
 	}
 	if (w->open && OPS->cgroup_id(d, i) != w->cgid) {
-		log_notice("server %s: its cgroup went away or was made anew (a restart?)", d->cfg.srv[i].arg);
+		srvlog(d, LOG_NOTICE, "server %s: its cgroup went away or was made anew (a restart?)", d->cfg.srv[i].arg);
 		server_close(d, i, PH_REASON_SERVER_GONE);
 		if (d->cfg.srv[i].webroot[0] || d->cfg.srv[i].caddy[0])
 			rescan(d, i); /* tokens still there: a window to the new cgroup */
@@ -454,7 +456,7 @@ int servers_start(struct ph_daemon *d)
 		const struct ph_server *sv = &d->cfg.srv[i];
 		if (sv->always) {
 			if (server_open(d, i, "always", NULL, err, sizeof(err)))
-				log_notice("server %s: its always-open window opens when it runs: %s", sv->arg, err);
+				srvlog(d, LOG_NOTICE, "server %s: its always-open window opens when it runs: %s", sv->arg, err);
 		} else if (OPS->tokens_source(d, i)) {
 			rescan(d, i);
 		}

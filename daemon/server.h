@@ -42,6 +42,7 @@ struct ph_srvwin {
 /* Every call the server-window state machine makes outward; i is the
  * serve line's index. */
 struct ph_server_ops {
+	void (*log)(int prio, const char *msg);  /* (log.h's log_to formats) */
 	uint64_t (*now)(clockid_t clk);
 	/* the servers' timer: fire at when_boot (CLOCK_BOOTTIME), 0: disarm */
 	void (*timer_arm)(struct ph_daemon *d, uint64_t when_boot);

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define wlog(d, prio, ...) log_to((d)->wops->log, (prio), __VA_ARGS__)
+
 static void arm_timer(struct ph_daemon *d)
 {
 	uint64_t earliest = 0;
@@ -43,14 +45,14 @@ void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reason)
 
 	/* the element goes first: from here nothing new is admitted */
 	if (d->wops->fw_close(d, w->session->mark, w->port, &packets, &bytes)) {
-		log_err("window %llu: its set element could not be removed; the kernel's timeout removes it at the "
+		wlog(d, LOG_ERR, "window %llu: its set element could not be removed; the kernel's timeout removes it at the "
 			"deadline, and its mark is given to no one until then", (unsigned long long)w->id);
 		d->wops->mark_hold(d, w->session->mark, w->deadline_boot);
 	}
 	d->wops->watch_window(d, w->session->mark, w->port, 0);
 	dur = d->wops->now(CLOCK_BOOTTIME) - w->opened_boot;
 	d->wops->record_close(d, w, reason, dur, packets, bytes);
-	log_notice("window %llu closed (%s) after %llu.%03llu s: tcp/%u, session %llu, %u connection(s), %llu packets, "
+	wlog(d, LOG_NOTICE, "window %llu closed (%s) after %llu.%03llu s: tcp/%u, session %llu, %u connection(s), %llu packets, "
 		   "%llu bytes admitted",
 		   (unsigned long long)w->id, ph_reason_name(reason), (unsigned long long)(dur / NSEC_PER_SEC),
 		   (unsigned long long)(dur % NSEC_PER_SEC / 1000000), w->port, (unsigned long long)w->session->id,
@@ -151,7 +153,7 @@ void window_open(struct ph_daemon *d, struct ph_session *s, const struct ph_keve
 	}
 	r = window_deadline(d, s, e, now_boot, now_real, &w->deadline_boot, &w->deadline_real);
 	if (r) {
-		log_notice("session %llu: listen on tcp/%u by pid %u after its max_window of %u s; no window",
+		wlog(d, LOG_NOTICE, "session %llu: listen on tcp/%u by pid %u after its max_window of %u s; no window",
 			   (unsigned long long)s->id, e->port, e->tgid, s->max_window);
 		if (s->kind == S_WATCH)
 			d->wops->record_refused(d, e->uid, (pid_t)e->tgid, "window", "this designated process used up its max_window");
@@ -175,7 +177,7 @@ void window_open(struct ph_daemon *d, struct ph_session *s, const struct ph_keve
 	d->wops->watch_window(d, s->mark, w->port, 1);
 	r = d->wops->fw_open(d, s->mark, w->port, (w->deadline_boot - now_boot) / 1000000, why, sizeof(why));
 	if (r) {
-		log_err("window %llu: not opened: %s", (unsigned long long)w->id, why);
+		wlog(d, LOG_ERR, "window %llu: not opened: %s", (unsigned long long)w->id, why);
 		d->wops->record_refused(d, w->uid, w->pid, "window", why);
 		/* the client is told why, not only that */
 		if (s->client) {
@@ -185,7 +187,7 @@ void window_open(struct ph_daemon *d, struct ph_session *s, const struct ph_keve
 		}
 		goto fail;
 	}
-	log_debug("window %llu: element in place %llu us after the listen", (unsigned long long)w->id,
+	wlog(d, LOG_DEBUG, "window %llu: element in place %llu us after the listen", (unsigned long long)w->id,
 		  (unsigned long long)((d->wops->now(CLOCK_BOOTTIME) - e->ts_ns) / 1000));
 	nchains = d->wops->fw_chains(d, chains, PH_MAX_CHAINS);
 	w->nchains = nchains;
@@ -196,14 +198,14 @@ void window_open(struct ph_daemon *d, struct ph_session *s, const struct ph_keve
 	if (r < 0) {
 		uint64_t p, b;
 		d->wops->fw_close(d, s->mark, w->port, &p, &b);
-		log_err("window %llu: not opened, its audit record could not be written", (unsigned long long)w->id);
+		wlog(d, LOG_ERR, "window %llu: not opened, its audit record could not be written", (unsigned long long)w->id);
 		goto fail;
 	}
 	d->next_window_id++;
 	d->wops->ids_save(d);
 	w->next = d->windows;
 	d->windows = w;
-	log_notice("window %llu open: tcp/%u to session %llu (pid %d %s, mark 0x%x), %u host chain(s), closes in %llu s at "
+	wlog(d, LOG_NOTICE, "window %llu open: tcp/%u to session %llu (pid %d %s, mark 0x%x), %u host chain(s), closes in %llu s at "
 		   "the latest",
 		   (unsigned long long)w->id, w->port, (unsigned long long)s->id, (int)w->pid, w->exe[0] ? w->exe : "?",
 		   s->mark, nchains, (unsigned long long)((w->deadline_boot - now_boot + NSEC_PER_SEC - 1) / NSEC_PER_SEC));
@@ -259,7 +261,7 @@ void window_listen(struct ph_daemon *d, struct ph_session *s, const struct ph_ke
 	if (w->ncookies < PH_MAX_LISTENERS)
 		w->cookies[w->ncookies++] = e->cookie;
 	else
-		log_warn("window %llu: too many listeners; the extra one keeps no window open", (unsigned long long)w->id);
+		wlog(d, LOG_WARNING, "window %llu: too many listeners; the extra one keeps no window open", (unsigned long long)w->id);
 }
 
 void window_unlisten(struct ph_daemon *d, uint64_t cookie)

@@ -45,6 +45,7 @@ struct ph_window {
 
 /* Every call the window state machine makes outward. */
 struct ph_window_ops {
+	void (*log)(int prio, const char *msg);  /* (log.h's log_to formats) */
 	uint64_t (*now)(clockid_t clk);
 	/* the deadline timer: fire at when_boot (CLOCK_BOOTTIME), 0: disarm */
 	void (*timer_arm)(struct ph_daemon *d, uint64_t when_boot);

@@ -5,12 +5,14 @@
  * the timer, so every transition (a token appears, tokens gone, deadline,
  * server gone and back, a session's window and its bound, always-open,
  * refusals recorded once, the guard's rate limiter, shutdown) is checked
- * without privileges on the calls the state machine made. Only the logger
- * is replaced at link time. The real thing is tests/integration/test_server.sh. */
+ * without privileges on the calls the state machine made, its log lines
+ * included. Nothing is replaced at link time. The real thing is
+ * tests/integration/test_server.sh. */
 #include "daemon.h"
 #include "server.h"
 #include "unit.h"
 #include "util.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -22,6 +24,8 @@
 #define NTOK 8
 
 static struct {
+	unsigned logged[LOG_DEBUG + 1]; /* lines by priority */
+	char last_log[1024];
 	uint64_t boot, real, timer;
 	uint64_t cgid;               /* the served cgroup now (0: none) */
 	int running;
@@ -46,6 +50,13 @@ static struct {
 	char refusal[700];
 	unsigned ids_saved;
 } fk;
+
+static void f_log(int prio, const char *msg)
+{
+	if (prio >= 0 && prio <= LOG_DEBUG)
+		fk.logged[prio]++;
+	snprintf(fk.last_log, sizeof(fk.last_log), "%s", msg);
+}
 
 static uint64_t f_now(clockid_t clk) { return clk == CLOCK_BOOTTIME ? fk.boot : fk.real; }
 static void f_timer_arm(struct ph_daemon *d, uint64_t when) { (void)d; fk.timer = when; }
@@ -165,7 +176,7 @@ static void f_ids_save(struct ph_daemon *d) { (void)d; fk.ids_saved++; }
 static void f_metrics(struct ph_daemon *d) { (void)d; }
 
 static const struct ph_server_ops fake_ops = {
-	.now = f_now, .timer_arm = f_timer_arm, .cgroup_id = f_cgroup_id, .running = f_running,
+	.log = f_log, .now = f_now, .timer_arm = f_timer_arm, .cgroup_id = f_cgroup_id, .running = f_running,
 	.listens = f_listens, .fw_open = f_fw_open, .fw_close = f_fw_close, .fw_guard_rules = f_fw_guard_rules,
 	.guard_attach = f_guard_attach, .guard_server = f_guard_server, .guard_stats = f_guard_stats,
 	.guard_token = f_guard_token, .guard_end = f_guard_end, .end_guarded = f_end_guarded,
@@ -175,9 +186,6 @@ static const struct ph_server_ops fake_ops = {
 	.metrics = f_metrics,
 };
 
-/* the logger (log.c) would write to stderr */
-void log_msg(int prio, const char *fmt, ...) { (void)prio, (void)fmt; }
-int log_errno(int err, const char *fmt, ...) { (void)fmt; return err; }
 
 /* ---- helpers --------------------------------------------------------------------- */
 
@@ -270,10 +278,12 @@ int main(void)
 	tokens_set(1);
 	CHECK(!w->open && fk.refused == 1 && strstr(fk.refusal, "is not running"),
 	      "a token while the server is not running: refused, recorded (%s)", fk.refusal);
+	CHECK(fk.logged[LOG_ERR] == 1 && !strcmp(fk.last_log, "server nginx.service: nginx.service (cgroup "
+	      "/system.slice/nginx.service) is not running: no window to it"), "and logged once (%s)", fk.last_log);
 	tick(5 * NSEC_PER_SEC);
 	tick(5 * NSEC_PER_SEC);
 	tokens_set(1);
-	CHECK(fk.refused == 1, "the retries (timer, token events) record nothing more");
+	CHECK(fk.refused == 1 && fk.logged[LOG_ERR] == 1, "the retries (timer, token events) record and log nothing more");
 	fk.running = 1;
 	tick(NSEC_PER_SEC);
 	CHECK(w->open && fk.fw_opens == 2, "the server runs again: the waiting token opens the window");

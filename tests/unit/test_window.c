@@ -4,12 +4,13 @@
  * kernel's reports, the audit log, the session's client, /proc and the
  * clock, so every transition (open, refused, audit failure, deadline,
  * listeners, connections, revoke, a session's end) is checked without
- * privileges on the calls the state machine made. Only the logger is
- * replaced at link time (it would print to stderr). The real firewall is
+ * privileges on the calls the state machine made, its log lines included.
+ * Nothing is replaced at link time. The real firewall is
  * tested in tests/integration. */
 #include "daemon.h"
 #include "unit.h"
 #include "util.h"
+#include "log.h"
 #include "window.h"
 
 #include <errno.h>
@@ -20,6 +21,8 @@
 /* ---- the fake seam ------------------------------------------------------------ */
 
 static struct {
+	unsigned logged[LOG_DEBUG + 1]; /* lines by priority */
+	char last_log[1024];
 	uint64_t boot, real;    /* the clock */
 	int open_err;           /* what fw_open returns next */
 	int record_err;         /* what record_open returns next */
@@ -38,6 +41,13 @@ static struct {
 	const struct ph_window *closed; /* record_close's window */
 	int64_t closed_revoked_uid;
 } fk;
+
+static void f_log(int prio, const char *msg)
+{
+	if (prio >= 0 && prio <= LOG_DEBUG)
+		fk.logged[prio]++;
+	snprintf(fk.last_log, sizeof(fk.last_log), "%s", msg);
+}
 
 static uint64_t f_now(clockid_t clk) { return clk == CLOCK_BOOTTIME ? fk.boot : fk.real; }
 static void f_timer_arm(struct ph_daemon *dd, uint64_t when) { (void)dd; fk.timer = when; }
@@ -139,16 +149,13 @@ static void f_ids_save(struct ph_daemon *dd) { (void)dd; fk.ids_saved++; }
 static void f_metrics(struct ph_daemon *dd) { (void)dd; }
 
 static const struct ph_window_ops fake_ops = {
-	.now = f_now, .timer_arm = f_timer_arm, .fw_open = f_fw_open, .fw_close = f_fw_close,
+	.log = f_log, .now = f_now, .timer_arm = f_timer_arm, .fw_open = f_fw_open, .fw_close = f_fw_close,
 	.fw_chains = f_fw_chains, .watch_window = f_watch, .proc_start = f_proc_start, .proc_exe = f_proc_exe,
 	.budget_tag = f_budget_tag, .mark_hold = f_mark_hold, .record_open = f_record_open,
 	.record_close = f_record_close, .record_refused = f_record_refused, .session_event = f_session_event,
 	.client_error = f_client_error, .ids_save = f_ids_save, .metrics = f_metrics,
 };
 
-/* the logger (log.c) would write to stderr */
-void log_msg(int prio, const char *fmt, ...) { (void)prio, (void)fmt; }
-int log_errno(int err, const char *fmt, ...) { (void)fmt; return err; }
 
 /* ---- helpers --------------------------------------------------------------------- */
 
@@ -214,6 +221,8 @@ int main(void)
 	window_listen(&d, &run, &e);
 	window_listen(&d, &run, &e);
 	CHECK(nwindows() == 1 && w && w->ncookies == 2 && fk.opens == 1, "a second listener joins the window, once");
+	CHECK(fk.logged[LOG_NOTICE] == 1 && strstr(fk.last_log, "window 5 open: tcp/80 to session 1 (pid 424 /fake/exe-424"),
+	      "its opening logged once at LOG_NOTICE (%s)", fk.last_log);
 	window_unlisten(&d, 100);
 	CHECK(window_find(&d, &run, 80) && fk.records_close == 0, "one listener closing leaves the window open");
 
@@ -249,6 +258,8 @@ int main(void)
 	fk.open_err = 0;
 	CHECK(!window_find(&d, &other, 80) && fk.refused == 1 && fk.events_failed == 1 &&
 	      !strcmp(fk.last_refusal, "fake: refused"), "a refused window is not open, and audited with the reason");
+	CHECK(fk.logged[LOG_ERR] == 1 && !strcmp(fk.last_log, "window 7: not opened: fake: refused"),
+	      "and logged once, at LOG_ERR (%s)", fk.last_log);
 	CHECK(fk.client_errors == 1 && !strcmp(fk.last_client_error, "no window for tcp/80: fake: refused"),
 	      "its client is told why (%s)", fk.last_client_error);
 	CHECK(fk.watched == 1 && d.next_window_id == 7, "its early kernel report is undone; no id used");
