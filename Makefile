@@ -54,7 +54,7 @@ endif
 LIB_SRC    := $(wildcard lib/*.c)
 DAEMON_SRC := $(wildcard daemon/*.c)
 CLI_SRC    := $(wildcard cli/*.c)
-UNIT_TESTS := test_config test_proto test_json test_nftrule test_window
+UNIT_TESTS := test_config test_proto test_json test_nftrule test_window test_server
 
 LIB_OBJ        := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 SAN_LIB_OBJ    := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(LIB_SRC))
@@ -158,11 +158,17 @@ $(BUILD)/asan/test_nftrule: tests/unit/test_nftrule.c $(BUILD)/asan/libporthole.
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(BUILD)/asan/libporthole.a -lnftnl -lmnl -o $@
 
-# the window state machine linked with the test's fake firewall seam
+# the window state machine, its seam (struct ph_window_ops) faked by the test
 $(BUILD)/asan/test_window: tests/unit/test_window.c daemon/window.c $(BUILD)/asan/libporthole.a $(HEADERS)
 	$(call msg,CC-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< daemon/window.c $(BUILD)/asan/libporthole.a -o $@
+
+# the server-window state machine, its seam (struct ph_server_ops) faked by the test
+$(BUILD)/asan/test_server: tests/unit/test_server.c daemon/server.c $(BUILD)/asan/libporthole.a $(HEADERS)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< daemon/server.c $(BUILD)/asan/libporthole.a -o $@
 
 unit: $(addprefix $(BUILD)/asan/,$(UNIT_TESTS))
 

@@ -2,9 +2,12 @@
 /* The daemon's state, shared by its modules: sessions (who may get a window)
  * and windows (what is open now), and the handles of every subsystem. Each
  * module owns one part: session.c the sessions and their marks, window.c the
- * window state machine, events.c the kernel's reports, designate.c the
- * config's cgroup designations, request.c the control requests, records.c
- * (with records_server.c) the audit records, main.c setup, loop and teardown. */
+ * window state machine (window.h: the only writer of a window, its calls
+ * outward through d->wops), server.c the server windows (server.h: their
+ * state is server.c's own), tokens.c their tokens' watches, events.c the
+ * kernel's reports, designate.c the config's cgroup designations, request.c
+ * the control requests, records.c (with records_server.c) the audit records,
+ * ops.c the state machines' production ops, main.c setup, loop and teardown. */
 #ifndef PORTHOLE_DAEMON_H
 #define PORTHOLE_DAEMON_H
 
@@ -19,8 +22,9 @@
 #include "proto.h"
 #include "util.h"
 #include "watch.h"
+#include "server.h"
+#include "window.h"
 
-#define PH_MAX_LISTENERS 16
 #define PH_MAX_SESSIONS 1024        /* sessions at once, all users */
 #define PH_MAX_SESSIONS_PER_UID 16  /* a non-root user's sessions at once */
 
@@ -67,51 +71,8 @@ static inline void session_deadline_once(struct ph_session *s, uint64_t now_boot
 	}
 }
 
-struct ph_window {
-	uint64_t id;
-	struct ph_session *session;
-	uint16_t port;
-	uint64_t opened_boot, opened_real;
-	uint64_t deadline_boot, deadline_real;
-	uint64_t cookies[PH_MAX_LISTENERS];
-	unsigned ncookies;
-	pid_t pid;                /* process that listened */
-	uint32_t uid;
-	uint16_t family;          /* of the listener that opened it */
-	char exe[PH_EXE_LEN];     /* of the process that listened */
-	uint32_t connections;     /* established through the window */
-	struct { uint16_t family; uint8_t addr[16]; uint32_t count; } peers[PH_MAX_PEERS];
-	unsigned npeers;
-	uint32_t other_peer_connections; /* from peers beyond PH_MAX_PEERS */
-	int64_t revoked_uid, revoked_pid;
-	unsigned nchains;         /* host chains with porthole's rule when it opened */
-	struct ph_window *next;
-};
-
-#define PH_MAX_SERVER_TOKENS 64
-#define PH_TOKEN_WATCHES 32
-#define GUARD_DROPS_PER_S 50u  /* dropped-request records a second; the rest are counted */
-
-/* the window of one serve line (server.c) */
-struct ph_srvwin {
-	int open;
-	uint64_t id;
-	uint64_t cgid;            /* the served cgroup when it opened */
-	char why[16];             /* "tokens", "always", "session" */
-	struct ph_session *session; /* run --serve: the window lasts as long as it */
-	uint64_t opened_boot, opened_real;
-	uint64_t deadline_boot, deadline_real; /* 0: none (always) */
-	uint64_t admitted0, dropped0; /* the guard's counters when it opened */
-	int spent;                /* webroot: its deadline passed; only a new token opens again */
-	char last_refusal[256];
-	char webroot[PH_PATH_LEN];  /* a run --serve --webroot session's (the serve line has none) */   /* the last refusal recorded (not again at every retry) */
-	int wd[PH_TOKEN_WATCHES]; /* inotify: the token source's directories (tokens.c) */
-	unsigned nwd;
-	int denied_said;          /* a token directory the daemon may not read: said once */
-	int cg_wd;                /* inotify: the served cgroup's parent */
-	char tokens[PH_MAX_SERVER_TOKENS][PH_TOKEN_MAX + 1];
-	unsigned ntokens;
-};
+struct ph_servers;  /* server.c's own */
+struct ph_tokens;   /* tokens.c's own */
 
 struct ph_daemon {
 	struct ph_config cfg;
@@ -125,16 +86,13 @@ struct ph_daemon {
 	char cg_mount[PATH_MAX];
 	int epfd, sigfd, timerfd, inofd;
 	int srv_inofd, srv_timerfd;   /* server windows' webroots and deadlines */
-	struct ph_srvwin srv[PH_MAX_SERVERS];
-	uint64_t metrics_guard_boot;
-	uint64_t srv_quick_until;
-	uint64_t guard_rate_boot;     /* dropped-request records: the current second ... */
-	unsigned guard_rate_n;        /* ... how many written in it ... */
-	uint64_t guard_suppressed;    /* ... and how many only counted */     /* a served cgroup moved: look often until then */  /* the last metrics write for the guard's counters */
+	struct ph_servers *servers;   /* server windows: server.c's (server_window() reads one) */
+	struct ph_tokens *tokens;     /* their tokens' watches: tokens.c's */
 	uint32_t netns_ino;
 	uint64_t lost_seen;       /* kernel events lost, as of the last resync */
 	struct ph_session *sessions;
-	struct ph_window *windows;
+	struct ph_window *windows;    /* changed by window.c only */
+	const struct ph_window_ops *wops; /* window.c's calls outward */
 	uint64_t next_session_id, next_window_id;
 	uint32_t next_budget_id;  /* watch mode's budgets (0: none) */
 	uint32_t next_mark_k;     /* the mark allocator's cursor */
@@ -179,13 +137,8 @@ void session_send_event(struct ph_session *s, uint32_t kind, const struct ph_win
 void sessions_shutdown(struct ph_daemon *d);
 unsigned sessions_of_uid(const struct ph_daemon *d, uid_t uid);
 
-/* window.c */
-void window_open(struct ph_daemon *d, struct ph_session *s, const struct ph_kevent *e);
-void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reason);
-void window_close_session(struct ph_daemon *d, struct ph_session *s, uint32_t reason);
-struct ph_window *window_find(struct ph_daemon *d, const struct ph_session *s, uint16_t port);
-void window_on_timer(struct ph_daemon *d);
-void windows_shutdown(struct ph_daemon *d);
+/* window.c: see window.h; ops.c: the production seams */
+extern const struct ph_window_ops window_ops_live;
 
 /* events.c */
 void events_on_kernel(void *ctx, const struct ph_kevent *e);
@@ -197,28 +150,8 @@ void designations_watch(struct ph_daemon *d);
 void designations_on_inotify(struct ph_daemon *d);
 void designations_release(struct ph_daemon *d);
 
-/* server.c */
-int servers_start(struct ph_daemon *d);
-int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_session *s, char *err, size_t errlen);
-void server_close(struct ph_daemon *d, unsigned i, uint32_t reason);
-int server_find(const struct ph_daemon *d, const char *spec);  /* serve line index, -1 */
-/* run --serve --webroot on a serve line without one: the session's webroot
- * (before server_open), then its tokens watched (after) */
-int server_session_webroot(struct ph_daemon *d, unsigned i, const char *dir);
-/* tokens.c: a server's live tokens (its webroot's files, or Caddy's
- * pending challenges) and the inotify watches on their directories */
-int token_valid(const char *t);
-const char *tokens_webroot(const struct ph_daemon *d, unsigned i);
-int tokens_source(const struct ph_daemon *d, unsigned i);        /* 1: token-bound */
-void tokens_read(struct ph_daemon *d, unsigned i, char (*now)[PH_TOKEN_MAX + 1], unsigned *n);
-int tokens_event(struct ph_daemon *d, unsigned i, int wd, uint32_t mask); /* 1: one of its watches */
-void tokens_unwatch(struct ph_daemon *d, unsigned i);
-void server_watch_tokens(struct ph_daemon *d, unsigned i);
-void servers_on_inotify(struct ph_daemon *d);
-void servers_on_timer(struct ph_daemon *d);
-void servers_on_guard(void *ctx, const struct ph_guard_event *e);
-void servers_session_end(struct ph_daemon *d, struct ph_session *s);
-void servers_shutdown(struct ph_daemon *d);
+/* server.c, tokens.c: see server.h; ops.c: the production seam */
+extern const struct ph_server_ops server_ops_live;
 
 /* request.c */
 int request_handle(void *ctx, struct ph_client *c, int type, const void *payload, size_t len);
@@ -248,6 +181,7 @@ void record_guard_suppressed(struct ph_daemon *d, uint64_t count);
 void proc_exe(pid_t pid, char *buf, size_t len);
 void proc_cmdline(uint32_t pid, char *buf, size_t len);
 void proc_user_name(uint32_t uid, char *buf, size_t len);
+uint64_t proc_start(pid_t pid);  /* its start time (boot ticks), 0 if gone */
 /* ids.c */
 /* the last window id, kept beside the audit log's own record of it */
 uint64_t ids_load(const char *path);

@@ -27,7 +27,6 @@ static int session_has_port(const struct ph_session *s, uint16_t port)
 static void on_listen(struct ph_daemon *d, const struct ph_kevent *e)
 {
 	struct ph_session *s = session_by_mark(d, e->mark);
-	struct ph_window *w;
 
 	if (!s) {
 		log_debug("listen on tcp/%u by pid %u with mark 0x%x: no such session", e->port, e->tgid, e->mark);
@@ -40,61 +39,12 @@ static void on_listen(struct ph_daemon *d, const struct ph_kevent *e)
 			   (unsigned long long)s->id, e->port, e->uid, (unsigned)s->uid);
 		return;
 	}
-		if (!session_has_port(s, e->port)) {
+	if (!session_has_port(s, e->port)) {
 		log_notice("session %llu: listen on tcp/%u, a port this session may not open", (unsigned long long)s->id,
 			   e->port);
 		return;
 	}
-	w = window_find(d, s, e->port);
-	if (!w) {
-		window_open(d, s, e);
-		return;
-	}
-	for (unsigned i = 0; i < w->ncookies; i++)
-		if (w->cookies[i] == e->cookie)
-			return;
-	if (w->ncookies < PH_MAX_LISTENERS)
-		w->cookies[w->ncookies++] = e->cookie;
-	else
-		log_warn("window %llu: too many listeners; the extra one keeps no window open", (unsigned long long)w->id);
-}
-
-static void on_unlisten(struct ph_daemon *d, uint64_t cookie)
-{
-	for (struct ph_window *w = d->windows; w; w = w->next) {
-		for (unsigned i = 0; i < w->ncookies; i++) {
-			if (w->cookies[i] != cookie)
-				continue;
-			w->cookies[i] = w->cookies[--w->ncookies];
-			if (w->ncookies == 0)
-				window_close(d, w, PH_REASON_LISTENER_CLOSED);
-			return;
-		}
-	}
-}
-
-static void on_accept(struct ph_daemon *d, const struct ph_kevent *e)
-{
-	struct ph_session *s = session_by_mark(d, e->mark);
-	struct ph_window *w = s ? window_find(d, s, e->port) : NULL;
-
-	if (!w)
-		return;
-	w->connections++;
-	for (unsigned i = 0; i < w->npeers; i++) {
-		if (w->peers[i].family == e->family && !memcmp(w->peers[i].addr, e->raddr, 16)) {
-			w->peers[i].count++;
-			return;
-		}
-	}
-	if (w->npeers < PH_MAX_PEERS) {
-		w->peers[w->npeers].family = e->family;
-		memcpy(w->peers[w->npeers].addr, e->raddr, 16);
-		w->peers[w->npeers].count = 1;
-		w->npeers++;
-	} else {
-		w->other_peer_connections++;
-	}
+	window_listen(d, s, e);
 }
 
 void events_on_kernel(void *ctx, const struct ph_kevent *e)
@@ -113,10 +63,12 @@ void events_on_kernel(void *ctx, const struct ph_kevent *e)
 			on_listen(d, e);
 		return;
 	case PH_EV_UNLISTEN:
-		on_unlisten(d, e->cookie);
+		window_unlisten(d, e->cookie);
 		return;
 	case PH_EV_ACCEPT:
-		on_accept(d, e);
+		s = session_by_mark(d, e->mark);
+		if (s)
+			window_connection(d, s, e);
 		return;
 	}
 }
@@ -125,19 +77,24 @@ void events_on_kernel(void *ctx, const struct ph_kevent *e)
 
 struct live {
 	struct ph_daemon *d;
-	struct ph_window *w; /* the window being checked */
+	uint64_t cookie; /* the listener being looked for */
 	int found;
 };
 
 static void listener_cb(void *arg, uint64_t cookie, const struct ph_listener *l)
 {
 	struct live *lv = arg;
-	struct ph_window *w = lv->w;
 
 	(void)l;
-	for (unsigned i = 0; i < w->ncookies; i++)
-		if (w->cookies[i] == cookie)
-			lv->found = 1;
+	lv->found |= cookie == lv->cookie;
+}
+
+static int listener_live(void *arg, uint64_t cookie)
+{
+	struct live lv = { arg, cookie, 0 };
+
+	watch_listeners(lv.d->watch, listener_cb, &lv);
+	return lv.found;
 }
 
 struct reopen {
@@ -155,10 +112,8 @@ static void missed_listen_cb(void *arg, uint64_t cookie, const struct ph_listene
 	if (!s)
 		return;
 	w = window_find(ro->d, s, l->port);
-	if (w)
-		for (unsigned i = 0; i < w->ncookies; i++)
-			if (w->cookies[i] == cookie)
-				return;
+	if (w && window_has_listener(w, cookie))
+		return;
 	e.type = PH_EV_LISTEN;
 	e.cookie = cookie;
 	e.tgid = l->tgid;
@@ -173,7 +128,6 @@ static void missed_listen_cb(void *arg, uint64_t cookie, const struct ph_listene
 void events_check_lost(struct ph_daemon *d)
 {
 	uint64_t lost = watch_lost_events(d->watch);
-	struct ph_window *w, *wnext;
 	struct ph_session *s, *snext;
 
 	if (lost == d->lost_seen)
@@ -182,24 +136,7 @@ void events_check_lost(struct ph_daemon *d)
 		 (unsigned long long)(lost - d->lost_seen));
 	d->lost_seen = lost;
 	/* listeners that closed unseen: keep only the cookies still live */
-	for (w = d->windows; w; w = wnext) {
-		wnext = w->next;
-		for (unsigned i = 0; i < w->ncookies;) {
-			struct live lv = { d, w, 0 };
-			uint64_t c = w->cookies[i];
-			struct ph_window one = *w;
-			one.ncookies = 1;
-			one.cookies[0] = c;
-			lv.w = &one;
-			watch_listeners(d->watch, listener_cb, &lv);
-			if (lv.found)
-				i++;
-			else
-				w->cookies[i] = w->cookies[--w->ncookies];
-		}
-		if (w->ncookies == 0)
-			window_close(d, w, PH_REASON_LISTENER_CLOSED);
-	}
+	window_keep_listeners(d, listener_live, d);
 	/* sessions whose last task exited unseen */
 	for (s = d->sessions; s; s = snext) {
 		snext = s->next;

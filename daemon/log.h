@@ -5,12 +5,30 @@
 #ifndef PORTHOLE_LOG_H
 #define PORTHOLE_LOG_H
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <syslog.h>
 
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Log "...: strerror(-err)" at LOG_ERR and return err (a negative errno). */
 int log_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_set_debug(int on);
+
+/* A state machine logs through its ops struct (window.h, server.h): the
+ * message formatted here, then handed to its sink (log_msg in production,
+ * a test's recorder in the unit tests). */
+static inline void log_to(void (*sink)(int prio, const char *msg), int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static inline void log_to(void (*sink)(int prio, const char *msg), int prio, const char *fmt, ...)
+{
+	char msg[1024]; /* log_msg's own limit */
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sink(prio, msg);
+}
 
 #define log_err(...)    log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)   log_msg(LOG_WARNING, __VA_ARGS__)

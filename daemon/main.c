@@ -129,10 +129,22 @@ static void on_signal(void *ctx, void *obj, uint32_t events)
 	}
 }
 
+/* a timerfd fired: read it (it stays readable until read) */
+static void timer_drain(int fd)
+{
+	uint64_t ticks;
+
+	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		log_errno(-errno, "timer: read");
+}
+
 static void on_timer(void *ctx, void *obj, uint32_t events)
 {
+	struct ph_daemon *d = ctx;
+
 	(void)obj, (void)events;
-	window_on_timer(ctx);
+	timer_drain(d->timerfd);
+	window_on_timer(d);
 }
 
 static void on_inotify(void *ctx, void *obj, uint32_t events)
@@ -144,13 +156,16 @@ static void on_inotify(void *ctx, void *obj, uint32_t events)
 static void on_srv_inotify(void *ctx, void *obj, uint32_t events)
 {
 	(void)obj, (void)events;
-	servers_on_inotify(ctx);
+	tokens_on_inotify(ctx);
 }
 
 static void on_srv_timer(void *ctx, void *obj, uint32_t events)
 {
+	struct ph_daemon *d = ctx;
+
 	(void)obj, (void)events;
-	servers_on_timer(ctx);
+	timer_drain(d->srv_timerfd);
+	servers_on_timer(d);
 }
 
 static void on_nft(void *ctx, void *obj, uint32_t events)
@@ -336,12 +351,15 @@ int main(int argc, char **argv)
 	d->epfd = d->sigfd = d->timerfd = d->inofd = d->srv_inofd = d->srv_timerfd = -1;
 	for (unsigned i = 0; i < PH_MAX_DESIGNATIONS; i++)
 		d->des[i].wd = d->des[i].exe_fd = -1;
-	for (unsigned i = 0; i < PH_MAX_SERVERS; i++)
-		d->srv[i].cg_wd = -1;
 	d->audit.fd = -1;
 	d->ctl.listen_fd = d->ctl.lock_fd = d->ctl.timer_fd = -1;
 	d->next_session_id = 1;
 	d->next_window_id = 1;
+	d->wops = &window_ops_live;
+	if (servers_init(d, &server_ops_live) || tokens_init(d)) {
+		fprintf(stderr, "portholed: %s\n", strerror(ENOMEM));
+		return EXIT_RUNTIME;
+	}
 	if (stat("/proc/self/ns/net", &st) == 0)
 		d->netns_ino = (uint32_t)st.st_ino;
 
@@ -454,6 +472,7 @@ int main(int argc, char **argv)
 	}
 	designations_watch(d);
 	servers_start(d);
+	tokens_start(d);
 	{
 		char ports[64];
 		format_ports(ports, sizeof(ports), d->cfg.ports, d->cfg.nports);
@@ -494,6 +513,8 @@ out:
 	if (d->timerfd >= 0) close(d->timerfd);
 	if (d->sigfd >= 0) close(d->sigfd);
 	if (d->epfd >= 0) close(d->epfd);
+	servers_free(d);
+	tokens_free(d);
 	if (status == 0)
 		log_notice("stopped");
 	return status;

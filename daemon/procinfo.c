@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -49,3 +50,18 @@ void proc_cmdline(uint32_t pid, char *buf, size_t len)
 	while (n > 0 && buf[n - 1] == ' ')
 		buf[--n] = '\0';
 }
+/* A process's start time (field 22 of /proc/PID/stat), 0 if it is gone. */
+uint64_t proc_start(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small_file(path, buf, sizeof(buf)))
+		return 0;
+	p = strrchr(buf, ')'); /* comm may hold blanks and parentheses */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &v) != 1)
+		return 0;
+	return v;
+}
+

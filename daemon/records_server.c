@@ -63,8 +63,8 @@ static void fill_server(struct jbuf *b, const struct ph_daemon *d, unsigned i)
 		jb_str(b, "webroot", sv->webroot);
 	else if (sv->caddy[0])
 		jb_str(b, "caddy", sv->caddy);
-	else if (d->srv[i].webroot[0])
-		jb_str(b, "webroot", d->srv[i].webroot); /* a run --serve --webroot session's */
+	else if (server_window(d, i)->webroot[0])
+		jb_str(b, "webroot", server_window(d, i)->webroot); /* a run --serve --webroot session's */
 	jb_u64(b, "config_line", sv->line);
 	jb_obj_end(b);
 }
@@ -72,7 +72,7 @@ static void fill_server(struct jbuf *b, const struct ph_daemon *d, unsigned i)
 static void fill_srv_open(struct jbuf *b, void *arg)
 {
 	const struct srv_rec *r = arg;
-	const struct ph_srvwin *w = &r->d->srv[r->i];
+	const struct ph_srvwin *w = server_window(r->d, r->i);
 	const struct ph_server *sv = &r->d->cfg.srv[r->i];
 
 	jb_u64(b, "window", w->id);
@@ -106,12 +106,12 @@ int record_server_open(struct ph_daemon *d, unsigned i)
 	if (rc < 0)
 		return rc;
 	d->stats.opened++;
-	jfield(&f, "PORTHOLE_WINDOW=%llu", (unsigned long long)d->srv[i].id);
+	jfield(&f, "PORTHOLE_WINDOW=%llu", (unsigned long long)server_window(d, i)->id);
 	jfield(&f, "PORTHOLE_PORT=%u", d->cfg.srv[i].ports[0]);
 	jfield(&f, "PORTHOLE_SERVER=%s", d->cfg.srv[i].arg);
 	jfield(&f, "PORTHOLE_DESIGNATION=server");
-	snprintf(msg, sizeof(msg), "window %llu open: guarded tcp/%u to %s (%s)", (unsigned long long)d->srv[i].id,
-		 d->cfg.srv[i].ports[0], d->cfg.srv[i].arg, d->srv[i].why);
+	snprintf(msg, sizeof(msg), "window %llu open: guarded tcp/%u to %s (%s)", (unsigned long long)server_window(d, i)->id,
+		 d->cfg.srv[i].ports[0], d->cfg.srv[i].arg, server_window(d, i)->why);
 	journal_event("window-open", msg, f.ptr, f.n);
 	return 0;
 }
@@ -120,7 +120,7 @@ static void fill_srv_close(struct jbuf *b, void *arg)
 {
 	const struct srv_rec *r = arg;
 
-	jb_u64(b, "window", r->d->srv[r->i].id);
+	jb_u64(b, "window", server_window(r->d, r->i)->id);
 	jb_str(b, "kind", "server");
 	jb_str(b, "reason", ph_reason_name(r->reason));
 	jb_u64(b, "duration_ms", r->duration_ns / 1000000);
@@ -140,13 +140,13 @@ void record_server_close(struct ph_daemon *d, unsigned i, uint32_t reason, uint6
 	if (reason <= PH_REASON_MAX)
 		d->stats.closed[reason]++;
 	d->stats.last_close_real = now_ns(CLOCK_REALTIME);
-	jfield(&f, "PORTHOLE_WINDOW=%llu", (unsigned long long)d->srv[i].id);
+	jfield(&f, "PORTHOLE_WINDOW=%llu", (unsigned long long)server_window(d, i)->id);
 	jfield(&f, "PORTHOLE_REASON=%s", ph_reason_name(reason));
 	jfield(&f, "PORTHOLE_SERVER=%s", d->cfg.srv[i].arg);
 	jfield(&f, "PORTHOLE_REQUESTS_ADMITTED=%llu", (unsigned long long)admitted);
 	jfield(&f, "PORTHOLE_REQUESTS_DROPPED=%llu", (unsigned long long)dropped);
 	snprintf(msg, sizeof(msg), "window %llu closed (%s): guarded, %llu request(s) admitted, %llu dropped",
-		 (unsigned long long)d->srv[i].id, ph_reason_name(reason), (unsigned long long)admitted,
+		 (unsigned long long)server_window(d, i)->id, ph_reason_name(reason), (unsigned long long)admitted,
 		 (unsigned long long)dropped);
 	journal_event("window-close", msg, f.ptr, f.n);
 }
@@ -163,7 +163,7 @@ static void fill_guard(struct jbuf *b, void *arg)
 	char addr[INET6_ADDRSTRLEN], token[PH_TOKEN_MAX + 1];
 
 	if (e->server < g->d->cfg.nsrv) {
-		const struct ph_srvwin *w = &g->d->srv[e->server];
+		const struct ph_srvwin *w = server_window(g->d, e->server);
 		if (w->open)
 			jb_u64(b, "window", w->id);
 		jb_str(b, "server", g->d->cfg.srv[e->server].arg);

@@ -58,9 +58,9 @@ static int run_request(struct ph_daemon *d, struct ph_client *c, const struct ph
 				return refuse(d, c, "run", EACCES, why);
 			}
 		}
-		if (d->srv[i].open) {
+		if (server_window(d, (unsigned)i)->open) {
 			snprintf(why, sizeof(why), "--serve %.100s: a window to it is open already (window %llu, %s)", run->serve,
-				 (unsigned long long)d->srv[i].id, d->srv[i].why);
+				 (unsigned long long)server_window(d, (unsigned)i)->id, server_window(d, (unsigned)i)->why);
 			return refuse(d, c, "run", EBUSY, why);
 		}
 	}
@@ -105,7 +105,7 @@ static int status_reply(struct ph_daemon *d, struct ph_client *c)
 	for (struct ph_window *w = d->windows; w && n < PH_STATUS_MAX; w = w->next)
 		n++;
 	for (unsigned i = 0; i < d->cfg.nsrv && n < PH_STATUS_MAX; i++)
-		n += d->srv[i].open;
+		n += server_window(d, i)->open;
 	ph_msg_init(buf, PH_MSG_STATUS_REPLY, sizeof(*rep) + n * sizeof(struct ph_status_entry));
 	rep = ph_payload(buf);
 	rep->count = n;
@@ -125,7 +125,7 @@ static int status_reply(struct ph_daemon *d, struct ph_client *c)
 		copy_str(e->cgroup, sizeof(e->cgroup), w->session->cgroup);
 	}
 	for (unsigned i = 0; i < d->cfg.nsrv && n < rep->count; i++) {
-		const struct ph_srvwin *w = &d->srv[i];
+		const struct ph_srvwin *w = server_window(d, i);
 		struct ph_status_entry *e = &rep->entries[n];
 		size_t tl = 0;
 		if (!w->open)
@@ -176,13 +176,11 @@ static int close_request(struct ph_daemon *d, struct ph_client *c, const struct 
 		}
 		log_notice("window %llu revoked by uid %u (pid %d)", (unsigned long long)w->id, (unsigned)c->uid,
 			   (int)c->pid);
-		w->revoked_uid = c->uid;
-		w->revoked_pid = c->pid;
-		window_close(d, w, PH_REASON_REVOKED);
+		window_revoke(d, w, c->uid, c->pid);
 		return control_send(c, &m, ph_msg_init(&m, PH_MSG_OK, 0));
 	}
 	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
-		struct ph_srvwin *w = &d->srv[i];
+		const struct ph_srvwin *w = server_window(d, i);
 		if (!w->open || w->id != req->window_id)
 			continue;
 		if (c->uid != 0 && (!w->session || w->session->uid != c->uid)) {
@@ -193,8 +191,7 @@ static int close_request(struct ph_daemon *d, struct ph_client *c, const struct 
 		}
 		log_notice("window %llu revoked by uid %u (pid %d)", (unsigned long long)w->id, (unsigned)c->uid,
 			   (int)c->pid);
-		w->spent = 1; /* the tokens there now do not reopen it; a new one does */
-		server_close(d, i, PH_REASON_REVOKED);
+		server_revoke(d, i);
 		return control_send(c, &m, ph_msg_init(&m, PH_MSG_OK, 0));
 	}
 	return control_send_error(c, ENOENT, "no open window %llu", (unsigned long long)req->window_id);

@@ -10,29 +10,60 @@
  * for a token that appears later. The kernel side: the served cgroup in the
  * guard's map and in porthole's set (timeout: the deadline), the guard rules
  * where the host drops (firewall.c), every request judged in the kernel
- * (bpf/porthole.bpf.c) and reported here for the audit log. */
+ * (bpf/guard.bpf.c) and reported here for the audit log.
+ *
+ * This file holds the state machine and its state only: every call outward
+ * (the served cgroup, the firewall, the guard, the tokens, the audit log,
+ * the clock, the timer) goes through the ops (server.h), and nothing else
+ * writes its state. */
+#include "server.h"
 #include "daemon.h"
-#include "firewall.h"
-#include "conntrack.h"
 #include "log.h"
-#include "sockdiag.h"
 #include "util.h"
-#include "watch.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
-#include <sys/stat.h>
-#include <sys/timerfd.h>
-#include <unistd.h>
 
 #define SERVER_CHECK_NS (5 * NSEC_PER_SEC)
 #define SERVER_QUICK_NS (5 * NSEC_PER_SEC)   /* after the served cgroup came or went ... */
 #define SERVER_QUICK_STEP_NS (200 * 1000000ull) /* ... look every 200 ms */
+
+struct ph_servers {
+	const struct ph_server_ops *ops;
+	struct ph_srvwin w[PH_MAX_SERVERS];
+	uint64_t quick_until;      /* a served cgroup moved: look often until then */
+	uint64_t metrics_boot;     /* the last metrics write for the guard's counters */
+	uint64_t rate_boot;        /* dropped-request records: the current second ... */
+	unsigned rate_n;           /* ... how many written in it ... */
+	uint64_t suppressed;       /* ... and how many only counted */
+	int unpinned_said;         /* the warning that the guard cannot be pinned, said once */
+};
+
+#define OPS (d->servers->ops)
+#define SRV(i) (&d->servers->w[(i)])
+#define srvlog(d, prio, ...) log_to((d)->servers->ops->log, (prio), __VA_ARGS__)
+
+int servers_init(struct ph_daemon *d, const struct ph_server_ops *ops)
+{
+	d->servers = calloc(1, sizeof(*d->servers));
+	if (!d->servers)
+		return -ENOMEM;
+	d->servers->ops = ops;
+	return 0;
+}
+
+void servers_free(struct ph_daemon *d)
+{
+	free(d->servers);
+	d->servers = NULL;
+}
+
+const struct ph_srvwin *server_window(const struct ph_daemon *d, unsigned i)
+{
+	return &d->servers->w[i];
+}
 
 static unsigned cgroup_level(const char *path)
 {
@@ -43,72 +74,13 @@ static unsigned cgroup_level(const char *path)
 	return n;
 }
 
-/* the served cgroup's id now (its inode), 0 when it does not exist */
-static uint64_t server_cgid(struct ph_daemon *d, unsigned i)
-{
-	char path[PATH_MAX + 320];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s%s", d->cg_mount, d->cfg.srv[i].cgroup);
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? (uint64_t)st.st_ino : 0;
-}
-
-/* whether the served cgroup has a process (cgroup.procs is not empty) */
-static int server_running(struct ph_daemon *d, unsigned i)
-{
-	char path[PATH_MAX + 320], buf[16];
-
-	snprintf(path, sizeof(path), "%s%s/cgroup.procs", d->cg_mount, d->cfg.srv[i].cgroup);
-	return read_small_file(path, buf, sizeof(buf)) == 0 && buf[0] >= '0' && buf[0] <= '9';
-}
-
-struct listen_q {
-	uint16_t port;
-	uint64_t cgid;
-	unsigned any, ours;
-};
-
-static void listen_cb(const struct sockdiag_sock *s, void *arg)
-{
-	struct listen_q *q = arg;
-
-	if (s->sport != q->port)
-		return;
-	q->any++;
-	q->ours += s->has_cgroup && s->cgroup == q->cgid;
-}
-
-/* Something listens on the port: 0; nothing at all: -ENOTCONN and why. A
- * listener of another cgroup (a server below the served one, or one run by
- * hand) is said, not refused. */
-static int server_listens(struct ph_daemon *d, unsigned i, uint64_t cgid, char *err, size_t errlen)
-{
-	const struct ph_server *sv = &d->cfg.srv[i];
-
-	for (unsigned p = 0; p < sv->nports; p++) {
-		struct listen_q q = { sv->ports[p], cgid, 0, 0 };
-		if (sockdiag_each(1u << 10 /* TCP_LISTEN */, listen_cb, &q))
-			continue; /* cannot tell: the window opens; check says more */
-		if (!q.any) {
-			snprintf(err, errlen, "%s (cgroup %s) runs but nothing listens on tcp/%u: no window to it", sv->arg,
-				 sv->cgroup, sv->ports[p]);
-			return -ENOTCONN;
-		}
-		if (!q.ours)
-			log_warn("server %s: the listeners on tcp/%u are not in cgroup %s itself (below it, or elsewhere: "
-				 "porthole check tells)", sv->arg, sv->ports[p], sv->cgroup);
-	}
-	return 0;
-}
-
 static void arm_srv_timer(struct ph_daemon *d)
 {
-	struct itimerspec its = { 0 };
-	uint64_t now = now_ns(CLOCK_BOOTTIME), earliest = 0;
-	uint64_t check = now + (now < d->srv_quick_until ? SERVER_QUICK_STEP_NS : SERVER_CHECK_NS);
+	uint64_t now = OPS->now(CLOCK_BOOTTIME), earliest = 0;
+	uint64_t check = now + (now < d->servers->quick_until ? SERVER_QUICK_STEP_NS : SERVER_CHECK_NS);
 
 	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
-		const struct ph_srvwin *w = &d->srv[i];
+		const struct ph_srvwin *w = SRV(i);
 		if (w->open && w->deadline_boot && (!earliest || w->deadline_boot < earliest))
 			earliest = w->deadline_boot;
 		/* an open window's server may restart (a new cgroup), an always
@@ -116,12 +88,7 @@ static void arm_srv_timer(struct ph_daemon *d)
 		if ((w->open || d->cfg.srv[i].always || (w->ntokens && !w->spent)) && (!earliest || check < earliest))
 			earliest = check;
 	}
-	if (earliest) {
-		its.it_value.tv_sec = (time_t)(earliest / NSEC_PER_SEC);
-		its.it_value.tv_nsec = (long)(earliest % NSEC_PER_SEC);
-	}
-	if (d->srv_timerfd >= 0 && timerfd_settime(d->srv_timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		log_errno(-errno, "timer: arm");
+	OPS->timer_arm(d, earliest);
 }
 
 static int token_index(const struct ph_srvwin *w, const char *t)
@@ -147,36 +114,37 @@ static void guard_idle(struct ph_daemon *d)
 	int r;
 
 	for (unsigned i = 0; i < d->cfg.nsrv; i++)
-		if (d->srv[i].open)
+		if (SRV(i)->open)
 			return;
-	r = guardbpf_end_connections(d->gk, &ended);
+	r = OPS->guard_end(d, &ended);
 	if (ended)
-		log_info("guard: ended %u connection(s) the closed window admitted or judged", ended);
+		srvlog(d, LOG_INFO, "guard: ended %u connection(s) the closed window admitted or judged", ended);
 	if (r) {
-		log_errno(r, "guard: cannot end the connections it judged; it stays attached to judge them");
+		srvlog(d, LOG_ERR, "guard: cannot end the connections it judged; it stays attached to judge them: %s",
+		       strerror(-r));
 		return;
 	}
-	guardbpf_attach(d->gk, 0);
+	OPS->guard_attach(d, 0);
 	end_guarded_connections(d, "after the last server window");
 }
 
 /* a session's webroot is watched only while its window is open */
 static void forget_session_webroot(struct ph_daemon *d, unsigned i)
 {
-	struct ph_srvwin *w = &d->srv[i];
+	struct ph_srvwin *w = SRV(i);
 
 	if (d->cfg.srv[i].webroot[0] || !w->webroot[0])
 		return;
-	tokens_unwatch(d, i);
+	OPS->tokens_unwatch(d, i);
 	for (unsigned k = 0; k < w->ntokens; k++)
-		guardbpf_token(d->gk, i, w->tokens[k], 0);
+		OPS->guard_token(d, i, w->tokens[k], 0);
 	w->ntokens = 0;
 	w->webroot[0] = '\0';
 }
 
 void server_close(struct ph_daemon *d, unsigned i, uint32_t reason)
 {
-	struct ph_srvwin *w = &d->srv[i];
+	struct ph_srvwin *w = SRV(i);
 	const struct ph_server *sv = &d->cfg.srv[i];
 	uint64_t adm = 0, drop = 0, dur;
 
@@ -185,44 +153,44 @@ void server_close(struct ph_daemon *d, unsigned i, uint32_t reason)
 	/* the element first: from here no new connection is admitted; then the
 	 * guard lets no first request through */
 	for (unsigned p = 0; p < sv->nports; p++)
-		fw_server_close(d->fw, w->cgid, sv->ports[p]);
-	guardbpf_server(d->gk, w->cgid, i, 0, 0);
-	guardbpf_stats(d->gk, i, &adm, &drop);
-	if (d->guard_suppressed) {
-		record_guard_suppressed(d, d->guard_suppressed);
-		d->guard_suppressed = 0;
+		OPS->fw_close(d, w->cgid, sv->ports[p]);
+	OPS->guard_server(d, w->cgid, i, 0, 0);
+	OPS->guard_stats(d, i, &adm, &drop);
+	if (d->servers->suppressed) {
+		OPS->record_suppressed(d, d->servers->suppressed);
+		d->servers->suppressed = 0;
 	}
-	dur = now_ns(CLOCK_BOOTTIME) - w->opened_boot;
+	dur = OPS->now(CLOCK_BOOTTIME) - w->opened_boot;
 	w->open = 0;
 	guard_idle(d);
-	record_server_close(d, i, reason, dur, adm - w->admitted0, drop - w->dropped0);
-	log_notice("window %llu closed (%s) after %llu s: guarded tcp/%u to %s, %llu request(s) admitted, %llu dropped",
+	OPS->record_close(d, i, reason, dur, adm - w->admitted0, drop - w->dropped0);
+	srvlog(d, LOG_NOTICE, "window %llu closed (%s) after %llu s: guarded tcp/%u to %s, %llu request(s) admitted, %llu dropped",
 		   (unsigned long long)w->id, ph_reason_name(reason), (unsigned long long)(dur / NSEC_PER_SEC),
 		   sv->ports[0], sv->arg, (unsigned long long)(adm - w->admitted0), (unsigned long long)(drop - w->dropped0));
 	w->session = NULL;
 	forget_session_webroot(d, i);
 	arm_srv_timer(d);
-	metrics_write(d);
+	OPS->metrics(d);
 }
 
 /* A refusal is recorded and logged once, not at every retry. */
 static void refuse_once(struct ph_daemon *d, unsigned i, const struct ph_session *s, const char *err)
 {
-	struct ph_srvwin *w = &d->srv[i];
+	struct ph_srvwin *w = SRV(i);
 
 	if (!s && !strcmp(w->last_refusal, err))
 		return;
 	copy_str(w->last_refusal, sizeof(w->last_refusal), err);
-	record_refused(d, s ? s->uid : 0, s ? s->pid : 0, "server-window", err);
-	log_err("server %s: %s", d->cfg.srv[i].arg, err);
+	OPS->record_refused(d, s ? s->uid : 0, s ? s->pid : 0, "server-window", err);
+	srvlog(d, LOG_ERR, "server %s: %s", d->cfg.srv[i].arg, err);
 }
 
 /* why: "tokens", "always" or "session". 0, or -errno and the reason in err. */
 int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_session *s, char *err, size_t errlen)
 {
-	struct ph_srvwin *w = &d->srv[i];
+	struct ph_srvwin *w = SRV(i);
 	const struct ph_server *sv = &d->cfg.srv[i];
-	uint64_t now_boot = now_ns(CLOCK_BOOTTIME), now_real = now_ns(CLOCK_REALTIME), span;
+	uint64_t now_boot = OPS->now(CLOCK_BOOTTIME), now_real = OPS->now(CLOCK_REALTIME), span;
 	uint32_t max = sv->max_window ? sv->max_window : d->cfg.max_window;
 	unsigned opened = 0;
 	char fwwhy[512] = "";
@@ -232,15 +200,15 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 		snprintf(err, errlen, "a window to %s is open already (window %llu)", sv->arg, (unsigned long long)w->id);
 		return -EBUSY;
 	}
-	w->cgid = server_cgid(d, i);
-	if (!w->cgid || !server_running(d, i)) {
+	w->cgid = OPS->cgroup_id(d, i);
+	if (!w->cgid || !OPS->running(d, i)) {
 		snprintf(err, errlen, "%s (cgroup %s) is not running: no window to it", sv->arg, sv->cgroup);
 		if (strcmp(why, "always"))
 			refuse_once(d, i, s, err); /* tokens (or a session) wait for it: worth a record */
 		arm_srv_timer(d); /* looked at again every few seconds */
 		return -ESRCH;
 	}
-	r = server_listens(d, i, w->cgid, err, errlen);
+	r = OPS->listens(d, i, w->cgid, err, errlen);
 	if (r) {
 		if (strcmp(why, "always"))
 			refuse_once(d, i, s, err);
@@ -263,7 +231,7 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	w->deadline_real = span ? now_real + span : 0;
 	w->session = s;
 	copy_str(w->why, sizeof(w->why), why);
-	guardbpf_stats(d->gk, i, &w->admitted0, &w->dropped0);
+	OPS->guard_stats(d, i, &w->admitted0, &w->dropped0);
 	/* the guard first: the first connection the element admits is judged
 	 * with this server's rules */
 	if (!d->gk) {
@@ -271,25 +239,25 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 		r = -ENOTSUP;
 		goto fail;
 	}
-	r = guardbpf_attach(d->gk, 1);
+	r = OPS->guard_attach(d, 1);
 	if (r == 1) {
-		if (!d->guard_unpinned_said)
-			log_warn("guard: no bpffs at /sys/fs/bpf to pin it to: if the daemon is killed, the "
+		if (!d->servers->unpinned_said)
+			srvlog(d, LOG_WARNING, "guard: no bpffs at /sys/fs/bpf to pin it to: if the daemon is killed, the "
 				 "connections it judged are not contained until it starts again");
-		d->guard_unpinned_said = 1;
+		d->servers->unpinned_said = 1;
 		r = 0;
 	}
 	if (r) {
 		snprintf(err, errlen, "bpf: cannot attach the guard: %s", strerror(-r));
 		goto fail;
 	}
-	r = guardbpf_server(d->gk, w->cgid, i, PH_SRV_OPEN | (tokens_source(d, i) ? PH_SRV_TOKENS : 0), 1);
+	r = OPS->guard_server(d, w->cgid, i, PH_SRV_OPEN | (OPS->tokens_source(d, i) ? PH_SRV_TOKENS : 0), 1);
 	if (r) {
 		snprintf(err, errlen, "bpf: cannot arm the guard: %s", strerror(-r));
 		goto fail;
 	}
 	for (unsigned p = 0; p < sv->nports; p++) {
-		r = fw_server_open(d->fw, w->cgid, cgroup_level(sv->cgroup), sv->ports[p], span / 1000000, fwwhy,
+		r = OPS->fw_open(d, w->cgid, cgroup_level(sv->cgroup), sv->ports[p], span / 1000000, fwwhy,
 				   sizeof(fwwhy));
 		if (r) {
 			snprintf(err, errlen, "%s", fwwhy);
@@ -301,25 +269,25 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	w->opened_boot = now_boot;
 	w->opened_real = now_real;
 	w->open = 1;
-	if (record_server_open(d, i) < 0) {
+	if (OPS->record_open(d, i) < 0) {
 		snprintf(err, errlen, "its audit record could not be written");
 		r = -EIO;
 		w->open = 0;
 		goto fail;
 	}
 	d->next_window_id++;
-	ids_save(d);
+	OPS->ids_save(d);
 	w->last_refusal[0] = '\0';
-	log_notice("window %llu open: guarded tcp/%u to %s (%s, cgroup %s), %u guard rule(s) in the host's chains%s",
-		   (unsigned long long)w->id, sv->ports[0], sv->arg, why, sv->cgroup, fw_guard_rules(d->fw),
+	srvlog(d, LOG_NOTICE, "window %llu open: guarded tcp/%u to %s (%s, cgroup %s), %u guard rule(s) in the host's chains%s",
+		   (unsigned long long)w->id, sv->ports[0], sv->arg, why, sv->cgroup, OPS->fw_guard_rules(d),
 		   span ? "" : ", no deadline (always)");
 	arm_srv_timer(d);
-	metrics_write(d);
+	OPS->metrics(d);
 	return 0;
 fail:
 	for (unsigned p = 0; p < opened; p++)
-		fw_server_close(d->fw, w->cgid, sv->ports[p]);
-	guardbpf_server(d->gk, w->cgid, i, 0, 0);
+		OPS->fw_close(d, w->cgid, sv->ports[p]);
+	OPS->guard_server(d, w->cgid, i, 0, 0);
 	w->session = NULL;
 	guard_idle(d);
 	{
@@ -336,14 +304,14 @@ fail:
  * window opens or closes. */
 static void rescan(struct ph_daemon *d, unsigned i)
 {
-	struct ph_srvwin *w = &d->srv[i];
+	struct ph_srvwin *w = SRV(i);
 	char err[512];
 	char (*now)[PH_TOKEN_MAX + 1] = calloc(PH_MAX_SERVER_TOKENS, sizeof(*now));
 	unsigned nnow = 0, added = 0;
 
 	if (!now)
 		return;
-	tokens_read(d, i, now, &nnow);
+	OPS->tokens_read(d, i, now, &nnow);
 	/* gone: out of the kernel's map first */
 	for (unsigned k = 0; k < w->ntokens;) {
 		int still = 0;
@@ -353,21 +321,21 @@ static void rescan(struct ph_daemon *d, unsigned i)
 			k++;
 			continue;
 		}
-		guardbpf_token(d->gk, i, w->tokens[k], 0);
-		log_info("server %s: token %s gone", d->cfg.srv[i].arg, w->tokens[k]);
+		OPS->guard_token(d, i, w->tokens[k], 0);
+		srvlog(d, LOG_INFO, "server %s: token %s gone", d->cfg.srv[i].arg, w->tokens[k]);
 		memmove(w->tokens[k], w->tokens[w->ntokens - 1], sizeof(w->tokens[k]));
 		w->ntokens--;
 	}
 	for (unsigned j = 0; j < nnow; j++) {
 		if (token_index(w, now[j]) >= 0)
 			continue;
-		if (guardbpf_token(d->gk, i, now[j], 1)) {
-			log_err("server %s: token %s cannot be put in the kernel's map; it is not admitted",
+		if (OPS->guard_token(d, i, now[j], 1)) {
+			srvlog(d, LOG_ERR, "server %s: token %s cannot be put in the kernel's map; it is not admitted",
 				d->cfg.srv[i].arg, now[j]);
 			continue;
 		}
 		copy_str(w->tokens[w->ntokens++], PH_TOKEN_MAX + 1, now[j]);
-		log_info("server %s: token %s present", d->cfg.srv[i].arg, now[j]);
+		srvlog(d, LOG_INFO, "server %s: token %s present", d->cfg.srv[i].arg, now[j]);
 		added++;
 	}
 	free(now);
@@ -381,76 +349,54 @@ static void rescan(struct ph_daemon *d, unsigned i)
 
 static void server_recheck(struct ph_daemon *d, unsigned i, uint64_t now);
 
-void servers_on_inotify(struct ph_daemon *d)
+void server_tokens_changed(struct ph_daemon *d, unsigned i)
 {
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	uint32_t dirty = 0, cgroup_moved = 0;
-	ssize_t n;
+	if (OPS->tokens_source(d, i))
+		rescan(d, i);
+}
 
-	while ((n = read(d->srv_inofd, buf, sizeof(buf))) > 0) {
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)p;
-			for (unsigned i = 0; i < d->cfg.nsrv; i++) {
-				const char *base = strrchr(d->cfg.srv[i].cgroup, '/');
-				if (d->srv[i].cg_wd >= 0 && d->srv[i].cg_wd == ev->wd && ev->len && base &&
-				    !strcmp(ev->name, base + 1))
-					cgroup_moved |= 1u << i; /* the served cgroup came or went (a restart) */
-			}
-			for (unsigned i = 0; i < d->cfg.nsrv; i++)
-				if (tokens_event(d, i, ev->wd, ev->mask))
-					dirty |= 1u << i;
-			if (ev->mask & IN_Q_OVERFLOW)
-				dirty = ~0u;
-			p += sizeof(*ev) + ev->len;
-		}
-	}
+void servers_cgroup_moved(struct ph_daemon *d, uint32_t mask)
+{
+	uint64_t now = OPS->now(CLOCK_BOOTTIME);
+
+	/* look now, and often for a few seconds: the new cgroup gets its
+	 * processes, and they their listeners, only after it appears */
+	d->servers->quick_until = now + SERVER_QUICK_NS;
 	for (unsigned i = 0; i < d->cfg.nsrv; i++)
-		if (dirty & (1u << i) && tokens_source(d, i)) {
-			rescan(d, i);
-		}
-	if (cgroup_moved) {
-		uint64_t now = now_ns(CLOCK_BOOTTIME);
-		/* look now, and often for a few seconds: the new cgroup gets its
-		 * processes, and they their listeners, only after it appears */
-		d->srv_quick_until = now + SERVER_QUICK_NS;
-		for (unsigned i = 0; i < d->cfg.nsrv; i++)
-			if (cgroup_moved & (1u << i))
-				server_recheck(d, i, now);
-		arm_srv_timer(d);
-	}
+		if (mask & (1u << i))
+			server_recheck(d, i, now);
+	arm_srv_timer(d);
 }
 
 /* Deadlines, a server that restarted (a new cgroup), one that runs now. */
 static void server_recheck(struct ph_daemon *d, unsigned i, uint64_t now)
 {
-	struct ph_srvwin *w = &d->srv[i];
+	struct ph_srvwin *w = SRV(i);
 	char err[512];
 
 	if (w->open && w->deadline_boot && w->deadline_boot <= now) {
 		w->spent = 1; /* the tokens present now had their window */
 		server_close(d, i, PH_REASON_DEADLINE);
 	}
-	if (w->open && server_cgid(d, i) != w->cgid) {
-		log_notice("server %s: its cgroup went away or was made anew (a restart?)", d->cfg.srv[i].arg);
+	if (w->open && OPS->cgroup_id(d, i) != w->cgid) {
+		srvlog(d, LOG_NOTICE, "server %s: its cgroup went away or was made anew (a restart?)", d->cfg.srv[i].arg);
 		server_close(d, i, PH_REASON_SERVER_GONE);
 		if (d->cfg.srv[i].webroot[0] || d->cfg.srv[i].caddy[0])
 			rescan(d, i); /* tokens still there: a window to the new cgroup */
 		else
 			forget_session_webroot(d, i);
 	}
-	if (!w->open && d->cfg.srv[i].always && server_cgid(d, i) && server_running(d, i) && !d->quit)
+	if (!w->open && d->cfg.srv[i].always && OPS->cgroup_id(d, i) && OPS->running(d, i) && !d->quit)
 		server_open(d, i, "always", NULL, err, sizeof(err));
 	/* tokens wait for a server that was not running: it may be now */
-	if (!w->open && w->ntokens && !w->spent && server_cgid(d, i) && server_running(d, i) && !d->quit)
+	if (!w->open && w->ntokens && !w->spent && OPS->cgroup_id(d, i) && OPS->running(d, i) && !d->quit)
 		server_open(d, i, "tokens", NULL, err, sizeof(err));
 }
 
 void servers_on_timer(struct ph_daemon *d)
 {
-	uint64_t now = now_ns(CLOCK_BOOTTIME), ticks;
+	uint64_t now = OPS->now(CLOCK_BOOTTIME);
 
-	if (read(d->srv_timerfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-		log_errno(-errno, "timer: read");
 	for (unsigned i = 0; i < d->cfg.nsrv; i++)
 		server_recheck(d, i, now);
 	arm_srv_timer(d);
@@ -461,32 +407,32 @@ void servers_on_timer(struct ph_daemon *d)
 void servers_on_guard(void *ctx, const struct ph_guard_event *e)
 {
 	struct ph_daemon *d = ctx;
-	uint64_t now = now_ns(CLOCK_BOOTTIME);
+	uint64_t now = OPS->now(CLOCK_BOOTTIME);
 
 	/* every admitted request is recorded; drops at most GUARD_DROPS_PER_S
 	 * a second (a flood from the Internet must not fill the disk): the
 	 * rest are counted in one guard-suppressed record, and the window's
 	 * close record and the metrics count them all */
 	if (!e->admitted) {
-		if (now - d->guard_rate_boot >= NSEC_PER_SEC) {
-			if (d->guard_suppressed)
-				record_guard_suppressed(d, d->guard_suppressed);
-			d->guard_rate_boot = now;
-			d->guard_rate_n = 0;
-			d->guard_suppressed = 0;
+		if (now - d->servers->rate_boot >= NSEC_PER_SEC) {
+			if (d->servers->suppressed)
+				OPS->record_suppressed(d, d->servers->suppressed);
+			d->servers->rate_boot = now;
+			d->servers->rate_n = 0;
+			d->servers->suppressed = 0;
 		}
-		if (d->guard_rate_n >= GUARD_DROPS_PER_S) {
-			d->guard_suppressed++;
+		if (d->servers->rate_n >= GUARD_DROPS_PER_S) {
+			d->servers->suppressed++;
 			goto metrics;
 		}
-		d->guard_rate_n++;
+		d->servers->rate_n++;
 	}
-	record_guard(d, e);
+	OPS->record_guard(d, e);
 metrics:
 	/* the guard's counters reach the metrics file at most once a second */
-	if (now - d->metrics_guard_boot >= NSEC_PER_SEC) {
-		d->metrics_guard_boot = now;
-		metrics_write(d);
+	if (now - d->servers->metrics_boot >= NSEC_PER_SEC) {
+		d->servers->metrics_boot = now;
+		OPS->metrics(d);
 	}
 }
 
@@ -496,13 +442,8 @@ metrics:
  * without this daemon's guard nothing would judge them (see conntrack.h). */
 static void end_guarded_connections(struct ph_daemon *d, const char *when)
 {
-	int r;
-
-	if (!d->cfg.nsrv)
-		return;
-	r = ct_flush_mark(d->guard.guarded, d->cfg.mark_mask);
-	if (r)
-		log_errno(r, "conntrack: cannot end the connections server windows admitted (%s)", when);
+	if (d->cfg.nsrv)
+		OPS->end_guarded(d, when);
 }
 
 int servers_start(struct ph_daemon *d)
@@ -513,24 +454,11 @@ int servers_start(struct ph_daemon *d)
 
 	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
 		const struct ph_server *sv = &d->cfg.srv[i];
-		struct ph_srvwin *w = &d->srv[i];
-		char parent[PATH_MAX + 320], *slash;
-		/* the served cgroup's parent: a restart removes and makes it anew
-		 * (without the watch, the 5 s check sees it) */
-		snprintf(parent, sizeof(parent), "%s%s", d->cg_mount, sv->cgroup);
-		slash = strrchr(parent, '/');
-		if (slash)
-			*slash = '\0';
-		w->cg_wd = inotify_add_watch(d->srv_inofd, parent, IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
-					     IN_ONLYDIR);
 		if (sv->always) {
 			if (server_open(d, i, "always", NULL, err, sizeof(err)))
-				log_notice("server %s: its always-open window opens when it runs: %s", sv->arg, err);
-		} else if (tokens_source(d, i)) {
+				srvlog(d, LOG_NOTICE, "server %s: its always-open window opens when it runs: %s", sv->arg, err);
+		} else if (OPS->tokens_source(d, i)) {
 			rescan(d, i);
-			if (!w->nwd)
-				log_warn("server %s: cannot watch %s: %s", sv->arg, sv->caddy[0] ? sv->caddy : sv->webroot,
-					 strerror(errno));
 		}
 	}
 	arm_srv_timer(d);
@@ -539,7 +467,7 @@ int servers_start(struct ph_daemon *d)
 
 int server_session_webroot(struct ph_daemon *d, unsigned i, const char *dir)
 {
-	struct ph_srvwin *w = &d->srv[i];
+	struct ph_srvwin *w = SRV(i);
 
 	copy_str(w->webroot, sizeof(w->webroot), dir);
 	return 0;
@@ -547,9 +475,15 @@ int server_session_webroot(struct ph_daemon *d, unsigned i, const char *dir)
 
 void server_watch_tokens(struct ph_daemon *d, unsigned i)
 {
-	if (!tokens_source(d, i))
+	if (!OPS->tokens_source(d, i))
 		return;
 	rescan(d, i);
+}
+
+void server_revoke(struct ph_daemon *d, unsigned i)
+{
+	SRV(i)->spent = 1; /* the tokens there now do not reopen it; a new one does */
+	server_close(d, i, PH_REASON_REVOKED);
 }
 
 int server_find(const struct ph_daemon *d, const char *spec)
@@ -567,7 +501,7 @@ int server_find(const struct ph_daemon *d, const char *spec)
 void servers_session_end(struct ph_daemon *d, struct ph_session *s)
 {
 	for (unsigned i = 0; i < d->cfg.nsrv; i++)
-		if (d->srv[i].open && d->srv[i].session == s)
+		if (SRV(i)->open && SRV(i)->session == s)
 			server_close(d, i, PH_REASON_EXITED);
 }
 
@@ -575,13 +509,13 @@ void servers_shutdown(struct ph_daemon *d)
 {
 	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
 		server_close(d, i, PH_REASON_SHUTDOWN);
-		for (unsigned k = 0; k < d->srv[i].ntokens; k++)
-			guardbpf_token(d->gk, i, d->srv[i].tokens[k], 0);
-		d->srv[i].ntokens = 0;
+		for (unsigned k = 0; k < SRV(i)->ntokens; k++)
+			OPS->guard_token(d, i, SRV(i)->tokens[k], 0);
+		SRV(i)->ntokens = 0;
 	}
-	if (d->guard_suppressed) {
-		record_guard_suppressed(d, d->guard_suppressed);
-		d->guard_suppressed = 0;
+	if (d->servers->suppressed) {
+		OPS->record_suppressed(d, d->servers->suppressed);
+		d->servers->suppressed = 0;
 	}
 	if (d->watch)
 		end_guarded_connections(d, "at shutdown");

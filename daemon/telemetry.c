@@ -79,7 +79,7 @@ void metrics_write(struct ph_daemon *d)
 	for (struct ph_window *w = d->windows; w; w = w->next)
 		nopen++;
 	for (unsigned i = 0; i < d->cfg.nsrv; i++)
-		nopen += d->srv[i].open != 0;
+		nopen += server_window(d, i)->open != 0;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", d->cfg.metrics_file);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	f = fd >= 0 ? fdopen(fd, "w") : NULL;

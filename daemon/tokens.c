@@ -9,7 +9,11 @@
  *   file's "token" member.
  * Every directory on the way is watched as far as it exists (the parent's
  * watch tells when the next one appears); any event reads the whole source
- * again, which also arms the watches of directories that appeared. */
+ * again, which also arms the watches of directories that appeared. The same
+ * inotify instance watches each served cgroup's parent (a restart removes
+ * the cgroup and makes it anew). Every change is handed to server.c's
+ * verbs; the watches are this file's own state. */
+#include "server.h"
 #include "daemon.h"
 #include "json.h"
 #include "log.h"
@@ -22,8 +26,40 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define PH_TOKEN_WATCHES 32
+
+/* one serve line's watches */
+struct tokwatch {
+	int wd[PH_TOKEN_WATCHES]; /* the token source's directories */
+	unsigned nwd;
+	int err;          /* why the first of them could not be watched */
+	int denied_said;  /* a token directory the daemon may not read: said once */
+	int cg_wd;        /* the served cgroup's parent */
+};
+
+struct ph_tokens {
+	struct tokwatch s[PH_MAX_SERVERS];
+};
+
+int tokens_init(struct ph_daemon *d)
+{
+	d->tokens = calloc(1, sizeof(*d->tokens));
+	if (!d->tokens)
+		return -ENOMEM;
+	for (unsigned i = 0; i < PH_MAX_SERVERS; i++)
+		d->tokens->s[i].cg_wd = -1;
+	return 0;
+}
+
+void tokens_free(struct ph_daemon *d)
+{
+	free(d->tokens);
+	d->tokens = NULL;
+}
 
 #define CHALLENGE_DIR "/.well-known/acme-challenge"
 #define CADDY_FILE_MAX 16384 /* a challenge's JSON is a few hundred bytes */
@@ -44,7 +80,7 @@ int token_valid(const char *t)
 
 const char *tokens_webroot(const struct ph_daemon *d, unsigned i)
 {
-	return d->cfg.srv[i].webroot[0] ? d->cfg.srv[i].webroot : d->srv[i].webroot;
+	return d->cfg.srv[i].webroot[0] ? d->cfg.srv[i].webroot : server_window(d, i)->webroot;
 }
 
 int tokens_source(const struct ph_daemon *d, unsigned i)
@@ -56,10 +92,12 @@ int tokens_source(const struct ph_daemon *d, unsigned i)
  * followed); 0, or -1 when it is not there (yet) */
 static int watch(struct ph_daemon *d, unsigned i, const char *dir, int follow)
 {
-	struct ph_srvwin *w = &d->srv[i];
+	struct tokwatch *w = &d->tokens->s[i];
 	int wd = inotify_add_watch(d->srv_inofd, dir, WATCH_MASK | (follow ? 0 : IN_DONT_FOLLOW));
 
 	if (wd < 0) {
+		if (!w->nwd && !w->err)
+			w->err = errno;
 		/* not there yet is normal; not readable would hide every token */
 		if (errno == EACCES && !w->denied_said) {
 			w->denied_said = 1;
@@ -206,9 +244,10 @@ void tokens_read(struct ph_daemon *d, unsigned i, char (*now)[PH_TOKEN_MAX + 1],
 		read_webroot(d, i, now, n);
 }
 
-int tokens_event(struct ph_daemon *d, unsigned i, int wd, uint32_t mask)
+/* 1: one of server i's token watches */
+static int tokens_event(struct ph_daemon *d, unsigned i, int wd, uint32_t mask)
 {
-	struct ph_srvwin *w = &d->srv[i];
+	struct tokwatch *w = &d->tokens->s[i];
 
 	for (unsigned k = 0; k < w->nwd; k++) {
 		if (w->wd[k] != wd)
@@ -222,9 +261,58 @@ int tokens_event(struct ph_daemon *d, unsigned i, int wd, uint32_t mask)
 
 void tokens_unwatch(struct ph_daemon *d, unsigned i)
 {
-	struct ph_srvwin *w = &d->srv[i];
+	struct tokwatch *w = &d->tokens->s[i];
 
 	for (unsigned k = 0; k < w->nwd; k++)
 		inotify_rm_watch(d->srv_inofd, w->wd[k]);
 	w->nwd = 0;
+}
+
+void tokens_start(struct ph_daemon *d)
+{
+	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
+		const struct ph_server *sv = &d->cfg.srv[i];
+		char parent[PATH_MAX + 320], *slash;
+		/* the served cgroup's parent: a restart removes and makes it anew
+		 * (without the watch, the 5 s check sees it) */
+		snprintf(parent, sizeof(parent), "%s%s", d->cg_mount, sv->cgroup);
+		slash = strrchr(parent, '/');
+		if (slash)
+			*slash = '\0';
+		d->tokens->s[i].cg_wd = inotify_add_watch(d->srv_inofd, parent, IN_CREATE | IN_DELETE | IN_MOVED_TO |
+							   IN_MOVED_FROM | IN_ONLYDIR);
+		if (!sv->always && tokens_source(d, i) && !d->tokens->s[i].nwd)
+			log_warn("server %s: cannot watch %s: %s", sv->arg, sv->caddy[0] ? sv->caddy : sv->webroot,
+				 strerror(d->tokens->s[i].err ? d->tokens->s[i].err : ENOENT));
+	}
+}
+
+void tokens_on_inotify(struct ph_daemon *d)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	uint32_t dirty = 0, cgroup_moved = 0;
+	ssize_t n;
+
+	while ((n = read(d->srv_inofd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			for (unsigned i = 0; i < d->cfg.nsrv; i++) {
+				const char *base = strrchr(d->cfg.srv[i].cgroup, '/');
+				if (d->tokens->s[i].cg_wd >= 0 && d->tokens->s[i].cg_wd == ev->wd && ev->len && base &&
+				    !strcmp(ev->name, base + 1))
+					cgroup_moved |= 1u << i; /* the served cgroup came or went (a restart) */
+			}
+			for (unsigned i = 0; i < d->cfg.nsrv; i++)
+				if (tokens_event(d, i, ev->wd, ev->mask))
+					dirty |= 1u << i;
+			if (ev->mask & IN_Q_OVERFLOW)
+				dirty = ~0u;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	for (unsigned i = 0; i < d->cfg.nsrv; i++)
+		if (dirty & (1u << i))
+			server_tokens_changed(d, i);
+	if (cgroup_moved)
+		servers_cgroup_moved(d, cgroup_moved);
 }

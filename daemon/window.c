@@ -5,35 +5,29 @@
  * when a session's socket starts listening on one of its ports and closes
  * at the first of: its last listener closes, the session ends, the deadline,
  * `porthole close`, shutdown. Every opening and closing is audited; a window
- * whose record cannot be written is not opened. */
+ * whose record cannot be written is not opened. Every call outward (the
+ * firewall, the kernel's reports, the audit log, the session's client, the
+ * clock, /proc) goes through d->wops (window.h). */
+#include "window.h"
 #include "daemon.h"
-#include "firewall.h"
 #include "log.h"
 #include "util.h"
-#include "watch.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/timerfd.h>
-#include <unistd.h>
+
+#define wlog(d, prio, ...) log_to((d)->wops->log, (prio), __VA_ARGS__)
 
 static void arm_timer(struct ph_daemon *d)
 {
-	struct itimerspec its = { 0 };
 	uint64_t earliest = 0;
 
 	for (struct ph_window *w = d->windows; w; w = w->next)
 		if (!earliest || w->deadline_boot < earliest)
 			earliest = w->deadline_boot;
-	if (earliest) {
-		its.it_value.tv_sec = (time_t)(earliest / NSEC_PER_SEC);
-		its.it_value.tv_nsec = (long)(earliest % NSEC_PER_SEC);
-	}
-	if (timerfd_settime(d->timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		log_errno(-errno, "timer: arm");
+	d->wops->timer_arm(d, earliest);
 }
 
 struct ph_window *window_find(struct ph_daemon *d, const struct ph_session *s, uint16_t port)
@@ -50,20 +44,20 @@ void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reason)
 	uint64_t packets = 0, bytes = 0, dur;
 
 	/* the element goes first: from here nothing new is admitted */
-	if (fw_window_close(d->fw, w->session->mark, w->port, &packets, &bytes)) {
-		log_err("window %llu: its set element could not be removed; the kernel's timeout removes it at the "
+	if (d->wops->fw_close(d, w->session->mark, w->port, &packets, &bytes)) {
+		wlog(d, LOG_ERR, "window %llu: its set element could not be removed; the kernel's timeout removes it at the "
 			"deadline, and its mark is given to no one until then", (unsigned long long)w->id);
-		mark_hold(d, w->session->mark, w->deadline_boot);
+		d->wops->mark_hold(d, w->session->mark, w->deadline_boot);
 	}
-	watch_window(d->watch, w->session->mark, w->port, 0);
-	dur = now_ns(CLOCK_BOOTTIME) - w->opened_boot;
-	record_window_close(d, w, reason, dur, packets, bytes);
-	log_notice("window %llu closed (%s) after %llu.%03llu s: tcp/%u, session %llu, %u connection(s), %llu packets, "
+	d->wops->watch_window(d, w->session->mark, w->port, 0);
+	dur = d->wops->now(CLOCK_BOOTTIME) - w->opened_boot;
+	d->wops->record_close(d, w, reason, dur, packets, bytes);
+	wlog(d, LOG_NOTICE, "window %llu closed (%s) after %llu.%03llu s: tcp/%u, session %llu, %u connection(s), %llu packets, "
 		   "%llu bytes admitted",
 		   (unsigned long long)w->id, ph_reason_name(reason), (unsigned long long)(dur / NSEC_PER_SEC),
 		   (unsigned long long)(dur % NSEC_PER_SEC / 1000000), w->port, (unsigned long long)w->session->id,
 		   w->connections, (unsigned long long)packets, (unsigned long long)bytes);
-	session_send_event(w->session, PH_EVENT_WINDOW_CLOSE, w, reason, 0, packets, bytes);
+	d->wops->session_event(w->session, PH_EVENT_WINDOW_CLOSE, w, reason, 0, packets, bytes);
 	for (pp = &d->windows; *pp; pp = &(*pp)->next) {
 		if (*pp == w) {
 			*pp = w->next;
@@ -72,7 +66,7 @@ void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reason)
 	}
 	free(w);
 	arm_timer(d);
-	metrics_write(d);
+	d->wops->metrics(d);
 }
 
 void window_close_session(struct ph_daemon *d, struct ph_session *s, uint32_t reason)
@@ -86,21 +80,6 @@ void window_close_session(struct ph_daemon *d, struct ph_session *s, uint32_t re
 	}
 }
 
-/* A process's start time (field 22 of /proc/PID/stat), 0 if it is gone. */
-static uint64_t proc_start(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long v = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (read_small_file(path, buf, sizeof(buf)))
-		return 0;
-	p = strrchr(buf, ')'); /* comm may hold blanks and parentheses */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &v) != 1)
-		return 0;
-	return v;
-}
-
 /* When this invocation of a designated process got its first window (now,
  * if this is it; then its process is given the budget's id, which its
  * later children inherit in the kernel). */
@@ -108,7 +87,7 @@ static uint64_t watch_first_window(struct ph_daemon *d, struct ph_session *s, co
 				   uint64_t now_boot)
 {
 	pid_t pid = (pid_t)e->tgid;
-	uint64_t start = pid > 0 ? proc_start(pid) : 0;
+	uint64_t start = pid > 0 ? d->wops->proc_start(pid) : 0;
 	unsigned i;
 
 	for (i = 0; i < ARRAY_SIZE(s->budget); i++) {
@@ -128,16 +107,8 @@ static uint64_t watch_first_window(struct ph_daemon *d, struct ph_session *s, co
 	s->budget[i].pid = pid;
 	s->budget[i].start = start;
 	s->budget[i].first_boot = now_boot;
-	if (!e->budget && start) {
-		int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-		/* the process may be gone, or already tagged (then by a
-		 * session, which has its own deadline): nothing to pass on */
-		if (pidfd >= 0) {
-			if (proc_start(pid) == start)
-				watch_budget_tag(d->watch, pidfd, s->budget[i].id);
-			close(pidfd);
-		}
-	}
+	if (!e->budget && start)
+		d->wops->budget_tag(d, pid, start, s->budget[i].id);
 	return now_boot;
 }
 
@@ -169,7 +140,7 @@ static int window_deadline(struct ph_daemon *d, struct ph_session *s, const stru
 void window_open(struct ph_daemon *d, struct ph_session *s, const struct ph_kevent *e)
 {
 	struct ph_chain_ref chains[PH_MAX_CHAINS];
-	uint64_t now_boot = now_ns(CLOCK_BOOTTIME), now_real = now_ns(CLOCK_REALTIME);
+	uint64_t now_boot = d->wops->now(CLOCK_BOOTTIME), now_real = d->wops->now(CLOCK_REALTIME);
 	char why[512] = "";
 	struct ph_window *w;
 	unsigned nchains;
@@ -177,16 +148,16 @@ void window_open(struct ph_daemon *d, struct ph_session *s, const struct ph_keve
 
 	w = calloc(1, sizeof(*w));
 	if (!w) {
-		session_send_event(s, PH_EVENT_WINDOW_FAILED, NULL, 0, ENOMEM, 0, 0);
+		d->wops->session_event(s, PH_EVENT_WINDOW_FAILED, NULL, 0, ENOMEM, 0, 0);
 		return;
 	}
 	r = window_deadline(d, s, e, now_boot, now_real, &w->deadline_boot, &w->deadline_real);
 	if (r) {
-		log_notice("session %llu: listen on tcp/%u by pid %u after its max_window of %u s; no window",
+		wlog(d, LOG_NOTICE, "session %llu: listen on tcp/%u by pid %u after its max_window of %u s; no window",
 			   (unsigned long long)s->id, e->port, e->tgid, s->max_window);
 		if (s->kind == S_WATCH)
-			record_refused(d, e->uid, (pid_t)e->tgid, "window", "this designated process used up its max_window");
-		session_send_event(s, PH_EVENT_WINDOW_FAILED, NULL, 0, ETIME, 0, 0);
+			d->wops->record_refused(d, e->uid, (pid_t)e->tgid, "window", "this designated process used up its max_window");
+		d->wops->session_event(s, PH_EVENT_WINDOW_FAILED, NULL, 0, ETIME, 0, 0);
 		free(w);
 		return;
 	}
@@ -198,60 +169,61 @@ void window_open(struct ph_daemon *d, struct ph_session *s, const struct ph_keve
 	w->family = e->family;
 	w->revoked_uid = w->revoked_pid = -1;
 	w->cookies[w->ncookies++] = e->cookie;
-	proc_exe(w->pid, w->exe, sizeof(w->exe));
+	d->wops->proc_exe(w->pid, w->exe, sizeof(w->exe));
 	if (s->kind == S_WATCH || !s->exe[0])
 		copy_str(s->exe, sizeof(s->exe), w->exe);
 
 	/* report connections from the first packet the element admits */
-	watch_window(d->watch, s->mark, w->port, 1);
-	r = fw_window_open(d->fw, s->mark, w->port, (w->deadline_boot - now_boot) / 1000000, why, sizeof(why));
+	d->wops->watch_window(d, s->mark, w->port, 1);
+	r = d->wops->fw_open(d, s->mark, w->port, (w->deadline_boot - now_boot) / 1000000, why, sizeof(why));
 	if (r) {
-		log_err("window %llu: not opened: %s", (unsigned long long)w->id, why);
-		record_refused(d, w->uid, w->pid, "window", why);
+		wlog(d, LOG_ERR, "window %llu: not opened: %s", (unsigned long long)w->id, why);
+		d->wops->record_refused(d, w->uid, w->pid, "window", why);
 		/* the client is told why, not only that */
-		if (s->client)
-			control_send_error(s->client, -r, "no window for tcp/%u: %s", w->port, why);
+		if (s->client) {
+			char msg[600];
+			snprintf(msg, sizeof(msg), "no window for tcp/%u: %s", w->port, why);
+			d->wops->client_error(s->client, -r, msg);
+		}
 		goto fail;
 	}
-	log_debug("window %llu: element in place %llu us after the listen", (unsigned long long)w->id,
-		  (unsigned long long)((now_ns(CLOCK_BOOTTIME) - e->ts_ns) / 1000));
-	nchains = fw_chains(d->fw, chains, PH_MAX_CHAINS);
+	wlog(d, LOG_DEBUG, "window %llu: element in place %llu us after the listen", (unsigned long long)w->id,
+		  (unsigned long long)((d->wops->now(CLOCK_BOOTTIME) - e->ts_ns) / 1000));
+	nchains = d->wops->fw_chains(d, chains, PH_MAX_CHAINS);
 	w->nchains = nchains;
 	w->opened_boot = now_boot;
 	w->opened_real = now_real;
 	/* no record, no window: an opening nobody could audit is undone */
-	r = record_window_open(d, w, chains, nchains);
+	r = d->wops->record_open(d, w, chains, nchains);
 	if (r < 0) {
 		uint64_t p, b;
-		fw_window_close(d->fw, s->mark, w->port, &p, &b);
-		log_err("window %llu: not opened, its audit record could not be written", (unsigned long long)w->id);
+		d->wops->fw_close(d, s->mark, w->port, &p, &b);
+		wlog(d, LOG_ERR, "window %llu: not opened, its audit record could not be written", (unsigned long long)w->id);
 		goto fail;
 	}
 	d->next_window_id++;
-	ids_save(d);
+	d->wops->ids_save(d);
 	w->next = d->windows;
 	d->windows = w;
-	log_notice("window %llu open: tcp/%u to session %llu (pid %d %s, mark 0x%x), %u host chain(s), closes in %llu s at "
+	wlog(d, LOG_NOTICE, "window %llu open: tcp/%u to session %llu (pid %d %s, mark 0x%x), %u host chain(s), closes in %llu s at "
 		   "the latest",
 		   (unsigned long long)w->id, w->port, (unsigned long long)s->id, (int)w->pid, w->exe[0] ? w->exe : "?",
 		   s->mark, nchains, (unsigned long long)((w->deadline_boot - now_boot + NSEC_PER_SEC - 1) / NSEC_PER_SEC));
-	session_send_event(s, PH_EVENT_WINDOW_OPEN, w, 0, 0, 0, 0);
+	d->wops->session_event(s, PH_EVENT_WINDOW_OPEN, w, 0, 0, 0, 0);
 	arm_timer(d);
-	metrics_write(d);
+	d->wops->metrics(d);
 	return;
 fail:
-	watch_window(d->watch, s->mark, w->port, 0);
-	session_send_event(s, PH_EVENT_WINDOW_FAILED, w, 0, r, 0, 0);
+	d->wops->watch_window(d, s->mark, w->port, 0);
+	d->wops->session_event(s, PH_EVENT_WINDOW_FAILED, w, 0, r, 0, 0);
 	free(w);
 }
 
 void window_on_timer(struct ph_daemon *d)
 {
-	uint64_t now = now_ns(CLOCK_BOOTTIME), ticks;
+	uint64_t now = d->wops->now(CLOCK_BOOTTIME);
 	struct ph_window *w, *next;
 
-	if (read(d->timerfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-		log_errno(-errno, "timer: read");
 	for (w = d->windows; w; w = next) {
 		next = w->next;
 		if (w->deadline_boot <= now)
@@ -264,4 +236,91 @@ void windows_shutdown(struct ph_daemon *d)
 {
 	while (d->windows)
 		window_close(d, d->windows, PH_REASON_SHUTDOWN);
+}
+
+/* ---- the verbs the kernel's reports and the control requests use ----------------------- */
+
+int window_has_listener(const struct ph_window *w, uint64_t cookie)
+{
+	for (unsigned i = 0; i < w->ncookies; i++)
+		if (w->cookies[i] == cookie)
+			return 1;
+	return 0;
+}
+
+void window_listen(struct ph_daemon *d, struct ph_session *s, const struct ph_kevent *e)
+{
+	struct ph_window *w = window_find(d, s, e->port);
+
+	if (!w) {
+		window_open(d, s, e);
+		return;
+	}
+	if (window_has_listener(w, e->cookie))
+		return;
+	if (w->ncookies < PH_MAX_LISTENERS)
+		w->cookies[w->ncookies++] = e->cookie;
+	else
+		wlog(d, LOG_WARNING, "window %llu: too many listeners; the extra one keeps no window open", (unsigned long long)w->id);
+}
+
+void window_unlisten(struct ph_daemon *d, uint64_t cookie)
+{
+	for (struct ph_window *w = d->windows; w; w = w->next) {
+		for (unsigned i = 0; i < w->ncookies; i++) {
+			if (w->cookies[i] != cookie)
+				continue;
+			w->cookies[i] = w->cookies[--w->ncookies];
+			if (w->ncookies == 0)
+				window_close(d, w, PH_REASON_LISTENER_CLOSED);
+			return;
+		}
+	}
+}
+
+void window_connection(struct ph_daemon *d, struct ph_session *s, const struct ph_kevent *e)
+{
+	struct ph_window *w = window_find(d, s, e->port);
+
+	if (!w)
+		return;
+	w->connections++;
+	for (unsigned i = 0; i < w->npeers; i++) {
+		if (w->peers[i].family == e->family && !memcmp(w->peers[i].addr, e->raddr, 16)) {
+			w->peers[i].count++;
+			return;
+		}
+	}
+	if (w->npeers < PH_MAX_PEERS) {
+		w->peers[w->npeers].family = e->family;
+		memcpy(w->peers[w->npeers].addr, e->raddr, 16);
+		w->peers[w->npeers].count = 1;
+		w->npeers++;
+	} else {
+		w->other_peer_connections++;
+	}
+}
+
+void window_keep_listeners(struct ph_daemon *d, int (*live)(void *arg, uint64_t cookie), void *arg)
+{
+	struct ph_window *w, *next;
+
+	for (w = d->windows; w; w = next) {
+		next = w->next;
+		for (unsigned i = 0; i < w->ncookies;) {
+			if (live(arg, w->cookies[i]))
+				i++;
+			else
+				w->cookies[i] = w->cookies[--w->ncookies];
+		}
+		if (w->ncookies == 0)
+			window_close(d, w, PH_REASON_LISTENER_CLOSED);
+	}
+}
+
+void window_revoke(struct ph_daemon *d, struct ph_window *w, uid_t uid, pid_t pid)
+{
+	w->revoked_uid = uid;
+	w->revoked_pid = pid;
+	window_close(d, w, PH_REASON_REVOKED);
 }
