@@ -9,6 +9,12 @@
 #include <stdio.h>
 #include <syslog.h>
 
+/* Or'ed into a priority: the line of an audited event (a window opened or
+ * closed, a refusal, the daemon's start), whose journal entry with its
+ * PORTHOLE_* fields (telemetry.c) stands for it when stderr is the journal:
+ * then the line is not written, so the journal has each event once. */
+#define LOG_AUDITED 0x10000
+
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Log "...: strerror(-err)" at LOG_ERR and return err (a negative errno). */
 int log_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -419,7 +419,7 @@ int main(int argc, char **argv)
 		d->next_window_id = (max_id > last ? max_id : last) + 1;
 		record_daemon_start(d, config_path, PH_VERSION, removed);
 		for (unsigned i = 0; i < nopen; i++) {
-			log_notice("window %llu closed (recovered): it was open when the previous daemon stopped",
+			log_msg(LOG_NOTICE | LOG_AUDITED, "window %llu closed (recovered): it was open when the previous daemon stopped",
 				   (unsigned long long)open_ids[i]);
 			record_recovered(d, open_ids[i]);
 		}
@@ -516,6 +516,6 @@ out:
 	servers_free(d);
 	tokens_free(d);
 	if (status == 0)
-		log_notice("stopped");
+		log_msg(LOG_NOTICE | LOG_AUDITED, "stopped");
 	return status;
 }

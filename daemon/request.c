@@ -17,7 +17,7 @@
 
 static int refuse(struct ph_daemon *d, struct ph_client *c, const char *request, int err, const char *why)
 {
-	log_notice("refused: %s from pid %d uid %u: %s", request, (int)c->pid, (unsigned)c->uid, why);
+	log_msg(LOG_NOTICE | LOG_AUDITED, "refused: %s from pid %d uid %u: %s", request, (int)c->pid, (unsigned)c->uid, why);
 	record_refused(d, c->uid, c->pid, request, why);
 	return control_send_error(c, err, "%s: %s", request, why);
 }
@@ -206,7 +206,7 @@ int request_handle(void *ctx, struct ph_client *c, int type, const void *payload
 	if (!c->authorized) {
 		char why[128];
 		snprintf(why, sizeof(why), "not root and not in socket_group");
-		log_notice("refused: %s request from pid %d uid %u: not root and not in group %s",
+		log_msg(LOG_NOTICE | LOG_AUDITED, "refused: %s request from pid %d uid %u: not root and not in group %s",
 			   ph_msg_type_name((uint32_t)type), (int)c->pid, (unsigned)c->uid, d->cfg.socket_group);
 		record_refused(d, c->uid, c->pid, ph_msg_type_name((uint32_t)type), why);
 		control_send_error(c, EACCES, "permission denied: uid %u is not root and not in group '%s'",

@@ -164,7 +164,7 @@ void server_close(struct ph_daemon *d, unsigned i, uint32_t reason)
 	w->open = 0;
 	guard_idle(d);
 	OPS->record_close(d, i, reason, dur, adm - w->admitted0, drop - w->dropped0);
-	srvlog(d, LOG_NOTICE, "window %llu closed (%s) after %llu s: guarded tcp/%u to %s, %llu request(s) admitted, %llu dropped",
+	srvlog(d, LOG_NOTICE | LOG_AUDITED, "window %llu closed (%s) after %llu s: guarded tcp/%u to %s, %llu request(s) admitted, %llu dropped",
 		   (unsigned long long)w->id, ph_reason_name(reason), (unsigned long long)(dur / NSEC_PER_SEC),
 		   sv->ports[0], sv->arg, (unsigned long long)(adm - w->admitted0), (unsigned long long)(drop - w->dropped0));
 	w->session = NULL;
@@ -278,7 +278,7 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	d->next_window_id++;
 	OPS->ids_save(d);
 	w->last_refusal[0] = '\0';
-	srvlog(d, LOG_NOTICE, "window %llu open: guarded tcp/%u to %s (%s, cgroup %s), %u guard rule(s) in the host's chains%s",
+	srvlog(d, LOG_NOTICE | LOG_AUDITED, "window %llu open: guarded tcp/%u to %s (%s, cgroup %s), %u guard rule(s) in the host's chains%s",
 		   (unsigned long long)w->id, sv->ports[0], sv->arg, why, sv->cgroup, OPS->fw_guard_rules(d),
 		   span ? "" : ", no deadline (always)");
 	arm_srv_timer(d);

@@ -52,7 +52,7 @@ void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reason)
 	d->wops->watch_window(d, w->session->mark, w->port, 0);
 	dur = d->wops->now(CLOCK_BOOTTIME) - w->opened_boot;
 	d->wops->record_close(d, w, reason, dur, packets, bytes);
-	wlog(d, LOG_NOTICE, "window %llu closed (%s) after %llu.%03llu s: tcp/%u, session %llu, %u connection(s), %llu packets, "
+	wlog(d, LOG_NOTICE | LOG_AUDITED, "window %llu closed (%s) after %llu.%03llu s: tcp/%u, session %llu, %u connection(s), %llu packets, "
 		   "%llu bytes admitted",
 		   (unsigned long long)w->id, ph_reason_name(reason), (unsigned long long)(dur / NSEC_PER_SEC),
 		   (unsigned long long)(dur % NSEC_PER_SEC / 1000000), w->port, (unsigned long long)w->session->id,
@@ -205,7 +205,7 @@ void window_open(struct ph_daemon *d, struct ph_session *s, const struct ph_keve
 	d->wops->ids_save(d);
 	w->next = d->windows;
 	d->windows = w;
-	wlog(d, LOG_NOTICE, "window %llu open: tcp/%u to session %llu (pid %d %s, mark 0x%x), %u host chain(s), closes in %llu s at "
+	wlog(d, LOG_NOTICE | LOG_AUDITED, "window %llu open: tcp/%u to session %llu (pid %d %s, mark 0x%x), %u host chain(s), closes in %llu s at "
 		   "the latest",
 		   (unsigned long long)w->id, w->port, (unsigned long long)s->id, (int)w->pid, w->exe[0] ? w->exe : "?",
 		   s->mark, nchains, (unsigned long long)((w->deadline_boot - now_boot + NSEC_PER_SEC - 1) / NSEC_PER_SEC));

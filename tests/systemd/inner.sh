@@ -475,8 +475,16 @@ print("%d entries; %s" % (len(ents), " ".join("%s=%s" % (k, str(e[k])[:60]) for 
 		else say "$name ($id): $out"; ok=0
 		fi
 	done
+	# log once: with stderr connected to the journal, an audited event is its
+	# structured entry alone (no second, plain line from stderr)
+	local wid n
+	wid=$(journalctl -u portholed.service MESSAGE_ID=5e65d4fa50704e289e93d87686824925 -o cat --no-pager 2>/dev/null |
+		sed -n 's/^window \([0-9]*\) open.*/\1/p' | tail -n1)
+	n=$(journalctl -u portholed.service -o cat --no-pager 2>/dev/null | grep -cE "(^|portholed: )window ${wid:-x} open")
+	say "window ${wid:-?} open: $n line(s) in the journal"
+	[ -n "$wid" ] && [ "$n" = 1 ] || { say "an audited event is in the journal more than once (or not at all)"; ok=0; }
 	if [ $ok = 1 ]; then
-		pass "7 journalctl -u portholed MESSAGE_ID=... finds daemon-start, daemon-stop, window-open, window-close with their PORTHOLE_* fields"
+		pass "7 journalctl -u portholed MESSAGE_ID=... finds daemon-start, daemon-stop, window-open, window-close with their PORTHOLE_* fields, each event once"
 	else
 		fail "7 journal entries with MESSAGE_IDs and PORTHOLE_* fields"
 	fi

@@ -53,6 +53,7 @@ static struct {
 
 static void f_log(int prio, const char *msg)
 {
+	prio &= LOG_PRIMASK; /* LOG_AUDITED: a sink's business */
 	if (prio >= 0 && prio <= LOG_DEBUG)
 		fk.logged[prio]++;
 	snprintf(fk.last_log, sizeof(fk.last_log), "%s", msg);
