@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The firewall backend (see firewall.h).
+/* The firewall backend (see firewall.h): its life (sweep, owner table,
+ * teardown), windows (elements, the host rules while any is open, and their
+ * linger after the last), and ruleset-change notifications. Reading and
+ * reconciling the host: fwhost.c; server windows: fwserver.c.
  *
  * Host rules are reconciled, never tracked by handle alone: a scan at a
  * known ruleset generation finds every rule carrying our tag (in either
@@ -9,12 +12,10 @@
  * reuses the last scan while its generation is current, so the fast path is
  * one batch. Window elements live in our owner table, which nobody else can
  * change: they need no generation. */
-#include "firewall.h"
+#include "fwpriv.h"
 #include "log.h"
-#include "nftguard.h"
 #include "nftrule.h"
 #include "nftscan.h"
-#include "nl.h"
 #include "util.h"
 
 #include <errno.h>
@@ -23,358 +24,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/netfilter.h>
-#include <linux/netfilter/nf_tables.h>
-#include <libnftnl/common.h>
-#include <libnftnl/rule.h>
-
-#define MAX_HOST_RULES (PH_MAX_CHAINS * PH_MAX_PORTS)
-#define RECONCILE_ROUNDS 16
-
-struct host_rule {
-	struct ph_chain_ref chain;
-	uint16_t port;
-	uint64_t handle;
-};
-
-struct ph_fw {
-	const struct ph_config *cfg;
-	struct ph_nl *nl;
-	int monfd;
-	int joined;
-	unsigned nwin;
-	int degraded;             /* the host rules could not be put back after a change */
-	/* the host as of generation genid (valid: we know it is current) */
-	int valid;
-	uint32_t genid;
-	struct ph_chain_ref targets[PH_MAX_CHAINS];
-	unsigned ntargets;
-	struct host_rule rules[MAX_HOST_RULES]; /* ours, present at genid */
-	unsigned nrules;
-	struct nft_scan scan;                   /* scratch */
-	/* server windows */
-	uint32_t cand, guarded;                 /* their marks (cfg->nsrv > 0) */
-	unsigned nsrvwin;                       /* open server windows */
-	uint32_t levels;                        /* cgroup levels with a rule in our prerouting chain */
-	unsigned nguard;                        /* guard rules in the host's chains, as last placed */
-};
-
-static int chain_eq(const struct ph_chain_ref *a, const struct ph_chain_ref *b)
-{
-	return a->family == b->family && !strcmp(a->table, b->table) && !strcmp(a->chain, b->chain);
-}
-
-/* ---- reading the host ------------------------------------------------------------ */
-
-struct rules_scan {
-	struct ph_fw *f;
-	int overflow;
-};
-
-static int rules_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct rules_scan *rs = data;
-	struct ph_fw *f = rs->f;
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	uint16_t port = 0;
-
-	if (!r)
-		return MNL_CB_ERROR;
-	/* a server window's guard rules have their own books (guard_sync) */
-	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && nr_is_ours(r, &port) && !nr_is_guard(r, NULL)) {
-		const char *t = nftnl_rule_get_str(r, NFTNL_RULE_TABLE), *c = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
-		int fam = (int)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY);
-		/* our own table's rules carry no tag; never ours to sweep */
-		if (t && c && !(fam == NFPROTO_INET && !strcmp(t, PH_TABLE))) {
-			if (f->nrules < MAX_HOST_RULES) {
-				struct host_rule *h = &f->rules[f->nrules++];
-				h->chain.family = fam;
-				copy_str(h->chain.table, PH_NAME_LEN, t);
-				copy_str(h->chain.chain, PH_NAME_LEN, c);
-				h->port = port;
-				h->handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
-			} else {
-				rs->overflow = 1;
-			}
-		}
-	}
-	nftnl_rule_free(r);
-	return MNL_CB_OK;
-}
-
-static struct nlmsghdr *build_rule_dump(char *buf, uint32_t seq, void *arg)
-{
-	(void)arg;
-	return nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_UNSPEC, NLM_F_DUMP, seq);
-}
-
-/* Read the generation first: what the scan sees can only be newer, and a
- * batch bound to it is refused if it is. */
-static int scan_host(struct ph_fw *f)
-{
-	struct rules_scan rs = { .f = f };
-	int r;
-
-	f->valid = 0;
-	r = nl_genid(f->nl, &f->genid);
-	if (r)
-		return r;
-	r = nft_scan(f->nl, f->cfg, &f->scan);
-	if (r)
-		return r;
-	if (f->scan.overflow)
-		log_warn("nft: more than %d base chains; only the first are considered", NFT_INSPECT_MAX);
-	f->ntargets = 0;
-	for (unsigned i = 0; i < f->scan.count; i++) {
-		const struct nft_chain_info *c = &f->scan.chains[i];
-		if (c->cls != CHAIN_TARGET)
-			continue;
-		if (f->ntargets == PH_MAX_CHAINS) {
-			log_warn("nft: more than %d target chains; using the first %d", PH_MAX_CHAINS, PH_MAX_CHAINS);
-			break;
-		}
-		f->targets[f->ntargets++] = c->ref;
-	}
-	f->nrules = 0;
-	r = nl_request(f->nl, build_rule_dump, NULL, rules_cb, &rs);
-	if (r)
-		return r;
-	if (rs.overflow)
-		return -E2BIG;
-	f->valid = 1;
-	return 0;
-}
-
-/* ---- reconciling -------------------------------------------------------------------- */
-
-static int want_rule(const struct ph_fw *f, int want, const struct ph_chain_ref *c, uint16_t port)
-{
-	if (!want)
-		return 0;
-	for (unsigned i = 0; i < f->ntargets; i++)
-		if (chain_eq(&f->targets[i], c))
-			for (unsigned p = 0; p < f->cfg->nports; p++)
-				if (f->cfg->ports[p] == port)
-					return 1;
-	return 0;
-}
-
-static int have_rule(const struct ph_fw *f, const struct ph_chain_ref *c, uint16_t port)
-{
-	for (unsigned i = 0; i < f->nrules; i++)
-		if (chain_eq(&f->rules[i].chain, c) && f->rules[i].port == port)
-			return 1;
-	return 0;
-}
-
-/* A table owned by another process, with a chain that can drop: nobody but
- * its owner may add porthole's rule there. Judged on the last scan. */
-static int owned_blocker(const struct ph_fw *f, char *why, size_t whylen)
-{
-	for (unsigned i = 0; i < f->scan.count; i++) {
-		const struct nft_chain_info *c = &f->scan.chains[i];
-		if (c->cls == CHAIN_OWNED && chain_may_drop(c)) {
-			snprintf(why, whylen,
-				 "table %s %s is owned by another process (firewalld >= 2.2: NftablesTableOwner=yes) and its "
-				 "chain %s can drop: set NftablesTableOwner=no in firewalld.conf, or add "
-				 "'meta l4proto tcp meta mark & 0x%x == 0x%x accept' to that chain yourself and set chains = none",
-				 family_name(c->ref.family), c->ref.table, c->ref.chain, f->cfg->mark_mask, f->cfg->mark);
-			return -EPERM;
-		}
-	}
-	return 0;
-}
-
-struct elem { uint32_t mark; uint16_t port; uint64_t timeout_ms; };
-
-/* One batch: fill it, commit it, map the verdict. res (the caller's, for
- * echoed handles and the kernel's words) is filled; *idx names the message
- * that failed (-1: the batch as a whole). */
-static int run_batch(struct ph_fw *f, int use_genid, int (*fill)(struct nl_batch *, void *), void *arg,
-		     struct nl_result *res, int *idx)
-{
-	struct nl_batch *b = nl_batch_begin(f->nl, use_genid, f->genid);
-	int r;
-
-	*idx = -1;
-	memset(res, 0, sizeof(*res));
-	if (!b)
-		return -ENOMEM;
-	r = fill(b, arg);
-	if (r) {
-		nl_batch_abort(b);
-		return r;
-	}
-	r = nl_batch_commit(b, res);
-	return r ? r : nl_result_error(res, idx);
-}
-
-struct host_change {
-	struct ph_fw *f;
-	const unsigned *del_idx;
-	unsigned ndel;
-	const struct ph_chain_ref *add_c;
-	const uint16_t *add_p;
-	unsigned nadd;
-	const struct elem *el;
-};
-
-static int fill_host_change(struct nl_batch *b, void *arg)
-{
-	const struct host_change *hc = arg;
-	const struct ph_fw *f = hc->f;
-	int r = 0;
-
-	for (unsigned i = 0; !r && i < hc->ndel; i++) {
-		const struct host_rule *h = &f->rules[hc->del_idx[i]];
-		struct nftnl_rule *rule = nftnl_rule_alloc();
-		if (!rule)
-			return -ENOMEM;
-		nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, (uint32_t)h->chain.family);
-		nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, h->chain.table);
-		nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, h->chain.chain);
-		nftnl_rule_set_u64(rule, NFTNL_RULE_HANDLE, h->handle);
-		r = nr_batch_rule(b, rule, 0);
-	}
-	for (unsigned i = 0; !r && i < hc->nadd; i++) {
-		struct nftnl_rule *rule = nr_host_rule(&hc->add_c[i], hc->add_p[i], f->cfg->mark, f->cfg->mark_mask);
-		r = rule ? nr_batch_rule(b, rule, 1) : -ENOMEM;
-	}
-	if (!r && hc->el)
-		r = nr_add_element(b, hc->el->mark, hc->el->port, hc->el->timeout_ms);
-	return r;
-}
-
-/* One batch bound to f->genid: add missing host rules, delete surplus ones,
- * and the element when given. -ERESTART: the host moved; scan again. */
-static int reconcile_once(struct ph_fw *f, int want, const struct elem *el, unsigned *added, char *why, size_t whylen)
-{
-	struct ph_chain_ref add_c[MAX_HOST_RULES];
-	uint16_t add_p[MAX_HOST_RULES];
-	unsigned nadd = 0, del_idx[MAX_HOST_RULES], ndel = 0, seen_dup[MAX_HOST_RULES] = { 0 };
-	struct nl_result *res;
-	int r, idx;
-
-	for (unsigned i = 0; i < f->nrules; i++) {
-		int dup = 0;
-		for (unsigned j = 0; j < i; j++)
-			if (!seen_dup[j] && chain_eq(&f->rules[j].chain, &f->rules[i].chain) && f->rules[j].port == f->rules[i].port)
-				dup = 1;
-		if (dup || !want_rule(f, want, &f->rules[i].chain, f->rules[i].port)) {
-			del_idx[ndel++] = i;
-			seen_dup[i] = 1;
-		}
-	}
-	for (unsigned c = 0; want && c < f->ntargets; c++)
-		for (unsigned p = 0; p < f->cfg->nports; p++)
-			if (!have_rule(f, &f->targets[c], f->cfg->ports[p])) {
-				add_c[nadd] = f->targets[c];
-				add_p[nadd++] = f->cfg->ports[p];
-			}
-	*added = nadd;
-	if (want && f->cfg->chains_mode != PH_CHAINS_NONE && owned_blocker(f, why, whylen))
-		return -EPERM;
-	if (want && f->cfg->chains_mode == PH_CHAINS_LIST && f->ntargets == 0) {
-		snprintf(why, whylen, "none of the configured chains exists");
-		return -ENOENT;
-	}
-	if (!nadd && !ndel && !el)
-		return 0;
-	res = malloc(sizeof(*res));
-	if (!res)
-		return -ENOMEM;
-	{
-		struct host_change hc = { f, del_idx, ndel, add_c, add_p, nadd, el };
-		r = run_batch(f, 1, fill_host_change, &hc, res, &idx);
-	}
-	if (r == -ERESTART || r == -EINTR) {
-		free(res);
-		return -ERESTART;
-	}
-	if (r) {
-		if (idx >= 0 && (unsigned)idx < ndel)
-			snprintf(why, whylen, "removing porthole's rule from %s %s %s: %s%s%s",
-				 family_name(f->rules[del_idx[idx]].chain.family), f->rules[del_idx[idx]].chain.table,
-				 f->rules[del_idx[idx]].chain.chain, strerror(-r), res->extack[0] ? ": " : "", res->extack);
-		else if (idx >= 0 && (unsigned)idx < ndel + nadd)
-			snprintf(why, whylen, "adding porthole's rule to %s %s %s: %s%s%s",
-				 family_name(add_c[idx - ndel].family), add_c[idx - ndel].table, add_c[idx - ndel].chain,
-				 strerror(-r), res->extack[0] ? ": " : "", res->extack);
-		else
-			snprintf(why, whylen, "nftables refused the window: %s%s%s", strerror(-r),
-				 res->extack[0] ? ": " : "", res->extack);
-		free(res);
-		/* a rule deleted under us (ENOENT) or a busy chain: look again */
-		return r == -ENOENT || r == -EBUSY ? -ERESTART : r;
-	}
-	/* committed: generation genid + 1 is ours, and we know what it holds */
-	{
-		struct host_rule keep[MAX_HOST_RULES];
-		unsigned nkeep = 0;
-		for (unsigned i = 0; i < f->nrules; i++) {
-			int gone = 0;
-			for (unsigned j = 0; j < ndel; j++)
-				gone |= del_idx[j] == i;
-			if (!gone)
-				keep[nkeep++] = f->rules[i];
-		}
-		for (unsigned i = 0; i < nadd && nkeep < MAX_HOST_RULES; i++) {
-			keep[nkeep].chain = add_c[i];
-			keep[nkeep].port = add_p[i];
-			keep[nkeep].handle = res->handle[ndel + i];
-			if (!keep[nkeep].handle)
-				f->valid = 0; /* no echo: the next scan finds it by its tag */
-			nkeep++;
-		}
-		memcpy(f->rules, keep, nkeep * sizeof(keep[0]));
-		f->nrules = nkeep;
-		f->genid++;
-	}
-	free(res);
-	return 0;
-}
-
-static int reconcile(struct ph_fw *f, int want, const struct elem *el, unsigned *added, char *why, size_t whylen)
-{
-	int r = -ERESTART;
-
-	*added = 0;
-	if (f->cfg->chains_mode == PH_CHAINS_NONE && !el)
-		return 0;
-	for (int round = 0; round < RECONCILE_ROUNDS && r == -ERESTART; round++) {
-		if (!f->valid || round > 0) {
-			r = scan_host(f);
-			if (r == -EINTR) {
-				r = -ERESTART; /* the ruleset changed during the dump: again */
-				continue;
-			}
-			if (r) {
-				snprintf(why, whylen, "reading the ruleset: %s", strerror(-r));
-				return r;
-			}
-		}
-		r = reconcile_once(f, want, el, added, why, whylen);
-	}
-	if (r == -ERESTART)
-		snprintf(why, whylen, "the ruleset kept changing under porthole (%d tries)", RECONCILE_ROUNDS);
-	return r;
-}
-
-/* ---- life -------------------------------------------------------------------------- */
-
-static int commit_simple(struct ph_fw *f, int (*fill)(struct nl_batch *, void *), void *arg, char *why, size_t whylen)
-{
-	struct nl_result *res = malloc(sizeof(*res));
-	int r, idx;
-
-	if (!res)
-		return -ENOMEM;
-	r = run_batch(f, 0, fill, arg, res, &idx);
-	if (r && why)
-		snprintf(why, whylen, "%s%s%s", strerror(-r), res->extack[0] ? ": " : "", res->extack);
-	free(res);
-	return r;
-}
 
 static int fill_del_table(struct nl_batch *b, void *arg)
 {
@@ -392,8 +41,6 @@ static int fill_add_table(struct nl_batch *b, void *arg)
 		r = nr_add_servers_set(b) || nr_add_guard_own_rules(b, f->cand, f->guarded, cfg->mark_mask) ? -ENOMEM : 0;
 	return r;
 }
-
-static int guard_sync(struct ph_fw *f, int want, char *why, size_t whylen);
 
 int fw_open(struct ph_fw **out, const struct ph_config *cfg, unsigned *swept, char *why, size_t whylen)
 {
@@ -423,7 +70,7 @@ int fw_open(struct ph_fw **out, const struct ph_config *cfg, unsigned *swept, ch
 	}
 	/* leftovers: host rules of a daemon that died (or of a saved ruleset
 	 * restored at boot), and a table of ours that lost its owner flag */
-	r = scan_host(f);
+	r = fw_scan_host(f);
 	if (r) {
 		snprintf(why, whylen, "reading the ruleset: %s", strerror(-r));
 		goto fail;
@@ -436,23 +83,23 @@ int fw_open(struct ph_fw **out, const struct ph_config *cfg, unsigned *swept, ch
 			r = -EEXIST;
 			goto fail;
 		}
-		r = commit_simple(f, fill_del_table, NULL, why, whylen);
+		r = fw_commit(f, fill_del_table, NULL, why, whylen);
 		if (r)
 			goto fail;
 		f->valid = 0;
 	}
 	if (f->nrules) {
-		r = reconcile(f, 0, NULL, &added, why, whylen);
+		r = fw_reconcile(f, 0, NULL, &added, why, whylen);
 		if (r)
 			goto fail;
 	}
 	/* a dead daemon's guard rules too (they admit nothing without our table) */
-	r = guard_sync(f, 0, why, whylen);
+	r = fw_guard_sync(f, 0, why, whylen);
 	if (r)
 		goto fail;
 	*swept += f->nguard;
 	f->nguard = 0;
-	r = commit_simple(f, fill_add_table, f, why, whylen);
+	r = fw_commit(f, fill_add_table, f, why, whylen);
 	if (r) {
 		char tmp[256];
 		snprintf(tmp, sizeof(tmp), "%s", why);
@@ -476,11 +123,11 @@ void fw_close(struct ph_fw *f)
 		return;
 	if (f->nl) {
 		if (f->nwin || f->nrules)
-			reconcile(f, 0, NULL, &added, why, sizeof(why));
+			fw_reconcile(f, 0, NULL, &added, why, sizeof(why));
 		if (f->nsrvwin || f->nguard)
-			guard_sync(f, 0, why, sizeof(why));
+			fw_guard_sync(f, 0, why, sizeof(why));
 		/* the kernel drops an owner table with our socket; be explicit */
-		commit_simple(f, fill_del_table, NULL, NULL, 0);
+		fw_commit(f, fill_del_table, NULL, NULL, 0);
 		nl_close(f->nl);
 	}
 	if (f->monfd >= 0)
@@ -550,19 +197,19 @@ int fw_blocked(struct ph_fw *f, char *why, size_t whylen)
 		}
 	}
 	if (!f->valid) {
-		r = scan_host(f);
+		r = fw_scan_host(f);
 		if (r) {
 			snprintf(why, whylen, "reading the ruleset: %s", strerror(-r));
 			return r;
 		}
 	}
-	return owned_blocker(f, why, whylen);
+	return fw_owned_blocker(f, why, whylen);
 	return 0;
 }
 
 /* ---- windows ---------------------------------------------------------------------------- */
 
-static void monitor_join(struct ph_fw *f, int join)
+void fw_monitor_join(struct ph_fw *f, int join)
 {
 	if (f->joined == join)
 		return;
@@ -594,18 +241,18 @@ int fw_window_open(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t timeo
 		/* subscribe first: a reload right after our insert is seen.
 		 * Degraded (the host rules could not be put back after a
 		 * change): no element-only window until they are back */
-		monitor_join(f, 1);
+		fw_monitor_join(f, 1);
 		r = fw_blocked(f, why, whylen);
 		if (!r)
-			r = reconcile(f, 1, &el, &added, why, whylen);
+			r = fw_reconcile(f, 1, &el, &added, why, whylen);
 		if (r) {
 			if (!f->nsrvwin && !f->nwin)
-				monitor_join(f, 0);
+				fw_monitor_join(f, 0);
 			return r;
 		}
 		f->degraded = 0;
 	} else {
-		r = commit_simple(f, fill_elem, &el, why, whylen);
+		r = fw_commit(f, fill_elem, &el, why, whylen);
 		if (r)
 			return r;
 	}
@@ -630,7 +277,7 @@ int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *pac
 		r = 0; /* the kernel's timeout took it already */
 	else
 		for (int tries = 0; tries < 3; tries++) {
-			r = commit_simple(f, fill_elem, &el, why, sizeof(why));
+			r = fw_commit(f, fill_elem, &el, why, sizeof(why));
 			if (r == -ENOENT)
 				r = 0; /* the kernel's timeout took it between the two */
 			if (!r)
@@ -649,12 +296,12 @@ int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *pac
 		f->degraded = 0;
 		/* nothing carries the mark any more: the host rules admit nothing,
 		 * so a failure here leaves no hole; still, say so and retry */
-		r = reconcile(f, 0, NULL, &added, why, sizeof(why));
+		r = fw_reconcile(f, 0, NULL, &added, why, sizeof(why));
 		if (r)
 			log_err("nft: removing porthole's rules from the host's chains: %s (they admit nothing without a "
 				"window; retried at the next change)", why);
 		if (!f->nsrvwin)
-			monitor_join(f, 0);
+			fw_monitor_join(f, 0);
 	}
 	return err;
 }
@@ -675,7 +322,7 @@ int fw_on_change(struct ph_fw *f, unsigned *restored)
 		return 0;
 	if (f->nsrvwin) {
 		unsigned before = f->nguard;
-		r = guard_sync(f, 1, why, sizeof(why));
+		r = fw_guard_sync(f, 1, why, sizeof(why));
 		if (r)
 			log_err("nft: placing the guard rules of server windows after a ruleset change: %s (guarded "
 				"connections are dropped until they are back)", why);
@@ -684,7 +331,7 @@ int fw_on_change(struct ph_fw *f, unsigned *restored)
 	}
 	if (!f->nwin)
 		return 0;
-	r = reconcile(f, 1, NULL, restored, why, sizeof(why));
+	r = fw_reconcile(f, 1, NULL, restored, why, sizeof(why));
 	f->degraded = r != 0;
 	if (r)
 		log_err("nft: putting porthole's rules back after a ruleset change: %s (new windows are refused until "
@@ -692,227 +339,3 @@ int fw_on_change(struct ph_fw *f, unsigned *restored)
 	return r;
 }
 
-/* ---- server windows -------------------------------------------------------------------- */
-
-struct guard_change {
-	const struct ph_fw *f;
-	const struct nft_guard_have *have;
-	unsigned nhave;
-	const struct nft_guard_item *items;
-	unsigned nitems;
-	const uint16_t *ports;
-	unsigned nports;
-};
-
-static int fill_guard(struct nl_batch *b, void *arg)
-{
-	const struct guard_change *g = arg;
-	int r = 0;
-
-	for (unsigned i = 0; !r && i < g->nhave; i++) {
-		struct nftnl_rule *rule = nftnl_rule_alloc();
-		if (!rule)
-			return -ENOMEM;
-		nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, (uint32_t)g->have[i].chain.family);
-		nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, g->have[i].chain.table);
-		nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, g->have[i].chain.chain);
-		nftnl_rule_set_u64(rule, NFTNL_RULE_HANDLE, g->have[i].handle);
-		r = nr_batch_rule(b, rule, 0);
-	}
-	for (unsigned i = 0; !r && i < g->nitems; i++) {
-		const struct nft_guard_item *it = &g->items[i];
-		for (unsigned p = 0; !r && p < g->nports; p++)
-			for (int accept = 0; !r && accept <= 1; accept++) {
-				struct nftnl_rule *rule = nr_guard_rule_for(&it->chain, it->drop, it->digest, accept, g->ports[p],
-									    g->f->cand, g->f->guarded, g->f->cfg->mark_mask);
-				r = rule ? nr_batch_rule_at(b, rule, it->before) : -ENOMEM;
-			}
-	}
-	return r;
-}
-
-/* is what is there exactly what the plan asks for (same places, same drops)? */
-static int guard_matches(const struct nft_guard_have *have, unsigned nhave, const struct nft_guard_item *items,
-			 unsigned nitems, const uint16_t *ports, unsigned nports)
-{
-	unsigned used[NFT_GUARD_MAX * 2] = { 0 };
-
-	if (nhave != nitems * nports * 2 || nhave > ARRAY_SIZE(used))
-		return 0;
-	for (unsigned i = 0; i < nitems; i++)
-		for (unsigned p = 0; p < nports; p++)
-			for (int accept = 0; accept <= 1; accept++) {
-				int found = 0;
-				for (unsigned j = 0; j < nhave && !found; j++) {
-					const struct nft_guard_have *h = &have[j];
-					if (!used[j] && chain_eq(&h->chain, &items[i].chain) && h->anchor == items[i].before &&
-					    h->digest == items[i].digest && h->port == ports[p] && h->accept == accept) {
-						used[j] = 1;
-						found = 1;
-					}
-				}
-				if (!found)
-					return 0;
-			}
-	return 1;
-}
-
-/* Place (want) or remove the guard rules, in one batch bound to the
- * generation they were planned at. */
-static int guard_sync(struct ph_fw *f, int want, char *why, size_t whylen)
-{
-	uint16_t ports[PH_MAX_PORTS];
-	unsigned nports = 0;
-	int r = -ERESTART;
-
-	for (unsigned i = 0; i < f->cfg->nsrv; i++)
-		for (unsigned p = 0; p < f->cfg->srv[i].nports; p++) {
-			int dup = 0;
-			for (unsigned q = 0; q < nports; q++)
-				dup |= ports[q] == f->cfg->srv[i].ports[p];
-			if (!dup && nports < PH_MAX_PORTS)
-				ports[nports++] = f->cfg->srv[i].ports[p];
-		}
-	if (want && f->cfg->chains_mode == PH_CHAINS_NONE)
-		return 0; /* static mode: the admin placed them */
-	for (int round = 0; round < RECONCILE_ROUNDS && r == -ERESTART; round++) {
-		struct nft_guard_item *items = calloc(NFT_GUARD_MAX, sizeof(*items));
-		struct nft_guard_have *have = calloc(NFT_GUARD_MAX * 2, sizeof(*have));
-		struct nft_ruleset *rs = NULL;
-		struct nl_result *res = malloc(sizeof(*res));
-		unsigned nitems = 0, nhave;
-		int idx;
-
-		r = !items || !have || !res ? -ENOMEM : scan_host(f);
-		if (!r)
-			r = nft_ruleset_read(f->nl, &rs);
-		if (r == -EINTR)
-			r = -ERESTART;
-		else if (r)
-			snprintf(why, whylen, "reading the ruleset: %s", strerror(-r));
-		if (!r && want)
-			r = nft_guard_plan(rs, &f->scan, items, NFT_GUARD_MAX, &nitems, why, whylen);
-		if (!r) {
-			nhave = nft_guard_have(rs, have, NFT_GUARD_MAX * 2);
-			if (!guard_matches(have, nhave, items, nitems, ports, nports)) {
-				struct guard_change g = { f, have, nhave, items, nitems, ports, nports };
-				if (nitems * nports * 2 > NFT_GUARD_MAX * 2) {
-					snprintf(why, whylen, "too many places where the host drops for guarded windows");
-					r = -E2BIG;
-				} else {
-					r = run_batch(f, 1, fill_guard, &g, res, &idx);
-					if (r == -ERESTART || r == -EINTR || r == -ENOENT || r == -EBUSY)
-						r = -ERESTART;
-					else if (r)
-						snprintf(why, whylen, "placing the guard rules of a server window: %s%s%s",
-							 strerror(-r), res->extack[0] ? ": " : "", res->extack);
-					else
-						f->valid = 0;
-				}
-			}
-			if (!r)
-				f->nguard = want ? nitems * nports * 2 : nhave;
-		}
-		nft_ruleset_free(rs);
-		free(items);
-		free(have);
-		free(res);
-	}
-	if (r == -ERESTART)
-		snprintf(why, whylen, "the ruleset kept changing under porthole (%d tries)", RECONCILE_ROUNDS);
-	return r;
-}
-
-struct srv_elem {
-	const struct ph_fw *f;
-	uint64_t cgid;
-	unsigned level;
-	uint16_t port;
-	uint64_t timeout_ms;
-	int add, add_level;
-};
-
-static int fill_srv_elem(struct nl_batch *b, void *arg)
-{
-	const struct srv_elem *e = arg;
-
-	if (e->add_level) {
-		struct nftnl_rule *r = nr_server_rule(e->level, e->f->cand, e->f->cfg->mark_mask);
-		if (!r || nr_batch_rule(b, r, 1))
-			return -ENOMEM;
-	}
-	return nr_server_element(b, e->cgid, e->port, e->timeout_ms, e->add);
-}
-
-int fw_server_open(struct ph_fw *f, uint64_t cgid, unsigned level, uint16_t port, uint64_t timeout_ms, char *why,
-		   size_t whylen)
-{
-	struct srv_elem e = { f, cgid, level, port, timeout_ms, 1, 0 };
-	int r;
-
-	if (!f->cfg->nsrv || level == 0 || level > 31) {
-		snprintf(why, whylen, "no server windows configured");
-		return -EINVAL;
-	}
-	if (f->nsrvwin == 0) {
-		monitor_join(f, 1);
-		r = fw_blocked(f, why, whylen);
-		if (!r)
-			r = guard_sync(f, 1, why, whylen);
-		if (r) {
-			if (!f->nwin)
-				monitor_join(f, 0);
-			return r;
-		}
-	}
-	e.add_level = !(f->levels & (1u << level));
-	r = commit_simple(f, fill_srv_elem, &e, why, whylen);
-	if (r) {
-		if (f->nsrvwin == 0) {
-			char tmp[256];
-			guard_sync(f, 0, tmp, sizeof(tmp));
-			if (!f->nwin)
-				monitor_join(f, 0);
-		}
-		return r;
-	}
-	f->levels |= 1u << level;
-	f->nsrvwin++;
-	return 0;
-}
-
-int fw_server_close(struct ph_fw *f, uint64_t cgid, uint16_t port)
-{
-	struct srv_elem e = { f, cgid, 0, port, 0, 0, 0 };
-	char why[512];
-	int r = 0, err = 0;
-
-	for (int tries = 0; tries < 3; tries++) {
-		r = commit_simple(f, fill_srv_elem, &e, why, sizeof(why));
-		if (r == -ENOENT)
-			r = 0; /* the kernel's timeout took it */
-		if (!r)
-			break;
-	}
-	if (r) {
-		log_err("nft: removing the element of a server window (cgroup %llu port %u) failed (%s): it admits until "
-			"its deadline", (unsigned long long)cgid, port, why);
-		err = r;
-	}
-	if (f->nsrvwin)
-		f->nsrvwin--;
-	if (f->nsrvwin == 0) {
-		r = guard_sync(f, 0, why, sizeof(why));
-		if (r)
-			log_err("nft: removing the guard rules from the host's chains: %s (they admit nothing without a "
-				"window)", why);
-		if (!f->nwin)
-			monitor_join(f, 0);
-	}
-	return err;
-}
-
-unsigned fw_guard_rules(const struct ph_fw *f)
-{
-	return f->nguard;
-}

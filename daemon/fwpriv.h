@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What the firewall backend's files share (firewall.c: life, windows and the
+ * linger; fwhost.c: reading the host and reconciling porthole's rules in its
+ * chains; fwserver.c: server windows and their guard rules). Nothing outside
+ * these three files includes it: the rest of the daemon sees firewall.h. */
+#ifndef PORTHOLE_FWPRIV_H
+#define PORTHOLE_FWPRIV_H
+
+#include "firewall.h"
+#include "nftscan.h"
+#include "nl.h"
+
+#include <string.h>
+
+#define MAX_HOST_RULES (PH_MAX_CHAINS * PH_MAX_PORTS)
+#define RECONCILE_ROUNDS 16
+
+struct elem { uint32_t mark; uint16_t port; uint64_t timeout_ms; };
+
+struct host_rule {
+	struct ph_chain_ref chain;
+	uint16_t port;
+	uint64_t handle;
+};
+
+struct ph_fw {
+	const struct ph_config *cfg;
+	struct ph_nl *nl;
+	int monfd;
+	int joined;
+	unsigned nwin;
+	int degraded;             /* the host rules could not be put back after a change */
+	int timerfd;              /* the linger's end (fw_timer_fd) */
+	int lingering;            /* no window, the host rules kept until the timer fires */
+	/* the host as of generation genid (valid: we know it is current) */
+	int valid;
+	uint32_t genid;
+	struct ph_chain_ref targets[PH_MAX_CHAINS];
+	unsigned ntargets;
+	struct host_rule rules[MAX_HOST_RULES]; /* ours, present at genid */
+	unsigned nrules;
+	struct nft_scan scan;                   /* scratch */
+	/* server windows */
+	uint32_t cand, guarded;                 /* their marks (cfg->nsrv > 0) */
+	unsigned nsrvwin;                       /* open server windows */
+	uint32_t levels;                        /* cgroup levels with a rule in our prerouting chain */
+	unsigned nguard;                        /* guard rules in the host's chains, as last placed */
+};
+
+static inline int chain_eq(const struct ph_chain_ref *a, const struct ph_chain_ref *b)
+{
+	return a->family == b->family && !strcmp(a->table, b->table) && !strcmp(a->chain, b->chain);
+}
+
+/* fwhost.c. A scan at a known generation (f->valid, f->genid); a batch bound
+ * to it adding what is missing (want) and deleting what is surplus, with the
+ * element el when given; a batch with no generation (our own table). */
+int fw_scan_host(struct ph_fw *f);
+int fw_owned_blocker(const struct ph_fw *f, char *why, size_t whylen);
+int fw_run_batch(struct ph_fw *f, int use_genid, int (*fill)(struct nl_batch *, void *), void *arg,
+		 struct nl_result *res, int *idx);
+int fw_reconcile(struct ph_fw *f, int want, const struct elem *el, unsigned *added, char *why, size_t whylen);
+int fw_commit(struct ph_fw *f, int (*fill)(struct nl_batch *, void *), void *arg, char *why, size_t whylen);
+/* fwserver.c: place (want) or remove the guard rules */
+int fw_guard_sync(struct ph_fw *f, int want, char *why, size_t whylen);
+/* firewall.c: (un)subscribe to ruleset notifications */
+void fw_monitor_join(struct ph_fw *f, int join);
+
+#endif
