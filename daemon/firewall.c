@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/timerfd.h>
 
 static int fill_del_table(struct nl_batch *b, void *arg)
 {
@@ -53,6 +54,12 @@ int fw_open(struct ph_fw **out, const struct ph_config *cfg, unsigned *swept, ch
 		return -ENOMEM;
 	f->cfg = cfg;
 	f->monfd = -1;
+	f->timerfd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (f->timerfd < 0) {
+		r = -errno;
+		snprintf(why, whylen, "timerfd: %s", strerror(-r));
+		goto fail;
+	}
 	if (cfg->nsrv && config_guard_marks(cfg, &f->cand, &f->guarded)) {
 		snprintf(why, whylen, "socket_mark's mask has no room for the two marks of server windows");
 		r = -ENOSPC;
@@ -132,12 +139,19 @@ void fw_close(struct ph_fw *f)
 	}
 	if (f->monfd >= 0)
 		close(f->monfd);
+	if (f->timerfd >= 0)
+		close(f->timerfd);
 	free(f);
 }
 
 int fw_monitor_fd(const struct ph_fw *f)
 {
 	return f->monfd;
+}
+
+int fw_timer_fd(const struct ph_fw *f)
+{
+	return f->timerfd;
 }
 
 unsigned fw_chains(const struct ph_fw *f, struct ph_chain_ref *out, unsigned max)
@@ -223,6 +237,54 @@ void fw_monitor_join(struct ph_fw *f, int join)
 	}
 }
 
+/* The linger: after the last window, the host rules stay cfg->linger
+ * seconds (watched and put back like during a window), so that a window
+ * opened meanwhile is one element. They admit only packets carrying a live
+ * window's mark, which nothing carries while no window is open. */
+static void linger_arm(struct ph_fw *f, uint32_t seconds)
+{
+	struct itimerspec its = { .it_value = { .tv_sec = seconds } };
+
+	if (timerfd_settime(f->timerfd, 0, &its, NULL) < 0)
+		log_errno(-errno, "nft: arming the host rules' linger");
+	f->lingering = seconds != 0;
+}
+
+static void linger_stop(struct ph_fw *f)
+{
+	if (f->lingering)
+		linger_arm(f, 0);
+}
+
+/* no window (and the linger over): the host rules go */
+static void host_rules_remove(struct ph_fw *f)
+{
+	char why[256];
+	unsigned added;
+	int r;
+
+	linger_stop(f);
+	f->degraded = 0;
+	/* nothing carries the mark any more: the host rules admit nothing,
+	 * so a failure here leaves no hole; still, say so and retry */
+	r = fw_reconcile(f, 0, NULL, &added, why, sizeof(why));
+	if (r)
+		log_err("nft: removing porthole's rules from the host's chains: %s (they admit nothing without a "
+			"window; retried at the next change)", why);
+	if (!f->nsrvwin)
+		fw_monitor_join(f, 0);
+}
+
+void fw_on_timer(struct ph_fw *f)
+{
+	uint64_t ticks;
+
+	if (read(f->timerfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		log_errno(-errno, "nft: reading the linger timer");
+	if (f->lingering && f->nwin == 0)
+		host_rules_remove(f);
+}
+
 static int fill_elem(struct nl_batch *b, void *arg)
 {
 	const struct elem *el = arg;
@@ -237,7 +299,14 @@ int fw_window_open(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t timeo
 	unsigned added;
 	int r;
 
-	if (f->nwin == 0 || f->degraded) {
+	if (f->nwin == 0 && f->lingering && !f->degraded) {
+		/* the host rules of the last window are still in place (and
+		 * watched): one element, like any further window */
+		r = fw_commit(f, fill_elem, &el, why, whylen);
+		if (r)
+			return r;
+		linger_stop(f);
+	} else if (f->nwin == 0 || f->degraded) {
 		/* subscribe first: a reload right after our insert is seen.
 		 * Degraded (the host rules could not be put back after a
 		 * change): no element-only window until they are back */
@@ -270,7 +339,6 @@ int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *pac
 {
 	struct elem el = { mark, port, 0 };
 	char why[256];
-	unsigned added;
 	int r = 0, err = 0;
 
 	if (fw_window_counters(f, mark, port, packets, bytes) == -ENOENT)
@@ -293,15 +361,10 @@ int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *pac
 	if (f->nwin)
 		f->nwin--;
 	if (f->nwin == 0) {
-		f->degraded = 0;
-		/* nothing carries the mark any more: the host rules admit nothing,
-		 * so a failure here leaves no hole; still, say so and retry */
-		r = fw_reconcile(f, 0, NULL, &added, why, sizeof(why));
-		if (r)
-			log_err("nft: removing porthole's rules from the host's chains: %s (they admit nothing without a "
-				"window; retried at the next change)", why);
-		if (!f->nsrvwin)
-			fw_monitor_join(f, 0);
+		if (f->cfg->linger)
+			linger_arm(f, f->cfg->linger);
+		else
+			host_rules_remove(f);
 	}
 	return err;
 }
@@ -329,7 +392,7 @@ int fw_on_change(struct ph_fw *f, unsigned *restored)
 		else if (f->nguard && f->nguard != before)
 			*restored += f->nguard;
 	}
-	if (!f->nwin)
+	if (!f->nwin && !f->lingering)
 		return 0;
 	r = fw_reconcile(f, 1, NULL, restored, why, sizeof(why));
 	f->degraded = r != 0;

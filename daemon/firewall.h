@@ -25,10 +25,13 @@ void fw_close(struct ph_fw *f);
  * process): -EPERM and the admin's way out in why. 0 when none. */
 int fw_blocked(struct ph_fw *f, char *why, size_t whylen);
 
-/* Open: the element, and (first window) the host rules, in one batch. */
+/* Open: the element, and (first window) the host rules, in one batch; while
+ * the host rules linger after the last window (host_rule_linger), the
+ * element alone. */
 int fw_window_open(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t timeout_ms, char *why, size_t whylen);
 /* Close: the element's counters, then the element (and, last window, the
- * host rules). 0 also when the kernel's timeout already removed it. */
+ * host rules, host_rule_linger seconds later). 0 also when the kernel's
+ * timeout already removed it. */
 int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *packets, uint64_t *bytes);
 int fw_window_counters(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *packets, uint64_t *bytes);
 /* Host chains that hold porthole's rule now (each once). */
@@ -36,6 +39,10 @@ unsigned fw_chains(const struct ph_fw *f, struct ph_chain_ref *out, unsigned max
 
 /* The notification socket (epoll it); readable: call fw_on_change(). */
 int fw_monitor_fd(const struct ph_fw *f);
+/* The linger's timer (epoll it); readable: call fw_on_timer(), which removes
+ * the host rules when no window opened meanwhile. */
+int fw_timer_fd(const struct ph_fw *f);
+void fw_on_timer(struct ph_fw *f);
 /* Another process changed the ruleset: put back what is missing. *restored:
  * rules put back (0: nothing to do). */
 int fw_on_change(struct ph_fw *f, unsigned *restored);

@@ -180,6 +180,14 @@ static void on_nft(void *ctx, void *obj, uint32_t events)
 			   restored, (unsigned long long)((now_ns(CLOCK_BOOTTIME) - t0) / 1000));
 }
 
+static void on_fw_timer(void *ctx, void *obj, uint32_t events)
+{
+	struct ph_daemon *d = ctx;
+
+	(void)obj, (void)events;
+	fw_on_timer(d->fw); /* the host rules' linger is over */
+}
+
 static void on_ctl_timer(void *ctx, void *obj, uint32_t events)
 {
 	struct ph_daemon *d = ctx;
@@ -309,7 +317,8 @@ int main(int argc, char **argv)
 	struct ph_handler h_kernel = { on_kernel, NULL }, h_listen = { on_listen_sock, NULL },
 			  h_signal = { on_signal, NULL }, h_timer = { on_timer, NULL },
 			  h_inotify = { on_inotify, NULL }, h_nft = { on_nft, NULL }, h_ctl_timer = { on_ctl_timer, NULL },
-			  h_srv_inotify = { on_srv_inotify, NULL }, h_srv_timer = { on_srv_timer, NULL };
+			  h_srv_inotify = { on_srv_inotify, NULL }, h_srv_timer = { on_srv_timer, NULL },
+			  h_fw_timer = { on_fw_timer, NULL };
 	struct stat st;
 	sigset_t mask;
 
@@ -465,7 +474,7 @@ int main(int argc, char **argv)
 	    ep_add(d, watch_fd(d->watch), &h_kernel) || ep_add(d, d->ctl.listen_fd, &h_listen) ||
 	    ep_add(d, d->sigfd, &h_signal) || ep_add(d, d->timerfd, &h_timer) ||
 	    ep_add(d, d->inofd, &h_inotify) || ep_add(d, d->ctl.timer_fd, &h_ctl_timer) ||
-	    ep_add(d, fw_monitor_fd(d->fw), &h_nft)) {
+	    ep_add(d, fw_monitor_fd(d->fw), &h_nft) || ep_add(d, fw_timer_fd(d->fw), &h_fw_timer)) {
 		log_errno(-errno, "event loop setup");
 		status = EXIT_RUNTIME;
 		goto out;

@@ -24,12 +24,12 @@
 
 #define CONF_FILE_MAX (256 * 1024)
 
-enum { K_SOCKET, K_GROUP, K_PORTS, K_MAXWIN, K_CHAINS, K_AUDIT, K_MARK, K_DESIGNATE, K_STATE, K_METRICS, K_SERVE, K_COUNT };
+enum { K_SOCKET, K_GROUP, K_PORTS, K_MAXWIN, K_CHAINS, K_AUDIT, K_MARK, K_DESIGNATE, K_STATE, K_METRICS, K_SERVE, K_LINGER, K_COUNT };
 static const char *const key_names[K_COUNT] = {
 	[K_SOCKET] = "socket", [K_GROUP] = "socket_group", [K_PORTS] = "ports",
 	[K_MAXWIN] = "max_window", [K_CHAINS] = "chains", [K_AUDIT] = "audit_log",
 	[K_MARK] = "socket_mark", [K_DESIGNATE] = "designate", [K_STATE] = "state_file", [K_METRICS] = "metrics_file",
-	[K_SERVE] = "serve",
+	[K_SERVE] = "serve", [K_LINGER] = "host_rule_linger",
 };
 
 void config_defaults(struct ph_config *c)
@@ -41,6 +41,7 @@ void config_defaults(struct ph_config *c)
 	c->ports[0] = 80;
 	c->nports = 1;
 	c->max_window = PH_DEFAULT_MAX_WINDOW;
+	c->linger = PH_DEFAULT_LINGER;
 	c->chains_auto = 1;
 	c->chains_mode = PH_CHAINS_AUTO;
 	copy_str(c->audit_log, sizeof(c->audit_log), PH_DEFAULT_AUDIT_LOG);
@@ -324,6 +325,12 @@ static int parse_line(struct ph_config *c, char *line, const char *name, unsigne
 			return conf_err(err, el, name, ln, "max_window: '%.32s' is not a number of seconds (1-%d)",
 				      val, PH_MAX_WINDOW_LIMIT);
 		c->max_window = (uint32_t)u;
+		return 0;
+	case K_LINGER:
+		if (parse_u64(val, 0, PH_LINGER_LIMIT, &u))
+			return conf_err(err, el, name, ln, "host_rule_linger: '%.32s' is not a number of seconds (0-%d)",
+				      val, PH_LINGER_LIMIT);
+		c->linger = (uint32_t)u;
 		return 0;
 	case K_CHAINS:
 		return parse_chains(c, val, name, ln, err, el);

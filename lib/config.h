@@ -19,6 +19,8 @@
 #define PH_DEFAULT_STATE_FILE "/var/lib/porthole/last-window"
 #define PH_DEFAULT_MAX_WINDOW 300
 #define PH_MAX_WINDOW_LIMIT   86400
+#define PH_DEFAULT_LINGER     2     /* host_rule_linger, seconds */
+#define PH_LINGER_LIMIT       60
 #define PH_MAX_CHAINS         32
 #define PH_NAME_LEN           64
 #define PH_CONF_LINE_MAX      1024
@@ -82,6 +84,7 @@ struct ph_config {
 	uint16_t ports[PH_MAX_PORTS];
 	unsigned nports;
 	uint32_t max_window;      /* seconds */
+	uint32_t linger;          /* host_rule_linger: seconds the host rules stay after the last window */
 	int chains_mode;          /* PH_CHAINS_*: where the host rule goes */
 	int chains_auto;          /* chains_mode == PH_CHAINS_AUTO */
 	struct ph_chain_ref chains[PH_MAX_CHAINS];

@@ -270,6 +270,9 @@ daemon_start() {
 		echo "socket_group = ${T_GROUP:-root}"
 		echo "audit_log = $T_TMP/audit.jsonl"
 		echo "state_file = $T_TMP/last-window"
+		# the host rules go with the last window, as tests expect, unless a
+		# test sets T_LINGER (seconds; "default": the daemon's own default)
+		[ "${T_LINGER:-0}" = default ] || echo "host_rule_linger = ${T_LINGER:-0}"
 		local l
 		for l in "$@"; do echo "$l"; done
 	} >"$T_CONF"

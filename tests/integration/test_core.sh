@@ -124,5 +124,32 @@ t_check "shutdown: window closed with reason shutdown" grep -q "closed (shutdown
 kill -TERM $SD $DECOY1 $DECOY2 2>/dev/null; wait $SD $DECOY1 $DECOY2 2>/dev/null
 t_eq "ruleset identical after everything" "$BEFORE" "$(ruleset_dump)"
 
+# host_rule_linger: the host rules stay a short while after the last window
+# (a window opened meanwhile is one element), admit nothing then, and go at
+# the linger's end and at exit
+rule_handles() { in_host nft -a list ruleset | sed -n 's/.*comment "porthole".* # handle \([0-9]*\)$/\1/p' | tr '\n' ' '; }
+T_LINGER=2 daemon_start || { t_fail "daemon start (linger)"; t_summary; exit 1; }
+ph_host run -- "$PY" "$T_TOOLS/listen.py" 80 0.5 $H >/dev/null 2>&1
+t_eq "linger: the host rule stays after the last window" 1 "$(porthole_rules)"
+h1=$(rule_handles)
+bg_host /dev/null /dev/null "$PY" "$T_TOOLS/listen.py" 80 5 $H; OUT=$BG_PID
+sleep 0.3
+t_eq "linger: a listener outside any session is not reached meanwhile" dropped "$(probe inet $H 80)"
+kill -TERM $OUT; wait $OUT 2>/dev/null
+bg_run "$T_TMP/lg.out" "$T_TMP/lg.err" run -- "$PY" "$T_TOOLS/listen.py" 80 3 $H; LG=$BG_PID
+wait_for "$T_TMP/lg.err" "window .* open" 30
+t_eq "linger: a window opened meanwhile admits" open "$(probe inet $H 80)"
+t_eq "linger: ... and reuses the same host rule (element only)" "$h1" "$(rule_handles)"
+wait $LG
+t0=$(date +%s%3N)
+for _ in $(seq 60); do [ "$(porthole_rules)" = 0 ] && break; sleep 0.1; done
+t1=$(date +%s%3N)
+t_eq "linger: the host rule goes at the linger's end (after $((t1 - t0)) ms)" 0 "$(porthole_rules)"
+ph_host run -- "$PY" "$T_TOOLS/listen.py" 80 0.3 $H >/dev/null 2>&1
+t_eq "linger: rule in place after another window" 1 "$(porthole_rules)"
+daemon_stop
+t_eq "linger: the daemon's exit removes a lingering rule" 0 "$(porthole_rules)"
+t_eq "linger: ruleset identical after everything" "$BEFORE" "$(ruleset_dump)"
+
 
 t_summary

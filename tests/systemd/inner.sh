@@ -325,6 +325,8 @@ check_unit_stop() {
 		say "no window-close record for window $wid"; ok=0
 	fi
 	p_after=$(probe)
+	# the host rules linger host_rule_linger (default 2 s) after the last window
+	for _ in $(seq 50); do [ "$(porthole_rules)" = 0 ] && break; sleep 0.1; done
 	say "after stop: probe from inet: $p_after; porthole rules in host chains: $(porthole_rules); open windows: $(window_ids | wc -l)"
 	[ "$p_in" = open ] || { say "the window did not admit the internet (probe: $p_in)"; ok=0; }
 	[ "$p_after" = dropped ] || ok=0

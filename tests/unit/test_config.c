@@ -73,6 +73,14 @@ int main(void)
 	CHECK(r == 0 && c.chains_auto, "chains = auto");
 	r = parse(&c, "", err, sizeof(err));
 	CHECK(r == 0 && c.max_window == 300, "empty file keeps defaults");
+	CHECK(c.linger == 2, "default host_rule_linger = 2 s");
+	r = parse(&c, "host_rule_linger = 0\n", err, sizeof(err));
+	CHECK(r == 0 && c.linger == 0, "host_rule_linger = 0: rules go with the last window (%s)", err);
+	r = parse(&c, "host_rule_linger = 60\n", err, sizeof(err));
+	CHECK(r == 0 && c.linger == 60, "host_rule_linger = 60 (%s)", err);
+	expect_error("host_rule_linger = 61\n", "host_rule_linger: '61' is not a number of seconds (0-60)");
+	expect_error("host_rule_linger = -1\n", "host_rule_linger");
+	expect_error("host_rule_linger = 2s\n", "host_rule_linger");
 
 	expect_error("bogus = 1\n", "test.conf:1: unknown key 'bogus'");
 	expect_error("\n\nports = 80\nports = 443\n", "test.conf:4: duplicate key 'ports' (first set on line 3)");
