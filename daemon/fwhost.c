@@ -30,17 +30,15 @@ struct rules_scan {
 	int overflow;
 };
 
-static int rules_cb(const struct nlmsghdr *nlh, void *data)
+/* one rule of the scan's dump: ours in a host chain (not a guard rule) */
+static void collect_rule(const struct nftnl_rule *r, void *data)
 {
 	struct rules_scan *rs = data;
 	struct ph_fw *f = rs->f;
-	struct nftnl_rule *r = nftnl_rule_alloc();
 	uint16_t port = 0;
 
-	if (!r)
-		return MNL_CB_ERROR;
-	/* a server window's guard rules have their own books (fw_guard_sync) */
-	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && nr_is_ours(r, &port) && !nr_is_guard(r, NULL)) {
+	/* a server window's guard rules have their own books (guard_sync) */
+	if (nr_is_ours(r, &port) && !nr_is_guard(r, NULL)) {
 		const char *t = nftnl_rule_get_str(r, NFTNL_RULE_TABLE), *c = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
 		int fam = (int)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY);
 		/* our own table's rules carry no tag; never ours to sweep */
@@ -57,14 +55,6 @@ static int rules_cb(const struct nlmsghdr *nlh, void *data)
 			}
 		}
 	}
-	nftnl_rule_free(r);
-	return MNL_CB_OK;
-}
-
-static struct nlmsghdr *build_rule_dump(char *buf, uint32_t seq, void *arg)
-{
-	(void)arg;
-	return nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_UNSPEC, NLM_F_DUMP, seq);
 }
 
 /* Read the generation first: what the scan sees can only be newer, and a
@@ -78,7 +68,8 @@ int fw_scan_host(struct ph_fw *f)
 	r = nl_genid(f->nl, &f->genid);
 	if (r)
 		return r;
-	r = nft_scan(f->nl, f->cfg, &f->scan);
+	f->nrules = 0;
+	r = nft_scan_each(f->nl, f->cfg, &f->scan, collect_rule, &rs);
 	if (r)
 		return r;
 	if (f->scan.overflow)
@@ -94,10 +85,6 @@ int fw_scan_host(struct ph_fw *f)
 		}
 		f->targets[f->ntargets++] = c->ref;
 	}
-	f->nrules = 0;
-	r = nl_request(f->nl, build_rule_dump, NULL, rules_cb, &rs);
-	if (r)
-		return r;
 	if (rs.overflow)
 		return -E2BIG;
 	f->valid = 1;

@@ -33,6 +33,8 @@ struct ctx {
 	const struct ph_config *cfg;
 	struct tables t;
 	struct nft_scan *out;
+	void (*each)(const struct nftnl_rule *r, void *arg);
+	void *arg;
 };
 
 static struct nlmsghdr *build_dump(char *buf, uint32_t seq, void *arg)
@@ -243,12 +245,20 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 				ci->ours += ours;
 			}
 		}
+		if (x->each)
+			x->each(r, x->arg);
 	}
 	nftnl_rule_free(r);
 	return MNL_CB_OK;
 }
 
 int nft_scan(struct ph_nl *n, const struct ph_config *cfg, struct nft_scan *out)
+{
+	return nft_scan_each(n, cfg, out, NULL, NULL);
+}
+
+int nft_scan_each(struct ph_nl *n, const struct ph_config *cfg, struct nft_scan *out,
+		  void (*each)(const struct nftnl_rule *r, void *arg), void *arg)
 {
 	struct ctx *x = calloc(1, sizeof(*x));
 	int r;
@@ -258,6 +268,8 @@ int nft_scan(struct ph_nl *n, const struct ph_config *cfg, struct nft_scan *out)
 	memset(out, 0, sizeof(*out));
 	x->cfg = cfg;
 	x->out = out;
+	x->each = each;
+	x->arg = arg;
 	r = dump(n, NFT_MSG_GETTABLE, table_cb, &x->t);
 	if (!r)
 		r = dump(n, NFT_MSG_GETCHAIN, chain_cb, x);
@@ -301,7 +313,7 @@ const char *hook_name(int family, uint32_t hook)
 int legacy_input_state(int v6, int *present, int *may_drop)
 {
 	int level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
-	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); /* any inet socket reaches nf_sockopt: no CAP_NET_RAW */
+	int fd;
 	struct ipt_getinfo info; /* the ip6t_getinfo layout is the same */
 	socklen_t len = sizeof(info);
 	char names[256];
@@ -311,11 +323,9 @@ int legacy_input_state(int v6, int *present, int *may_drop)
 	/* no legacy table loaded: nothing to ask (and asking would load one).
 	 * The list is root's (0440): a daemon of its own user cannot tell */
 	r = read_small_file(v6 ? "/proc/self/net/ip6_tables_names" : "/proc/self/net/ip_tables_names", names, sizeof(names));
-	if (r || !strstr(names, "filter")) {
-		if (fd >= 0)
-			close(fd);
+	if (r || !strstr(names, "filter"))
 		return r == -ENOENT ? 0 : r;
-	}
+	fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); /* any inet socket reaches nf_sockopt: no CAP_NET_RAW */
 	if (fd < 0)
 		return -errno;
 	memset(&info, 0, sizeof(info));

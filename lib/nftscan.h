@@ -49,6 +49,11 @@ struct nft_scan {
 
 /* Dump tables, chains and rules; classify every base chain against cfg. */
 int nft_scan(struct ph_nl *n, const struct ph_config *cfg, struct nft_scan *out);
+/* The same, and each(rule, arg) for every rule of the one rule dump (a
+ * caller that needs rules too reads the ruleset once, not twice). */
+struct nftnl_rule;
+int nft_scan_each(struct ph_nl *n, const struct ph_config *cfg, struct nft_scan *out,
+		  void (*each)(const struct nftnl_rule *r, void *arg), void *arg);
 /* One line on why a class means what it means, for logs and `check`. */
 const char *chain_class_why(enum chain_class c);
 /* A chain that could drop inbound traffic (policy, drop/reject, or a jump
