@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Loader of the guard of server windows (see guardbpf.h). */
 #include "guardbpf.h"
+#include "util.h"
 #include "probe.h"
 #include "sockdiag.h"
 #include "watch.h"
@@ -200,6 +201,14 @@ static int on_sample(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+void guardbpf_release_object(void)
+{
+	size_t sz;
+	const void *elf = guard_bpf__elf_bytes(&sz);
+
+	release_rodata(elf, sz);
+}
+
 int guardbpf_open(struct ph_guardbpf **out, const struct guardbpf_knobs *k, const char *cg2_root, struct ph_watch *w,
 		  guard_cb cb, void *ctx, char *why, size_t whylen)
 {
@@ -223,6 +232,7 @@ int guardbpf_open(struct ph_guardbpf **out, const struct guardbpf_knobs *k, cons
 	err = guard_bpf__load(g->skel);
 	if (err)
 		goto fail;
+	guardbpf_release_object();
 	step = "filling the guard's ports";
 	for (unsigned i = 0; i < k->nports && !err; i++) {
 		__u16 port = k->ports[i];

@@ -35,6 +35,9 @@ struct guardbpf_knobs {
 
 /* Load the guard (not attached); its reports go to cb through w's ring
  * buffer reader. why: which step failed, and the kernel's reason. */
+/* The embedded guard object is not needed (no serve line, or loaded):
+ * its bytes stop being resident in the daemon. */
+void guardbpf_release_object(void);
 int guardbpf_open(struct ph_guardbpf **out, const struct guardbpf_knobs *k, const char *cg2_root, struct ph_watch *w,
 		  guard_cb cb, void *ctx, char *why, size_t whylen);
 void guardbpf_close(struct ph_guardbpf *g);

@@ -463,6 +463,8 @@ int main(int argc, char **argv)
 	}
 	if (d->cfg.nsrv)
 		guard_load(d);
+	else
+		guardbpf_release_object(); /* never loaded: its bytes need not stay resident */
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d->timerfd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);

@@ -178,6 +178,12 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_
 	err = porthole_bpf__load(w->skel);
 	if (err)
 		goto fail;
+	{
+		/* the embedded object is never read again: not resident here */
+		size_t sz;
+		const void *elf = porthole_bpf__elf_bytes(&sz);
+		release_rodata(elf, sz);
+	}
 	step = "filling the BPF maps";
 	for (unsigned i = 0; i < cfg->nports && !err; i++) {
 		__u16 p = cfg->ports[i];

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -127,4 +128,14 @@ int path_abs_no_dotdot(const char *p)
 	size_t n = strlen(p);
 
 	return p[0] == '/' && !strstr(p, "/../") && !(n >= 3 && !strcmp(p + n - 3, "/.."));
+}
+
+void release_rodata(const void *p, size_t len)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1), b = ((uintptr_t)p + len) & ~(pg - 1);
+
+	/* whole pages inside the range only: never a neighbour's bytes */
+	if (b > a)
+		madvise((void *)a, b - a, MADV_DONTNEED);
 }

@@ -26,6 +26,10 @@ int bpf_ringbuf_probe(void);
 /* true if p is absolute with no ".." component: the one test of a webroot
  * (serve's webroot= and caddy=, run --webroot in the daemon) */
 int path_abs_no_dotdot(const char *p);
+/* Unmap the whole pages of [p, p + len) from this process: for read-only
+ * bytes of the binary (an embedded BPF object once loaded), which the
+ * kernel reads back from the file if they are ever touched again. */
+void release_rodata(const void *p, size_t len);
 /* true if the string ends NUL-terminated within n bytes */
 int str_in_bounds(const char *s, size_t n);
 
