@@ -173,7 +173,7 @@ $(BUILD)/asan/test_server: tests/unit/test_server.c daemon/server.c $(BUILD)/asa
 unit: $(addprefix $(BUILD)/asan/,$(UNIT_TESTS))
 
 # ---- benchmark helpers -------------------------------------------------------
-BENCH_TOOLS := $(addprefix $(BUILD)/bench/,lat_listen synprobe close_listen close_probe connrate hook_listen nft_mon ct_flush)
+BENCH_TOOLS := $(addprefix $(BUILD)/bench/,lat_listen synprobe close_listen close_probe connrate hook_listen nft_mon ct_flush flood)
 $(BUILD)/bench/%: tests/bench/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
@@ -182,12 +182,13 @@ bench-tools: $(BENCH_TOOLS)
 
 # performance: open/close latency against an nft-CLI hook, scaling with the
 # host ruleset, concurrent windows, idle footprint; the guard of server
-# windows (root; BENCH_QUICK=1 short)
+# windows; a guarded window under a request flood (root; BENCH_QUICK=1 short)
 bench:
 	$(Q)tests/deps.sh --if-missing
 	$(Q)$(MAKE) --no-print-directory all bench-tools
 	$(Q)bash tests/bench/bench.sh
 	$(Q)bash tests/bench/guard.sh
+	$(Q)bash tests/bench/flood.sh
 
 # ---- packages, tests, demo ------------------------------------------------
 deps:

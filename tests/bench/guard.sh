@@ -15,7 +15,9 @@
 #      and no window (the guard is loaded, attached only while a server
 #      window is open); with a window open (the guard attached, and the
 #      candidate rule in prerouting sees every new connection to nginx). The
-#      guard's share is the difference to the daemon without serve lines.
+#      guard's share is the difference to the daemon without serve lines;
+#   3. the daemon's memory (smaps_rollup: RSS, PSS, private dirty + clean)
+#      with a serve line and no window, and with the server window open.
 # Prints one table. BENCH_QUICK=1: fewer samples.
 set -u
 source "$(dirname "$0")/../lib.sh"
@@ -70,16 +72,23 @@ conn_rate() { # LABEL: REPS runs of connrate from the allowed country to nginx
 
 progress "connections/s, no daemon"
 RATE_NONE=$(conn_rate)
-daemon_start || { echo "bench-guard: daemon start failed" >&2; exit 1; }
+T_LINGER=default daemon_start || { echo "bench-guard: daemon start failed" >&2; exit 1; }
 progress "connections/s, daemon without serve lines (no guard)"
 RATE_DAEMON=$(conn_rate)
 daemon_stop
 
-daemon_start "serve = cgroup /$T_PFX-nginx webroot=$WWW" || { echo "bench-guard: daemon start failed" >&2; exit 1; }
+T_LINGER=default daemon_start "serve = cgroup /$T_PFX-nginx webroot=$WWW" || { echo "bench-guard: daemon start failed" >&2; exit 1; }
+# smaps_rollup in KiB: "RSS PSS PRIVATE_DIRTY PRIVATE_CLEAN"
+mem_now() { awk '/^(Rss|Pss|Private_Dirty|Private_Clean):/ { v[$1] = $2 }
+	END { print v["Rss:"], v["Pss:"], v["Private_Dirty:"], v["Private_Clean:"] }' /proc/"$T_DPID"/smaps_rollup; }
+sleep 1
+MEM_SERVE=$(mem_now)
 progress "connections/s, serve line, no window (the guard is attached only during windows)"
 RATE_LOADED=$(conn_rate)
 echo "$TOK.keyauth" >"$WWW/.well-known/acme-challenge/$TOK"
 wait_for "$T_DLOG" "open: guarded" 50 || { echo "bench-guard: no window" >&2; exit 1; }
+sleep 1
+MEM_WINDOW=$(mem_now)
 progress "connections/s, window open"
 RATE_OPEN=$(conn_rate)
 
@@ -158,3 +167,6 @@ printf '%-64s %14s\n' "allowed country -> nginx, connections/s, no daemon" "$RAT
 printf '%-64s %14s\n' "allowed country -> nginx, connections/s, daemon, no serve line" "$RATE_DAEMON"
 printf '%-64s %14s\n' "allowed country -> nginx, connections/s, serve line, no window" "$RATE_LOADED ($(delta "$RATE_DAEMON" "$RATE_LOADED"))"
 printf '%-64s %14s\n' "allowed country -> nginx, connections/s, window open" "$RATE_OPEN ($(delta "$RATE_DAEMON" "$RATE_OPEN"))"
+memfmt() { awk '{ printf "%d / %d / %d + %d = %d", $1, $2, $3, $4, $3 + $4 }' <<<"$1"; }
+printf '%-64s %14s\n' "daemon memory, serve line, no window: RSS / PSS / private d+c (KiB)" "$(memfmt "$MEM_SERVE")"
+printf '%-64s %14s\n' "daemon memory, server window open: RSS / PSS / private d+c (KiB)" "$(memfmt "$MEM_WINDOW")"
