@@ -315,7 +315,7 @@ int fw_window_open(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t timeo
 		if (!r)
 			r = fw_reconcile(f, 1, &el, &added, why, whylen);
 		if (r) {
-			if (!f->nsrvwin && !f->nwin)
+			if (!f->nsrvwin && !f->nwin && !f->lingering)
 				fw_monitor_join(f, 0);
 			return r;
 		}

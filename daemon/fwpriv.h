@@ -31,7 +31,7 @@ struct ph_fw {
 	unsigned nwin;
 	int degraded;             /* the host rules could not be put back after a change */
 	int timerfd;              /* the linger's end (fw_timer_fd) */
-	int lingering;            /* no window, the host rules kept until the timer fires */
+	int lingering;            /* no window, the host rules kept (and watched) until the timer fires */
 	/* the host as of generation genid (valid: we know it is current) */
 	int valid;
 	uint32_t genid;

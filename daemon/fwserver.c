@@ -182,7 +182,7 @@ int fw_server_open(struct ph_fw *f, uint64_t cgid, unsigned level, uint16_t port
 		if (!r)
 			r = fw_guard_sync(f, 1, why, whylen);
 		if (r) {
-			if (!f->nwin)
+			if (!f->nwin && !f->lingering)
 				fw_monitor_join(f, 0);
 			return r;
 		}
@@ -193,7 +193,7 @@ int fw_server_open(struct ph_fw *f, uint64_t cgid, unsigned level, uint16_t port
 		if (f->nsrvwin == 0) {
 			char tmp[256];
 			fw_guard_sync(f, 0, tmp, sizeof(tmp));
-			if (!f->nwin)
+			if (!f->nwin && !f->lingering)
 				fw_monitor_join(f, 0);
 		}
 		return r;
@@ -228,7 +228,7 @@ int fw_server_close(struct ph_fw *f, uint64_t cgid, uint16_t port)
 		if (r)
 			log_err("nft: removing the guard rules from the host's chains: %s (they admit nothing without a "
 				"window)", why);
-		if (!f->nwin)
+		if (!f->nwin && !f->lingering)
 			fw_monitor_join(f, 0);
 	}
 	return err;
