@@ -5,7 +5,7 @@
 # real nginx holds port 80 of the geo-blocked host (its own cgroup), portholed
 # (plain build/) serves it with a webroot, and a live token opens a guarded
 # window. Then the blocked "internet" namespace sends RATE connections/s for
-# SECONDS (tests/bench/flood: one request each, half challenge-shaped for
+# SECONDS (tests/bench/flood: one request each, held 50 ms at most, half challenge-shaped for
 # tokens that do not exist, half junk; closed with a RST), bounded in count
 # and time, only to the lab host's documentation address. Reported:
 #   - the daemon's CPU time over the flood (utime + stime from /proc, and the
@@ -117,7 +117,7 @@ LOST0=$(lost_counters)
 A0=$(audit_bytes) L0=$(audit_lines) N0=$(wc -l <"$T_TMP/nginx/access.log")
 W0=$(grep -c 'could not be reported' "$T_DLOG")
 C0=$(cpu_ticks) R0=$(runtime_ns)
-in_inet "$B/flood" "$H" 80 "$RATE" "$SECS" 200 4096 >"$T_TMP/flood.out" 2>"$T_TMP/flood.err" &
+in_inet "$B/flood" "$H" 80 "$RATE" "$SECS" 50 4096 >"$T_TMP/flood.out" 2>"$T_TMP/flood.err" &
 FP=$!
 T_PIDS+=("$FP")
 sleep 1
