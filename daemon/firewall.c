@@ -320,6 +320,7 @@ int fw_window_open(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t timeo
 			return r;
 		}
 		f->degraded = 0;
+		linger_stop(f); /* a degraded linger ends with this window */
 	} else {
 		r = fw_commit(f, fill_elem, &el, why, whylen);
 		if (r)
