@@ -39,7 +39,7 @@ BUILD     := build
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -D_GNU_SOURCE \
              -Ilib -Idaemon -Ibpf -I$(BUILD)/bpf
-DAEMON_LIBS := -lbpf -lelf -lz -lnftnl -lmnl
+DAEMON_LIBS := -lbpf -lelf -lz -lnftnl -lmnl -lsystemd
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 ifeq ($(V),1)

@@ -17,9 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <syslog.h>
+#include <systemd/sd-journal.h>
 
 /* Generated once with systemd-id128 new; listed in the README and portholed(8). */
 static const struct {
@@ -34,60 +32,17 @@ static const struct {
 };
 
 static int journal_present = -1;
-static int journal_fd = -1;
-
-#define JOURNAL_SOCKET "/run/systemd/journal/socket"
-
-/* journald's native protocol (what sd_journal_sendv speaks), without
- * linking libsystemd and the compression and crypto libraries it pulls in
- * (about a fifth of the daemon's resident memory): one datagram, a
- * "FIELD=value\n" line per field, or "FIELD\n", the value's length as a
- * little-endian 64-bit number, the value and "\n" when the value holds a
- * newline. Entries here are a few hundred bytes: no memfd fallback. */
-static int journal_send(const char *const *fields, unsigned n)
-{
-	static const struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = JOURNAL_SOCKET };
-	struct iovec iov[4 * 40];
-	uint64_t lens[40];
-	struct msghdr mh = { .msg_name = (void *)&sa, .msg_namelen = sizeof(sa), .msg_iov = iov };
-	unsigned k = 0;
-
-	if (journal_fd < 0)
-		journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (journal_fd < 0)
-		return -errno;
-	for (unsigned i = 0; i < n && i < ARRAY_SIZE(lens); i++) {
-		const char *f = fields[i], *eq = strchr(f, '=');
-		if (!eq || eq == f)
-			continue;
-		if (!strchr(eq + 1, '\n')) {
-			iov[k++] = (struct iovec){ (void *)f, strlen(f) };
-			iov[k++] = (struct iovec){ "\n", 1 };
-			continue;
-		}
-		uint64_t len = strlen(eq + 1);
-		for (int b = 0; b < 8; b++)
-			((unsigned char *)&lens[i])[b] = (unsigned char)(len >> (8 * b));
-		iov[k++] = (struct iovec){ (void *)f, (size_t)(eq - f) };
-		iov[k++] = (struct iovec){ "\n", 1 };
-		iov[k++] = (struct iovec){ &lens[i], 8 };
-		iov[k++] = (struct iovec){ (void *)(eq + 1), len };
-		iov[k++] = (struct iovec){ "\n", 1 };
-	}
-	mh.msg_iovlen = k;
-	return sendmsg(journal_fd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
-}
 
 void journal_event(const char *event, const char *message, char *const *fields, unsigned nfields)
 {
-	const char *lines[32];
+	struct iovec iov[32];
 	char head[5][256];
 	const char *id = "";
 	int prio = LOG_INFO;
 	unsigned n = 0;
 
 	if (journal_present < 0)
-		journal_present = access(JOURNAL_SOCKET, W_OK) == 0;
+		journal_present = access("/run/systemd/journal/socket", W_OK) == 0;
 	if (!journal_present)
 		return;
 	for (unsigned i = 0; i < ARRAY_SIZE(ids); i++)
@@ -98,11 +53,15 @@ void journal_event(const char *event, const char *message, char *const *fields, 
 	snprintf(head[2], sizeof(head[2]), "PRIORITY=%d", prio);
 	snprintf(head[3], sizeof(head[3]), "PORTHOLE_EVENT=%s", event);
 	snprintf(head[4], sizeof(head[4]), "SYSLOG_IDENTIFIER=portholed");
-	for (unsigned i = 0; i < 5; i++)
-		lines[n++] = head[i];
-	for (unsigned i = 0; i < nfields && n < ARRAY_SIZE(lines); i++)
-		lines[n++] = fields[i];
-	if (journal_send(lines, n) < 0)
+	for (unsigned i = 0; i < 5; i++, n++) {
+		iov[n].iov_base = head[i];
+		iov[n].iov_len = strlen(head[i]);
+	}
+	for (unsigned i = 0; i < nfields && n < ARRAY_SIZE(iov); i++, n++) {
+		iov[n].iov_base = fields[i];
+		iov[n].iov_len = strlen(fields[i]);
+	}
+	if (sd_journal_sendv(iov, (int)n) < 0)
 		log_debug("journal: entry for %s not sent", event);
 }
 

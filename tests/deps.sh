@@ -19,6 +19,7 @@
 set -eu
 
 PKGS="make gcc clang llvm libclang-rt-dev pkg-config libbpf-dev libelf-dev zlib1g-dev libnftnl-dev libmnl-dev bpftool
+      libsystemd-dev
       nftables iproute2 util-linux python3 python3-scapy procps libcap2-bin acl
       pebble certbot lego openssl curl jq mandoc dpkg-dev debhelper conntrack
       ufw iptables firewalld dbus systemd systemd-container prometheus
