@@ -479,7 +479,8 @@ e2e_expect_blocked_unchanged() {
 
 # ---------------------------------------------------------------- portholed
 # e2e_daemon_start [CONFIG-LINE...] — write $T/porthole.conf (socket, audit log and
-# state file in $T, ports 80 and 443, max_window 300, then the CONFIG-LINEs), start
+# state file in $T, ports 80 and 443, max_window 300, host_rule_linger $E2E_LINGER or 0
+# (the checks that nothing is left run right after a window), then the CONFIG-LINEs), start
 # portholed with it in the lab host's netns, in its own cgroup DCG=$CG2/$LAB_PREFIX-daemon,
 # stderr to $T/portholed.log, and wait (10 s at most) for its "ready:" line. Sets
 # DPID, and WRAP80 / WRAP443 (`porthole run --` [--port 443] on that socket).
@@ -495,6 +496,7 @@ e2e_daemon_start() {
 		state_file = $T/last-window
 		ports = 80, 443
 		max_window = 300
+		host_rule_linger = ${E2E_LINGER:-0}
 		CONF
 		[ $# = 0 ] || printf '%s\n' "$@"
 	} >"$T/porthole.conf"
