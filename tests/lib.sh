@@ -58,6 +58,30 @@ t_init() {
 	T_CG2=$(t_cgroup2_mount)
 }
 
+# t_start NAME [NEED...]: the preamble of a namespace test. t_init NAME and
+# t_require_root, then each NEED in order: nginx or scapy installed (else
+# SKIP, exit 77), or a piece of the lab brought up (lab: nslab_up, attacker:
+# attacker_up, downstream: nslab_downstream, daemon: daemon_start with no
+# extra config) -- a setup that fails is one FAIL and the end of the test.
+t_start() {
+	t_init "$1"; shift
+	t_require_root
+	local need
+	for need in "$@"; do
+		case $need in
+		nginx) command -v nginx >/dev/null || { echo "SKIP $T_NAME: nginx not installed (make deps)"; exit 77; } ;;
+		scapy) "$PY" -c 'import scapy.layers.inet6' 2>/dev/null || { echo "SKIP $T_NAME: python3-scapy not installed (make deps)"; exit 77; } ;;
+		lab) t_setup "lab setup" nslab_up ;;
+		attacker) t_setup "attacker setup" attacker_up ;;
+		downstream) t_setup "downstream setup" nslab_downstream ;;
+		daemon) t_setup "daemon start" daemon_start ;;
+		*) echo "t_start: unknown need '$need'" >&2; exit 2 ;;
+		esac
+	done
+}
+# t_setup NAME CMD...: CMD must succeed, or FAIL NAME ends the test
+t_setup() { local n=$1; shift; "$@" || { t_fail "$n"; t_summary; exit 1; }; }
+
 t_cleanup() {
 	local p ns cg i
 	for ((i = ${#T_PIDS[@]} - 1; i >= 0; i--)); do

@@ -13,8 +13,7 @@
 set -u
 source "$(dirname "$0")/../lib.sh"
 source "$T_ROOT/tests/lab/fw.sh"
-t_init firewalls
-t_require_root
+t_start firewalls
 ROOT_TMP=$T_TMP ROOT_PFX=$T_PFX
 trap 'fw_stop >/dev/null 2>&1; T_TMP=$ROOT_TMP; t_cleanup' EXIT
 

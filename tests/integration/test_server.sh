@@ -10,10 +10,7 @@
 # reads porthole's rules back), a drop porthole cannot repeat (fail closed).
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init server
-t_require_root
-command -v nginx >/dev/null || { echo "SKIP server: nginx not installed (make deps)"; exit 77; }
-nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
+t_start server nginx lab
 
 HTTP=$T_TOOLS/httpraw.py
 # the host's ruleset without its counters (traffic moves them)

@@ -11,10 +11,7 @@
 #     in the table, --window selects them, a hostile token comes out escaped.
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init server_cli
-t_require_root
-command -v nginx >/dev/null || { echo "SKIP server_cli: nginx not installed (make deps)"; exit 77; }
-nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
+t_start server_cli nginx lab
 
 HTTP=$T_TOOLS/httpraw.py
 WWW=$T_TMP/www
