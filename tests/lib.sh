@@ -239,6 +239,22 @@ nginx_up() {
 	return 1
 }
 
+# A site for the server-window tests: webroot $WWW with an index page, served
+# by nginx_up web (FAIL "nginx start" ends the test); tokens go into its
+# .well-known/acme-challenge; http sends raw HTTP (tests/tools/httpraw.py) to
+# port 80 from a lab namespace.
+site_up() {
+	WWW=$T_TMP/www
+	mkdir -p "$WWW"
+	chmod 755 "$T_TMP" "$WWW"
+	echo "site index" >"$WWW/index.html"
+	t_setup "nginx start" nginx_up web "$WWW"
+}
+token_put() { mkdir -p "$WWW/.well-known/acme-challenge"; echo "$1.keyauth" >"$WWW/.well-known/acme-challenge/$1"; }
+token_rm() { rm -f "$WWW/.well-known/acme-challenge/$1"; }
+# http FROM ADDR SEGMENTS...
+http() { local from=$1 addr=$2; shift 2; in_ns "$T_PFX-$from" "$PY" "$T_TOOLS/httpraw.py" "$addr" 80 "$@"; }
+
 # ---- daemon ------------------------------------------------------------------
 
 # t_bpffs_up: the private mount namespace (with its own bpffs at /sys/fs/bpf)

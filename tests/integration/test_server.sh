@@ -12,25 +12,16 @@ set -u
 source "$(dirname "$0")/../lib.sh"
 t_start server nginx lab
 
-HTTP=$T_TOOLS/httpraw.py
 # the host's ruleset without its counters (traffic moves them)
 ruleset_dump() { in_host nft list ruleset | awk '/^table inet porthole /{skip=1} !skip{print} skip&&/^}/{skip=0}' |
 	sed 's/counter packets [0-9]* bytes [0-9]*/counter/'; }
-WWW=$T_TMP/www
 TOK=Tok3n_abc-DEF123
-mkdir -p "$WWW"
-chmod 755 "$T_TMP" "$WWW"
-echo "site index" >"$WWW/index.html"
 
-nginx_up web "$WWW" || { t_fail "nginx start"; t_summary; exit 1; }
+site_up
 
-# http FROM ADDR SEGMENTS...
-http() { local from=$1 addr=$2; shift 2; in_ns "$T_PFX-$from" "$PY" "$HTTP" "$addr" 80 "$@"; }
 req() { printf 'GET %s HTTP/1.1\\r\\nHost: example.org\\r\\nUser-Agent: test\\r\\nAccept: */*\\r\\nConnection: close\\r\\n\\r\\n' "$1"; }
 challenge() { req "/.well-known/acme-challenge/$1"; }
 audit_has() { grep -c "$1" "$T_TMP/audit.jsonl" 2>/dev/null || true; }
-token_put() { mkdir -p "$WWW/.well-known/acme-challenge"; echo "$1.keyauth" >"$WWW/.well-known/acme-challenge/$1"; }
-token_rm() { rm -f "$WWW/.well-known/acme-challenge/$1"; }
 open_count() { grep -c '"event":"window-open"' "$T_TMP/audit.jsonl" 2>/dev/null || echo 0; }
 close_count() { grep -c '"event":"window-close"' "$T_TMP/audit.jsonl" 2>/dev/null || echo 0; }
 

@@ -13,24 +13,16 @@ set -u
 source "$(dirname "$0")/../lib.sh"
 t_start server_cli nginx lab
 
-HTTP=$T_TOOLS/httpraw.py
-WWW=$T_TMP/www
 TOK=Tok3n_cli-ABC123
-mkdir -p "$WWW"
-chmod 755 "$T_TMP" "$WWW"
-echo "site index" >"$WWW/index.html"
 
 # nginx holding port 80 in a cgroup of its own (what nginx.service gives it)
-nginx_up web "$WWW" || { t_fail "nginx start"; t_summary; exit 1; }
+site_up
 SRV_CG=$T_CG2$NGINX_CG
 # a served cgroup with no process in it (a unit that is stopped)
 EMPTY_CG=$T_CG2/$T_PFX-empty
 mkdir -p "$EMPTY_CG" && T_CGROUPS+=("$EMPTY_CG")
 
-http() { local from=$1 addr=$2; shift 2; in_ns "$T_PFX-$from" "$PY" "$HTTP" "$addr" 80 "$@"; }
 req() { printf 'GET %s HTTP/1.1\\r\\nHost: example.org\\r\\nConnection: close\\r\\n\\r\\n' "$1"; }
-token_put() { mkdir -p "$WWW/.well-known/acme-challenge"; echo "$1.keyauth" >"$WWW/.well-known/acme-challenge/$1"; }
-token_rm() { rm -f "$WWW/.well-known/acme-challenge/$1"; }
 
 # ph_check OUT [CONFIG LINES...]: porthole check in the host namespace over a
 # config with those lines (the daemon's socket, whether it runs or not); rc in CHECK_RC
