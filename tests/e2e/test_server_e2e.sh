@@ -174,29 +174,7 @@ srv_stop() {
 nginx_start() { # nginx as test_server.sh runs it: master + one worker, as root
 	local d=$T/nginx
 	mkdir -p "$d"
-	cat >"$d/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 1;
-user root;
-pid $d/nginx.pid;
-error_log $d/error.log;
-events { worker_connections 64; }
-http {
-	access_log $d/access.log;
-	client_body_temp_path $d/body;
-	proxy_temp_path $d/proxy;
-	fastcgi_temp_path $d/fastcgi;
-	uwsgi_temp_path $d/uwsgi;
-	scgi_temp_path $d/scgi;
-	server {
-		listen $LAB_HOST_V4:80;
-		listen [$LAB_HOST_V6]:80;
-		root $WWW;
-		location ^~ /.well-known/acme-challenge/ { default_type text/plain; }
-	}
-}
-EOF
+	{ printf '%s\n' "daemon off;" "master_process on;"; "$ROOT/tests/tools/nginx_conf.sh" "$d" "$d" "$WWW" "$LAB_HOST_V4" "$LAB_HOST_V6"; } >"$d/nginx.conf"
 	srv_start "${1:-nginx}" nginx -c "$d/nginx.conf" -p "$d" -e "$d/error.log"
 }
 

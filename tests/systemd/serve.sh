@@ -92,28 +92,7 @@ check_serve() {
 	chmod 755 "$SRV_DIR" "$SRV_WWW"
 	echo "site index" >"$SRV_WWW/index.html"
 	# a private config: no include of /etc/nginx, every path under $SRV_DIR
-	cat >"$SRV_DIR/nginx.conf" <<EOF
-worker_processes 1;
-user root;
-pid $SRV_DIR/nginx.pid;
-error_log $SRV_DIR/error.log;
-events { worker_connections 64; }
-http {
-	access_log $SRV_DIR/access.log;
-	client_body_temp_path $SRV_DIR/tmp/body;
-	proxy_temp_path $SRV_DIR/tmp/proxy;
-	fastcgi_temp_path $SRV_DIR/tmp/fastcgi;
-	uwsgi_temp_path $SRV_DIR/tmp/uwsgi;
-	scgi_temp_path $SRV_DIR/tmp/scgi;
-	keepalive_timeout 10;
-	server {
-		listen $HOST_V4:80;
-		listen [$HOST_V6]:80;
-		root $SRV_WWW;
-		location ^~ /.well-known/acme-challenge/ { default_type text/plain; }
-	}
-}
-EOF
+	"$TOOLS/nginx_conf.sh" "$SRV_DIR" "$SRV_DIR/tmp" "$SRV_WWW" "$HOST_V4" "$HOST_V6" "keepalive_timeout 10;" >"$SRV_DIR/nginx.conf"
 	cat >"$UNITS/$SRV_UNIT" <<EOF
 [Unit]
 Description=porthole systemd tier: Debian's nginx as the served web server
