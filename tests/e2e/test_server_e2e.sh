@@ -40,37 +40,8 @@
 # E2E_APACHE_ACCEPTFILTER=none|data (the AcceptFilter of apache_certbot_webroot,
 # default none).
 set -u
-
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-PY=/usr/bin/python3
-
-skip() {
-	echo "SKIP server-e2e: $*"
-	echo "server-e2e: 0 passed, 0 failed, 1 skipped"
-	exit 77
-}
-[ "$(id -u)" = 0 ] || skip "must run as root (network namespaces, nftables, BPF)"
-[ "${BASH_VERSINFO[0]}" -ge 5 ] || skip "needs bash >= 5"
-BIN=${PORTHOLE_BIN:-build/asan}
-case $BIN in /*) ;; *) BIN=$ROOT/$BIN ;; esac
-[ -n "${PORTHOLE_BIN:-}" ] || [ -x "$BIN/portholed" ] || BIN=$ROOT/build
-for b in "$BIN/portholed" "$BIN/porthole"; do
-	[ -x "$b" ] || skip "missing binary: $b (make all)"
-done
-for b in pebble pebble-challtestsrv nft nsenter ip openssl curl awk timeout "$PY"; do
-	command -v "$b" >/dev/null 2>&1 || skip "missing binary: $b (make deps)"
-done
-
-LAB_PREFIX=${E2E_LAB_PREFIX:-phls$$}
-LAB_STATE=/run/$LAB_PREFIX-lab
-E2E_TIMEOUT=${E2E_TIMEOUT:-90}
-# the host namespace cannot reach the machine's resolver: fail fast (see test_e2e.sh)
-export RES_OPTIONS="timeout:1 attempts:1"
-# shellcheck source=../lab/lab.sh
-. "$ROOT/tests/lab/lab.sh"
-# shellcheck source=lib.sh
-. "$HERE/lib.sh"
+# shellcheck source=start.sh
+. "$(dirname "${BASH_SOURCE[0]}")/start.sh" server-e2e phls
 
 # shellcheck disable=SC2034  # set by e2e_lab_up, read by e2e_ruleset_unchanged (lib.sh)
 BASE_RULESET=
