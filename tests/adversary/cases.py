@@ -326,7 +326,7 @@ def h_fin(p, dst, sport, tok):
     c = opened(p, dst, sport, "fin")
     if c is None:
         return
-    req = answered(c, tok)
+    answered(c, tok)
     smuggle(c, b"GET /secret-fin HTTP/1.1\r\nHost: e\r\n\r\n", flags="FPA")
 
 
