@@ -239,6 +239,19 @@ nginx_up() {
 	return 1
 }
 
+# nslab_anon_drop: the host's ruleset replaced (flushed, porthole's table too)
+# by a drop whose match porthole cannot repeat, an anonymous set of sources:
+# a server window must fail closed on it, naming the rule
+nslab_anon_drop() {
+	in_host nft flush ruleset
+	printf '%s\n' 'table inet filter {
+	chain input { type filter hook input priority filter; policy accept;
+		ct state established,related accept
+		ip saddr != { 198.51.100.0/24, 192.0.2.0/24 } tcp dport 80 drop
+	}
+}' | in_host nft -f -
+}
+
 # A site for the server-window tests: webroot $WWW with an index page, served
 # by nginx_up web (FAIL "nginx start" ends the test); tokens go into its
 # .well-known/acme-challenge; http sends raw HTTP (tests/tools/httpraw.py) to

@@ -351,13 +351,7 @@ shape "allow-list with a final drop rule, in a jumped-to chain" 'table inet filt
 }'
 
 # a drop porthole cannot repeat (an anonymous set): the window fails closed, naming the rule
-in_host nft flush ruleset
-printf '%s\n' 'table inet filter {
-	chain input { type filter hook input priority filter; policy accept;
-		ct state established,related accept
-		ip saddr != { 198.51.100.0/24, 192.0.2.0/24 } tcp dport 80 drop
-	}
-}' | in_host nft -f -
+nslab_anon_drop
 before=$(ruleset_dump)
 daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || t_fail "anonymous set: daemon start"
 token_put $TOK

@@ -94,13 +94,7 @@ daemon_stop
 
 # --- check: a drop porthole cannot repeat (an anonymous set): FAIL, the rule named ---------------
 # (the ruleset is replaced while no daemon runs: a flush would take porthole's table too)
-in_host nft flush ruleset
-printf '%s\n' 'table inet filter {
-	chain input { type filter hook input priority filter; policy accept;
-		ct state established,related accept
-		ip saddr != { 198.51.100.0/24, 192.0.2.0/24 } tcp dport 80 drop
-	}
-}' | in_host nft -f -
+nslab_anon_drop
 daemon_start "$SERVE" || t_fail "daemon start (anonymous set)"
 ph_check "$T_TMP/c_anon.txt" "$SERVE"
 t_eq "check with an anonymous-set drop: exit 1" 1 "$CHECK_RC"
