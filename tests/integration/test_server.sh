@@ -301,6 +301,17 @@ if [ -n "$T_DAEMON_UID" ]; then
 	rm -rf "$SECRET"
 fi
 
+# guarded_probes NAME ANSWER: during a guarded window for $TOK, the Internet's
+# challenge request answered (the answer matching ANSWER), its GET / dropped,
+# the allowed country's GET / served
+guarded_probes() {
+	out=$(http inet $H "$(challenge $TOK)")
+	t_check "$1: the Internet's challenge request is answered ($out)" grep -q "$2" <<<"$out"
+	t_eq "$1: the Internet's GET / dropped" "noanswer" "$(http inet $H "$(req /)")"
+	out=$(http allow $H "$(req /)")
+	t_check "$1: the allowed country's GET / served ($out)" grep -q "status 200 site index" <<<"$out"
+}
+
 # --- other ruleset shapes ----------------------------------------------------------------------
 # shape RULESET-NAME: replace the host's ruleset, open a window with a token, probe
 shape() {
@@ -311,11 +322,7 @@ shape() {
 	daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || { t_fail "$name: daemon start"; return; }
 	token_put $TOK
 	if wait_for "$T_DLOG" "guarded tcp/80" 30; then
-		out=$(http inet $H "$(challenge $TOK)")
-		t_check "$name: the Internet's challenge request is answered ($out)" grep -q "status 200" <<<"$out"
-		t_eq "$name: the Internet's GET / dropped" "noanswer" "$(http inet $H "$(req /)")"
-		out=$(http allow $H "$(req /)")
-		t_check "$name: the allowed country's GET / served ($out)" grep -q "status 200 site index" <<<"$out"
+		guarded_probes "$name" "status 200"
 	else
 		t_fail "$name: the window opened"; sed -n '$p' "$T_DLOG"
 	fi
@@ -378,11 +385,7 @@ manager_case() {
 	daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || { t_fail "$m: daemon start"; fw_stop; return; }
 	token_put $TOK
 	if wait_for "$T_DLOG" "open: guarded" 50; then
-		out=$(http inet $H "$(challenge $TOK)")
-		t_check "$m: the Internet's challenge request is answered ($out)" grep -q "status 200 $TOK.keyauth" <<<"$out"
-		t_eq "$m: the Internet's GET / dropped" "noanswer" "$(http inet $H "$(req /)")"
-		out=$(http allow $H "$(req /)")
-		t_check "$m: the allowed country's GET / served ($out)" grep -q "status 200 site index" <<<"$out"
+		guarded_probes "$m" "status 200 $TOK.keyauth"
 		case $m in
 		ufw|iptables)
 			t_check "$m: iptables -S reads the rules during the window" quiet fw_exec iptables -S
