@@ -417,16 +417,34 @@ case_lab_up() {
 	e2e_lab_up
 }
 
+# webroot_case_up CASE SERVER-START-FUNC: the case's directory, its server, and the
+# daemon with `serve = cgroup /<server's cgroup> webroot=WWW`; what started is
+# stopped when a step fails
+webroot_case_up() {
+	case_dir "$1" || return 1
+	"$2" || { srv_stop; return 1; }
+	if ! daemon_up "serve = cgroup /${SRV_CG##*/} webroot=$WWW"; then
+		e2e_daemon_stop >/dev/null; e2e_daemon_cgroup_remove; srv_stop; return 1
+	fi
+}
+
+# webroot_case_down OK: the checks after the window, the daemon and the server
+# stopped, the ruleset as before; returns OK, or 1 when any of these failed
+webroot_case_down() {
+	local ok=$1
+	after_window || ok=1
+	daemon_down || ok=1
+	srv_stop || ok=1
+	e2e_ruleset_unchanged >/dev/null || ok=1
+	return $ok
+}
+
 # webroot_case CASE SERVER-START-FUNC NNAMES CLIENT-FUNC ARGS... — the daemon with
 # `serve = cgroup /<server's cgroup> webroot=WWW`, the server, the client (no wrapper),
 # then every check; the daemon and the server stopped whatever failed.
 webroot_case() {
 	local cname=$1 start=$2 nnames=$3 ok=0; shift 3
-	case_dir "$cname" || return 1
-	"$start" || { srv_stop; return 1; }
-	if ! daemon_up "serve = cgroup /${SRV_CG##*/} webroot=$WWW"; then
-		e2e_daemon_stop >/dev/null; e2e_daemon_cgroup_remove; srv_stop; return 1
-	fi
+	webroot_case_up "$cname" "$start" || return 1
 	probes_closed_to_inet || ok=1
 	if "$@"; then
 		wait_close tokens-gone || ok=1
@@ -435,11 +453,7 @@ webroot_case() {
 	fi
 	say "daemon: $(grep -E 'window [0-9]+ (open|closed)' "$T/portholed.log" | sed 's/^<[0-9]>//' | tr '\n' ';' | cut -c1-400)"
 	audit_server tokens tokens-gone "$nnames" || ok=1
-	after_window || ok=1
-	daemon_down || ok=1
-	srv_stop || ok=1
-	e2e_ruleset_unchanged >/dev/null || ok=1
-	return $ok
+	webroot_case_down $ok
 }
 
 # porthole run --serve: the window lasts the command's lifetime (its record says
@@ -447,11 +461,7 @@ webroot_case() {
 case_nginx_run_serve() {
 	local n ok=0 cname=nginx-run-serve
 	n=$(e2e_new_name ngrs v4) || return 1
-	case_dir "$cname" || return 1
-	nginx_start || { srv_stop; return 1; }
-	if ! daemon_up "serve = cgroup /${SRV_CG##*/} webroot=$WWW"; then
-		e2e_daemon_stop >/dev/null; e2e_daemon_cgroup_remove; srv_stop; return 1
-	fi
+	webroot_case_up "$cname" nginx_start || return 1
 	probes_closed_to_inet || ok=1
 	SERVE_WRAP="env PORTHOLE_SOCKET=$T/porthole.sock $BIN/porthole run --serve cgroup:/${SRV_CG##*/} --webroot $WWW --"
 	if certbot_webroot_wrapped "$n"; then
@@ -460,11 +470,7 @@ case_nginx_run_serve() {
 		ok=1
 	fi
 	audit_server session exited 1 || ok=1
-	after_window || ok=1
-	daemon_down || ok=1
-	srv_stop || ok=1
-	e2e_ruleset_unchanged >/dev/null || ok=1
-	return $ok
+	webroot_case_down $ok
 }
 
 case_nginx_certbot() {
