@@ -142,12 +142,9 @@ EOF
 		say "no window-open record after the token file appeared"
 		ok=0
 	fi
-	if [ $ok = 1 ]; then
-		pass "10 serve = unit $SRV_UNIT webroot=...: a token file opens guarded window $id1, its record names cgroup /system.slice/$SRV_UNIT"
-	else
-		journal_tail portholed.service 20
-		fail "10 serve = unit $SRV_UNIT: a token opens a window naming its cgroup"
-	fi
+	verdict $ok \
+		"10 serve = unit $SRV_UNIT webroot=...: a token file opens guarded window $id1, its record names cgroup /system.slice/$SRV_UNIT" \
+		"10 serve = unit $SRV_UNIT: a token opens a window naming its cgroup" 20
 
 	# ---- 11: what passes
 	ok=1
@@ -176,11 +173,9 @@ EOF
 	else
 		ok=0
 	fi
-	if [ $ok = 1 ]; then
-		pass "11 guarded window to $SRV_UNIT: from the blocked country the live token's challenge reaches nginx (the file back, IPv4 and IPv6), GET / is dropped; the allowed country is served"
-	else
-		fail "11 guarded window to $SRV_UNIT: the challenge reaches nginx, GET / does not"
-	fi
+	verdict $ok \
+		"11 guarded window to $SRV_UNIT: from the blocked country the live token's challenge reaches nginx (the file back, IPv4 and IPv6), GET / is dropped; the allowed country is served" \
+		"11 guarded window to $SRV_UNIT: the challenge reaches nginx, GET / does not" -
 
 	# ---- 12: the token goes, the window closes
 	ok=1
@@ -199,12 +194,9 @@ EOF
 	else
 		ok=0
 	fi
-	if [ $ok = 1 ]; then
-		pass "12 removing the token closes window $id1 (tokens-gone); the blocked country gets no connection again"
-	else
-		journal_tail portholed.service 15
-		fail "12 guarded window to $SRV_UNIT: removing the token closes it (tokens-gone)"
-	fi
+	verdict $ok \
+		"12 removing the token closes window $id1 (tokens-gone); the blocked country gets no connection again" \
+		"12 guarded window to $SRV_UNIT: removing the token closes it (tokens-gone)" 15
 
 	# ---- 13: the served unit restarts during a window
 	ok=1
@@ -263,12 +255,9 @@ EOF
 	if [ -n "${id3:-}" ] && [ "$id3" != "$id2" ]; then
 		wait_audit 50 "$A" window-close window="$id3" reason=tokens-gone || { say "reopened window $id3 not closed tokens-gone"; ok=0; }
 	fi
-	if [ $ok = 1 ]; then
-		pass "13 systemctl restart $SRV_UNIT during window $id2: closed server-gone after ${gone_s}s, window $id3 reopened for the token still there, the new nginx (pid $pid2) serves it"
-	else
-		journal_tail portholed.service 20
-		fail "13 systemctl restart $SRV_UNIT during a window: server-gone, reopened for the token still there"
-	fi
+	verdict $ok \
+		"13 systemctl restart $SRV_UNIT during window $id2: closed server-gone after ${gone_s}s, window $id3 reopened for the token still there, the new nginx (pid $pid2) serves it" \
+		"13 systemctl restart $SRV_UNIT during a window: server-gone, reopened for the token still there" 20
 	serve_cleanup
 	figure serve_checks_s "$(secs "$SRV_T0" "$(now)")"
 }
