@@ -147,6 +147,20 @@ table inet filter {
 NFT
 }
 
+# nslab_end NS DEV ADDR4/LEN ADDR6/LEN [GW4 GW6]: one end of a lab link: lo
+# and DEV up in namespace NS, the two addresses on DEV, and default routes
+# through GW4 and GW6 when given
+nslab_end() {
+	local ns=$1 dev=$2
+	in_ns "$ns" ip link set lo up
+	in_ns "$ns" ip link set "$dev" up
+	in_ns "$ns" ip addr add "$3" dev "$dev"
+	in_ns "$ns" ip addr add "$4" dev "$dev" nodad
+	[ -n "${5:-}" ] || return 0
+	in_ns "$ns" ip route add default via "$5"
+	in_ns "$ns" ip -6 route add default via "$6"
+}
+
 nslab_up() {
 	local h=$T_PFX-host i=$T_PFX-inet a=$T_PFX-allow
 	ip netns add "$h" && T_NETNS+=("$h") || return 1
@@ -156,25 +170,12 @@ nslab_up() {
 	ip link set ph$$i netns "$i" || return 1
 	ip link add ph$$a type veth peer name ph$$g netns "$h" || return 1
 	ip link set ph$$a netns "$a" || return 1
-	in_host ip link set lo up
-	in_host ip link set ph$$h up
-	in_host ip link set ph$$g up
-	in_host ip addr add $H/24 dev ph$$h
+	nslab_end "$h" ph$$h $H/24 $H6/64
 	in_host ip addr add $H2/24 dev ph$$h
-	in_host ip addr add $H6/64 dev ph$$h nodad
 	in_host ip addr add $H62/64 dev ph$$h nodad
-	in_host ip addr add 198.51.100.1/24 dev ph$$g
-	in_host ip addr add 2001:db8:a11::1/64 dev ph$$g nodad
-	in_inet ip link set lo up
-	in_inet ip link set ph$$i up
-	in_inet ip addr add $INET/24 dev ph$$i
-	in_inet ip addr add $INET6/64 dev ph$$i nodad
-	in_allow ip link set lo up
-	in_allow ip link set ph$$a up
-	in_allow ip addr add $ALLOW/24 dev ph$$a
-	in_allow ip addr add $ALLOW6/64 dev ph$$a nodad
-	in_allow ip route add default via 198.51.100.1
-	in_allow ip -6 route add default via 2001:db8:a11::1
+	nslab_end "$h" ph$$g 198.51.100.1/24 2001:db8:a11::1/64
+	nslab_end "$i" ph$$i $INET/24 $INET6/64
+	nslab_end "$a" ph$$a $ALLOW/24 $ALLOW6/64 198.51.100.1 2001:db8:a11::1
 	nslab_ruleset | in_host nft -f - || return 1
 }
 
@@ -465,15 +466,8 @@ nslab_downstream() {
 	local d=$T_PFX-down
 	ip netns add "$d" && T_NETNS+=("$d") || return 1
 	ip link add ph$$d netns "$d" type veth peer name ph$$r netns "$T_PFX-host" || return 1
-	in_host ip link set ph$$r up
-	in_host ip addr add 192.0.2.1/24 dev ph$$r
-	in_host ip addr add 2001:db8:d0::1/64 dev ph$$r nodad
-	in_down ip link set lo up
-	in_down ip link set ph$$d up
-	in_down ip addr add $DOWN/24 dev ph$$d
-	in_down ip addr add $DOWN6/64 dev ph$$d nodad
-	in_down ip route add default via 192.0.2.1
-	in_down ip -6 route add default via 2001:db8:d0::1
+	nslab_end "$T_PFX-host" ph$$r 192.0.2.1/24 2001:db8:d0::1/64
+	nslab_end "$d" ph$$d $DOWN/24 $DOWN6/64 192.0.2.1 2001:db8:d0::1
 	in_host sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 }
 
