@@ -215,19 +215,30 @@ static void print_server_open(const char *line, size_t n)
 	putchar('\n');
 }
 
+/* a window-close's reason and how long the window was open, unless it was
+ * recovered (its time is not known); returns 0 for a recovered window */
+static int print_close_reason(const char *line, size_t n, char *reason, size_t len)
+{
+	uint64_t ms = 0;
+
+	get_text(line, n, "reason", reason, len);
+	json_get_u64(line, n, "duration_ms", &ms);
+	printf("%s", reason);
+	if (!strcmp(reason, "recovered"))
+		return 0;
+	printf(" after %llu.%01llu s", (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000 / 100));
+	return 1;
+}
+
 /* window-close of a server window: the guard's counts instead of packets */
 static void print_server_close(const char *line, size_t n)
 {
 	char reason[64];
-	uint64_t ms = 0, adm = 0, drop = 0;
+	uint64_t adm = 0, drop = 0;
 
-	get_text(line, n, "reason", reason, sizeof(reason));
-	json_get_u64(line, n, "duration_ms", &ms);
+	print_close_reason(line, n, reason, sizeof(reason));
 	json_get_u64(line, n, "requests_admitted", &adm);
 	json_get_u64(line, n, "requests_dropped", &drop);
-	printf("%s", reason);
-	if (strcmp(reason, "recovered"))
-		printf(" after %llu.%01llu s", (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000 / 100));
 	printf(", guarded: %llu request(s) admitted, %llu dropped; ", (unsigned long long)adm, (unsigned long long)drop);
 	print_server(line, n);
 	putchar('\n');
@@ -292,14 +303,10 @@ static void print_record_text(const char *line, size_t n)
 	} else if (!strcmp(ev, "window-close")) {
 		const char *v;
 		size_t vl;
-		get_text(line, n, "reason", a, sizeof(a));
-		json_get_u64(line, n, "duration_ms", &x);
 		json_get_u64(line, n, "packets", &y);
 		json_get_u64(line, n, "connections", &z);
-		printf("%s", a);
-		if (strcmp(a, "recovered"))
-			printf(" after %llu.%01llu s, %llu packets, %llu connections", (unsigned long long)(x / 1000),
-			       (unsigned long long)(x % 1000 / 100), (unsigned long long)y, (unsigned long long)z);
+		if (print_close_reason(line, n, a, sizeof(a)))
+			printf(", %llu packets, %llu connections", (unsigned long long)y, (unsigned long long)z);
 		if (!json_get(line, n, "peers", &v, &vl) && vl > 2) {
 			/* [{"addr":"192.0.2.1","connections":3},...] -> 192.0.2.1 (3), ... */
 			const char *p = v, *end = v + vl;

@@ -58,6 +58,30 @@ t_init() {
 	T_CG2=$(t_cgroup2_mount)
 }
 
+# t_start NAME [NEED...]: the preamble of a namespace test. t_init NAME and
+# t_require_root, then each NEED in order: nginx or scapy installed (else
+# SKIP, exit 77), or a piece of the lab brought up (lab: nslab_up, attacker:
+# attacker_up, downstream: nslab_downstream, daemon: daemon_start with no
+# extra config) -- a setup that fails is one FAIL and the end of the test.
+t_start() {
+	t_init "$1"; shift
+	t_require_root
+	local need
+	for need in "$@"; do
+		case $need in
+		nginx) command -v nginx >/dev/null || { echo "SKIP $T_NAME: nginx not installed (make deps)"; exit 77; } ;;
+		scapy) "$PY" -c 'import scapy.layers.inet6' 2>/dev/null || { echo "SKIP $T_NAME: python3-scapy not installed (make deps)"; exit 77; } ;;
+		lab) t_setup "lab setup" nslab_up ;;
+		attacker) t_setup "attacker setup" attacker_up ;;
+		downstream) t_setup "downstream setup" nslab_downstream ;;
+		daemon) t_setup "daemon start" daemon_start ;;
+		*) echo "t_start: unknown need '$need'" >&2; exit 2 ;;
+		esac
+	done
+}
+# t_setup NAME CMD...: CMD must succeed, or FAIL NAME ends the test
+t_setup() { local n=$1; shift; "$@" || { t_fail "$n"; t_summary; exit 1; }; }
+
 t_cleanup() {
 	local p ns cg i
 	for ((i = ${#T_PIDS[@]} - 1; i >= 0; i--)); do
@@ -123,6 +147,20 @@ table inet filter {
 NFT
 }
 
+# nslab_end NS DEV ADDR4/LEN ADDR6/LEN [GW4 GW6]: one end of a lab link: lo
+# and DEV up in namespace NS, the two addresses on DEV, and default routes
+# through GW4 and GW6 when given
+nslab_end() {
+	local ns=$1 dev=$2
+	in_ns "$ns" ip link set lo up
+	in_ns "$ns" ip link set "$dev" up
+	in_ns "$ns" ip addr add "$3" dev "$dev"
+	in_ns "$ns" ip addr add "$4" dev "$dev" nodad
+	[ -n "${5:-}" ] || return 0
+	in_ns "$ns" ip route add default via "$5"
+	in_ns "$ns" ip -6 route add default via "$6"
+}
+
 nslab_up() {
 	local h=$T_PFX-host i=$T_PFX-inet a=$T_PFX-allow
 	ip netns add "$h" && T_NETNS+=("$h") || return 1
@@ -132,25 +170,12 @@ nslab_up() {
 	ip link set ph$$i netns "$i" || return 1
 	ip link add ph$$a type veth peer name ph$$g netns "$h" || return 1
 	ip link set ph$$a netns "$a" || return 1
-	in_host ip link set lo up
-	in_host ip link set ph$$h up
-	in_host ip link set ph$$g up
-	in_host ip addr add $H/24 dev ph$$h
+	nslab_end "$h" ph$$h $H/24 $H6/64
 	in_host ip addr add $H2/24 dev ph$$h
-	in_host ip addr add $H6/64 dev ph$$h nodad
 	in_host ip addr add $H62/64 dev ph$$h nodad
-	in_host ip addr add 198.51.100.1/24 dev ph$$g
-	in_host ip addr add 2001:db8:a11::1/64 dev ph$$g nodad
-	in_inet ip link set lo up
-	in_inet ip link set ph$$i up
-	in_inet ip addr add $INET/24 dev ph$$i
-	in_inet ip addr add $INET6/64 dev ph$$i nodad
-	in_allow ip link set lo up
-	in_allow ip link set ph$$a up
-	in_allow ip addr add $ALLOW/24 dev ph$$a
-	in_allow ip addr add $ALLOW6/64 dev ph$$a nodad
-	in_allow ip route add default via 198.51.100.1
-	in_allow ip -6 route add default via 2001:db8:a11::1
+	nslab_end "$h" ph$$g 198.51.100.1/24 2001:db8:a11::1/64
+	nslab_end "$i" ph$$i $INET/24 $INET6/64
+	nslab_end "$a" ph$$a $ALLOW/24 $ALLOW6/64 198.51.100.1 2001:db8:a11::1
 	nslab_ruleset | in_host nft -f - || return 1
 }
 
@@ -214,6 +239,35 @@ nginx_up() {
 	echo "nginx did not start:"; cat "$dir/out" "$dir/error.log" 2>/dev/null
 	return 1
 }
+
+# nslab_anon_drop: the host's ruleset replaced (flushed, porthole's table too)
+# by a drop whose match porthole cannot repeat, an anonymous set of sources:
+# a server window must fail closed on it, naming the rule
+nslab_anon_drop() {
+	in_host nft flush ruleset
+	printf '%s\n' 'table inet filter {
+	chain input { type filter hook input priority filter; policy accept;
+		ct state established,related accept
+		ip saddr != { 198.51.100.0/24, 192.0.2.0/24 } tcp dport 80 drop
+	}
+}' | in_host nft -f -
+}
+
+# A site for the server-window tests: webroot $WWW with an index page, served
+# by nginx_up web (FAIL "nginx start" ends the test); tokens go into its
+# .well-known/acme-challenge; http sends raw HTTP (tests/tools/httpraw.py) to
+# port 80 from a lab namespace.
+site_up() {
+	WWW=$T_TMP/www
+	mkdir -p "$WWW"
+	chmod 755 "$T_TMP" "$WWW"
+	echo "site index" >"$WWW/index.html"
+	t_setup "nginx start" nginx_up web "$WWW"
+}
+token_put() { mkdir -p "$WWW/.well-known/acme-challenge"; echo "$1.keyauth" >"$WWW/.well-known/acme-challenge/$1"; }
+token_rm() { rm -f "$WWW/.well-known/acme-challenge/$1"; }
+# http FROM ADDR SEGMENTS...
+http() { local from=$1 addr=$2; shift 2; in_ns "$T_PFX-$from" "$PY" "$T_TOOLS/httpraw.py" "$addr" 80 "$@"; }
 
 # ---- daemon ------------------------------------------------------------------
 
@@ -415,15 +469,8 @@ nslab_downstream() {
 	local d=$T_PFX-down
 	ip netns add "$d" && T_NETNS+=("$d") || return 1
 	ip link add ph$$d netns "$d" type veth peer name ph$$r netns "$T_PFX-host" || return 1
-	in_host ip link set ph$$r up
-	in_host ip addr add 192.0.2.1/24 dev ph$$r
-	in_host ip addr add 2001:db8:d0::1/64 dev ph$$r nodad
-	in_down ip link set lo up
-	in_down ip link set ph$$d up
-	in_down ip addr add $DOWN/24 dev ph$$d
-	in_down ip addr add $DOWN6/64 dev ph$$d nodad
-	in_down ip route add default via 192.0.2.1
-	in_down ip -6 route add default via 2001:db8:d0::1
+	nslab_end "$T_PFX-host" ph$$r 192.0.2.1/24 2001:db8:d0::1/64
+	nslab_end "$d" ph$$d $DOWN/24 $DOWN6/64 192.0.2.1 2001:db8:d0::1
 	in_host sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 }
 

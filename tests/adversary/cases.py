@@ -49,11 +49,72 @@ def finish(c, expect_nothing=True):
     c.rst()
 
 
+def opened(p, dst, sport, name, deferred=False, **kw):
+    """a crafted connection from SPORT (its ISN derived from it), started as
+    start() does; None when no SYN-ACK came"""
+    c = p.conn(dst, 80, sport, sport * 7919, name=name, **kw)
+    return c if start(c, deferred) else None
+
+
+def answered(c, tok, ack=True, **kw):
+    """the challenge, acknowledged by TCP and answered by nginx (the answer
+    ACKed unless ack=False); returns it"""
+    req = challenge(tok)
+    c.send(req, **kw)
+    c.wait_ack(len(req))
+    c.reply(ack=ack)
+    return req
+
+
+def smuggle(c, data, **kw):
+    """DATA, which must not reach nginx: sent, its ACK awaited a short while,
+    then the end"""
+    c.send(data, **kw)
+    c.wait_ack(c.nxt, GONE)
+    finish(c)
+
+
+def wait_go(sport, name):
+    """tell the test the first request is done (ATK_SYNC/SPORT.first); True
+    once it says go (ATK_SYNC/SPORT.go)"""
+    sync = os.environ["ATK_SYNC"]
+    touch("%s/%d.first" % (sync, sport))
+    if not wait_file("%s/%d.go" % (sync, sport), 30):
+        say("%s: the test never said go" % name)
+        return False
+    return True
+
+
+def after_go(p, dst, sport, tok, name, deferred, wait, expect_nothing=True):
+    """connection NAME: the challenge, answered, the answer not acknowledged;
+    once the test says go, GET /secret-NAME after it (second_request); the end"""
+    c = opened(p, dst, sport, name, deferred)
+    if c is None:
+        return
+    req = answered(c, tok, ack=False)
+    if not wait_go(sport, name):
+        return
+    second_request(c, req, b"GET /secret-%s HTTP/1.1\r\nHost: e\r\n\r\n" % name.encode(), wait)
+    finish(c, expect_nothing)
+
+
+def second_request(c, req, second, wait):
+    """SECOND right after REQ, the server's answer acknowledged with it; when
+    the host drops it (the connection's conntrack entry was ended), again
+    once the server's retransmission went out through the host (within WAIT)"""
+    since = c.rx_segs
+    c.rcv = c.seen
+    c.send(second, off=len(req))
+    if not c.wait_ack(c.nxt, 1.0) and c.wait_server_data(since, wait):
+        c.send(second, off=len(req))
+        c.wait_ack(c.nxt, 1.0)
+
+
 # --- positive control ---------------------------------------------------------
 def ctl(p, dst, sport, tok, deferred=False):
     """a valid challenge request for the token: nginx must answer it"""
-    c = p.conn(dst, 80, sport, sport * 7919, ts=TS0, name="ctl%s" % ("-deferred" if deferred else ""))
-    if not start(c, deferred):
+    c = opened(p, dst, sport, "ctl%s" % ("-deferred" if deferred else ""), deferred, ts=TS0)
+    if c is None:
         return
     req = challenge(tok)
     c.send(req)
@@ -70,8 +131,8 @@ def c1_paws(p, dst, sport, tok, deferred=False):
     """the challenge with a TSval older than ts_recent (PAWS: TCP discards it
     after the guard read it), then the same sequence number and length with
     other bytes and a fresh TSval"""
-    c = p.conn(dst, 80, sport, sport * 7919, ts=TS0, name="c1%s" % ("-deferred" if deferred else ""))
-    if not start(c, deferred):
+    c = opened(p, dst, sport, "c1%s" % ("-deferred" if deferred else ""), deferred, ts=TS0)
+    if c is None:
         return
     req = challenge(tok)
     c.send(req, off=0, tsval=TS0 - 1000)
@@ -90,8 +151,8 @@ def c2_before(p, dst, sport, tok, deferred=False):
     """one segment starting k bytes before the first byte TCP expects: the
     guard reads a whole challenge request, TCP keeps the bytes from rcv_nxt
     on: a request line with a colon (a header line to the guard)"""
-    c = p.conn(dst, 80, sport, sport * 7919, name="c2%s" % ("-deferred" if deferred else ""))
-    if not start(c, deferred):
+    c = opened(p, dst, sport, "c2%s" % ("-deferred" if deferred else ""), deferred)
+    if c is None:
         return
     first = b"GET /.well-known/acme-challenge/" + tok + b" HTTP/1.1\r\n"
     seg = first + b"GET /secret-c2?x: HTTP/1.1\r\nHost: e\r\n\r\n"
@@ -110,8 +171,8 @@ def c6_urg(p, dst, sport, tok, deferred=False):
     """the challenge with URG set, the urgent pointer on the '/' before the
     token: without SO_OOBINLINE that byte never reaches nginx, which reads
     /.well-known/acme-challengeTOKEN"""
-    c = p.conn(dst, 80, sport, sport * 7919, name="c6%s" % ("-deferred" if deferred else ""))
-    if not start(c, deferred):
+    c = opened(p, dst, sport, "c6%s" % ("-deferred" if deferred else ""), deferred)
+    if c is None:
         return
     req = challenge(tok)
     slash = len(b"GET /.well-known/acme-challenge")
@@ -128,8 +189,8 @@ def c6_urg_ack(p, dst, sport, tok):
     """the urgent pointer on a bare ACK (no data) that points into the
     request to come; the challenge itself then carries no URG flag: TCP
     still takes the '/' before the token out of the stream"""
-    c = p.conn(dst, 80, sport, sport * 7919, name="c6-ack")
-    if not c.handshake():
+    c = opened(p, dst, sport, "c6-ack")
+    if c is None:
         return
     req = challenge(tok)
     slash = len(b"GET /.well-known/acme-challenge")
@@ -142,16 +203,11 @@ def c6_urg_ack(p, dst, sport, tok):
 def h_resend_longer(p, dst, sport, tok):
     """the challenge (answered), then a resend from its first byte that
     goes on past it with a second request: TCP would keep only the new bytes"""
-    c = p.conn(dst, 80, sport, sport * 7919, name="resend-longer")
-    if not c.handshake():
+    c = opened(p, dst, sport, "resend-longer")
+    if c is None:
         return
-    req = challenge(tok)
-    c.send(req)
-    c.wait_ack(len(req))
-    c.reply()
-    c.send(req + b"GET /secret-longer HTTP/1.1\r\nHost: e\r\n\r\n", off=0)
-    c.wait_ack(c.nxt, GONE)
-    finish(c)
+    req = answered(c, tok)
+    smuggle(c, req + b"GET /secret-longer HTTP/1.1\r\nHost: e\r\n\r\n", off=0)
 
 
 # --- 3: a verdict outlives its connection -------------------------------------------
@@ -160,23 +216,16 @@ def c3_verdict(p, dst, sport, tok, later=True):
     (answered), the connection reset; then, in a later window the test opens
     for a token the attacker never saw, the same source port and ISN again,
     and other bytes of the same length on the handshake's last ACK"""
-    sync = os.environ.get("ATK_SYNC")
-    isn = sport * 7919
-    c = p.conn(dst, 80, sport, isn, name="c3-first")
-    if not c.syn():
+    c = opened(p, dst, sport, "c3-first", deferred=True)
+    if c is None:
         return
-    req = challenge(tok)
-    c.send(req)
-    c.wait_ack(len(req))
-    c.reply()
+    req = answered(c, tok)
     c.rst()
     if later:
-        touch("%s/%d.first" % (sync, sport))
-        if not wait_file("%s/%d.go" % (sync, sport), 30):
-            say("c3: the test never said go")
+        if not wait_go(sport, "c3"):
             return
-    c = p.conn(dst, 80, sport, isn, name="c3-again")
-    if not c.syn():
+    c = opened(p, dst, sport, "c3-again", deferred=True)
+    if c is None:
         return
     c.send(padded(b"GET /secret-c3 HTTP/1.1\r\n", len(req)))
     c.wait_ack(len(req), GONE)
@@ -196,33 +245,14 @@ def c4_after_close(p, dst, sport, tok):
     closed the window, a second request; when the host drops it (the
     connection's conntrack entry was ended), again after the server's
     retransmission went out through the host"""
-    sync = os.environ["ATK_SYNC"]
-    c = p.conn(dst, 80, sport, sport * 7919, name="c4")
-    if not c.handshake():
-        return
-    req = challenge(tok)
-    c.send(req)
-    c.wait_ack(len(req))
-    c.reply(ack=False)
-    touch("%s/%d.first" % (sync, sport))
-    if not wait_file("%s/%d.go" % (sync, sport), 30):
-        say("c4: the test never said go")
-        return
-    second = b"GET /secret-c4 HTTP/1.1\r\nHost: e\r\n\r\n"
-    since = c.rx_segs
-    c.rcv = c.seen  # the answer acknowledged with the second request
-    c.send(second, off=len(req))
-    if not c.wait_ack(c.nxt, 1.0) and c.wait_server_data(since, 8.0):
-        c.send(second, off=len(req))
-        c.wait_ack(c.nxt, 1.0)
-    finish(c)
+    after_go(p, dst, sport, tok, "c4", deferred=False, wait=8.0)
 
 
 # --- classes that held on 502f4b6 (regressions) ------------------------------------
 def h_ooo(p, dst, sport, tok):
     """out of order: a request's second half first, then its first half"""
-    c = p.conn(dst, 80, sport, sport * 7919, name="ooo")
-    if not c.handshake():
+    c = opened(p, dst, sport, "ooo")
+    if c is None:
         return
     req = b"GET /secret-ooo HTTP/1.1\r\nHost: e\r\n\r\n"
     c.send(req[12:], off=12)
@@ -235,8 +265,8 @@ def h_ooo_future(p, dst, sport, tok):
     """out of order: the challenge at a later offset (queued out of order),
     another request where TCP expects the first byte, then the later copy
     again with other bytes"""
-    c = p.conn(dst, 80, sport, sport * 7919, name="ooo-future")
-    if not c.handshake():
+    c = opened(p, dst, sport, "ooo-future")
+    if c is None:
         return
     req = challenge(tok)
     n = len(req)
@@ -250,43 +280,31 @@ def h_ooo_future(p, dst, sport, tok):
 def h_overlap(p, dst, sport, tok):
     """overlapping segments: the challenge (answered), then a segment that
     overlaps its end and carries a second request"""
-    c = p.conn(dst, 80, sport, sport * 7919, name="overlap")
-    if not c.handshake():
+    c = opened(p, dst, sport, "overlap")
+    if c is None:
         return
-    req = challenge(tok)
-    c.send(req)
-    c.wait_ack(len(req))
-    c.reply()
-    c.send(b"\r\n\r\nGET /secret-ovl HTTP/1.1\r\nHost: e\r\n\r\n", off=len(req) - 4)
-    c.wait_ack(c.nxt, GONE)
-    finish(c)
+    req = answered(c, tok)
+    smuggle(c, b"\r\n\r\nGET /secret-ovl HTTP/1.1\r\nHost: e\r\n\r\n", off=len(req) - 4)
 
 
 def h_frag(p, dst, sport, tok):
     """IP fragments (reassembled before anything reads them): the challenge in
     fragments (answered: the fragments reach TCP), then a second request in
     fragments"""
-    c = p.conn(dst, 80, sport, sport * 7919, name="frag")
-    if not c.handshake():
+    c = opened(p, dst, sport, "frag")
+    if c is None:
         return
     size = 16 if ":" not in dst else 80  # IPv6: the first fragment holds the whole TCP header (RFC 7112)
-    req = challenge(tok)
-    c.send(req, frag=size)
-    c.wait_ack(len(req))
-    c.reply()
-    c.send(b"GET /secret-frag HTTP/1.1\r\nHost: e\r\n\r\n", frag=size)
-    c.wait_ack(c.nxt, GONE)
-    finish(c)
+    answered(c, tok, frag=size)
+    smuggle(c, b"GET /secret-frag HTTP/1.1\r\nHost: e\r\n\r\n", frag=size)
 
 
 def h_ext(p, dst, sport, tok):
     """IPv6 extension headers: a request behind a destination-options header"""
-    c = p.conn(dst, 80, sport, sport * 7919, name="ext")
-    if not c.handshake():
+    c = opened(p, dst, sport, "ext")
+    if c is None:
         return
-    c.send(b"GET /secret-ext HTTP/1.1\r\nHost: e\r\n\r\n", ext=True)
-    c.wait_ack(c.nxt, GONE)
-    finish(c)
+    smuggle(c, b"GET /secret-ext HTTP/1.1\r\nHost: e\r\n\r\n", ext=True)
 
 
 def h_tfo(p, dst, sport, tok):
@@ -305,24 +323,19 @@ def h_tfo(p, dst, sport, tok):
 
 def h_fin(p, dst, sport, tok):
     """FIN with data: the challenge (answered), then a second request on a FIN"""
-    c = p.conn(dst, 80, sport, sport * 7919, name="fin")
-    if not c.handshake():
+    c = opened(p, dst, sport, "fin")
+    if c is None:
         return
-    req = challenge(tok)
-    c.send(req)
-    c.wait_ack(len(req))
-    c.reply()
-    c.send(b"GET /secret-fin HTTP/1.1\r\nHost: e\r\n\r\n", flags="FPA")
-    c.wait_ack(c.nxt, GONE)
-    finish(c)
+    answered(c, tok)
+    smuggle(c, b"GET /secret-fin HTTP/1.1\r\nHost: e\r\n\r\n", flags="FPA")
 
 
 def h_window(p, dst, sport, tok):
     """zero-window probe: the challenge beyond the receive window (TCP drops
     it), the same range again with other bytes, then another request where
     TCP expects it"""
-    c = p.conn(dst, 80, sport, sport * 7919, name="window")
-    if not c.handshake():
+    c = opened(p, dst, sport, "window")
+    if c is None:
         return
     req = challenge(tok)
     n, edge = len(req), c.srv_win
@@ -335,27 +348,23 @@ def h_window(p, dst, sport, tok):
 
 def h_pipe(p, dst, sport, tok):
     """pipelining in one segment: the challenge and a second request"""
-    c = p.conn(dst, 80, sport, sport * 7919, name="pipe")
-    if not c.handshake():
+    c = opened(p, dst, sport, "pipe")
+    if c is None:
         return
-    c.send(challenge(tok) + b"GET /secret-pipe HTTP/1.1\r\nHost: e\r\n\r\n")
-    c.wait_ack(c.nxt, GONE)
-    finish(c)
+    smuggle(c, challenge(tok) + b"GET /secret-pipe HTTP/1.1\r\nHost: e\r\n\r\n")
 
 
 def h_body(p, dst, sport, tok):
     """a body in a later segment: the challenge with a Content-Length, then
     the body, which is a request of its own"""
-    c = p.conn(dst, 80, sport, sport * 7919, name="body")
-    if not c.handshake():
+    c = opened(p, dst, sport, "body")
+    if c is None:
         return
     body = b"GET /secret-body HTTP/1.1\r\nHost: e\r\n\r\n"
     req = challenge(tok, b"Host: e\r\nContent-Length: %d\r\n" % len(body))
     c.send(req)
     c.wait_ack(len(req))
-    c.send(body)
-    c.wait_ack(c.nxt, GONE)
-    finish(c)
+    smuggle(c, body)
 
 
 # --- red team (branch redteam) ------------------------------------------------------------
@@ -366,8 +375,8 @@ def r1_syn_ahead(p, dst, sport, tok):
     handshake's last ACK at the real ISN+1: the guard takes it for data
     'TCP already has' (it ends before its forged rcv_nxt) and passes it."""
     import time
-    c = p.conn(dst, 80, sport, sport * 7919, name="r1")
-    if not c.syn():
+    c = opened(p, dst, sport, "r1", deferred=True)
+    if c is None:
         return
     c.xmit(c.segment(c.isn + 0x40000000, "S", syn=True))
     say(c.name, "second SYN sent, seq ISN+2^30")
@@ -387,8 +396,8 @@ def r2_syn_behind(p, dst, sport, tok):
     tail = b"GET /secret-r2 HTTP/1.1\r\nHost: e\r\n\r\n"
     head = b"GET /.well-known/acme-challenge/" + tok + b" HTTP/1.1\r\nHost: e\r\nA:"
     k = len(head)
-    c = p.conn(dst, 80, sport, sport * 7919, name="r2")
-    if not c.syn():
+    c = opened(p, dst, sport, "r2", deferred=True)
+    if c is None:
         return
     c.xmit(c.segment(c.isn - k, "S", syn=True))
     say(c.name, "second SYN sent, seq ISN-%d" % k)
@@ -421,13 +430,10 @@ def r3_evict(p, dst, sport, tok):
     entry out of the LRU; then a second challenge on the child: its first
     packet finds no pending verdict and starts FRESH: a second request on one
     connection"""
-    c = p.conn(dst, 80, sport, sport * 7919, name="r3")
-    if not c.syn():
+    c = opened(p, dst, sport, "r3", deferred=True)
+    if c is None:
         return
-    req = challenge(tok)
-    c.send(req)
-    c.wait_ack(len(req))
-    c.reply(ack=False)
+    req = answered(c, tok, ack=False)
     _flood_syns(p, dst, 30000, 25000)
     c.rcv = c.seen
     req2 = challenge(tok, b"Host: second\r\n")
@@ -442,26 +448,7 @@ def r4_listener_after_close(p, dst, sport, tok):
     not ended when the window closes); its answer not acknowledged; after
     the test closed the window, the server's retransmission makes a new,
     unmarked conntrack entry and a second request follows"""
-    sync = os.environ["ATK_SYNC"]
-    c = p.conn(dst, 80, sport, sport * 7919, name="r4")
-    if not c.syn():
-        return
-    req = challenge(tok)
-    c.send(req)
-    c.wait_ack(len(req))
-    c.reply(ack=False)
-    touch("%s/%d.first" % (sync, sport))
-    if not wait_file("%s/%d.go" % (sync, sport), 30):
-        say("r4: the test never said go")
-        return
-    second = b"GET /secret-r4 HTTP/1.1\r\nHost: e\r\n\r\n"
-    since = c.rx_segs
-    c.rcv = c.seen
-    c.send(second, off=len(req))
-    if not c.wait_ack(c.nxt, 1.0) and c.wait_server_data(since, 20.0):
-        c.send(second, off=len(req))
-        c.wait_ack(c.nxt, 1.0)
-    finish(c, expect_nothing=False)
+    after_go(p, dst, sport, tok, "r4", deferred=True, wait=20.0, expect_nothing=False)
 
 
 def main():

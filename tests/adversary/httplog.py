@@ -13,10 +13,14 @@ httplog.py get ADDR PORT PATH [TIMEOUT]
     one GET PATH over a kernel TCP connection; prints "status CODE BODY",
     "noanswer", "connect-timeout" or "refused".
 """
+import os
 import socket
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from nettest import connect, listener, print_answer  # noqa: E402
 
 
 def serve(log, name, port, secs, addrs):
@@ -45,17 +49,9 @@ def serve(log, name, port, secs, addrs):
             pass
         c.close()
 
-    socks = []
-    for a in addrs:
-        fam = socket.AF_INET6 if ":" in a else socket.AF_INET
-        s = socket.socket(fam, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if fam == socket.AF_INET6:
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        s.bind((a, port))
-        s.listen(64)
+    socks = [listener(a, port, 64) for a in addrs]
+    for s in socks:
         s.settimeout(0.2)
-        socks.append(s)
     print("listening", flush=True)
     end = time.monotonic() + secs
 
@@ -76,19 +72,12 @@ def serve(log, name, port, secs, addrs):
 
 
 def get(addr, port, path, timeout):
-    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.settimeout(timeout)
     try:
-        s.connect((addr, port))
-    except socket.timeout:
-        print("connect-timeout")
-        return
-    except ConnectionRefusedError:
-        print("refused")
-        return
+        s = connect(addr, port, timeout)
     except OSError as e:
         print("error:%s" % e.strerror)
+        return
+    if s is None:
         return
     data = b""
     try:
@@ -101,11 +90,7 @@ def get(addr, port, path, timeout):
     except OSError:
         pass
     s.close()
-    if not data:
-        print("noanswer")
-        return
-    head, _, body = data.partition(b"\r\n\r\n")
-    print("status", head.split(b" ", 2)[1].decode("latin-1") if b" " in head else "?", body.decode("latin-1").strip())
+    print_answer(data)
 
 
 def main():

@@ -20,11 +20,7 @@
 # the allowed country's reach is not asserted then.)
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init forward
-t_require_root
-command -v nginx >/dev/null || { echo "SKIP forward: nginx not installed (make deps)"; exit 77; }
-nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
-nslab_downstream || { t_fail "downstream setup"; t_summary; exit 1; }
+t_start forward nginx lab downstream
 
 H3=203.0.113.12 H63=2001:db8:1::12
 in_host ip addr add $H3/24 dev ph$$h

@@ -12,12 +12,7 @@
 # IPv4 and IPv6 each time.
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init guard_lifetime
-t_require_root
-command -v nginx >/dev/null || { echo "SKIP guard_lifetime: nginx not installed (make deps)"; exit 77; }
-"$PY" -c 'import scapy.layers.inet6' 2>/dev/null || { echo "SKIP guard_lifetime: python3-scapy not installed (make deps)"; exit 77; }
-nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
-attacker_up || { t_fail "attacker setup"; t_summary; exit 1; }
+t_start guard_lifetime nginx scapy lab attacker
 
 WWW=$T_TMP/www
 ACME=$WWW/.well-known/acme-challenge

@@ -18,12 +18,7 @@
 # (never guarded) or with no window.
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init guard_stream
-t_require_root
-command -v nginx >/dev/null || { echo "SKIP guard_stream: nginx not installed (make deps)"; exit 77; }
-"$PY" -c 'import scapy.layers.inet6' 2>/dev/null || { echo "SKIP guard_stream: python3-scapy not installed (make deps)"; exit 77; }
-nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
-attacker_up || { t_fail "attacker setup"; t_summary; exit 1; }
+t_start guard_stream nginx scapy lab attacker
 # the host takes data on a SYN without a cookie, from any listener: data on
 # the SYN that got past the guard would reach nginx at once
 in_host sysctl -qw net.ipv4.tcp_fastopen=0x602

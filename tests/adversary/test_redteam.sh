@@ -7,12 +7,7 @@
 # handshake's last ACK is never in guard_socks and outlives its window.
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init redteam
-t_require_root
-command -v nginx >/dev/null || { echo "SKIP redteam: nginx not installed"; exit 77; }
-"$PY" -c 'import scapy.layers.inet6' 2>/dev/null || { echo "SKIP redteam: python3-scapy not installed"; exit 77; }
-nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
-attacker_up || { t_fail "attacker setup"; t_summary; exit 1; }
+t_start redteam nginx scapy lab attacker
 
 WWW=$T_TMP/www
 ACME=$WWW/.well-known/acme-challenge

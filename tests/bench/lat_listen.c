@@ -44,12 +44,6 @@ int main(int argc, char **argv)
 	}
 	printf("%lld\n", t0);
 	fflush(stdout);
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	if (poll(&p, 1, atoi(argv[3])) == 1) {
-		int c = accept(fd, NULL, NULL);
-		if (c >= 0)
-			close(c);
-	}
-	close(fd);
+	accept_one(fd, atoi(argv[3]));
 	return 0;
 }

@@ -23,40 +23,8 @@
 # the sanitizer build), E2E_LAB_PREFIX (default phle$$), E2E_VERBOSE=1 (client output),
 # E2E_KEEP=DIR (keep the clients' and the daemon's logs there).
 set -u
-
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-PY=/usr/bin/python3
-
-skip() {
-	echo "SKIP e2e: $*"
-	echo "e2e: 0 passed, 0 failed, 1 skipped"
-	exit 77
-}
-[ "$(id -u)" = 0 ] || skip "must run as root (network namespaces, nftables, BPF)"
-[ "${BASH_VERSINFO[0]}" -ge 5 ] || skip "needs bash >= 5"
-# the sanitizer build when make test built it: a report fails the test
-BIN=${PORTHOLE_BIN:-build/asan}
-case $BIN in /*) ;; *) BIN=$ROOT/$BIN ;; esac
-[ -n "${PORTHOLE_BIN:-}" ] || [ -x "$BIN/portholed" ] || BIN=$ROOT/build
-for b in "$BIN/portholed" "$BIN/porthole"; do
-	[ -x "$b" ] || skip "missing binary: $b (make all)"
-done
-for b in pebble pebble-challtestsrv certbot lego nft nsenter ip openssl curl awk timeout "$PY"; do
-	command -v "$b" >/dev/null 2>&1 || skip "missing binary: $b (make deps)"
-done
-
-LAB_PREFIX=${E2E_LAB_PREFIX:-phle$$}
-LAB_STATE=/run/$LAB_PREFIX-lab
-E2E_TIMEOUT=${E2E_TIMEOUT:-90}
-# The host namespace inherits the machine's resolv.conf, whose server it cannot reach:
-# a reverse lookup (certbot's HTTP server calls getfqdn() when it binds one address)
-# would wait 5 s for nothing. Nothing in the lab needs DNS from the host: fail fast.
-export RES_OPTIONS="timeout:1 attempts:1"
-# shellcheck source=../lab/lab.sh
-. "$ROOT/tests/lab/lab.sh"
-# shellcheck source=lib.sh
-. "$HERE/lib.sh"
+# shellcheck source=start.sh
+. "$(dirname "${BASH_SOURCE[0]}")/start.sh" e2e phle certbot lego
 
 # lib.sh: the case runner, cleanup, probes, ruleset check, portholed's start/stop
 # (globals T, DPID, DCG, CG2, WRAP80, WRAP443, LAB_IS_UP, BASE_RULESET), ph, say

@@ -40,37 +40,8 @@
 # E2E_APACHE_ACCEPTFILTER=none|data (the AcceptFilter of apache_certbot_webroot,
 # default none).
 set -u
-
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-PY=/usr/bin/python3
-
-skip() {
-	echo "SKIP server-e2e: $*"
-	echo "server-e2e: 0 passed, 0 failed, 1 skipped"
-	exit 77
-}
-[ "$(id -u)" = 0 ] || skip "must run as root (network namespaces, nftables, BPF)"
-[ "${BASH_VERSINFO[0]}" -ge 5 ] || skip "needs bash >= 5"
-BIN=${PORTHOLE_BIN:-build/asan}
-case $BIN in /*) ;; *) BIN=$ROOT/$BIN ;; esac
-[ -n "${PORTHOLE_BIN:-}" ] || [ -x "$BIN/portholed" ] || BIN=$ROOT/build
-for b in "$BIN/portholed" "$BIN/porthole"; do
-	[ -x "$b" ] || skip "missing binary: $b (make all)"
-done
-for b in pebble pebble-challtestsrv nft nsenter ip openssl curl awk timeout "$PY"; do
-	command -v "$b" >/dev/null 2>&1 || skip "missing binary: $b (make deps)"
-done
-
-LAB_PREFIX=${E2E_LAB_PREFIX:-phls$$}
-LAB_STATE=/run/$LAB_PREFIX-lab
-E2E_TIMEOUT=${E2E_TIMEOUT:-90}
-# the host namespace cannot reach the machine's resolver: fail fast (see test_e2e.sh)
-export RES_OPTIONS="timeout:1 attempts:1"
-# shellcheck source=../lab/lab.sh
-. "$ROOT/tests/lab/lab.sh"
-# shellcheck source=lib.sh
-. "$HERE/lib.sh"
+# shellcheck source=start.sh
+. "$(dirname "${BASH_SOURCE[0]}")/start.sh" server-e2e phls
 
 # shellcheck disable=SC2034  # set by e2e_lab_up, read by e2e_ruleset_unchanged (lib.sh)
 BASE_RULESET=
@@ -174,29 +145,7 @@ srv_stop() {
 nginx_start() { # nginx as test_server.sh runs it: master + one worker, as root
 	local d=$T/nginx
 	mkdir -p "$d"
-	cat >"$d/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 1;
-user root;
-pid $d/nginx.pid;
-error_log $d/error.log;
-events { worker_connections 64; }
-http {
-	access_log $d/access.log;
-	client_body_temp_path $d/body;
-	proxy_temp_path $d/proxy;
-	fastcgi_temp_path $d/fastcgi;
-	uwsgi_temp_path $d/uwsgi;
-	scgi_temp_path $d/scgi;
-	server {
-		listen $LAB_HOST_V4:80;
-		listen [$LAB_HOST_V6]:80;
-		root $WWW;
-		location ^~ /.well-known/acme-challenge/ { default_type text/plain; }
-	}
-}
-EOF
+	{ printf '%s\n' "daemon off;" "master_process on;"; "$ROOT/tests/tools/nginx_conf.sh" "$d" "$d" "$WWW" "$LAB_HOST_V4" "$LAB_HOST_V6"; } >"$d/nginx.conf"
 	srv_start "${1:-nginx}" nginx -c "$d/nginx.conf" -p "$d" -e "$d/error.log"
 }
 
@@ -468,16 +417,34 @@ case_lab_up() {
 	e2e_lab_up
 }
 
+# webroot_case_up CASE SERVER-START-FUNC: the case's directory, its server, and the
+# daemon with `serve = cgroup /<server's cgroup> webroot=WWW`; what started is
+# stopped when a step fails
+webroot_case_up() {
+	case_dir "$1" || return 1
+	"$2" || { srv_stop; return 1; }
+	if ! daemon_up "serve = cgroup /${SRV_CG##*/} webroot=$WWW"; then
+		e2e_daemon_stop >/dev/null; e2e_daemon_cgroup_remove; srv_stop; return 1
+	fi
+}
+
+# webroot_case_down OK: the checks after the window, the daemon and the server
+# stopped, the ruleset as before; returns OK, or 1 when any of these failed
+webroot_case_down() {
+	local ok=$1
+	after_window || ok=1
+	daemon_down || ok=1
+	srv_stop || ok=1
+	e2e_ruleset_unchanged >/dev/null || ok=1
+	return $ok
+}
+
 # webroot_case CASE SERVER-START-FUNC NNAMES CLIENT-FUNC ARGS... — the daemon with
 # `serve = cgroup /<server's cgroup> webroot=WWW`, the server, the client (no wrapper),
 # then every check; the daemon and the server stopped whatever failed.
 webroot_case() {
 	local cname=$1 start=$2 nnames=$3 ok=0; shift 3
-	case_dir "$cname" || return 1
-	"$start" || { srv_stop; return 1; }
-	if ! daemon_up "serve = cgroup /${SRV_CG##*/} webroot=$WWW"; then
-		e2e_daemon_stop >/dev/null; e2e_daemon_cgroup_remove; srv_stop; return 1
-	fi
+	webroot_case_up "$cname" "$start" || return 1
 	probes_closed_to_inet || ok=1
 	if "$@"; then
 		wait_close tokens-gone || ok=1
@@ -486,11 +453,7 @@ webroot_case() {
 	fi
 	say "daemon: $(grep -E 'window [0-9]+ (open|closed)' "$T/portholed.log" | sed 's/^<[0-9]>//' | tr '\n' ';' | cut -c1-400)"
 	audit_server tokens tokens-gone "$nnames" || ok=1
-	after_window || ok=1
-	daemon_down || ok=1
-	srv_stop || ok=1
-	e2e_ruleset_unchanged >/dev/null || ok=1
-	return $ok
+	webroot_case_down $ok
 }
 
 # porthole run --serve: the window lasts the command's lifetime (its record says
@@ -498,11 +461,7 @@ webroot_case() {
 case_nginx_run_serve() {
 	local n ok=0 cname=nginx-run-serve
 	n=$(e2e_new_name ngrs v4) || return 1
-	case_dir "$cname" || return 1
-	nginx_start || { srv_stop; return 1; }
-	if ! daemon_up "serve = cgroup /${SRV_CG##*/} webroot=$WWW"; then
-		e2e_daemon_stop >/dev/null; e2e_daemon_cgroup_remove; srv_stop; return 1
-	fi
+	webroot_case_up "$cname" nginx_start || return 1
 	probes_closed_to_inet || ok=1
 	SERVE_WRAP="env PORTHOLE_SOCKET=$T/porthole.sock $BIN/porthole run --serve cgroup:/${SRV_CG##*/} --webroot $WWW --"
 	if certbot_webroot_wrapped "$n"; then
@@ -511,11 +470,7 @@ case_nginx_run_serve() {
 		ok=1
 	fi
 	audit_server session exited 1 || ok=1
-	after_window || ok=1
-	daemon_down || ok=1
-	srv_stop || ok=1
-	e2e_ruleset_unchanged >/dev/null || ok=1
-	return $ok
+	webroot_case_down $ok
 }
 
 case_nginx_certbot() {

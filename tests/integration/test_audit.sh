@@ -3,10 +3,7 @@
 # Audit log and the status/log/close commands (issue 4), on the real kernel.
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init audit
-t_require_root
-nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
-daemon_start || { t_fail "daemon start"; t_summary; exit 1; }
+t_start audit lab daemon
 A=$T_TMP/audit.jsonl
 
 # jq-free checks with python: field presence and values

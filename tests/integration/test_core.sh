@@ -5,9 +5,7 @@
 # network namespace; real packets decide every verdict.
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init core
-t_require_root
-nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
+t_start core lab
 
 # 1. before anything: port 80 closed from the internet, open to the allowed country
 t_eq "before: v4 port 80 dropped from the internet" dropped "$(probe inet $H 80)"

@@ -8,9 +8,7 @@
 # stops being designated.
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init designations
-t_require_root
-nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
+t_start designations lab
 
 D=$PORTHOLE_BIN/portholed
 mkdir -p "$T_TMP/bin"

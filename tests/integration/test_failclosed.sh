@@ -4,10 +4,7 @@
 # client, a killed daemon, a ruleset reload, bad input or many windows.
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init failclosed
-t_require_root
-nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
-daemon_start || { t_fail "daemon start"; t_summary; exit 1; }
+t_start failclosed lab daemon
 A=$T_TMP/audit.jsonl
 BEFORE=$(ruleset_dump)
 ms_since() { "$PY" -c "import time; print(int((time.time() - $1) * 1000))"; }

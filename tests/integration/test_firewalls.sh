@@ -13,8 +13,7 @@
 set -u
 source "$(dirname "$0")/../lib.sh"
 source "$T_ROOT/tests/lab/fw.sh"
-t_init firewalls
-t_require_root
+t_start firewalls
 ROOT_TMP=$T_TMP ROOT_PFX=$T_PFX
 trap 'fw_stop >/dev/null 2>&1; T_TMP=$ROOT_TMP; t_cleanup' EXIT
 
@@ -58,16 +57,11 @@ listener() { # OUT ERR PORT SECONDS ADDR...: a non-session listener in the host
 # session LABEL SECONDS ADDR...: porthole run -- listener on 80; waits for the
 # window line (or a failure); RUN is porthole's PID
 session() {
-	local l=$1; shift
-	bg_run "$T_TMP/$l.out" "$T_TMP/$l.err" run -- "$PY" "$T_TOOLS/listen.py" 80 "$@"
-	RUN=$BG_PID
-	local i
-	for i in $(seq 100); do
-		grep -q 'window .* open\|NO window' "$T_TMP/$l.err" 2>/dev/null && return 0
-		kill -0 "$RUN" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
+	local l=$1 rc; shift
+	run_listener "$l" 80 "$@"
+	rc=$?
+	RUN=$RUN_PID
+	return $rc
 }
 end_session() { kill -TERM "$RUN" 2>/dev/null; wait "$RUN" 2>/dev/null; RUN=; }
 ipt_norm() { grep -v '^#' | sed -E 's/\[[0-9]+:[0-9]+\]/[0:0]/g'; }

@@ -3,9 +3,7 @@
 # numbers are the review's). Each check fails if its bug comes back.
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init hardening
-t_require_root
-nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
+t_start hardening lab
 A=$T_TMP/audit.jsonl
 HT=$T_TOOLS/hardening.py
 NOBODY_OK=1

@@ -10,8 +10,7 @@
 # happen for real; on a kernel that loads everything they SKIP, saying so.
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init kernel
-t_require_root
+t_start kernel
 LIMIT=1000000
 
 PROBE=$T_TMP/probe.out

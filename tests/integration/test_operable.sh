@@ -4,9 +4,7 @@
 # systemd notify protocol, the minimal capability set, the unit file, install.
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init operable
-t_require_root
-nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
+t_start operable lab
 chk() { in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" check --config "$T_CONF" "$@"; }
 
 # --- the systemd notify protocol: READY=1 only once the socket serves ----------------

@@ -10,30 +10,18 @@
 # reads porthole's rules back), a drop porthole cannot repeat (fail closed).
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init server
-t_require_root
-command -v nginx >/dev/null || { echo "SKIP server: nginx not installed (make deps)"; exit 77; }
-nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
+t_start server nginx lab
 
-HTTP=$T_TOOLS/httpraw.py
 # the host's ruleset without its counters (traffic moves them)
 ruleset_dump() { in_host nft list ruleset | awk '/^table inet porthole /{skip=1} !skip{print} skip&&/^}/{skip=0}' |
 	sed 's/counter packets [0-9]* bytes [0-9]*/counter/'; }
-WWW=$T_TMP/www
 TOK=Tok3n_abc-DEF123
-mkdir -p "$WWW"
-chmod 755 "$T_TMP" "$WWW"
-echo "site index" >"$WWW/index.html"
 
-nginx_up web "$WWW" || { t_fail "nginx start"; t_summary; exit 1; }
+site_up
 
-# http FROM ADDR SEGMENTS...
-http() { local from=$1 addr=$2; shift 2; in_ns "$T_PFX-$from" "$PY" "$HTTP" "$addr" 80 "$@"; }
 req() { printf 'GET %s HTTP/1.1\\r\\nHost: example.org\\r\\nUser-Agent: test\\r\\nAccept: */*\\r\\nConnection: close\\r\\n\\r\\n' "$1"; }
 challenge() { req "/.well-known/acme-challenge/$1"; }
 audit_has() { grep -c "$1" "$T_TMP/audit.jsonl" 2>/dev/null || true; }
-token_put() { mkdir -p "$WWW/.well-known/acme-challenge"; echo "$1.keyauth" >"$WWW/.well-known/acme-challenge/$1"; }
-token_rm() { rm -f "$WWW/.well-known/acme-challenge/$1"; }
 open_count() { grep -c '"event":"window-open"' "$T_TMP/audit.jsonl" 2>/dev/null || echo 0; }
 close_count() { grep -c '"event":"window-close"' "$T_TMP/audit.jsonl" 2>/dev/null || echo 0; }
 
@@ -313,6 +301,17 @@ if [ -n "$T_DAEMON_UID" ]; then
 	rm -rf "$SECRET"
 fi
 
+# guarded_probes NAME ANSWER: during a guarded window for $TOK, the Internet's
+# challenge request answered (the answer matching ANSWER), its GET / dropped,
+# the allowed country's GET / served
+guarded_probes() {
+	out=$(http inet $H "$(challenge $TOK)")
+	t_check "$1: the Internet's challenge request is answered ($out)" grep -q "$2" <<<"$out"
+	t_eq "$1: the Internet's GET / dropped" "noanswer" "$(http inet $H "$(req /)")"
+	out=$(http allow $H "$(req /)")
+	t_check "$1: the allowed country's GET / served ($out)" grep -q "status 200 site index" <<<"$out"
+}
+
 # --- other ruleset shapes ----------------------------------------------------------------------
 # shape RULESET-NAME: replace the host's ruleset, open a window with a token, probe
 shape() {
@@ -323,11 +322,7 @@ shape() {
 	daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || { t_fail "$name: daemon start"; return; }
 	token_put $TOK
 	if wait_for "$T_DLOG" "guarded tcp/80" 30; then
-		out=$(http inet $H "$(challenge $TOK)")
-		t_check "$name: the Internet's challenge request is answered ($out)" grep -q "status 200" <<<"$out"
-		t_eq "$name: the Internet's GET / dropped" "noanswer" "$(http inet $H "$(req /)")"
-		out=$(http allow $H "$(req /)")
-		t_check "$name: the allowed country's GET / served ($out)" grep -q "status 200 site index" <<<"$out"
+		guarded_probes "$name" "status 200"
 	else
 		t_fail "$name: the window opened"; sed -n '$p' "$T_DLOG"
 	fi
@@ -363,13 +358,7 @@ shape "allow-list with a final drop rule, in a jumped-to chain" 'table inet filt
 }'
 
 # a drop porthole cannot repeat (an anonymous set): the window fails closed, naming the rule
-in_host nft flush ruleset
-printf '%s\n' 'table inet filter {
-	chain input { type filter hook input priority filter; policy accept;
-		ct state established,related accept
-		ip saddr != { 198.51.100.0/24, 192.0.2.0/24 } tcp dport 80 drop
-	}
-}' | in_host nft -f -
+nslab_anon_drop
 before=$(ruleset_dump)
 daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || t_fail "anonymous set: daemon start"
 token_put $TOK
@@ -396,11 +385,7 @@ manager_case() {
 	daemon_start "serve = cgroup $NGINX_CG webroot=$WWW" || { t_fail "$m: daemon start"; fw_stop; return; }
 	token_put $TOK
 	if wait_for "$T_DLOG" "open: guarded" 50; then
-		out=$(http inet $H "$(challenge $TOK)")
-		t_check "$m: the Internet's challenge request is answered ($out)" grep -q "status 200 $TOK.keyauth" <<<"$out"
-		t_eq "$m: the Internet's GET / dropped" "noanswer" "$(http inet $H "$(req /)")"
-		out=$(http allow $H "$(req /)")
-		t_check "$m: the allowed country's GET / served ($out)" grep -q "status 200 site index" <<<"$out"
+		guarded_probes "$m" "status 200 $TOK.keyauth"
 		case $m in
 		ufw|iptables)
 			t_check "$m: iptables -S reads the rules during the window" quiet fw_exec iptables -S

@@ -11,29 +11,18 @@
 #     in the table, --window selects them, a hostile token comes out escaped.
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init server_cli
-t_require_root
-command -v nginx >/dev/null || { echo "SKIP server_cli: nginx not installed (make deps)"; exit 77; }
-nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
+t_start server_cli nginx lab
 
-HTTP=$T_TOOLS/httpraw.py
-WWW=$T_TMP/www
 TOK=Tok3n_cli-ABC123
-mkdir -p "$WWW"
-chmod 755 "$T_TMP" "$WWW"
-echo "site index" >"$WWW/index.html"
 
 # nginx holding port 80 in a cgroup of its own (what nginx.service gives it)
-nginx_up web "$WWW" || { t_fail "nginx start"; t_summary; exit 1; }
+site_up
 SRV_CG=$T_CG2$NGINX_CG
 # a served cgroup with no process in it (a unit that is stopped)
 EMPTY_CG=$T_CG2/$T_PFX-empty
 mkdir -p "$EMPTY_CG" && T_CGROUPS+=("$EMPTY_CG")
 
-http() { local from=$1 addr=$2; shift 2; in_ns "$T_PFX-$from" "$PY" "$HTTP" "$addr" 80 "$@"; }
 req() { printf 'GET %s HTTP/1.1\\r\\nHost: example.org\\r\\nConnection: close\\r\\n\\r\\n' "$1"; }
-token_put() { mkdir -p "$WWW/.well-known/acme-challenge"; echo "$1.keyauth" >"$WWW/.well-known/acme-challenge/$1"; }
-token_rm() { rm -f "$WWW/.well-known/acme-challenge/$1"; }
 
 # ph_check OUT [CONFIG LINES...]: porthole check in the host namespace over a
 # config with those lines (the daemon's socket, whether it runs or not); rc in CHECK_RC
@@ -105,13 +94,7 @@ daemon_stop
 
 # --- check: a drop porthole cannot repeat (an anonymous set): FAIL, the rule named ---------------
 # (the ruleset is replaced while no daemon runs: a flush would take porthole's table too)
-in_host nft flush ruleset
-printf '%s\n' 'table inet filter {
-	chain input { type filter hook input priority filter; policy accept;
-		ct state established,related accept
-		ip saddr != { 198.51.100.0/24, 192.0.2.0/24 } tcp dport 80 drop
-	}
-}' | in_host nft -f -
+nslab_anon_drop
 daemon_start "$SERVE" || t_fail "daemon start (anonymous set)"
 ph_check "$T_TMP/c_anon.txt" "$SERVE"
 t_eq "check with an anonymous-set drop: exit 1" 1 "$CHECK_RC"

@@ -5,9 +5,7 @@
 # and the window admits only the designated process's own (marked) socket.
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init watch
-t_require_root
-nslab_up || { t_fail "lab setup"; t_summary; exit 1; }
+t_start watch lab
 A=$T_TMP/audit.jsonl
 PY311=$(readlink -f /usr/bin/python3)
 # unprivileged listeners on port 80, inside the test's host namespace only

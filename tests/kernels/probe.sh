@@ -10,8 +10,7 @@
 # error is the evidence. Every line of that output is printed, indented.
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_init probe
-t_require_root
+t_start probe
 BIN=$T_ROOT/build/portholed
 [ -x "$BIN" ] || { echo "SKIP probe: $BIN not built (make all)"; exit 77; }
 

@@ -61,16 +61,11 @@ FW_PIDS=()      # "PID STARTTIME NAME" of every daemon started (besides the hold
 
 _fw_err() { printf 'fw: %s\n' "$*" >&2; }
 
-_fw_starttime() { # PID -> field 22 of /proc/PID/stat (fails if gone)
-	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	s=${s##*) }
-	set -- $s
-	echo "${20}"
-}
+# shellcheck source=proc.sh
+. "$(dirname "${BASH_SOURCE[0]}")/proc.sh"
 _fw_alive() { # PID STARTTIME: the same process still runs (and is not a zombie)
 	local cur
-	cur=$(_fw_starttime "$1") || return 1
+	cur=$(proc_starttime "$1") || return 1
 	[ "$cur" = "$2" ] || return 1
 	! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
 }
@@ -105,7 +100,7 @@ _fw_spawn() {
 	nsenter --mount="/proc/$FW_HOLDER/ns/mnt" --net="/run/netns/$FW_NETNS" --wd=/ -- "$@" \
 		</dev/null >>"$FW_LOGDIR/$name.log" 2>&1 &
 	pid=$!
-	st=$(_fw_starttime "$pid") || st=gone
+	st=$(proc_starttime "$pid") || st=gone
 	FW_PIDS+=("$pid $st $name")
 	FW_LAST_PID=$pid
 }
@@ -143,7 +138,7 @@ _fw_mk_mntns() {
 		fi
 		sleep 0.02
 	done
-	FW_HOLDER_ST=$(_fw_starttime "$FW_HOLDER") || { _fw_err "mount namespace holder died"; return 1; }
+	FW_HOLDER_ST=$(proc_starttime "$FW_HOLDER") || { _fw_err "mount namespace holder died"; return 1; }
 	if [ "$(readlink "/proc/$FW_HOLDER/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ]; then
 		_fw_err "unshare --mount did not make a new mount namespace"; return 1
 	fi
@@ -367,7 +362,7 @@ fw_stop() {
 			p=${p#/proc/}
 			[ "$p" = "$FW_HOLDER" ] || [ "$p" = "$$" ] || [ "$p" = "$BASHPID" ] && continue
 			[ "$(readlink "/proc/$p/ns/mnt" 2>/dev/null)" = "$mnt" ] || continue
-			st=$(_fw_starttime "$p") || continue
+			st=$(proc_starttime "$p") || continue
 			_fw_err "fw_stop: ending leftover $p in the private mount namespace: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-100)"
 			_fw_kill "$p $st leftover"
 		done

@@ -102,13 +102,8 @@ _lab_run() {
 	fi
 }
 
-_lab_starttime() { # PID -> field 22 of /proc/PID/stat (empty if gone)
-	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	s=${s##*) }
-	set -- $s
-	echo "${20}"
-}
+# shellcheck source=proc.sh
+. "$(dirname "${BASH_SOURCE[0]}")/proc.sh"
 
 # ---------------------------------------------------------------- public: run things
 # lab_in ROLE CMD... — run CMD in the netns of ROLE (host|inet|allow), in the root
@@ -131,7 +126,7 @@ lab_spawn() {
 	nsenter --net="/run/netns/$ns" -- "$@" </dev/null >>"$LAB_STATE/logs/$name.log" 2>&1 &
 	LAB_LAST_PID=$!
 	local st=
-	st=$(_lab_starttime "$LAB_LAST_PID") || st=gone
+	st=$(proc_starttime "$LAB_LAST_PID") || st=gone
 	echo "$LAB_LAST_PID $st $name" >>"$LAB_STATE/pids"
 }
 
@@ -142,11 +137,11 @@ lab_kill() {
 	line=$(awk -v p="$pid" '$1 == p' "$LAB_STATE/pids" | tail -n1)
 	[ -n "$line" ] || { _lab_log "lab_kill: $pid is not a lab process"; return 1; }
 	read -r p st name <<<"$line"
-	cur=$(_lab_starttime "$p") || cur=
+	cur=$(proc_starttime "$p") || cur=
 	if [ -n "$cur" ] && [ "$cur" = "$st" ]; then
 		kill -TERM "$p" 2>/dev/null
 		for _ in $(seq 20); do
-			cur=$(_lab_starttime "$p") || break
+			cur=$(proc_starttime "$p") || break
 			[ "$cur" = "$st" ] || break
 			# a zombie child of ours: reap it
 			if grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; then
@@ -154,7 +149,7 @@ lab_kill() {
 			fi
 			sleep 0.1
 		done
-		cur=$(_lab_starttime "$p") || cur=
+		cur=$(proc_starttime "$p") || cur=
 		if [ -n "$cur" ] && [ "$cur" = "$st" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; then
 			_lab_log "$name ($p) ignored TERM, sending KILL"
 			kill -KILL "$p" 2>/dev/null
@@ -367,7 +362,7 @@ EOF
 		--cacert "$LAB_CA_PEM" -o "$d/directory.json" "$LAB_ACME_DIR" || return 1
 	local pid st name cur
 	while read -r pid st name; do
-		cur=$(_lab_starttime "$pid") || cur=
+		cur=$(proc_starttime "$pid") || cur=
 		[ -n "$cur" ] && [ "$cur" = "$st" ] || { _lab_log "$name ($pid) died; see $LAB_STATE/logs/$name.log"; return 1; }
 	done <"$LAB_STATE/pids"
 	# Pebble's issuing root (changes at every start), to verify issued chains.
@@ -519,7 +514,7 @@ lab_status() {
 	done
 	if [ -f "$LAB_STATE/pids" ]; then
 		while read -r pid st name; do
-			cur=$(_lab_starttime "$pid") || cur=
+			cur=$(proc_starttime "$pid") || cur=
 			if [ -n "$cur" ] && [ "$cur" = "$st" ]; then echo "process $name pid $pid: running"
 			else echo "process $name pid $pid: GONE"; fi
 		done <"$LAB_STATE/pids"

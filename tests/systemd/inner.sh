@@ -40,6 +40,17 @@ journal_tail() { # UNIT [N]
 	say "journalctl -u $1, last lines:"
 	journalctl -u "$1" -n "${2:-15}" --no-pager -o short-monotonic 2>&1 | indent
 }
+# verdict OK PASS-LINE FAIL-LINE [N]: PASS-LINE when OK is 1, else the last N
+# lines of portholed's journal (journal_tail's default when N is empty, none
+# when N is -) and FAIL-LINE
+verdict() {
+	if [ "$1" = 1 ]; then
+		pass "$2"
+		return
+	fi
+	[ "${4-}" = - ] || journal_tail portholed.service ${4-}
+	fail "$3"
+}
 
 # audit_q FILE EVENT [KEY=VALUE ...] — print the matching records (JSON, one a
 # line); KEY may be a path (designation.type). Exit 1 when none matches.
@@ -334,12 +345,9 @@ check_unit_stop() {
 	[ "$left" -ge 1 ] || { say "(no SIGKILL seen in the unit's journal)"; ok=0; }
 	[ -z "$(window_ids)" ] || ok=0
 	[ "$(show $u.service ActiveState)" != active ] || ok=0
-	if [ $ok = 1 ]; then
-		pass "4 systemctl stop (SIGTERM ignored, SIGKILL after TimeoutStopSec=1) of a unit running porthole run closes its window"
-	else
-		journal_tail portholed.service
-		fail "4 systemctl stop of a unit running porthole run closes its window"
-	fi
+	verdict $ok \
+		"4 systemctl stop (SIGTERM ignored, SIGKILL after TimeoutStopSec=1) of a unit running porthole run closes its window" \
+		"4 systemctl stop of a unit running porthole run closes its window"
 }
 
 # ---------------------------------------------------------------- 9. who the window is for
@@ -408,12 +416,9 @@ check_kill_restart() {
 	[ "${removed:-0}" != None ] && [ "${removed:-0}" -ge 1 ] 2>/dev/null || ok=0
 	[ "$(porthole_rules)" = 0 ] || ok=0
 	systemctl stop $u.service
-	if [ $ok = 1 ]; then
-		pass "5 systemctl kill -s KILL portholed: Restart=on-failure brings it back, the leftover rule is swept"
-	else
-		journal_tail portholed.service 25
-		fail "5 systemctl kill -s KILL portholed: restarted and leftover rule swept"
-	fi
+	verdict $ok \
+		"5 systemctl kill -s KILL portholed: Restart=on-failure brings it back, the leftover rule is swept" \
+		"5 systemctl kill -s KILL portholed: restarted and leftover rule swept" 25
 }
 
 # ---------------------------------------------------------------- 6. stop
@@ -446,12 +451,9 @@ check_stop() {
 	[ "$(porthole_rules)" = 0 ] && [ "$p" = dropped ] || ok=0
 	nft list table inet porthole >/dev/null 2>&1 && ok=0
 	systemctl stop $u.service
-	if [ $ok = 1 ]; then
-		pass "6 systemctl stop portholed closes every window, unit result success (exit 0)"
-	else
-		journal_tail portholed.service 25
-		fail "6 systemctl stop portholed closes every window, result success"
-	fi
+	verdict $ok \
+		"6 systemctl stop portholed closes every window, unit result success (exit 0)" \
+		"6 systemctl stop portholed closes every window, result success" 25
 }
 
 # ---------------------------------------------------------------- 7. the journal
@@ -485,11 +487,9 @@ print("%d entries; %s" % (len(ents), " ".join("%s=%s" % (k, str(e[k])[:60]) for 
 	n=$(journalctl -u portholed.service -o cat --no-pager 2>/dev/null | grep -cE "(^|portholed: )window ${wid:-x} open")
 	say "window ${wid:-?} open: $n line(s) in the journal"
 	[ -n "$wid" ] && [ "$n" = 1 ] || { say "an audited event is in the journal more than once (or not at all)"; ok=0; }
-	if [ $ok = 1 ]; then
-		pass "7 journalctl -u portholed MESSAGE_ID=... finds daemon-start, daemon-stop, window-open, window-close with their PORTHOLE_* fields, each event once"
-	else
-		fail "7 journal entries with MESSAGE_IDs and PORTHOLE_* fields"
-	fi
+	verdict $ok \
+		"7 journalctl -u portholed MESSAGE_ID=... finds daemon-start, daemon-stop, window-open, window-close with their PORTHOLE_* fields, each event once" \
+		"7 journal entries with MESSAGE_IDs and PORTHOLE_* fields" -
 }
 
 # ---------------------------------------------------------------- 14. iptables-legacy under the unit

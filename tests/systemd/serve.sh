@@ -92,28 +92,7 @@ check_serve() {
 	chmod 755 "$SRV_DIR" "$SRV_WWW"
 	echo "site index" >"$SRV_WWW/index.html"
 	# a private config: no include of /etc/nginx, every path under $SRV_DIR
-	cat >"$SRV_DIR/nginx.conf" <<EOF
-worker_processes 1;
-user root;
-pid $SRV_DIR/nginx.pid;
-error_log $SRV_DIR/error.log;
-events { worker_connections 64; }
-http {
-	access_log $SRV_DIR/access.log;
-	client_body_temp_path $SRV_DIR/tmp/body;
-	proxy_temp_path $SRV_DIR/tmp/proxy;
-	fastcgi_temp_path $SRV_DIR/tmp/fastcgi;
-	uwsgi_temp_path $SRV_DIR/tmp/uwsgi;
-	scgi_temp_path $SRV_DIR/tmp/scgi;
-	keepalive_timeout 10;
-	server {
-		listen $HOST_V4:80;
-		listen [$HOST_V6]:80;
-		root $SRV_WWW;
-		location ^~ /.well-known/acme-challenge/ { default_type text/plain; }
-	}
-}
-EOF
+	"$TOOLS/nginx_conf.sh" "$SRV_DIR" "$SRV_DIR/tmp" "$SRV_WWW" "$HOST_V4" "$HOST_V6" "keepalive_timeout 10;" >"$SRV_DIR/nginx.conf"
 	cat >"$UNITS/$SRV_UNIT" <<EOF
 [Unit]
 Description=porthole systemd tier: Debian's nginx as the served web server
@@ -163,12 +142,9 @@ EOF
 		say "no window-open record after the token file appeared"
 		ok=0
 	fi
-	if [ $ok = 1 ]; then
-		pass "10 serve = unit $SRV_UNIT webroot=...: a token file opens guarded window $id1, its record names cgroup /system.slice/$SRV_UNIT"
-	else
-		journal_tail portholed.service 20
-		fail "10 serve = unit $SRV_UNIT: a token opens a window naming its cgroup"
-	fi
+	verdict $ok \
+		"10 serve = unit $SRV_UNIT webroot=...: a token file opens guarded window $id1, its record names cgroup /system.slice/$SRV_UNIT" \
+		"10 serve = unit $SRV_UNIT: a token opens a window naming its cgroup" 20
 
 	# ---- 11: what passes
 	ok=1
@@ -197,11 +173,9 @@ EOF
 	else
 		ok=0
 	fi
-	if [ $ok = 1 ]; then
-		pass "11 guarded window to $SRV_UNIT: from the blocked country the live token's challenge reaches nginx (the file back, IPv4 and IPv6), GET / is dropped; the allowed country is served"
-	else
-		fail "11 guarded window to $SRV_UNIT: the challenge reaches nginx, GET / does not"
-	fi
+	verdict $ok \
+		"11 guarded window to $SRV_UNIT: from the blocked country the live token's challenge reaches nginx (the file back, IPv4 and IPv6), GET / is dropped; the allowed country is served" \
+		"11 guarded window to $SRV_UNIT: the challenge reaches nginx, GET / does not" -
 
 	# ---- 12: the token goes, the window closes
 	ok=1
@@ -220,12 +194,9 @@ EOF
 	else
 		ok=0
 	fi
-	if [ $ok = 1 ]; then
-		pass "12 removing the token closes window $id1 (tokens-gone); the blocked country gets no connection again"
-	else
-		journal_tail portholed.service 15
-		fail "12 guarded window to $SRV_UNIT: removing the token closes it (tokens-gone)"
-	fi
+	verdict $ok \
+		"12 removing the token closes window $id1 (tokens-gone); the blocked country gets no connection again" \
+		"12 guarded window to $SRV_UNIT: removing the token closes it (tokens-gone)" 15
 
 	# ---- 13: the served unit restarts during a window
 	ok=1
@@ -284,12 +255,9 @@ EOF
 	if [ -n "${id3:-}" ] && [ "$id3" != "$id2" ]; then
 		wait_audit 50 "$A" window-close window="$id3" reason=tokens-gone || { say "reopened window $id3 not closed tokens-gone"; ok=0; }
 	fi
-	if [ $ok = 1 ]; then
-		pass "13 systemctl restart $SRV_UNIT during window $id2: closed server-gone after ${gone_s}s, window $id3 reopened for the token still there, the new nginx (pid $pid2) serves it"
-	else
-		journal_tail portholed.service 20
-		fail "13 systemctl restart $SRV_UNIT during a window: server-gone, reopened for the token still there"
-	fi
+	verdict $ok \
+		"13 systemctl restart $SRV_UNIT during window $id2: closed server-gone after ${gone_s}s, window $id3 reopened for the token still there, the new nginx (pid $pid2) serves it" \
+		"13 systemctl restart $SRV_UNIT during a window: server-gone, reopened for the token still there" 20
 	serve_cleanup
 	figure serve_checks_s "$(secs "$SRV_T0" "$(now)")"
 }

@@ -15,22 +15,15 @@ import socket
 import sys
 import time
 
+from nettest import connect, print_answer
+
 
 def main():
     addr, port = sys.argv[1], int(sys.argv[2])
     segs = [s.encode().decode("unicode_escape").encode("latin-1") for s in sys.argv[3:]]
     wait = float(os.environ.get("PORTHOLE_HTTP_WAIT", "1.5"))
-    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    s.settimeout(2.0)
-    try:
-        s.connect((addr, port))
-    except socket.timeout:
-        print("connect-timeout")
-        return
-    except ConnectionRefusedError:
-        print("refused")
+    s = connect(addr, port, 2.0, nodelay=True)
+    if s is None:
         return
     for i, seg in enumerate(segs):
         if i:
@@ -56,12 +49,7 @@ def main():
     except (socket.timeout, ConnectionResetError):
         pass
     s.close()
-    if not data:
-        print("noanswer")
-        return
-    head, _, body = data.partition(b"\r\n\r\n")
-    status = head.split(b" ", 2)[1].decode() if b" " in head else "?"
-    print("status", status, body.decode("latin-1", "replace").strip()[:80])
+    print_answer(data, 80)
 
 
 if __name__ == "__main__":

@@ -6,20 +6,13 @@ Prints "listening" once every socket listens, so callers can time from it.
 
 usage: listen.py PORT SECONDS ADDR [ADDR...]
 """
-import select, socket, sys, time
+import select, sys, time
+
+from nettest import listener
 
 def main():
     port, secs = int(sys.argv[1]), float(sys.argv[2])
-    socks = []
-    for addr in sys.argv[3:]:
-        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-        s = socket.socket(fam, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if fam == socket.AF_INET6:
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        s.bind((addr, port))
-        s.listen(16)
-        socks.append(s)
+    socks = [listener(addr, port, 16) for addr in sys.argv[3:]]
     print("listening", flush=True)
     end = time.monotonic() + secs
     while True:

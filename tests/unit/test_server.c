@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "server.h"
 #include "unit.h"
+#include "fakes.h"
 #include "util.h"
 #include "log.h"
 
@@ -24,9 +25,6 @@
 #define NTOK 8
 
 static struct {
-	unsigned logged[LOG_DEBUG + 1]; /* lines by priority */
-	char last_log[1024];
-	uint64_t boot, real, timer;
 	uint64_t cgid;               /* the served cgroup now (0: none) */
 	int running;
 	int listen_err, record_err;
@@ -51,16 +49,6 @@ static struct {
 	unsigned ids_saved;
 } fk;
 
-static void f_log(int prio, const char *msg)
-{
-	prio &= LOG_PRIMASK; /* LOG_AUDITED: a sink's business */
-	if (prio >= 0 && prio <= LOG_DEBUG)
-		fk.logged[prio]++;
-	snprintf(fk.last_log, sizeof(fk.last_log), "%s", msg);
-}
-
-static uint64_t f_now(clockid_t clk) { return clk == CLOCK_BOOTTIME ? fk.boot : fk.real; }
-static void f_timer_arm(struct ph_daemon *d, uint64_t when) { (void)d; fk.timer = when; }
 static uint64_t f_cgroup_id(struct ph_daemon *d, unsigned i) { (void)d, (void)i; return fk.cgid; }
 static int f_running(struct ph_daemon *d, unsigned i) { (void)d, (void)i; return fk.running; }
 
@@ -202,8 +190,8 @@ static void tokens_set(unsigned n)
 
 static void tick(uint64_t ns)
 {
-	fk.boot += ns;
-	fk.real += ns;
+	ft.boot += ns;
+	ft.real += ns;
 	servers_on_timer(&d);
 }
 
@@ -230,8 +218,8 @@ int main(void)
 	unsigned refused, n;
 	int r;
 
-	fk.boot = 1000 * NSEC_PER_SEC;
-	fk.real = 1700000000 * NSEC_PER_SEC;
+	ft.boot = 1000 * NSEC_PER_SEC;
+	ft.real = 1700000000 * NSEC_PER_SEC;
 	fk.cgid = 4242;
 	fk.running = 1;
 	d.cfg.max_window = 60;
@@ -254,11 +242,11 @@ int main(void)
 	CHECK(fk.fw_opens == 1 && fk.fw_cgid == 4242 && fk.fw_level == 2 && fk.fw_timeout_ms == 60000,
 	      "its element: the served cgroup (id 4242, level 2), timeout max_window (%llu ms)",
 	      (unsigned long long)fk.fw_timeout_ms);
-	CHECK(w->deadline_boot == fk.boot + 60 * NSEC_PER_SEC && !strcmp(w->why, "tokens"),
+	CHECK(w->deadline_boot == ft.boot + 60 * NSEC_PER_SEC && !strcmp(w->why, "tokens"),
 	      "its deadline is max_window from now, why \"tokens\"");
 	CHECK(fk.attached && fk.armed == 1 && fk.armed_flags == (PH_SRV_OPEN | PH_SRV_TOKENS) && fk.in_map == 1,
 	      "the guard attached, armed for tokens only, the token in its map");
-	CHECK(fk.timer == fk.boot + 5 * NSEC_PER_SEC, "the timer looks again in 5 s (before the deadline)");
+	CHECK(ft.timer == ft.boot + 5 * NSEC_PER_SEC, "the timer looks again in 5 s (before the deadline)");
 
 	/* a second token: the same window */
 	tokens_set(2);
@@ -279,12 +267,12 @@ int main(void)
 	tokens_set(1);
 	CHECK(!w->open && fk.refused == 1 && strstr(fk.refusal, "is not running"),
 	      "a token while the server is not running: refused, recorded (%s)", fk.refusal);
-	CHECK(fk.logged[LOG_ERR] == 1 && !strcmp(fk.last_log, "server nginx.service: nginx.service (cgroup "
-	      "/system.slice/nginx.service) is not running: no window to it"), "and logged once (%s)", fk.last_log);
+	CHECK(ft.logged[LOG_ERR] == 1 && !strcmp(ft.last_log, "server nginx.service: nginx.service (cgroup "
+	      "/system.slice/nginx.service) is not running: no window to it"), "and logged once (%s)", ft.last_log);
 	tick(5 * NSEC_PER_SEC);
 	tick(5 * NSEC_PER_SEC);
 	tokens_set(1);
-	CHECK(fk.refused == 1 && fk.logged[LOG_ERR] == 1, "the retries (timer, token events) record and log nothing more");
+	CHECK(fk.refused == 1 && ft.logged[LOG_ERR] == 1, "the retries (timer, token events) record and log nothing more");
 	fk.running = 1;
 	tick(NSEC_PER_SEC);
 	CHECK(w->open && fk.fw_opens == 2, "the server runs again: the waiting token opens the window");
@@ -292,7 +280,7 @@ int main(void)
 
 	/* the deadline: closed, and the same tokens do not open it again */
 	dl = w->deadline_boot;
-	fk.boot = dl - 1;
+	ft.boot = dl - 1;
 	servers_on_timer(&d);
 	CHECK(w->open, "before its deadline it stays open");
 	tick(1);
@@ -308,7 +296,7 @@ int main(void)
 	servers_cgroup_moved(&d, 1u << 0);
 	CHECK(fk.close_reason == PH_REASON_SERVER_GONE, "its cgroup made anew: closed (reason server-gone)");
 	CHECK(w->open && fk.fw_cgid == 4343 && fk.fw_opens == 4, "the tokens still there: a window to the new cgroup");
-	CHECK(fk.timer == fk.boot + 200 * 1000000ull, "for a few seconds after a restart it looks every 200 ms");
+	CHECK(ft.timer == ft.boot + 200 * 1000000ull, "for a few seconds after a restart it looks every 200 ms");
 	fk.cgid = 0;
 	tick(NSEC_PER_SEC);
 	CHECK(!w->open && fk.close_reason == PH_REASON_SERVER_GONE, "its cgroup gone: closed (reason server-gone)");
@@ -324,7 +312,7 @@ int main(void)
 	tokens_set(0);
 
 	/* a run --serve session: its deadline, bounded by max_window */
-	s.deadline_boot = fk.boot + 600 * NSEC_PER_SEC;
+	s.deadline_boot = ft.boot + 600 * NSEC_PER_SEC;
 	r = server_open(&d, 0, "session", &s, err, sizeof(err));
 	CHECK(r == 0 && w->session == &s && w->id == 15 && fk.fw_timeout_ms == 60000,
 	      "a session with 600 s left: its window bounded by max_window (%llu ms)", (unsigned long long)fk.fw_timeout_ms);
@@ -333,18 +321,18 @@ int main(void)
 	servers_session_end(&d, &s);
 	CHECK(!w->open && fk.close_reason == PH_REASON_EXITED && fk.unwatched == 0,
 	      "the session ends: closed (reason exited); the serve line's own webroot stays watched");
-	s.deadline_boot = fk.boot + 10 * NSEC_PER_SEC;
+	s.deadline_boot = ft.boot + 10 * NSEC_PER_SEC;
 	server_open(&d, 0, "session", &s, err, sizeof(err));
 	CHECK(w->open && fk.fw_timeout_ms == 10000 && w->deadline_boot == s.deadline_boot,
 	      "a session with 10 s left: the window ends with the session's deadline");
 	servers_session_end(&d, &s);
 	d.cfg.srv[0].max_window = 30;
-	s.deadline_boot = fk.boot + 600 * NSEC_PER_SEC;
+	s.deadline_boot = ft.boot + 600 * NSEC_PER_SEC;
 	server_open(&d, 0, "session", &s, err, sizeof(err));
 	CHECK(w->open && fk.fw_timeout_ms == 30000, "the serve line's own max_window bounds it (30 s)");
 	servers_session_end(&d, &s);
 	d.cfg.srv[0].max_window = 0;
-	s.deadline_boot = fk.boot;
+	s.deadline_boot = ft.boot;
 	refused = fk.refused;
 	r = server_open(&d, 0, "session", &s, err, sizeof(err));
 	CHECK(r == -ETIME && !w->open && fk.refused == refused, "a session past its max_window: no window (-ETIME)");
@@ -397,7 +385,7 @@ int main(void)
 	servers_on_guard(&d, &adm);
 	CHECK(fk.guards == n + GUARD_DROPS_PER_S + 1 && fk.suppressed_records == 0,
 	      "60 dropped requests in one second: 50 recorded (and the admitted one), the rest counted");
-	fk.boot += NSEC_PER_SEC;
+	ft.boot += NSEC_PER_SEC;
 	servers_on_guard(&d, &drop);
 	CHECK(fk.suppressed_records == 1 && fk.suppressed == 10 && fk.guards == n + GUARD_DROPS_PER_S + 2,
 	      "the next second: one guard-suppressed record for the 10, and recording again");

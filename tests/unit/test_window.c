@@ -9,6 +9,7 @@
  * tested in tests/integration. */
 #include "daemon.h"
 #include "unit.h"
+#include "fakes.h"
 #include "util.h"
 #include "log.h"
 #include "window.h"
@@ -21,14 +22,11 @@
 /* ---- the fake seam ------------------------------------------------------------ */
 
 static struct {
-	unsigned logged[LOG_DEBUG + 1]; /* lines by priority */
-	char last_log[1024];
-	uint64_t boot, real;    /* the clock */
 	int open_err;           /* what fw_open returns next */
 	int record_err;         /* what record_open returns next */
 	int close_err;          /* what fw_close returns next */
 	unsigned elements;      /* set elements "in the kernel" */
-	uint64_t last_timeout_ms, timer;
+	uint64_t last_timeout_ms;
 	unsigned opens, closes, refused, events_open, events_close, events_failed, records_close, client_errors;
 	unsigned ids_saved;
 	uint32_t last_close_reason;
@@ -42,16 +40,6 @@ static struct {
 	int64_t closed_revoked_uid;
 } fk;
 
-static void f_log(int prio, const char *msg)
-{
-	prio &= LOG_PRIMASK; /* LOG_AUDITED: a sink's business */
-	if (prio >= 0 && prio <= LOG_DEBUG)
-		fk.logged[prio]++;
-	snprintf(fk.last_log, sizeof(fk.last_log), "%s", msg);
-}
-
-static uint64_t f_now(clockid_t clk) { return clk == CLOCK_BOOTTIME ? fk.boot : fk.real; }
-static void f_timer_arm(struct ph_daemon *dd, uint64_t when) { (void)dd; fk.timer = when; }
 
 static int f_fw_open(struct ph_daemon *dd, uint32_t mark, uint16_t port, uint64_t timeout_ms, char *why, size_t len)
 {
@@ -171,7 +159,7 @@ static struct ph_kevent listen_ev(uint16_t port, uint64_t cookie, uint32_t pid)
 	e.cookie = cookie;
 	e.tgid = pid;
 	e.family = 2;
-	e.ts_ns = fk.boot;
+	e.ts_ns = ft.boot;
 	return e;
 }
 
@@ -197,8 +185,8 @@ int main(void)
 	struct ph_window *w;
 	uint64_t dl;
 
-	fk.boot = 1000 * NSEC_PER_SEC;
-	fk.real = 1700000000 * NSEC_PER_SEC;
+	ft.boot = 1000 * NSEC_PER_SEC;
+	ft.real = 1700000000 * NSEC_PER_SEC;
 	d.wops = &fake_ops;
 	d.next_window_id = 5;
 
@@ -211,7 +199,7 @@ int main(void)
 	CHECK(fk.elements == 1 && fk.events_open == 1 && fk.watched == 1, "element added, client told, kernel reports its connections");
 	CHECK(fk.last_timeout_ms == 60000, "the element's kernel timeout is max_window (%llu ms)",
 	      (unsigned long long)fk.last_timeout_ms);
-	CHECK(w && w->deadline_boot == fk.boot + 60 * NSEC_PER_SEC && fk.timer == w->deadline_boot,
+	CHECK(w && w->deadline_boot == ft.boot + 60 * NSEC_PER_SEC && ft.timer == w->deadline_boot,
 	      "the deadline timer is armed at the window's deadline");
 	CHECK(w && !strcmp(w->exe, "/fake/exe-424") && !strcmp(run.exe, "/fake/exe-424"),
 	      "the window (and the session) name the listener's exe");
@@ -222,8 +210,8 @@ int main(void)
 	window_listen(&d, &run, &e);
 	window_listen(&d, &run, &e);
 	CHECK(nwindows() == 1 && w && w->ncookies == 2 && fk.opens == 1, "a second listener joins the window, once");
-	CHECK(fk.logged[LOG_NOTICE] == 1 && strstr(fk.last_log, "window 5 open: tcp/80 to session 1 (pid 424 /fake/exe-424"),
-	      "its opening logged once at LOG_NOTICE (%s)", fk.last_log);
+	CHECK(ft.logged[LOG_NOTICE] == 1 && strstr(ft.last_log, "window 5 open: tcp/80 to session 1 (pid 424 /fake/exe-424"),
+	      "its opening logged once at LOG_NOTICE (%s)", ft.last_log);
 	window_unlisten(&d, 100);
 	CHECK(window_find(&d, &run, 80) && fk.records_close == 0, "one listener closing leaves the window open");
 
@@ -238,7 +226,7 @@ int main(void)
 	CHECK(w && w->connections == 3 && w->npeers == 2 && w->peers[0].count == 2, "3 connections from 2 peers counted");
 
 	/* a second port of the same session shares the session's deadline */
-	fk.boot += 10 * NSEC_PER_SEC;
+	ft.boot += 10 * NSEC_PER_SEC;
 	e = listen_ev(443, 101, 424);
 	window_listen(&d, &run, &e);
 	CHECK(nwindows() == 2 && window_find(&d, &run, 443) && window_find(&d, &run, 443)->deadline_boot == dl,
@@ -259,8 +247,8 @@ int main(void)
 	fk.open_err = 0;
 	CHECK(!window_find(&d, &other, 80) && fk.refused == 1 && fk.events_failed == 1 &&
 	      !strcmp(fk.last_refusal, "fake: refused"), "a refused window is not open, and audited with the reason");
-	CHECK(fk.logged[LOG_ERR] == 1 && !strcmp(fk.last_log, "window 7: not opened: fake: refused"),
-	      "and logged once, at LOG_ERR (%s)", fk.last_log);
+	CHECK(ft.logged[LOG_ERR] == 1 && !strcmp(ft.last_log, "window 7: not opened: fake: refused"),
+	      "and logged once, at LOG_ERR (%s)", ft.last_log);
 	CHECK(fk.client_errors == 1 && !strcmp(fk.last_client_error, "no window for tcp/80: fake: refused"),
 	      "its client is told why (%s)", fk.last_client_error);
 	CHECK(fk.watched == 1 && d.next_window_id == 7, "its early kernel report is undone; no id used");
@@ -296,12 +284,12 @@ int main(void)
 	e = listen_ev(80, 109, 434);
 	window_listen(&d, &other, &e);
 	w = window_find(&d, &other, 80);
-	fk.boot = w ? w->deadline_boot - 1 : 0;
+	ft.boot = w ? w->deadline_boot - 1 : 0;
 	window_on_timer(&d);
 	CHECK(nwindows() == 1, "before its deadline the timer closes nothing");
-	fk.boot++;
+	ft.boot++;
 	window_on_timer(&d);
-	CHECK(nwindows() == 0 && fk.last_close_reason == PH_REASON_DEADLINE && fk.elements == 0 && fk.timer == 0,
+	CHECK(nwindows() == 0 && fk.last_close_reason == PH_REASON_DEADLINE && fk.elements == 0 && ft.timer == 0,
 	      "at its deadline the timer closes it (reason deadline), element gone, timer disarmed");
 
 	/* after a session's max_window no new window, whatever it listens on */
@@ -329,7 +317,7 @@ int main(void)
 	      "a designated process's window; the process is given a budget id (%u) for its children", fk.budget_tagged);
 	if (w)
 		window_close(&d, w, PH_REASON_LISTENER_CLOSED);
-	fk.boot += 5 * NSEC_PER_SEC;
+	ft.boot += 5 * NSEC_PER_SEC;
 	e = listen_ev(80, 105, 500);
 	window_listen(&d, &des, &e);
 	w = window_find(&d, &des, 80);
@@ -350,12 +338,12 @@ int main(void)
 	CHECK(fk.held_mark == des.mark && fk.held_until == dl,
 	      "a window whose element delete failed: its mark held until the element's deadline");
 	/* the designated process past its budget: refused and audited */
-	fk.boot = dl;
+	ft.boot = dl;
 	e = listen_ev(80, 111, 500);
 	window_listen(&d, &des, &e);
 	CHECK(nwindows() == 0 && !strcmp(fk.last_refusal, "this designated process used up its max_window"),
 	      "a designated process past its max_window: refused, audited");
-	fk.boot = dl - NSEC_PER_SEC;
+	ft.boot = dl - NSEC_PER_SEC;
 	window_listen(&d, &des, &e);
 	window_listen(&d, &other, &e);
 	windows_shutdown(&d);
