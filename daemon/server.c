@@ -242,7 +242,7 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	r = OPS->guard_attach(d, 1);
 	if (r == 1) {
 		if (!d->servers->unpinned_said)
-			srvlog(d, LOG_WARNING, "guard: no bpffs at /sys/fs/bpf to pin it to: if the daemon is killed, the "
+			srvlog(d, LOG_WARNING, "guard: no bpffs at /run/porthole/bpf or /sys/fs/bpf to pin it to: if the daemon is killed, the "
 				 "connections it judged are not contained until it starts again");
 		d->servers->unpinned_said = 1;
 		r = 0;
