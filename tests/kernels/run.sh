@@ -36,7 +36,7 @@ KT_MEM=${KT_MEM:-4096}
 KT_SMP=${KT_SMP:-2}
 KT_ALL=${KT_ALL:-0}
 # what runs in each guest (tests/run.sh names), and the cases of the e2e files
-UNITS="unit/test_config unit/test_proto unit/test_json unit/test_nftrule unit/test_window"
+UNITS="unit/test_config unit/test_proto unit/test_json unit/test_nftrule unit/test_window unit/test_server"
 # (chosen to fit ~10 minutes for both kernels under TCG on 2 cores: the BPF
 # probe, the unit tests, the kernel programs, and certificates from pebble through a session's standalone window (certbot
 # under porthole run), watch mode (lego in a designated cgroup) and a guarded
