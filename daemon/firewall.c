@@ -353,10 +353,10 @@ int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *pac
 				break;
 		}
 	if (r) {
-		/* the window is closed in our books either way; say loudly that
-		 * the kernel still holds the element until its deadline */
-		log_err("nft: removing the element of window mark 0x%x port %u failed (%s): it admits until its "
-			"deadline", mark, port, why);
+		/* the window is closed in our books either way; the caller says
+		 * (once) that the kernel still holds the element until its
+		 * deadline. The detail is for a debug log only. */
+		log_debug("nft: removing the element of window mark 0x%x port %u: %s", mark, port, why);
 		err = r;
 	}
 	if (f->nwin)

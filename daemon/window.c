@@ -44,9 +44,11 @@ void window_close(struct ph_daemon *d, struct ph_window *w, uint32_t reason)
 	uint64_t packets = 0, bytes = 0, dur;
 
 	/* the element goes first: from here nothing new is admitted */
-	if (d->wops->fw_close(d, w->session->mark, w->port, &packets, &bytes)) {
-		wlog(d, LOG_ERR, "window %llu: its set element could not be removed; the kernel's timeout removes it at the "
-			"deadline, and its mark is given to no one until then", (unsigned long long)w->id);
+	int r = d->wops->fw_close(d, w->session->mark, w->port, &packets, &bytes);
+	if (r) {
+		wlog(d, LOG_ERR, "window %llu: its set element could not be removed (%s); the kernel's timeout removes it "
+			"at the deadline, and its mark is given to no one until then", (unsigned long long)w->id,
+		     strerror(r < 0 ? -r : r));
 		d->wops->mark_hold(d, w->session->mark, w->deadline_boot);
 	}
 	d->wops->watch_window(d, w->session->mark, w->port, 0);

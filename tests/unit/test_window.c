@@ -332,8 +332,12 @@ int main(void)
 	CHECK(w && w->deadline_boot == dl, "a forked child listening again: the parent's deadline, no fresh budget");
 	/* an element that cannot be removed: its mark is held back until its deadline */
 	fk.close_err = -EIO;
-	if (w)
-		window_close(&d, w, PH_REASON_LISTENER_CLOSED);
+	{
+		unsigned errs = ft.logged[LOG_ERR];
+		if (w)
+			window_close(&d, w, PH_REASON_LISTENER_CLOSED);
+		CHECK(ft.logged[LOG_ERR] == errs + 1, "a failed element delete: said once, at LOG_ERR, by the state machine");
+	}
 	fk.close_err = 0;
 	CHECK(fk.held_mark == des.mark && fk.held_until == dl,
 	      "a window whose element delete failed: its mark held until the element's deadline");
