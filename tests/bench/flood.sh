@@ -37,33 +37,9 @@ done
 nslab_up || { echo "bench-flood: lab setup failed" >&2; exit 1; }
 progress() { printf '[%4ds] %s\n' "$SECONDS" "$*" >&2; }
 
-WWW=$T_TMP/www TOK=flood_token_0123456789
-mkdir -p "$WWW/.well-known/acme-challenge" "$T_TMP/nginx"
-chmod 755 "$T_TMP" "$WWW"
-SRV_CG=$T_CG2/$T_PFX-nginx
-mkdir -p "$SRV_CG" && T_CGROUPS+=("$SRV_CG")
-cat >"$T_TMP/nginx/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 1;
-user root;
-pid $T_TMP/nginx/nginx.pid;
-error_log $T_TMP/nginx/error.log;
-events { worker_connections 4096; }
-http {
-	access_log $T_TMP/nginx/access.log;
-	client_body_temp_path $T_TMP/nginx/body;
-	server { listen $H:80 backlog=4096; root $WWW; }
-}
-EOF
-(
-	echo $BASHPID >"$SRV_CG/cgroup.procs"
-	exec nsenter --net=/run/netns/"$T_PFX-host" -- nginx -c "$T_TMP/nginx/nginx.conf" -p "$T_TMP/nginx"
-) >"$T_TMP/nginx/out" 2>&1 &
-T_PIDS+=("$!")
-for _ in $(seq 50); do in_host ss -ltn | grep -q "$H:80" && break; sleep 0.1; done
+source "$(dirname "$0")/site.sh"
+bench_site_up flood_token_0123456789 4096 "$T_TMP/nginx/access.log" " backlog=4096"
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2); else print "n/a" }'; }
 conn_rate() { # REPS runs of connrate from the allowed country to nginx, one rate per line
 	local i
 	for i in $(seq "$REPS"); do in_allow "$B/connrate" "$H" 80 "$CONN_S" | awk '{ print $3 }'; done
