@@ -279,8 +279,16 @@ for (verdict, gwhy, peer, port, win, tok), ports in groups.items():
           f"window {win}, token {tok}")
 if len(adm) < nnames:
     bad(f"{len(adm)} admitted guard record(s), want at least {nnames} (one per name)")
-if drop:
-    bad(f"{len(drop)} dropped guard record(s): the only internet peer is pebble validating")
+# pebble may validate a name the moment the client says it is ready, before
+# the daemon has seen that token's file (inotify, then the kernel's map):
+# the guard then drops it (token-not-live) and pebble's retry is admitted.
+# That drop is right; any other is not.
+live = {a.get("token") for a in adm}
+race = [g for g in drop if g.get("why") == "token-not-live" and g.get("peer") in pebble and g.get("token") in live]
+if race:
+    print(f"  audit: {len(race)} validation(s) came before their token was seen (token-not-live), admitted on pebble's retry")
+if len(drop) > len(race):
+    bad(f"{len(drop) - len(race)} dropped guard record(s): the only internet peer is pebble validating")
 for g in adm:
     if g.get("peer") not in pebble:
         bad(f"admitted request from {g.get('peer')}, not from pebble ({sorted(pebble)})")
@@ -296,9 +304,9 @@ if close:
               f"{c.get('duration_ms')} ms, {c.get('requests_admitted')} request(s) admitted, {c.get('requests_dropped')} dropped")
         if c.get("kind") != "server" or c.get("reason") != close:
             bad(f"window {c.get('window')}: kind {c.get('kind')!r} reason {c.get('reason')!r}, want 'server' {close!r}")
-        if (c.get("requests_admitted") or 0) != len(adm) or c.get("requests_dropped"):
+        if (c.get("requests_admitted") or 0) != len(adm) or (c.get("requests_dropped") or 0) != len(race):
             bad(f"window {c.get('window')}: counts {c.get('requests_admitted')}/{c.get('requests_dropped')} "
-                f"!= guard records {len(adm)}/0")
+                f"!= guard records {len(adm)}/{len(race)}")
         if opens and c.get("window") != opens[0].get("window"):
             bad(f"closed window {c.get('window')} is not the opened {opens[0].get('window')}")
 elif closes:
