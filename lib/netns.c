@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The netns resolver (see netns.h): one rtnetlink socket per call, every
  * request through nl_talk. The socket has NETLINK_GET_STRICT_CHK on: without
- * it the kernel ignores IFA_TARGET_NETNSID in an IPv4 address dump and
- * answers with our own namespace's addresses. Ids seen in replies are
+ * it the kernel ignores IFA_TARGET_NETNSID in an address dump and answers
+ * with our own namespace's addresses (seen on 6.18); and each reply of a
+ * dump of theirs must carry the target's id back, or the dump is refused
+ * (-EPROTO), whatever the kernel. Ids seen in replies are
  * relative to the requester's namespace, ours, even in a dump of another
  * namespace (rtnl_fill_ifinfo is given the socket's net): a container-side
  * veth whose peer is here says IFLA_LINK_NETNSID = our own namespace's id in
@@ -34,8 +36,8 @@
 
 struct link {
 	uint32_t index, link, master;
-	int32_t link_nsid;
-	int has_link, has_link_nsid;
+	int32_t link_nsid, target_nsid;
+	int has_link, has_link_nsid, has_target;
 	char kind[16];
 	char name[IFNAMSIZ];
 };
@@ -163,6 +165,12 @@ static void parse_link(const struct nlmsghdr *nlh, struct link *l)
 				l->has_link_nsid = 1;
 			}
 			break;
+		case IFLA_TARGET_NETNSID:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0) {
+				l->target_nsid = (int32_t)mnl_attr_get_u32(a);
+				l->has_target = 1;
+			}
+			break;
 		case IFLA_MASTER:
 			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
 				l->master = mnl_attr_get_u32(a);
@@ -188,7 +196,12 @@ static int links_cb(const struct nlmsghdr *nlh, void *data)
 		errno = E2BIG;
 		return MNL_CB_ERROR;
 	}
-	parse_link(nlh, &c->links[c->nlinks++]);
+	parse_link(nlh, &c->links[c->nlinks]);
+	if (!c->links[c->nlinks].has_target || c->links[c->nlinks].target_nsid != c->nsid) {
+		errno = EPROTO; /* a link of another namespace than asked */
+		return MNL_CB_ERROR;
+	}
+	c->nlinks++;
 	return MNL_CB_OK;
 }
 
@@ -248,6 +261,7 @@ static int addrs_cb(const struct nlmsghdr *nlh, void *data)
 	const struct nlattr *a, *local = NULL, *address = NULL;
 	size_t alen = ifa->ifa_family == AF_INET ? 4 : 16;
 	struct ns_addr *x;
+	int target = 0;
 
 	if (nlh->nlmsg_type != RTM_NEWADDR || mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifa) ||
 	    (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
@@ -265,6 +279,12 @@ static int addrs_cb(const struct nlmsghdr *nlh, void *data)
 			*(t == IFA_LOCAL ? &local : &address) = a;
 		else if (t == IFA_FLAGS && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
 			x->flags = mnl_attr_get_u32(a);
+		else if (t == IFA_TARGET_NETNSID && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			target = (int32_t)mnl_attr_get_u32(a) == c->nsid;
+	}
+	if (!target) {
+		errno = EPROTO; /* an address of another namespace than asked */
+		return MNL_CB_ERROR;
 	}
 	/* IFA_LOCAL is the interface's own address; IFA_ADDRESS the peer's on a
 	 * point-to-point link, the same otherwise */

@@ -113,4 +113,19 @@ sleep 0 & gone=$!; wait $gone
 check "a process that is gone" "error ESRCH: process $gone is gone" "$gone" "${INO[c1]}" 0.0.0.0
 check "a process of our own netns" "error EINVAL: process ${PID[host]} is in our own netns" \
 	"${PID[host]}" "${INO[host]}" 0.0.0.0
+
+# Ids in a dump of another netns are the requester's: c1's eth0 says
+# IFLA_LINK_NETNSID = the host's id for itself, not the host's id as c1 sees
+# it. The c1 answers above tell the two apart only if those differ.
+nsid_of() { in_ns "$T_PFX-$1" ip netns list-id | awk -v n="name: $T_PFX-$2)" 'index($0, n) { print $2 }'; }
+self_id=$(nsid_of host host) host_in_c1=$(nsid_of c1 host)
+t_log "the host's id for itself: ${self_id:-none}; the host's id in c1: ${host_in_c1:-none}"
+t_check "the c1 cases tell the requester's ids from the target's" \
+	test -n "$self_id" -a -n "$host_in_c1" -a "$self_id" != "$host_in_c1"
+
+# CAP_SYS_PTRACE is what opens another user's /proc/PID/ns/net
+NOPTRACE=("${T_PRIV[@]//,+sys_ptrace/}")
+got=$(hx "${NOPTRACE[@]}" "$NR" "${PID[c1]}" "${INO[c1]}" 0.0.0.0 2>>"$T_TMP/resolve.log")
+t_log "without CAP_SYS_PTRACE: $got"
+t_eq "without CAP_SYS_PTRACE: refused" "error EACCES: /proc/${PID[c1]}/ns/net: Permission denied" "$got"
 t_summary
