@@ -53,6 +53,7 @@ struct ctx {
 	struct mnl_socket *nl;
 	uint32_t seq;
 	int32_t nsid, self_nsid;
+	int dump_family;        /* of the address dump under way */
 	unsigned nlinks, naddrs;
 	struct link links[NS_MAX_LINKS];
 	struct ns_addr addrs[NS_MAX_ADDRS];
@@ -259,17 +260,18 @@ static int addrs_cb(const struct nlmsghdr *nlh, void *data)
 	struct ctx *c = data;
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *a, *local = NULL, *address = NULL;
-	size_t alen = ifa->ifa_family == AF_INET ? 4 : 16;
+	size_t alen;
 	struct ns_addr *x;
 	int target = 0;
 
 	if (nlh->nlmsg_type != RTM_NEWADDR || mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifa) ||
-	    (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
-		return MNL_CB_OK;
+	    ifa->ifa_family != c->dump_family)
+		return MNL_CB_OK; /* (a kernel without IPv6 answers an AF_INET6 dump with all it has) */
 	if (c->naddrs == NS_MAX_ADDRS) {
 		errno = E2BIG;
 		return MNL_CB_ERROR;
 	}
+	alen = ifa->ifa_family == AF_INET ? 4 : 16;
 	x = &c->addrs[c->naddrs];
 	memset(x, 0, sizeof(*x));
 	x->flags = ifa->ifa_flags;
@@ -305,6 +307,7 @@ static int dump_addrs(struct ctx *c, int family)
 	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 
 	ifa->ifa_family = (uint8_t)family;
+	c->dump_family = family;
 	mnl_attr_put_u32(nlh, IFA_TARGET_NETNSID, (uint32_t)c->nsid);
 	return nl_talk(c->nl, nlh, addrs_cb, c);
 }
@@ -488,7 +491,8 @@ static int parse_bound(const struct netns_addr *b, int v6only, struct want *w, c
 static int resolve(struct ctx *c, int fd, int self, const struct want *w, struct netns_view *out, char *why,
 		   size_t len)
 {
-	char s[INET6_ADDRSTRLEN];
+	char s[INET6_ADDRSTRLEN], last[200] = "";
+	unsigned refused = 0;
 	int err, found = 0;
 
 	if (setsockopt(mnl_socket_get_fd(c->nl), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &(int){ 1 }, sizeof(int)))
@@ -500,7 +504,6 @@ static int resolve(struct ctx *c, int fd, int self, const struct want *w, struct
 		return say(why, len, err, "the netns's links: %s", strerror(-err));
 	if ((w->v4 && (err = dump_addrs(c, AF_INET))) || (w->v6 && (err = dump_addrs(c, AF_INET6))))
 		return say(why, len, err, "the netns's addresses: %s", strerror(-err));
-	say(why, len, 0, "the netns has no address that is not loopback or link-local");
 	for (unsigned i = 0; i < c->naddrs; i++) {
 		const struct ns_addr *x = &c->addrs[i];
 		struct netns_target *t = &out->t[out->n];
@@ -512,8 +515,10 @@ static int resolve(struct ctx *c, int fd, int self, const struct want *w, struct
 		if (w->specific && memcmp(x->a.addr, w->a.addr, x->a.family == AF_INET ? 4 : 16))
 			continue;
 		found = 1;
-		if (check_addr(c, x, &t->bridge, why, len))
+		if (check_addr(c, x, &t->bridge, last, sizeof(last))) {
+			refused++;
 			continue;
+		}
 		t->a = x->a;
 		out->n++;
 	}
@@ -521,8 +526,12 @@ static int resolve(struct ctx *c, int fd, int self, const struct want *w, struct
 		return say(why, len, -EADDRNOTAVAIL, "%s is not a usable address of the netns",
 			   addr_str(&w->a, s, sizeof(s)));
 	if (!out->n)
-		return -EADDRNOTAVAIL; /* why: the last address's reason */
-	return say(why, len, 0, "netns nsid %d: %u target%s", c->nsid, out->n, out->n == 1 ? "" : "s");
+		return say(why, len, -EADDRNOTAVAIL, "%s",
+			   refused ? last : "the netns has no address that is not loopback or link-local");
+	if (refused)
+		return say(why, len, 0, "nsid %d: %u target%s, %u address%s refused, the last: %s", c->nsid, out->n,
+			   out->n == 1 ? "" : "s", refused, refused == 1 ? "" : "es", last);
+	return say(why, len, 0, "nsid %d: %u target%s", c->nsid, out->n, out->n == 1 ? "" : "s");
 }
 
 int netns_resolve(pid_t pid, uint64_t netns_ino, const struct netns_addr *bound, int v6only,

@@ -9,7 +9,8 @@
 #         to "far": the host's other network); v3 192.0.2.1/24 (no bridge)
 #   c1    eth0 (peer v1 in br0) 203.0.113.2 2001:db8:23::2, and 198.51.100.2
 #         which the host routes out up0, not br0
-#   c2    eth0 (peer v2 in br0) 203.0.113.3
+#   c2    eth0 (peer v2 in br0) 203.0.113.3, and 203.0.113.1 (the host's own
+#         address, claimed); brc, a bridge of its own, 203.0.113.9
 #   c3    eth0 (peer v3, not enslaved) 192.0.2.2
 #   c4    owned by a user namespace (unshare -Urn), eth0 (peer v4 in br0) 203.0.113.4
 #   c5    eth0 claims 203.0.113.5 (br0's subnet) but its peer is in a third
@@ -51,7 +52,9 @@ setup() {
 	for c in c1 c2 c3 c5; do in_c $c ip link set lo up && in_c $c ip link set eth0 up || return 1; done
 	in_c c1 ip addr add 203.0.113.2/24 dev eth0 && in_c c1 ip addr add 2001:db8:23::2/64 dev eth0 nodad &&
 		in_c c1 ip addr add 198.51.100.2/24 dev eth0 || return 1
-	in_c c2 ip addr add 203.0.113.3/24 dev eth0 || return 1
+	in_c c2 ip addr add 203.0.113.3/24 dev eth0 && in_c c2 ip addr add 203.0.113.1/32 dev eth0 || return 1
+	in_c c2 ip link add brc type bridge && in_c c2 ip link set brc up && in_c c2 ip addr add 203.0.113.9/32 dev brc ||
+		return 1
 	in_c c3 ip addr add 192.0.2.2/24 dev eth0 || return 1
 	in_c c5 ip addr add 203.0.113.5/24 dev eth0 || return 1
 	for c in host c1 c2 c3 c5; do ns_holder $c; done
@@ -80,8 +83,8 @@ t_eq "resolver's effective capabilities are the unit's" "000000c000081000" \
 check() {
 	local n=$1 exp=$2 got
 	shift 2
-	got=$(hx "${T_PRIV[@]}" "$NR" "$@" 2>>"$T_TMP/resolve.log")
-	t_log "$n: $(tr '\n' ';' <<<"$got")"
+	got=$(hx "${T_PRIV[@]}" "$NR" "$@" 2>"$T_TMP/why")
+	t_log "$n: $(tr '\n' ';' <<<"$got") $(cat "$T_TMP/why")"
 	t_eq "$n" "$exp" "$got"
 }
 nl=$'\n'
@@ -100,7 +103,12 @@ check "c1 203.0.113.3: c2's address, not c1's" \
 	"error EADDRNOTAVAIL: 203.0.113.3 is not a usable address of the netns" "${PID[c1]}" "${INO[c1]}" 203.0.113.3
 check "c1 127.0.0.1: loopback" \
 	"error EADDRNOTAVAIL: 127.0.0.1 is not a usable address of the netns" "${PID[c1]}" "${INO[c1]}" 127.0.0.1
-check "c2 0.0.0.0" "$OWN${nl}203.0.113.3 br0" "${PID[c2]}" "${INO[c2]}" 0.0.0.0
+check "c2 0.0.0.0: its bridged address only" "$OWN${nl}203.0.113.3 br0" "${PID[c2]}" "${INO[c2]}" 0.0.0.0
+check "c2 203.0.113.1: the host's own address, claimed" \
+	"error EADDRNOTAVAIL: 203.0.113.1: our route to it goes out lo (not unicast), not bridge br0" \
+	"${PID[c2]}" "${INO[c2]}" 203.0.113.1
+check "c2 203.0.113.9: on an interface that is not a veth" \
+	"error EADDRNOTAVAIL: 203.0.113.9 on brc: not a veth (bridge)" "${PID[c2]}" "${INO[c2]}" 203.0.113.9
 check "c3 0.0.0.0: veth'd, not bridged" \
 	"error EADDRNOTAVAIL: 192.0.2.2 on eth0: its peer v3 is not enslaved to a bridge" "${PID[c3]}" "${INO[c3]}" 0.0.0.0
 check "c5 0.0.0.0: br0's subnet, but its veth peer is elsewhere" \
@@ -125,7 +133,7 @@ t_check "the c1 cases tell the requester's ids from the target's" \
 
 # CAP_SYS_PTRACE is what opens another user's /proc/PID/ns/net
 NOPTRACE=("${T_PRIV[@]//,+sys_ptrace/}")
-got=$(hx "${NOPTRACE[@]}" "$NR" "${PID[c1]}" "${INO[c1]}" 0.0.0.0 2>>"$T_TMP/resolve.log")
+got=$(hx "${NOPTRACE[@]}" "$NR" "${PID[c1]}" "${INO[c1]}" 0.0.0.0 2>"$T_TMP/why")
 t_log "without CAP_SYS_PTRACE: $got"
 t_eq "without CAP_SYS_PTRACE: refused" "error EACCES: /proc/${PID[c1]}/ns/net: Permission denied" "$got"
 t_summary
