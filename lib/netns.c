@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The netns resolver (see netns.h): one rtnetlink socket per call, every
- * request through nl_talk. The socket has NETLINK_GET_STRICT_CHK on: without
- * it the kernel ignores IFA_TARGET_NETNSID in an address dump and answers
- * with our own namespace's addresses (seen on 6.18); and each reply of a
- * dump of theirs must carry the target's id back, or the dump is refused
- * (-EPROTO), whatever the kernel. Ids seen in replies are
- * relative to the requester's namespace, ours, even in a dump of another
- * namespace (rtnl_fill_ifinfo is given the socket's net): a container-side
- * veth whose peer is here says IFLA_LINK_NETNSID = our own namespace's id in
- * our namespace (assigned on demand, like the container's). */
+ * request through nl_talk.
+ *
+ * The socket has NETLINK_GET_STRICT_CHK on: without it the kernel ignores
+ * IFA_TARGET_NETNSID in an address dump and answers with our own
+ * namespace's addresses (seen on 6.18). Each reply of a dump of theirs must
+ * carry the target's id back too, or the dump is refused (-EPROTO).
+ *
+ * Ids in replies are relative to the requester's namespace, ours, even in a
+ * dump of another namespace (rtnl_fill_ifinfo is given the socket's net): a
+ * container-side veth whose peer is here says IFLA_LINK_NETNSID = our own
+ * namespace's id in our namespace (assigned on demand, like the
+ * container's), not the id the container gives us (test_netns.sh shows the
+ * two differ and which one holds). */
 #include "netns.h"
 #include "nl.h"
 
