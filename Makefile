@@ -170,7 +170,16 @@ $(BUILD)/asan/test_server: tests/unit/test_server.c daemon/server.c $(BUILD)/asa
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< daemon/server.c $(BUILD)/asan/libporthole.a -o $@
 
-unit: $(addprefix $(BUILD)/asan/,$(UNIT_TESTS))
+# tools of the namespace tier that drive lib/ against the real kernel there
+# (root-made namespaces), built under ASan/UBSan with the unit tests:
+# netns_resolve, lib/netns's resolver (integration/test_netns.sh)
+TEST_TOOLS := netns_resolve
+$(BUILD)/asan/netns_resolve: tests/tools/netns_resolve.c $(BUILD)/asan/libporthole.a $(HEADERS)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(BUILD)/asan/libporthole.a -lnftnl -lmnl -o $@
+
+unit: $(addprefix $(BUILD)/asan/,$(UNIT_TESTS) $(TEST_TOOLS))
 
 # ---- benchmark helpers -------------------------------------------------------
 BENCH_TOOLS := $(addprefix $(BUILD)/bench/,lat_listen synprobe close_listen close_probe connrate hook_listen nft_mon ct_flush flood)
