@@ -332,8 +332,8 @@ case_owner() {
 	fails_closed "NftablesTableOwner or the static rule" "NftablesTableOwner|$MARKRULE|chains = none"
 	# static mode: the holder adds the rule to its own table
 	printf '%s\n' "insert rule inet geo input meta l4proto tcp $MARKRULE accept" >&"$HW"
-	for i in $(seq 30); do in_host nft list chain inet geo input | grep -q 'meta mark & 0x00003fff == 0x00002000 accept' && break; sleep 0.1; done
-	t_check "$CASE: the holder inserted the static rule" bash -c "nsenter --net=/run/netns/$T_PFX-host nft list chain inet geo input | grep -q 'meta mark & 0x00003fff == 0x00002000 accept'"
+	for i in $(seq 30); do in_host nft list chain inet geo input | grep -q 'meta mark 0x01000000/8 accept' && break; sleep 0.1; done
+	t_check "$CASE: the holder inserted the static rule" bash -c "nsenter --net=/run/netns/$T_PFX-host nft list chain inet geo input | grep -q 'meta mark 0x01000000/8 accept'"
 	static_mode_window --no-host-rule || { exec {HW}>&-; return; }
 	exec {HW}>&-
 	wait "$HOLDER" 2>/dev/null
