@@ -237,6 +237,12 @@ struct nft_scan *check_chains(int root, const struct ph_config *cfg)
 	if (sc->mark_users)
 		add(V_WARN, "mark bits", "%u rule(s) outside porthole's table read or write mark bits within porthole's "
 		    "mask 0x%x (first: %s): pick other bits with socket_mark", sc->mark_users, cfg->mark_mask, sc->mark_user);
+	if (sc->former_users)
+		add(V_FAIL, "former mark", "%u rule(s) match porthole's former default mark 0x%x/0x%x (first: %s), but porthole "
+		    "now marks 0x%x/0x%x: they admit nothing. Write them for the new mark, or keep the old one with "
+		    "socket_mark = 0x%x/0x%x (then not beside Podman: netavark and CNI masquerade bit 0x2000)",
+		    sc->former_users, PH_FORMER_MARK, PH_FORMER_MARK_MASK, sc->former_user, cfg->mark, cfg->mark_mask,
+		    PH_FORMER_MARK, PH_FORMER_MARK_MASK);
 	if (host == 0)
 		add(V_OK, "nftables ruleset", "no base chains: nftables drops nothing here");
 	else

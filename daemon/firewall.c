@@ -83,6 +83,11 @@ int fw_open(struct ph_fw **out, const struct ph_config *cfg, unsigned *swept, ch
 		goto fail;
 	}
 	*swept = f->nrules;
+	if (f->scan.former_users)
+		log_warn("firewall: %u rule(s) match porthole's former default mark 0x%x/0x%x (first: %s) but porthole "
+			 "marks 0x%x/0x%x: they admit nothing; rewrite them or set socket_mark = 0x%x/0x%x (porthole check)",
+			 f->scan.former_users, PH_FORMER_MARK, PH_FORMER_MARK_MASK, f->scan.former_user, cfg->mark,
+			 cfg->mark_mask, PH_FORMER_MARK, PH_FORMER_MARK_MASK);
 	if (f->scan.own_table) {
 		if (f->scan.own_table_owned) {
 			snprintf(why, whylen, "table inet %s is owned by another live process: is another portholed running "

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The audit records of server windows (server-open, server-close) and of
- * their guard (guard, guard-suppressed), with their journal fields; written
+/* The audit records of server windows (window-open and window-close with
+ * "kind":"server") and of their guard (guard, guard-suppressed), with their
+ * journal fields; written
  * through record_write() like every other record (records.c). */
 #include "records.h"
 #include "daemon.h"

@@ -250,7 +250,7 @@ static int parse_mark(struct ph_config *c, char *v, const char *name, unsigned l
 	uint32_t val, mask;
 
 	if (!slash)
-		return conf_err(err, el, name, ln, "socket_mark: expected VALUE/MASK, e.g. 0x2000/0x3fff");
+		return conf_err(err, el, name, ln, "socket_mark: expected VALUE/MASK, e.g. 0x1000000/0xff000000");
 	*slash = '\0';
 	if (parse_u32_any(trim(v), &val) || parse_u32_any(trim(slash + 1), &mask))
 		return conf_err(err, el, name, ln, "socket_mark: VALUE and MASK must be 32-bit numbers");

@@ -11,7 +11,7 @@
 #include <sys/types.h>
 #include "proto.h"
 
-#define PH_VERSION            "0.1.0"  /* both binaries' --version */
+#define PH_VERSION            "0.2.0"  /* both binaries' --version */
 #define PH_DEFAULT_CONFIG     "/etc/porthole/porthole.conf"
 #define PH_DEFAULT_SOCKET     "/run/porthole/porthole.sock"
 #define PH_DEFAULT_GROUP      "porthole"
@@ -36,11 +36,16 @@ enum { PH_CHAINS_AUTO = 0, PH_CHAINS_LIST, PH_CHAINS_NONE };
 #define PH_MAX_DESIGNATIONS   32
 /* The mark bits porthole owns (MASK) and the value (VALUE) that means
  * "admitted through a window" on a packet; every other nonzero value within
- * MASK names one window's sockets. Bits 0-13 are used by none of wg-quick
- * (0xca6c, matched whole on its own socket), Tailscale (0xff0000),
- * kube-proxy (0x4000, 0x8000) or Calico (0xffff0000). */
-#define PH_DEFAULT_MARK       0x2000u
-#define PH_DEFAULT_MARK_MASK  0x3fffu
+ * MASK names one window's sockets. Bits 24-31 are used by none of netavark
+ * and the CNI portmap plugin (Podman: 0x2000, which they MASQUERADE),
+ * wg-quick (0xca6c, on its own socket), Tailscale (0xff0000) or kube-proxy
+ * (0x4000, 0x8000); Calico (0xffff0000) is Kubernetes-only. */
+#define PH_DEFAULT_MARK       0x01000000u
+#define PH_DEFAULT_MARK_MASK  0xff000000u
+/* The former default: bit 13 is netavark's and CNI's masquerade mark.
+ * Known so that a static rule written for it is named, not silently dead. */
+#define PH_FORMER_MARK        0x2000u
+#define PH_FORMER_MARK_MASK   0x3fffu
 
 enum ph_des_type { DES_UNIT = 1, DES_CGROUP, DES_EXE, DES_UID };
 

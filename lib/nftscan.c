@@ -13,6 +13,8 @@
 #include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/xt_connmark.h>
+#include <linux/netfilter/xt_mark.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
 #include <libnftnl/chain.h>
@@ -168,7 +170,40 @@ struct rule_acc {
 	uint32_t mask;            /* porthole's bits */
 	int mark_load;            /* the last expression loaded a meta or ct mark */
 	int mark_hit;             /* ... and porthole's bits are read or written */
+	uint32_t load_mask;       /* the bitwise mask applied to the loaded mark */
+	int old_default;          /* matches mark & 0x3fff == 0x2000: the former default */
 };
+
+/* An iptables-nft match or target (xt) on marks: the bits it reads or
+ * writes, and whether it is the former default's `-m mark --mark
+ * 0x2000/0x3fff` (netavark's and CNI's `-j MARK --set-xmark 0x2000/0x2000`
+ * shows up here: iptables-nft writes them as xt expressions) */
+static void xt_mark_bits(struct nftnl_expr *e, int target, struct rule_acc *a)
+{
+	const char *name = nftnl_expr_get_str(e, target ? NFTNL_EXPR_TG_NAME : NFTNL_EXPR_MT_NAME);
+	uint32_t len = 0, bits = 0;
+	const void *info = nftnl_expr_get(e, target ? NFTNL_EXPR_TG_INFO : NFTNL_EXPR_MT_INFO, &len);
+
+	if (!name || !info)
+		return;
+	if (!target && (!strcmp(name, "mark") || !strcmp(name, "connmark")) && len >= sizeof(struct xt_mark_mtinfo1)) {
+		struct xt_mark_mtinfo1 m; /* same layout as xt_connmark_mtinfo1 */
+		memcpy(&m, info, sizeof(m));
+		bits = m.mask;
+		if (!strcmp(name, "mark") && !m.invert && m.mark == PH_FORMER_MARK && m.mask == PH_FORMER_MARK_MASK)
+			a->old_default = 1;
+	} else if (target && !strcmp(name, "MARK") && len >= sizeof(struct xt_mark_tginfo2)) {
+		struct xt_mark_tginfo2 m;
+		memcpy(&m, info, sizeof(m));
+		bits = m.mask | m.mark;
+	} else if (target && !strcmp(name, "CONNMARK") && len >= sizeof(struct xt_connmark_tginfo1)) {
+		struct xt_connmark_tginfo1 m;
+		memcpy(&m, info, sizeof(m));
+		bits = m.ctmask | m.nfmask | m.ctmark;
+	}
+	if (bits & a->mask)
+		a->mark_hit = 1;
+}
 
 static int expr_cb(struct nftnl_expr *e, void *data)
 {
@@ -182,15 +217,17 @@ static int expr_cb(struct nftnl_expr *e, void *data)
 		if (is_mark && sets)
 			a->mark_hit = 1; /* writes a mark: assume it may touch our bits */
 		a->mark_load = is_mark && !sets;
+		a->load_mask = 0;
 		return 0;
 	}
 	if (a->mark_load) {
 		/* the mask applied (bitwise) or compared (cmp) right after a load */
 		uint32_t len = 0, v = 0;
 		const void *d = NULL;
-		if (!strcmp(name, "bitwise"))
+		int is_bitwise = !strcmp(name, "bitwise"), is_cmp = !strcmp(name, "cmp");
+		if (is_bitwise)
 			d = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &len);
-		else if (!strcmp(name, "cmp"))
+		else if (is_cmp)
 			d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
 		else if (!strcmp(name, "lookup"))
 			v = UINT32_MAX; /* a set of marks: assume all bits */
@@ -198,8 +235,14 @@ static int expr_cb(struct nftnl_expr *e, void *data)
 			memcpy(&v, d, 4);
 		if (v & a->mask)
 			a->mark_hit = 1;
-		a->mark_load = 0;
+		if (is_cmp && a->load_mask == PH_FORMER_MARK_MASK && v == PH_FORMER_MARK &&
+		    nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) == NFT_CMP_EQ)
+			a->old_default = 1;
+		a->load_mask = is_bitwise ? v : 0;
+		a->mark_load = is_bitwise; /* the cmp after the mask still belongs to the load */
 	}
+	if (!strcmp(name, "match") || !strcmp(name, "target"))
+		xt_mark_bits(e, !strcmp(name, "target"), a);
 	if (!strcmp(name, "reject")) {
 		a->drops = 1;
 	} else if (!strcmp(name, "immediate") && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT)) {
@@ -231,11 +274,12 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 		int ours = nr_is_ours(r, NULL);
 
 		nftnl_expr_foreach(r, expr_cb, &a);
+		if (a.old_default && !ours && t && ch && !is_own(fam, t) && x->cfg &&
+		    (x->cfg->mark != PH_FORMER_MARK || x->cfg->mark_mask != PH_FORMER_MARK_MASK) && !x->out->former_users++)
+			snprintf(x->out->former_user, sizeof(x->out->former_user), "%s %s %s", family_name(fam), t, ch);
 		if (a.mark_hit && !ours && t && ch && !is_own(fam, t)) {
 			if (!x->out->mark_users++)
-				snprintf(x->out->mark_user, sizeof(x->out->mark_user), "%s %s %s",
-					 fam == NFPROTO_INET ? "inet" : fam == NFPROTO_IPV4 ? "ip" : fam == NFPROTO_IPV6 ? "ip6"
-					 : fam == NFPROTO_NETDEV ? "netdev" : fam == NFPROTO_BRIDGE ? "bridge" : "arp", t, ch);
+				snprintf(x->out->mark_user, sizeof(x->out->mark_user), "%s %s %s", family_name(fam), t, ch);
 		}
 		for (unsigned i = 0; t && ch && i < x->out->count; i++) {
 			struct nft_chain_info *ci = &x->out->chains[i];

@@ -45,6 +45,9 @@ struct nft_scan {
 	int own_table_owned;      /* ... with the owner flag */
 	unsigned mark_users;      /* rules outside porthole's table touching its mark bits */
 	char mark_user[160];      /* the first of them, "family table chain" */
+	unsigned former_users;    /* rules matching the former default mark 0x2000/0x3fff, when
+				     the config's socket_mark is another (a static rule not updated) */
+	char former_user[160];    /* the first of them */
 };
 
 /* Dump tables, chains and rules; classify every base chain against cfg. */

@@ -17,8 +17,8 @@ t_start firewalls
 ROOT_TMP=$T_TMP ROOT_PFX=$T_PFX
 trap 'fw_stop >/dev/null 2>&1; T_TMP=$ROOT_TMP; t_cleanup' EXIT
 
-MARKRULE='meta mark & 0x3fff == 0x2000'
-IPT_RULE='-A INPUT -p tcp -m tcp --dport 80 -m mark --mark 0x2000/0x3fff -m comment --comment porthole -j ACCEPT'
+MARKRULE='meta mark & 0xff000000 == 0x1000000'
+IPT_RULE='-A INPUT -p tcp -m tcp --dport 80 -m mark --mark 0x1000000/0xff000000 -m comment --comment porthole -j ACCEPT'
 MEASURED_FWD=n/a MEASURED_CG=n/a
 
 now_ms() { local t=${EPOCHREALTIME//[!0-9]/}; echo $((t / 1000)); }
@@ -180,7 +180,7 @@ case_iptables() { # ufw | iptables
 	decoys_dropped during
 	out=$(fw_exec iptables -L -n 2>&1); rc=$?
 	t_eq "$CASE: iptables -L -n exits 0" 0 $rc
-	t_check "$CASE: iptables -L -n shows the porthole rule" grep -q 'mark match 0x2000/0x3fff /\* porthole \*/' <<<"$out"
+	t_check "$CASE: iptables -L -n shows the porthole rule" grep -q 'mark match 0x1000000/0xff000000 /\* porthole \*/' <<<"$out"
 	out=$(fw_exec iptables -S 2>&1); rc=$?
 	t_eq "$CASE: iptables -S exits 0" 0 $rc
 	t_check "$CASE: iptables -S shows '$IPT_RULE'" grep -qxF -- "$IPT_RULE" <<<"$out"
@@ -332,8 +332,8 @@ case_owner() {
 	fails_closed "NftablesTableOwner or the static rule" "NftablesTableOwner|$MARKRULE|chains = none"
 	# static mode: the holder adds the rule to its own table
 	printf '%s\n' "insert rule inet geo input meta l4proto tcp $MARKRULE accept" >&"$HW"
-	for i in $(seq 30); do in_host nft list chain inet geo input | grep -q 'meta mark & 0x00003fff == 0x00002000 accept' && break; sleep 0.1; done
-	t_check "$CASE: the holder inserted the static rule" bash -c "nsenter --net=/run/netns/$T_PFX-host nft list chain inet geo input | grep -q 'meta mark & 0x00003fff == 0x00002000 accept'"
+	for i in $(seq 30); do in_host nft list chain inet geo input | grep -q 'meta mark 0x01000000/8 accept' && break; sleep 0.1; done
+	t_check "$CASE: the holder inserted the static rule" bash -c "nsenter --net=/run/netns/$T_PFX-host nft list chain inet geo input | grep -q 'meta mark 0x01000000/8 accept'"
 	static_mode_window --no-host-rule || { exec {HW}>&-; return; }
 	exec {HW}>&-
 	wait "$HOLDER" 2>/dev/null
@@ -349,15 +349,15 @@ case_legacy() {
 	daemon_start || { t_fail "$CASE: daemon start"; cat "$T_DLOG"; return; }
 	ph_check "$T_CONF" "$T_TMP/check.out"
 	t_eq "$CASE: porthole check exits 1" 1 "$CHECK_RC"
-	if grep -E '^FAIL +iptables-legacy ' "$T_TMP/check.out" | grep -q -- 'iptables-legacy -I INPUT .*-m mark --mark 0x2000/0x3fff -j ACCEPT'; then
+	if grep -E '^FAIL +iptables-legacy ' "$T_TMP/check.out" | grep -q -- 'iptables-legacy -I INPUT .*-m mark --mark 0x1000000/0xff000000 -j ACCEPT'; then
 		t_pass "$CASE: porthole check: a FAIL line names iptables-legacy and prints the legacy rule"
 	else t_fail "$CASE: porthole check: a FAIL line names iptables-legacy and prints the legacy rule"; cat "$T_TMP/check.out"; fi
 	t_check "$CASE: porthole check: and one for ip6tables-legacy" grep -Eq '^FAIL +ip6tables-legacy ' "$T_TMP/check.out"
 	t_check "$CASE: porthole check: WARN that the shipped unit keeps out the socket reading it needs" \
 		grep -Eq '^WARN +iptables-legacy unit .*RestrictAddressFamilies=.*cannot refuse a window this table would starve' "$T_TMP/check.out"
 	fails_closed "iptables-legacy" "iptables-legacy"
-	out=$(fw_exec iptables-legacy -I INPUT -p tcp -m mark --mark 0x2000/0x3fff -j ACCEPT 2>&1); t_eq "$CASE: legacy rule added${out:+: $out}" 0 $?
-	out=$(fw_exec ip6tables-legacy -I INPUT -p tcp -m mark --mark 0x2000/0x3fff -j ACCEPT 2>&1); t_eq "$CASE: ip6 legacy rule added${out:+: $out}" 0 $?
+	out=$(fw_exec iptables-legacy -I INPUT -p tcp -m mark --mark 0x1000000/0xff000000 -j ACCEPT 2>&1); t_eq "$CASE: legacy rule added${out:+: $out}" 0 $?
+	out=$(fw_exec ip6tables-legacy -I INPUT -p tcp -m mark --mark 0x1000000/0xff000000 -j ACCEPT 2>&1); t_eq "$CASE: ip6 legacy rule added${out:+: $out}" 0 $?
 	static_mode_window
 }
 

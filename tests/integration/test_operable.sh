@@ -61,20 +61,20 @@ t_check "check says nothing drops" grep -q "no base chains" "$T_TMP/c4.txt"
 printf '%s\n' "$SAVED" | in_host nft -f -
 
 # marks are shared territory: an ip rule or another table using porthole's bits is warned about
-in_host ip rule add fwmark 0x2/0xff table 100
+in_host ip rule add fwmark 0x2000000/0x3000000 table 100
 in_host nft add table inet other
 in_host nft 'add chain inet other pre { type filter hook prerouting priority -300; }'
-in_host nft add rule inet other pre meta mark set 0x1
+in_host nft add rule inet other pre meta mark set 0x1000000
 chk >"$T_TMP/c8.txt"
-t_check "check WARNs about an ip rule on porthole's mark bits" grep -q "^WARN .*ip rules .*fwmark 0x2/0xff" "$T_TMP/c8.txt"
+t_check "check WARNs about an ip rule on porthole's mark bits" grep -q "^WARN .*ip rules .*fwmark 0x2000000/0x3000000" "$T_TMP/c8.txt"
 t_check "check WARNs about another table writing porthole's mark bits" grep -q "^WARN .*mark bits .*inet other pre" "$T_TMP/c8.txt"
-in_host ip rule del fwmark 0x2/0xff table 100
+in_host ip rule del fwmark 0x2000000/0x3000000 table 100
 in_host nft delete table inet other
 chk >"$T_TMP/c9.txt"
 t_check "without them: ip rules OK" grep -q "^OK .*ip rules .*no policy-routing rule" "$T_TMP/c9.txt"
 t_check "without them: no mark-bits warning" bash -c "! grep -q '^WARN .*mark bits' '$T_TMP/c9.txt'"
 t_check "check names the firewall manager (hand-written nftables) and its static rule" \
-	grep -q "^OK .*firewall nftables .*meta mark & 0x3fff == 0x2000 accept" "$T_TMP/c9.txt"
+	grep -q "^OK .*firewall nftables .*meta mark & 0xff000000 == 0x1000000 accept" "$T_TMP/c9.txt"
 printf 'socket = %s\nsocket_group = root\nchains = inet filter input, inet filter nosuch\n' "$T_SOCK" >"$T_TMP/explicit.conf"
 in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" check --config "$T_TMP/explicit.conf" >"$T_TMP/c5.txt"; rc=$?
 t_eq "check with a configured chain that does not exist: exit 1" 1 $rc
@@ -92,6 +92,38 @@ t_check "sd_notify: STOPPING=1 on SIGTERM" grep -q "^STOPPING=1" <<<"$line"
 chk >"$T_TMP/c7.txt"; rc=$?
 t_eq "check with the daemon down: exit 1" 1 $rc
 t_check "check says the daemon is not running" grep -q "^FAIL .*daemon .*is portholed running" "$T_TMP/c7.txt"
+
+# iptables-nft's mark matches and targets (xt expressions) are read too: a
+# MARK --set-xmark on porthole's bits, the shape netavark and CNI write
+in_host iptables-nft -t nat -N PH-SETMARK
+in_host iptables-nft -t nat -A PH-SETMARK -j MARK --set-xmark 0x1000000/0x1000000
+chk >"$T_TMP/c10.txt"
+t_check "check WARNs about an iptables-nft MARK target on porthole's bits" grep -q "^WARN .*mark bits .*ip nat PH-SETMARK" "$T_TMP/c10.txt"
+# the former default 0x2000/0x3fff (netavark's and CNI's masquerade bit):
+# their SETMARK is no concern of the new default; a static rule written for
+# the old one admits nothing now, and check and the daemon say so
+in_host iptables-nft -t nat -R PH-SETMARK 1 -j MARK --set-xmark 0x2000/0x2000
+in_host iptables-nft -I INPUT -p tcp --dport 80 -m mark --mark 0x2000/0x3fff -j ACCEPT
+chk >"$T_TMP/c11.txt"; rc=$?
+t_eq "check with a static rule for the former default mark: exit 1" 1 $rc
+t_check "check FAILs naming the former mark's rule and the way back" \
+	grep -q "^FAIL .*former mark .*1 rule(s) match porthole's former default mark 0x2000/0x3fff (first: ip filter INPUT).*socket_mark = 0x2000/0x3fff" "$T_TMP/c11.txt"
+t_check "netavark's SETMARK 0x2000 is outside the default mask: no mark-bits warning" bash -c "! grep -q '^WARN .*mark bits' '$T_TMP/c11.txt'"
+in_host iptables-nft -D INPUT -p tcp --dport 80 -m mark --mark 0x2000/0x3fff -j ACCEPT
+in_host nft insert rule inet filter input meta l4proto tcp tcp dport 80 meta mark and 0x3fff == 0x2000 accept
+chk >"$T_TMP/c12.txt"
+t_check "check FAILs on the nft static rule for the former mark too" grep -q "^FAIL .*former mark .*first: inet filter input" "$T_TMP/c12.txt"
+daemon_start || t_fail "daemon start with a former-mark rule in the ruleset"
+t_check "the daemon warns at start about the former mark's rule" wait_for "$T_DLOG" "former default mark 0x2000/0x3fff (first: inet filter input)"
+daemon_stop
+h=$(in_host nft -a list chain inet filter input | sed -n 's/.*meta mark .* handle \([0-9]*\)$/\1/p' | head -1)
+in_host nft delete rule inet filter input handle "$h"
+printf 'socket = %s\nsocket_group = root\nsocket_mark = 0x2000/0x3fff\n' "$T_SOCK" >"$T_TMP/oldmark.conf"
+in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" check --config "$T_TMP/oldmark.conf" >"$T_TMP/c13.txt"
+t_check "keeping the former mark: no former-mark line" bash -c "! grep -q 'former mark' '$T_TMP/c13.txt'"
+t_check "keeping the former mark: netavark-shaped SETMARK 0x2000 is warned about" grep -q "^WARN .*mark bits .*ip nat PH-SETMARK" "$T_TMP/c13.txt"
+in_host iptables-nft -t nat -F PH-SETMARK
+in_host iptables-nft -t nat -X PH-SETMARK
 
 # --- the unit's user and capabilities are enough, and exactly what it holds -------------------
 # (every daemon of the tests runs so, tests/lib.sh t_daemon_priv; here it is

@@ -391,9 +391,9 @@ manager_case() {
 			t_check "$m: iptables -S reads the rules during the window" quiet fw_exec iptables -S
 			out=$(fw_exec iptables -S 2>&1)
 			t_check "$m: iptables -S shows the guard's CONNMARK rule" \
-				grep -q -- '-m mark --mark 0x3fff/0x3fff .*-j CONNMARK --set-xmark 0x3ffe/0x3fff' <<<"$out"
+				grep -q -- '-m mark --mark 0xff000000/0xff000000 .*-j CONNMARK --set-xmark 0xfe000000/0xff000000' <<<"$out"
 			t_check "$m: iptables -S shows the guard's connmark accept" \
-				grep -q -- '-m connmark --mark 0x3ffe/0x3fff .*-j ACCEPT' <<<"$out"
+				grep -q -- '-m connmark --mark 0xfe000000/0xff000000 .*-j ACCEPT' <<<"$out"
 			if [ "$m" = ufw ]; then
 				t_check "ufw: ufw status works during the window" quiet fw_exec ufw status
 				fw_exec ufw reload >/dev/null 2>&1

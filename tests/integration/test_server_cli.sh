@@ -54,7 +54,7 @@ t_check "check: OK, nginx listens on tcp/80 over IPv4 and IPv6 (by socket cgroup
 	line "$T_TMP/c_ok.txt" OK "$NAME tcp/80" "listens: 1 IPv4 and 1 IPv6 listener.*$H:80, \[$H6\]:80"
 t_check "check: OK, the webroot is writable by nobody but its owner (neither it nor what is below)" \
 	line "$T_TMP/c_ok.txt" OK "$NAME webroot" "neither it nor .* is writable by group or others"
-t_check "check: OK, the two guard marks fit the mask" line "$T_TMP/c_ok.txt" OK "serve marks" "candidate 0x3fff and guarded 0x3ffe"
+t_check "check: OK, the two guard marks fit the mask" line "$T_TMP/c_ok.txt" OK "serve marks" "candidate 0xff000000 and guarded 0xfe000000"
 t_check "check: OK, the guard rules would go to the lab's drop policy (the daemon's planner)" \
 	line "$T_TMP/c_ok.txt" OK "serve guard rules" "puts 2 guard rule\(s\) at 1 drop point.*inet filter input at its end \(policy drop\)"
 
@@ -122,9 +122,9 @@ nslab_ruleset | in_host nft -f -
 # --- check, static mode: the two rules, as nft and iptables take them -----------------------------
 ph_check "$T_TMP/c_static.txt" "chains = none" "$SERVE"
 t_check "check, static mode: the nft rules" line "$T_TMP/c_static.txt" OK "serve static rules nft" \
-	"meta l4proto tcp tcp dport \{ 80 \} meta mark & 0x3fff == 0x3fff MATCHES ct mark set ct mark & 0xffffc000 \| 0x3ffe ; meta l4proto tcp tcp dport \{ 80 \} ct mark & 0x3fff == 0x3ffe accept"
+	"meta l4proto tcp tcp dport \{ 80 \} meta mark & 0xff000000 == 0xff000000 MATCHES ct mark set ct mark & 0xffffff \| 0xfe000000 ; meta l4proto tcp tcp dport \{ 80 \} ct mark & 0xff000000 == 0xfe000000 accept"
 t_check "check, static mode: the iptables rules" line "$T_TMP/c_static.txt" OK "serve static rules iptables" \
-	"iptables -A INPUT -p tcp --dport 80 -m mark --mark 0x3fff/0x3fff MATCHES -j CONNMARK --set-xmark 0x3ffe/0x3fff ; iptables -A INPUT -p tcp --dport 80 -m connmark --mark 0x3ffe/0x3fff -j ACCEPT"
+	"iptables -A INPUT -p tcp --dport 80 -m mark --mark 0xff000000/0xff000000 MATCHES -j CONNMARK --set-xmark 0xfe000000/0xff000000 ; iptables -A INPUT -p tcp --dport 80 -m connmark --mark 0xfe000000/0xff000000 -j ACCEPT"
 t_check "check, static mode: where the lab's ruleset drops now" \
 	line "$T_TMP/c_static.txt" OK "serve guard rules" "static mode: your ruleset drops at 1 place.*inet filter input at its end"
 # the printed rules load as printed (MATCHES: the lab's geo-block match), in a scratch namespace
@@ -144,7 +144,7 @@ table inet t {
 EOF
 t_eq "static mode: nft loads the printed rules" 0 $?
 out=$(in_ns "$SCRATCH" nft list chain inet t input 2>&1)
-t_check "static mode: nft shows the guarded ct mark and the accept" grep -q 'ct mark & 0x00003fff == 0x00003ffe accept' <<<"$out"
+t_check "static mode: nft shows the guarded ct mark and the accept" grep -q 'ct mark 0xfe000000/8 accept' <<<"$out"
 if command -v iptables-nft >/dev/null; then
 	ipt=$(grep -E '^OK +serve static rules iptables ' "$T_TMP/c_static.txt" | sed 's/.*policy is DROP: //')
 	ok=1
@@ -153,7 +153,7 @@ if command -v iptables-nft >/dev/null; then
 		in_ns "$SCRATCH" $r || ok=0
 	done < <(sed 's/ ; /\n/' <<<"$ipt")
 	out=$(in_ns "$SCRATCH" iptables-nft -S INPUT 2>&1)
-	[ $ok = 1 ] && grep -q -- '-j CONNMARK --set-xmark 0x3ffe/0x3fff' <<<"$out" && grep -q -- '-m connmark --mark 0x3ffe/0x3fff -j ACCEPT' <<<"$out" &&
+	[ $ok = 1 ] && grep -q -- '-j CONNMARK --set-xmark 0xfe000000/0xff000000' <<<"$out" && grep -q -- '-m connmark --mark 0xfe000000/0xff000000 -j ACCEPT' <<<"$out" &&
 		t_pass "static mode: iptables-nft takes the printed rules and -S reads them back" ||
 		{ t_fail "static mode: iptables-nft takes the printed rules"; echo "$out"; }
 else

@@ -57,7 +57,8 @@ int main(void)
 	CHECK(!strcmp(c.audit_log, "/var/tmp/a.jsonl"), "CRLF tolerated");
 
 	config_defaults(&c);
-	CHECK(c.mark == 0x2000 && c.mark_mask == 0x3fff, "default socket_mark 0x2000/0x3fff (bits no common tool uses)");
+	CHECK(c.mark == 0x01000000 && c.mark_mask == 0xff000000,
+	      "default socket_mark 0x1000000/0xff000000 (off netavark/CNI's 0x2000 and the bits other tools use)");
 	CHECK(c.chains_mode == PH_CHAINS_AUTO, "default chains mode auto");
 	r = parse(&c, "chains = none\n", err, sizeof(err));
 	CHECK(r == 0 && c.chains_mode == PH_CHAINS_NONE && !c.chains_auto && c.nchains == 0,
@@ -156,7 +157,7 @@ int main(void)
 	CHECK(r == 0 && c.srv[2].max_window == 60, "serve max_window=");
 	{
 		uint32_t cand, guarded;
-		CHECK(config_guard_marks(&c, &cand, &guarded) == 0 && cand == 0x3fff && guarded == 0x3ffe,
+		CHECK(config_guard_marks(&c, &cand, &guarded) == 0 && cand == 0xff000000 && guarded == 0xfe000000,
 		      "guard marks: the two highest values of the default mask (0x%x 0x%x)", cand, guarded);
 		parse(&c, "socket_mark = 0x3/0x3\n", err, sizeof(err));
 		CHECK(config_guard_marks(&c, &cand, &guarded) == 0 && cand == 0x2 && guarded == 0x1,
