@@ -144,7 +144,12 @@ $(BUILD)/asan/porthole: $(SAN_CLI_OBJ)
 	$(call msg,LD-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -lnftnl -lmnl -o $@
 
-asan: $(BUILD)/asan/portholed $(BUILD)/asan/porthole
+# tests/tools/cwinctl: lib/nftcontainer driven without the daemon (tests/adversary/test_cwin.sh)
+$(BUILD)/asan/cwinctl: tests/tools/cwinctl.c $(BUILD)/asan/libporthole.a $(HEADERS)
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(BUILD)/asan/libporthole.a -lnftnl -lmnl -o $@
+
+asan: $(BUILD)/asan/portholed $(BUILD)/asan/porthole $(BUILD)/asan/cwinctl
 
 # ---- unit tests (no privileges) -----------------------------------------
 $(BUILD)/asan/test_%: tests/unit/test_%.c $(BUILD)/asan/libporthole.a $(HEADERS)

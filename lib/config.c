@@ -65,22 +65,39 @@ static uint32_t deposit(uint32_t mask, uint32_t k)
 	return v;
 }
 
-int config_guard_marks(const struct ph_config *c, uint32_t *cand, uint32_t *guarded)
+/* the n highest values within the mask other than VALUE, highest first
+ * (sessions are given the low ones) */
+static int top_marks(const struct ph_config *c, uint32_t *got, unsigned n)
 {
-	unsigned bits = (unsigned)__builtin_popcount(c->mark_mask);
-	uint32_t top = bits >= 32 ? UINT32_MAX : (1u << bits) - 1, got[2];
-	unsigned n = 0;
+	unsigned bits = (unsigned)__builtin_popcount(c->mark_mask), i = 0;
+	uint32_t top = bits >= 32 ? UINT32_MAX : (1u << bits) - 1;
 
-	/* the highest values within the mask: sessions are given the low ones */
-	for (uint32_t k = top; k > 0 && n < 2; k--) {
+	for (uint32_t k = top; k > 0 && i < n; k--) {
 		uint32_t v = deposit(c->mark_mask, k);
 		if (v != c->mark)
-			got[n++] = v;
+			got[i++] = v;
 	}
-	if (n < 2)
+	return i < n ? -ENOSPC : 0;
+}
+
+int config_guard_marks(const struct ph_config *c, uint32_t *cand, uint32_t *guarded)
+{
+	uint32_t got[2];
+
+	if (top_marks(c, got, 2))
 		return -ENOSPC;
 	*cand = got[0];
 	*guarded = got[1];
+	return 0;
+}
+
+int config_container_mark(const struct ph_config *c, uint32_t *cw)
+{
+	uint32_t got[3];
+
+	if (top_marks(c, got, 3))
+		return -ENOSPC;
+	*cw = got[2];
 	return 0;
 }
 

@@ -124,5 +124,10 @@ const char *des_type_name(int type);
  * served socket) and "guarded" (admitted where the host would drop). Never
  * given to a session. -ENOSPC if the mask is too small. */
 int config_guard_marks(const struct ph_config *c, uint32_t *cand, uint32_t *guarded);
+/* The conntrack mark of a container window's connection ("CW", see
+ * nftcontainer.h): the third highest value within the mask other than
+ * VALUE, after the two of server windows, so the three never meet whichever
+ * lines exist. Never given to a session. -ENOSPC if the mask is too small. */
+int config_container_mark(const struct ph_config *c, uint32_t *cw);
 
 #endif

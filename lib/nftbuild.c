@@ -132,6 +132,14 @@ int x_ct_state(struct nftnl_rule *r, uint32_t bits)
 	return x_cmp_u32(r, NFT_CMP_NEQ, 0);
 }
 
+/* ct status & bits != 0 */
+int x_ct_status(struct nftnl_rule *r, uint32_t bits)
+{
+	if (x_ct(r, NFT_CT_STATUS) || x_bitwise(r, bits, 0))
+		return -ENOMEM;
+	return x_cmp_u32(r, NFT_CMP_NEQ, 0);
+}
+
 /* fib daddr type ==/!= local */
 int x_fib_local(struct nftnl_rule *r, uint32_t op)
 {

@@ -32,6 +32,7 @@ int x_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len);
 int x_tcp_dport(struct nftnl_rule *r, uint32_t dreg);
 int x_l4proto_tcp(struct nftnl_rule *r);
 int x_ct_state(struct nftnl_rule *r, uint32_t bits);
+int x_ct_status(struct nftnl_rule *r, uint32_t bits);
 int x_fib_local(struct nftnl_rule *r, uint32_t op);
 int x_window_lookup(struct nftnl_rule *r, uint32_t mask);
 int x_watched_port(struct nftnl_rule *r);

@@ -12,9 +12,18 @@ httplog.py serve LOG NAME PORT SECONDS ADDR...
 httplog.py get ADDR PORT PATH [TIMEOUT]
     one GET PATH over a kernel TCP connection; prints "status CODE BODY",
     "noanswer", "connect-timeout" or "refused".
+httplog.py hold LOG NAME PORT SECONDS ADDR...
+    like serve, but a connection stays open: every line that comes is
+    written to LOG as "line PEER PEERPORT TEXT" and answered "NAME TEXT".
+httplog.py talk ADDR PORT GO [TIMEOUT]
+    one connection that lives across a change: sends "before", prints
+    "before: ANSWER" (or "before: none"), waits for the file GO to exist, then
+    sends "after" and prints "after: ANSWER" or "after: none" (no answer
+    within TIMEOUT seconds). What the judge reads is the server's LOG.
 """
 import os
 import socket
+import struct
 import sys
 import threading
 import time
@@ -23,7 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from nettest import connect, listener, print_answer  # noqa: E402
 
 
-def serve(log, name, port, secs, addrs):
+def serve(log, name, port, secs, addrs, keep=False):
     out = open(log, "a", buffering=1)
     lock = threading.Lock()
 
@@ -49,6 +58,26 @@ def serve(log, name, port, secs, addrs):
             pass
         c.close()
 
+    def hold(c, peer):
+        c.settimeout(secs)
+        buf = b""
+        try:
+            while True:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    text = line.decode("latin-1").strip()
+                    write("line %s %d %s" % (peer[0], peer[1], text))
+                    c.sendall(b"%s %s\n" % (name.encode(), line))
+        except OSError:
+            pass
+        c.close()
+
+    if keep:
+        handle = hold  # noqa: F811
     socks = [listener(a, port, 64) for a in addrs]
     for s in socks:
         s.settimeout(0.2)
@@ -93,13 +122,40 @@ def get(addr, port, path, timeout):
     print_answer(data)
 
 
+def talk(addr, port, go, timeout):
+    s = connect(addr, port, timeout)
+    if s is None:
+        return
+    s.settimeout(timeout)
+    f = s.makefile("rb")
+    for word in ("before", "after"):
+        if word == "after":
+            end = time.monotonic() + 60
+            while not os.path.exists(go) and time.monotonic() < end:
+                time.sleep(0.05)
+        try:
+            s.sendall(word.encode() + b"\n")
+            answer = f.readline().decode("latin-1").strip()
+        except OSError:
+            answer = ""
+        print("%s: %s" % (word, answer or "none"), flush=True)
+    # a reset, not a FIN after data that may still be retransmitted: the
+    # connection ends here, whatever the network does with the rest
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
 def main():
     if sys.argv[1] == "serve":
         serve(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), sys.argv[6:])
+    elif sys.argv[1] == "hold":
+        serve(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), sys.argv[6:], keep=True)
+    elif sys.argv[1] == "talk":
+        talk(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]) if len(sys.argv) > 5 else 3.0)
     elif sys.argv[1] == "get":
         get(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]) if len(sys.argv) > 5 else 2.0)
     else:
-        sys.exit("usage: httplog.py serve LOG NAME PORT SECONDS ADDR... | get ADDR PORT PATH [TIMEOUT]")
+        sys.exit("usage: httplog.py serve|hold LOG NAME PORT SECONDS ADDR... | get ADDR PORT PATH [TIMEOUT] | talk ADDR PORT GO [TIMEOUT]")
 
 
 if __name__ == "__main__":

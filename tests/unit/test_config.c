@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Unit tests for the config parser: real config text through the real
  * parser, checking both accepted values and the exact FILE:LINE errors. */
+#include <errno.h>
 #include <string.h>
 #include <linux/netfilter.h>
 #include "config.h"
@@ -162,6 +163,18 @@ int main(void)
 		parse(&c, "socket_mark = 0x3/0x3\n", err, sizeof(err));
 		CHECK(config_guard_marks(&c, &cand, &guarded) == 0 && cand == 0x2 && guarded == 0x1,
 		      "guard marks skip the admitted value (0x%x 0x%x)", cand, guarded);
+		uint32_t cw = 0;
+		CHECK(config_container_mark(&c, &cw) == -ENOSPC,
+		      "a 2-bit mask has no room for the container-window mark beside the server windows' two");
+		parse(&c, "socket_mark = 0x2000/0x3fff\n", err, sizeof(err));
+		CHECK(config_container_mark(&c, &cw) == 0 && cw == 0x3ffd,
+		      "container-window mark: the third highest value of the former default mask (0x%x)", cw);
+		parse(&c, "socket_mark = 0x7/0x7\n", err, sizeof(err));
+		CHECK(config_container_mark(&c, &cw) == 0 && cw == 0x4 && config_guard_marks(&c, &cand, &guarded) == 0 &&
+		      cand == 0x6 && guarded == 0x5, "container-window mark skips VALUE and the guard marks (0x%x)", cw);
+		parse(&c, "socket_mark = 0x01000000/0xff000000\n", err, sizeof(err));
+		CHECK(config_container_mark(&c, &cw) == 0 && cw == 0xfd000000,
+		      "container-window mark for the mask the design proposes (0x%x)", cw);
 	}
 	r = parse(&c, "serve = unit caddy.service caddy=/tmp\n", err, sizeof(err));
 	CHECK(r == 0 && c.nsrv == 1 && !strcmp(c.srv[0].caddy, "/tmp") && !c.srv[0].webroot[0] && !c.srv[0].always,

@@ -4,10 +4,13 @@
  * (an xt comment match), earlier versions' tags, and rules that only look
  * alike. A rule wrongly taken for ours would be deleted by the start-up
  * sweep; one of ours missed would stay behind. */
+#include "nftcontainer.h"
 #include "nftrule.h"
 #include "unit.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <linux/netfilter.h>
 #include <libnftnl/expr.h>
@@ -185,6 +188,27 @@ static void test_guard_rules(void)
 	nftnl_rule_free(r);
 }
 
+/* container windows' elements and objects refuse what would be wider or
+ * longer than a window before anything reaches a batch (none is given) */
+static void test_cwin_args(void)
+{
+	struct nr_cwin w = { .family = AF_INET, .ifindex = 3, .addr = { 192, 0, 2, 2 }, .cport = 80, .pport = 80 };
+	struct nr_cwin bad;
+
+	CHECK(nr_cwin_add(NULL, &w, 0) == -EINVAL, "a container window's element without a timeout is refused");
+	bad = w, bad.family = AF_UNIX;
+	CHECK(nr_cwin_add(NULL, &bad, 1000) == -EINVAL && nr_cwin_del(NULL, &bad) == -EINVAL, "a family other than IPv4/IPv6 is refused");
+	bad = w, bad.ifindex = 0;
+	CHECK(nr_cwin_add(NULL, &bad, 1000) == -EINVAL, "an element without a bridge is refused");
+	bad = w, bad.cport = 0;
+	CHECK(nr_cwin_add(NULL, &bad, 1000) == -EINVAL, "an element without the container's port is refused");
+	bad = w, bad.pport = 0;
+	CHECK(nr_cwin_add(NULL, &bad, 1000) == -EINVAL, "an element without the published port is refused");
+	CHECK(nr_add_container_objects(NULL, 0x2000, 0x2000, 0x3fff) == -EINVAL, "CW equal to VALUE is refused");
+	CHECK(nr_add_container_objects(NULL, 0x4000, 0x2000, 0x3fff) == -EINVAL, "CW outside the mask is refused");
+	CHECK(nr_add_container_objects(NULL, 0, 0x2000, 0x3fff) == -EINVAL, "CW 0 is refused");
+}
+
 int main(void)
 {
 	struct ph_chain_ref c = { .family = NFPROTO_INET };
@@ -216,5 +240,6 @@ int main(void)
 	CHECK(nr_is_ours(r, NULL) == 0, "an xt comment that merely starts with 'porthole' is not ours");
 	nftnl_rule_free(r);
 	test_guard_rules();
+	test_cwin_args();
 	return unit_done("unit/nftrule");
 }

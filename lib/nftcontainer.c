@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Container windows' nf_tables objects (see nftcontainer.h): the sets cwin
+ * and cwin6, the forward chain's admission rules F1 and F2, and the sets'
+ * elements. The expression lists are the ones `nft --debug=netlink` prints
+ * for the rule text in nftcontainer.h (Linux 6.18, nftables 1.0.6). No
+ * logging; -errno returns. */
+#include "nftcontainer.h"
+#include "nftbuild.h"
+#include "nftrule.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+
+#define CWIN_SET_ID  4
+#define CWIN6_SET_ID 5
+/* nft's datatype numbers; a concatenation's type is theirs, 6 bits each,
+ * the first field highest */
+#define TYPE_IPADDR  7
+#define TYPE_IP6ADDR 8
+#define TYPE_IFINDEX 20
+#define CONCAT_TYPE(addr) ((((((uint32_t)TYPE_IFINDEX << 6) | (addr)) << 6) | TYPE_INET_SERVICE) << 6 | TYPE_INET_SERVICE)
+/* the key: ifindex, address, port, port; each field in 32-bit words */
+#define KEY_LEN(alen) (4 + (alen) + 4 + 4)
+
+struct fam {
+	const char *set;
+	uint32_t set_id, type;
+	uint8_t nfproto;
+	uint32_t alen, aoff; /* the destination address in the network header */
+};
+
+static const struct fam fams[2] = {
+	{ PH_SET_CWIN, CWIN_SET_ID, CONCAT_TYPE(TYPE_IPADDR), NFPROTO_IPV4, 4, 16 },
+	{ PH_SET_CWIN6, CWIN6_SET_ID, CONCAT_TYPE(TYPE_IP6ADDR), NFPROTO_IPV6, 16, 24 },
+};
+
+static const struct fam *fam_of(int family)
+{
+	return family == AF_INET ? &fams[0] : family == AF_INET6 ? &fams[1] : NULL;
+}
+
+static int batch_set(struct nl_batch *b, const struct fam *f)
+{
+	struct nftnl_set *s = nb_own_set(f->set);
+	struct nftnl_expr *ctr = x_alloc("counter");
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	char *buf = nl_batch_msg(b, &seq);
+
+	if (!s || !ctr || !buf) {
+		nftnl_set_free(s);
+		nftnl_expr_free(ctr);
+		return -ENOMEM;
+	}
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, f->type);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, KEY_LEN(f->alen));
+	nftnl_set_set_u32(s, NFTNL_SET_ID, f->set_id);
+	nftnl_set_add_expr(s, ctr); /* each window counts its packets */
+	nlh = nftnl_set_nlmsg_build_hdr(buf, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, seq);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	return nl_batch_push(b);
+}
+
+static int x_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len, uint32_t dreg)
+{
+	struct nftnl_expr *e = x_alloc("payload");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	}
+	return x_add(r, e);
+}
+
+/* ct original proto-dst => dreg */
+static int x_ct_orig_dport(struct nftnl_rule *r, uint32_t dreg)
+{
+	struct nftnl_expr *e = x_alloc("ct");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_PROTO_DST);
+		nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, IP_CT_DIR_ORIGINAL);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
+	}
+	return x_add(r, e);
+}
+
+/* meta nfproto F meta oif . (ip|ip6) daddr . tcp dport . ct original proto-dst @SET
+ * (the key's fields in consecutive 32-bit registers from reg 1 on) */
+static int x_cwin_lookup(struct nftnl_rule *r, const struct fam *f)
+{
+	uint32_t reg = NFT_REG32_01 + f->alen / 4; /* the register after the address */
+	struct nftnl_expr *e;
+
+	if (x_meta(r, NFT_META_NFPROTO, NFT_REG_1) || x_cmp(r, NFT_CMP_EQ, &f->nfproto, sizeof(f->nfproto)) ||
+	    x_meta(r, NFT_META_OIF, NFT_REG_1) ||
+	    x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, f->aoff, f->alen, NFT_REG32_01) ||
+	    x_tcp_dport(r, reg) || x_ct_orig_dport(r, reg + 1))
+		return -ENOMEM;
+	e = x_alloc("lookup");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, f->set);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, f->set_id);
+	}
+	return x_add(r, e);
+}
+
+/* F1 (first = 1): a new connection DNAT sent to a window's socket; F2: the
+ * rest of it, while the element lives */
+static struct nftnl_rule *cwin_rule(const struct fam *f, int first, uint32_t cw, uint32_t value, uint32_t mask)
+{
+	struct nftnl_rule *r = nb_rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_FORWARD);
+	int err;
+
+	if (!r)
+		return NULL;
+	if (first)
+		err = x_l4proto_tcp(r) || x_ct_state(r, NF_CT_STATE_BIT(IP_CT_NEW)) || x_ct_status(r, IPS_DST_NAT) ||
+		      x_cwin_lookup(r, f) || x_set_bits(r, 1, cw, mask) || x_set_bits(r, 0, value, mask);
+	else
+		err = x_ct(r, NFT_CT_MARK) || x_masked_eq(r, mask, cw) || x_l4proto_tcp(r) || x_cwin_lookup(r, f) ||
+		      x_set_bits(r, 0, value, mask);
+	return nb_rule_done(r, err);
+}
+
+int nr_add_container_objects(struct nl_batch *b, uint32_t cw, uint32_t value, uint32_t mask)
+{
+	if (!cw || cw == value || (cw & ~mask))
+		return -EINVAL;
+	if (batch_set(b, &fams[0]) || batch_set(b, &fams[1]))
+		return -ENOMEM;
+	/* each rule is inserted first: F2 before F1, IPv6 before IPv4, so the
+	 * chain reads F1 (v4, v6), F2 (v4, v6), then what was there */
+	for (int first = 0; first <= 1; first++)
+		for (int i = 1; i >= 0; i--) {
+			struct nftnl_rule *r = cwin_rule(&fams[i], first, cw, value, mask);
+			if (!r || nr_batch_rule(b, r, 1))
+				return -ENOMEM;
+		}
+	return 0;
+}
+
+static int cwin_elem(struct nl_batch *b, const struct nr_cwin *w, uint64_t timeout_ms, int add_it)
+{
+	const struct fam *f = fam_of(w->family);
+	uint8_t key[KEY_LEN(16)] = { 0 };
+	uint16_t cport = htons(w->cport), pport = htons(w->pport);
+
+	if (!f || !w->ifindex || !w->cport || !w->pport || (add_it && !timeout_ms))
+		return -EINVAL;
+	/* oif in host order (meta's), the rest as on the wire */
+	memcpy(key, &w->ifindex, 4);
+	memcpy(key + 4, w->addr, f->alen);
+	memcpy(key + 4 + f->alen, &cport, 2);
+	memcpy(key + 8 + f->alen, &pport, 2);
+	return nb_batch_key_elem(b, f->set, key, KEY_LEN(f->alen), timeout_ms, add_it);
+}
+
+int nr_cwin_add(struct nl_batch *b, const struct nr_cwin *w, uint64_t timeout_ms)
+{
+	return cwin_elem(b, w, timeout_ms, 1);
+}
+
+int nr_cwin_del(struct nl_batch *b, const struct nr_cwin *w)
+{
+	return cwin_elem(b, w, 0, 0);
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Container windows in porthole's own table (issue 23, design
+ * docs/design/containers.md §4): a connection published by DNAT to a
+ * container is admitted after DNAT, in the forward chain, when its final
+ * destination is a container window's listening socket:
+ *
+ *   set cwin  { type iface_index . ipv4_addr . inet_service . inet_service; flags timeout; counter; }
+ *   set cwin6 { type iface_index . ipv6_addr . inet_service . inet_service; flags timeout; counter; }
+ *       element = (host bridge, container address, container port, published port)
+ *   chain forward {                                          (first, before every drop of it)
+ *     F1 meta l4proto tcp ct state new ct status dnat meta nfproto ipv4
+ *          meta oif . ip daddr . tcp dport . ct original proto-dst @cwin
+ *          ct mark set ct mark & ~MASK | CW  meta mark set meta mark & ~MASK | VALUE
+ *        (the same with ip6 daddr @cwin6)
+ *     F2 ct mark & MASK == CW meta l4proto tcp meta nfproto ipv4
+ *          meta oif . ip daddr . tcp dport . ct original proto-dst @cwin
+ *          meta mark set meta mark & ~MASK | VALUE                        (and @cwin6)
+ *     ... ct mark & MASK == VALUE drop          (today's: marked for a local socket, sent away)
+ *   }
+ *
+ * VALUE is what the host's one rule per chain and port accepts; CW
+ * (config_container_mark()) only tells conntrack "admitted into a
+ * container". F1 needs `ct status dnat`: a packet routed straight to the
+ * container's address (no DNAT) is never admitted, and the published port
+ * comes from conntrack's original tuple, which the sender cannot choose
+ * apart from the port it connected to. F2 needs the element too: once it is
+ * deleted or its timeout (the window's hard deadline) passes, no packet of
+ * any connection is marked any more — nothing outlives the element, and
+ * whatever the host's own rules then do with the rest of a connection they
+ * do as if porthole were not there.
+ *
+ * The sets and rules exist only when the daemon is configured for container
+ * windows (nr_add_container_objects() is called then, like
+ * nr_add_servers_set() for serve lines): a host without containers keeps
+ * today's table and rules, and no mark value is taken from its sessions.
+ * No logging; -errno returns. */
+#ifndef PORTHOLE_NFTCONTAINER_H
+#define PORTHOLE_NFTCONTAINER_H
+
+#include <stdint.h>
+#include "nl.h"
+
+#define PH_SET_CWIN  "cwin"
+#define PH_SET_CWIN6 "cwin6"
+
+/* One container window's element: what the forward hook sees of a
+ * connection after DNAT (output interface, destination address and port)
+ * and the port the client connected to before it. */
+struct nr_cwin {
+	int family;         /* AF_INET or AF_INET6 */
+	uint32_t ifindex;   /* the host bridge the container's veth hangs on */
+	uint8_t addr[16];   /* the container's address (the first 4 bytes for AF_INET), network order */
+	uint16_t cport;     /* the container socket's port */
+	uint16_t pport;     /* the published port (conntrack's original destination port) */
+};
+
+/* Add cwin, cwin6 and the forward rules F1, F2 to a batch that already
+ * holds nr_add_table() and every other rule of the forward chain (each rule
+ * is inserted first: these end up ahead of the chain's drops). cw: the
+ * container-window conntrack value; value, mask: socket_mark's. */
+int nr_add_container_objects(struct nl_batch *b, uint32_t cw, uint32_t value, uint32_t mask);
+
+/* Add (with a timeout: the window's hard deadline; 0 is refused, -EINVAL)
+ * or delete one element. Adding an element that exists fails (-EEXIST). */
+int nr_cwin_add(struct nl_batch *b, const struct nr_cwin *w, uint64_t timeout_ms);
+int nr_cwin_del(struct nl_batch *b, const struct nr_cwin *w);
+
+#endif

@@ -1,0 +1,270 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Container windows, the nft half (issue 23, docs/design/containers.md §4):
+# porthole's own table admits, after DNAT, exactly the connections DNAT sends
+# to a container window's socket, judged by what servers in the containers'
+# namespaces log (tests/adversary/httplog.py).
+#
+# The lab host gets a bridge with two "containers" (network namespaces
+# veth'd to it: C1 192.0.2.2 / 2001:db8:c0::2, C2 192.0.2.3 / ::3) and, in
+# iptables-nft's shape as Docker 20.10 writes it, DNATs $H:80 -> C1:80,
+# $H:8080 -> C2:80 and $H:8081 -> C1:80 (a second published port to the same
+# socket), FORWARD policy drop with Docker's accepts, and a geo-block in
+# DOCKER-USER that drops everything the blocked country (the lab's "inet")
+# sends. The one host rule porthole's placement will put there (later step)
+# is added by hand, at the top of DOCKER-USER and of the host's input chain.
+# tests/tools/cwinctl makes porthole's table (with cwin/cwin6 and F1/F2)
+# and adds/deletes the element (bridge, C1, 80, 80) as the daemon will.
+#
+# With the element, from the blocked country: $H:80 reaches C1; $H:8080 (C2),
+# $H:8081 (C1 by another published port), C1 and C2 routed to directly (no
+# DNAT), and a host process on $H2:80 are not reached. Without it (never
+# added, deleted, or expired by its kernel timeout) $H:80 is dropped too, and
+# a connection opened during the window gets no further byte through: F2
+# needs the element, nothing outlives it. The allowed country reaches
+# everything throughout, its open connection included.
+set -u
+source "$(dirname "$0")/../lib.sh"
+t_start cwin lab
+for b in iptables ip6tables; do
+	command -v $b >/dev/null || { echo "SKIP $T_NAME: $b not installed (make deps)"; exit 77; }
+done
+CWINCTL=$T_ROOT/build/asan/cwinctl
+[ -x "$CWINCTL" ] || { t_fail "build/asan/cwinctl is built (make asan)"; t_summary; exit 1; }
+
+MARK=0x1000000 MASK=0xff000000 # the default socket_mark
+BR=ph$$b UP=ph$$h
+C1=192.0.2.2 C2=192.0.2.3 C61=2001:db8:c0::2 C62=2001:db8:c0::3
+HL=$T_ROOT/tests/adversary/httplog.py
+
+# ---- the containers and the host's Docker-shaped ruleset --------------------------------------------
+lab_containers() {
+	local i ns
+	in_host ip link add $BR type bridge || return 1
+	in_host ip link set $BR up
+	in_host ip addr add 192.0.2.1/24 dev $BR
+	in_host ip addr add 2001:db8:c0::1/64 dev $BR nodad
+	for i in 1 2; do
+		ns=$T_PFX-c$i
+		ip netns add "$ns" && T_NETNS+=("$ns") || return 1
+		in_host ip link add ph$$c$i type veth peer name eth0 netns "$ns" || return 1
+		in_host ip link set ph$$c$i master $BR up
+		nslab_end "$ns" eth0 192.0.2.$((i + 1))/24 2001:db8:c0::$((i + 1))/64 192.0.2.1 2001:db8:c0::1
+	done
+	in_host sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	# the blocked country routes the containers' networks through the host
+	in_inet ip route add 192.0.2.0/24 via $H
+	in_inet ip -6 route add 2001:db8:c0::/64 via $H6
+}
+# docker_rules IPT HOST C1 C2 BLOCKED: what Docker 20.10 writes for -p 80:80
+# (C1), -p 8080:80 (C2), -p 8081:80 (C1), and the admin's geo-block in
+# DOCKER-USER
+docker_rules() {
+	local ipt=$1 h=$2 c1=$3 c2=$4 blocked=$5 d1=$3 d2=$4
+	[ "$ipt" = ip6tables ] && d1=[$3] d2=[$4]
+	in_host "$ipt"-restore <<EOF
+*nat
+:PREROUTING ACCEPT [0:0]
+-A PREROUTING -d $h -p tcp -m tcp --dport 80 -j DNAT --to-destination $d1:80
+-A PREROUTING -d $h -p tcp -m tcp --dport 8080 -j DNAT --to-destination $d2:80
+-A PREROUTING -d $h -p tcp -m tcp --dport 8081 -j DNAT --to-destination $d1:80
+COMMIT
+*filter
+:FORWARD DROP [0:0]
+:DOCKER - [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -j DOCKER-USER
+-A FORWARD -o $BR -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -o $BR -j DOCKER
+-A FORWARD -i $BR ! -o $BR -j ACCEPT
+-A DOCKER -d $c1/$6 ! -i $BR -o $BR -p tcp -m tcp --dport 80 -j ACCEPT
+-A DOCKER -d $c2/$6 ! -i $BR -o $BR -p tcp -m tcp --dport 80 -j ACCEPT
+-A DOCKER-USER -s $blocked -j DROP
+-A DOCKER-USER -j RETURN
+COMMIT
+EOF
+}
+# the host rule, by hand (porthole's placement is a later step)
+host_rules() {
+	local ipt
+	for ipt in iptables ip6tables; do
+		in_host $ipt -I DOCKER-USER -p tcp -m tcp --dport 80 -m mark --mark $MARK/$MASK \
+			-m comment --comment porthole -j ACCEPT || return 1
+	done
+	in_host nft insert rule inet filter input meta l4proto tcp tcp dport 80 meta mark \& $MASK == $MARK \
+		counter accept comment '"porthole"'
+}
+
+t_setup "containers" lab_containers
+t_setup "IPv4 Docker-shaped rules" docker_rules iptables $H $C1 $C2 203.0.113.0/24 32
+t_setup "IPv6 Docker-shaped rules" docker_rules ip6tables $H6 $C61 $C62 2001:db8:1::/64 128
+
+LOG1=$T_TMP/c1.log LOG2=$T_TMP/c2.log LOGH=$T_TMP/hostproc.log
+: >"$LOG1"; : >"$LOG2"; : >"$LOGH"
+nsenter --net=/run/netns/$T_PFX-c1 -- "$PY" "$HL" hold "$LOG1" c1 80 900 $C1 $C61 >"$T_TMP/c1.out" 2>&1 &
+T_PIDS+=("$!")
+nsenter --net=/run/netns/$T_PFX-c2 -- "$PY" "$HL" hold "$LOG2" c2 80 900 $C2 $C62 >"$T_TMP/c2.out" 2>&1 &
+T_PIDS+=("$!")
+bg_host "$T_TMP/hp.out" "$T_TMP/hp.err" "$PY" "$HL" serve "$LOGH" hostproc 80 900 $H2 $H62
+for f in c1 c2 hp; do wait_for "$T_TMP/$f.out" listening 100 || { t_fail "the $f server started"; t_summary; exit 1; }; done
+for a in $C1 $C2 $C61 $C62; do in_host ping -c1 -W1 $a >/dev/null 2>&1; done
+
+# porthole's table, through the library (the daemon's wiring is a later step)
+mkfifo "$T_TMP/cw.in"
+nsenter --net=/run/netns/$T_PFX-host -- "$CWINCTL" $MARK/$MASK <"$T_TMP/cw.in" >"$T_TMP/cw.out" 2>"$T_TMP/cw.err" &
+CW_PID=$!
+T_PIDS+=("$CW_PID")
+exec {CW_FD}>"$T_TMP/cw.in"
+wait_for "$T_TMP/cw.out" '^ready' 100 || { t_fail "cwinctl made porthole's table"; cat "$T_TMP/cw.err"; t_summary; exit 1; }
+t_pass "cwinctl made porthole's table ($(head -1 "$T_TMP/cw.out"))"
+# cw CMD...: one command to cwinctl; prints its answer line
+cw() {
+	local n
+	n=$(wc -l <"$T_TMP/cw.out")
+	echo "$*" >&$CW_FD
+	wait_count "$T_TMP/cw.out" '' $((n + 1)) 100 || { echo "no answer"; return 1; }
+	sed -n "$((n + 1))p" "$T_TMP/cw.out"
+}
+in_host nft list table inet porthole >"$T_TMP/table.txt"
+t_check "porthole's table has cwin and cwin6" grep -q 'set cwin6 {' "$T_TMP/table.txt"
+t_check "its forward chain reads F1 (v4, v6), F2 (v4, v6), then the drop of VALUE-marked traffic" \
+	"$PY" - "$T_TMP/table.txt" <<'PY'
+import sys
+t = open(sys.argv[1]).read()
+fwd = t[t.index("chain forward {"):].split("\n")[2:7]
+ok = ("ct status dnat" in fwd[0] and "@cwin " in fwd[0] and "@cwin6 " in fwd[1] and "ct status dnat" in fwd[1]
+      and fwd[2].startswith("\t\tct mark & 0x00003fff == 0x00003ffd") and "@cwin " in fwd[2] and "@cwin6 " in fwd[3]
+      and fwd[4].strip() == "ct mark & 0x00003fff == 0x00002000 drop")
+print("\n".join(fwd)) if not ok else None
+sys.exit(0 if ok else 1)
+PY
+
+# ---- judging ----------------------------------------------------------------------------------------
+lines() { wc -l <"$1"; }
+# new_from LOG MARK PEER: LOG's lines after line MARK whose peer is PEER
+new_from() { tail -n +$(($2 + 1)) "$1" | grep " $3 "; }
+get() { in_ns "$T_PFX-$1" "$PY" "$HL" get "$2" "$3" "$4" "${5:-1.5}"; } # FROM ADDR PORT PATH [TIMEOUT]
+# reached NAME FROM ADDR PORT LOG: a request from FROM to ADDR:PORT is logged by LOG's server
+reached() {
+	local m out peer
+	m=$(lines "$5")
+	peer=$INET
+	[ "$2" = allow ] && peer=$ALLOW
+	[[ $3 == *:* ]] && { peer=$INET6; [ "$2" = allow ] && peer=$ALLOW6; }
+	out=$(get "$2" "$3" "$4" /probe 3)
+	if new_from "$5" "$m" "$peer" | grep -q "/probe"; then t_pass "$1"; else t_fail "$1 (the client saw: $out)"; fi
+}
+# dropped NAME ADDR PORT LOG...: a request from the blocked country to
+# ADDR:PORT reaches none of the LOGs' servers
+dropped() {
+	local name=$1 addr=$2 port=$3 l out got="" peer=$INET
+	shift 3
+	[[ $addr == *:* ]] && peer=$INET6
+	declare -A m
+	for l in "$@"; do m[$l]=$(lines "$l"); done
+	out=$(get inet "$addr" "$port" /attack 1.5)
+	sleep 0.2
+	for l in "$@"; do got+=$(new_from "$l" "${m[$l]}" "$peer"); done
+	if [ -z "$got" ]; then t_pass "$name"; else t_fail "$name: logged: $(head -2 <<<"$got" | tr '\n' '|') (the attacker saw: $out)"; fi
+}
+ALL="$LOG1 $LOG2 $LOGH"
+controls() { # PHASE: the allowed country reaches every server
+	local p=$1 v h c1 c2 h2
+	for v in "4 $H $C1 $C2 $H2" "6 $H6 $C61 $C62 $H62"; do
+		set -- $v
+		reached "$p, IPv$1: the allowed country reaches C1 through $2:80" allow "$2" 80 "$LOG1"
+		reached "$p, IPv$1: the allowed country reaches C2 through $2:8080" allow "$2" 8080 "$LOG2"
+		reached "$p, IPv$1: the allowed country reaches C1 routed directly to $3" allow "$3" 80 "$LOG1"
+		reached "$p, IPv$1: the allowed country reaches the host process on $5:80" allow "$5" 80 "$LOGH"
+	done
+}
+# attacks PHASE: every way in that no container window admits
+attacks() {
+	local p=$1 v
+	for v in "4 $H $C1 $C2 $H2" "6 $H6 $C61 $C62 $H62"; do
+		set -- $v
+		dropped "$p, IPv$1: the Internet to $2:8080 (C2's published port) reaches nothing" "$2" 8080 $ALL
+		dropped "$p, IPv$1: the Internet to $2:8081 (C1:80 by another published port) reaches nothing" "$2" 8081 $ALL
+		dropped "$p, IPv$1: the Internet routed directly to C1 $3:80 (no DNAT) reaches nothing" "$3" 80 $ALL
+		dropped "$p, IPv$1: the Internet routed directly to C2 $4:80 (no DNAT) reaches nothing" "$4" 80 $ALL
+		dropped "$p, IPv$1: the Internet to the host process on $5:80 reaches nothing" "$5" 80 $ALL
+	done
+}
+elements() { # SET: its elements, one a line
+	in_host nft -j list set inet porthole "$1" | "$PY" -c 'import json,sys
+for o in json.load(sys.stdin)["nftables"]:
+    for e in o.get("set", {}).get("elem", []): print(json.dumps(e))'
+}
+
+# ---- no element: the probe is dropped ---------------------------------------------------------------
+controls "no element"
+dropped "no element, IPv4: the Internet to $H:80 (C1's published port) reaches nothing" $H 80 $ALL
+dropped "no element, IPv6: the Internet to [$H6]:80 (C1's published port) reaches nothing" $H6 80 $ALL
+t_setup "the host rule by hand" host_rules
+dropped "no element, host rule in place, IPv4: the Internet to $H:80 reaches nothing" $H 80 $ALL
+dropped "no element, host rule in place, IPv6: the Internet to [$H6]:80 reaches nothing" $H6 80 $ALL
+attacks "no element"
+
+# ---- the element: C1 only, through its published port only ------------------------------------------
+t_eq "the IPv4 element is added" ok "$(cw add $BR $C1 80 80 600000)"
+t_eq "the IPv6 element is added" ok "$(cw add $BR $C61 80 80 600000)"
+t_eq "an element without a timeout is refused" "error: bad command (Invalid argument)" "$(cw add $BR $C2 80 80)"
+t_eq "an element of timeout 0 is refused" "error: building the batch: Invalid argument" "$(cw add $BR $C2 80 80 0)"
+reached "window, IPv4: the Internet reaches C1 through $H:80" inet $H 80 "$LOG1"
+reached "window, IPv6: the Internet reaches C1 through [$H6]:80" inet $H6 80 "$LOG1"
+attacks "window"
+controls "window"
+n=$(elements cwin | grep -o '"packets": [0-9]*' | grep -o '[0-9]*$')
+t_check "the IPv4 element counted the admitted connection's packets (${n:-none})" test "${n:-0}" -gt 0
+# connections that live across the element's end: from each country, each family
+TALK=()
+for v in "inet $H" "inet $H6" "allow $H" "allow $H6"; do
+	set -- $v
+	f=$T_TMP/talk-$1-${2//:/_}
+	in_ns "$T_PFX-$1" "$PY" "$HL" talk "$2" 80 "$T_TMP/go" 3 >"$f" 2>&1 &
+	TALK+=("$!")
+	T_PIDS+=("$!")
+done
+for f in "$T_TMP"/talk-*; do wait_for "$f" '^before:' 100; done
+for f in "$T_TMP"/talk-*; do
+	t_check "window: an open connection ($(basename "$f")) is answered by C1 ($(head -1 "$f"))" grep -q '^before: c1 before' "$f"
+done
+
+# ---- the element deleted: nothing new, nothing more of the open ones ---------------------------------
+t_eq "the IPv4 element is deleted" ok "$(cw del $BR $C1 80 80)"
+t_eq "the IPv6 element is deleted" ok "$(cw del $BR $C61 80 80)"
+m1=$(lines "$LOG1")
+touch "$T_TMP/go"
+wait "${TALK[@]}"
+for v in "4 $INET $ALLOW" "6 $INET6 $ALLOW6"; do
+	set -- $v
+	got=$(new_from "$LOG1" "$m1" "$2" | grep ' after$')
+	if [ -z "$got" ]; then
+		t_pass "deleted, IPv$1: the Internet's open connection gets no further byte to C1"
+	else
+		t_fail "deleted, IPv$1: the Internet's open connection gets no further byte to C1: logged $got"
+	fi
+	t_check "deleted, IPv$1: the allowed country's open connection goes on" grep -q " $3 [0-9]* after\$" "$LOG1"
+done
+dropped "deleted, IPv4: the Internet to $H:80 reaches nothing" $H 80 $ALL
+dropped "deleted, IPv6: the Internet to [$H6]:80 reaches nothing" $H6 80 $ALL
+reached "deleted, IPv4: the allowed country still reaches C1 through $H:80" allow $H 80 "$LOG1"
+
+# ---- the element's kernel timeout: the hard deadline --------------------------------------------------
+t_eq "an IPv4 element with a 4 s timeout is added" ok "$(cw add $BR $C1 80 80 4000)"
+t_eq "an IPv6 element with a 4 s timeout is added" ok "$(cw add $BR $C61 80 80 4000)"
+reached "timeout, before it: the Internet reaches C1 through $H:80" inet $H 80 "$LOG1"
+for i in $(seq 150); do
+	[ -z "$(elements cwin)$(elements cwin6)" ] && break
+	sleep 0.1
+done
+t_check "the kernel removed both elements at their timeout" test -z "$(elements cwin)$(elements cwin6)"
+dropped "timeout, after it, IPv4: the Internet to $H:80 reaches nothing" $H 80 $ALL
+dropped "timeout, after it, IPv6: the Internet to [$H6]:80 reaches nothing" $H6 80 $ALL
+
+# ---- porthole's table goes with its owner ------------------------------------------------------------
+exec {CW_FD}>&-
+wait "$CW_PID"
+t_eq "cwinctl exits 0 at the end of its input" 0 $?
+t_check "porthole's table went with its owner's socket" bash -c "! nsenter --net=/run/netns/$T_PFX-host nft list table inet porthole >/dev/null 2>&1"
+t_summary
