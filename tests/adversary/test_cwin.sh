@@ -133,8 +133,8 @@ import sys
 t = open(sys.argv[1]).read()
 fwd = t[t.index("chain forward {"):].split("\n")[2:7]
 ok = ("ct status dnat" in fwd[0] and "@cwin " in fwd[0] and "@cwin6 " in fwd[1] and "ct status dnat" in fwd[1]
-      and fwd[2].startswith("\t\tct mark & 0x00003fff == 0x00003ffd") and "@cwin " in fwd[2] and "@cwin6 " in fwd[3]
-      and fwd[4].strip() == "ct mark & 0x00003fff == 0x00002000 drop")
+      and fwd[2].startswith("\t\tct mark 0xfd000000/8 ") and "@cwin " in fwd[2] and "@cwin6 " in fwd[3]
+      and fwd[4].strip() == "ct mark 0x01000000/8 drop")  # nft spells a prefix mask /8
 print("\n".join(fwd)) if not ok else None
 sys.exit(0 if ok else 1)
 PY
