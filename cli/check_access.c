@@ -3,11 +3,13 @@
  * check_access.h). Under the shipped unit portholed runs as user porthole
  * with four capabilities and none over file permissions, so what it may read
  * is what that user may read: asked of the kernel by a child that becomes
- * that user (access(2): mode bits, ACLs, every directory on the way), unless
+ * that user (access(2): mode bits, ACLs, every directory on the way; one
+ * child walks all the levels of a path), unless
  * the running daemon holds CAP_DAC_READ_SEARCH (a drop-in gave it). */
 #include "check_access.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -85,13 +87,34 @@ int daemon_identify(int fd, char *who, size_t wholen)
 	return 0;
 }
 
-int daemon_may_read(const char *path, char *who, size_t wholen)
+/* The child, as the daemon's user: the index of the first of paths it
+ * cannot search and read (n: none) down the pipe; nothing when it cannot
+ * become that user. */
+static _Noreturn void may_read_child(int wfd, const char *const *paths, unsigned n, const struct passwd *pw,
+				     uid_t uid, gid_t gid)
+{
+	unsigned i = 0;
+
+	if (pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL))
+		_exit(2);
+	if (setresgid(gid, gid, gid) || setresuid(uid, uid, uid))
+		_exit(2);
+	while (i < n && access(paths[i], R_OK | X_OK) == 0)
+		i++;
+	if (write(wfd, &i, sizeof(i)) != (ssize_t)sizeof(i))
+		_exit(2);
+	_exit(0);
+}
+
+int daemon_may_read(const char *const *paths, unsigned n, unsigned *first, char *who, size_t wholen)
 {
 	uid_t uid = 0;
 	gid_t gid = 0;
 	struct passwd *pw;
+	unsigned i;
+	ssize_t got;
+	int pfd[2], st;
 	pid_t pid;
-	int st;
 
 	if (running.known) {
 		if (running.eff & ((1ull << 1) | (1ull << 2))) {
@@ -112,19 +135,32 @@ int daemon_may_read(const char *path, char *who, size_t wholen)
 	snprintf(who, wholen, "user %s (uid %u)", pw ? pw->pw_name : "?", (unsigned)uid);
 	if (geteuid() != 0)
 		return -EPERM; /* only root may ask as another user */
-	pid = fork();
-	if (pid < 0)
+	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
-	if (pid == 0) {
-		if ((pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) || setresgid(gid, gid, gid) ||
-		    setresuid(uid, uid, uid))
-			_exit(2);
-		_exit(access(path, R_OK | X_OK) == 0 ? 0 : 1);
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return r;
 	}
+	if (pid == 0) {
+		close(pfd[0]);
+		may_read_child(pfd[1], paths, n, pw, uid, gid);
+	}
+	close(pfd[1]);
+	do
+		got = read(pfd[0], &i, sizeof(i));
+	while (got < 0 && errno == EINTR);
+	close(pfd[0]);
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) == 2)
+	/* no answer (it could not become that user) or one out of range: cannot tell */
+	if (got != (ssize_t)sizeof(i) || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || i > n)
 		return -EPERM;
-	return WEXITSTATUS(st) == 0;
+	if (i == n)
+		return 1;
+	*first = i;
+	return 0;
 }

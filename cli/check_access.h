@@ -13,11 +13,12 @@
  * CAP_NET_ADMIN ..."); 0, or negative errno. */
 int daemon_identify(int fd, char *who, size_t wholen);
 
-/* 1: the daemon may search and read the directory PATH; 0: it may not;
- * negative errno: cannot tell. *who: who it was asked as ("user porthole
- * (uid 994)", "root", "the daemon, with CAP_DAC_READ_SEARCH"). The running
- * daemon when daemon_identify found one, else the unit's user when it exists,
- * else root (run by hand). */
-int daemon_may_read(const char *path, char *who, size_t wholen);
+/* 1: the daemon may search and read each of the n directories paths (a
+ * path and the levels below it, in order, asked of one child); 0: it may not
+ * read paths[*first], the first such; negative errno: cannot tell. *who: who
+ * it was asked as ("user porthole (uid 994)", "root", "the daemon, with
+ * CAP_DAC_READ_SEARCH"). The running daemon when daemon_identify found one,
+ * else the unit's user when it exists, else root (run by hand). */
+int daemon_may_read(const char *const *paths, unsigned n, unsigned *first, char *who, size_t wholen);
 
 #endif

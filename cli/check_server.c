@@ -197,9 +197,11 @@ static void check_server_webroot(const char *name, const struct ph_server *sv)
 {
 	static const char *const sub[] = { "", "/.well-known", "/.well-known/acme-challenge" };
 	char wname[128], path[sizeof(sv->webroot) + 32], one[sizeof(path) + 100], what[3 * sizeof(one)] = "";
-	char absent[sizeof(path) + 64] = "";
-	struct stat st, root_st = { 0 };
-	int warn = 0;
+	char paths[3][sizeof(path)], absent[sizeof(path) + 64] = "";
+	const char *pp[3];
+	struct stat st[3];
+	unsigned n;
+	int lerr = 0, warn = 0;
 
 	snprintf(wname, sizeof(wname), "%s webroot", name);
 	if (sv->always) {
@@ -210,8 +212,8 @@ static void check_server_webroot(const char *name, const struct ph_server *sv)
 	if (sv->caddy[0]) {
 		snprintf(wname, sizeof(wname), "%s caddy storage", name);
 		snprintf(path, sizeof(path), "%s", sv->caddy);
-		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			add(V_FAIL, wname, "%s: %s", path, errno && lstat(path, &st) < 0 ? strerror(errno) : "not a directory");
+		if (lstat(path, &st[0]) < 0 || !S_ISDIR(st[0].st_mode)) {
+			add(V_FAIL, wname, "%s: %s", path, errno && lstat(path, &st[0]) < 0 ? strerror(errno) : "not a directory");
 			return;
 		}
 		if (access(path, R_OK | X_OK)) {
@@ -221,22 +223,24 @@ static void check_server_webroot(const char *name, const struct ph_server *sv)
 		}
 		{
 			/* the daemon's user (portholed.service: porthole) */
+			const char *one_path[] = { path };
 			char who[128];
-			if (daemon_may_read(path, who, sizeof(who)) == 0) {
+			unsigned first;
+			if (daemon_may_read(one_path, 1, &first, who, sizeof(who)) == 0) {
 				add(V_FAIL, wname, "%s: mode %04o, uid %u: %s cannot read it, so no challenge there "
 				    "opens a window; Caddy makes its storage 0700: add CAP_DAC_READ_SEARCH to "
 				    "AmbientCapabilities= and CapabilityBoundingSet= in a drop-in (systemctl edit "
-				    "portholed)", path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, who);
+				    "portholed)", path, (unsigned)(st[0].st_mode & 07777), (unsigned)st[0].st_uid, who);
 				return;
 			}
 		}
-		if (dir_writers(path, &st, one, sizeof(one))) {
+		if (dir_writers(path, &st[0], one, sizeof(one))) {
 			add(V_WARN, wname, "%s: whoever can write there can open a window (a challenge file opens it); "
 			    "chmod g-w,o-w it", one);
 			return;
 		}
 		add(V_OK, wname, "%s: a directory of uid %u, not writable by group or others: Caddy's pending HTTP-01 "
-		    "challenges there open and close the window", path, (unsigned)st.st_uid);
+		    "challenges there open and close the window", path, (unsigned)st[0].st_uid);
 		return;
 	}
 	if (!sv->webroot[0]) {
@@ -244,38 +248,43 @@ static void check_server_webroot(const char *name, const struct ph_server *sv)
 		    "challenge request for any token");
 		return;
 	}
-	for (int level = 0; level < 3; level++) {
-		snprintf(path, sizeof(path), "%s%s", sv->webroot, sub[level]);
-		if (lstat(path, &st) < 0) {
-			if (errno == ENOENT && level) {
-				snprintf(absent, sizeof(absent), "; %s does not exist yet (the ACME client makes it)", path);
-				break;
-			}
-			add(V_FAIL, wname, "%s: %s", path, strerror(errno));
+	/* the levels that are directories: as root, before one child asks them
+	 * all as the daemon's user; the first fault of either kind is said */
+	for (n = 0; n < 3; n++) {
+		snprintf(paths[n], sizeof(paths[n]), "%s%s", sv->webroot, sub[n]);
+		lerr = lstat(paths[n], &st[n]) < 0 ? errno : 0;
+		if (lerr || !S_ISDIR(st[n].st_mode))
+			break;
+		pp[n] = paths[n];
+	}
+	if (n) {
+		/* the daemon's user (portholed.service: porthole) */
+		char who[128];
+		unsigned first;
+		if (daemon_may_read(pp, n, &first, who, sizeof(who)) == 0) {
+			add(V_FAIL, wname, "%s: %s cannot read it, so no token there opens a window: give that "
+			    "user read access (setfacl -m u:%s:rx %s) or add CAP_DAC_READ_SEARCH in a drop-in "
+			    "(systemctl edit portholed)", paths[first], who, PH_DAEMON_USER, paths[first]);
 			return;
 		}
-		if (S_ISLNK(st.st_mode)) {
+	}
+	if (n < 3) {
+		if (lerr == ENOENT && n) {
+			snprintf(absent, sizeof(absent), "; %s does not exist yet (the ACME client makes it)", paths[n]);
+		} else if (lerr) {
+			add(V_FAIL, wname, "%s: %s", paths[n], strerror(lerr));
+			return;
+		} else if (S_ISLNK(st[n].st_mode)) {
 			add(V_FAIL, wname, "%s is a symbolic link: portholed does not follow it, so no token there opens a "
-			    "window; make it a directory", path);
+			    "window; make it a directory", paths[n]);
+			return;
+		} else {
+			add(V_FAIL, wname, "%s is not a directory: no token there can open a window", paths[n]);
 			return;
 		}
-		if (!S_ISDIR(st.st_mode)) {
-			add(V_FAIL, wname, "%s is not a directory: no token there can open a window", path);
-			return;
-		}
-		if (!level)
-			root_st = st;
-		{
-			/* the daemon's user (portholed.service: porthole) */
-			char who[128];
-			if (daemon_may_read(path, who, sizeof(who)) == 0) {
-				add(V_FAIL, wname, "%s: %s cannot read it, so no token there opens a window: give that "
-				    "user read access (setfacl -m u:%s:rx %s) or add CAP_DAC_READ_SEARCH in a drop-in "
-				    "(systemctl edit portholed)", path, who, PH_DAEMON_USER, path);
-				return;
-			}
-		}
-		if (dir_writers(path, &st, one, sizeof(one))) {
+	}
+	for (unsigned level = 0; level < n; level++) {
+		if (dir_writers(paths[level], &st[level], one, sizeof(one))) {
 			size_t l = strlen(what);
 			snprintf(what + l, sizeof(what) - l, "%s%s", warn++ ? "; " : "", one);
 		}
@@ -286,7 +295,7 @@ static void check_server_webroot(const char *name, const struct ph_server *sv)
 		return;
 	}
 	add(V_OK, wname, "%s: a directory of uid %u; neither it nor what exists of .well-known/acme-challenge "
-	    "below it is writable by group or others%s", sv->webroot, (unsigned)root_st.st_uid, absent);
+	    "below it is writable by group or others%s", sv->webroot, (unsigned)st[0].st_uid, absent);
 }
 
 /* every port of every serve line, once */

@@ -40,6 +40,8 @@ static int mkdir_parent(const char *path)
 int control_open(struct ph_control *ctl, const struct ph_config *cfg)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uid_t owner;
+	gid_t group;
 	mode_t old;
 	int fd, r;
 
@@ -84,11 +86,18 @@ int control_open(struct ph_control *ctl, const struct ph_config *cfg)
 	umask(old);
 	if (r < 0)
 		return log_errno(-errno, "control: bind %s", ctl->path);
-	/* as root: root's, of socket_group; as its own user (portholed.service,
-	 * no CAP_CHOWN): that user's, of socket_group, which must be one of its
-	 * groups (the default, porthole, is the unit's Group=) */
-	if (geteuid() == 0 ? chown(ctl->path, 0, ctl->gid == (gid_t)-1 ? 0 : ctl->gid) < 0
-			   : ctl->gid != (gid_t)-1 && chown(ctl->path, (uid_t)-1, ctl->gid) < 0) {
+	/* as root: root's, of socket_group (of root without one); as its own
+	 * user (portholed.service, no CAP_CHOWN): that user's, of socket_group,
+	 * which must be one of its groups (the default, porthole, is the unit's
+	 * Group=), left as bound without one */
+	owner = (uid_t)-1; /* chown(2): -1 leaves it as bound */
+	group = ctl->gid;
+	if (geteuid() == 0) {
+		owner = 0;
+		if (group == (gid_t)-1)
+			group = 0;
+	}
+	if ((owner != (uid_t)-1 || group != (gid_t)-1) && chown(ctl->path, owner, group) < 0) {
 		if (errno == EPERM && geteuid() != 0)
 			return log_errno(-errno, "control: cannot give %s to socket_group %s: portholed's user is not a "
 					 "member (add SupplementaryGroups=%s to portholed.service: systemctl edit portholed)",

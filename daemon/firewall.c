@@ -176,6 +176,25 @@ unsigned fw_chains(const struct ph_fw *f, struct ph_chain_ref *out, unsigned max
 
 /* ---- what porthole cannot write to ------------------------------------------------------- */
 
+/* Why legacy_input_state() could not tell (r: its error), for the warning. */
+static const char *legacy_unknown_why(int v6, int r)
+{
+	if (r == -EACCES) {
+		if (v6)
+			return "cannot tell whether an ip6tables-legacy filter table is loaded "
+			       "(/proc/net/ip6_tables_names is root's, portholed runs as its own user)";
+		return "cannot tell whether an iptables-legacy filter table is loaded "
+		       "(/proc/net/ip_tables_names is root's, portholed runs as its own user)";
+	}
+	if (r == -EAFNOSUPPORT || r == -EPERM) {
+		if (v6)
+			return "an ip6tables-legacy filter table is loaded and portholed cannot read its rules "
+			       "(portholed.service's RestrictAddressFamilies= keeps out AF_INET6; a drop-in can add it)";
+		return "an iptables-legacy filter table is loaded and portholed cannot read its rules "
+		       "(portholed.service's RestrictAddressFamilies= keeps out AF_INET; a drop-in can add it)";
+	}
+	return "an iptables-legacy filter table cannot be read";
+}
 
 int fw_blocked(struct ph_fw *f, char *why, size_t whylen)
 {
@@ -188,22 +207,12 @@ int fw_blocked(struct ph_fw *f, char *why, size_t whylen)
 		if (r < 0) {
 			/* A legacy DROP cannot open a hole, only make a window
 			 * useless: not knowing is said (once), not refused */
-			static int said;
-			if (!said++)
+			if (!f->legacy_unknown_said) {
+				f->legacy_unknown_said = 1;
 				log_warn("nft: %s: if it drops inbound tcp, nothing reaches a window; `porthole check` (as root) "
 					 "reads it",
-					 r == -EACCES ? (v6 ? "cannot tell whether an ip6tables-legacy filter table is loaded "
-							      "(/proc/net/ip6_tables_names is root's, portholed runs as its own user)"
-							    : "cannot tell whether an iptables-legacy filter table is loaded "
-							      "(/proc/net/ip_tables_names is root's, portholed runs as its own user)")
-					 : r == -EAFNOSUPPORT || r == -EPERM
-						 ? (v6 ? "an ip6tables-legacy filter table is loaded and portholed cannot read its "
-							 "rules (portholed.service's RestrictAddressFamilies= keeps out AF_INET6; "
-							 "a drop-in can add it)"
-						       : "an iptables-legacy filter table is loaded and portholed cannot read its "
-							 "rules (portholed.service's RestrictAddressFamilies= keeps out AF_INET; "
-							 "a drop-in can add it)")
-						 : "an iptables-legacy filter table cannot be read");
+					 legacy_unknown_why(v6, r));
+			}
 			continue;
 		}
 		if (present && drop) {
@@ -223,7 +232,6 @@ int fw_blocked(struct ph_fw *f, char *why, size_t whylen)
 		}
 	}
 	return fw_owned_blocker(f, why, whylen);
-	return 0;
 }
 
 /* ---- windows ---------------------------------------------------------------------------- */

@@ -32,6 +32,7 @@ struct ph_fw {
 	int degraded;             /* the host rules could not be put back after a change */
 	int timerfd;              /* the linger's end (fw_timer_fd) */
 	int lingering;            /* no window, the host rules kept (and watched) until the timer fires */
+	int legacy_unknown_said;  /* fw_blocked's warning that a legacy table cannot be read: said once */
 	/* the host as of generation genid (valid: we know it is current) */
 	int valid;
 	uint32_t genid;

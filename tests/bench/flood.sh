@@ -20,23 +20,11 @@
 #     flood (medians of REPS rounds).
 # Prints one table. BENCH_QUICK=1: a 5 s flood.
 set -u
-source "$(dirname "$0")/../lib.sh"
-PORTHOLE_BIN=$T_ROOT/build
-B=$T_ROOT/build/bench
-QUICK=${BENCH_QUICK:-0}
-[ "$QUICK" = 0 ] && QUICK=
+source "$(dirname "$0")/common.sh"
 RATE=${FLOOD_RATE:-10000}
 if [ -n "$QUICK" ]; then SECS=5 CONN_S=1 REPS=3; else SECS=10 CONN_S=2 REPS=3; fi
 
-t_init bench-flood
-t_require_root
-command -v nginx >/dev/null || { echo "bench-flood: nginx not installed (make deps)" >&2; exit 1; }
-for f in connrate flood; do
-	[ -x "$B/$f" ] || { echo "bench-flood: $B/$f missing: run make bench-tools" >&2; exit 1; }
-done
-nslab_up || { echo "bench-flood: lab setup failed" >&2; exit 1; }
-progress() { printf '[%4ds] %s\n' "$SECONDS" "$*" >&2; }
-
+bench_start bench-flood nginx connrate flood lab
 source "$(dirname "$0")/site.sh"
 bench_site_up flood_token_0123456789 4096 "$T_TMP/nginx/access.log" " backlog=4096"
 
@@ -134,7 +122,6 @@ daemon_stop
 TCK=$(getconf CLK_TCK)
 med() { tr ' ' '\n' | grep . | median; }
 mb=$(echo "$RATES_BEFORE" | med) md=$(echo "$RATES_DURING" | med) ma=$(echo "$RATES_AFTER" | med)
-delta() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%+.1f%%", (b - a) / a * 100; else print "n/a" }'; }
 cpu_ms=$(( (C1 - C0) * 1000 / TCK ))
 run_ms=$(( (R1 - R0) / 1000000 ))
 read -r _ att _ con _ sent _ ans _ fail _ skip _ fsecs _ frate <"$T_TMP/flood.out"

@@ -20,20 +20,10 @@
 #      with a serve line and no window, and with the server window open.
 # Prints one table. BENCH_QUICK=1: fewer samples.
 set -u
-source "$(dirname "$0")/../lib.sh"
-PORTHOLE_BIN=$T_ROOT/build
-B=$T_ROOT/build/bench
-QUICK=${BENCH_QUICK:-0}
-[ "$QUICK" = 0 ] && QUICK=
+source "$(dirname "$0")/common.sh"
 if [ -n "$QUICK" ]; then N_REQ=200 CONN_S=1 REPS=3; else N_REQ=2000 CONN_S=2 REPS=7; fi
 
-t_init bench-guard
-t_require_root
-command -v nginx >/dev/null || { echo "bench-guard: nginx not installed (make deps)" >&2; exit 1; }
-[ -x "$B/connrate" ] || { echo "bench-guard: $B/connrate missing: run make bench-tools" >&2; exit 1; }
-nslab_up || { echo "bench-guard: lab setup failed" >&2; exit 1; }
-progress() { printf '[%4ds] %s\n' "$SECONDS" "$*" >&2; }
-
+bench_start bench-guard nginx connrate lab
 source "$(dirname "$0")/site.sh"
 bench_site_up bench_token_0123456789 1024 "off" ""
 
@@ -131,7 +121,6 @@ daemon_stop
 per_req=$(awk -v ns="${REQ_NS:-0}" -v n="${REQ_OK:-0}" 'BEGIN { printf (n ? "%.2f" : "n/a"), ns / (n ? n : 1) / 1000 }')
 per_call=$(awk -v ns="${REQ_NS:-0}" -v n="${REQ_CALLS:-0}" 'BEGIN { printf (n ? "%.0f" : "n/a"), ns / (n ? n : 1) }')
 pass_call=$(awk -v ns="${PASS_NS:-0}" -v n="${PASS_CALLS:-0}" 'BEGIN { printf (n ? "%.0f" : "n/a"), ns / (n ? n : 1) }')
-delta() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%+.1f%%", (b - a) / a * 100; else print "n/a" }'; }
 printf '\nguarded server windows (nginx, %s run)\n' "$([ -n "$QUICK" ] && echo quick || echo full)"
 printf '%-64s %14s\n' "measure" "value"
 printf '%-64s %14s\n' "guard: kernel time per guarded challenge request (all its segments)" "$per_req us"

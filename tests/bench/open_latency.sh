@@ -5,12 +5,9 @@
 # each; prints median, p99 and max in milliseconds.
 #   usage: tests/bench/open_latency.sh [N] [ADDR]
 set -u
-source "$(dirname "$0")/../lib.sh"
-PORTHOLE_BIN=$T_ROOT/build
-B=$T_ROOT/build/bench
+source "$(dirname "$0")/common.sh"
 N=${1:-100}
-t_init open-latency
-t_require_root
+bench_start open-latency
 nslab_up || exit 1
 daemon_start || exit 1
 ADDR=${2:-$H}

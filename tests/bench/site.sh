@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Sourced by tests/bench/guard.sh and flood.sh (after tests/lib.sh and
+# Sourced by tests/bench/guard.sh and flood.sh (after common.sh and
 # nslab_up): the guarded site both measure, and the helpers both use.
 # bench_site_up TOKEN CONNECTIONS ACCESS_LOG LISTEN_OPTS: a webroot with the
 # token's directory, nginx (one worker, CONNECTIONS, access log ACCESS_LOG or
@@ -34,6 +34,9 @@ EOF
 	for _ in $(seq 50); do in_host ss -ltn | grep -q "$H:80" && return 0; sleep 0.1; done
 	return 1
 }
+
+# DELTA A B: B against A in percent ("+1.5%"; "n/a" when A is 0)
+delta() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%+.1f%%", (b - a) / a * 100; else print "n/a" }'; }
 
 # median of the numbers on stdin
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2); else print "n/a" }'; }

@@ -288,6 +288,16 @@ if [ -n "$T_DAEMON_UID" ]; then
 		grep -q "^OK .*daemon.*as user ? (uid $T_DAEMON_UID), capabilities CAP_NET_ADMIN CAP_SYS_PTRACE CAP_PERFMON CAP_BPF" <<<"$out"
 	t_check "porthole check: FAIL, that user cannot read the webroot, and the remedy" \
 		grep -q "^FAIL .*webroot.*$SECRET: user ? (uid $T_DAEMON_UID) cannot read it.*setfacl" <<<"$out"
+	# one child asks every level as that user: the first it cannot read is
+	# named (a second webroot, for porthole check only: the daemon's stays)
+	DEEP=$T_TMP/deep-www
+	mkdir -p "$DEEP/.well-known/acme-challenge" && chmod 0755 "$DEEP" "$DEEP/.well-known" &&
+		chmod 0700 "$DEEP/.well-known/acme-challenge"
+	sed "s|webroot=$SECRET|webroot=$DEEP|" "$T_CONF" >"$T_TMP/deep.conf"
+	out=$(in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" check --config "$T_TMP/deep.conf" 2>&1)
+	t_check "porthole check: FAIL names the first level below the webroot that user cannot read" \
+		grep -q "^FAIL .*webroot.*$DEEP/.well-known/acme-challenge: user ? (uid $T_DAEMON_UID) cannot read it" <<<"$out"
+	rm -rf "$DEEP"
 	daemon_stop
 	# an ACL for that user is the remedy the README gives
 	if command -v setfacl >/dev/null && setfacl -m "u:$T_DAEMON_UID:rx" "$SECRET" 2>/dev/null; then
