@@ -147,9 +147,11 @@ static void add(struct ph_foreign *t, const struct ph_kforeign *f)
 		return;
 	}
 	if (t->n == t->cap) {
-		unsigned cap = t->cap ? t->cap * 2 : 16;
+		/* (no more than the kernel can track) */
+		const unsigned max = PH_MAX_FOREIGN_BPF + PH_MAX_FOREIGN_USERNS_BPF;
+		unsigned cap = t->cap ? (t->cap * 2 < max ? t->cap * 2 : max) : 16;
 		struct ph_foreign_listener *nl;
-		if (cap > PH_MAX_FOREIGN_BPF + PH_MAX_FOREIGN_USERNS_BPF) {
+		if (t->n >= max) {
 			say_ignored(e, "the table is full");
 			return;
 		}

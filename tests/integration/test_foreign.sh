@@ -148,6 +148,32 @@ t_check "a listener whose pid is in another namespace by then is ignored, said w
 t_check "... and not recorded" bash -c "! grep -q 'foreign: listen .* netns=$C_INO .* pid=$PM ' '$T_DLOG'"
 stop "$PM"
 
+# ---- events lost (their ring buffer full): the daemon rereads the kernel's list ------
+# With the daemon stopped, 1000 listen+close pairs fill the foreign ring
+# buffer (64 KiB: some 580 events); a listener that starts after them has its
+# event lost, yet the daemon records it from the kernel's list; the flood's
+# listeners, all closed, are not left in its table. The host's own ring is
+# not touched (no host line says events were lost).
+kill -STOP "$T_DPID"
+nsenter --net=/run/netns/"$C_NS" -- "$PY" -c '
+import socket
+for i in range(1000):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("192.0.2.2", 443)); s.listen(1); s.close()
+' || t_fail "the flood of listeners"
+listen_in "$C_NS" "$T_TMP/llost.out" 4 192.0.2.2 80 0 || t_fail "listener after the flood"
+PL=$LPID
+kill -CONT "$T_DPID"
+t_check "lost events of other namespaces' listeners: the daemon says so and rereads" \
+	wait_for "$T_DLOG" "foreign: [0-9]* event(s) of other namespaces' listeners could not be reported" 50
+t_check "... and records the listener whose event was lost" \
+	wait_for "$T_DLOG" "foreign: listen .* netns=$C_INO .* pid=$PL .* port=80 " 30
+L=$(listen_line "$C_INO" 80)
+COOKIE=$(field "$L" cookie)
+stop "$PL"
+t_check "... whose close is then reported" wait_for "$T_DLOG" "foreign: unlisten cookie=$COOKIE " 30
+t_check "the host's events lost nothing" bash -c "! grep -q 'kernel event(s) could not be reported' '$T_DLOG'"
+
 # ---- the daemon's own namespace: nothing of this ---------------------------------------
 listen_in "$H_NS" "$T_TMP/lhost.out" 4 192.0.2.1 80 0 || t_fail "host listener"
 P=$LPID
