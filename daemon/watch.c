@@ -82,7 +82,6 @@ int watch_supported(char *why, size_t whylen)
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct ph_watch *w = ctx;
-
 	const struct ph_kevent *e = data;
 
 	if (size < sizeof(*e) || e->type == PH_EV_FOREIGN_LISTEN || e->type == PH_EV_FOREIGN_UNLISTEN)
