@@ -20,7 +20,12 @@
  *
  * Reporting: a marked socket entering or leaving LISTEN, and connections
  * accepted through an open window, go to the daemon through a ring buffer.
- * Sockets of other network namespaces and unmarked sockets never wake it.
+ * Other sockets of the daemon's network namespace never wake it. A TCP
+ * socket of another network namespace (a container's) entering or leaving
+ * LISTEN on a watched port is reported on a ring buffer of its own, with
+ * what the daemon needs to find it behind a DNAT (its bound address, its
+ * namespace and the user namespace owning that): the admission for it is
+ * decided on those facts, never on the socket's mark.
  *
  * vmlinux.h is generated at build time from /sys/kernel/btf/vmlinux (see the
  * Makefile); every kernel struct is read with CO-RE. */
@@ -57,6 +62,13 @@ const volatile __u64 pidns_ino = 0;
 /* Events that could not be reported (ring buffer full): the daemon reads
  * this and resynchronises from the maps when it moves. */
 __u64 lost_events = 0;
+/* ... the same for foreign listeners (their ring buffer full) */
+__u64 lost_foreign = 0;
+/* foreign listeners not tracked (their map, or the share of namespaces owned
+ * by another user namespace, full): never reported */
+__u64 foreign_untracked = 0;
+/* tracked foreign listeners of namespaces owned by another user namespace */
+__s64 foreign_userns_live = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -133,6 +145,21 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, PH_RINGBUF_BYTES);
 } events SEC(".maps");
+
+/* listeners of other network namespaces on watched ports, by socket cookie
+ * (apart from listeners: they can never take a host listener's place) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PH_MAX_FOREIGN_BPF + PH_MAX_FOREIGN_USERNS_BPF);
+	__type(key, __u64);
+	__type(value, struct ph_kforeign);
+} foreign_listeners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, PH_FOREIGN_RINGBUF_BYTES);
+} foreign_events SEC(".maps");
 
 /* The current process's pid in the daemon's PID namespace; 0 when it is
  * not visible there. */
@@ -329,11 +356,71 @@ int ph_bind6(struct bpf_sock_addr *ctx)
 
 /* ---- listeners and connections ---------------------------------------------------- */
 
+/* A socket of another network namespace entered (type PH_EV_LISTEN) or left
+ * LISTEN on a watched port: tracked from its LISTEN on, so that its close is
+ * reported too; reported as a ph_kforeign. */
+static __always_inline void on_foreign(struct sock *sk, struct net *net, __u16 type, __u16 family, __u16 port)
+{
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	struct ph_kforeign r, *old;
+	struct cgroup *cgrp;
+
+	if (type == PH_EV_UNLISTEN) {
+		old = bpf_map_lookup_elem(&foreign_listeners, &cookie);
+		if (!old)
+			return; /* never tracked */
+		r = *old;
+		if (bpf_map_delete_elem(&foreign_listeners, &cookie))
+			return;
+		if (r.userns_ino != PH_USERNS_INIT_INO)
+			__sync_fetch_and_add(&foreign_userns_live, -1);
+		r.ev.type = PH_EV_FOREIGN_UNLISTEN;
+		r.ev.ts_ns = bpf_ktime_get_boot_ns();
+		r.ev.tgid = current_tgid();
+		r.ev.uid = (__u32)bpf_get_current_uid_gid();
+	} else {
+		__builtin_memset(&r, 0, sizeof(r));
+		r.ev.ts_ns = bpf_ktime_get_boot_ns();
+		r.ev.type = PH_EV_FOREIGN_LISTEN;
+		r.ev.cookie = cookie;
+		cgrp = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+		r.ev.cgroup_id = cgrp ? BPF_CORE_READ(cgrp, kn, id) : 0;
+		r.ev.netns_ino = BPF_CORE_READ(net, ns.inum);
+		r.ev.tgid = current_tgid();
+		r.ev.uid = (__u32)bpf_get_current_uid_gid();
+		r.ev.family = family;
+		r.ev.port = port;
+		r.netns_cookie = BPF_CORE_READ(net, net_cookie);
+		r.userns_ino = BPF_CORE_READ(net, user_ns, ns.inum);
+		if (family == AF_INET) {
+			bpf_core_read(r.laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		} else {
+			bpf_core_read(r.laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+			r.v6only = BPF_CORE_READ_BITFIELD_PROBED(&sk->__sk_common, skc_ipv6only);
+		}
+		if (r.userns_ino != PH_USERNS_INIT_INO &&
+		    __sync_fetch_and_add(&foreign_userns_live, 1) >= PH_MAX_FOREIGN_USERNS_BPF) {
+			__sync_fetch_and_add(&foreign_userns_live, -1);
+			__sync_fetch_and_add(&foreign_untracked, 1);
+			return;
+		}
+		if (bpf_map_update_elem(&foreign_listeners, &cookie, &r, BPF_NOEXIST)) {
+			if (r.userns_ino != PH_USERNS_INIT_INO)
+				__sync_fetch_and_add(&foreign_userns_live, -1);
+			__sync_fetch_and_add(&foreign_untracked, 1);
+			return;
+		}
+	}
+	if (bpf_ringbuf_output(&foreign_events, &r, sizeof(r), 0))
+		__sync_fetch_and_add(&lost_foreign, 1);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 {
 	struct ph_kevent *e;
 	struct cgroup *cgrp;
+	struct net *net;
 	__u16 family, port, type;
 	__u32 mark, budget = 0;
 	__u64 cookie;
@@ -349,7 +436,7 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_NUM)
 		return 0;
 	mark = BPF_CORE_READ(sk, sk_mark) & mark_mask;
-	if (!mark)
+	if (!mark && type == PH_EV_ACCEPT)
 		return 0; /* not a socket porthole marked: never ours */
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
@@ -357,8 +444,15 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	if (!bpf_map_lookup_elem(&watched_ports, &port))
 		return 0;
-	if (netns_cookie && BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie) != netns_cookie)
+	net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
+	if (netns_cookie && BPF_CORE_READ(net, net_cookie) != netns_cookie) {
+		/* another namespace's: its mark means nothing here */
+		if (type != PH_EV_ACCEPT)
+			on_foreign(sk, net, type, family, port);
 		return 0;
+	}
+	if (!mark)
+		return 0; /* not a socket porthole marked: never ours */
 	cookie = bpf_get_socket_cookie(sk);
 	if (type == PH_EV_ACCEPT) {
 		struct ph_win_key k = { .mark = mark, .port = port };
@@ -386,7 +480,7 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 	e->cookie = cookie;
 	cgrp = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
 	e->cgroup_id = cgrp ? BPF_CORE_READ(cgrp, kn, id) : 0;
-	e->netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	e->netns_ino = BPF_CORE_READ(net, ns.inum);
 	e->tgid = current_tgid();
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->type = type;

@@ -14,6 +14,9 @@
 #define PH_EV_UNLISTEN      2 /* ... and left it (closed) */
 #define PH_EV_ACCEPT        3 /* a connection through an open window was established */
 #define PH_EV_SESSION_EMPTY 4 /* the last tagged task of a session exited */
+/* On the foreign ring buffer only (struct ph_kforeign): */
+#define PH_EV_FOREIGN_LISTEN   5 /* a TCP socket of another network namespace entered LISTEN on a watched port */
+#define PH_EV_FOREIGN_UNLISTEN 6 /* ... and left it (closed) */
 
 #define PH_MAX_WATCHED_PORTS 64
 #define PH_RINGBUF_BYTES (256 * 1024)
@@ -23,6 +26,14 @@
 #define PH_MAX_DESIGNATIONS_BPF 32
 #define PH_MAX_CGROUP_LEVEL 16
 #define PH_MAX_WINDOWS_BPF 4096
+/* Foreign listeners tracked at once: those of network namespaces owned by
+ * the initial user namespace (made by root: containers of a rootful engine),
+ * and apart, so that an unprivileged user's own namespaces cannot crowd them
+ * out, those of namespaces owned by another user namespace (unshare -Urn). */
+#define PH_MAX_FOREIGN_BPF 4096
+#define PH_MAX_FOREIGN_USERNS_BPF 512
+#define PH_FOREIGN_RINGBUF_BYTES (64 * 1024)
+#define PH_USERNS_INIT_INO 0xEFFFFFFDu /* the initial user namespace's inode (PROC_USER_INIT_INO) */
 
 struct ph_kevent {
 	__u64 ts_ns;        /* bpf_ktime_get_boot_ns() at the event */
@@ -77,6 +88,21 @@ struct ph_listener {
 	__u16 port;
 	__u16 family;
 	__u32 uid;
+};
+
+/* A listener on a watched port in another network namespace (a container's),
+ * whatever its mark: the event (on a ring buffer of its own, so that a flood
+ * of them never costs the host's events a place) and the value of the
+ * kernel's list of them (foreign_listeners, by socket cookie), read back
+ * when events were lost. ev carries cookie, cgroup_id, netns_ino, tgid, uid,
+ * type, family, port (mark 0: never looked at). */
+struct ph_kforeign {
+	struct ph_kevent ev;
+	__u64 netns_cookie; /* the socket's network namespace's cookie */
+	__u32 userns_ino;   /* inode of the user namespace owning that network namespace */
+	__u8 v6only;        /* AF_INET6: IPV6_V6ONLY (a wildcard then takes no IPv4) */
+	__u8 pad0[3];
+	__u8 laddr[16];     /* the bound address (4 or 16 bytes by family; zero: the wildcard) */
 };
 
 #include "guard.h"

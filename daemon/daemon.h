@@ -6,7 +6,8 @@
  * outward through d->wops), server.c the server windows (server.h: their
  * state is server.c's own), tokens.c their tokens' watches, events.c the
  * kernel's reports, designate.c the config's cgroup designations, request.c
- * the control requests, records.c (with records_server.c) the audit records,
+ * the control requests, foreign.c other network namespaces' listeners,
+ * records.c (with records_server.c) the audit records,
  * ops.c the state machines' production ops, main.c setup, loop and teardown. */
 #ifndef PORTHOLE_DAEMON_H
 #define PORTHOLE_DAEMON_H
@@ -72,6 +73,7 @@ static inline void session_deadline_once(struct ph_session *s, uint64_t now_boot
 }
 
 struct ph_servers;  /* server.c's own */
+struct ph_foreign;  /* foreign.c's own (foreign.h) */
 struct ph_tokens;   /* tokens.c's own */
 
 struct ph_daemon {
@@ -88,6 +90,7 @@ struct ph_daemon {
 	int srv_inofd, srv_timerfd;   /* server windows' webroots and deadlines */
 	struct ph_servers *servers;   /* server windows: server.c's (server_window() reads one) */
 	struct ph_tokens *tokens;     /* their tokens' watches: tokens.c's */
+	struct ph_foreign *foreign;   /* other namespaces' listeners: foreign.c's */
 	uint32_t netns_ino;
 	uint64_t lost_seen;       /* kernel events lost, as of the last resync */
 	struct ph_session *sessions;

@@ -3,7 +3,8 @@
  * socket listening on a watched port (open a window for its session), its
  * listener closing (close the window with its last one), a connection
  * through a window (count it and its peer), a session's last task exiting
- * (end the session).
+ * (end the session); and, kept apart (foreign.c), listeners of other
+ * network namespaces.
  *
  * The ring buffer can overflow (a flood of connections through a window):
  * the kernel counts what it could not report, and when that count moves the
@@ -11,6 +12,7 @@
  * listeners and the live tasks of each session, instead of trusting events
  * it may have missed. */
 #include "daemon.h"
+#include "foreign.h"
 #include "log.h"
 #include "watch.h"
 
@@ -69,6 +71,11 @@ void events_on_kernel(void *ctx, const struct ph_kevent *e)
 		s = session_by_mark(d, e->mark);
 		if (s)
 			window_connection(d, s, e);
+		return;
+	case PH_EV_FOREIGN_LISTEN:
+	case PH_EV_FOREIGN_UNLISTEN:
+		/* (watch.c hands these only from the foreign ring, whole) */
+		foreign_on_event(d->foreign, (const struct ph_kforeign *)e);
 		return;
 	}
 }
@@ -130,6 +137,7 @@ void events_check_lost(struct ph_daemon *d)
 	uint64_t lost = watch_lost_events(d->watch);
 	struct ph_session *s, *snext;
 
+	foreign_check_lost(d->foreign, d->watch);
 	if (lost == d->lost_seen)
 		return;
 	log_warn("bpf: %llu kernel event(s) could not be reported (ring buffer full); rereading the kernel's state",

@@ -7,6 +7,7 @@
 #include "daemon.h"
 #include "cgroup.h"
 #include "firewall.h"
+#include "foreign.h"
 #include "log.h"
 #include "notify.h"
 #include "privilege.h"
@@ -371,6 +372,10 @@ int main(int argc, char **argv)
 	}
 	if (stat("/proc/self/ns/net", &st) == 0)
 		d->netns_ino = (uint32_t)st.st_ino;
+	if (foreign_new(&d->foreign, d->netns_ino)) {
+		fprintf(stderr, "portholed: %s\n", strerror(ENOMEM));
+		return EXIT_RUNTIME;
+	}
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -526,6 +531,7 @@ out:
 	if (d->epfd >= 0) close(d->epfd);
 	servers_free(d);
 	tokens_free(d);
+	foreign_free(d->foreign);
 	if (status == 0)
 		log_msg(LOG_NOTICE | LOG_AUDITED, "stopped");
 	return status;

@@ -82,10 +82,23 @@ int watch_supported(char *why, size_t whylen)
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct ph_watch *w = ctx;
+	const struct ph_kevent *e = data;
 
-	if (size < sizeof(struct ph_kevent))
+	if (size < sizeof(*e) || e->type == PH_EV_FOREIGN_LISTEN || e->type == PH_EV_FOREIGN_UNLISTEN)
+		return 0; /* (those come only whole, from their own ring) */
+	w->cb(w->ctx, e);
+	return 0;
+}
+
+/* the foreign ring: a record shorter than its type's is no record */
+static int on_foreign_sample(void *ctx, void *data, size_t size)
+{
+	struct ph_watch *w = ctx;
+	const struct ph_kforeign *f = data;
+
+	if (size < sizeof(*f) || (f->ev.type != PH_EV_FOREIGN_LISTEN && f->ev.type != PH_EV_FOREIGN_UNLISTEN))
 		return 0;
-	w->cb(w->ctx, data);
+	w->cb(w->ctx, &f->ev);
 	return 0;
 }
 
@@ -231,6 +244,10 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_
 		err = -errno;
 		goto fail;
 	}
+	if (ring_buffer__add(w->rb, bpf_map__fd(w->skel->maps.foreign_events), on_foreign_sample, w)) {
+		err = -errno;
+		goto fail;
+	}
 	/* loading parsed the kernel's BTF (megabytes): give the memory back */
 	malloc_trim(0);
 	*out = w;
@@ -335,6 +352,31 @@ int watch_listeners(struct ph_watch *w, void (*cb)(void *arg, uint64_t cookie, c
 		prev = &key;
 	}
 	return errno == ENOENT ? 0 : -errno;
+}
+
+int watch_foreign_listeners(struct ph_watch *w, void (*cb)(void *arg, const struct ph_kforeign *f), void *arg)
+{
+	int fd = bpf_map__fd(w->skel->maps.foreign_listeners);
+	__u64 key, next, *prev = NULL;
+	struct ph_kforeign f;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &f) == 0 && f.ev.cookie == next)
+			cb(arg, &f);
+		key = next;
+		prev = &key;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+uint64_t watch_foreign_lost(const struct ph_watch *w)
+{
+	return __atomic_load_n(&w->skel->bss->lost_foreign, __ATOMIC_RELAXED);
+}
+
+uint64_t watch_foreign_untracked(const struct ph_watch *w)
+{
+	return __atomic_load_n(&w->skel->bss->foreign_untracked, __ATOMIC_RELAXED);
 }
 
 int watch_add_ring(struct ph_watch *w, int map_fd, int (*fn)(void *ctx, void *data, size_t size), void *ctx)

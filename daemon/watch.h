@@ -60,6 +60,13 @@ int watch_window(struct ph_watch *w, uint32_t mark, uint16_t port, int open);
 int watch_listeners(struct ph_watch *w, void (*cb)(void *arg, uint64_t cookie, const struct ph_listener *l), void *arg);
 /* Events the kernel could not report (ring buffer full), since load. */
 uint64_t watch_lost_events(const struct ph_watch *w);
+/* Listeners on watched ports in other network namespaces (their events come
+ * to the same callback, as the ph_kevent at the head of a ph_kforeign):
+ * every one the kernel tracks now; the events of them the kernel could not
+ * report; those it could not track (never reported), since load. */
+int watch_foreign_listeners(struct ph_watch *w, void (*cb)(void *arg, const struct ph_kforeign *f), void *arg);
+uint64_t watch_foreign_lost(const struct ph_watch *w);
+uint64_t watch_foreign_untracked(const struct ph_watch *w);
 
 int watch_fd(const struct ph_watch *w);
 /* Drain the ring buffer; returns events handled or -errno. */

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Foreign listeners (foreign.c): TCP sockets listening on a watched port in
+ * another network namespace than the daemon's (a container's, reached
+ * through the host's DNAT), as the kernel reported them and user space
+ * confirmed them. The table is foreign.c's own; the container admission
+ * reads it through foreign_get() and foreign_at(). Nothing here opens a
+ * window or writes a rule.
+ *
+ * Each change is said at debug level (portholed -d), one line, key=value:
+ *   foreign: listen cookie=C netns=INO netns_cookie=NC userns=INO init_userns=0|1 pid=P uid=U cgroup=ID
+ *            family=ipv4|ipv6 addr=A port=N v6only=0|1
+ *   foreign: unlisten cookie=C netns=INO addr=A port=N
+ *   foreign: ignored cookie=C netns=INO pid=P port=N: REASON
+ * (one line each; addr as inet_ntop writes it, 0.0.0.0 or :: for the wildcard). */
+#ifndef PORTHOLE_FOREIGN_H
+#define PORTHOLE_FOREIGN_H
+
+#include <stdint.h>
+#include "porthole.h"
+
+struct ph_watch;
+struct ph_foreign;
+
+struct ph_foreign_listener {
+	uint64_t cookie;       /* the socket's (unique while it lives, across namespaces) */
+	uint64_t netns_cookie;
+	uint64_t cgroup_id;    /* the socket's cgroup v2 */
+	uint64_t since_boot;   /* CLOCK_BOOTTIME of its LISTEN */
+	uint32_t netns_ino;    /* checked against /proc/PID/ns/net when it was reported */
+	uint32_t userns_ino;   /* the user namespace owning that network namespace */
+	uint32_t pid, uid;     /* the process that listened */
+	uint16_t family, port;
+	uint8_t addr[16];      /* bound address, 4 or 16 bytes by family; zero: wildcard */
+	uint8_t v6only;
+	uint8_t init_userns;   /* the netns is owned by the initial user namespace
+				* (the kernel said so and NS_GET_USERNS agreed) */
+};
+
+/* own_netns_ino: the daemon's network namespace (never foreign). */
+int foreign_new(struct ph_foreign **out, uint32_t own_netns_ino);
+void foreign_free(struct ph_foreign *t);
+/* A PH_EV_FOREIGN_LISTEN / _UNLISTEN event: checked, recorded, said. */
+void foreign_on_event(struct ph_foreign *t, const struct ph_kforeign *e);
+/* After a batch of events: if the kernel lost some of them, the table is
+ * made the kernel's list again (w: where that list is). */
+void foreign_check_lost(struct ph_foreign *t, struct ph_watch *w);
+
+/* The listener with that socket cookie, or NULL. */
+const struct ph_foreign_listener *foreign_get(const struct ph_foreign *t, uint64_t cookie);
+/* Every listener: i from 0 while foreign_at() is not NULL (an order of no meaning). */
+const struct ph_foreign_listener *foreign_at(const struct ph_foreign *t, unsigned i);
+
+#endif
