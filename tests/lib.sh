@@ -295,12 +295,14 @@ t_bpffs_up() {
 # runs it as root. The test's directory becomes that user's: the daemon makes
 # its socket, audit log and state file there.
 T_DAEMON_UID=${T_DAEMON_UID-64900}
+# t_unit_caps: the unit's AmbientCapabilities= as setpriv takes them
+# ("+net_admin,+bpf,..."; tests/tools/unit-caps.sh, which every tier uses)
+t_unit_caps() { "$T_TOOLS/unit-caps.sh"; }
 t_daemon_priv() {
 	T_PRIV=()
 	[ -n "$T_DAEMON_UID" ] || return 0
 	local caps gid
-	caps=$(sed -n 's/^AmbientCapabilities=//p' "$T_ROOT/packaging/portholed.service" | tr 'A-Z' 'a-z' |
-		sed 's/cap_/+/g; s/ \+/,/g')
+	caps=$(t_unit_caps) || return 1
 	gid=$(getent group "${T_GROUP:-root}" | cut -d: -f3)
 	chown "$T_DAEMON_UID" "$T_TMP" && chmod 0711 "$T_TMP" || return 1
 	# a case's directory inside the test's: the way there searchable too

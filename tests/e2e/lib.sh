@@ -511,11 +511,12 @@ e2e_daemon_start() {
 		grep -q ready "$T/bpffs.out" || { cat "$T/bpffs.out"; return 1; }
 	fi
 	# as portholed.service runs it: a user of its own with exactly the unit's
-	# ambient capabilities (tests/lib.sh t_daemon_priv; T_DAEMON_UID= : root)
+	# ambient capabilities (tests/tools/unit-caps.sh, as tests/lib.sh t_daemon_priv;
+	# T_DAEMON_UID= : root)
 	local priv=() caps uid=${T_DAEMON_UID-64900}
 	if [ -n "$uid" ]; then
-		caps=$(sed -n 's/^AmbientCapabilities=//p' "$E2E_ROOT/packaging/portholed.service" | tr 'A-Z' 'a-z' |
-			sed 's/cap_/+/g; s/ \+/,/g')${E2E_EXTRA_CAPS:+,$E2E_EXTRA_CAPS}
+		caps=$("$E2E_ROOT/tests/tools/unit-caps.sh") || return 1
+		caps+=${E2E_EXTRA_CAPS:+,$E2E_EXTRA_CAPS}
 		chown "$uid" "$T" && chmod 0711 "$T" || return 1
 		priv=(setpriv --reuid="$uid" --regid="$uid" --groups=0 --inh-caps="$caps" --ambient-caps="$caps"
 			--bounding-set="-all,$caps")

@@ -136,8 +136,7 @@ daemon_stop; t_eq "as root: clean stop" 0 $?
 T_DAEMON_UID=$uid_saved
 
 # --- without a capability it needs: a clear refusal naming it ----------------------------------
-CAPS=$(sed -n 's/^AmbientCapabilities=//p' "$T_ROOT/packaging/portholed.service" | tr 'A-Z' 'a-z' |
-	sed 's/cap_/+/g; s/ \+/,/g')
+CAPS=$(t_unit_caps)
 for drop in bpf sys_ptrace; do
 	less=$(sed "s/,*+$drop//; s/^,//" <<<"$CAPS")
 	out=$(in_host setpriv --reuid="$T_DAEMON_UID" --regid="$T_DAEMON_UID" --clear-groups --inh-caps="$less" \
