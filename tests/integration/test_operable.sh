@@ -30,8 +30,8 @@ t_eq "check --json parses, ok=true" 0 $?
 in_host nft -f - <<NFT
 table netdev geo {
 	chain ingress {
-		type filter hook ingress device ph$$h priority -500; policy accept;
-		ip saddr 203.0.113.1 tcp dport 80 drop
+		type filter hook ingress device $LAB_IF_HOST priority -500; policy accept;
+		ip saddr $INET tcp dport 80 drop
 	}
 }
 NFT
