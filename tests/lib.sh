@@ -150,8 +150,6 @@ probe() {
 	[ "$r" = unreachable ] && r=dropped
 	echo "$r"
 }
-# t_probe NAME WANT FROM ADDR PORT [TIMEOUT]: PASS when the probe answers WANT
-t_probe() { t_eq "$1" "$2" "$(probe "$3" "$4" "$5" "${6:-1}" "$2")"; }
 
 # the host's own ruleset: every table but porthole's (which lives and dies
 # with the daemon)

@@ -5,7 +5,7 @@
 #
 # Two ways to use it:
 #   * as a library:  . tests/lab/lab.sh; lab_up || exit 1; trap lab_down EXIT; ...
-#   * as a command:  tests/lab/lab.sh up|down|status|env|ruleset|probe ADDR PORT [ROLE]
+#   * as a command:  tests/lab/lab.sh up|down|status|env|ruleset|probe ADDR PORT [ROLE] [WANT]
 #                    |add-name NAME [v4|v6|both]|shell [ROLE]|exec ROLE CMD...
 #
 # Everything lives in network namespaces named "$LAB_PREFIX-host", "-inet", "-allow"
@@ -402,7 +402,7 @@ _lab_main() {
 	exec) lab_in "$@" ;;
 	shell) lab_in "${1:-host}" env PS1="[lab ${1:-host}] \\w# " bash --norc -i ;;
 	*)
-		echo "usage: $0 up|down|status|plan|env|ruleset|reset-ruleset|probe ADDR PORT [ROLE]|add-name NAME [v4|v6|both]|del-name NAME|exec ROLE CMD...|shell [ROLE]" >&2
+		echo "usage: $0 up|down|status|plan|env|ruleset|reset-ruleset|probe ADDR PORT [ROLE] [WANT]|add-name NAME [v4|v6|both]|del-name NAME|exec ROLE CMD...|shell [ROLE]" >&2
 		return 2 ;;
 	esac
 }

@@ -218,8 +218,9 @@ table inet filter {
 EOF
 }
 
-# lab_probe_ns NSNAME ADDR PORT [WANT] — one TCP connect from namespace NSNAME
-# (inet: the blocked country, source 192.0.2.1 / 2001:db8:bad::1). Prints one word:
+# lab_probe_ns NS ADDR PORT [WANT] — one TCP connect from namespace NS, a name
+# under /run/netns or a path (inet: the blocked country, source 192.0.2.1 /
+# 2001:db8:bad::1). Prints one word:
 #   open      connected (a listener answered)
 #   refused   RST: the firewall let the SYN through and nothing listens — a HOLE
 #   dropped   no answer within LAB_PROBE_TIMEOUT seconds (closed by the firewall)
@@ -231,8 +232,9 @@ EOF
 # connects. Returns 0 when it printed open/refused/dropped/unreachable.
 lab_probe_ns() {
 	local ns=$1 addr=$2 port=$3 want=${4:-} out rc
+	[[ $ns == /* ]] || ns=/run/netns/$ns
 	out=$(timeout --kill-after=1 "$LAB_PROBE_TIMEOUT" \
-		nsenter --net="/run/netns/$ns" -- bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$addr" "$port" 2>&1)
+		nsenter --net="$ns" -- bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$addr" "$port" 2>&1)
 	rc=$?
 	if [ $rc = 0 ]; then echo open
 	elif [ $rc = 124 ] || [ $rc = 137 ]; then
