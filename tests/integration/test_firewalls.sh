@@ -309,8 +309,8 @@ case_owner() {
 	HOLDER=$!; T_PIDS+=("$HOLDER")
 	exec {HW}<>"$T_TMP/holder.fifo"
 	printf '%s\n' 'add table inet geo { flags owner; }' \
-		'add set inet geo allowed_v4 { type ipv4_addr; flags interval; elements = { 198.51.100.0/24 }; }' \
-		'add set inet geo allowed_v6 { type ipv6_addr; flags interval; elements = { 2001:db8:a11::/48 }; }' \
+		"add set inet geo allowed_v4 { type ipv4_addr; flags interval; elements = { $LAB_ALLOWED_SET_V4 }; }" \
+		"add set inet geo allowed_v6 { type ipv6_addr; flags interval; elements = { $LAB_ALLOWED_SET_V6 }; }" \
 		'add chain inet geo input { type filter hook input priority filter; policy drop; }' \
 		'add rule inet geo input iif "lo" accept' \
 		'add rule inet geo input ct state established,related accept' \

@@ -343,7 +343,7 @@ shape "block-list (an early conditional drop)" 'table inet filter {
 }'
 
 shape "allow-list with a final drop rule, in a jumped-to chain" 'table inet filter {
-	set allowed { type ipv4_addr; flags interval; elements = { 198.51.100.0/24 } }
+	set allowed { type ipv4_addr; flags interval; elements = { '"$LAB_ALLOWED_SET_V4"' } }
 	chain geo {
 		ip saddr @allowed return
 		counter drop
