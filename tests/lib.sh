@@ -1,19 +1,26 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Shared shell library for porthole's namespace tests: a tiny harness
 # (PASS/FAIL/SKIP lines and a closing "N passed, N failed, N skipped" line),
-# a geo-blocked lab built from network namespaces, and helpers to run the
-# daemon and probe ports. Source it; call t_init first.
+# the geo-blocked lab, and helpers to run the daemon and probe ports. Source
+# it; call t_init first.
 #
-# The lab (names carry a per-run prefix so parallel runs never collide):
-#   host   203.0.113.10 (+ .11 decoy), 2001:db8:1::10 (+ ::11)   geo-block ruleset
-#   inet   203.0.113.1, 2001:db8:1::1          "blocked country": the Internet
-#   allow  198.51.100.20, 2001:db8:a11::20     "allowed country"
+# The lab is the one of every tier, built by tests/lab/net.sh (lab_net_up)
+# in namespaces $T_PFX-host, -inet, -allow (T_PFX=pht$$: parallel runs never
+# collide), without pebble (tests/lab/lab.sh adds it for the e2e tiers):
+#   host   H=203.0.113.10 (+ H2 .11), H6=2001:db8:1::10 (+ H62 ::11)   geo-block ruleset
+#          default route via inet
+#   inet   INET=192.0.2.1, INET6=2001:db8:bad::1   "blocked country": the Internet;
+#          the source of its connections, on its lo; it routes for host and allow
+#   allow  ALLOW=198.51.100.10, ALLOW6=2001:db8:a11::10   "allowed country", behind inet
+#   down   DOWN=192.0.2.130, DOWN6=2001:db8:d0::20   behind the host (need "downstream")
 # Only documentation ranges, only inside namespaces made here; nothing is
 # added to the root namespace. Everything started is killed by PID and every
 # namespace and cgroup removed by the EXIT trap.
 
 T_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 T_TOOLS=$T_ROOT/tests/tools
+# shellcheck source=lab/net.sh
+source "$T_ROOT/tests/lab/net.sh"
 PY=/usr/bin/python3
 : "${PORTHOLE_BIN:=$T_ROOT/build/asan}"
 [ -x "$PORTHOLE_BIN/portholed" ] || PORTHOLE_BIN=$T_ROOT/build
@@ -113,74 +120,36 @@ t_summary() {
 
 # ---- lab ---------------------------------------------------------------------
 
-H=203.0.113.10 H2=203.0.113.11 H6=2001:db8:1::10 H62=2001:db8:1::11
-INET=203.0.113.1 INET6=2001:db8:1::1
-ALLOW=198.51.100.20 ALLOW6=2001:db8:a11::20
+H=$LAB_HOST_V4 H2=$LAB_HOST_V4_ALT H6=$LAB_HOST_V6 H62=$LAB_HOST_V6_ALT
+INET=$LAB_INET_V4 INET6=$LAB_INET_V6
+ALLOW=$LAB_ALLOW_V4 ALLOW6=$LAB_ALLOW_V6
 
 in_ns() { local ns=$1; shift; nsenter --net=/run/netns/"$ns" -- "$@"; }
 in_host() { in_ns "$T_PFX-host" "$@"; }
 in_inet() { in_ns "$T_PFX-inet" "$@"; }
 in_allow() { in_ns "$T_PFX-allow" "$@"; }
 
-nslab_ruleset() {
-	cat <<'NFT'
-table inet filter {
-	set allowed_v4 {
-		type ipv4_addr
-		flags interval
-		elements = { 198.51.100.0/24 }
-	}
-	set allowed_v6 {
-		type ipv6_addr
-		flags interval
-		elements = { 2001:db8:a11::/48 }
-	}
-	chain input {
-		type filter hook input priority filter; policy drop;
-		iif "lo" accept
-		ct state established,related accept
-		icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert } accept
-		ip saddr @allowed_v4 tcp dport { 22, 80, 443 } accept
-		ip6 saddr @allowed_v6 tcp dport { 22, 80, 443 } accept
-	}
-}
-NFT
-}
+# the lab host's geo-block (tests/lab/net.sh; one table, no "flush ruleset")
+nslab_ruleset() { lab_host_ruleset; }
 
-# nslab_end NS DEV ADDR4/LEN ADDR6/LEN [GW4 GW6]: one end of a lab link: lo
-# and DEV up in namespace NS, the two addresses on DEV, and default routes
-# through GW4 and GW6 when given
-nslab_end() {
-	local ns=$1 dev=$2
-	in_ns "$ns" ip link set lo up
-	in_ns "$ns" ip link set "$dev" up
-	in_ns "$ns" ip addr add "$3" dev "$dev"
-	in_ns "$ns" ip addr add "$4" dev "$dev" nodad
-	[ -n "${5:-}" ] || return 0
-	in_ns "$ns" ip route add default via "$5"
-	in_ns "$ns" ip -6 route add default via "$6"
-}
-
+# nslab_up: the lab (tests/lab/net.sh lab_net_up) in namespaces of $T_PFX,
+# removed by the EXIT trap, with the host's geo-block loaded
 nslab_up() {
-	local h=$T_PFX-host i=$T_PFX-inet a=$T_PFX-allow
-	ip netns add "$h" && T_NETNS+=("$h") || return 1
-	ip netns add "$i" && T_NETNS+=("$i") || return 1
-	ip netns add "$a" && T_NETNS+=("$a") || return 1
-	ip link add ph$$i type veth peer name ph$$h netns "$h" || return 1
-	ip link set ph$$i netns "$i" || return 1
-	ip link add ph$$a type veth peer name ph$$g netns "$h" || return 1
-	ip link set ph$$a netns "$a" || return 1
-	nslab_end "$h" ph$$h $H/24 $H6/64
-	in_host ip addr add $H2/24 dev ph$$h
-	in_host ip addr add $H62/64 dev ph$$h nodad
-	nslab_end "$h" ph$$g 198.51.100.1/24 2001:db8:a11::1/64
-	nslab_end "$i" ph$$i $INET/24 $INET6/64
-	nslab_end "$a" ph$$a $ALLOW/24 $ALLOW6/64 198.51.100.1 2001:db8:a11::1
-	nslab_ruleset | in_host nft -f - || return 1
+	T_NETNS+=("$T_PFX-host" "$T_PFX-inet" "$T_PFX-allow")
+	lab_net_up "$T_PFX" || return 1
+	nslab_ruleset | in_host nft -f -
 }
 
-# probe FROM ADDR PORT -> open|refused|dropped
-probe() { in_ns "$T_PFX-$1" "$PY" "$T_TOOLS/probe.py" "$2" "$3" "${4:-1}"; }
+# probe FROM ADDR PORT [TIMEOUT] [WANT] -> open|refused|dropped: one TCP
+# connect from the lab namespace FROM (tests/lab/net.sh lab_probe_ns, TIMEOUT
+# seconds, default 1; WANT "open": a second try of 8 s when dropped). An ICMP
+# error counts as dropped here: nothing reached a socket.
+probe() {
+	local r
+	r=$(LAB_PROBE_TIMEOUT=${4:-1} lab_probe_ns "$T_PFX-$1" "$2" "$3" "${5:-}")
+	[ "$r" = unreachable ] && r=dropped
+	echo "$r"
+}
 
 # the host's own ruleset: every table but porthole's (which lives and dies
 # with the daemon)
@@ -245,12 +214,12 @@ nginx_up() {
 # a server window must fail closed on it, naming the rule
 nslab_anon_drop() {
 	in_host nft flush ruleset
-	printf '%s\n' 'table inet filter {
+	printf '%s\n' "table inet filter {
 	chain input { type filter hook input priority filter; policy accept;
 		ct state established,related accept
-		ip saddr != { 198.51.100.0/24, 192.0.2.0/24 } tcp dport 80 drop
+		ip saddr != { $LAB_ALLOWED_SET_V4, $LAB_DOWN_NET_V4 } tcp dport 80 drop
 	}
-}' | in_host nft -f -
+}" | in_host nft -f -
 }
 
 # A site for the server-window tests: webroot $WWW with an index page, served
@@ -295,12 +264,14 @@ t_bpffs_up() {
 # runs it as root. The test's directory becomes that user's: the daemon makes
 # its socket, audit log and state file there.
 T_DAEMON_UID=${T_DAEMON_UID-64900}
+# t_unit_caps: the unit's AmbientCapabilities= as setpriv takes them
+# ("+net_admin,+bpf,..."; tests/tools/unit-caps.sh, which every tier uses)
+t_unit_caps() { "$T_TOOLS/unit-caps.sh"; }
 t_daemon_priv() {
 	T_PRIV=()
 	[ -n "$T_DAEMON_UID" ] || return 0
 	local caps gid
-	caps=$(sed -n 's/^AmbientCapabilities=//p' "$T_ROOT/packaging/portholed.service" | tr 'A-Z' 'a-z' |
-		sed 's/cap_/+/g; s/ \+/,/g')
+	caps=$(t_unit_caps) || return 1
 	gid=$(getent group "${T_GROUP:-root}" | cut -d: -f3)
 	chown "$T_DAEMON_UID" "$T_TMP" && chmod 0711 "$T_TMP" || return 1
 	# a case's directory inside the test's: the way there searchable too
@@ -448,30 +419,29 @@ attack_bg() {
 	T_PIDS+=("$BG_PID")
 }
 attack_env() { # NS: ATK_ENV, the attacker's environment in NS
-	local link dev src src6 mac
+	local link src src6 mac
 	case $1 in
-	inet) link=ph$$i dev=ph$$h src=$INET src6=$INET6 ;;
-	allow) link=ph$$a dev=ph$$g src=$ALLOW src6=$ALLOW6 ;;
+	inet) link=$LAB_IF_INET_HOST src=$INET src6=$INET6 mac=$(nslab_mac host "$LAB_IF_HOST") ;;
+	# the allowed country's next hop is inet, which forwards to the host
+	allow) link=$LAB_IF_ALLOW src=$ALLOW src6=$ALLOW6 mac=$(nslab_mac inet "$LAB_IF_INET_ALLOW") ;;
 	*) return 1 ;;
 	esac
-	mac=$(in_host ip -o link show dev "$dev" | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
 	ATK_ENV=(ATK_IFACE="$link" ATK_DMAC="$mac" ATK_SRC="$src" ATK_SRC6="$src6" PYTHONPATH="$T_ROOT/tests/adversary")
 }
+nslab_mac() { in_ns "$T_PFX-$1" ip -o link show dev "$2" | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2; } # NS DEV
 
-# nslab_downstream: a namespace behind the lab host, which routes to it
-# (forwarding on): the host 192.0.2.1, 2001:db8:d0::1 on link ph$$r; the
-# downstream server DOWN=192.0.2.20, DOWN6=2001:db8:d0::20, default route
-# through the host. The Internet and the allowed country reach it only through
-# the host (the host's own rules decide; none are added here).
-DOWN=192.0.2.20 DOWN6=2001:db8:d0::20
+# nslab_downstream: a namespace $T_PFX-down behind the lab host (tests/lab/net.sh
+# lab_net_downstream): the host $LAB_DOWN_GW_V4, $LAB_DOWN_GW_V6 on its link
+# $LAB_IF_HOST_DOWN, forwarding on; the downstream server DOWN=192.0.2.130,
+# DOWN6=2001:db8:d0::20 (network 192.0.2.128/25, 2001:db8:d0::/64, which inet
+# routes to the host), default route through the host. The Internet and the
+# allowed country reach it only through the host (the host's own rules decide;
+# none are added here).
+DOWN=$LAB_DOWN_V4 DOWN6=$LAB_DOWN_V6
 in_down() { in_ns "$T_PFX-down" "$@"; }
 nslab_downstream() {
-	local d=$T_PFX-down
-	ip netns add "$d" && T_NETNS+=("$d") || return 1
-	ip link add ph$$d netns "$d" type veth peer name ph$$r netns "$T_PFX-host" || return 1
-	nslab_end "$T_PFX-host" ph$$r 192.0.2.1/24 2001:db8:d0::1/64
-	nslab_end "$d" ph$$d $DOWN/24 $DOWN6/64 192.0.2.1 2001:db8:d0::1
-	in_host sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	T_NETNS+=("$T_PFX-down")
+	lab_net_downstream "$T_PFX"
 }
 
 # nginx's access log as the judge of an attack: NGINX_LOG_FORMAT=$ADV_LOG_FORMAT

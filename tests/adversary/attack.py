@@ -107,7 +107,7 @@ class Conn:
         self.v6 = ":" in dst
         self.dst = socket.inet_ntop(socket.AF_INET6 if self.v6 else socket.AF_INET,
                                     socket.inet_pton(socket.AF_INET6 if self.v6 else socket.AF_INET, dst))
-        self.src = src or (os.environ.get("ATK_SRC6", "2001:db8:1::1") if self.v6 else os.environ.get("ATK_SRC", "203.0.113.1"))
+        self.src = src or (os.environ.get("ATK_SRC6", "2001:db8:bad::1") if self.v6 else os.environ.get("ATK_SRC", "192.0.2.1"))
         self.isn = isn & M32
         self.ts = ts          # our next TSval, None: no timestamps
         self.name = name or "%s:%d" % (dst, sport)

@@ -6,7 +6,8 @@
 # namespaces log (tests/adversary/httplog.py).
 #
 # The lab host gets a bridge with two "containers" (network namespaces
-# veth'd to it: C1 192.0.2.2 / 2001:db8:c0::2, C2 192.0.2.3 / ::3) and, in
+# veth'd to it, in the lab's network behind the host: C1 192.0.2.130 /
+# 2001:db8:c0::2, C2 192.0.2.131 / ::3) and, in
 # iptables-nft's shape as Docker 20.10 writes it, DNATs $H:80 -> C1:80,
 # $H:8080 -> C2:80 and $H:8081 -> C1:80 (a second published port to the same
 # socket), FORWARD policy drop with Docker's accepts, and a geo-block in
@@ -33,8 +34,8 @@ CWINCTL=$T_ROOT/build/asan/cwinctl
 [ -x "$CWINCTL" ] || { t_fail "build/asan/cwinctl is built (make asan)"; t_summary; exit 1; }
 
 MARK=0x1000000 MASK=0xff000000 # the default socket_mark
-BR=ph$$b UP=ph$$h
-C1=192.0.2.2 C2=192.0.2.3 C61=2001:db8:c0::2 C62=2001:db8:c0::3
+BR=ph$$b
+C1=192.0.2.130 C2=192.0.2.131 C61=2001:db8:c0::2 C62=2001:db8:c0::3
 HL=$T_ROOT/tests/adversary/httplog.py
 
 # ---- the containers and the host's Docker-shaped ruleset --------------------------------------------
@@ -42,19 +43,24 @@ lab_containers() {
 	local i ns
 	in_host ip link add $BR type bridge || return 1
 	in_host ip link set $BR up
-	in_host ip addr add 192.0.2.1/24 dev $BR
+	in_host ip addr add 192.0.2.129/25 dev $BR
 	in_host ip addr add 2001:db8:c0::1/64 dev $BR nodad
 	for i in 1 2; do
 		ns=$T_PFX-c$i
 		ip netns add "$ns" && T_NETNS+=("$ns") || return 1
 		in_host ip link add ph$$c$i type veth peer name eth0 netns "$ns" || return 1
 		in_host ip link set ph$$c$i master $BR up
-		nslab_end "$ns" eth0 192.0.2.$((i + 1))/24 2001:db8:c0::$((i + 1))/64 192.0.2.1 2001:db8:c0::1
+		in_ns "$ns" ip link set lo up
+		in_ns "$ns" ip link set eth0 up
+		in_ns "$ns" ip addr add 192.0.2.$((i + 129))/25 dev eth0
+		in_ns "$ns" ip addr add 2001:db8:c0::$((i + 1))/64 dev eth0 nodad
+		in_ns "$ns" ip route add default via 192.0.2.129
+		in_ns "$ns" ip -6 route add default via 2001:db8:c0::1
 	done
 	in_host sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 	# the blocked country routes the containers' networks through the host
-	in_inet ip route add 192.0.2.0/24 via $H
-	in_inet ip -6 route add 2001:db8:c0::/64 via $H6
+	in_inet ip route add 192.0.2.128/25 via $H dev $LAB_IF_INET_HOST src $INET
+	in_inet ip -6 route add 2001:db8:c0::/64 via $H6 dev $LAB_IF_INET_HOST src $INET6
 }
 # docker_rules IPT HOST C1 C2 BLOCKED: what Docker 20.10 writes for -p 80:80
 # (C1), -p 8080:80 (C2), -p 8081:80 (C1), and the admin's geo-block in
@@ -96,8 +102,8 @@ host_rules() {
 }
 
 t_setup "containers" lab_containers
-t_setup "IPv4 Docker-shaped rules" docker_rules iptables $H $C1 $C2 203.0.113.0/24 32
-t_setup "IPv6 Docker-shaped rules" docker_rules ip6tables $H6 $C61 $C62 2001:db8:1::/64 128
+t_setup "IPv4 Docker-shaped rules" docker_rules iptables $H $C1 $C2 $INET/32 32
+t_setup "IPv6 Docker-shaped rules" docker_rules ip6tables $H6 $C61 $C62 $INET6/128 128
 
 LOG1=$T_TMP/c1.log LOG2=$T_TMP/c2.log LOGH=$T_TMP/hostproc.log
 : >"$LOG1"; : >"$LOG2"; : >"$LOGH"

@@ -23,8 +23,8 @@ source "$(dirname "$0")/../lib.sh"
 t_start forward nginx lab downstream
 
 H3=203.0.113.12 H63=2001:db8:1::12
-in_host ip addr add $H3/24 dev ph$$h
-in_host ip addr add $H63/64 dev ph$$h nodad
+in_host ip addr add $H3/24 dev $LAB_IF_HOST
+in_host ip addr add $H63/64 dev $LAB_IF_HOST nodad
 in_host nft delete table inet filter # the lab's input block: this host blocks where each case says
 in_host nft -f - <<NFT || { t_fail "nat ruleset"; t_summary; exit 1; }
 table ip adv_nat {
@@ -78,13 +78,13 @@ geo() {
 table inet geo {}
 delete table inet geo
 table inet geo {
-	set allowed_v4 { type ipv4_addr; flags interval; elements = { 198.51.100.0/24 }; }
-	set allowed_v6 { type ipv6_addr; flags interval; elements = { 2001:db8:a11::/48 }; }
+	set allowed_v4 { type ipv4_addr; flags interval; elements = { $LAB_ALLOWED_SET_V4 }; }
+	set allowed_v6 { type ipv6_addr; flags interval; elements = { $LAB_ALLOWED_SET_V6 }; }
 	$input
 	chain block {
 		type filter hook $hook priority $prio; policy drop;
 		iif "lo" accept
-		iifname "ph$$r" accept
+		iifname "$LAB_IF_HOST_DOWN" accept
 		ct state established,related accept
 		icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert, nd-router-solicit } accept
 		ip saddr @allowed_v4 accept

@@ -272,14 +272,14 @@ nslab_up || exit 1
 # CONN_REPS runs of unrelated traffic with no portholed (no porthole table)
 # at all, here and after the daemon stopped: what porthole's table itself
 # costs (its prerouting chain sees every new connection)
-bg_host "$T_TMP/srv22.out" /dev/null "$B/close_listen" 198.51.100.1 22
+bg_host "$T_TMP/srv22.out" /dev/null "$B/close_listen" $H 22
 SRV=$BG_PID
 wait_for "$T_TMP/srv22.out" ' ' 30
 connrate_nodaemon() { # WHEN
 	local k
 	for ((k = 0; k < CONN_REPS; k++)); do
 		in_host "$B/ct_flush"
-		echo "$1$k $(in_allow "$B/connrate" 198.51.100.1 22 "$CONN_S")" >>"$R/connrate_nodaemon"
+		echo "$1$k $(in_allow "$B/connrate" $H 22 "$CONN_S")" >>"$R/connrate_nodaemon"
 	done
 }
 connrate_nodaemon s
@@ -374,7 +374,7 @@ for n in $CHAINS; do
 	# reached from nowhere), odd ones base chains on the output hook
 	{
 		for ((j = have; j < n; j++)); do
-			a=$((j % 250 + 1))
+			a=$((j % 120 + 2)) # 192.0.2.2-121: no lab address (inet is .1, the downstream .128/25)
 			if ((j % 2)); then
 				echo "add chain inet filter x$j { type filter hook output priority $((j + 1)); policy accept; }"
 				echo "add rule inet filter x$j ip daddr 192.0.2.$a counter"
@@ -415,7 +415,7 @@ for n in $CONC; do maxc=$n; done
 CONN_WIN=100
 naddr=$((maxc > CONN_WIN ? maxc : CONN_WIN))
 progress "4. concurrent windows: $CONC open, $N_CONC more windows each; connections/s with 0, 1 and $CONN_WIN windows"
-for ((j = 0; j < naddr; j++)); do echo "addr add 203.0.113.$((100 + j))/24 dev ph$$h"; done | in_host ip -batch -
+for ((j = 0; j < naddr; j++)); do echo "addr add 203.0.113.$((100 + j))/24 dev $LAB_IF_HOST"; done | in_host ip -batch -
 HOLDERS=()
 start_holders() { # FROM TO: window holders (one `porthole run` session each) on 203.0.113.(100+i):80
 	local j
@@ -477,7 +477,7 @@ untrack "$CHURN"
 sleep 0.5
 wait_windows 0
 
-# connections/s. Unrelated traffic: allowed country -> 198.51.100.1:22 (a
+# connections/s. Unrelated traffic: allowed country -> the host $H:22 (a
 # listener outside any session, not on a watched port): each connection's SYN
 # passes porthole's prerouting chain (ct state new: a socket lookup and a set
 # lookup, with or without windows) and, with >= 1 window, the host rule at
@@ -490,7 +490,7 @@ wait_windows 0
 connrate() { # LABEL ROUND [80]
 	sleep 0.5 # let the sessions just started / ended settle
 	in_host "$B/ct_flush"
-	echo "$2 $(in_allow "$B/connrate" 198.51.100.1 22 "$CONN_S")" >>"$R/connrate_$1"
+	echo "$2 $(in_allow "$B/connrate" $H 22 "$CONN_S")" >>"$R/connrate_$1"
 	if [ "${3:-}" = 80 ]; then
 		in_host "$B/ct_flush"
 		echo "$2 $(in_inet "$B/connrate" 203.0.113.100 80 "$CONN_S")" >>"$R/connrate80_$1"
@@ -607,7 +607,7 @@ foreign() { # LABEL NS ADDR
 	untrack "$lp"
 }
 progress "   foreign port-80 traffic: 1 s to a host listener outside any session, 1 s inside another namespace"
-foreign host host 198.51.100.1
+foreign host host $H
 foreign otherns inet 127.0.0.1
 check_no_rules end
 others end

@@ -401,24 +401,25 @@ e2e_lab_down_check() {
 	done
 	for r in "${recorded[@]}"; do
 		IFS=: read -r pid st name <<<"$r"
-		cur=$(_lab_starttime "$pid") || cur=
+		cur=$(proc_starttime "$pid") || cur=
 		if [ -n "$cur" ] && [ "$cur" = "$st" ]; then say "$name ($pid) still running"; ok=1; fi
 	done
 	return $ok
 }
 
 # ---------------------------------------------------------------- probes and ruleset
-# e2e_probe_parallel DIR — lines "ADDR PORT ROLE" on stdin, probed at once (a
-# "dropped" answer costs LAB_PROBE_TIMEOUT seconds); the answer to line N (001, 002...)
-# is written to DIR/N. DIR is made afresh.
+# e2e_probe_parallel DIR — lines "ADDR PORT ROLE [WANT]" on stdin, probed at once
+# with lab_probe (a "dropped" answer costs LAB_PROBE_TIMEOUT seconds; with WANT
+# "open", lab_probe's second try too); the answer to line N (001, 002...) is written
+# to DIR/N. DIR is made afresh.
 e2e_probe_parallel() {
-	local d=$1 i=0 addr port role
+	local d=$1 i=0 addr port role want
 	local -a pids=()
 	rm -rf "$d"; mkdir -p "$d" || return 1
-	while read -r addr port role; do
+	while read -r addr port role want; do
 		[ -n "$addr" ] || continue
 		i=$((i + 1))
-		( lab_probe "$addr" "$port" "$role" >"$d/$(printf %03d $i)" ) &
+		( lab_probe "$addr" "$port" "$role" "$want" >"$d/$(printf %03d $i)" ) &
 		pids+=($!)
 	done
 	# only the probes (pebble and portholed may be children of this shell too)
@@ -426,8 +427,9 @@ e2e_probe_parallel() {
 }
 
 # e2e_expect_probes [--each] — lines "WANT ADDR PORT ROLE" on stdin, probed in
-# parallel. Says every mismatch; then, if all matched, one line "probes from inet:
-# ADDR:PORT=GOT..." — or with --each one line per probe, matched or not.
+# parallel (one that should be open gets lab_probe's longer second try). Says every
+# mismatch; then, if all matched, one line "probes from inet: ADDR:PORT=GOT..." — or
+# with --each one line per probe, matched or not.
 e2e_expect_probes() {
 	local each=${1:-} d=$E2E_WORK/probes i ok=0 want addr port role got
 	local -a wants=() specs=() line=()
@@ -435,15 +437,11 @@ e2e_expect_probes() {
 		[ -n "$want" ] || continue
 		wants+=("$want") specs+=("$addr $port $role")
 	done
-	printf '%s\n' "${specs[@]}" | e2e_probe_parallel "$d" || return 1
+	for i in "${!specs[@]}"; do echo "${specs[$i]} ${wants[$i]}"; done | e2e_probe_parallel "$d" || return 1
 	for i in "${!specs[@]}"; do
 		want=${wants[$i]}
 		read -r addr port role <<<"${specs[$i]}"
 		got=$(cat "$d/$(printf %03d $((i + 1)))" 2>/dev/null)
-		# a probe that should connect waits longer before it counts as dropped
-		# (the first SYN may wait for neighbour discovery; slow under QEMU's
-		# emulation): it costs nothing when it connects
-		[ "$want" = open ] && [ "$got" = dropped ] && got=$(LAB_PROBE_TIMEOUT=8 lab_probe "$addr" "$port" "$role")
 		if [ "$got" != "$want" ]; then
 			say "probe $addr port $port from $role: $got, expected $want"; ok=1
 		elif [ "$each" = --each ]; then
@@ -511,11 +509,12 @@ e2e_daemon_start() {
 		grep -q ready "$T/bpffs.out" || { cat "$T/bpffs.out"; return 1; }
 	fi
 	# as portholed.service runs it: a user of its own with exactly the unit's
-	# ambient capabilities (tests/lib.sh t_daemon_priv; T_DAEMON_UID= : root)
+	# ambient capabilities (tests/tools/unit-caps.sh, as tests/lib.sh t_daemon_priv;
+	# T_DAEMON_UID= : root)
 	local priv=() caps uid=${T_DAEMON_UID-64900}
 	if [ -n "$uid" ]; then
-		caps=$(sed -n 's/^AmbientCapabilities=//p' "$E2E_ROOT/packaging/portholed.service" | tr 'A-Z' 'a-z' |
-			sed 's/cap_/+/g; s/ \+/,/g')${E2E_EXTRA_CAPS:+,$E2E_EXTRA_CAPS}
+		caps=$("$E2E_ROOT/tests/tools/unit-caps.sh") || return 1
+		caps+=${E2E_EXTRA_CAPS:+,$E2E_EXTRA_CAPS}
 		chown "$uid" "$T" && chmod 0711 "$T" || return 1
 		priv=(setpriv --reuid="$uid" --regid="$uid" --groups=0 --inh-caps="$caps" --ambient-caps="$caps"
 			--bounding-set="-all,$caps")

@@ -25,8 +25,10 @@ now_ms() { local t=${EPOCHREALTIME//[!0-9]/}; echo $((t / 1000)); }
 # pr FROM ADDR PORT: a probe with a short timeout (a drop costs 0.5 s, not 1)
 pr() { probe "$1" "$2" "$3" 0.5; }
 # po FROM ADDR PORT: a probe that should get through: a longer timeout (the first
-# SYN may wait for neighbour discovery), no cost when it connects
-po() { probe "$1" "$2" "$3" 2; }
+# SYN may wait for neighbour discovery) and the lab probe's second try of 8 s
+# (tests/lab/net.sh; the kernel tier runs these cases under QEMU), no cost when
+# it connects
+po() { probe "$1" "$2" "$3" 2 open; }
 # the count of porthole rules in the host (without nft's iptables-nft warnings)
 rules() { porthole_rules 2>/dev/null; }
 # not admitted: dropped, or rejected with an ICMP error (firewalld's REJECT)
@@ -307,8 +309,8 @@ case_owner() {
 	HOLDER=$!; T_PIDS+=("$HOLDER")
 	exec {HW}<>"$T_TMP/holder.fifo"
 	printf '%s\n' 'add table inet geo { flags owner; }' \
-		'add set inet geo allowed_v4 { type ipv4_addr; flags interval; elements = { 198.51.100.0/24 }; }' \
-		'add set inet geo allowed_v6 { type ipv6_addr; flags interval; elements = { 2001:db8:a11::/48 }; }' \
+		"add set inet geo allowed_v4 { type ipv4_addr; flags interval; elements = { $LAB_ALLOWED_SET_V4 }; }" \
+		"add set inet geo allowed_v6 { type ipv6_addr; flags interval; elements = { $LAB_ALLOWED_SET_V6 }; }" \
 		'add chain inet geo input { type filter hook input priority filter; policy drop; }' \
 		'add rule inet geo input iif "lo" accept' \
 		'add rule inet geo input ct state established,related accept' \
@@ -363,13 +365,15 @@ case_legacy() {
 
 # ---- r: a router with a geo-block in prerouting ------------------------------------------------
 case_router() {
-	local S=198.51.100.50 S6=2001:db8:a11::50
+	# the downstream server behind the host (tests/lab/net.sh lab_net_downstream)
+	local S=$DOWN S6=$DOWN6
 	nslab_up || { t_fail "$CASE_TITLE: lab setup"; return; }
-	in_host nft -f - <<'NFT' || { t_fail "$CASE: router ruleset"; return; }
+	nslab_downstream || { t_fail "$CASE_TITLE: downstream setup"; return; }
+	in_host nft -f - <<NFT || { t_fail "$CASE: router ruleset"; return; }
 delete table inet filter
 table inet filter {
-	set allowed_v4 { type ipv4_addr; flags interval; elements = { 198.51.100.0/24 }; }
-	set allowed_v6 { type ipv6_addr; flags interval; elements = { 2001:db8:a11::/48 }; }
+	set allowed_v4 { type ipv4_addr; flags interval; elements = { $LAB_ALLOWED_SET_V4 }; }
+	set allowed_v6 { type ipv6_addr; flags interval; elements = { $LAB_ALLOWED_SET_V6 }; }
 	chain pre {
 		type filter hook prerouting priority filter; policy drop;
 		iif "lo" accept
@@ -377,25 +381,20 @@ table inet filter {
 		icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert, nd-router-solicit } accept
 		ip saddr @allowed_v4 accept
 		ip6 saddr @allowed_v6 accept
-		ip daddr 198.51.100.50 tcp dport 8081 accept
-		ip6 daddr 2001:db8:a11::50 tcp dport 8081 accept
+		ip daddr $S tcp dport 8081 accept
+		ip6 daddr $S6 tcp dport 8081 accept
 	}
 }
 NFT
-	in_host sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-	in_inet ip route add 198.51.100.0/24 via $H
-	in_inet ip -6 route add 2001:db8:a11::/48 via $H6
-	in_allow ip addr add $S/24 dev ph$$a
-	in_allow ip addr add $S6/64 dev ph$$a nodad
-	bg_ns allow /dev/null /dev/null "$PY" "$T_TOOLS/listen.py" 80 120 $S $S6
-	bg_ns allow /dev/null /dev/null "$PY" "$T_TOOLS/listen.py" 8081 120 $S $S6
+	bg_ns down /dev/null /dev/null "$PY" "$T_TOOLS/listen.py" 80 120 $S $S6
+	bg_ns down /dev/null /dev/null "$PY" "$T_TOOLS/listen.py" 8081 120 $S $S6
 	# both listen before anything is probed (a busy machine starts python slowly)
 	for _ in $(seq 100); do
-		[ "$(in_allow ss -ltnH | grep -cE ':(80|8081) ')" -ge 4 ] && break
+		[ "$(in_down ss -ltnH | grep -cE ':(80|8081) ')" -ge 4 ] && break
 		sleep 0.05
 	done
 	# neighbour discovery first: a forwarded first SYN can wait for it longer than a probe
-	in_host "$PY" "$T_TOOLS/probe.py" $S 8081 2 >/dev/null; in_host "$PY" "$T_TOOLS/probe.py" $S6 8081 2 >/dev/null
+	probe host $S 8081 2 >/dev/null; probe host $S6 8081 2 >/dev/null
 	t_eq "$CASE: control: the downstream server is forwarded to where the geo-block allows (8081, v4)" open "$(po inet $S 8081)"
 	t_eq "$CASE: control: the downstream server is forwarded to where the geo-block allows (8081, v6)" open "$(po inet $S6 8081)"
 	t_eq "$CASE: before: downstream port 80 dropped from the internet" dropped "$(pr inet $S 80)"

@@ -30,8 +30,8 @@ t_eq "check --json parses, ok=true" 0 $?
 in_host nft -f - <<NFT
 table netdev geo {
 	chain ingress {
-		type filter hook ingress device ph$$h priority -500; policy accept;
-		ip saddr 203.0.113.1 tcp dport 80 drop
+		type filter hook ingress device $LAB_IF_HOST priority -500; policy accept;
+		ip saddr $INET tcp dport 80 drop
 	}
 }
 NFT
@@ -168,8 +168,7 @@ daemon_stop; t_eq "as root: clean stop" 0 $?
 T_DAEMON_UID=$uid_saved
 
 # --- without a capability it needs: a clear refusal naming it ----------------------------------
-CAPS=$(sed -n 's/^AmbientCapabilities=//p' "$T_ROOT/packaging/portholed.service" | tr 'A-Z' 'a-z' |
-	sed 's/cap_/+/g; s/ \+/,/g')
+CAPS=$(t_unit_caps)
 for drop in bpf sys_ptrace; do
 	less=$(sed "s/,*+$drop//; s/^,//" <<<"$CAPS")
 	out=$(in_host setpriv --reuid="$T_DAEMON_UID" --regid="$T_DAEMON_UID" --clear-groups --inh-caps="$less" \

@@ -87,9 +87,9 @@ t_check "allowed country, pipelined requests during the window: served ($out)" g
 sleep 0.3
 t_check "guard records: one admitted with the token" grep -q '"event":"guard".*"verdict":"admitted","why":"admitted","token":"'$TOK'"' "$T_TMP/audit.jsonl"
 for why in not-a-challenge token-not-live split-request pipelined second-payload bad-header; do
-	t_check "guard record: dropped, $why" grep -q '"event":"guard".*"peer":"203.0.113.1".*"verdict":"dropped","why":"'$why'"' "$T_TMP/audit.jsonl"
+	t_check "guard record: dropped, $why" grep -q "\"event\":\"guard\".*\"peer\":\"$INET\".*\"verdict\":\"dropped\",\"why\":\"$why\"" "$T_TMP/audit.jsonl"
 done
-t_eq "no guard record for the allowed country" 0 "$(grep '"event":"guard"' "$T_TMP/audit.jsonl" | grep -c '198.51.100.20')"
+t_eq "no guard record for the allowed country" 0 "$(grep '"event":"guard"' "$T_TMP/audit.jsonl" | grep -c "\"peer\":\"$ALLOW\"")"
 t_check "metrics: guarded requests by verdict" grep -q "porthole_guard_requests_total{server=\"$NGINX_CG\",verdict=\"dropped\"} [1-9]" "$T_TMP/metrics.prom"
 t_check "metrics: the server window counts as open" grep -q "^porthole_windows_open 1" "$T_TMP/metrics.prom"
 if command -v promtool >/dev/null; then
@@ -343,8 +343,8 @@ shape() {
 }
 
 shape "block-list (an early conditional drop)" 'table inet filter {
-	set blocked { type ipv4_addr; flags interval; elements = { 203.0.113.0/24 } }
-	set blocked6 { type ipv6_addr; flags interval; elements = { 2001:db8:1::/64 } }
+	set blocked { type ipv4_addr; flags interval; elements = { '"$INET"' } }
+	set blocked6 { type ipv6_addr; flags interval; elements = { '"$INET6"' } }
 	chain input { type filter hook input priority filter; policy accept;
 		ct state established,related accept
 		ip saddr @blocked counter drop
@@ -353,7 +353,7 @@ shape "block-list (an early conditional drop)" 'table inet filter {
 }'
 
 shape "allow-list with a final drop rule, in a jumped-to chain" 'table inet filter {
-	set allowed { type ipv4_addr; flags interval; elements = { 198.51.100.0/24 } }
+	set allowed { type ipv4_addr; flags interval; elements = { '"$LAB_ALLOWED_SET_V4"' } }
 	chain geo {
 		ip saddr @allowed return
 		counter drop

@@ -106,7 +106,7 @@ daemon_stop
 # a named set instead: the planner repeats it
 in_host nft flush ruleset
 printf '%s\n' 'table inet filter {
-	set blocked { type ipv4_addr; flags interval; elements = { 203.0.113.0/24 } }
+	set blocked { type ipv4_addr; flags interval; elements = { '"$INET"' } }
 	chain geo { ip saddr @blocked counter drop; }
 	chain input { type filter hook input priority filter; policy accept;
 		ct state established,related accept

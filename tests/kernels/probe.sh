@@ -6,8 +6,9 @@
 # program ("PROG: loaded, N instructions verified" / "PROG: rejected: REASON"),
 # exit 0 when every required program loads, 69 otherwise: each loaded program
 # is a PASS, the exit status one check. A portholed without --probe (exit 64)
-# is started for real instead, in a network namespace of its own, and its
-# error is the evidence. Every line of that output is printed, indented.
+# is started for real instead, in the host namespace of the one lab
+# (tests/lib.sh nslab_up), and its error is the evidence. Every line of that
+# output is printed, indented.
 set -u
 source "$(dirname "$0")/../lib.sh"
 t_start probe
@@ -34,7 +35,7 @@ if [ "$rc" != 64 ]; then
 fi
 
 t_log "portholed has no --probe (exit 64): starting the daemon instead"
-ip netns add "$T_PFX-host" && T_NETNS+=("$T_PFX-host") || { t_fail "netns"; t_summary; exit 1; }
+t_setup "lab setup" nslab_up
 PORTHOLE_BIN=$T_ROOT/build
 if daemon_start >/dev/null; then
 	t_pass "portholed starts on $(uname -r) (its BPF programs load)"

@@ -44,12 +44,13 @@
 # Nothing is ever run in the root network namespace, and the real /etc is not written.
 #
 # The rules each manager gets (only documentation ranges):
-#   default drop/reject of inbound; tcp/80 admitted from 198.51.100.0/24 and
-#   2001:db8:a11::/48 only (FW_ALLOW_V4 / FW_ALLOW_V6 override); established, lo, ICMPv6
+#   default drop/reject of inbound; tcp/80 admitted from the lab's allowed country
+#   (tests/lab/net.sh: 198.51.100.0/24 and 2001:db8:a11::/48) only (FW_ALLOW_V4 /
+#   FW_ALLOW_V6 override); established, lo, ICMPv6
 #   neighbour discovery accepted.
 
-FW_ALLOW_V4=${FW_ALLOW_V4:-198.51.100.0/24}
-FW_ALLOW_V6=${FW_ALLOW_V6:-2001:db8:a11::/48}
+FW_ALLOW_V4=${FW_ALLOW_V4:-${LAB_ALLOWED_SET_V4:-198.51.100.0/24}}
+FW_ALLOW_V6=${FW_ALLOW_V6:-${LAB_ALLOWED_SET_V6:-2001:db8:a11::/48}}
 FW_PORT=${FW_PORT:-80}
 FW_FIREWALLD_TIMEOUT=${FW_FIREWALLD_TIMEOUT:-60}
 FW_ZONE=${FW_ZONE:-labhost}

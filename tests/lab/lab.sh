@@ -5,7 +5,7 @@
 #
 # Two ways to use it:
 #   * as a library:  . tests/lab/lab.sh; lab_up || exit 1; trap lab_down EXIT; ...
-#   * as a command:  tests/lab/lab.sh up|down|status|env|ruleset|probe ADDR PORT [ROLE]
+#   * as a command:  tests/lab/lab.sh up|down|status|env|ruleset|probe ADDR PORT [ROLE] [WANT]
 #                    |add-name NAME [v4|v6|both]|shell [ROLE]|exec ROLE CMD...
 #
 # Everything lives in network namespaces named "$LAB_PREFIX-host", "-inet", "-allow"
@@ -15,17 +15,13 @@
 # $LAB_STATE (default /run/$LAB_PREFIX-lab); lab_down kills only the PIDs recorded
 # there (checked against their start time) and deletes the namespaces.
 #
-# Address plan (see also lab_plan):
-#   host   eth0  203.0.113.10/24 203.0.113.11/24  2001:db8:1::10/64 2001:db8:1::11/64
-#                default via 203.0.113.1 / 2001:db8:1::1 (inet)
-#   allow  eth0  198.51.100.10/24  2001:db8:a11::10/64, default via inet
-#   inet   lo    192.0.2.1/32  2001:db8:bad::1/128   (pebble, challtestsrv, and the source
-#                of every connection inet makes: "blocked country")
-#          h0    203.0.113.1/24  2001:db8:1::1/64  (noprefixroute; routes use src above)
-#          a0    198.51.100.1/24 2001:db8:a11::1/64
-#          forwards between host and allow.
-#   host firewall: table inet filter, input policy drop, tcp {22,80,443} only from
-#   @allowed_v4 {198.51.100.0/24} / @allowed_v6 {2001:db8:a11::/48}.
+# The network (namespaces, links, addresses, the host's geo-block, the probe) is
+# tests/lab/net.sh's, the one lab of every tier (tests/lib.sh builds the same one
+# for the integration, adversary and bench scripts); this file adds pebble and
+# challtestsrv in inet, the lab's state and its command line. See lab_plan and
+# net.sh for the address plan: host 203.0.113.10 (default via inet), the
+# Internet's connections from 192.0.2.1 / 2001:db8:bad::1, the allowed country
+# 198.51.100.10 routed through inet.
 
 # ---------------------------------------------------------------- configuration
 LAB_PREFIX=${LAB_PREFIX:-phl}
@@ -35,20 +31,8 @@ LAB_NS_HOST=$LAB_PREFIX-host
 LAB_NS_INET=$LAB_PREFIX-inet
 LAB_NS_ALLOW=$LAB_PREFIX-allow
 
-LAB_HOST_V4=203.0.113.10
-LAB_HOST_V4_ALT=203.0.113.11
-LAB_HOST_V6=2001:db8:1::10
-LAB_HOST_V6_ALT=2001:db8:1::11
-LAB_HOST_GW_V4=203.0.113.1
-LAB_HOST_GW_V6=2001:db8:1::1
-LAB_INET_V4=192.0.2.1
-LAB_INET_V6=2001:db8:bad::1
-LAB_ALLOW_V4=198.51.100.10
-LAB_ALLOW_V6=2001:db8:a11::10
-LAB_ALLOW_GW_V4=198.51.100.1
-LAB_ALLOW_GW_V6=2001:db8:a11::1
-LAB_ALLOWED_SET_V4=198.51.100.0/24
-LAB_ALLOWED_SET_V6=2001:db8:a11::/48
+# shellcheck source=net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/net.sh"
 
 LAB_ACME_PORT=14000
 LAB_PEBBLE_MGMT_PORT=15000
@@ -58,7 +42,6 @@ LAB_ACME_DIR=https://$LAB_INET_V4:$LAB_ACME_PORT/dir
 LAB_PEBBLE_MGMT=https://$LAB_INET_V4:$LAB_PEBBLE_MGMT_PORT
 LAB_CTS_MGMT=http://$LAB_INET_V4:$LAB_CTS_MGMT_PORT
 LAB_CA_PEM=$LAB_STATE/tls/ca.pem          # CA of pebble's *server* (directory) cert
-LAB_PROBE_TIMEOUT=${LAB_PROBE_TIMEOUT:-1}
 
 # What ACME clients running in the host namespace need.
 REQUESTS_CA_BUNDLE=$LAB_CA_PEM            # certbot (python requests)
@@ -70,8 +53,6 @@ export LAB_PREFIX LAB_STATE LAB_NS_HOST LAB_NS_INET LAB_NS_ALLOW LAB_ACME_DIR \
 LAB_LAST_PID=
 
 # ---------------------------------------------------------------- helpers
-_lab_log() { printf 'lab: %s\n' "$*" >&2; }
-
 _lab_check_prefix() {
 	case $LAB_PREFIX in
 	phl*) ;;
@@ -90,16 +71,6 @@ _lab_ns() {
 	allow|allowed) echo "$LAB_NS_ALLOW" ;;
 	*) _lab_log "unknown role '$1' (host|inet|allow)"; return 1 ;;
 	esac
-}
-
-# Run "$@", and on failure print DESC and the command's output.
-_lab_run() {
-	local desc=$1 out; shift
-	if ! out=$("$@" 2>&1); then
-		_lab_log "FAILED: $desc: $*"
-		[ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/lab:   /' >&2
-		return 1
-	fi
 }
 
 # shellcheck source=proc.sh
@@ -173,34 +144,8 @@ client env:     REQUESTS_CA_BUNDLE=$REQUESTS_CA_BUNDLE LEGO_CA_CERTIFICATES=$LEG
 EOF
 }
 
-# The host's firewall. Printed so tests can reload it (lab_reset_ruleset).
-lab_host_ruleset_text() {
-	cat <<EOF
-flush ruleset
-table inet filter {
-	set allowed_v4 {
-		type ipv4_addr
-		flags interval
-		elements = { $LAB_ALLOWED_SET_V4 }
-	}
-	set allowed_v6 {
-		type ipv6_addr
-		flags interval
-		elements = { $LAB_ALLOWED_SET_V6 }
-	}
-	chain input {
-		type filter hook input priority 0; policy drop;
-		iif "lo" accept
-		ct state established,related accept
-		icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept
-		icmp type echo-request accept
-		icmpv6 type echo-request accept
-		ip saddr @allowed_v4 tcp dport { 22, 80, 443 } accept
-		ip6 saddr @allowed_v6 tcp dport { 22, 80, 443 } accept
-	}
-}
-EOF
-}
+# The host's firewall, as "nft -f" loads it over whatever was there.
+lab_host_ruleset_text() { echo "flush ruleset"; lab_host_ruleset; }
 
 # lab_reset_ruleset [FILE] — (re)load the host's ruleset with "nft -f", as a host
 # admin's reload would: FILE if given, else $LAB_HOST_RULESET if set, else the
@@ -240,84 +185,8 @@ EOF
 		-CAcreateserial -days 7 -sha256 -extfile "$d/server.ext" -out "$d/server.pem" || return 1
 }
 
-_lab_mk_netns() {
-	local ns
-	for ns in "$LAB_NS_HOST" "$LAB_NS_INET" "$LAB_NS_ALLOW"; do
-		_lab_run "create netns $ns" ip netns add "$ns" || return 1
-		# sysctls (per netns) BEFORE any link exists, so that the links inherit
-		# them: no DAD (also on link-local addresses), no RA autoconf.
-		lab_in_sysctl "$ns" net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
-			net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 || return 1
-		_lab_run "lo up in $ns" ip -n "$ns" link set lo up || return 1
-	done
-	lab_in_sysctl "$LAB_NS_INET" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
-		net.ipv6.conf.default.forwarding=1 || return 1
-	# Links are created directly inside the namespaces: nothing ever appears in the root ns.
-	_lab_run "veth inet<->host" ip -n "$LAB_NS_INET" link add h0 type veth peer name eth0 netns "$LAB_NS_HOST" || return 1
-	_lab_run "veth inet<->allow" ip -n "$LAB_NS_INET" link add a0 type veth peer name eth0 netns "$LAB_NS_ALLOW" || return 1
-
-	# inet: its own addresses on lo; link addresses without prefix routes, replaced by
-	# routes whose preferred source is the "blocked country" address.
-	local -a I=(ip -n "$LAB_NS_INET")
-	_lab_run "inet lo v4" "${I[@]}" addr add "$LAB_INET_V4/32" dev lo || return 1
-	_lab_run "inet lo v6" "${I[@]}" addr add "$LAB_INET_V6/128" dev lo nodad || return 1
-	_lab_run "inet h0 v4" "${I[@]}" addr add "$LAB_HOST_GW_V4/24" dev h0 noprefixroute || return 1
-	_lab_run "inet h0 v6" "${I[@]}" addr add "$LAB_HOST_GW_V6/64" dev h0 noprefixroute nodad || return 1
-	_lab_run "inet a0 v4" "${I[@]}" addr add "$LAB_ALLOW_GW_V4/24" dev a0 noprefixroute || return 1
-	_lab_run "inet a0 v6" "${I[@]}" addr add "$LAB_ALLOW_GW_V6/64" dev a0 noprefixroute nodad || return 1
-	_lab_run "inet h0 up" "${I[@]}" link set h0 up || return 1
-	_lab_run "inet a0 up" "${I[@]}" link set a0 up || return 1
-	_lab_run "inet route host v4" "${I[@]}" route add 203.0.113.0/24 dev h0 src "$LAB_INET_V4" || return 1
-	_lab_run "inet route host v6" "${I[@]}" -6 route add 2001:db8:1::/64 dev h0 src "$LAB_INET_V6" || return 1
-	_lab_run "inet route allow v4" "${I[@]}" route add 198.51.100.0/24 dev a0 src "$LAB_INET_V4" || return 1
-	_lab_run "inet route allow v6" "${I[@]}" -6 route add "$LAB_ALLOWED_SET_V6" dev a0 src "$LAB_INET_V6" || return 1
-
-	local -a H=(ip -n "$LAB_NS_HOST")
-	_lab_run "host v4" "${H[@]}" addr add "$LAB_HOST_V4/24" dev eth0 || return 1
-	_lab_run "host v4 alt" "${H[@]}" addr add "$LAB_HOST_V4_ALT/24" dev eth0 || return 1
-	# IPv6 lists (and, on a tie, picks as source) the newest address first: add the
-	# primary last so that outgoing IPv6 connections use it, like IPv4 does.
-	_lab_run "host v6 alt" "${H[@]}" addr add "$LAB_HOST_V6_ALT/64" dev eth0 nodad || return 1
-	_lab_run "host v6" "${H[@]}" addr add "$LAB_HOST_V6/64" dev eth0 nodad || return 1
-	_lab_run "host eth0 up" "${H[@]}" link set eth0 up || return 1
-	_lab_run "host default v4" "${H[@]}" route add default via "$LAB_HOST_GW_V4" dev eth0 || return 1
-	_lab_run "host default v6" "${H[@]}" -6 route add default via "$LAB_HOST_GW_V6" dev eth0 || return 1
-
-	local -a A=(ip -n "$LAB_NS_ALLOW")
-	_lab_run "allow v4" "${A[@]}" addr add "$LAB_ALLOW_V4/24" dev eth0 || return 1
-	_lab_run "allow v6" "${A[@]}" addr add "$LAB_ALLOW_V6/64" dev eth0 nodad || return 1
-	_lab_run "allow eth0 up" "${A[@]}" link set eth0 up || return 1
-	_lab_run "allow default v4" "${A[@]}" route add default via "$LAB_ALLOW_GW_V4" dev eth0 || return 1
-	_lab_run "allow default v6" "${A[@]}" -6 route add default via "$LAB_ALLOW_GW_V6" dev eth0 || return 1
-	_lab_wait_net || return 1
-}
-
-# Wait until no IPv6 address is tentative, the veths are up (carrier) and both
-# families route end to end: from allow, the host's ssh port answers (RST: nothing
-# listens) over IPv4 and IPv6. Max ~5 s.
-_lab_wait_net() {
-	local ns tent v4 v6
-	for _ in $(seq 50); do
-		tent=
-		for ns in "$LAB_NS_HOST" "$LAB_NS_INET" "$LAB_NS_ALLOW"; do
-			tent+=$(ip -n "$ns" -6 addr show tentative 2>/dev/null)
-			tent+=$(ip -n "$ns" link show type veth 2>/dev/null | grep -E 'NO-CARRIER|state DOWN|LOWERLAYERDOWN')
-		done
-		if [ -z "$tent" ]; then
-			v4=$(lab_probe "$LAB_HOST_V4" 22 allow) v6=$(lab_probe "$LAB_HOST_V6" 22 allow)
-			[ "$v4" = refused ] && [ "$v6" = refused ] && return 0
-		fi
-		sleep 0.1
-	done
-	_lab_log "network not ready after 5 s: tentative/down: '${tent:-none}', allow->host:22 v4 ${v4:-?} v6 ${v6:-?}"
-	return 1
-}
-
-# lab_in_sysctl NSNAME KEY=VAL... (internal, but harmless)
-lab_in_sysctl() {
-	local ns=$1; shift
-	_lab_run "sysctl in $ns: $*" nsenter --net="/run/netns/$ns" -- sysctl -q -w "$@"
-}
+# the network (tests/lab/net.sh) in the lab's namespaces
+_lab_mk_netns() { lab_net_up "$LAB_PREFIX"; }
 
 # Wait until TCP ADDR:PORT accepts connections from ROLE (max ~10 s).
 _lab_wait_tcp() {
@@ -456,30 +325,14 @@ lab_down() {
 }
 
 # ---------------------------------------------------------------- public: use the lab
-# lab_probe ADDR PORT [ROLE] — TCP connect from ROLE's netns (default inet = blocked
-# country, source 192.0.2.1 / 2001:db8:bad::1). Prints exactly one word:
-#   open      connected (a listener answered)
-#   refused   RST: the firewall let the SYN through and nothing listens — a HOLE
-#   dropped   no answer within LAB_PROBE_TIMEOUT seconds (closed by the firewall)
-#   unreachable  ICMP error (reject rule / no route)
-#   error     anything else (message on stderr)
-# Returns 0 when it printed open/refused/dropped/unreachable.
+# lab_probe ADDR PORT [ROLE] [WANT] — tests/lab/net.sh's lab_probe_ns from ROLE's
+# netns (default inet = blocked country, source 192.0.2.1 / 2001:db8:bad::1): one
+# word, open|refused|dropped|unreachable|error; WANT "open" tries a "dropped" once
+# more with 8 s.
 lab_probe() {
-	local addr=$1 port=$2 role=${3:-inet} ns out rc
-	ns=$(_lab_ns "$role") || return 2
-	out=$(timeout --kill-after=1 "$LAB_PROBE_TIMEOUT" \
-		nsenter --net="/run/netns/$ns" -- bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$addr" "$port" 2>&1)
-	rc=$?
-	if [ $rc = 0 ]; then echo open
-	elif [ $rc = 124 ] || [ $rc = 137 ]; then echo dropped
-	else
-		case $out in
-		*"Connection refused"*) echo refused ;;
-		*"No route to host"*|*"unreachable"*|*"not permitted"*) echo unreachable ;;
-		*) echo error; _lab_log "probe $addr $port: rc=$rc $out"; return 1 ;;
-		esac
-	fi
-	return 0
+	local ns
+	ns=$(_lab_ns "${3:-inet}") || return 2
+	lab_probe_ns "$ns" "$1" "$2" "${4:-}"
 }
 
 # lab_add_name NAME [v4|v6|both] [V4ADDR] [V6ADDR] — A and/or AAAA records in
@@ -549,7 +402,7 @@ _lab_main() {
 	exec) lab_in "$@" ;;
 	shell) lab_in "${1:-host}" env PS1="[lab ${1:-host}] \\w# " bash --norc -i ;;
 	*)
-		echo "usage: $0 up|down|status|plan|env|ruleset|reset-ruleset|probe ADDR PORT [ROLE]|add-name NAME [v4|v6|both]|del-name NAME|exec ROLE CMD...|shell [ROLE]" >&2
+		echo "usage: $0 up|down|status|plan|env|ruleset|reset-ruleset|probe ADDR PORT [ROLE] [WANT]|add-name NAME [v4|v6|both]|del-name NAME|exec ROLE CMD...|shell [ROLE]" >&2
 		return 2 ;;
 	esac
 }

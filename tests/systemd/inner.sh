@@ -31,8 +31,12 @@ now() { echo "${EPOCHREALTIME/,/.}"; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 indent() { sed 's/^/    | /'; }
 
-# probe from the lab's internet namespace (blocked country): open|refused|dropped
-probe() { nsenter --net="$NS_INET" -- "$PY" "$TOOLS/probe.py" "$HOST_V4" 80 1; }
+# probe [WANT]: from the lab's internet namespace (blocked country) to the
+# host's port 80: open|refused|dropped|unreachable (the lab's probe,
+# tests/lab/net.sh; WANT "open": a second try of 8 s when dropped)
+# shellcheck source=../lab/net.sh
+. "$TOOLS/../lab/net.sh"
+probe() { lab_probe_ns "$NS_INET" "$HOST_V4" 80 "${1:-}"; }
 # porthole's rules in the host's chains (this container shares the lab host's netns)
 porthole_rules() { nft list ruleset 2>/dev/null | grep -c 'comment "porthole'; }
 
@@ -321,7 +325,7 @@ check_unit_stop() {
 		systemctl stop $u.service
 		return 1
 	fi
-	p_in=$(probe)
+	p_in=$(probe open)
 	say "window $wid open for $u.service (porthole run -- listener.py, SIGTERM ignored): probe from inet: $p_in"
 	check_identity "$u" "$wid"
 	t0=$(now)
