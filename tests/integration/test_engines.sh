@@ -78,7 +78,7 @@ chmod 755 "$T_TMP" "$WWW"
 
 engine_case() {
 	KIND=$1
-	local t0 t1 rc d p st cg_procs cid cip cpid cino hino init_ns lab0 tables0 out owner fwd inp left
+	local t0 t1 rc d p st cg_procs cgs veths cid cip cpid cino hino init_ns lab0 tables0 out owner fwd inp left
 	d=$T_TMP/eng-$KIND
 	t0=$(now)
 	if [ "$KIND" != docker ]; then
@@ -139,6 +139,15 @@ engine_case() {
 	cg_procs=$T_TMP/$KIND.procs
 	for h in $(_eng_hier); do find "$h/$T_PFX-$KIND" -type d -name "*$cid*" -exec cat {}/cgroup.procs \; 2>/dev/null; done | sort -u |
 		while read -r p; do echo "$p $(proc_starttime "$p")"; done >"$cg_procs"
+	cgs=$(for h in $(_eng_hier); do find "$h/$T_PFX-$KIND" -mindepth 1 -maxdepth 1 -type d -name "*$cid*"; done 2>/dev/null | wc -l)
+	if grep -q "^$cpid " "$cg_procs" && [ -d "$T_CG2/$T_PFX-$KIND" ] &&
+		[ -n "$(find "$T_CG2/$T_PFX-$KIND" -mindepth 1 -maxdepth 1 -type d -name "*$cid*")" ]; then
+		t_pass "$KIND: the container's cgroup is below the test's cgroup parent /$T_PFX-$KIND ($cgs hierarchies, cgroup v2 among them)"
+	else
+		t_fail "$KIND: the container's cgroups below /$T_PFX-$KIND: $cgs, its pid $cpid among their processes: $(grep -c "^$cpid " "$cg_procs")"
+	fi
+	veths=$(in_host ip -o link show type veth | grep -oE ': veth[^@:]*' | tr -d ': ' | tr '\n' ' ')
+	t_check "$KIND: the container's veth is in the lab host (${veths% })" test -n "$veths"
 	if [ -n "$cino" ] && [ "$cino" != "net:[$hino]" ] && [ "$(readlink "/proc/$cpid/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ]; then
 		t_pass "$KIND: the container's socket 0.0.0.0:80 is in a netns of its own ($cino, not the lab host's)"
 	else
@@ -194,7 +203,7 @@ NFT
 	fi
 	out=$(eng "$KIND" logs web 2>&1)
 	if grep -q "^$ALLOW .*GET /index.html" <<<"$out" && grep -q "^$INET .*GET /index.html" <<<"$out"; then
-		t_pass "$KIND: the container saw the peers' own addresses ($ALLOW, $INET: DNAT, not the userland proxy)"
+		t_pass "$KIND: the container saw the peers' own addresses ($ALLOW, $INET: DNAT${owner:+, not ${owner% }})"
 	else
 		t_fail "$KIND: the container's log: $(tail -3 <<<"$out" | tr '\n' '|')"
 	fi
@@ -230,6 +239,8 @@ NFT
 	t_eq "$KIND: the allowed country now meets the host's closed port $H:80" refused "$(probe allow "$H" 80 1)"
 
 	# ---- the engine stops
+	# (the control of the check below: it sees the running engine)
+	t_check "$KIND: eng_leftovers sees the running engine" test -n "$(eng_leftovers "$KIND")"
 	t1=$(now)
 	eng_stop "$KIND" >"$T_TMP/stop.out" 2>&1
 	[ -s "$T_TMP/stop.out" ] && t_log "$(cat "$T_TMP/stop.out")"

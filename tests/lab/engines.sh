@@ -120,12 +120,12 @@ _eng_serve() {
 # dockerd; then serves requests until "quit" (or TERM); on the way out it
 # ends dockerd, then containerd (TERM; KILL after 20 s), by PID.
 _eng_init() {
-	local kind=$1 d=$2 ctd='' dkd='' i
+	local kind=$1 d=$2 ctd='' dkd=''
 	_eng_end() {
-		local p n
+		local p
 		for p in $dkd $ctd; do
 			kill -TERM "$p" 2>/dev/null || continue
-			for n in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+			for _ in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 			kill -0 "$p" 2>/dev/null && { echo "init: $p ignored TERM: KILL"; kill -KILL "$p"; }
 			wait "$p" 2>/dev/null
 		done
@@ -136,7 +136,7 @@ _eng_init() {
 	if [ "$kind" = docker ]; then
 		containerd --config "$d/containerd.toml" >>"$d/containerd.log" 2>&1 &
 		ctd=$!
-		for i in $(seq $((ENG_TIMEOUT * 10))); do
+		for _ in $(seq $((ENG_TIMEOUT * 10))); do
 			[ -S "$d/containerd/containerd.sock" ] && break
 			kill -0 "$ctd" 2>/dev/null || { echo "init: containerd exited"; exit 1; }
 			sleep 0.1
@@ -226,7 +226,7 @@ EOF
 
 # eng_start KIND
 eng_start() {
-	local kind=$1 d b h i
+	local kind=$1 d b h
 	d=$(_eng_dir "$kind")
 	case $kind in
 	docker) for b in dockerd containerd containerd-shim-runc-v2 runc docker-proxy docker; do
@@ -258,19 +258,19 @@ eng_start() {
 	T_PIDS+=("$pid")
 	printf -v "ENG_TINI_${kind}" '%s' "$pid"
 	# (the engine's mount namespace, for eng_leftovers)
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$(command -v tini)")" ] && break
 		sleep 0.02
 	done
 	readlink "/proc/$pid/ns/mnt" >"$d/mntns"
-	for i in $(seq $((ENG_TIMEOUT * 10))); do
+	for _ in $(seq $((ENG_TIMEOUT * 10))); do
 		[ -e "$d/init.ready" ] && break
 		kill -0 "$pid" 2>/dev/null || { _eng_err "$kind: the engine's init exited: $(tail -c 600 "$d/init.log" | tr '\n' ' ')"; return 1; }
 		sleep 0.1
 	done
 	[ -e "$d/init.ready" ] || { _eng_err "$kind: no private mounts after ${ENG_TIMEOUT}s"; return 1; }
 	[ "$kind" = docker ] || return 0
-	for i in $(seq $((ENG_TIMEOUT * 10))); do
+	for _ in $(seq $((ENG_TIMEOUT * 10))); do
 		[ -S "$d/docker.sock" ] && eng docker version >/dev/null 2>&1 && return 0
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
@@ -282,7 +282,7 @@ eng_start() {
 # _eng_call KIND CMD...: CMD run by the engine's init (its namespaces, under
 # the subreaper); its output and status as if run here
 _eng_call() {
-	local kind=$1 d id i rc tini
+	local kind=$1 d id rc tini
 	shift
 	d=$(_eng_dir "$kind")
 	tini=$(_eng_tini "$kind")
@@ -291,7 +291,7 @@ _eng_call() {
 	id=$ENG_SEQ
 	printf '%s\0' "$@" >"$d/req/$id" || return 125
 	timeout 10 sh -c 'echo "$1" >"$2"' - "$id" "$d/ctl" || { _eng_err "$kind: the engine's init does not read requests"; return 125; }
-	for i in $(seq $((ENG_TIMEOUT * 20))); do
+	for _ in $(seq $((ENG_TIMEOUT * 20))); do
 		[ -e "$d/req/$id.rc" ] && break
 		kill -0 "$tini" 2>/dev/null || break
 		sleep 0.05
@@ -355,7 +355,7 @@ _eng_desc() {
 
 # eng_stop KIND
 eng_stop() {
-	local kind=$1 d tini init ids p n h cg all=() left=()
+	local kind=$1 d tini init ids p h cg all=() left=()
 	d=$(_eng_dir "$kind")
 	tini=$(_eng_tini "$kind")
 	[ -n "$tini" ] || return 0
@@ -372,7 +372,7 @@ eng_stop() {
 		esac
 		# then what was reparented to the subreaper (shims, conmon) must go
 		# on its own: wait for it, then end it by PID
-		for n in $(seq 100); do
+		for _ in $(seq 100); do
 			[ -z "$(ps -o pid= --ppid "$tini" | grep -vw "${init:-x}")" ] && break
 			sleep 0.1
 		done
@@ -383,7 +383,7 @@ eng_stop() {
 		# the daemons (docker): the init ends them, by PID, on "quit"
 		for p in $(_eng_desc "$tini"); do all+=("$p:$(proc_starttime "$p")"); done
 		timeout 10 sh -c 'echo quit >"$1"' - "$d/ctl" 2>/dev/null || kill -TERM "${init:-x}" 2>/dev/null
-		for n in $(seq 300); do kill -0 "$tini" 2>/dev/null || break; sleep 0.1; done
+		for _ in $(seq 300); do kill -0 "$tini" 2>/dev/null || break; sleep 0.1; done
 		kill -0 "$tini" 2>/dev/null && { left+=("$tini:tini"); kill -KILL "$tini"; }
 		wait "$tini" 2>/dev/null
 		# anything that outlived the subreaper (reparented to PID 1): by PID
