@@ -36,15 +36,23 @@ until_ok() {
 	for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
 	return 1
 }
-# the root namespace as the engines must leave it: its ruleset (read-only)
-# and whether a bridge of theirs is there
-root_state() { nft list ruleset 2>&1; ip -o link show 2>/dev/null | grep -oE ': (docker0|podman[0-9]*|veth[^:@]*)' ; }
+# the root namespaces as the engines must leave them: the network
+# namespace's ruleset (read-only), a bridge or veth of theirs, the
+# forwarding and bridge-netfilter sysctls they set (in the lab host); a
+# mount of theirs in the machine's mount namespace
+root_state() {
+	nft list ruleset 2>&1
+	ip -o link show 2>/dev/null | grep -oE ': (docker0|podman[0-9]*|veth[^:@]*)'
+	sysctl net.ipv4.ip_forward net.ipv6.conf.all.forwarding net.bridge.bridge-nf-call-iptables \
+		net.bridge.bridge-nf-call-ip6tables 2>&1
+	grep -F -- "$T_TMP" /proc/self/mountinfo
+}
 ROOT0=$(root_state)
 root_same() { # WHEN
 	local now
 	now=$(root_state)
 	if [ "$now" = "$ROOT0" ]; then
-		t_pass "$KIND: the root namespace's ruleset and links unchanged $1"
+		t_pass "$KIND: the root namespace's ruleset, links, forwarding sysctls and mounts unchanged $1"
 	else
 		t_fail "$KIND: the root namespace changed $1: $(diff <(echo "$ROOT0") <(echo "$now") | head -8 | tr '\n' '|')"
 	fi
