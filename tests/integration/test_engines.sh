@@ -8,6 +8,7 @@
 # For each engine:
 #   - the root namespace's ruleset (read-only) and links are the same
 #     before, during and after; the engine runs in the lab host's netns;
+#   - the offline image runs the host's certbot, lego and busybox;
 #   - a container from the offline image published with -p $H:80:80
 #     (python3 -m http.server on :80 inside, the host's /usr) listens in a
 #     netns of its own, and is reached through DNAT and the forward path:
@@ -142,6 +143,14 @@ engine_case() {
 		return
 	fi
 	t_pass "$KIND: image imported, container listening ($(since "$t1") s)"
+	# the clients the containers' end-to-end cases run, from the host's /usr
+	out=$(eng "$KIND" run --rm --cgroup-parent "/$T_PFX-$KIND" -v /usr:/usr:ro "$ENG_IMAGE" \
+		/bin/sh -c 'certbot --version; lego --version; busybox | head -1' 2>&1)
+	if grep -q '^certbot [0-9]' <<<"$out" && grep -q '^lego version' <<<"$out" && grep -q '^BusyBox v' <<<"$out"; then
+		t_pass "$KIND: the offline image runs the host's certbot, lego and busybox"
+	else
+		t_fail "$KIND: certbot, lego, busybox in the offline image: $(tail -3 <<<"$out" | tr '\n' '|')"
+	fi
 	cino=$(readlink "/proc/$cpid/ns/net")
 	# the container's processes (its cgroup in the first hierarchy)
 	cg_procs=$T_TMP/$KIND.procs
