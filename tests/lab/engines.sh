@@ -17,7 +17,10 @@
 #                             is reachable): an empty root tree whose /usr is
 #                             the host's, bind-mounted read-only by eng_run
 #   eng_run KIND ARGS...      `run -d --cgroup-parent ... -v /usr:/usr:ro
-#                             ARGS` (ARGS: run options, $ENG_IMAGE, command)
+#                             ARGS` (ARGS: run options, $ENG_IMAGE, command);
+#                             a podman container made otherwise needs
+#                             --cgroup-parent /$T_PFX-podman itself (podman
+#                             has no engine-wide parent: /libpod_parent)
 #   eng_pid KIND NAME         the container's init PID (in the root PID ns)
 #   eng_stop KIND             end exactly what eng_start started: every
 #                             container through the engine, then dockerd and
@@ -208,6 +211,7 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = "$d/podman/events.log"
 tmp_dir = "$d/podman/tmp"
+image_copy_tmp_dir = "$d/podman/tmp"
 conmon_env_vars = ["PATH=/usr/sbin:/usr/bin"]
 runtime = "$ENG_PODMAN_RUNTIME"
 [network]
