@@ -165,6 +165,9 @@ engine_case() {
 	fi
 	veths=$(in_host ip -o link show type veth | grep -oE ': veth[^@:]*' | tr -d ': ' | tr '\n' ' ')
 	t_check "$KIND: the container's veth is in the lab host (${veths% })" test -n "$veths"
+	out=$(netns_mounts)
+	t_check "$KIND: the container's netns is mounted in the engine's mount namespace only (${out% })" \
+		eval '[ -n "$out" ] && ! grep -qF -- "${out%% *}" /proc/self/mountinfo'
 	if [ -n "$cino" ] && [ "$cino" != "net:[$hino]" ] && [ "$(readlink "/proc/$cpid/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ]; then
 		t_pass "$KIND: the container's socket 0.0.0.0:80 is in a netns of its own ($cino, not the lab host's)"
 	else
