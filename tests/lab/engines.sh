@@ -3,7 +3,7 @@
 # tests/lab/engines.sh — real container engines from Debian (docker.io 20.10
 # with its containerd and runc; podman 4.3 with netavark, conmon and crun)
 # run inside a lab host's network namespace. Source it after tests/lib.sh
-# (it uses T_TMP, T_PFX, T_PIDS, T_CGROUPS, T_CG2, t_cgroup2_mount):
+# (it uses T_TMP, T_PFX, T_PIDS, T_CGROUPS, T_CG2):
 #
 #   eng_start docker|podman   start the engine in the lab host's netns
 #                             ("$T_PFX-host"); 0, or 1 with the reason on
@@ -41,7 +41,8 @@
 #     the daemons and every podman command (requests through a fifo, so
 #     that conmon is a descendant of the subreaper too).
 #   - private in that mount namespace, bind mounts of directories under D:
-#     /run, /var/lib (so nothing falls back to /var/lib/docker,
+#     /run (the copies of the machine's mounts below it, the netns of
+#     /run/netns among them, unmounted first), /var/lib (so nothing falls back to /var/lib/docker,
 #     /var/lib/containers, /var/lib/containerd of the machine), /etc/docker,
 #     /etc/containers, /etc/containerd (copies of the machine's),
 #     /etc/alternatives (a copy with iptables* -> iptables-nft). Mounts made
