@@ -77,6 +77,23 @@ netns_mounts() {
 	awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "nsfs") print $5; break } }' \
 		"/proc/$(_eng_tini "$KIND")/mountinfo" 2>/dev/null | tr '\n' ' '
 }
+# saw_peers: the container's log has the allowed and the blocked country's
+# requests
+saw_peers() {
+	local log
+	log=$(eng "$KIND" logs web 2>&1)
+	grep -q "^$ALLOW .*GET /index.html" <<<"$log" && grep -q "^$INET .*GET /index.html" <<<"$log"
+}
+# container_gone: nothing of the container "web" left (sets gone_left: what is)
+container_gone() {
+	local p st h
+	gone_left=""
+	while read -r p st; do [ "$(proc_starttime "$p")" = "$st" ] && gone_left+="process $p "; done <"$cg_procs"
+	gone_left+=$(for h in $(_eng_hier); do find "$h/$T_PFX-$KIND" -mindepth 1 -type d -name "*$cid*" 2>/dev/null; done | tr '\n' ' ')
+	gone_left+=$(in_host ip -o link show type veth | grep -oE ': veth[^@:]*' | tr '\n' ' ')
+	in_host nft list ruleset 2>/dev/null | grep -q "dnat to $cip:80" && gone_left+="the DNAT rule to $cip:80"
+	[ -z "$gone_left" ]
+}
 listening80() { nsenter -t "$1" -n ss -Hltn 'sport = :80' 2>/dev/null | grep -q LISTEN; }
 page() { in_ns "$T_PFX-$1" curl -s -m 5 "http://$H/index.html"; }
 
@@ -87,7 +104,7 @@ chmod 755 "$T_TMP" "$WWW"
 
 engine_case() {
 	KIND=$1
-	local t0 t1 rc d p st cg_procs cgs veths cid cip cpid cino hino init_ns lab0 tables0 out owner fwd inp left
+	local t0 t1 rc d p st cg_procs cgs veths cid cip cpid cino hino init_ns lab0 tables0 out owner fwd inp left gone_left
 	d=$T_TMP/eng-$KIND
 	t0=$(now)
 	if [ "$KIND" != docker ]; then
@@ -221,11 +238,11 @@ NFT
 	else
 		t_fail "$KIND: forward-hook count '$fwd' (want >= 2), input-hook count '$inp' (want 0)"
 	fi
-	out=$(eng "$KIND" logs web 2>&1)
-	if grep -q "^$ALLOW .*GET /index.html" <<<"$out" && grep -q "^$INET .*GET /index.html" <<<"$out"; then
+	# (the log reaches the engine through conmon or the shim: a moment later)
+	if until_ok 100 saw_peers; then
 		t_pass "$KIND: the container saw the peers' own addresses ($ALLOW, $INET: DNAT${owner:+, not ${owner% }})"
 	else
-		t_fail "$KIND: the container's log: $(tail -3 <<<"$out" | tr '\n' '|')"
+		t_fail "$KIND: the container's log: $(eng "$KIND" logs web 2>&1 | tail -3 | tr '\n' '|')"
 	fi
 	in_host nft delete table inet engtest
 
@@ -238,15 +255,11 @@ NFT
 	else
 		t_fail "$KIND: stop/rm of the container (rc $rc, pid $cpid alive: $(kill -0 "$cpid" 2>/dev/null && echo yes || echo no))"
 	fi
-	left=""
-	while read -r p st; do [ "$(proc_starttime "$p")" = "$st" ] && left+="process $p "; done <"$cg_procs"
-	left+=$(for h in $(_eng_hier); do find "$h/$T_PFX-$KIND" -mindepth 1 -type d -name "*$cid*" 2>/dev/null; done | tr '\n' ' ')
-	left+=$(in_host ip -o link show type veth | grep -oE ': veth[^@:]*' | tr '\n' ' ')
-	in_host nft list ruleset 2>/dev/null | grep -q "dnat to $cip:80" && left+="the DNAT rule to $cip:80"
-	if [ -z "$left" ]; then
+	# (the engine may tear the network down after rm returns: a few seconds)
+	if until_ok 100 container_gone; then
 		t_pass "$KIND: nothing of the container left (its processes, cgroups, veth, DNAT rule)"
 	else
-		t_fail "$KIND: left of the container: $left"
+		t_fail "$KIND: left of the container: $gone_left"
 	fi
 	# its netns: podman unmounts it with the container; dockerd's libnetwork
 	# keeps the sandbox's bind mount until its garbage collection (every
@@ -256,6 +269,7 @@ NFT
 	podman) t_eq "$KIND: the container's netns unmounted with it (no netns mount in the engine's mount namespace)" "" "$out" ;;
 	docker) [ -z "$out" ] || t_log "$KIND: the container's netns still mounted by dockerd (libnetwork's garbage collection): $out" ;;
 	esac
+	until_ok 50 eval '[ "$(probe allow "$H" 80 1)" = refused ]'
 	t_eq "$KIND: the allowed country now meets the host's closed port $H:80" refused "$(probe allow "$H" 80 1)"
 
 	# ---- the engine stops

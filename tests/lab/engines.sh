@@ -360,7 +360,7 @@ _eng_desc() {
 
 # eng_stop KIND
 eng_stop() {
-	local kind=$1 d tini init ids p h cg all=() left=()
+	local kind=$1 d tini init ids p cg all=() left=()
 	d=$(_eng_dir "$kind")
 	tini=$(_eng_tini "$kind")
 	[ -n "$tini" ] || return 0
@@ -400,12 +400,17 @@ eng_stop() {
 		[ ${#left[@]} -eq 0 ] || echo "engines: $kind: ended by PID what its engine left: ${left[*]}"
 	fi
 	printf -v "ENG_TINI_${kind}" '%s' ''
-	for h in $(_eng_hier); do
-		cg=$h/$T_PFX-$kind
-		[ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null
+	# the cgroups (a cgroup whose last task is still exiting is busy a moment)
+	for _ in $(seq 50); do
+		left=()
+		for cg in $(_eng_hier | sed "s|\$|/$T_PFX-$kind|") "$T_CG2/$T_PFX-eng-$kind"; do
+			[ -d "$cg" ] || continue
+			find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null
+			[ -d "$cg" ] && left+=("$cg")
+		done
+		[ ${#left[@]} -eq 0 ] && break
+		sleep 0.1
 	done
-	cg=$T_CG2/$T_PFX-eng-$kind
-	[ -d "$cg" ] && rmdir "$cg" 2>/dev/null
 	return 0
 }
 
