@@ -3,12 +3,17 @@
 # tests/lab/engines.sh — real container engines from Debian (docker.io 20.10
 # with its containerd and runc; podman 4.3 with netavark, conmon and crun)
 # run inside a lab host's network namespace. Source it after tests/lib.sh
-# (it uses T_TMP, T_PFX, T_PIDS, T_CGROUPS, T_CG2):
+# (it uses T_TMP, T_PFX, T_CG2 and appends to T_PIDS and T_CGROUPS, which
+# the EXIT trap's t_cleanup ends and removes; a test on tests/lab/lab.sh's
+# lab sets them itself and ENG_NETNS=$LAB_NS_HOST):
 #
 #   eng_start docker|podman   start the engine in the lab host's netns
-#                             ("$T_PFX-host"); 0, or 1 with the reason on
-#                             stderr, or 77 with "SKIP <reason>" on stdout when
-#                             it cannot run here (a package missing)
+#                             (ENG_NETNS, default "$T_PFX-host", a name under
+#                             /run/netns); 0, or 1 with the reason on
+#                             stderr (what it started ended again: its logs
+#                             stay in $T_TMP/eng-KIND), or 77 with "SKIP
+#                             <reason>" on stdout when it cannot run here (a
+#                             package missing)
 #   eng KIND ARGS...          the engine's CLI: `docker ARGS` (its socket) or
 #                             `podman ARGS` (run in the engine's namespaces,
 #                             under its subreaper, with the private storage
@@ -33,7 +38,7 @@
 #                             (nothing: all gone)
 #
 # Where each engine lives (KIND: docker or podman; D=$T_TMP/eng-KIND):
-#   - `nsenter --net=/run/netns/$T_PFX-host` (not `ip netns exec`, whose
+#   - `nsenter --net=/run/netns/$ENG_NETNS` (not `ip netns exec`, whose
 #     remount of /sys hides the cgroup mounts), then `unshare --mount
 #     --propagation private` and `tini -s` (a subreaper: containerd-shim
 #     and conmon daemonize and are reparented to it, not to PID 1). Its
@@ -255,7 +260,7 @@ eng_start() {
 	mkdir -p "$cg" && T_CGROUPS+=("$cg") || return 1
 	(
 		echo $BASHPID >"$cg/cgroup.procs"
-		exec nsenter --net=/run/netns/"$T_PFX-host" -- unshare --mount --propagation private -- \
+		exec nsenter --net=/run/netns/"${ENG_NETNS:-$T_PFX-host}" -- unshare --mount --propagation private -- \
 			env ENG_DOCKER_ARGS="${ENG_DOCKER_ARGS:-}" ENG_TIMEOUT="$ENG_TIMEOUT" \
 			tini -s -- bash "$ENG_LIB" init "$kind" "$d" "$T_PFX-$kind"
 	) </dev/null >>"$d/init.log" 2>&1 &
@@ -270,17 +275,21 @@ eng_start() {
 	readlink "/proc/$pid/ns/mnt" >"$d/mntns"
 	for _ in $(seq $((ENG_TIMEOUT * 10))); do
 		[ -e "$d/init.ready" ] && break
-		kill -0 "$pid" 2>/dev/null || { _eng_err "$kind: the engine's init exited: $(tail -c 600 "$d/init.log" | tr '\n' ' ')"; return 1; }
+		kill -0 "$pid" 2>/dev/null || { _eng_err "$kind: the engine's init exited: $(tail -c 600 "$d/init.log" | tr "\n" " ")"; eng_stop "$kind" >/dev/null; return 1; }
 		sleep 0.1
 	done
-	[ -e "$d/init.ready" ] || { _eng_err "$kind: no private mounts after ${ENG_TIMEOUT}s"; return 1; }
+	[ -e "$d/init.ready" ] || { _eng_err "$kind: no private mounts after ${ENG_TIMEOUT}s"; eng_stop "$kind" >/dev/null; return 1; }
 	[ "$kind" = docker ] || return 0
+	local dkd why="did not answer within ${ENG_TIMEOUT}s"
 	for _ in $(seq $((ENG_TIMEOUT * 10))); do
 		[ -S "$d/docker.sock" ] && eng docker version >/dev/null 2>&1 && return 0
-		kill -0 "$pid" 2>/dev/null || break
+		kill -0 "$pid" 2>/dev/null || { why="exited (the engine's init too)"; break; }
+		dkd=$(cut -s -d' ' -f2 "$d/daemons.pid" 2>/dev/null)
+		[ -n "$dkd" ] && ! kill -0 "$dkd" 2>/dev/null && { why=exited; break; }
 		sleep 0.1
 	done
-	_eng_err "docker: dockerd did not answer within ${ENG_TIMEOUT}s: $(tail -c 800 "$d/dockerd.log" "$d/containerd.log" "$d/init.log" 2>/dev/null | tr '\n' ' ')"
+	_eng_err "docker: dockerd $why: $(tail -c 800 "$d/dockerd.log" "$d/containerd.log" "$d/init.log" 2>/dev/null | tr '\n' ' ')"
+	eng_stop "$kind" >/dev/null
 	return 1
 }
 
