@@ -16,6 +16,21 @@
 # (tests/kernels) boots Debian's kernel packages with qemu-system-x86 on an
 # initramfs made from busybox-static, and the guests' module autoloading
 # runs kmod's modprobe (xz-utils unpacks .ko.xz modules for the initramfs).
+# The container engines (docker.io with containerd, runc and tini; podman
+# with netavark, aardvark-dns, conmon, crun and golang-github-containers-common,
+# its containers.conf) are for tests/integration/test_engines.sh, which starts
+# them itself inside a lab network namespace and a private mount namespace
+# (tests/lab/engines.sh). Their packages enable docker.service, docker.socket,
+# containerd.service, podman.service, podman.socket, podman-restart.service
+# and podman-auto-update.{service,timer}: policy-rc.d keeps them from starting
+# during the install, but at the next boot of a systemd machine dockerd would
+# start in the root network namespace (its iptables rules in the machine's
+# own ruleset, FORWARD policy drop) and docker.socket would listen at
+# /run/docker.sock. So the units of an engine package this script installs
+# are disabled (systemctl disable works without a running systemd; it also
+# disables the sysvinit scripts; upgrades keep a disabled unit disabled)
+# and, on a running systemd, stopped. An engine that was installed before is the
+# admin's own and is left as it is.
 set -eu
 
 PKGS="make gcc clang llvm libclang-rt-dev pkg-config libbpf-dev libelf-dev zlib1g-dev libnftnl-dev libmnl-dev bpftool
@@ -24,7 +39,9 @@ PKGS="make gcc clang llvm libclang-rt-dev pkg-config libbpf-dev libelf-dev zlib1
       pebble certbot lego openssl curl jq mandoc dpkg-dev debhelper conntrack
       ufw iptables firewalld dbus systemd systemd-container prometheus
       nginx-light apache2 caddy dehydrated
-      qemu-system-x86 busybox-static kmod xz-utils"
+      qemu-system-x86 busybox-static kmod xz-utils
+      docker.io containerd runc tini podman netavark aardvark-dns conmon crun
+      golang-github-containers-common"
 
 missing=""
 for p in $PKGS; do
@@ -69,3 +86,14 @@ esac
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
+
+for p in docker.io containerd podman; do
+	case " $missing " in *" $p "*) ;; *) continue ;; esac
+	for u in $(dpkg -L "$p" | grep -E '^(/usr)?/lib/systemd/system/[^/@]+\.(service|socket|timer)$' | sed 's|.*/||'); do
+		systemctl --no-reload disable "$u" >/dev/null 2>&1 || true
+		if [ -d /run/systemd/system ]; then
+			systemctl stop "$u" >/dev/null 2>&1 || true
+		fi
+		echo "deps: $u disabled (tests/lab/engines.sh starts $p itself, in a namespace)"
+	done
+done
