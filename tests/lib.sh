@@ -444,6 +444,16 @@ nslab_downstream() {
 	lab_net_downstream "$T_PFX"
 }
 
+# nslab_containers N: N "containers" behind the lab host (tests/lab/net.sh
+# lab_net_containers): namespaces $T_PFX-c1..cN on the host's bridge
+# $LAB_CTR_BR, removed by the EXIT trap; container K's addresses: lab_ctr_v4 K,
+# lab_ctr_v6 K
+nslab_containers() {
+	local k
+	for k in $(seq "$1"); do T_NETNS+=("$T_PFX-c$k"); done
+	lab_net_containers "$T_PFX" "$1"
+}
+
 # nginx's access log as the judge of an attack: NGINX_LOG_FORMAT=$ADV_LOG_FORMAT
 # records the peer, its port and the whole request line
 ADV_LOG_FORMAT='$remote_addr $remote_port "$request" $status'

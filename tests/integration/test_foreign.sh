@@ -14,22 +14,14 @@
 # the machine is foreign to it: each check names the namespace it made.
 set -u
 source "$(dirname "$0")/../lib.sh"
-t_start foreign
+t_start foreign lab
 command -v unshare >/dev/null || { echo "SKIP $T_NAME: unshare not installed (util-linux)"; exit 77; }
 
-H_NS=$T_PFX-host C_NS=$T_PFX-ctr O_NS=$T_PFX-other
-for ns in "$H_NS" "$C_NS" "$O_NS"; do
-	t_setup "netns $ns" ip netns add "$ns"
-	T_NETNS+=("$ns")
-done
-# the "container": veth'd to the daemon's namespace, as a bridge port would be
-t_setup "veth" ip link add ph$$c type veth peer name ph$$e netns "$C_NS"
-t_setup "veth to host" ip link set ph$$c netns "$H_NS"
-in_ns "$H_NS" ip link set lo up
-in_ns "$H_NS" ip link set ph$$c up
-in_ns "$H_NS" ip addr add 192.0.2.1/24 dev ph$$c
-in_ns "$H_NS" ip addr add 2001:db8:23::1/64 dev ph$$c nodad
-nslab_end "$C_NS" ph$$e 192.0.2.2/24 2001:db8:23::2/64
+# two "containers" on the lab host's bridge (tests/lab/net.sh): c1 listens,
+# c2 is where a moving listener goes
+t_setup "containers" nslab_containers 2
+H_NS=$T_PFX-host C_NS=$T_PFX-c1 O_NS=$T_PFX-c2
+CA=$(lab_ctr_v4 1) CA6=$(lab_ctr_v6 1)
 C_INO=$(stat -Lc %i /run/netns/"$C_NS")
 H_INO=$(stat -Lc %i /run/netns/"$H_NS")
 
@@ -71,15 +63,15 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 # ---- a v4 listener on a specific address -------------------------------------------
 # an unwatched port first: the kernel reports in order, so once the watched
 # one's line is there the unwatched one would have been said before it
-listen_in "$C_NS" "$T_TMP/l8081.out" 4 192.0.2.2 8081 0 || t_fail "listener on 8081"
+listen_in "$C_NS" "$T_TMP/l8081.out" 4 $CA 8081 0 || t_fail "listener on 8081"
 P8081=$LPID
-listen_in "$C_NS" "$T_TMP/l80.out" 4 192.0.2.2 80 0 || t_fail "listener on 80"
+listen_in "$C_NS" "$T_TMP/l80.out" 4 $CA 80 0 || t_fail "listener on 80"
 P80=$LPID
 wait_for "$T_DLOG" "foreign: listen .* netns=$C_INO .* port=80 " 30
 L=$(listen_line "$C_INO" 80)
 t_check "a listener in another namespace on a watched port is reported" test -n "$L"
 t_log "$L"
-t_eq "... its bound address" 192.0.2.2 "$(field "$L" addr)"
+t_eq "... its bound address" $CA "$(field "$L" addr)"
 t_eq "... its family" ipv4 "$(field "$L" family)"
 t_eq "... v6only 0 (ipv4)" 0 "$(field "$L" v6only)"
 t_eq "... its namespace's inode" "$C_INO" "$(field "$L" netns)"
@@ -91,7 +83,7 @@ COOKIE=$(field "$L" cookie)
 t_check "an unwatched port (8081) in that namespace is not reported" \
 	bash -c "! grep -q 'foreign: .* netns=$C_INO .* port=8081' '$T_DLOG'"
 stop "$P80"
-t_check "its close is reported, by cookie" wait_for "$T_DLOG" "foreign: unlisten cookie=$COOKIE netns=$C_INO addr=192.0.2.2 port=80" 30
+t_check "its close is reported, by cookie" wait_for "$T_DLOG" "foreign: unlisten cookie=$COOKIE netns=$C_INO addr=$CA port=80" 30
 stop "$P8081"
 
 # ---- v6: a wildcard with and without v6only, a specific address ---------------------
@@ -106,10 +98,10 @@ P=$LPID
 wait_for "$T_DLOG" "foreign: listen .* netns=$C_INO .* addr=:: port=443 v6only=0" 30
 t_check "[::]:443 without IPV6_V6ONLY (takes IPv4 too): v6only=0" grep -q "foreign: listen .* netns=$C_INO .* family=ipv6 addr=:: port=443 v6only=0" "$T_DLOG"
 stop "$P"
-listen_in "$C_NS" "$T_TMP/l6c.out" 6 2001:db8:23::2 80 1 || t_fail "listener [2001:db8:23::2]:80"
+listen_in "$C_NS" "$T_TMP/l6c.out" 6 $CA6 80 1 || t_fail "listener [$CA6]:80"
 P=$LPID
-wait_for "$T_DLOG" "foreign: listen .* netns=$C_INO .* addr=2001:db8:23::2 port=80" 30
-t_check "[2001:db8:23::2]:80: its address" grep -q "foreign: listen .* netns=$C_INO .* family=ipv6 addr=2001:db8:23::2 port=80 v6only=1" "$T_DLOG"
+wait_for "$T_DLOG" "foreign: listen .* netns=$C_INO .* addr=$CA6 port=80" 30
+t_check "[$CA6]:80: its address" grep -q "foreign: listen .* netns=$C_INO .* family=ipv6 addr=$CA6 port=80 v6only=1" "$T_DLOG"
 stop "$P"
 
 # ---- a namespace of an unprivileged kind: unshare -Urn --------------------------------
@@ -136,7 +128,7 @@ fi
 # (the daemon stopped meanwhile, so the order is certain: the listener moves
 # to another namespace, as a reused pid would be another process)
 kill -STOP "$T_DPID"
-listen_in "$C_NS" "$T_TMP/lmove.out" 4 192.0.2.2 443 0 --move "$O_NS" || t_fail "moving listener"
+listen_in "$C_NS" "$T_TMP/lmove.out" 4 $CA 443 0 --move "$O_NS" || t_fail "moving listener"
 PM=$LPID
 for _ in $(seq 50); do
 	[ "$(stat -Lc %i /proc/$PM/ns/net 2>/dev/null)" = "$(stat -Lc %i /run/netns/"$O_NS")" ] && break
@@ -156,12 +148,12 @@ stop "$PM"
 # not touched (no host line says events were lost).
 kill -STOP "$T_DPID"
 nsenter --net=/run/netns/"$C_NS" -- "$PY" -c '
-import socket
+import socket, sys
 for i in range(1000):
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("192.0.2.2", 443)); s.listen(1); s.close()
-' || t_fail "the flood of listeners"
-listen_in "$C_NS" "$T_TMP/llost.out" 4 192.0.2.2 80 0 || t_fail "listener after the flood"
+    s.bind((sys.argv[1], 443)); s.listen(1); s.close()
+' "$CA" || t_fail "the flood of listeners"
+listen_in "$C_NS" "$T_TMP/llost.out" 4 $CA 80 0 || t_fail "listener after the flood"
 PL=$LPID
 kill -CONT "$T_DPID"
 t_check "lost events of other namespaces' listeners: the daemon says so and rereads" \
@@ -175,7 +167,7 @@ t_check "... whose close is then reported" wait_for "$T_DLOG" "foreign: unlisten
 t_check "the host's events lost nothing" bash -c "! grep -q 'kernel event(s) could not be reported' '$T_DLOG'"
 
 # ---- the daemon's own namespace: nothing of this ---------------------------------------
-listen_in "$H_NS" "$T_TMP/lhost.out" 4 192.0.2.1 80 0 || t_fail "host listener"
+listen_in "$H_NS" "$T_TMP/lhost.out" 4 $H 80 0 || t_fail "host listener"
 P=$LPID
 sleep 0.5
 t_check "a listener in the daemon's own namespace is no foreign listener" \

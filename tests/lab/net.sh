@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # tests/lab/net.sh — the one lab network of porthole's tests: its address plan,
-# the one function that builds its namespaces (lab_net_up, lab_net_downstream),
+# the one place that builds its namespaces (lab_net_up, lab_net_downstream,
+# lab_net_containers),
 # the host's geo-block ruleset, and the one probe. Sourced by tests/lab/lab.sh
 # (the e2e, kernel, systemd tiers and the demo, which add pebble on top:
 # lab_up) and by tests/lib.sh (integration, adversary, bench: nslab_up). No
@@ -25,6 +26,12 @@
 #          forwards between host and allow; routes the downstream network to the host.
 #   down   eth0  192.0.2.130/25  2001:db8:d0::20/64, default via the host (which
 #                forwards): a server behind the host (lab_net_downstream)
+#   containers (lab_net_containers): a bridge c0 in the host, 192.0.2.129/25
+#                2001:db8:c0::1/64, and namespaces PREFIX-cN with eth0 veth'd to
+#                it (host side cN): 192.0.2.(129+N)/25 2001:db8:c0::(1+N)/64,
+#                default via the bridge; inet routes both networks to the host.
+#                (The same /25 as the downstream network: a test asks for one
+#                or the other.)
 #   host firewall (lab_host_ruleset): table inet filter, input policy drop, tcp
 #   {22,80,443} only from @allowed_v4 {198.51.100.0/24} / @allowed_v6 {2001:db8:a11::/48}.
 
@@ -48,6 +55,9 @@ LAB_DOWN_GW_V4=192.0.2.129
 LAB_DOWN_GW_V6=2001:db8:d0::1
 LAB_DOWN_V4=192.0.2.130
 LAB_DOWN_V6=2001:db8:d0::20
+LAB_CTR_BR=c0
+LAB_CTR_GW_V4=192.0.2.129
+LAB_CTR_GW_V6=2001:db8:c0::1
 # link names (each inside its namespace)
 LAB_IF_HOST=eth0        # host: its link to inet
 LAB_IF_HOST_DOWN=d0     # host: its link to the downstream namespace
@@ -188,6 +198,37 @@ _lab_wait_net() {
 	done
 	_lab_log "network not ready after 5 s: tentative/down: '${tent:-none}', allow->host:22 v4 ${v4:-?} v6 ${v6:-?}"
 	return 1
+}
+
+# lab_net_containers PREFIX N — N "containers" behind the lab host (the plan
+# above): the bridge $LAB_CTR_BR in PREFIX-host, forwarding on, and namespaces
+# PREFIX-c1..cN, each with eth0 veth'd to a port cK of the bridge; inet routes
+# their networks to the host. The caller removes PREFIX-cK (tests/lib.sh:
+# nslab_containers). Container K's addresses: lab_ctr_v4 K, lab_ctr_v6 K.
+lab_ctr_v4() { echo "192.0.2.$((129 + $1))"; }
+lab_ctr_v6() { echo "2001:db8:c0::$((1 + $1))"; }
+lab_net_containers() {
+	local p=$1 n=$2 k h=(ip -n "$1-host") c
+	_lab_run "bridge" "${h[@]}" link add "$LAB_CTR_BR" type bridge || return 1
+	_lab_run "bridge up" "${h[@]}" link set "$LAB_CTR_BR" up || return 1
+	_lab_run "bridge v4" "${h[@]}" addr add "$LAB_CTR_GW_V4/25" dev "$LAB_CTR_BR" || return 1
+	_lab_run "bridge v6" "${h[@]}" addr add "$LAB_CTR_GW_V6/64" dev "$LAB_CTR_BR" nodad || return 1
+	lab_in_sysctl "$p-host" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || return 1
+	for k in $(seq "$n"); do
+		c=$p-c$k
+		_lab_mk_ns "$c" || return 1
+		_lab_run "veth c$k" "${h[@]}" link add "c$k" type veth peer name eth0 netns "$c" || return 1
+		_lab_run "port c$k" "${h[@]}" link set "c$k" master "$LAB_CTR_BR" up || return 1
+		_lab_run "c$k eth0 up" ip -n "$c" link set eth0 up || return 1
+		_lab_run "c$k v4" ip -n "$c" addr add "$(lab_ctr_v4 "$k")/25" dev eth0 || return 1
+		_lab_run "c$k v6" ip -n "$c" addr add "$(lab_ctr_v6 "$k")/64" dev eth0 nodad || return 1
+		_lab_run "c$k default v4" ip -n "$c" route add default via "$LAB_CTR_GW_V4" || return 1
+		_lab_run "c$k default v6" ip -n "$c" -6 route add default via "$LAB_CTR_GW_V6" || return 1
+	done
+	_lab_run "inet route containers v4" ip -n "$p-inet" route add "$LAB_DOWN_NET_V4" via "$LAB_HOST_V4" \
+		dev "$LAB_IF_INET_HOST" src "$LAB_INET_V4" || return 1
+	_lab_run "inet route containers v6" ip -n "$p-inet" -6 route add 2001:db8:c0::/64 via "$LAB_HOST_V6" \
+		dev "$LAB_IF_INET_HOST" src "$LAB_INET_V6" || return 1
 }
 
 # lab_host_ruleset — the lab host's geo-block (one table, no "flush ruleset").
