@@ -115,19 +115,7 @@ engine_case() {
 
 	# ---- the engine
 	t1=$(now)
-	# (not in a subshell: eng_start records what it started)
-	eng_start "$KIND" >"$T_TMP/start.out" 2>&1
-	rc=$?
-	out=$(cat "$T_TMP/start.out")
-	if [ "$rc" = 77 ]; then
-		t_skip "${out#SKIP }"
-		return
-	fi
-	if [ "$rc" != 0 ]; then
-		t_fail "$KIND: the engine did not start: $out"
-		eng_stop "$KIND"
-		return
-	fi
+	eng_up "$KIND" || return
 	t_pass "$KIND: the engine started ($(since "$t1") s${ENG_PODMAN_RUNTIME:+, runtime $ENG_PODMAN_RUNTIME})"
 	hino=$(netns_ino "/run/netns/$T_PFX-host")
 	init_ns=$(readlink "/proc/$(_eng_tini "$KIND")/ns/net")

@@ -29,15 +29,8 @@ until_ok() {
 elements_are() { [ "$(porthole_elements)" = "$1" ]; }
 
 hostnet_case() {
-	local kind=$1 out rc parent=/$T_PFX-$1 cid
-	eng_start "$kind" >"$T_TMP/start-$kind.out" 2>&1
-	rc=$?
-	out=$(cat "$T_TMP/start-$kind.out")
-	if [ "$rc" = 77 ]; then
-		t_skip "${out#SKIP }"
-		return
-	fi
-	[ "$rc" = 0 ] || { t_fail "$kind: the engine did not start: $out"; eng_stop "$kind"; return; }
+	local kind=$1 out parent=/$T_PFX-$1 cid
+	eng_up "$kind" || return
 	if ! out=$(eng_image "$kind" 2>&1); then
 		t_fail "$kind: import of the offline image: $(tail -c 400 <<<"$out")"
 		eng_stop "$kind"

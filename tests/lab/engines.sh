@@ -26,6 +26,8 @@
 #                             a podman container made otherwise needs
 #                             --cgroup-parent /$T_PFX-podman itself (podman
 #                             has no engine-wide parent: /libpod_parent)
+#   eng_up KIND               eng_start for a test: t_skip or t_fail say why
+#                             not (0 started, 1 failed, 2 skipped)
 #   eng_pid KIND NAME         the container's init PID (in the root PID ns)
 #   eng_stop KIND             end exactly what eng_start started: every
 #                             container through the engine, then dockerd and
@@ -358,6 +360,21 @@ eng_run() {
 }
 
 eng_pid() { eng "$1" inspect -f '{{.State.Pid}}' "$2"; }
+
+# eng_up KIND: eng_start for a test: 0 started; 1 it did not (t_fail said
+# why, what it started ended); 2 it cannot run here (t_skip said why)
+eng_up() {
+	local rc out
+	# (not in a subshell: eng_start records what it started)
+	eng_start "$1" >"$T_TMP/start-$1.out" 2>&1
+	rc=$?
+	out=$(cat "$T_TMP/start-$1.out")
+	case $rc in
+	0) return 0 ;;
+	77) t_skip "${out#SKIP }"; return 2 ;;
+	*) t_fail "$1: the engine did not start: $out"; eng_stop "$1"; return 1 ;;
+	esac
+}
 
 # _eng_desc PID: PID's descendants (not PID), deepest last
 _eng_desc() {

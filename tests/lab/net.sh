@@ -165,17 +165,31 @@ lab_net_downstream() {
 	_lab_run "down default v4" "${D[@]}" route add default via "$LAB_DOWN_GW_V4" "${dd[@]}" || return 1
 	_lab_run "down default v6" "${D[@]}" -6 route add default via "$LAB_DOWN_GW_V6" "${dd[@]}" || return 1
 	lab_in_sysctl "$nh" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || return 1
-	_lab_run "inet route down v4" ip -n "$ni" route add "$LAB_DOWN_NET_V4" via "$LAB_HOST_V4" \
+	_lab_inet_routes "$p" down "$LAB_DOWN_NET_V4" "$LAB_DOWN_NET_V6" || return 1
+	_lab_until_refused "$nh" "$LAB_DOWN_V4" "$LAB_DOWN_V6" && return 0
+	_lab_log "downstream not reachable from the host after 5 s: v4 ${LAB_V4:-?} v6 ${LAB_V6:-?}"
+	return 1
+}
+
+# _lab_inet_routes PREFIX WHAT NET4 NET6: inet routes a network behind the
+# host to the host, with the blocked country's addresses as the source
+_lab_inet_routes() {
+	local ni=$1-inet
+	_lab_run "inet route $2 v4" ip -n "$ni" route add "$3" via "$LAB_HOST_V4" \
 		dev "$LAB_IF_INET_HOST" src "$LAB_INET_V4" || return 1
-	_lab_run "inet route down v6" ip -n "$ni" -6 route add "$LAB_DOWN_NET_V6" via "$LAB_HOST_V6" \
-		dev "$LAB_IF_INET_HOST" src "$LAB_INET_V6" || return 1
-	local v4 v6
+	_lab_run "inet route $2 v6" ip -n "$ni" -6 route add "$4" via "$LAB_HOST_V6" \
+		dev "$LAB_IF_INET_HOST" src "$LAB_INET_V6"
+}
+
+# _lab_until_refused NS ADDR4 ADDR6: until NS's connections to both :22 are
+# refused (routed end to end, nothing listens, no firewall in the way), ~5 s
+# at most; LAB_V4, LAB_V6: the last answers
+_lab_until_refused() {
 	for _ in $(seq 50); do
-		v4=$(lab_probe_ns "$nh" "$LAB_DOWN_V4" 22) v6=$(lab_probe_ns "$nh" "$LAB_DOWN_V6" 22)
-		[ "$v4" = refused ] && [ "$v6" = refused ] && return 0
+		LAB_V4=$(lab_probe_ns "$1" "$2" 22) LAB_V6=$(lab_probe_ns "$1" "$3" 22)
+		[ "$LAB_V4" = refused ] && [ "$LAB_V6" = refused ] && return 0
 		sleep 0.1
 	done
-	_lab_log "downstream not reachable from the host after 5 s: v4 ${v4:-?} v6 ${v6:-?}"
 	return 1
 }
 
@@ -183,20 +197,18 @@ lab_net_downstream() {
 # families route end to end: from allow, the host's ssh port answers (RST: nothing
 # listens, no firewall yet) over IPv4 and IPv6. Max ~5 s.
 _lab_wait_net() {
-	local p=$1 ns tent v4 v6
+	local p=$1 ns tent
 	for _ in $(seq 50); do
 		tent=
 		for ns in "$p-host" "$p-inet" "$p-allow"; do
 			tent+=$(ip -n "$ns" -6 addr show tentative 2>/dev/null)
 			tent+=$(ip -n "$ns" link show type veth 2>/dev/null | grep -E 'NO-CARRIER|state DOWN|LOWERLAYERDOWN')
 		done
-		if [ -z "$tent" ]; then
-			v4=$(lab_probe_ns "$p-allow" "$LAB_HOST_V4" 22) v6=$(lab_probe_ns "$p-allow" "$LAB_HOST_V6" 22)
-			[ "$v4" = refused ] && [ "$v6" = refused ] && return 0
-		fi
+		[ -z "$tent" ] && break
 		sleep 0.1
 	done
-	_lab_log "network not ready after 5 s: tentative/down: '${tent:-none}', allow->host:22 v4 ${v4:-?} v6 ${v6:-?}"
+	[ -z "$tent" ] && _lab_until_refused "$p-allow" "$LAB_HOST_V4" "$LAB_HOST_V6" && return 0
+	_lab_log "network not ready after 5 s: tentative/down: '${tent:-none}', allow->host:22 v4 ${LAB_V4:-?} v6 ${LAB_V6:-?}"
 	return 1
 }
 
@@ -225,10 +237,12 @@ lab_net_containers() {
 		_lab_run "c$k default v4" ip -n "$c" route add default via "$LAB_CTR_GW_V4" || return 1
 		_lab_run "c$k default v6" ip -n "$c" -6 route add default via "$LAB_CTR_GW_V6" || return 1
 	done
-	_lab_run "inet route containers v4" ip -n "$p-inet" route add "$LAB_DOWN_NET_V4" via "$LAB_HOST_V4" \
-		dev "$LAB_IF_INET_HOST" src "$LAB_INET_V4" || return 1
-	_lab_run "inet route containers v6" ip -n "$p-inet" -6 route add 2001:db8:c0::/64 via "$LAB_HOST_V6" \
-		dev "$LAB_IF_INET_HOST" src "$LAB_INET_V6" || return 1
+	_lab_inet_routes "$p" containers "$LAB_DOWN_NET_V4" 2001:db8:c0::/64 || return 1
+	for k in $(seq "$n"); do
+		_lab_until_refused "$p-host" "$(lab_ctr_v4 "$k")" "$(lab_ctr_v6 "$k")" && continue
+		_lab_log "container c$k not reachable from the host after 5 s: v4 ${LAB_V4:-?} v6 ${LAB_V6:-?}"
+		return 1
+	done
 }
 
 # lab_host_ruleset — the lab host's geo-block (one table, no "flush ruleset").
