@@ -127,19 +127,19 @@ run_ms=$(( (R1 - R0) / 1000000 ))
 read -r _ att _ con _ sent _ ans _ fail _ skip _ fsecs _ frate <"$T_TMP/flood.out"
 printf '\nguarded window under a flood (nginx, %s run): %s connections/s for %s s from the internet\n' \
 	"$([ -n "$QUICK" ] && echo quick || echo full)" "$RATE" "$SECS"
-printf '%-66s %s\n' "measure" "value"
-printf '%-66s %s\n' "flood: attempted / connected / request sent / answered / failed / skipped" \
+bench_row "measure" "value"
+bench_row "flood: attempted / connected / request sent / answered / failed / skipped" \
 	"${att:-?} / ${con:-?} / ${sent:-?} / ${ans:-?} / ${fail:-?} / ${skip:-?} (${frate:-?}/s over ${fsecs:-?} s)"
-printf '%-66s %s\n' "daemon CPU over the flood (utime+stime; scheduler run time)" \
+bench_row "daemon CPU over the flood (utime+stime; scheduler run time)" \
 	"$cpu_ms ms; $run_ms ms ($(awk -v c="$run_ms" -v s="${fsecs:-$SECS}" 'BEGIN { printf "%.1f", c / 10 / s }')% of one CPU)"
-printf '%-66s %s\n' "daemon RSS after; peak (VmHWM)" "$RSS KiB; $HWM KiB"
-printf '%-66s %s\n' "ring-buffer lost events before -> after" "$LOST0 -> $LOST1"
-printf '%-66s %s\n' "daemon warnings 'could not be reported' during the flood" "$((W1 - W0))"
-printf '%-66s %s\n' "audit log growth: bytes, records" "$((A1 - A0)) B ($(awk -v b="$((A1 - A0))" -v s="${fsecs:-$SECS}" 'BEGIN { printf "%.0f", b / (s > 0 ? s : 1) }') B/s), $((L1 - L0)) records"
-printf '%-66s %s\n' "  guard records; guard-suppressed records (drops they count)" "$REC_G; $REC_S ($REC_N)"
-printf '%-66s %s\n' "  requests the daemon heard of (recorded + counted) / request sent" "$((REC_G + REC_N)) / ${sent:-?}"
-printf '%-66s %s\n' "requests that reached nginx during the flood (its access log)" "$((N1 - N0))"
-printf '%-66s %s\n' "allowed country -> nginx conn/s: before (rounds)" "$mb ($RATES_BEFORE)"
-printf '%-66s %s\n' "allowed country -> nginx conn/s: during the flood (rounds)" "$md ($RATES_DURING) $(delta "$mb" "$md")"
-printf '%-66s %s\n' "allowed country -> nginx conn/s: after (rounds)" "$ma ($RATES_AFTER) $(delta "$mb" "$ma")"
-printf '%-66s %s\n' "the live token's challenge answered after the flood" "$([ "$GOOD" = "$TOK.keyauth" ] && echo yes || echo "NO ($GOOD)")"
+bench_row "daemon RSS after; peak (VmHWM)" "$RSS KiB; $HWM KiB"
+bench_row "ring-buffer lost events before -> after" "$LOST0 -> $LOST1"
+bench_row "daemon warnings 'could not be reported' during the flood" "$((W1 - W0))"
+bench_row "audit log growth: bytes, records" "$((A1 - A0)) B ($(awk -v b="$((A1 - A0))" -v s="${fsecs:-$SECS}" 'BEGIN { printf "%.0f", b / (s > 0 ? s : 1) }') B/s), $((L1 - L0)) records"
+bench_row "  guard records; guard-suppressed records (drops they count)" "$REC_G; $REC_S ($REC_N)"
+bench_row "  requests the daemon heard of (recorded + counted) / request sent" "$((REC_G + REC_N)) / ${sent:-?}"
+bench_row "requests that reached nginx during the flood (its access log)" "$((N1 - N0))"
+bench_row "allowed country -> nginx conn/s: before (rounds)" "$mb ($RATES_BEFORE)"
+bench_row "allowed country -> nginx conn/s: during the flood (rounds)" "$md ($RATES_DURING) $(delta "$mb" "$md")"
+bench_row "allowed country -> nginx conn/s: after (rounds)" "$ma ($RATES_AFTER) $(delta "$mb" "$ma")"
+bench_row "the live token's challenge answered after the flood" "$([ "$GOOD" = "$TOK.keyauth" ] && echo yes || echo "NO ($GOOD)")"

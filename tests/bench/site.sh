@@ -36,6 +36,8 @@ EOF
 }
 
 # DELTA A B: B against A in percent ("+1.5%"; "n/a" when A is 0)
+# bench_row MEASURE VALUE: one row of a bench table (the measure left, padded)
+bench_row() { printf '%-66s %s\n' "$1" "$2"; }
 delta() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%+.1f%%", (b - a) / a * 100; else print "n/a" }'; }
 
 # median of the numbers on stdin

@@ -257,27 +257,43 @@ watched_run() {
 	return $rc
 }
 
-case_decoy() {
-	local ok=0 n id probe open
-	n=$(e2e_new_name decoy v4) || return 1
-	lab_spawn host decoy "$PY" -m http.server --bind "$LAB_HOST_V4_ALT" 80
-	local dpid=$LAB_LAST_PID
+# decoy_up NAME: a python web server on $LAB_HOST_V4_ALT:80 of the host,
+# reachable from the allowed country before the case goes on; DECOY_PID
+decoy_up() {
+	lab_spawn host "$1" "$PY" -m http.server --bind "$LAB_HOST_V4_ALT" 80
+	DECOY_PID=$LAB_LAST_PID
 	for _ in $(seq 50); do [ "$(lab_probe "$LAB_HOST_V4_ALT" 80 allow)" = open ] && break; sleep 0.1; done
+}
+
+# decoy_verdict WHAT STRICT: after watched_run, WHAT (the decoy, in words)
+# was dropped from inet while the window was open; STRICT=1: a window that
+# closed before the probe could be confirmed fails the case too
+decoy_verdict() {
+	local what=$1 id probe open
+	read -r id probe open <<<"$WATCHED"
+	if [ "$id" = none ]; then
+		say "no window opened during the run: $what could not be tested"
+		return 1
+	elif [ "$probe" != dropped ]; then
+		say "$what from inet during window $id: $probe, expected dropped"
+		return 1
+	elif [ "$open" != yes ]; then
+		say "$what dropped, but window $id had closed before the probe could be confirmed (inconclusive)"
+		[ "$2" != 1 ]
+		return
+	fi
+	say "during window $id: $what from inet: dropped (window confirmed open)"
+}
+
+case_decoy() {
+	local ok=0 n
+	n=$(e2e_new_name decoy v4) || return 1
+	decoy_up decoy
 	printf '%s\n' "open $LAB_HOST_V4_ALT 80 allow" "dropped $LAB_HOST_V4_ALT 80 inet" | e2e_expect_probes || ok=1
 	# certbot binds only the primary address (a wildcard bind would collide with the decoy)
 	E2E_HTTP_ADDR=$LAB_HOST_V4 watched_run decoy e2e_certbot "$WRAP80" "$n" || ok=1
-	read -r id probe open <<<"$WATCHED"
-	if [ "$id" = none ]; then
-		say "no window opened during the run: the decoy could not be tested"; ok=1
-	elif [ "$probe" != dropped ]; then
-		say "decoy $LAB_HOST_V4_ALT:80 (outside the session) from inet during window $id: $probe, expected dropped"; ok=1
-	elif [ "$open" != yes ]; then
-		say "decoy probe dropped, but window $id had closed before the probe could be confirmed (inconclusive)"
-		say "status: $(cat "$res.status" 2>/dev/null)"; ok=1
-	else
-		say "during window $id: decoy $LAB_HOST_V4_ALT:80 (outside the session) from inet: dropped (window confirmed open)"
-	fi
-	lab_kill "$dpid"
+	decoy_verdict "decoy $LAB_HOST_V4_ALT:80 (outside the session)" 1 || ok=1
+	lab_kill "$DECOY_PID"
 	after_run || ok=1
 	audit_check 80 exact "$LAB_INET_V4" || ok=1
 	return $ok
@@ -347,27 +363,16 @@ case_watch_cgroup() {
 }
 
 case_watch_exe() {
-	local ok=0 n id probe open
+	local ok=0 n
 	n=$(e2e_new_name exe v4) || return 1
 	watch_known_update
 	# lego and a python web server share one cgroup (this script's); only
 	# lego's own socket may be reachable
-	lab_spawn host decoy2 "$PY" -m http.server --bind "$LAB_HOST_V4_ALT" 80
-	local dpid=$LAB_LAST_PID
-	for _ in $(seq 50); do [ "$(lab_probe "$LAB_HOST_V4_ALT" 80 allow)" = open ] && break; sleep 0.1; done
+	decoy_up decoy2
 	say "lego runs from this script's own cgroup, with no wrapper; a python server shares the cgroup"
 	E2E_HTTP_ADDR=$LAB_HOST_V4 watched_run decoy2 e2e_lego_http "" "$n" || ok=1
-	read -r id probe open <<<"$WATCHED"
-	if [ "$id" = none ]; then
-		say "no window opened for lego"; ok=1
-	elif [ "$probe" != dropped ]; then
-		say "python server in lego's cgroup, $LAB_HOST_V4_ALT:80, from inet during window $id: $probe, expected dropped"; ok=1
-	elif [ "$open" = yes ]; then
-		say "during window $id: the python server in the same cgroup ($LAB_HOST_V4_ALT:80) from inet: dropped (window confirmed open)"
-	else
-		say "python server dropped, window $id closed before it could be confirmed (inconclusive)"
-	fi
-	lab_kill "$dpid"
+	decoy_verdict "the python server in lego's cgroup ($LAB_HOST_V4_ALT:80)" 0 || ok=1
+	lab_kill "$DECOY_PID"
 	after_run || ok=1
 	watch_audit_check exe "$LAB_INET_V4" || ok=1
 	return $ok
