@@ -15,6 +15,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/xt_connmark.h>
 #include <linux/netfilter/xt_mark.h>
+#include <linux/netfilter/xt_TPROXY.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
 #include <libnftnl/chain.h>
@@ -176,12 +177,13 @@ struct rule_acc {
 
 /* An iptables-nft match or target (xt) on marks: the bits it reads or
  * writes, and whether it is the former default's `-m mark --mark
- * 0x2000/0x3fff` (netavark's and CNI's `-j MARK --set-xmark 0x2000/0x2000`
- * shows up here: iptables-nft writes them as xt expressions) */
+ * 0x2000/0x3fff` or `-m connmark --mark 0x2000/0x3fff` (netavark's and
+ * CNI's `-j MARK --set-xmark 0x2000/0x2000` shows up here: iptables-nft
+ * writes all but -m mark as xt expressions) */
 static void xt_mark_bits(struct nftnl_expr *e, int target, struct rule_acc *a)
 {
 	const char *name = nftnl_expr_get_str(e, target ? NFTNL_EXPR_TG_NAME : NFTNL_EXPR_MT_NAME);
-	uint32_t len = 0, bits = 0;
+	uint32_t len = 0, bits = 0, rev = nftnl_expr_get_u32(e, target ? NFTNL_EXPR_TG_REV : NFTNL_EXPR_MT_REV);
 	const void *info = nftnl_expr_get(e, target ? NFTNL_EXPR_TG_INFO : NFTNL_EXPR_MT_INFO, &len);
 
 	if (!name || !info)
@@ -190,7 +192,7 @@ static void xt_mark_bits(struct nftnl_expr *e, int target, struct rule_acc *a)
 		struct xt_mark_mtinfo1 m; /* same layout as xt_connmark_mtinfo1 */
 		memcpy(&m, info, sizeof(m));
 		bits = m.mask;
-		if (!strcmp(name, "mark") && !m.invert && m.mark == PH_FORMER_MARK && m.mask == PH_FORMER_MARK_MASK)
+		if (!m.invert && m.mark == PH_FORMER_MARK && m.mask == PH_FORMER_MARK_MASK)
 			a->old_default = 1;
 	} else if (target && !strcmp(name, "MARK") && len >= sizeof(struct xt_mark_tginfo2)) {
 		struct xt_mark_tginfo2 m;
@@ -200,6 +202,14 @@ static void xt_mark_bits(struct nftnl_expr *e, int target, struct rule_acc *a)
 		struct xt_connmark_tginfo1 m;
 		memcpy(&m, info, sizeof(m));
 		bits = m.ctmask | m.nfmask | m.ctmark;
+	} else if (target && !strcmp(name, "TPROXY") && len >= sizeof(struct xt_tproxy_target_info)) {
+		/* revisions 0 and 1 (v4, v6) begin with mark_mask, mark_value: the
+		 * mark becomes (mark & ~mark_mask) ^ mark_value */
+		struct xt_tproxy_target_info m;
+		memcpy(&m, info, sizeof(m));
+		bits = rev <= 1 ? m.mark_mask | m.mark_value : UINT32_MAX;
+	} else if (target && !strcmp(name, "HMARK")) {
+		bits = UINT32_MAX; /* the mark becomes hash % modulus + offset: all of it */
 	}
 	if (bits & a->mask)
 		a->mark_hit = 1;
