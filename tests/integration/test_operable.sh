@@ -145,6 +145,44 @@ in_host ip6tables-nft -t mangle -A PREROUTING -p tcp -j TPROXY --on-port 8080 --
 chk >"$T_TMP/m4.txt"
 t_check "check WARNs about an ip6tables-nft TPROXY --tproxy-mark on porthole's bits" mark_warned "ip6 mangle PREROUTING" "$T_TMP/m4.txt"
 in_host nft delete table ip6 mangle
+# native reads of the mark that are more than a load and a compare: a
+# concatenation (the mark's register is read by the lookup after another
+# load), a range (nft swaps the byte order first: two compares, or a range
+# expression for !=), a map, a set, the socket's mark (what porthole gives a
+# window's sockets); and reads that are not of porthole's bits
+in_host nft -f - <<'NFT'
+table inet other {
+	set s { type mark . inet_service; }
+	set m { type mark; }
+	chain pre { type filter hook prerouting priority -300; }
+}
+NFT
+nft_mark_case() { # WANT(warn|none) RULE...
+	local want=$1 f="$T_TMP/m$((++MARK_CASE + 4)).txt"
+	shift
+	in_host nft add rule inet other pre "$@"
+	chk >"$f"
+	if [ "$want" = warn ]; then
+		t_check "check WARNs about nft '$*'" mark_warned "inet other pre" "$f"
+	else
+		t_check "no mark-bits warning for nft '$*'" no_mark_warning "$f"
+	fi
+	in_host nft flush chain inet other pre
+}
+MARK_CASE=0
+nft_mark_case warn 'meta mark . tcp dport @s accept'
+nft_mark_case warn 'ip saddr . meta mark { 198.51.100.1 . 0x1000000 } accept'
+nft_mark_case warn 'meta mark 0x1000000-0x1ffffff accept'
+nft_mark_case warn 'meta mark != 0x1000000-0x1ffffff accept'
+nft_mark_case warn 'meta mark >= 0x1000000 accept'
+nft_mark_case warn 'ct mark vmap { 0x1000000 : accept, 0x5 : drop }'
+nft_mark_case warn 'meta mark @m accept'
+nft_mark_case warn 'socket mark 0x1000000 accept'
+nft_mark_case none 'meta mark 0x10-0xffff accept'
+nft_mark_case none 'meta mark <= 0xffffff accept'
+nft_mark_case none 'meta mark 0x5 ip saddr 198.51.100.1 accept'
+nft_mark_case none 'meta mark & 0xffff . tcp dport @s accept'
+in_host nft delete table inet other
 # the former default in a connmark match (an xt match: iptables-nft writes
 # only -m mark natively) and in nft's ct mark: both FAIL like the mark forms
 in_host iptables-nft -I INPUT -p tcp --dport 80 -m connmark --mark 0x2000/0x3fff -j ACCEPT
