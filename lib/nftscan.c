@@ -11,10 +11,12 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/xt_connmark.h>
 #include <linux/netfilter/xt_mark.h>
+#include <linux/netfilter/xt_TPROXY.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
 #include <libnftnl/chain.h>
@@ -165,23 +167,161 @@ out:
 	return MNL_CB_OK;
 }
 
+/* What a rule's registers hold of a mark, in 32-bit units: the verdict
+ * register's four, then NFT_REG32_00..15 (NFT_REG_1..4 are four units each) */
+#define NREG 20
+
+struct reg {
+	uint32_t m;               /* the mark bits it may hold (0: no mark) */
+	uint32_t lo, hi;          /* raw: the values its ordering compares leave */
+	uint8_t raw;              /* the whole mark, compared by value */
+	uint8_t be;               /* in network byte order (nft swaps it before a range) */
+	uint8_t ranged;           /* lo/hi narrowed, judged when the register is done with */
+};
+
 struct rule_acc {
 	int drops, jumps;
 	uint32_t mask;            /* porthole's bits */
-	int mark_load;            /* the last expression loaded a meta or ct mark */
-	int mark_hit;             /* ... and porthole's bits are read or written */
-	uint32_t load_mask;       /* the bitwise mask applied to the loaded mark */
+	int mark_hit;             /* porthole's bits are read or written */
 	int old_default;          /* matches mark & 0x3fff == 0x2000: the former default */
+	struct reg r[NREG];
 };
+
+static int reg_unit(uint32_t reg)
+{
+	if (reg >= NFT_REG_1 && reg <= NFT_REG_4)
+		return (int)reg * 4;
+	if (reg >= NFT_REG32_00 && reg <= NFT_REG32_15)
+		return (int)(reg - NFT_REG32_00) + 4;
+	return -1;
+}
+
+/* Some value in [lo, hi] has one of bits: for each bit, the least value
+ * >= lo that has it (lo, or lo's higher bits, the bit, zeros below) */
+static int range_has(uint32_t lo, uint32_t hi, uint32_t bits)
+{
+	for (unsigned k = 0; k < 32 && lo <= hi; k++) {
+		uint32_t b = 1u << k;
+		if ((bits & b) && ((lo & b) ? lo : (lo | b) & ~(b - 1)) <= hi)
+			return 1;
+	}
+	return 0;
+}
+
+static void settle(struct rule_acc *a, struct reg *r)
+{
+	if (r->ranged && range_has(r->lo, r->hi, a->mask))
+		a->mark_hit = 1;
+	memset(r, 0, sizeof(*r));
+}
+
+/* A load into reg: that unit and every later one are done with (nft fills a
+ * concatenation's registers in order, and starts each statement at the first) */
+static struct reg *load(struct rule_acc *a, uint32_t reg)
+{
+	int u = reg_unit(reg);
+
+	for (int i = u; u >= 0 && i < NREG; i++)
+		settle(a, &a->r[i]);
+	return u >= 0 ? &a->r[u] : NULL;
+}
+
+/* A read of n units from reg on, by a set's key (a lookup, the key of a
+ * concatenation, a map) or a wider compare: every bit they may hold */
+static void read_all(struct rule_acc *a, uint32_t reg, int n)
+{
+	int u = reg_unit(reg);
+
+	for (int i = u; u >= 0 && i < NREG && i < u + n; i++)
+		if (a->r[i].m & a->mask)
+			a->mark_hit = 1;
+}
+
+static uint32_t data4(struct nftnl_expr *e, uint16_t attr, const struct reg *r, uint32_t *len)
+{
+	const void *d = nftnl_expr_get(e, attr, len);
+	uint32_t v = 0;
+
+	if (d && *len == 4)
+		memcpy(&v, d, 4);
+	return r->be ? ntohl(v) : v;
+}
+
+/* cmp and range on a mark: a masked one reads the mask's bits; the whole
+ * mark a value (eq, neq: `meta mark != 0` is not a use of porthole's bits)
+ * or the values between bounds (nft's ranges: two compares, or `range`
+ * for !=) */
+static void compare(struct rule_acc *a, struct nftnl_expr *e, int is_range)
+{
+	uint32_t reg = nftnl_expr_get_u32(e, is_range ? NFTNL_EXPR_RANGE_SREG : NFTNL_EXPR_CMP_SREG);
+	uint32_t op = nftnl_expr_get_u32(e, is_range ? NFTNL_EXPR_RANGE_OP : NFTNL_EXPR_CMP_OP);
+	int u = reg_unit(reg);
+	struct reg *r = u >= 0 ? &a->r[u] : NULL;
+	uint32_t len = 0, v, hi, lo;
+
+	if (!r)
+		return;
+	v = data4(e, is_range ? NFTNL_EXPR_RANGE_FROM_DATA : NFTNL_EXPR_CMP_DATA, r, &len);
+	if (len != 4)
+		read_all(a, reg, (int)(len + 3) / 4);
+	if (!r->m || len != 4)
+		return;
+	if (!r->raw || (!r->be && (is_range || (op != NFT_CMP_EQ && op != NFT_CMP_NEQ)))) {
+		if (r->m & a->mask)
+			a->mark_hit = 1;
+		if (!is_range && op == NFT_CMP_EQ && r->m == PH_FORMER_MARK_MASK && v == PH_FORMER_MARK)
+			a->old_default = 1;
+	} else if (is_range) {
+		hi = data4(e, NFTNL_EXPR_RANGE_TO_DATA, r, &len);
+		if (op == NFT_RANGE_EQ ? range_has(v, hi, a->mask)
+				       : (v && range_has(0, v - 1, a->mask)) || (hi != UINT32_MAX && range_has(hi + 1, UINT32_MAX, a->mask)))
+			a->mark_hit = 1;
+	} else if (op == NFT_CMP_EQ || op == NFT_CMP_NEQ) {
+		if (v & a->mask)
+			a->mark_hit = 1;
+	} else {
+		lo = op == NFT_CMP_GTE ? v : op == NFT_CMP_GT ? v + 1 : 0;
+		hi = op == NFT_CMP_LTE ? v : op == NFT_CMP_LT ? v - 1 : UINT32_MAX;
+		if ((op == NFT_CMP_GT && v == UINT32_MAX) || (op == NFT_CMP_LT && !v))
+			lo = 1, hi = 0; /* nothing */
+		r->lo = lo > r->lo ? lo : r->lo;
+		r->hi = hi < r->hi ? hi : r->hi;
+		r->ranged = 1;
+	}
+}
+
+/* bitwise and byteorder: the mark moves on, masked, shifted or swapped */
+static void transform(struct rule_acc *a, struct nftnl_expr *e, int is_bitwise)
+{
+	int u = reg_unit(nftnl_expr_get_u32(e, is_bitwise ? NFTNL_EXPR_BITWISE_SREG : NFTNL_EXPR_BYTEORDER_SREG));
+	struct reg src = u >= 0 ? a->r[u] : (struct reg){ 0 };
+	struct reg *d = load(a, nftnl_expr_get_u32(e, is_bitwise ? NFTNL_EXPR_BITWISE_DREG : NFTNL_EXPR_BYTEORDER_DREG));
+	uint32_t len = 0, mask;
+
+	if (!d || !src.m)
+		return;
+	*d = (struct reg){ .m = src.m, .raw = src.raw, .be = src.be, .hi = UINT32_MAX };
+	if (is_bitwise) {
+		mask = data4(e, NFTNL_EXPR_BITWISE_MASK, &src, &len);
+		d->m = nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_OP) == NFT_BITWISE_BOOL && len == 4 ? src.m & mask : UINT32_MAX;
+		d->raw = 0;
+	} else if (nftnl_expr_get_u32(e, NFTNL_EXPR_BYTEORDER_SIZE) == 4) {
+		d->be = nftnl_expr_get_u32(e, NFTNL_EXPR_BYTEORDER_OP) == NFT_BYTEORDER_HTON;
+	} else {
+		d->m = UINT32_MAX;
+		d->raw = 0;
+	}
+}
 
 /* An iptables-nft match or target (xt) on marks: the bits it reads or
  * writes, and whether it is the former default's `-m mark --mark
- * 0x2000/0x3fff` (netavark's and CNI's `-j MARK --set-xmark 0x2000/0x2000`
- * shows up here: iptables-nft writes them as xt expressions) */
+ * 0x2000/0x3fff` or `-m connmark --mark 0x2000/0x3fff` (netavark's and
+ * CNI's `-j MARK --set-xmark 0x2000/0x2000` shows up here: iptables-nft
+ * writes all but -m mark as xt expressions) */
 static void xt_mark_bits(struct nftnl_expr *e, int target, struct rule_acc *a)
 {
 	const char *name = nftnl_expr_get_str(e, target ? NFTNL_EXPR_TG_NAME : NFTNL_EXPR_MT_NAME);
-	uint32_t len = 0, bits = 0;
+	uint32_t len = 0, bits = 0, rev = nftnl_expr_get_u32(e, target ? NFTNL_EXPR_TG_REV : NFTNL_EXPR_MT_REV);
 	const void *info = nftnl_expr_get(e, target ? NFTNL_EXPR_TG_INFO : NFTNL_EXPR_MT_INFO, &len);
 
 	if (!name || !info)
@@ -190,7 +330,7 @@ static void xt_mark_bits(struct nftnl_expr *e, int target, struct rule_acc *a)
 		struct xt_mark_mtinfo1 m; /* same layout as xt_connmark_mtinfo1 */
 		memcpy(&m, info, sizeof(m));
 		bits = m.mask;
-		if (!strcmp(name, "mark") && !m.invert && m.mark == PH_FORMER_MARK && m.mask == PH_FORMER_MARK_MASK)
+		if (!m.invert && m.mark == PH_FORMER_MARK && m.mask == PH_FORMER_MARK_MASK)
 			a->old_default = 1;
 	} else if (target && !strcmp(name, "MARK") && len >= sizeof(struct xt_mark_tginfo2)) {
 		struct xt_mark_tginfo2 m;
@@ -200,47 +340,58 @@ static void xt_mark_bits(struct nftnl_expr *e, int target, struct rule_acc *a)
 		struct xt_connmark_tginfo1 m;
 		memcpy(&m, info, sizeof(m));
 		bits = m.ctmask | m.nfmask | m.ctmark;
+	} else if (target && !strcmp(name, "TPROXY") && len >= sizeof(struct xt_tproxy_target_info)) {
+		/* revisions 0 and 1 (v4, v6) begin with mark_mask, mark_value: the
+		 * mark becomes (mark & ~mark_mask) ^ mark_value */
+		struct xt_tproxy_target_info m;
+		memcpy(&m, info, sizeof(m));
+		bits = rev <= 1 ? m.mark_mask | m.mark_value : UINT32_MAX;
+	} else if (target && !strcmp(name, "HMARK")) {
+		bits = UINT32_MAX; /* the mark becomes hash % modulus + offset: all of it */
 	}
 	if (bits & a->mask)
 		a->mark_hit = 1;
 }
 
+/* the expressions that load a register besides meta, ct, bitwise, byteorder */
+static const struct { const char *name; uint16_t dreg; } loaders[] = {
+	{ "payload", NFTNL_EXPR_PAYLOAD_DREG }, { "exthdr", NFTNL_EXPR_EXTHDR_DREG }, { "immediate", NFTNL_EXPR_IMM_DREG },
+	{ "lookup", NFTNL_EXPR_LOOKUP_DREG }, { "fib", NFTNL_EXPR_FIB_DREG }, { "rt", NFTNL_EXPR_RT_DREG },
+	{ "numgen", NFTNL_EXPR_NG_DREG }, { "hash", NFTNL_EXPR_HASH_DREG }, { "osf", NFTNL_EXPR_OSF_DREG },
+	{ "xfrm", NFTNL_EXPR_XFRM_DREG }, { "tunnel", NFTNL_EXPR_TUNNEL_DREG },
+};
+
+/* The mark bits a rule reads or writes (the registers that hold a mark, from
+ * its load to what reads it), whether it drops or jumps */
 static int expr_cb(struct nftnl_expr *e, void *data)
 {
 	struct rule_acc *a = data;
 	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	int meta = !strcmp(name, "meta"), ct = !strcmp(name, "ct"), sock = !strcmp(name, "socket");
 
-	if (!strcmp(name, "meta") || !strcmp(name, "ct")) {
-		uint32_t key = nftnl_expr_get_u32(e, !strcmp(name, "meta") ? NFTNL_EXPR_META_KEY : NFTNL_EXPR_CT_KEY);
-		int is_mark = !strcmp(name, "meta") ? key == NFT_META_MARK : key == NFT_CT_MARK;
-		int sets = nftnl_expr_is_set(e, !strcmp(name, "meta") ? NFTNL_EXPR_META_SREG : NFTNL_EXPR_CT_SREG);
-		if (is_mark && sets)
+	if (meta || ct || sock) {
+		/* socket mark: the listener's mark, which porthole gives a window's sockets */
+		uint32_t key = nftnl_expr_get_u32(e, meta ? NFTNL_EXPR_META_KEY : ct ? NFTNL_EXPR_CT_KEY : NFTNL_EXPR_SOCKET_KEY);
+		int is_mark = meta ? key == NFT_META_MARK : ct ? key == NFT_CT_MARK : key == NFT_SOCKET_MARK;
+		struct reg *r;
+		if (is_mark && !sock && nftnl_expr_is_set(e, meta ? NFTNL_EXPR_META_SREG : NFTNL_EXPR_CT_SREG))
 			a->mark_hit = 1; /* writes a mark: assume it may touch our bits */
-		a->mark_load = is_mark && !sets;
-		a->load_mask = 0;
+		r = load(a, nftnl_expr_get_u32(e, meta ? NFTNL_EXPR_META_DREG : ct ? NFTNL_EXPR_CT_DREG : NFTNL_EXPR_SOCKET_DREG));
+		if (r && is_mark)
+			*r = (struct reg){ .m = UINT32_MAX, .raw = 1, .hi = UINT32_MAX };
 		return 0;
 	}
-	if (a->mark_load) {
-		/* the mask applied (bitwise) or compared (cmp) right after a load */
-		uint32_t len = 0, v = 0;
-		const void *d = NULL;
-		int is_bitwise = !strcmp(name, "bitwise"), is_cmp = !strcmp(name, "cmp");
-		if (is_bitwise)
-			d = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &len);
-		else if (is_cmp)
-			d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
-		else if (!strcmp(name, "lookup"))
-			v = UINT32_MAX; /* a set of marks: assume all bits */
-		if (d && len >= 4)
-			memcpy(&v, d, 4);
-		if (v & a->mask)
-			a->mark_hit = 1;
-		if (is_cmp && a->load_mask == PH_FORMER_MARK_MASK && v == PH_FORMER_MARK &&
-		    nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) == NFT_CMP_EQ)
-			a->old_default = 1;
-		a->load_mask = is_bitwise ? v : 0;
-		a->mark_load = is_bitwise; /* the cmp after the mask still belongs to the load */
-	}
+	if (!strcmp(name, "cmp") || !strcmp(name, "range"))
+		compare(a, e, !strcmp(name, "range"));
+	else if (!strcmp(name, "bitwise") || !strcmp(name, "byteorder"))
+		transform(a, e, !strcmp(name, "bitwise"));
+	else if (!strcmp(name, "lookup"))
+		read_all(a, nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG), NREG); /* a set of marks: assume all bits */
+	else if (!strcmp(name, "dynset"))
+		read_all(a, nftnl_expr_get_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY), NREG);
+	for (unsigned i = 0; i < sizeof(loaders) / sizeof(loaders[0]); i++)
+		if (!strcmp(name, loaders[i].name) && nftnl_expr_is_set(e, loaders[i].dreg))
+			load(a, nftnl_expr_get_u32(e, loaders[i].dreg));
 	if (!strcmp(name, "match") || !strcmp(name, "target"))
 		xt_mark_bits(e, !strcmp(name, "target"), a);
 	if (!strcmp(name, "reject")) {
@@ -274,6 +425,8 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 		int ours = nr_is_ours(r, NULL);
 
 		nftnl_expr_foreach(r, expr_cb, &a);
+		for (unsigned i = 0; i < NREG; i++)
+			settle(&a, &a.r[i]);
 		if (a.old_default && !ours && t && ch && !is_own(fam, t) && x->cfg &&
 		    (x->cfg->mark != PH_FORMER_MARK || x->cfg->mark_mask != PH_FORMER_MARK_MASK) && !x->out->former_users++)
 			snprintf(x->out->former_user, sizeof(x->out->former_user), "%s %s %s", family_name(fam), t, ch);

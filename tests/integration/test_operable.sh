@@ -125,6 +125,79 @@ t_check "keeping the former mark: netavark-shaped SETMARK 0x2000 is warned about
 in_host iptables-nft -t nat -F PH-SETMARK
 in_host iptables-nft -t nat -X PH-SETMARK
 
+# more writers and readers of porthole's bits, one rule at a time, each removed
+# after. iptables-nft targets that stamp a mark: TPROXY --tproxy-mark (VALUE
+# under MASK: the very mark the host rule accepts; revision 0 and 1, v4 and
+# v6) and HMARK (replaces the whole mark)
+mark_warned() { grep -q "^WARN .*mark bits .*(first: $1)" "$2"; }
+no_mark_warning() { ! grep -q '^WARN .*mark bits' "$1"; }
+in_host iptables-nft -t mangle -A PREROUTING -p tcp -j TPROXY --on-port 8080 --tproxy-mark 0x1000000/0xff000000
+chk >"$T_TMP/m1.txt"
+t_check "check WARNs about an iptables-nft TPROXY --tproxy-mark on porthole's bits" mark_warned "ip mangle PREROUTING" "$T_TMP/m1.txt"
+in_host iptables-nft -t mangle -R PREROUTING 1 -p tcp -j TPROXY --on-port 8080 --tproxy-mark 0x1/0x1
+chk >"$T_TMP/m2.txt"
+t_check "a TPROXY mark outside porthole's bits: no mark-bits warning" no_mark_warning "$T_TMP/m2.txt"
+in_host iptables-nft -t mangle -R PREROUTING 1 -j HMARK --hmark-tuple src --hmark-mod 16 --hmark-offset 0x10 --hmark-rnd 0xcafe
+chk >"$T_TMP/m3.txt"
+t_check "check WARNs about an iptables-nft HMARK (it replaces the whole mark)" mark_warned "ip mangle PREROUTING" "$T_TMP/m3.txt"
+in_host nft delete table ip mangle
+in_host ip6tables-nft -t mangle -A PREROUTING -p tcp -j TPROXY --on-port 8080 --tproxy-mark 0x1000000/0xff000000
+chk >"$T_TMP/m4.txt"
+t_check "check WARNs about an ip6tables-nft TPROXY --tproxy-mark on porthole's bits" mark_warned "ip6 mangle PREROUTING" "$T_TMP/m4.txt"
+in_host nft delete table ip6 mangle
+# native reads of the mark that are more than a load and a compare: a
+# concatenation (the mark's register is read by the lookup after another
+# load), a range (nft swaps the byte order first: two compares, or a range
+# expression for !=), a map, a set, the socket's mark (what porthole gives a
+# window's sockets); and reads that are not of porthole's bits
+in_host nft -f - <<'NFT'
+table inet other {
+	set s { type mark . inet_service; }
+	set m { type mark; }
+	chain pre { type filter hook prerouting priority -300; }
+}
+NFT
+nft_mark_case() { # WANT(warn|none) RULE...
+	local want=$1 f="$T_TMP/m$((++MARK_CASE + 4)).txt"
+	shift
+	in_host nft add rule inet other pre "$@"
+	chk >"$f"
+	if [ "$want" = warn ]; then
+		t_check "check WARNs about nft '$*'" mark_warned "inet other pre" "$f"
+	else
+		t_check "no mark-bits warning for nft '$*'" no_mark_warning "$f"
+	fi
+	in_host nft flush chain inet other pre
+}
+MARK_CASE=0
+nft_mark_case warn 'meta mark . tcp dport @s accept'
+nft_mark_case warn 'ip saddr . meta mark { 198.51.100.1 . 0x1000000 } accept'
+nft_mark_case warn 'meta mark 0x1000000-0x1ffffff accept'
+nft_mark_case warn 'meta mark != 0x1000000-0x1ffffff accept'
+nft_mark_case warn 'meta mark >= 0x1000000 accept'
+nft_mark_case warn 'ct mark vmap { 0x1000000 : accept, 0x5 : drop }'
+nft_mark_case warn 'meta mark @m accept'
+nft_mark_case warn 'socket mark 0x1000000 accept'
+nft_mark_case none 'meta mark 0x10-0xffff accept'
+nft_mark_case none 'meta mark <= 0xffffff accept'
+nft_mark_case none 'meta mark 0x5 ip saddr 198.51.100.1 accept'
+nft_mark_case none 'meta mark & 0xffff . tcp dport @s accept'
+in_host nft delete table inet other
+# the former default in a connmark match (an xt match: iptables-nft writes
+# only -m mark natively) and in nft's ct mark: both FAIL like the mark forms
+in_host iptables-nft -I INPUT -p tcp --dport 80 -m connmark --mark 0x2000/0x3fff -j ACCEPT
+chk >"$T_TMP/m20.txt"
+t_check "check FAILs on an iptables-nft connmark rule for the former mark" grep -q "^FAIL .*former mark .*first: ip filter INPUT" "$T_TMP/m20.txt"
+in_host iptables-nft -D INPUT -p tcp --dport 80 -m connmark --mark 0x2000/0x3fff -j ACCEPT
+in_host nft insert rule inet filter input tcp dport 80 ct mark and 0x3fff == 0x2000 accept
+chk >"$T_TMP/m21.txt"
+t_check "check FAILs on an nft ct mark rule for the former mark" grep -q "^FAIL .*former mark .*first: inet filter input" "$T_TMP/m21.txt"
+h=$(in_host nft -a list chain inet filter input | sed -n 's/.*ct mark .* handle \([0-9]*\)$/\1/p' | head -1)
+in_host nft delete rule inet filter input handle "$h"
+chk >"$T_TMP/m22.txt"
+t_check "with them removed: no former-mark line, no mark-bits warning" \
+	bash -c "! grep -q 'former mark' '$T_TMP/m22.txt' && ! grep -q '^WARN .*mark bits' '$T_TMP/m22.txt'"
+
 # --- the unit's user and capabilities are enough, and exactly what it holds -------------------
 # (every daemon of the tests runs so, tests/lib.sh t_daemon_priv; here it is
 # checked by number against the unit file)
