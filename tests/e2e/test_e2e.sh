@@ -100,18 +100,15 @@ audit_check() {
 		say "porthole log --json failed: $(cat "$json.err")"; return 1; }
 	local known=$KNOWN_WINDOWS
 	KNOWN_WINDOWS="$KNOWN_WINDOWS $ids"
-	"$PY" - "$json" "$ids" "$known" "$port" "$mode" "$addrs" <<'PY' || return 1
-import json, sys
+	PYTHONPATH=$E2E_ROOT/tests/tools "$PY" - "$json" "$ids" "$known" "$port" "$mode" "$addrs" <<'PY' || return 1
+import sys
+from auditcheck import Audit
 path, ids, known, port, mode, addrs = sys.argv[1:]
 ids = [int(x) for x in ids.split()]
 known = {int(x) for x in known.split()}
 want = set(addrs.split())
-recs = json.load(open(path))
-ok = True
-def bad(msg):
-    global ok
-    ok = False
-    print("  audit: " + msg)
+audit = Audit(path)
+recs, bad = audit.recs, audit.bad
 opened = {}
 closed = {}
 for r in recs:
@@ -145,7 +142,7 @@ if mode == "exact" and got != want:
     bad(f"peers {sorted(got)}, want exactly {sorted(want)}")
 elif mode == "subset" and (not got or not got <= want):
     bad(f"peers {sorted(got)}, want a non-empty subset of {sorted(want)}")
-sys.exit(0 if ok else 1)
+sys.exit(0 if audit.ok else 1)
 PY
 }
 

@@ -240,19 +240,14 @@ audit_server() {
 	local why=$1 close=$2 nnames=$3 json=$T/audit.json
 	ph log --json --file "$T/audit.jsonl" >"$json" 2>"$json.err" || {
 		say "porthole log --json failed: $(cat "$json.err")"; return 1; }
-	"$PY" - "$json" "/${SRV_CG##*/}" "$why" "$close" "$nnames" "$LAB_INET_V4 $LAB_INET_V6" <<'PY'
+	PYTHONPATH=$E2E_ROOT/tests/tools "$PY" - "$json" "/${SRV_CG##*/}" "$why" "$close" "$nnames" "$LAB_INET_V4 $LAB_INET_V6" <<'PY'
 import json, sys
+from auditcheck import Audit
 path, cg, why, close, nnames, pebble = sys.argv[1:]
 nnames, pebble = int(nnames), set(pebble.split())
-recs = json.load(open(path))
-ok = True
-def bad(m):
-    global ok
-    ok = False
-    print("  audit: " + m)
-opens = [r for r in recs if r.get("event") == "window-open"]
-closes = [r for r in recs if r.get("event") == "window-close"]
-guards = [r for r in recs if r.get("event") == "guard"]
+audit = Audit(path)
+bad = audit.bad
+opens, closes, guards = audit.events("window-open"), audit.events("window-close"), audit.events("guard")
 if len(opens) != 1:
     bad(f"{len(opens)} window-open records, want 1")
 for o in opens:
@@ -311,7 +306,7 @@ if close:
             bad(f"closed window {c.get('window')} is not the opened {opens[0].get('window')}")
 elif closes:
     bad(f"window-close record(s) while the window should be open: {closes}")
-sys.exit(0 if ok else 1)
+sys.exit(0 if audit.ok else 1)
 PY
 }
 
