@@ -364,8 +364,9 @@ static int addr_usable(const struct ns_addr *x)
 	return memcmp(b, lo6, 16) != 0 && !(b[0] == 0xfe && (b[1] & 0xc0) == 0x80);
 }
 
-/* a reaches the listener from here: 0 and *bridge, or -EADDRNOTAVAIL and why */
-static int check_addr(struct ctx *c, const struct ns_addr *x, uint32_t *bridge, char *why, size_t len)
+/* a reaches the listener from here: 0, *bridge and *port, or -EADDRNOTAVAIL and why */
+static int check_addr(struct ctx *c, const struct ns_addr *x, uint32_t *bridge, uint32_t *port, char *why,
+		      size_t len)
 {
 	const struct link *l = their_link(c, x->index);
 	struct link peer, br, out;
@@ -408,6 +409,7 @@ static int check_addr(struct ctx *c, const struct ns_addr *x, uint32_t *bridge, 
 			   out.name, rt.type == RTN_UNICAST ? "" : " (not unicast)", br.name);
 	}
 	*bridge = br.index;
+	*port = peer.index;
 	return 0;
 }
 
@@ -519,7 +521,7 @@ static int resolve(struct ctx *c, int fd, int self, const struct want *w, struct
 		if (w->specific && memcmp(x->a.addr, w->a.addr, x->a.family == AF_INET ? 4 : 16))
 			continue;
 		found = 1;
-		if (check_addr(c, x, &t->bridge, last, sizeof(last))) {
+		if (check_addr(c, x, &t->bridge, &t->port, last, sizeof(last))) {
 			refused++;
 			continue;
 		}

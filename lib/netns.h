@@ -32,6 +32,9 @@ struct netns_addr {
 struct netns_target {
 	struct netns_addr a;    /* an address of the listener's namespace */
 	uint32_t bridge;        /* ifindex, in our namespace, of the bridge to it */
+	uint32_t port;          /* ifindex of the bridge port it is behind: the
+				 * veth peer here of its interface there (the
+				 * container window's pin, nftcontainer.h) */
 };
 
 struct netns_view {

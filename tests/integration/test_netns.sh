@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The netns resolver (lib/netns, issue 23 step 3): from a listener's pid and
 # netns inode to the DNAT targets the daemon's namespace reaches it by
-# (address, host-side bridge), asked as the daemon runs -- its own uid with
+# (address, host-side bridge, the bridge port: the veth peer), asked as the daemon runs -- its own uid with
 # exactly the unit's capabilities, no CAP_SYS_ADMIN -- against namespaces
 # made here:
 #   host  br0 203.0.113.1/24 2001:db8:23::1/64; up0 198.51.100.1/24 (a veth
@@ -90,12 +90,12 @@ check() {
 nl=$'\n'
 OWN="userns own"
 
-check "c1 0.0.0.0: its bridged address only" "$OWN${nl}203.0.113.2 br0" "${PID[c1]}" "${INO[c1]}" 0.0.0.0
-check "c1 :: (dual stack): both families" "$OWN${nl}203.0.113.2 br0${nl}2001:db8:23::2 br0" "${PID[c1]}" "${INO[c1]}" ::
-check "c1 :: v6only: IPv6 only" "$OWN${nl}2001:db8:23::2 br0" "${PID[c1]}" "${INO[c1]}" :: v6only
-check "c1 203.0.113.2" "$OWN${nl}203.0.113.2 br0" "${PID[c1]}" "${INO[c1]}" 203.0.113.2
-check "c1 ::ffff:203.0.113.2 (v4-mapped)" "$OWN${nl}203.0.113.2 br0" "${PID[c1]}" "${INO[c1]}" ::ffff:203.0.113.2
-check "c1 2001:db8:23::2 v6only" "$OWN${nl}2001:db8:23::2 br0" "${PID[c1]}" "${INO[c1]}" 2001:db8:23::2 v6only
+check "c1 0.0.0.0: its bridged address only" "$OWN${nl}203.0.113.2 br0 v1" "${PID[c1]}" "${INO[c1]}" 0.0.0.0
+check "c1 :: (dual stack): both families" "$OWN${nl}203.0.113.2 br0 v1${nl}2001:db8:23::2 br0 v1" "${PID[c1]}" "${INO[c1]}" ::
+check "c1 :: v6only: IPv6 only" "$OWN${nl}2001:db8:23::2 br0 v1" "${PID[c1]}" "${INO[c1]}" :: v6only
+check "c1 203.0.113.2" "$OWN${nl}203.0.113.2 br0 v1" "${PID[c1]}" "${INO[c1]}" 203.0.113.2
+check "c1 ::ffff:203.0.113.2 (v4-mapped)" "$OWN${nl}203.0.113.2 br0 v1" "${PID[c1]}" "${INO[c1]}" ::ffff:203.0.113.2
+check "c1 2001:db8:23::2 v6only" "$OWN${nl}2001:db8:23::2 br0 v1" "${PID[c1]}" "${INO[c1]}" 2001:db8:23::2 v6only
 check "c1 198.51.100.2: ours, but the host routes it out up0" \
 	"error EADDRNOTAVAIL: 198.51.100.2: our route to it goes out up0, not bridge br0" \
 	"${PID[c1]}" "${INO[c1]}" 198.51.100.2
@@ -103,7 +103,7 @@ check "c1 203.0.113.3: c2's address, not c1's" \
 	"error EADDRNOTAVAIL: 203.0.113.3 is not a usable address of the netns" "${PID[c1]}" "${INO[c1]}" 203.0.113.3
 check "c1 127.0.0.1: loopback" \
 	"error EADDRNOTAVAIL: 127.0.0.1 is not a usable address of the netns" "${PID[c1]}" "${INO[c1]}" 127.0.0.1
-check "c2 0.0.0.0: its bridged address only" "$OWN${nl}203.0.113.3 br0" "${PID[c2]}" "${INO[c2]}" 0.0.0.0
+check "c2 0.0.0.0: its bridged address only" "$OWN${nl}203.0.113.3 br0 v2" "${PID[c2]}" "${INO[c2]}" 0.0.0.0
 check "c2 203.0.113.1: the host's own address, claimed" \
 	"error EADDRNOTAVAIL: 203.0.113.1: our route to it goes out lo (not unicast), not bridge br0" \
 	"${PID[c2]}" "${INO[c2]}" 203.0.113.1
@@ -113,7 +113,7 @@ check "c3 0.0.0.0: veth'd, not bridged" \
 	"error EADDRNOTAVAIL: 192.0.2.2 on eth0: its peer v3 is not enslaved to a bridge" "${PID[c3]}" "${INO[c3]}" 0.0.0.0
 check "c5 0.0.0.0: br0's subnet, but its veth peer is elsewhere" \
 	"error EADDRNOTAVAIL: 203.0.113.5 on eth0: its veth peer is not in our netns" "${PID[c5]}" "${INO[c5]}" 0.0.0.0
-check "c4 0.0.0.0: a user namespace's netns, reported" "userns other${nl}203.0.113.4 br0" "${PID[c4]}" "${INO[c4]}" 0.0.0.0
+check "c4 0.0.0.0: a user namespace's netns, reported" "userns other${nl}203.0.113.4 br0 v4" "${PID[c4]}" "${INO[c4]}" 0.0.0.0
 check "pid reused: c1's pid, c2's netns inode" \
 	"error ESRCH: process ${PID[c1]}'s netns is ${INO[c1]}, not ${INO[c2]}: the pid was reused" \
 	"${PID[c1]}" "${INO[c2]}" 0.0.0.0
