@@ -82,6 +82,11 @@ static int check_addr(struct nd_ctx *c, const struct nd_addr *x, uint32_t *bridg
 	int err;
 
 	addr_str(&x->a, s, sizeof(s));
+	/* an address still under duplicate address detection is not the
+	 * container's yet: another one on the bridge may hold it */
+	if (x->flags & (IFA_F_TENTATIVE | IFA_F_OPTIMISTIC))
+		return say(why, len, -EADDRNOTAVAIL, "%s: %s (duplicate address detection not done)", s,
+			   x->flags & IFA_F_OPTIMISTIC ? "optimistic" : "tentative");
 	if (!l)
 		return say(why, len, -EADDRNOTAVAIL, "%s: its interface %u is not in the netns's link dump", s,
 			   x->index);
@@ -115,6 +120,11 @@ static int check_addr(struct nd_ctx *c, const struct nd_addr *x, uint32_t *bridg
 		return say(why, len, -EADDRNOTAVAIL, "%s: our route to it goes out %s%s, not bridge %s", s,
 			   out.name, rt.type == RTN_UNICAST ? "" : " (not unicast)", br.name);
 	}
+	/* only a connected route counts: behind a next hop on the bridge is
+	 * whoever that next hop forwards to, not this veth */
+	if (rt.gateway)
+		return say(why, len, -EADDRNOTAVAIL, "%s: our route to it goes out bridge %s via a next hop, not straight",
+			   s, br.name);
 	*bridge = br.index;
 	*port = peer.index;
 	return 0;
@@ -187,7 +197,9 @@ static int parse_bound(const struct netns_addr *b, int v6only, struct want *w, c
 	} else if (b->family == AF_INET6 && !memcmp(b->addr, mapped, 12)) {
 		if (v6only)
 			return say(why, len, -EADDRNOTAVAIL, "a v4-mapped address on an IPv6-only socket");
-		w->v4 = w->specific = 1;
+		/* ::ffff:0.0.0.0 is what an IPv6 socket binds for IPv4's any */
+		w->v4 = 1;
+		w->specific = memcmp(b->addr + 12, zero, 4) != 0;
 		w->a.family = AF_INET;
 		memcpy(w->a.addr, b->addr + 12, 4);
 		memset(w->a.addr + 4, 0, 12);
@@ -260,6 +272,11 @@ int netns_resolve(pid_t pid, uint64_t netns_ino, const struct netns_addr *bound,
 		goto out;
 	if ((err = userns_own(fd, &out->userns_own))) {
 		say(why, whylen, err, "the netns's user namespace (NS_GET_USERNS): %s", strerror(-err));
+		goto out;
+	}
+	if (!out->userns_own) {
+		err = say(why, whylen, -EXDEV, "process %d's netns is owned by another user namespace (a rootless "
+			  "engine's): its root may claim any address there", (int)pid);
 		goto out;
 	}
 	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);

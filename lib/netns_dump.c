@@ -255,8 +255,18 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	rt->type = rtm->rtm_type;
 	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
-		if (mnl_attr_get_type(a) == RTA_OIF && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-			rt->oif = mnl_attr_get_u32(a);
+		switch (mnl_attr_get_type(a)) {
+		case RTA_OIF:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				rt->oif = mnl_attr_get_u32(a);
+			break;
+		case RTA_GATEWAY:
+		case RTA_VIA:
+		case RTA_MULTIPATH:
+		case RTA_NH_ID: /* a nexthop object: whatever it holds, not a connected route */
+			rt->gateway = 1;
+			break;
+		}
 	}
 	return MNL_CB_OK;
 }
