@@ -14,6 +14,7 @@
  * container's), not the id the container gives us (test_netns.sh shows the
  * two differ and which one holds). */
 #include "netns.h"
+#include "netns_dump.h"
 #include "nl.h"
 
 #include <errno.h>
@@ -35,34 +36,6 @@
 #include <linux/rtnetlink.h>
 #include <libmnl/libmnl.h>
 
-#define NS_MAX_LINKS 64
-#define NS_MAX_ADDRS 64
-
-struct link {
-	uint32_t index, link, master;
-	int32_t link_nsid, target_nsid;
-	int has_link, has_link_nsid, has_target;
-	char kind[16];
-	char name[IFNAMSIZ];
-};
-
-struct ns_addr {
-	struct netns_addr a;
-	uint32_t index;
-	uint8_t scope;
-	uint32_t flags;
-};
-
-struct ctx {
-	struct mnl_socket *nl;
-	uint32_t seq;
-	int32_t nsid, self_nsid;
-	int dump_family;        /* of the address dump under way */
-	unsigned nlinks, naddrs;
-	struct link links[NS_MAX_LINKS];
-	struct ns_addr addrs[NS_MAX_ADDRS];
-	char buf[512] __attribute__((aligned(8))); /* one request: a header and an attribute or two */
-};
 
 __attribute__((format(printf, 4, 5)))
 static int say(char *why, size_t len, int err, const char *fmt, ...)
@@ -84,275 +57,9 @@ static const char *addr_str(const struct netns_addr *a, char *s, size_t len)
 	return s;
 }
 
-static struct nlmsghdr *msg(struct ctx *c, uint16_t type, uint16_t flags)
-{
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(c->buf);
-
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	nlh->nlmsg_seq = ++c->seq;
-	return nlh;
-}
-
-/* ---- nsid --------------------------------------------------------------------- */
-
-static int nsid_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct nlattr *a;
-
-	if (nlh->nlmsg_type != RTM_NEWNSID)
-		return MNL_CB_OK;
-	mnl_attr_for_each(a, nlh, sizeof(struct rtgenmsg)) {
-		if (mnl_attr_get_type(a) == NETNSA_NSID && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-			*(int32_t *)data = (int32_t)mnl_attr_get_u32(a);
-	}
-	return MNL_CB_OK;
-}
-
-static struct nlmsghdr *nsid_msg(struct ctx *c, uint16_t type, int fd)
-{
-	struct nlmsghdr *nlh = msg(c, type, NLM_F_ACK);
-	struct rtgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-
-	g->rtgen_family = AF_UNSPEC;
-	mnl_attr_put_u32(nlh, NETNSA_FD, (uint32_t)fd);
-	return nlh;
-}
-
-/* The id, in our namespace, of the namespace fd is: asked, and assigned
- * (RTM_NEWNSID, CAP_NET_ADMIN here) when it has none yet. */
-static int ns_id(struct ctx *c, int fd, int32_t *nsid)
-{
-	for (int pass = 0;; pass++) {
-		struct nlmsghdr *nlh = nsid_msg(c, RTM_GETNSID, fd);
-		int err;
-
-		*nsid = NETNSA_NSID_NOT_ASSIGNED;
-		err = nl_talk(c->nl, nlh, nsid_cb, nsid);
-		if (err)
-			return err;
-		if (*nsid >= 0)
-			return 0;
-		if (pass)
-			return -ENOENT;
-		nlh = nsid_msg(c, RTM_NEWNSID, fd);
-		mnl_attr_put_u32(nlh, NETNSA_NSID, (uint32_t)NETNSA_NSID_NOT_ASSIGNED); /* any free id */
-		err = nl_talk(c->nl, nlh, NULL, NULL);
-		if (err && err != -EEXIST) /* EEXIST: assigned since we asked */
-			return err;
-	}
-}
-
-/* ---- links -------------------------------------------------------------------- */
-
-static void parse_link(const struct nlmsghdr *nlh, struct link *l)
-{
-	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *a, *n;
-
-	memset(l, 0, sizeof(*l));
-	l->index = (uint32_t)ifi->ifi_index;
-	mnl_attr_for_each(a, nlh, sizeof(*ifi)) {
-		switch (mnl_attr_get_type(a)) {
-		case IFLA_IFNAME:
-			if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-				snprintf(l->name, sizeof(l->name), "%s", mnl_attr_get_str(a));
-			break;
-		case IFLA_LINK:
-			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0) {
-				l->link = mnl_attr_get_u32(a);
-				l->has_link = 1;
-			}
-			break;
-		case IFLA_LINK_NETNSID:
-			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0) {
-				l->link_nsid = (int32_t)mnl_attr_get_u32(a);
-				l->has_link_nsid = 1;
-			}
-			break;
-		case IFLA_TARGET_NETNSID:
-			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0) {
-				l->target_nsid = (int32_t)mnl_attr_get_u32(a);
-				l->has_target = 1;
-			}
-			break;
-		case IFLA_MASTER:
-			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-				l->master = mnl_attr_get_u32(a);
-			break;
-		case IFLA_LINKINFO:
-			mnl_attr_for_each_nested(n, a) {
-				if (mnl_attr_get_type(n) == IFLA_INFO_KIND &&
-				    mnl_attr_validate(n, MNL_TYPE_NUL_STRING) == 0)
-					snprintf(l->kind, sizeof(l->kind), "%s", mnl_attr_get_str(n));
-			}
-			break;
-		}
-	}
-}
-
-static int links_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct ctx *c = data;
-
-	if (nlh->nlmsg_type != RTM_NEWLINK || mnl_nlmsg_get_payload_len(nlh) < sizeof(struct ifinfomsg))
-		return MNL_CB_OK;
-	if (c->nlinks == NS_MAX_LINKS) {
-		errno = E2BIG;
-		return MNL_CB_ERROR;
-	}
-	parse_link(nlh, &c->links[c->nlinks]);
-	if (!c->links[c->nlinks].has_target || c->links[c->nlinks].target_nsid != c->nsid) {
-		errno = EPROTO; /* a link of another namespace than asked */
-		return MNL_CB_ERROR;
-	}
-	c->nlinks++;
-	return MNL_CB_OK;
-}
-
-static int one_link_cb(const struct nlmsghdr *nlh, void *data)
-{
-	if (nlh->nlmsg_type == RTM_NEWLINK && mnl_nlmsg_get_payload_len(nlh) >= sizeof(struct ifinfomsg))
-		parse_link(nlh, data);
-	return MNL_CB_OK;
-}
-
-static struct nlmsghdr *link_msg(struct ctx *c, uint16_t flags, uint32_t index)
-{
-	struct nlmsghdr *nlh = msg(c, RTM_GETLINK, flags);
-	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = (int)index;
-	return nlh;
-}
-
-/* the links of the listener's namespace */
-static int dump_links(struct ctx *c)
-{
-	struct nlmsghdr *nlh = link_msg(c, NLM_F_DUMP, 0);
-
-	mnl_attr_put_u32(nlh, IFLA_TARGET_NETNSID, (uint32_t)c->nsid);
-	c->nlinks = 0;
-	return nl_talk(c->nl, nlh, links_cb, c);
-}
-
-/* one link of ours: -ENODEV if there is none of that index */
-static int get_link(struct ctx *c, uint32_t index, struct link *l)
-{
-	int err;
-
-	memset(l, 0, sizeof(*l));
-	err = nl_talk(c->nl, link_msg(c, NLM_F_ACK, index), one_link_cb, l);
-	if (!err && l->index != index)
-		err = -ENODEV;
-	return err;
-}
-
-static const struct link *their_link(const struct ctx *c, uint32_t index)
-{
-	for (unsigned i = 0; i < c->nlinks; i++)
-		if (c->links[i].index == index)
-			return &c->links[i];
-	return NULL;
-}
-
-/* ---- addresses and routes ------------------------------------------------------- */
-
-static int addrs_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct ctx *c = data;
-	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *a, *local = NULL, *address = NULL;
-	size_t alen;
-	struct ns_addr *x;
-	int target = 0;
-
-	if (nlh->nlmsg_type != RTM_NEWADDR || mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifa) ||
-	    ifa->ifa_family != c->dump_family)
-		return MNL_CB_OK; /* (a kernel without IPv6 answers an AF_INET6 dump with all it has) */
-	if (c->naddrs == NS_MAX_ADDRS) {
-		errno = E2BIG;
-		return MNL_CB_ERROR;
-	}
-	alen = ifa->ifa_family == AF_INET ? 4 : 16;
-	x = &c->addrs[c->naddrs];
-	memset(x, 0, sizeof(*x));
-	x->flags = ifa->ifa_flags;
-	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
-		uint16_t t = mnl_attr_get_type(a);
-		if ((t == IFA_LOCAL || t == IFA_ADDRESS) && mnl_attr_get_payload_len(a) == alen)
-			*(t == IFA_LOCAL ? &local : &address) = a;
-		else if (t == IFA_FLAGS && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-			x->flags = mnl_attr_get_u32(a);
-		else if (t == IFA_TARGET_NETNSID && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-			target = (int32_t)mnl_attr_get_u32(a) == c->nsid;
-	}
-	if (!target) {
-		errno = EPROTO; /* an address of another namespace than asked */
-		return MNL_CB_ERROR;
-	}
-	/* IFA_LOCAL is the interface's own address; IFA_ADDRESS the peer's on a
-	 * point-to-point link, the same otherwise */
-	a = local ? local : address;
-	if (!a)
-		return MNL_CB_OK;
-	x->a.family = ifa->ifa_family;
-	memcpy(x->a.addr, mnl_attr_get_payload(a), alen);
-	x->index = ifa->ifa_index;
-	x->scope = ifa->ifa_scope;
-	c->naddrs++;
-	return MNL_CB_OK;
-}
-
-static int dump_addrs(struct ctx *c, int family)
-{
-	struct nlmsghdr *nlh = msg(c, RTM_GETADDR, NLM_F_DUMP);
-	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-
-	ifa->ifa_family = (uint8_t)family;
-	c->dump_family = family;
-	mnl_attr_put_u32(nlh, IFA_TARGET_NETNSID, (uint32_t)c->nsid);
-	return nl_talk(c->nl, nlh, addrs_cb, c);
-}
-
-struct route {
-	uint8_t type;
-	uint32_t oif;
-};
-
-static int route_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct route *rt = data;
-	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *a;
-
-	if (nlh->nlmsg_type != RTM_NEWROUTE || mnl_nlmsg_get_payload_len(nlh) < sizeof(*rtm))
-		return MNL_CB_OK;
-	rt->type = rtm->rtm_type;
-	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
-		if (mnl_attr_get_type(a) == RTA_OIF && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-			rt->oif = mnl_attr_get_u32(a);
-	}
-	return MNL_CB_OK;
-}
-
-/* our route to a: what `ip route get` says */
-static int route_get(struct ctx *c, const struct netns_addr *a, struct route *rt)
-{
-	struct nlmsghdr *nlh = msg(c, RTM_GETROUTE, NLM_F_ACK);
-	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	size_t alen = a->family == AF_INET ? 4 : 16;
-
-	rtm->rtm_family = (uint8_t)a->family;
-	rtm->rtm_dst_len = (uint8_t)(alen * 8);
-	mnl_attr_put(nlh, RTA_DST, alen, a->addr);
-	memset(rt, 0, sizeof(*rt));
-	return nl_talk(c->nl, nlh, route_cb, rt);
-}
 
 /* loopback and link-local never count, whatever scope they were given */
-static int addr_usable(const struct ns_addr *x)
+static int addr_usable(const struct nd_addr *x)
 {
 	const uint8_t *b = x->a.addr;
 	static const uint8_t lo6[16] = { [15] = 1 };
@@ -364,16 +71,22 @@ static int addr_usable(const struct ns_addr *x)
 	return memcmp(b, lo6, 16) != 0 && !(b[0] == 0xfe && (b[1] & 0xc0) == 0x80);
 }
 
-/* a reaches the listener from here: 0 and *bridge, or -EADDRNOTAVAIL and why */
-static int check_addr(struct ctx *c, const struct ns_addr *x, uint32_t *bridge, char *why, size_t len)
+/* a reaches the listener from here: 0, *bridge and *port, or -EADDRNOTAVAIL and why */
+static int check_addr(struct nd_ctx *c, const struct nd_addr *x, uint32_t *bridge, uint32_t *port, char *why,
+		      size_t len)
 {
-	const struct link *l = their_link(c, x->index);
-	struct link peer, br, out;
-	struct route rt;
+	const struct nd_link *l = nd_their_link(c, x->index);
+	struct nd_link peer, br, out;
+	struct nd_route rt;
 	char s[INET6_ADDRSTRLEN];
 	int err;
 
 	addr_str(&x->a, s, sizeof(s));
+	/* an address still under duplicate address detection is not the
+	 * container's yet: another one on the bridge may hold it */
+	if (x->flags & (IFA_F_TENTATIVE | IFA_F_OPTIMISTIC))
+		return say(why, len, -EADDRNOTAVAIL, "%s: %s (duplicate address detection not done)", s,
+			   x->flags & IFA_F_OPTIMISTIC ? "optimistic" : "tentative");
 	if (!l)
 		return say(why, len, -EADDRNOTAVAIL, "%s: its interface %u is not in the netns's link dump", s,
 			   x->index);
@@ -382,7 +95,7 @@ static int check_addr(struct ctx *c, const struct ns_addr *x, uint32_t *bridge, 
 			   l->kind[0] ? l->kind : "no kind");
 	if (!l->has_link || !l->has_link_nsid || l->link_nsid != c->self_nsid)
 		return say(why, len, -EADDRNOTAVAIL, "%s on %s: its veth peer is not in our netns", s, l->name);
-	err = get_link(c, l->link, &peer);
+	err = nd_get_link(c, l->link, &peer);
 	if (err)
 		return say(why, len, -EADDRNOTAVAIL, "%s on %s: its peer, our ifindex %u: %s", s, l->name, l->link,
 			   strerror(-err));
@@ -394,20 +107,26 @@ static int check_addr(struct ctx *c, const struct ns_addr *x, uint32_t *bridge, 
 	if (!peer.master)
 		return say(why, len, -EADDRNOTAVAIL, "%s on %s: its peer %s is not enslaved to a bridge", s, l->name,
 			   peer.name);
-	err = get_link(c, peer.master, &br);
+	err = nd_get_link(c, peer.master, &br);
 	if (err || strcmp(br.kind, "bridge"))
 		return say(why, len, -EADDRNOTAVAIL, "%s on %s: the master of its peer %s is not a bridge (%s)", s,
 			   l->name, peer.name, err ? strerror(-err) : br.kind[0] ? br.kind : "no kind");
-	err = route_get(c, &x->a, &rt);
+	err = nd_route_get(c, &x->a, &rt);
 	if (err)
 		return say(why, len, -EADDRNOTAVAIL, "%s: no route to it here (%s)", s, strerror(-err));
 	if (rt.type != RTN_UNICAST || rt.oif != br.index) {
-		if (get_link(c, rt.oif, &out))
+		if (nd_get_link(c, rt.oif, &out))
 			snprintf(out.name, sizeof(out.name), "%u", rt.oif);
 		return say(why, len, -EADDRNOTAVAIL, "%s: our route to it goes out %s%s, not bridge %s", s,
 			   out.name, rt.type == RTN_UNICAST ? "" : " (not unicast)", br.name);
 	}
+	/* only a connected route counts: behind a next hop on the bridge is
+	 * whoever that next hop forwards to, not this veth */
+	if (rt.gateway)
+		return say(why, len, -EADDRNOTAVAIL, "%s: our route to it goes out bridge %s via a next hop, not straight",
+			   s, br.name);
 	*bridge = br.index;
+	*port = peer.index;
 	return 0;
 }
 
@@ -478,7 +197,9 @@ static int parse_bound(const struct netns_addr *b, int v6only, struct want *w, c
 	} else if (b->family == AF_INET6 && !memcmp(b->addr, mapped, 12)) {
 		if (v6only)
 			return say(why, len, -EADDRNOTAVAIL, "a v4-mapped address on an IPv6-only socket");
-		w->v4 = w->specific = 1;
+		/* ::ffff:0.0.0.0 is what an IPv6 socket binds for IPv4's any */
+		w->v4 = 1;
+		w->specific = memcmp(b->addr + 12, zero, 4) != 0;
 		w->a.family = AF_INET;
 		memcpy(w->a.addr, b->addr + 12, 4);
 		memset(w->a.addr + 4, 0, 12);
@@ -492,7 +213,7 @@ static int parse_bound(const struct netns_addr *b, int v6only, struct want *w, c
 	return 0;
 }
 
-static int resolve(struct ctx *c, int fd, int self, const struct want *w, struct netns_view *out, char *why,
+static int resolve(struct nd_ctx *c, int fd, int self, const struct want *w, struct netns_view *out, char *why,
 		   size_t len)
 {
 	char s[INET6_ADDRSTRLEN], last[200] = "";
@@ -501,15 +222,15 @@ static int resolve(struct ctx *c, int fd, int self, const struct want *w, struct
 
 	if (setsockopt(mnl_socket_get_fd(c->nl), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &(int){ 1 }, sizeof(int)))
 		return say(why, len, -errno, "rtnetlink strict checking (Linux >= 4.20): %s", strerror(errno));
-	if ((err = ns_id(c, fd, &c->nsid)) || (err = ns_id(c, self, &c->self_nsid)))
+	if ((err = nd_ns_id(c, fd, &c->nsid)) || (err = nd_ns_id(c, self, &c->self_nsid)))
 		return say(why, len, err, "the netns's id here (RTM_GETNSID/NEWNSID): %s", strerror(-err));
 	out->nsid = c->nsid;
-	if ((err = dump_links(c)))
+	if ((err = nd_dump_links(c)))
 		return say(why, len, err, "the netns's links: %s", strerror(-err));
-	if ((w->v4 && (err = dump_addrs(c, AF_INET))) || (w->v6 && (err = dump_addrs(c, AF_INET6))))
+	if ((w->v4 && (err = nd_dump_addrs(c, AF_INET))) || (w->v6 && (err = nd_dump_addrs(c, AF_INET6))))
 		return say(why, len, err, "the netns's addresses: %s", strerror(-err));
 	for (unsigned i = 0; i < c->naddrs; i++) {
-		const struct ns_addr *x = &c->addrs[i];
+		const struct nd_addr *x = &c->addrs[i];
 		struct netns_target *t = &out->t[out->n];
 
 		if (out->n == NETNS_MAX_TARGETS)
@@ -519,7 +240,7 @@ static int resolve(struct ctx *c, int fd, int self, const struct want *w, struct
 		if (w->specific && memcmp(x->a.addr, w->a.addr, x->a.family == AF_INET ? 4 : 16))
 			continue;
 		found = 1;
-		if (check_addr(c, x, &t->bridge, last, sizeof(last))) {
+		if (check_addr(c, x, &t->bridge, &t->port, last, sizeof(last))) {
 			refused++;
 			continue;
 		}
@@ -541,7 +262,7 @@ static int resolve(struct ctx *c, int fd, int self, const struct want *w, struct
 int netns_resolve(pid_t pid, uint64_t netns_ino, const struct netns_addr *bound, int v6only,
 		  struct netns_view *out, char *why, size_t whylen)
 {
-	struct ctx *c = NULL;
+	struct nd_ctx *c = NULL;
 	struct want w;
 	int fd = -1, self = -1, same, err;
 
@@ -551,6 +272,11 @@ int netns_resolve(pid_t pid, uint64_t netns_ino, const struct netns_addr *bound,
 		goto out;
 	if ((err = userns_own(fd, &out->userns_own))) {
 		say(why, whylen, err, "the netns's user namespace (NS_GET_USERNS): %s", strerror(-err));
+		goto out;
+	}
+	if (!out->userns_own) {
+		err = say(why, whylen, -EXDEV, "process %d's netns is owned by another user namespace (a rootless "
+			  "engine's): its root may claim any address there", (int)pid);
 		goto out;
 	}
 	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);

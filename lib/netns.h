@@ -32,13 +32,17 @@ struct netns_addr {
 struct netns_target {
 	struct netns_addr a;    /* an address of the listener's namespace */
 	uint32_t bridge;        /* ifindex, in our namespace, of the bridge to it */
+	uint32_t port;          /* ifindex of the bridge port it is behind: the
+				 * veth peer here of its interface there (the
+				 * container window's pin, nftcontainer.h) */
 };
 
 struct netns_view {
 	int32_t nsid;           /* the namespace's id in ours */
 	int userns_own;         /* 1: owned by our user namespace (the initial
 				 * one for a system service); 0: by another one,
-				 * a rootless engine's */
+				 * a rootless engine's (netns_resolve then fails
+				 * with -EXDEV and gives no target) */
 	unsigned n;
 	struct netns_target t[NETNS_MAX_TARGETS];
 };
@@ -46,12 +50,17 @@ struct netns_view {
 /* The DNAT targets of a listener of process pid, bound to `bound` (an
  * address, or 0.0.0.0 / :: for any; v6only as the socket's IPV6_V6ONLY:
  * :: without it means both families; a v4-mapped address is its IPv4
- * address), in the namespace whose inode is netns_ino (the BPF event's).
+ * address, ::ffff:0.0.0.0 IPv4's any), in the namespace whose inode is
+ * netns_ino (the BPF event's).
  * 0 with out->n >= 1, or:
  *   -ESRCH         the process is gone, or its namespace is not netns_ino
  *                  any more (the pid was reused)
  *   -EADDRNOTAVAIL a specific address that is not the namespace's or does
  *                  not pass; a wildcard with no address that passes
+ *   -EXDEV         the namespace is owned by another user namespace: its
+ *                  root is no root of ours, and nothing it holds is
+ *                  trusted (an error, not a flag the caller could miss;
+ *                  userns_own says it too)
  *   -EINVAL        the namespace is our own, or bound is not an address
  *   other          what the kernel said (-EACCES, -EPERM: a capability)
  * why (may be NULL) gets one line for the caller's log in every case. */

@@ -261,7 +261,7 @@ struct nftnl_rule *nb_rule_done(struct nftnl_rule *r, int err)
 	return r;
 }
 
-struct nftnl_set *nb_own_set(const char *name)
+struct nftnl_set *nb_set_in(int family, const char *name)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 
@@ -269,13 +269,24 @@ struct nftnl_set *nb_own_set(const char *name)
 		return NULL;
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, PH_TABLE);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, (uint32_t)family);
 	return s;
+}
+
+struct nftnl_set *nb_own_set(const char *name)
+{
+	return nb_set_in(NFPROTO_INET, name);
 }
 int nb_batch_key_elem(struct nl_batch *b, const char *set, const void *key, uint32_t keylen, uint64_t timeout_ms,
 			  int add_it)
 {
-	struct nftnl_set *s = nb_own_set(set);
+	return nb_batch_key_elem_in(b, NFPROTO_INET, set, key, keylen, timeout_ms, add_it);
+}
+
+int nb_batch_key_elem_in(struct nl_batch *b, int family, const char *set, const void *key, uint32_t keylen,
+			 uint64_t timeout_ms, int add_it)
+{
+	struct nftnl_set *s = nb_set_in(family, set);
 	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
 	struct nlmsghdr *nlh;
 	uint32_t seq;
@@ -290,7 +301,7 @@ int nb_batch_key_elem(struct nl_batch *b, const char *set, const void *key, uint
 	if (add_it && timeout_ms)
 		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
 	nftnl_set_elem_add(s, e);
-	nlh = nftnl_nlmsg_build_hdr(buf, add_it ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, NFPROTO_INET,
+	nlh = nftnl_nlmsg_build_hdr(buf, add_it ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, (uint16_t)family,
 				    add_it ? NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK : NLM_F_ACK, seq);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);

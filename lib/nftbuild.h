@@ -50,12 +50,16 @@ int x_connmark_match(struct nftnl_rule *r, uint32_t value, uint32_t mask);
 /* a rule to fill; nb_rule_done() frees it and returns NULL when err */
 struct nftnl_rule *nb_rule_new(int family, const char *table, const char *chain);
 struct nftnl_rule *nb_rule_done(struct nftnl_rule *r, int err);
-/* a handle on one of porthole's sets, by name */
+/* a handle on one of porthole's sets, by name: in the inet table, or in
+ * the table of that family (NFPROTO_BRIDGE: the container windows' pins) */
 struct nftnl_set *nb_own_set(const char *name);
+struct nftnl_set *nb_set_in(int family, const char *name);
 /* one element of one of porthole's sets, added (timeout_ms > 0: with that
  * timeout) or deleted */
 int nb_batch_key_elem(struct nl_batch *b, const char *set, const void *key, uint32_t keylen, uint64_t timeout_ms,
 		      int add_it);
+int nb_batch_key_elem_in(struct nl_batch *b, int family, const char *set, const void *key, uint32_t keylen,
+			 uint64_t timeout_ms, int add_it);
 /* one rule message (type, flags) in the batch; r is freed either way */
 int nb_batch_rule(struct nl_batch *b, struct nftnl_rule *r, uint16_t type, uint16_t flags);
 

@@ -13,34 +13,45 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter_bridge.h>
+#include <linux/if_ether.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
+#include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
+#include <libnftnl/table.h>
 
 #define CWIN_SET_ID  4
 #define CWIN6_SET_ID 5
+#define PIN_SET_ID   6
+#define PIN6_SET_ID  7
 /* nft's datatype numbers; a concatenation's type is theirs, 6 bits each,
  * the first field highest */
 #define TYPE_IPADDR  7
 #define TYPE_IP6ADDR 8
 #define TYPE_IFINDEX 20
 #define CONCAT_TYPE(addr) ((((((uint32_t)TYPE_IFINDEX << 6) | (addr)) << 6) | TYPE_INET_SERVICE) << 6 | TYPE_INET_SERVICE)
-/* the key: ifindex, address, port, port; each field in 32-bit words */
+#define PIN_TYPE(addr) ((((uint32_t)(addr) << 6) | TYPE_IFINDEX) << 6 | TYPE_INET_SERVICE)
+/* the key: ifindex, address, port, port (a pin's: address, ifindex,
+ * port); each field in 32-bit words */
 #define KEY_LEN(alen) (4 + (alen) + 4 + 4)
+#define PIN_LEN(alen) ((alen) + 4 + 4)
 
 struct fam {
-	const char *set;
-	uint32_t set_id, type;
+	const char *set, *pin;
+	uint32_t set_id, pin_id, type, pin_type;
 	uint8_t nfproto;
 	uint32_t alen, aoff; /* the destination address in the network header */
 };
 
 static const struct fam fams[2] = {
-	{ PH_SET_CWIN, CWIN_SET_ID, CONCAT_TYPE(TYPE_IPADDR), NFPROTO_IPV4, 4, 16 },
-	{ PH_SET_CWIN6, CWIN6_SET_ID, CONCAT_TYPE(TYPE_IP6ADDR), NFPROTO_IPV6, 16, 24 },
+	{ PH_SET_CWIN, PH_SET_CWPIN, CWIN_SET_ID, PIN_SET_ID, CONCAT_TYPE(TYPE_IPADDR), PIN_TYPE(TYPE_IPADDR),
+	  NFPROTO_IPV4, 4, 16 },
+	{ PH_SET_CWIN6, PH_SET_CWPIN6, CWIN6_SET_ID, PIN6_SET_ID, CONCAT_TYPE(TYPE_IP6ADDR), PIN_TYPE(TYPE_IP6ADDR),
+	  NFPROTO_IPV6, 16, 24 },
 };
 
 static const struct fam *fam_of(int family)
@@ -48,9 +59,11 @@ static const struct fam *fam_of(int family)
 	return family == AF_INET ? &fams[0] : family == AF_INET6 ? &fams[1] : NULL;
 }
 
-static int batch_set(struct nl_batch *b, const struct fam *f)
+/* cwin(6) in the inet table (pin = 0) or cwpin(6) in the bridge table */
+static int batch_set(struct nl_batch *b, const struct fam *f, int pin)
 {
-	struct nftnl_set *s = nb_own_set(f->set);
+	int family = pin ? NFPROTO_BRIDGE : NFPROTO_INET;
+	struct nftnl_set *s = nb_set_in(family, pin ? f->pin : f->set);
 	struct nftnl_expr *ctr = x_alloc("counter");
 	struct nlmsghdr *nlh;
 	uint32_t seq;
@@ -62,11 +75,11 @@ static int batch_set(struct nl_batch *b, const struct fam *f)
 		return -ENOMEM;
 	}
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, f->type);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, KEY_LEN(f->alen));
-	nftnl_set_set_u32(s, NFTNL_SET_ID, f->set_id);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, pin ? f->pin_type : f->type);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, pin ? PIN_LEN(f->alen) : KEY_LEN(f->alen));
+	nftnl_set_set_u32(s, NFTNL_SET_ID, pin ? f->pin_id : f->set_id);
 	nftnl_set_add_expr(s, ctr); /* each window counts its packets */
-	nlh = nftnl_set_nlmsg_build_hdr(buf, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, seq);
+	nlh = nftnl_set_nlmsg_build_hdr(buf, NFT_MSG_NEWSET, (uint16_t)family, NLM_F_CREATE | NLM_F_ACK, seq);
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
 	return nl_batch_push(b);
@@ -117,6 +130,100 @@ static int x_cwin_lookup(struct nftnl_rule *r, const struct fam *f)
 	return x_add(r, e);
 }
 
+/* ip(6) daddr . meta oif . tcp dport != @cwpin(6) */
+static int x_pin_miss(struct nftnl_rule *r, const struct fam *f)
+{
+	uint32_t reg = NFT_REG32_00 + f->alen / 4; /* the register after the address */
+	struct nftnl_expr *e;
+
+	if (x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, f->aoff, f->alen, NFT_REG32_00) ||
+	    x_meta(r, NFT_META_OIF, reg) || x_tcp_dport(r, reg + 1))
+		return -ENOMEM;
+	e = x_alloc("lookup");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, f->pin);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, f->pin_id);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+	}
+	return x_add(r, e);
+}
+
+/* P: meta protocol ip(6) meta mark & MASK == CW meta l4proto tcp
+ *    ip(6) daddr . meta oif . tcp dport != @cwpin(6) counter drop */
+static struct nftnl_rule *pin_rule(const struct fam *f, uint32_t cw, uint32_t mask)
+{
+	struct nftnl_rule *r = nb_rule_new(NFPROTO_BRIDGE, PH_TABLE, PH_CHAIN_PIN);
+	uint16_t proto = htons(f->nfproto == NFPROTO_IPV4 ? ETH_P_IP : ETH_P_IPV6);
+
+	if (!r)
+		return NULL;
+	return nb_rule_done(r, x_meta(r, NFT_META_PROTOCOL, NFT_REG_1) || x_cmp(r, NFT_CMP_EQ, &proto, sizeof(proto)) ||
+				       x_meta(r, NFT_META_MARK, NFT_REG_1) || x_masked_eq(r, mask, cw) || x_l4proto_tcp(r) ||
+				       x_pin_miss(r, f) || x_counter(r) || x_verdict(r, NF_DROP));
+}
+
+static int new_chain(struct nl_batch *b, int family, const char *name, uint32_t hook, int prio)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	char *buf = nl_batch_msg(b, &seq);
+
+	if (!c || !buf) {
+		if (c)
+			nftnl_chain_free(c);
+		return -ENOMEM;
+	}
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, PH_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	nlh = nftnl_chain_nlmsg_build_hdr(buf, NFT_MSG_NEWCHAIN, (uint16_t)family, NLM_F_CREATE | NLM_F_ACK, seq);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	return nl_batch_push(b);
+}
+
+/* the bridge table: made (with the inet one's owner flag) or deleted */
+static int pin_table(struct nl_batch *b, int del, int owner)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	char *buf = nl_batch_msg(b, &seq);
+
+	if (!t || !buf) {
+		if (t)
+			nftnl_table_free(t);
+		return -ENOMEM;
+	}
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PH_TABLE);
+	if (!del)
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, owner ? NFT_TABLE_F_OWNER : 0);
+	nlh = nftnl_table_nlmsg_build_hdr(buf, del ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE, NFPROTO_BRIDGE,
+					  del ? NLM_F_ACK : NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, seq);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	return nl_batch_push(b);
+}
+
+/* T: ct mark & MASK == CW meta mark & MASK == VALUE meta mark set meta mark & ~MASK | CW
+ * (after every host forward chain: the packet the host accepted by VALUE
+ * leaves tagged CW, which the bridge table can read; it has no conntrack) */
+static struct nftnl_rule *tag_rule(uint32_t cw, uint32_t value, uint32_t mask)
+{
+	struct nftnl_rule *r = nb_rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_CWTAG);
+
+	if (!r)
+		return NULL;
+	return nb_rule_done(r, x_ct(r, NFT_CT_MARK) || x_masked_eq(r, mask, cw) ||
+				       x_meta(r, NFT_META_MARK, NFT_REG_1) || x_masked_eq(r, mask, value) ||
+				       x_set_bits(r, 0, cw, mask));
+}
+
 /* F1 (first = 1): a new connection DNAT sent to a window's socket; F2: the
  * rest of it, while the element lives */
 static struct nftnl_rule *cwin_rule(const struct fam *f, int first, uint32_t cw, uint32_t value, uint32_t mask)
@@ -135,21 +242,40 @@ static struct nftnl_rule *cwin_rule(const struct fam *f, int first, uint32_t cw,
 	return nb_rule_done(r, err);
 }
 
-int nr_add_container_objects(struct nl_batch *b, uint32_t cw, uint32_t value, uint32_t mask)
+int nr_add_container_objects(struct nl_batch *b, uint32_t cw, uint32_t value, uint32_t mask, int owner)
 {
+	struct nftnl_rule *r;
+
 	if (!cw || cw == value || (cw & ~mask))
 		return -EINVAL;
-	if (batch_set(b, &fams[0]) || batch_set(b, &fams[1]))
+	if (batch_set(b, &fams[0], 0) || batch_set(b, &fams[1], 0))
 		return -ENOMEM;
+	if (new_chain(b, NFPROTO_INET, PH_CHAIN_CWTAG, NF_INET_FORWARD, PH_PRIO_CWTAG) || pin_table(b, 0, owner) ||
+	    new_chain(b, NFPROTO_BRIDGE, PH_CHAIN_PIN, NF_BR_LOCAL_OUT, NF_BR_PRI_FILTER_BRIDGED) ||
+	    batch_set(b, &fams[0], 1) || batch_set(b, &fams[1], 1))
+		return -ENOMEM;
+	r = tag_rule(cw, value, mask);
+	if (!r || nr_batch_rule(b, r, 1))
+		return -ENOMEM;
+	for (int i = 0; i < 2; i++) {
+		r = pin_rule(&fams[i], cw, mask);
+		if (!r || nr_batch_rule(b, r, 1))
+			return -ENOMEM;
+	}
 	/* each rule is inserted first: F2 before F1, IPv6 before IPv4, so the
 	 * chain reads F1 (v4, v6), F2 (v4, v6), then what was there */
 	for (int first = 0; first <= 1; first++)
 		for (int i = 1; i >= 0; i--) {
-			struct nftnl_rule *r = cwin_rule(&fams[i], first, cw, value, mask);
+			r = cwin_rule(&fams[i], first, cw, value, mask);
 			if (!r || nr_batch_rule(b, r, 1))
 				return -ENOMEM;
 		}
 	return 0;
+}
+
+int nr_del_container_objects(struct nl_batch *b)
+{
+	return pin_table(b, 1, 0);
 }
 
 static int cwin_elem(struct nl_batch *b, const struct nr_cwin *w, uint64_t timeout_ms, int add_it)
@@ -176,4 +302,28 @@ int nr_cwin_add(struct nl_batch *b, const struct nr_cwin *w, uint64_t timeout_ms
 int nr_cwin_del(struct nl_batch *b, const struct nr_cwin *w)
 {
 	return cwin_elem(b, w, 0, 0);
+}
+
+static int pin_elem(struct nl_batch *b, const struct nr_cwin *w, uint64_t timeout_ms, int add_it)
+{
+	const struct fam *f = fam_of(w->family);
+	uint8_t key[PIN_LEN(16)] = { 0 };
+	uint16_t cport = htons(w->cport);
+
+	if (!f || !w->port || w->port == w->ifindex || !w->cport || (add_it && !timeout_ms))
+		return -EINVAL;
+	memcpy(key, w->addr, f->alen);
+	memcpy(key + f->alen, &w->port, 4);
+	memcpy(key + 4 + f->alen, &cport, 2);
+	return nb_batch_key_elem_in(b, NFPROTO_BRIDGE, f->pin, key, PIN_LEN(f->alen), timeout_ms, add_it);
+}
+
+int nr_cwpin_add(struct nl_batch *b, const struct nr_cwin *w, uint64_t timeout_ms)
+{
+	return pin_elem(b, w, timeout_ms, 1);
+}
+
+int nr_cwpin_del(struct nl_batch *b, const struct nr_cwin *w)
+{
+	return pin_elem(b, w, 0, 0);
 }

@@ -29,6 +29,42 @@
  * whatever the host's own rules then do with the rest of a connection they
  * do as if porthole were not there.
  *
+ * The pin: a CW connection leaves only through the bridge port the
+ * resolver saw its address behind (the host-side veth of the container's
+ * eth0). The bridge table has no conntrack (ct in family bridge needs
+ * nf_conntrack_bridge, not built on every kernel, and changes what the
+ * bridge does), so the inet table tags what it admitted in a last forward
+ * chain, and a table of family bridge, also named porthole, with the owner
+ * flag like the inet one, made and deleted with it, reads the tag:
+ *
+ *   chain cwtag { type filter hook forward priority 2147483647;   (inet, after every host chain)
+ *     T  ct mark & MASK == CW meta mark & MASK == VALUE meta mark set meta mark & ~MASK | CW
+ *   }
+ *   table bridge porthole {
+ *     set cwpin  { type ipv4_addr . iface_index . inet_service; flags timeout; counter; }
+ *     set cwpin6 { type ipv6_addr . iface_index . inet_service; flags timeout; counter; }
+ *         element = (container address, bridge port, container port)
+ *     chain output { type filter hook output priority -200;    (NF_BR_LOCAL_OUT)
+ *       P  meta protocol ip meta mark & MASK == CW meta l4proto tcp
+ *            ip daddr . meta oif . tcp dport != @cwpin counter drop    (and ip6, @cwpin6)
+ *     }
+ *   }
+ *
+ * The bridge's output hook sees each frame the host routed out the bridge,
+ * once per port it goes to (a flooded frame's clones too), with oif = that
+ * port. An address another container claims, whose frames the bridge sends
+ * to any port but the pinned one (by its FDB, or flooded), is dropped
+ * there. CW is never given to a session (config.h
+ * config_container_mark), so a host process's own traffic is never judged.
+ * Not covered: a container that answers ARP/ND for an address gets that
+ * address's frames through its own port (L2 trust); the pin only makes sure
+ * a window's connection goes to no other port than the resolver saw.
+ *
+ * The pin set's key has no published port: one pin serves every window
+ * of one (address, port, container port); the caller adds it with the
+ * first of them (nr_cwpin_add, in the same batch as the cwin element,
+ * with the same timeout) and deletes it with the last.
+ *
  * The sets and rules exist only when the daemon is configured for container
  * windows (nr_add_container_objects() is called then, like
  * nr_add_servers_set() for serve lines): a host without containers keeps
@@ -42,6 +78,11 @@
 
 #define PH_SET_CWIN  "cwin"
 #define PH_SET_CWIN6 "cwin6"
+#define PH_SET_CWPIN  "cwpin"
+#define PH_SET_CWPIN6 "cwpin6"
+#define PH_CHAIN_PIN  "output"
+#define PH_CHAIN_CWTAG "cwtag"
+#define PH_PRIO_CWTAG 2147483647 /* forward: after every host chain */
 
 /* One container window's element: what the forward hook sees of a
  * connection after DNAT (output interface, destination address and port)
@@ -49,6 +90,8 @@
 struct nr_cwin {
 	int family;         /* AF_INET or AF_INET6 */
 	uint32_t ifindex;   /* the host bridge the container's veth hangs on */
+	uint32_t port;      /* the bridge port it hangs on: the host-side veth (netns_target.port);
+			     * the pin's only */
 	uint8_t addr[16];   /* the container's address (the first 4 bytes for AF_INET), network order */
 	uint16_t cport;     /* the container socket's port */
 	uint16_t pport;     /* the published port (conntrack's original destination port) */
@@ -56,13 +99,22 @@ struct nr_cwin {
 
 /* Add cwin, cwin6 and the forward rules F1, F2 to a batch that already
  * holds nr_add_table() and every other rule of the forward chain (each rule
- * is inserted first: these end up ahead of the chain's drops). cw: the
- * container-window conntrack value; value, mask: socket_mark's. */
-int nr_add_container_objects(struct nl_batch *b, uint32_t cw, uint32_t value, uint32_t mask);
+ * is inserted first: these end up ahead of the chain's drops), and the
+ * bridge table with cwpin, cwpin6 and P. cw: the container-window conntrack
+ * value; value, mask: socket_mark's; owner: nr_add_table()'s (give both the
+ * same). nr_del_container_objects() deletes the bridge table: put it in the
+ * batch that holds nr_del_table() (the inet table's objects go with it). */
+int nr_add_container_objects(struct nl_batch *b, uint32_t cw, uint32_t value, uint32_t mask, int owner);
+int nr_del_container_objects(struct nl_batch *b);
 
 /* Add (with a timeout: the window's hard deadline; 0 is refused, -EINVAL)
  * or delete one element. Adding an element that exists fails (-EEXIST). */
 int nr_cwin_add(struct nl_batch *b, const struct nr_cwin *w, uint64_t timeout_ms);
 int nr_cwin_del(struct nl_batch *b, const struct nr_cwin *w);
+/* The same for w's pin (address, port, cport; ifindex and pport unused
+ * but for the check): a port that is 0 or the bridge itself is refused
+ * (-EINVAL), a pin that exists too (-EEXIST). */
+int nr_cwpin_add(struct nl_batch *b, const struct nr_cwin *w, uint64_t timeout_ms);
+int nr_cwpin_del(struct nl_batch *b, const struct nr_cwin *w);
 
 #endif

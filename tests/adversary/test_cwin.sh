@@ -15,7 +15,9 @@
 # sends. The one host rule porthole's placement will put there (later step)
 # is added by hand, at the top of DOCKER-USER and of the host's input chain.
 # tests/tools/cwinctl makes porthole's table (with cwin/cwin6 and F1/F2)
-# and adds/deletes the element (bridge, C1, 80, 80) as the daemon will.
+# and its bridge table (cwpin/cwpin6 and the pin rule), and adds/deletes
+# the element (bridge, C1, 80, 80) pinned to C1's bridge port as the daemon
+# will.
 #
 # With the element, from the blocked country: $H:80 reaches C1; $H:8080 (C2),
 # $H:8081 (C1 by another published port), C1 and C2 routed to directly (no
@@ -24,6 +26,13 @@
 # a connection opened during the window gets no further byte through: F2
 # needs the element, nothing outlives it. The allowed country reaches
 # everything throughout, its open connection included.
+#
+# The claim (a red-team finding): root in C1 adds C2's addresses to its own
+# eth0, so a resolver that trusts the container's addresses gives C1's
+# window the element (bridge, C2, 80, 80) too; C2 is published on $H2:80.
+# The pin (C1's port) stops it: the frames to C2 that the bridge sends to
+# C2's port, known by its FDB or flooded, are dropped in the bridge's
+# output hook, and C2's server hears nothing from the blocked country.
 set -u
 source "$(dirname "$0")/../lib.sh"
 t_start cwin lab
@@ -34,7 +43,7 @@ CWINCTL=$T_ROOT/build/asan/cwinctl
 [ -x "$CWINCTL" ] || { t_fail "build/asan/cwinctl is built (make asan)"; t_summary; exit 1; }
 
 MARK=0x1000000 MASK=0xff000000 # the default socket_mark
-BR=ph$$b
+BR=ph$$b P1=ph$$c1 P2=ph$$c2 # the bridge and its ports (the host-side veths)
 C1=192.0.2.130 C2=192.0.2.131 C61=2001:db8:c0::2 C62=2001:db8:c0::3
 HL=$T_ROOT/tests/adversary/httplog.py
 
@@ -133,6 +142,25 @@ cw() {
 }
 in_host nft list table inet porthole >"$T_TMP/table.txt"
 t_check "porthole's table has cwin and cwin6" grep -q 'set cwin6 {' "$T_TMP/table.txt"
+sed -n '/chain cwtag {/,/}/p' "$T_TMP/table.txt" >"$T_TMP/cwtag.txt"
+t_log "$(cat "$T_TMP/cwtag.txt")"
+t_check "its last forward chain tags what porthole admitted with CW" "$PY" - "$T_TMP/cwtag.txt" <<'PY'
+import sys
+t = open(sys.argv[1]).read()
+# (nft prints the set's bitwise as "& 0xfdffffff | 0xfd000000": the same bits)
+sys.exit(0 if ("hook forward priority 2147483647" in t and "ct mark 0xfd000000/8 meta mark 0x01000000/8 "
+               "meta mark set meta mark & " in t and t.rstrip().split("\n")[-2].endswith("| 0xfd000000")) else 1)
+PY
+in_host nft list table bridge porthole >"$T_TMP/pin.txt"
+t_log "$(cat "$T_TMP/pin.txt")"
+t_check "porthole's bridge table has cwpin, cwpin6 and the pin rule on the output hook" "$PY" - "$T_TMP/pin.txt" <<'PY'
+import sys
+t = open(sys.argv[1]).read()
+ok = ("set cwpin {" in t and "set cwpin6 {" in t and "hook output priority filter" in t
+      and "meta mark 0xfd000000/8 ip daddr . oif . tcp dport != @cwpin counter" in t
+      and "meta mark 0xfd000000/8 ip6 daddr . oif . tcp dport != @cwpin6 counter" in t)
+sys.exit(0 if ok else 1)
+PY
 t_check "its forward chain reads F1 (v4, v6), F2 (v4, v6), then the drop of VALUE-marked traffic" \
 	"$PY" - "$T_TMP/table.txt" <<'PY'
 import sys
@@ -212,10 +240,10 @@ dropped "no element, host rule in place, IPv6: the Internet to [$H6]:80 reaches 
 attacks "no element"
 
 # ---- the element: C1 only, through its published port only ------------------------------------------
-t_eq "the IPv4 element is added" ok "$(cw add $BR $C1 80 80 600000)"
-t_eq "the IPv6 element is added" ok "$(cw add $BR $C61 80 80 600000)"
-t_eq "an element without a timeout is refused" "error: bad command (Invalid argument)" "$(cw add $BR $C2 80 80)"
-t_eq "an element of timeout 0 is refused" "error: building the batch: Invalid argument" "$(cw add $BR $C2 80 80 0)"
+t_eq "the IPv4 element is added" ok "$(cw add $BR $P1 $C1 80 80 600000)"
+t_eq "the IPv6 element is added" ok "$(cw add $BR $P1 $C61 80 80 600000)"
+t_eq "an element without a timeout is refused" "error: bad command (Invalid argument)" "$(cw add $BR $P1 $C2 80 80)"
+t_eq "an element of timeout 0 is refused" "error: building the batch: Invalid argument" "$(cw add $BR $P1 $C2 80 80 0)"
 reached "window, IPv4: the Internet reaches C1 through $H:80" inet $H 80 "$LOG1"
 reached "window, IPv6: the Internet reaches C1 through [$H6]:80" inet $H6 80 "$LOG1"
 attacks "window"
@@ -237,8 +265,8 @@ for f in "$T_TMP"/talk-*; do
 done
 
 # ---- the element deleted: nothing new, nothing more of the open ones ---------------------------------
-t_eq "the IPv4 element is deleted" ok "$(cw del $BR $C1 80 80)"
-t_eq "the IPv6 element is deleted" ok "$(cw del $BR $C61 80 80)"
+t_eq "the IPv4 element is deleted" ok "$(cw del $BR $P1 $C1 80 80)"
+t_eq "the IPv6 element is deleted" ok "$(cw del $BR $P1 $C61 80 80)"
 m1=$(lines "$LOG1")
 touch "$T_TMP/go"
 wait "${TALK[@]}"
@@ -257,8 +285,8 @@ dropped "deleted, IPv6: the Internet to [$H6]:80 reaches nothing" $H6 80 $ALL
 reached "deleted, IPv4: the allowed country still reaches C1 through $H:80" allow $H 80 "$LOG1"
 
 # ---- the element's kernel timeout: the hard deadline --------------------------------------------------
-t_eq "an IPv4 element with a 4 s timeout is added" ok "$(cw add $BR $C1 80 80 4000)"
-t_eq "an IPv6 element with a 4 s timeout is added" ok "$(cw add $BR $C61 80 80 4000)"
+t_eq "an IPv4 element with a 4 s timeout is added" ok "$(cw add $BR $P1 $C1 80 80 4000)"
+t_eq "an IPv6 element with a 4 s timeout is added" ok "$(cw add $BR $P1 $C61 80 80 4000)"
 reached "timeout, before it: the Internet reaches C1 through $H:80" inet $H 80 "$LOG1"
 for i in $(seq 150); do
 	[ -z "$(elements cwin)$(elements cwin6)" ] && break
@@ -268,9 +296,52 @@ t_check "the kernel removed both elements at their timeout" test -z "$(elements 
 dropped "timeout, after it, IPv4: the Internet to $H:80 reaches nothing" $H 80 $ALL
 dropped "timeout, after it, IPv6: the Internet to [$H6]:80 reaches nothing" $H6 80 $ALL
 
+# ---- the pin: a window's connections leave only through its port --------------------------------------
+t_eq "the IPv4 element pinned to C2's port is added" ok "$(cw add $BR $P2 $C1 80 80 600000)"
+t_eq "the IPv6 element pinned to C2's port is added" ok "$(cw add $BR $P2 $C61 80 80 600000)"
+dropped "pinned elsewhere, IPv4: the Internet to $H:80 does not reach C1 through its own port" $H 80 $ALL
+dropped "pinned elsewhere, IPv6: the Internet to [$H6]:80 does not reach C1 through its own port" $H6 80 $ALL
+n=$(in_host nft list chain bridge porthole output | grep -c 'counter packets [1-9]')
+t_eq "both pin rules counted what they dropped" 2 "$n"
+t_eq "they are deleted" "ok ok" "$(cw del $BR $P2 $C1 80 80) $(cw del $BR $P2 $C61 80 80)"
+
+# ---- the claim: C1 takes C2's addresses, a fooled resolver gives C1's window C2 -------------------------
+claim_rules() {
+	in_host iptables -t nat -I PREROUTING -d $H2 -p tcp -m tcp --dport 80 -j DNAT --to-destination $C2:80 &&
+		in_host ip6tables -t nat -I PREROUTING -d $H62 -p tcp -m tcp --dport 80 -j DNAT --to-destination "[$C62]:80" &&
+		in_ns $T_PFX-c1 ip addr add $C2/32 dev eth0 && in_ns $T_PFX-c1 ip -6 addr add $C62/128 dev eth0 nodad
+}
+t_setup "C2 published on $H2:80 and [$H62]:80; C1 claims C2's addresses" claim_rules
+for a in $C2 $C62; do in_host ping -c1 -W1 $a >/dev/null 2>&1; done
+t_log "the host's neighbours: $(in_host ip neigh show dev $BR | tr '\n' ';')"
+reached "claim, IPv4: the allowed country reaches C2 through $H2:80" allow $H2 80 "$LOG2"
+reached "claim, IPv6: the allowed country reaches C2 through [$H62]:80" allow $H62 80 "$LOG2"
+t_eq "claim: the IPv4 element (bridge, C2, 80, 80) on C1's port is added" ok "$(cw add $BR $P1 $C2 80 80 600000)"
+t_eq "claim: the IPv6 element (bridge, C2, 80, 80) on C1's port is added" ok "$(cw add $BR $P1 $C62 80 80 600000)"
+dropped "claim, IPv4: the Internet to $H2:80 does not reach C2 (its port is not C1's)" $H2 80 "$LOG2"
+dropped "claim, IPv6: the Internet to [$H62]:80 does not reach C2 (its port is not C1's)" $H62 80 "$LOG2"
+# the bridge forgets where C2 is: the frames are flooded, a clone to each port
+flood() {
+	in_host bridge link set dev $P1 learning off && in_host bridge link set dev $P2 learning off &&
+		in_host ip link set $BR type bridge fdb_flush
+}
+t_setup "the bridge floods (learning off, FDB flushed)" flood
+t_check "the bridge knows neither port's MAC any more" bash -c "! nsenter --net=/run/netns/$T_PFX-host bridge fdb show br $BR | grep -v permanent | grep -q ."
+dropped "claim, flooding, IPv4: the Internet to $H2:80 does not reach C2" $H2 80 "$LOG2"
+dropped "claim, flooding, IPv6: the Internet to [$H62]:80 does not reach C2" $H62 80 "$LOG2"
+# (while the fooled element lives, F1 marks every new connection to C2's
+# published port, the allowed country's too, and the pin drops them: fail closed)
+t_eq "the claimed elements are deleted" "ok ok" "$(cw del $BR $P1 $C2 80 80) $(cw del $BR $P1 $C62 80 80)"
+reached "flooding, IPv4: the allowed country reaches C2 through $H2:80 (the clone to C2's port)" allow $H2 80 "$LOG2"
+reached "flooding, IPv6: the allowed country reaches C2 through [$H62]:80" allow $H62 80 "$LOG2"
+t_eq "C1's own window is added again" "ok ok" "$(cw add $BR $P1 $C1 80 80 600000) $(cw add $BR $P1 $C61 80 80 600000)"
+reached "window, flooding, IPv4: the Internet reaches C1 through $H:80 (the clone to C1's port)" inet $H 80 "$LOG1"
+reached "window, flooding, IPv6: the Internet reaches C1 through [$H6]:80 (the clone to C1's port)" inet $H6 80 "$LOG1"
+
 # ---- porthole's table goes with its owner ------------------------------------------------------------
 exec {CW_FD}>&-
 wait "$CW_PID"
 t_eq "cwinctl exits 0 at the end of its input" 0 $?
 t_check "porthole's table went with its owner's socket" bash -c "! nsenter --net=/run/netns/$T_PFX-host nft list table inet porthole >/dev/null 2>&1"
+t_check "porthole's bridge table went with it" bash -c "! nsenter --net=/run/netns/$T_PFX-host nft list table bridge porthole >/dev/null 2>&1"
 t_summary

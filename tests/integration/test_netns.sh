@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The netns resolver (lib/netns, issue 23 step 3): from a listener's pid and
 # netns inode to the DNAT targets the daemon's namespace reaches it by
-# (address, host-side bridge), asked as the daemon runs -- its own uid with
+# (address, host-side bridge, the bridge port: the veth peer), asked as the daemon runs -- its own uid with
 # exactly the unit's capabilities, no CAP_SYS_ADMIN -- against namespaces
 # made here:
 #   host  br0 203.0.113.1/24 2001:db8:23::1/64; up0 198.51.100.1/24 (a veth
 #         to "far": the host's other network); v3 192.0.2.1/24 (no bridge)
 #   c1    eth0 (peer v1 in br0) 203.0.113.2 2001:db8:23::2, and 198.51.100.2
-#         which the host routes out up0, not br0
+#         which the host routes out up0, not br0; 192.0.2.77 which the host
+#         routes out br0 via c2 (a next hop); 2001:db8:23::7 kept tentative
+#         (DAD of 100 probes) and 2001:db8:23::8 optimistic
 #   c2    eth0 (peer v2 in br0) 203.0.113.3, and 203.0.113.1 (the host's own
 #         address, claimed); brc, a bridge of its own, 203.0.113.9
 #   c3    eth0 (peer v3, not enslaved) 192.0.2.2
@@ -55,6 +57,11 @@ setup() {
 	in_c c2 ip addr add 203.0.113.3/24 dev eth0 && in_c c2 ip addr add 203.0.113.1/32 dev eth0 || return 1
 	in_c c2 ip link add brc type bridge && in_c c2 ip link set brc up && in_c c2 ip addr add 203.0.113.9/32 dev brc ||
 		return 1
+	in_c c1 ip addr add 192.0.2.77/32 dev eth0 && hx ip route add 192.0.2.77/32 via 203.0.113.3 dev br0 || return 1
+	in_c c1 sysctl -qw net.ipv6.conf.eth0.accept_dad=1 net.ipv6.conf.eth0.dad_transmits=100 &&
+		in_c c1 ip addr add 2001:db8:23::7/64 dev eth0 || return 1
+	in_c c1 sysctl -qw net.ipv6.conf.eth0.optimistic_dad=1 2>/dev/null && # (CONFIG_IPV6_OPTIMISTIC_DAD)
+		in_c c1 ip addr add 2001:db8:23::8/64 dev eth0 optimistic
 	in_c c3 ip addr add 192.0.2.2/24 dev eth0 || return 1
 	in_c c5 ip addr add 203.0.113.5/24 dev eth0 || return 1
 	for c in host c1 c2 c3 c5; do ns_holder $c; done
@@ -90,20 +97,35 @@ check() {
 nl=$'\n'
 OWN="userns own"
 
-check "c1 0.0.0.0: its bridged address only" "$OWN${nl}203.0.113.2 br0" "${PID[c1]}" "${INO[c1]}" 0.0.0.0
-check "c1 :: (dual stack): both families" "$OWN${nl}203.0.113.2 br0${nl}2001:db8:23::2 br0" "${PID[c1]}" "${INO[c1]}" ::
-check "c1 :: v6only: IPv6 only" "$OWN${nl}2001:db8:23::2 br0" "${PID[c1]}" "${INO[c1]}" :: v6only
-check "c1 203.0.113.2" "$OWN${nl}203.0.113.2 br0" "${PID[c1]}" "${INO[c1]}" 203.0.113.2
-check "c1 ::ffff:203.0.113.2 (v4-mapped)" "$OWN${nl}203.0.113.2 br0" "${PID[c1]}" "${INO[c1]}" ::ffff:203.0.113.2
-check "c1 2001:db8:23::2 v6only" "$OWN${nl}2001:db8:23::2 br0" "${PID[c1]}" "${INO[c1]}" 2001:db8:23::2 v6only
+check "c1 0.0.0.0: its bridged address only" "$OWN${nl}203.0.113.2 br0 v1" "${PID[c1]}" "${INO[c1]}" 0.0.0.0
+check "c1 :: (dual stack): both families" "$OWN${nl}203.0.113.2 br0 v1${nl}2001:db8:23::2 br0 v1" "${PID[c1]}" "${INO[c1]}" ::
+check "c1 :: v6only: IPv6 only" "$OWN${nl}2001:db8:23::2 br0 v1" "${PID[c1]}" "${INO[c1]}" :: v6only
+check "c1 203.0.113.2" "$OWN${nl}203.0.113.2 br0 v1" "${PID[c1]}" "${INO[c1]}" 203.0.113.2
+check "c1 ::ffff:203.0.113.2 (v4-mapped)" "$OWN${nl}203.0.113.2 br0 v1" "${PID[c1]}" "${INO[c1]}" ::ffff:203.0.113.2
+check "c1 2001:db8:23::2 v6only" "$OWN${nl}2001:db8:23::2 br0 v1" "${PID[c1]}" "${INO[c1]}" 2001:db8:23::2 v6only
 check "c1 198.51.100.2: ours, but the host routes it out up0" \
 	"error EADDRNOTAVAIL: 198.51.100.2: our route to it goes out up0, not bridge br0" \
 	"${PID[c1]}" "${INO[c1]}" 198.51.100.2
+check "c1 ::ffff:0.0.0.0 (IPv4's any, v4-mapped)" "$OWN${nl}203.0.113.2 br0 v1" "${PID[c1]}" "${INO[c1]}" ::ffff:0.0.0.0
+check "c1 192.0.2.77: the host routes it out br0, but via a next hop (c2)" \
+	"error EADDRNOTAVAIL: 192.0.2.77: our route to it goes out bridge br0 via a next hop, not straight" \
+	"${PID[c1]}" "${INO[c1]}" 192.0.2.77
+t_check "2001:db8:23::7 is still tentative in c1" bash -c "ip -n $T_PFX-c1 -6 addr show dev eth0 | grep -q '2001:db8:23::7/64 .*tentative'"
+check "c1 2001:db8:23::7: tentative (DAD under way)" \
+	"error EADDRNOTAVAIL: 2001:db8:23::7: tentative (duplicate address detection not done)" \
+	"${PID[c1]}" "${INO[c1]}" 2001:db8:23::7 v6only
+if ip -n $T_PFX-c1 -6 addr show dev eth0 | grep -q '2001:db8:23::8/64 .*optimistic'; then
+	check "c1 2001:db8:23::8: optimistic (DAD under way)" \
+		"error EADDRNOTAVAIL: 2001:db8:23::8: optimistic (duplicate address detection not done)" \
+		"${PID[c1]}" "${INO[c1]}" 2001:db8:23::8 v6only
+else
+	t_log "no optimistic address here (kernel without CONFIG_IPV6_OPTIMISTIC_DAD): that case not run"
+fi
 check "c1 203.0.113.3: c2's address, not c1's" \
 	"error EADDRNOTAVAIL: 203.0.113.3 is not a usable address of the netns" "${PID[c1]}" "${INO[c1]}" 203.0.113.3
 check "c1 127.0.0.1: loopback" \
 	"error EADDRNOTAVAIL: 127.0.0.1 is not a usable address of the netns" "${PID[c1]}" "${INO[c1]}" 127.0.0.1
-check "c2 0.0.0.0: its bridged address only" "$OWN${nl}203.0.113.3 br0" "${PID[c2]}" "${INO[c2]}" 0.0.0.0
+check "c2 0.0.0.0: its bridged address only" "$OWN${nl}203.0.113.3 br0 v2" "${PID[c2]}" "${INO[c2]}" 0.0.0.0
 check "c2 203.0.113.1: the host's own address, claimed" \
 	"error EADDRNOTAVAIL: 203.0.113.1: our route to it goes out lo (not unicast), not bridge br0" \
 	"${PID[c2]}" "${INO[c2]}" 203.0.113.1
@@ -113,7 +135,9 @@ check "c3 0.0.0.0: veth'd, not bridged" \
 	"error EADDRNOTAVAIL: 192.0.2.2 on eth0: its peer v3 is not enslaved to a bridge" "${PID[c3]}" "${INO[c3]}" 0.0.0.0
 check "c5 0.0.0.0: br0's subnet, but its veth peer is elsewhere" \
 	"error EADDRNOTAVAIL: 203.0.113.5 on eth0: its veth peer is not in our netns" "${PID[c5]}" "${INO[c5]}" 0.0.0.0
-check "c4 0.0.0.0: a user namespace's netns, reported" "userns other${nl}203.0.113.4 br0" "${PID[c4]}" "${INO[c4]}" 0.0.0.0
+check "c4 0.0.0.0: a user namespace's netns, refused" \
+	"error EXDEV: process ${PID[c4]}'s netns is owned by another user namespace (a rootless engine's): its root may claim any address there" \
+	"${PID[c4]}" "${INO[c4]}" 0.0.0.0
 check "pid reused: c1's pid, c2's netns inode" \
 	"error ESRCH: process ${PID[c1]}'s netns is ${INO[c1]}, not ${INO[c2]}: the pid was reused" \
 	"${PID[c1]}" "${INO[c2]}" 0.0.0.0

@@ -2,12 +2,13 @@
 /* The container-window half of the firewall (lib/nftcontainer.c) driven
  * without the daemon, for tests/adversary/test_cwin.sh: it makes porthole's
  * owner table as portholed does (the table, its `windows` set and chains,
- * plus cwin/cwin6 and the forward rules F1 and F2), with the marks taken
+ * plus cwin/cwin6 and the forward rules F1 and F2, and the bridge table
+ * with cwpin/cwpin6 and the pin rule), with the marks taken
  * from a real config line through the real parser, then reads commands on
  * stdin, one a line, and answers each with one line ("ok" or "error: ..."):
  *
- *   add IFNAME ADDR CPORT PPORT TIMEOUT_MS   a container window's element
- *   del IFNAME ADDR CPORT PPORT
+ *   add BRIDGE PORT ADDR CPORT PPORT TIMEOUT_MS   a container window's element
+ *   del BRIDGE PORT ADDR CPORT PPORT              (and its pin: PORT, the bridge port)
  *
  * Usage: cwinctl VALUE/MASK. Prints "ready CW=0x..." once the table is in.
  * The table has the owner flag: it goes when this process exits (EOF on
@@ -58,7 +59,7 @@ static int fill_table(struct nl_batch *b, void *arg)
 	const struct table_arg *t = arg;
 	int r = nr_add_table(b, t->c->mark, t->c->mark_mask, 1, t->c->ports, t->c->nports);
 
-	return r ? r : nr_add_container_objects(b, t->cw, t->c->mark, t->c->mark_mask);
+	return r ? r : nr_add_container_objects(b, t->cw, t->c->mark, t->c->mark_mask, 1);
 }
 
 struct elem_arg {
@@ -71,31 +72,35 @@ static int fill_elem(struct nl_batch *b, void *arg)
 {
 	const struct elem_arg *e = arg;
 
-	return e->add ? nr_cwin_add(b, &e->w, e->timeout_ms) : nr_cwin_del(b, &e->w);
+	/* one window a pin here: the test never opens two on one (address, port, container port) */
+	if (e->add)
+		return nr_cwin_add(b, &e->w, e->timeout_ms) ?: nr_cwpin_add(b, &e->w, e->timeout_ms);
+	return nr_cwin_del(b, &e->w) ?: nr_cwpin_del(b, &e->w);
 }
 
-/* "add|del IFNAME ADDR CPORT PPORT [TIMEOUT_MS]" -> e; 0 or -EINVAL */
+/* "add|del BRIDGE PORT ADDR CPORT PPORT [TIMEOUT_MS]" -> e; 0 or -EINVAL */
 static int parse_cmd(char *line, struct elem_arg *e)
 {
-	char verb[8], ifname[IF_NAMESIZE], addr[64];
+	char verb[8], ifname[IF_NAMESIZE], port[IF_NAMESIZE], addr[64];
 	unsigned cport, pport;
 	unsigned long long tmo = 0;
-	int n = sscanf(line, "%7s %15s %63s %u %u %llu", verb, ifname, addr, &cport, &pport, &tmo);
+	int n = sscanf(line, "%7s %15s %15s %63s %u %u %llu", verb, ifname, port, addr, &cport, &pport, &tmo);
 
 	memset(e, 0, sizeof(*e));
-	if (n < 5 || cport > 65535 || pport > 65535)
+	if (n < 6 || cport > 65535 || pport > 65535)
 		return -EINVAL;
 	e->add = !strcmp(verb, "add");
-	if ((!e->add && strcmp(verb, "del")) || (e->add && n != 6))
+	if ((!e->add && strcmp(verb, "del")) || (e->add && n != 7))
 		return -EINVAL;
 	e->w.family = strchr(addr, ':') ? AF_INET6 : AF_INET;
 	if (inet_pton(e->w.family, addr, e->w.addr) != 1)
 		return -EINVAL;
 	e->w.ifindex = if_nametoindex(ifname);
+	e->w.port = if_nametoindex(port);
 	e->w.cport = (uint16_t)cport;
 	e->w.pport = (uint16_t)pport;
 	e->timeout_ms = tmo;
-	return e->w.ifindex ? 0 : -ENODEV;
+	return e->w.ifindex && e->w.port ? 0 : -ENODEV;
 }
 
 int main(int argc, char **argv)

@@ -28,7 +28,7 @@ int main(int argc, char **argv)
 	struct netns_addr bound = { 0 };
 	struct netns_view v;
 	uint64_t pid, ino;
-	char why[256], s[INET6_ADDRSTRLEN], br[IF_NAMESIZE];
+	char why[256], s[INET6_ADDRSTRLEN], br[IF_NAMESIZE], pt[IF_NAMESIZE];
 	int err;
 
 	if (argc < 4 || argc > 5 || (argc == 5 && strcmp(argv[4], "v6only")) ||
@@ -49,8 +49,8 @@ int main(int argc, char **argv)
 	printf("userns %s\n", v.userns_own ? "own" : "other");
 	qsort(v.t, v.n, sizeof(v.t[0]), cmp);
 	for (unsigned i = 0; i < v.n; i++)
-		printf("%s %s\n", inet_ntop(v.t[i].a.family, v.t[i].a.addr, s, sizeof(s)),
-		       if_indextoname(v.t[i].bridge, br) ?: "?");
+		printf("%s %s %s\n", inet_ntop(v.t[i].a.family, v.t[i].a.addr, s, sizeof(s)),
+		       if_indextoname(v.t[i].bridge, br) ?: "?", if_indextoname(v.t[i].port, pt) ?: "?");
 	fprintf(stderr, "netns_resolve: %s\n", why);
 	return 0;
 }

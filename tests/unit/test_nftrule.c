@@ -192,7 +192,7 @@ static void test_guard_rules(void)
  * longer than a window before anything reaches a batch (none is given) */
 static void test_cwin_args(void)
 {
-	struct nr_cwin w = { .family = AF_INET, .ifindex = 3, .addr = { 192, 0, 2, 2 }, .cport = 80, .pport = 80 };
+	struct nr_cwin w = { .family = AF_INET, .ifindex = 3, .port = 5, .addr = { 192, 0, 2, 2 }, .cport = 80, .pport = 80 };
 	struct nr_cwin bad;
 
 	CHECK(nr_cwin_add(NULL, &w, 0) == -EINVAL, "a container window's element without a timeout is refused");
@@ -200,13 +200,23 @@ static void test_cwin_args(void)
 	CHECK(nr_cwin_add(NULL, &bad, 1000) == -EINVAL && nr_cwin_del(NULL, &bad) == -EINVAL, "a family other than IPv4/IPv6 is refused");
 	bad = w, bad.ifindex = 0;
 	CHECK(nr_cwin_add(NULL, &bad, 1000) == -EINVAL, "an element without a bridge is refused");
+	bad = w, bad.port = 0;
+	CHECK(nr_cwpin_add(NULL, &bad, 1000) == -EINVAL && nr_cwpin_del(NULL, &bad) == -EINVAL,
+	      "a pin without its bridge port is refused");
+	bad = w, bad.port = w.ifindex;
+	CHECK(nr_cwpin_add(NULL, &bad, 1000) == -EINVAL, "a pin to the bridge itself is refused");
+	CHECK(nr_cwpin_add(NULL, &w, 0) == -EINVAL, "a pin without a timeout is refused");
+	bad = w, bad.cport = 0;
+	CHECK(nr_cwpin_add(NULL, &bad, 1000) == -EINVAL, "a pin without the container's port is refused");
+	bad = w, bad.family = AF_UNIX;
+	CHECK(nr_cwpin_add(NULL, &bad, 1000) == -EINVAL, "a pin of a family other than IPv4/IPv6 is refused");
 	bad = w, bad.cport = 0;
 	CHECK(nr_cwin_add(NULL, &bad, 1000) == -EINVAL, "an element without the container's port is refused");
 	bad = w, bad.pport = 0;
 	CHECK(nr_cwin_add(NULL, &bad, 1000) == -EINVAL, "an element without the published port is refused");
-	CHECK(nr_add_container_objects(NULL, 0x2000, 0x2000, 0x3fff) == -EINVAL, "CW equal to VALUE is refused");
-	CHECK(nr_add_container_objects(NULL, 0x4000, 0x2000, 0x3fff) == -EINVAL, "CW outside the mask is refused");
-	CHECK(nr_add_container_objects(NULL, 0, 0x2000, 0x3fff) == -EINVAL, "CW 0 is refused");
+	CHECK(nr_add_container_objects(NULL, 0x2000, 0x2000, 0x3fff, 1) == -EINVAL, "CW equal to VALUE is refused");
+	CHECK(nr_add_container_objects(NULL, 0x4000, 0x2000, 0x3fff, 1) == -EINVAL, "CW outside the mask is refused");
+	CHECK(nr_add_container_objects(NULL, 0, 0x2000, 0x3fff, 1) == -EINVAL, "CW 0 is refused");
 }
 
 int main(void)
