@@ -13,9 +13,11 @@
 #include <string.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
+#include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
 /* ---- expressions ------------------------------------------------------------ */
@@ -391,5 +393,76 @@ int nb_batch_rule(struct nl_batch *b, struct nftnl_rule *r, uint16_t type, uint1
 	nlh = nftnl_rule_nlmsg_build_hdr(buf, type, (uint16_t)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY), flags, seq);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
+	return nl_batch_push(b);
+}
+
+int nb_batch_table(struct nl_batch *b, int family, int del, int owner)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	char *buf = nl_batch_msg(b, &seq);
+
+	if (!t || !buf) {
+		if (t)
+			nftnl_table_free(t);
+		return -ENOMEM;
+	}
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PH_TABLE);
+	if (!del)
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, owner ? NFT_TABLE_F_OWNER : 0);
+	nlh = nftnl_table_nlmsg_build_hdr(buf, del ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE, (uint16_t)family,
+					  del ? NLM_F_ACK : NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, seq);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	return nl_batch_push(b);
+}
+
+int nb_batch_chain(struct nl_batch *b, int family, const char *name, uint32_t hook, int prio)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	char *buf = nl_batch_msg(b, &seq);
+
+	if (!c || !buf) {
+		if (c)
+			nftnl_chain_free(c);
+		return -ENOMEM;
+	}
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, PH_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	nlh = nftnl_chain_nlmsg_build_hdr(buf, NFT_MSG_NEWCHAIN, (uint16_t)family, NLM_F_CREATE | NLM_F_ACK, seq);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	return nl_batch_push(b);
+}
+
+int nb_batch_timeout_set(struct nl_batch *b, int family, const char *name, uint32_t key_type, uint32_t key_len,
+			 uint32_t set_id)
+{
+	struct nftnl_set *s = nb_set_in(family, name);
+	struct nftnl_expr *ctr = x_alloc("counter");
+	struct nlmsghdr *nlh;
+	uint32_t seq;
+	char *buf = nl_batch_msg(b, &seq);
+
+	if (!s || !ctr || !buf) {
+		nftnl_set_free(s);
+		nftnl_expr_free(ctr);
+		return -ENOMEM;
+	}
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, set_id);
+	nftnl_set_add_expr(s, ctr); /* each element counts its packets */
+	nlh = nftnl_set_nlmsg_build_hdr(buf, NFT_MSG_NEWSET, (uint16_t)family, NLM_F_CREATE | NLM_F_ACK, seq);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
 	return nl_batch_push(b);
 }

@@ -60,6 +60,16 @@ int nb_batch_key_elem(struct nl_batch *b, const char *set, const void *key, uint
 		      int add_it);
 int nb_batch_key_elem_in(struct nl_batch *b, int family, const char *set, const void *key, uint32_t keylen,
 			 uint64_t timeout_ms, int add_it);
+/* porthole's table of that family (NFPROTO_INET, or NFPROTO_BRIDGE for the
+ * container windows' pins): made (owner: with the owner flag; it must not
+ * exist) or deleted */
+int nb_batch_table(struct nl_batch *b, int family, int del, int owner);
+/* a base chain of type filter, policy accept, in porthole's table of that family */
+int nb_batch_chain(struct nl_batch *b, int family, const char *name, uint32_t hook, int prio);
+/* a set whose elements time out and count their packets, in porthole's
+ * table of that family */
+int nb_batch_timeout_set(struct nl_batch *b, int family, const char *name, uint32_t key_type, uint32_t key_len,
+			 uint32_t set_id);
 /* one rule message (type, flags) in the batch; r is freed either way */
 int nb_batch_rule(struct nl_batch *b, struct nftnl_rule *r, uint16_t type, uint16_t flags);
 

@@ -62,27 +62,8 @@ static const struct fam *fam_of(int family)
 /* cwin(6) in the inet table (pin = 0) or cwpin(6) in the bridge table */
 static int batch_set(struct nl_batch *b, const struct fam *f, int pin)
 {
-	int family = pin ? NFPROTO_BRIDGE : NFPROTO_INET;
-	struct nftnl_set *s = nb_set_in(family, pin ? f->pin : f->set);
-	struct nftnl_expr *ctr = x_alloc("counter");
-	struct nlmsghdr *nlh;
-	uint32_t seq;
-	char *buf = nl_batch_msg(b, &seq);
-
-	if (!s || !ctr || !buf) {
-		nftnl_set_free(s);
-		nftnl_expr_free(ctr);
-		return -ENOMEM;
-	}
-	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, pin ? f->pin_type : f->type);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, pin ? PIN_LEN(f->alen) : KEY_LEN(f->alen));
-	nftnl_set_set_u32(s, NFTNL_SET_ID, pin ? f->pin_id : f->set_id);
-	nftnl_set_add_expr(s, ctr); /* each window counts its packets */
-	nlh = nftnl_set_nlmsg_build_hdr(buf, NFT_MSG_NEWSET, (uint16_t)family, NLM_F_CREATE | NLM_F_ACK, seq);
-	nftnl_set_nlmsg_build_payload(nlh, s);
-	nftnl_set_free(s);
-	return nl_batch_push(b);
+	return pin ? nb_batch_timeout_set(b, NFPROTO_BRIDGE, f->pin, f->pin_type, PIN_LEN(f->alen), f->pin_id)
+		   : nb_batch_timeout_set(b, NFPROTO_INET, f->set, f->type, KEY_LEN(f->alen), f->set_id);
 }
 
 static int x_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len, uint32_t dreg)
@@ -163,53 +144,6 @@ static struct nftnl_rule *pin_rule(const struct fam *f, uint32_t cw, uint32_t ma
 				       x_pin_miss(r, f) || x_counter(r) || x_verdict(r, NF_DROP));
 }
 
-static int new_chain(struct nl_batch *b, int family, const char *name, uint32_t hook, int prio)
-{
-	struct nftnl_chain *c = nftnl_chain_alloc();
-	struct nlmsghdr *nlh;
-	uint32_t seq;
-	char *buf = nl_batch_msg(b, &seq);
-
-	if (!c || !buf) {
-		if (c)
-			nftnl_chain_free(c);
-		return -ENOMEM;
-	}
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, PH_TABLE);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
-	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-	nlh = nftnl_chain_nlmsg_build_hdr(buf, NFT_MSG_NEWCHAIN, (uint16_t)family, NLM_F_CREATE | NLM_F_ACK, seq);
-	nftnl_chain_nlmsg_build_payload(nlh, c);
-	nftnl_chain_free(c);
-	return nl_batch_push(b);
-}
-
-/* the bridge table: made (with the inet one's owner flag) or deleted */
-static int pin_table(struct nl_batch *b, int del, int owner)
-{
-	struct nftnl_table *t = nftnl_table_alloc();
-	struct nlmsghdr *nlh;
-	uint32_t seq;
-	char *buf = nl_batch_msg(b, &seq);
-
-	if (!t || !buf) {
-		if (t)
-			nftnl_table_free(t);
-		return -ENOMEM;
-	}
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PH_TABLE);
-	if (!del)
-		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, owner ? NFT_TABLE_F_OWNER : 0);
-	nlh = nftnl_table_nlmsg_build_hdr(buf, del ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE, NFPROTO_BRIDGE,
-					  del ? NLM_F_ACK : NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, seq);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	nftnl_table_free(t);
-	return nl_batch_push(b);
-}
-
 /* T: ct mark & MASK == CW meta mark & MASK == VALUE meta mark set meta mark & ~MASK | CW
  * (after every host forward chain: the packet the host accepted by VALUE
  * leaves tagged CW, which the bridge table can read; it has no conntrack) */
@@ -250,8 +184,8 @@ int nr_add_container_objects(struct nl_batch *b, uint32_t cw, uint32_t value, ui
 		return -EINVAL;
 	if (batch_set(b, &fams[0], 0) || batch_set(b, &fams[1], 0))
 		return -ENOMEM;
-	if (new_chain(b, NFPROTO_INET, PH_CHAIN_CWTAG, NF_INET_FORWARD, PH_PRIO_CWTAG) || pin_table(b, 0, owner) ||
-	    new_chain(b, NFPROTO_BRIDGE, PH_CHAIN_PIN, NF_BR_LOCAL_OUT, NF_BR_PRI_FILTER_BRIDGED) ||
+	if (nb_batch_chain(b, NFPROTO_INET, PH_CHAIN_CWTAG, NF_INET_FORWARD, PH_PRIO_CWTAG) || nb_batch_table(b, NFPROTO_BRIDGE, 0, owner) ||
+	    nb_batch_chain(b, NFPROTO_BRIDGE, PH_CHAIN_PIN, NF_BR_LOCAL_OUT, NF_BR_PRI_FILTER_BRIDGED) ||
 	    batch_set(b, &fams[0], 1) || batch_set(b, &fams[1], 1))
 		return -ENOMEM;
 	r = tag_rule(cw, value, mask);
@@ -275,7 +209,7 @@ int nr_add_container_objects(struct nl_batch *b, uint32_t cw, uint32_t value, ui
 
 int nr_del_container_objects(struct nl_batch *b)
 {
-	return pin_table(b, 1, 0);
+	return nb_batch_table(b, NFPROTO_BRIDGE, 1, 0);
 }
 
 static int cwin_elem(struct nl_batch *b, const struct nr_cwin *w, uint64_t timeout_ms, int add_it)

@@ -99,77 +99,9 @@ int nr_batch_rule(struct nl_batch *b, struct nftnl_rule *r, int add_it)
 			     add_it ? NLM_F_CREATE | NLM_F_ACK | NLM_F_ECHO : NLM_F_ACK);
 }
 
-static int batch_chain(struct nl_batch *b, const char *name, uint32_t hook, int prio)
-{
-	struct nftnl_chain *c = nftnl_chain_alloc();
-	struct nlmsghdr *nlh;
-	uint32_t seq;
-	char *buf = nl_batch_msg(b, &seq);
-
-	if (!c || !buf) {
-		nftnl_chain_free(c);
-		return -ENOMEM;
-	}
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, PH_TABLE);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
-	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-	nlh = nftnl_chain_nlmsg_build_hdr(buf, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, seq);
-	nftnl_chain_nlmsg_build_payload(nlh, c);
-	nftnl_chain_free(c);
-	return nl_batch_push(b);
-}
-
-static int batch_table(struct nl_batch *b, int del, int owner)
-{
-	struct nftnl_table *t = nftnl_table_alloc();
-	struct nlmsghdr *nlh;
-	uint32_t seq;
-	char *buf = nl_batch_msg(b, &seq);
-
-	if (!t || !buf) {
-		nftnl_table_free(t);
-		return -ENOMEM;
-	}
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PH_TABLE);
-	if (!del)
-		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, owner ? NFT_TABLE_F_OWNER : 0);
-	nlh = nftnl_table_nlmsg_build_hdr(buf, del ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE, NFPROTO_INET,
-					  del ? NLM_F_ACK : NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, seq);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	nftnl_table_free(t);
-	return nl_batch_push(b);
-}
-
 static struct nftnl_set *set_new(void)
 {
 	return nb_own_set(PH_SET_WINDOWS);
-}
-
-static int batch_set(struct nl_batch *b)
-{
-	struct nftnl_set *s = set_new();
-	struct nftnl_expr *ctr = x_alloc("counter");
-	struct nlmsghdr *nlh;
-	uint32_t seq;
-	char *buf = nl_batch_msg(b, &seq);
-
-	if (!s || !ctr || !buf) {
-		nftnl_set_free(s);
-		nftnl_expr_free(ctr);
-		return -ENOMEM;
-	}
-	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, (TYPE_MARK << 6) | TYPE_INET_SERVICE);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 8);
-	nftnl_set_set_u32(s, NFTNL_SET_ID, SET_ID);
-	nftnl_set_add_expr(s, ctr); /* every element counts its packets */
-	nlh = nftnl_set_nlmsg_build_hdr(buf, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, seq);
-	nftnl_set_nlmsg_build_payload(nlh, s);
-	nftnl_set_free(s);
-	return nl_batch_push(b);
 }
 
 static int batch_ports(struct nl_batch *b, const uint16_t *ports, unsigned nports)
@@ -222,11 +154,13 @@ static int batch_ports(struct nl_batch *b, const uint16_t *ports, unsigned nport
 
 int nr_add_table(struct nl_batch *b, uint32_t value, uint32_t mask, int owner, const uint16_t *ports, unsigned nports)
 {
-	int err = batch_table(b, 0, owner) || batch_set(b) || batch_ports(b, ports, nports) ||
-		  batch_chain(b, PH_CHAIN_PRE, NF_INET_PRE_ROUTING, PH_PRIO_PRE) ||
-		  batch_chain(b, PH_CHAIN_UNROUTE, NF_INET_PRE_ROUTING, PH_PRIO_UNROUTE) ||
-		  batch_chain(b, PH_CHAIN_LOCAL, NF_INET_LOCAL_IN, PH_PRIO_LOCAL) ||
-		  batch_chain(b, PH_CHAIN_FORWARD, NF_INET_FORWARD, PH_PRIO_FORWARD);
+	int err = nb_batch_table(b, NFPROTO_INET, 0, owner) ||
+		  nb_batch_timeout_set(b, NFPROTO_INET, PH_SET_WINDOWS, (TYPE_MARK << 6) | TYPE_INET_SERVICE, 8, SET_ID) ||
+		  batch_ports(b, ports, nports) ||
+		  nb_batch_chain(b, NFPROTO_INET, PH_CHAIN_PRE, NF_INET_PRE_ROUTING, PH_PRIO_PRE) ||
+		  nb_batch_chain(b, NFPROTO_INET, PH_CHAIN_UNROUTE, NF_INET_PRE_ROUTING, PH_PRIO_UNROUTE) ||
+		  nb_batch_chain(b, NFPROTO_INET, PH_CHAIN_LOCAL, NF_INET_LOCAL_IN, PH_PRIO_LOCAL) ||
+		  nb_batch_chain(b, NFPROTO_INET, PH_CHAIN_FORWARD, NF_INET_FORWARD, PH_PRIO_FORWARD);
 
 	if (err)
 		return -ENOMEM;
@@ -241,7 +175,7 @@ int nr_add_table(struct nl_batch *b, uint32_t value, uint32_t mask, int owner, c
 
 int nr_del_table(struct nl_batch *b)
 {
-	return batch_table(b, 1, 0);
+	return nb_batch_table(b, NFPROTO_INET, 1, 0);
 }
 
 static void elem_key(uint8_t key[8], uint32_t mark, uint16_t port)
