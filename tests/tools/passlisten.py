@@ -32,7 +32,7 @@ def parent(addr, port, cmd):
     fd = array.array("i", anc[0][2])[0]
     p.wait()
     s = socket.socket(fileno=fd)
-    print("holding mark 0x%x" % s.getsockopt(socket.SOL_SOCKET, SO_MARK), flush=True)
+    print("holding mark 0x%x" % (s.getsockopt(socket.SOL_SOCKET, SO_MARK) & 0xffffffff), flush=True)  # an int, unsigned
     s.settimeout(0.2)
     import select
     while True:
@@ -52,7 +52,7 @@ def premarked(addr, port, mark):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.setsockopt(socket.SOL_SOCKET, SO_MARK, mark)
     s.bind((addr, port))
-    print("mark after bind 0x%x" % s.getsockopt(socket.SOL_SOCKET, SO_MARK), flush=True)
+    print("mark after bind 0x%x" % (s.getsockopt(socket.SOL_SOCKET, SO_MARK) & 0xffffffff), flush=True)
 
 
 if __name__ == "__main__":
