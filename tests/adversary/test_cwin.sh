@@ -43,34 +43,11 @@ CWINCTL=$T_ROOT/build/asan/cwinctl
 [ -x "$CWINCTL" ] || { t_fail "build/asan/cwinctl is built (make asan)"; t_summary; exit 1; }
 
 MARK=0x1000000 MASK=0xff000000 # the default socket_mark
-BR=ph$$b P1=ph$$c1 P2=ph$$c2 # the bridge and its ports (the host-side veths)
-C1=192.0.2.130 C2=192.0.2.131 C61=2001:db8:c0::2 C62=2001:db8:c0::3
+BR=$LAB_CTR_BR P1=c1 P2=c2 # the bridge and its ports (the host-side veths: tests/lab/net.sh)
+C1=$(lab_ctr_v4 1) C2=$(lab_ctr_v4 2) C61=$(lab_ctr_v6 1) C62=$(lab_ctr_v6 2)
 HL=$T_ROOT/tests/adversary/httplog.py
 
 # ---- the containers and the host's Docker-shaped ruleset --------------------------------------------
-lab_containers() {
-	local i ns
-	in_host ip link add $BR type bridge || return 1
-	in_host ip link set $BR up
-	in_host ip addr add 192.0.2.129/25 dev $BR
-	in_host ip addr add 2001:db8:c0::1/64 dev $BR nodad
-	for i in 1 2; do
-		ns=$T_PFX-c$i
-		ip netns add "$ns" && T_NETNS+=("$ns") || return 1
-		in_host ip link add ph$$c$i type veth peer name eth0 netns "$ns" || return 1
-		in_host ip link set ph$$c$i master $BR up
-		in_ns "$ns" ip link set lo up
-		in_ns "$ns" ip link set eth0 up
-		in_ns "$ns" ip addr add 192.0.2.$((i + 129))/25 dev eth0
-		in_ns "$ns" ip addr add 2001:db8:c0::$((i + 1))/64 dev eth0 nodad
-		in_ns "$ns" ip route add default via 192.0.2.129
-		in_ns "$ns" ip -6 route add default via 2001:db8:c0::1
-	done
-	in_host sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-	# the blocked country routes the containers' networks through the host
-	in_inet ip route add 192.0.2.128/25 via $H dev $LAB_IF_INET_HOST src $INET
-	in_inet ip -6 route add 2001:db8:c0::/64 via $H6 dev $LAB_IF_INET_HOST src $INET6
-}
 # docker_rules IPT HOST C1 C2 BLOCKED: what Docker 20.10 writes for -p 80:80
 # (C1), -p 8080:80 (C2), -p 8081:80 (C1), and the admin's geo-block in
 # DOCKER-USER
@@ -110,7 +87,7 @@ host_rules() {
 		counter accept comment '"porthole"'
 }
 
-t_setup "containers" lab_containers
+t_setup "containers" nslab_containers 2
 t_setup "IPv4 Docker-shaped rules" docker_rules iptables $H $C1 $C2 $INET/32 32
 t_setup "IPv6 Docker-shaped rules" docker_rules ip6tables $H6 $C61 $C62 $INET6/128 128
 
