@@ -173,7 +173,7 @@ dropped() {
 	[[ $addr == *:* ]] && peer=$INET6
 	declare -A m
 	for l in "$@"; do m[$l]=$(lines "$l"); done
-	out=$(get inet "$addr" "$port" /attack 1.5)
+	out=$(get inet "$addr" "$port" /attack 1) # the lab's probe timeout
 	sleep 0.2
 	for l in "$@"; do got+=$(new_from "$l" "${m[$l]}" "$peer"); done
 	if [ -z "$got" ]; then t_pass "$name"; else t_fail "$name: logged: $(head -2 <<<"$got" | tr '\n' '|') (the attacker saw: $out)"; fi
