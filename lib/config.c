@@ -101,6 +101,14 @@ int config_container_mark(const struct ph_config *c, uint32_t *cw)
 	return 0;
 }
 
+int config_has_published(const struct ph_config *c)
+{
+	for (unsigned i = 0; i < c->ndes; i++)
+		if (c->des[i].published)
+			return 1;
+	return 0;
+}
+
 const char *des_type_name(int type)
 {
 	switch (type) {
@@ -442,12 +450,16 @@ int config_parse(struct ph_config *out, const char *name, const char *buf, size_
 					      "also be designated)", sv->cgroup, sv->line);
 	}
 	/* each designation needs a mark of its own, and sessions need some;
-	 * servers need two more (candidate and guarded) */
+	 * servers need two more (candidate and guarded), container windows a
+	 * third (CW: the third highest, whatever the other lines) */
+	unsigned reserved = config_has_published(&c) ? 3u : c.nsrv ? 2u : 0u;
 	if ((c.ndes || c.nsrv) && __builtin_popcount(c.mark_mask) < 31 &&
-	    (1u << __builtin_popcount(c.mark_mask)) - 2 < c.ndes + 1 + (c.nsrv ? 2u : 0u))
+	    (1u << __builtin_popcount(c.mark_mask)) - 2 < c.ndes + 1 + reserved)
 		return conf_err(err, errlen, name, c.ndes ? c.des[c.ndes - 1].line : c.srv[c.nsrv - 1].line,
 			      "socket_mark: mask 0x%x has too few values for %u designations%s and any session",
-			      c.mark_mask, c.ndes, c.nsrv ? ", the two marks of server windows" : "");
+			      c.mark_mask, c.ndes,
+			      reserved == 3 ? ", the three marks of server and container windows"
+			      : reserved ? ", the two marks of server windows" : "");
 	*out = c;
 	return 0;
 }

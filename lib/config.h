@@ -60,6 +60,9 @@ struct ph_designation {
 	uint16_t ports[PH_MAX_PORTS];
 	unsigned nports;          /* 0: the global ports */
 	uint32_t max_window;      /* 0: the global max_window */
+	int published;            /* unit/cgroup `published`: also its listeners in a container's
+				   own network namespace, reached through the host's DNAT of a
+				   published port (issue 23; daemon/container.c) */
 	unsigned line;
 };
 
@@ -129,5 +132,8 @@ int config_guard_marks(const struct ph_config *c, uint32_t *cand, uint32_t *guar
  * VALUE, after the two of server windows, so the three never meet whichever
  * lines exist. Never given to a session. -ENOSPC if the mask is too small. */
 int config_container_mark(const struct ph_config *c, uint32_t *cw);
+/* Some designation is `published` (container windows: the container
+ * objects of porthole's table, the host's forward-hook chains as targets). */
+int config_has_published(const struct ph_config *c);
 
 #endif

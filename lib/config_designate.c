@@ -149,6 +149,7 @@ struct opt_ctx {
 	unsigned *nports;
 	uint32_t *max_window;
 	struct ph_server *sv;     /* serve only */
+	struct ph_designation *des; /* designate only */
 	const char *name;
 	unsigned ln;
 	char *err;
@@ -207,6 +208,20 @@ static int opt_tokens(struct opt_ctx *o, const char *opt, char *w)
 	return 0;
 }
 
+/* published: a container's listener in this cgroup, in its own network
+ * namespace, gets its window through the host's DNAT (unit/cgroup only) */
+static int opt_published(struct opt_ctx *o, const char *opt, char *val)
+{
+	(void)opt;
+	(void)val;
+	if (o->des->type != DES_UNIT && o->des->type != DES_CGROUP)
+		return conf_err(o->err, o->el, o->name, o->ln,
+				"designate: published is for unit and cgroup designations (a container is found by its "
+				"cgroup)");
+	o->des->published = 1;
+	return 0;
+}
+
 static int opt_always(struct opt_ctx *o, const char *opt, char *val)
 {
 	(void)opt;
@@ -225,6 +240,7 @@ static const struct {
 	{ "webroot=", OPT_SRV, opt_tokens },
 	{ "caddy=", OPT_SRV, opt_tokens },
 	{ "always", OPT_SRV, opt_always },
+	{ "published", OPT_DES, opt_published },
 	{ "ports=", OPT_DES | OPT_SRV, opt_ports },
 	{ "max_window=", OPT_DES | OPT_SRV, opt_max_window },
 };
@@ -363,6 +379,7 @@ int conf_parse_designate(struct ph_config *c, char *v, const char *name, unsigne
 	o.ports = d->ports;
 	o.nports = &d->nports;
 	o.max_window = &d->max_window;
+	o.des = d;
 	r = parse_opts(&o, &save);
 	if (r)
 		return r;

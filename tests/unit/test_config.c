@@ -200,5 +200,19 @@ int main(void)
 	expect_error("designate = unit nginx.service\nserve = unit nginx.service always\n", "cannot also be designated");
 	expect_error("serve = unit nginx.service always\ndesignate = unit nginx.service\n", "cannot also be designated");
 	expect_error("socket_mark = 0x1/0x3\nserve = unit nginx.service always\n", "too few values");
+
+	/* published (container windows, issue 23) */
+	r = parse(&c, "designate = cgroup /porthole-acme published ports=80\ndesignate = unit certbot.service\n", err,
+		  sizeof(err));
+	CHECK(r == 0 && c.ndes == 2 && c.des[0].published && !c.des[1].published && config_has_published(&c),
+	      "designate cgroup ... published (%s)", err);
+	r = parse(&c, "designate = unit certbot.service\n", err, sizeof(err));
+	CHECK(r == 0 && !config_has_published(&c), "no published line: no container windows");
+	expect_error("designate = exe /bin/true published\n", "test.conf:1: designate: published is for unit and cgroup");
+	expect_error("designate = uid 1000 published\n", "published is for unit and cgroup");
+	expect_error("serve = unit nginx.service always published\n", "unknown option 'published'");
+	expect_error("socket_mark = 0x1/0x3\ndesignate = cgroup /a published\n", "the three marks of server and container");
+	r = parse(&c, "socket_mark = 0x1/0x7\ndesignate = cgroup /a published\n", err, sizeof(err));
+	CHECK(r == 0, "a 3-bit mask holds one designation, a session and the three reserved marks (%s)", err);
 	return unit_done("unit/config");
 }
