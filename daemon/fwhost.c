@@ -28,6 +28,8 @@
 struct rules_scan {
 	struct ph_fw *f;
 	int overflow;
+	struct ph_chain_ref cur;  /* the chain of the last rule (a dump gives a chain's rules in order) */
+	int stopped;              /* ... and a rule of it above jumps, goes to, drops or rejects */
 };
 
 /* one rule of the scan's dump: ours in a host chain (not a guard rule) */
@@ -36,6 +38,17 @@ static void collect_rule(const struct nftnl_rule *r, void *data)
 	struct rules_scan *rs = data;
 	struct ph_fw *f = rs->f;
 	uint16_t port = 0;
+	const char *rt = nftnl_rule_get_str(r, NFTNL_RULE_TABLE), *rc = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
+	int rf = (int)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY);
+
+	if (!rt || !rc)
+		return;
+	if (rs->cur.family != rf || strcmp(rs->cur.table, rt) || strcmp(rs->cur.chain, rc)) {
+		rs->cur.family = rf;
+		copy_str(rs->cur.table, PH_NAME_LEN, rt);
+		copy_str(rs->cur.chain, PH_NAME_LEN, rc);
+		rs->stopped = 0;
+	}
 
 	/* a server window's guard rules have their own books (guard_sync) */
 	if (nr_is_ours(r, &port) && !nr_is_guard(r, NULL)) {
@@ -50,11 +63,28 @@ static void collect_rule(const struct nftnl_rule *r, void *data)
 				copy_str(h->chain.chain, PH_NAME_LEN, c);
 				h->port = port;
 				h->handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
+				h->below = rs->stopped;
 			} else {
 				rs->overflow = 1;
 			}
 		}
+	} else if (!rs->stopped) {
+		rs->stopped = nft_rule_stops(r);
 	}
+}
+
+static void add_target(struct ph_fw *f, const struct ph_chain_ref *c, int placed)
+{
+	for (unsigned i = 0; i < f->ntargets; i++)
+		if (chain_eq(&f->targets[i], c))
+			return;
+	if (f->ntargets == PH_MAX_CHAINS) {
+		log_warn("nft: more than %d target chains; %s %s %s gets no rule", PH_MAX_CHAINS, family_name(c->family),
+			 c->table, c->chain);
+		return;
+	}
+	f->placed[f->ntargets] = (unsigned char)placed;
+	f->targets[f->ntargets++] = *c;
 }
 
 /* Read the generation first: what the scan sees can only be newer, and a
@@ -75,16 +105,16 @@ int fw_scan_host(struct ph_fw *f)
 	if (f->scan.overflow)
 		log_warn("nft: more than %d base chains; only the first are considered", NFT_INSPECT_MAX);
 	f->ntargets = 0;
-	for (unsigned i = 0; i < f->scan.count; i++) {
-		const struct nft_chain_info *c = &f->scan.chains[i];
-		if (c->cls != CHAIN_TARGET)
-			continue;
-		if (f->ntargets == PH_MAX_CHAINS) {
-			log_warn("nft: more than %d target chains; using the first %d", PH_MAX_CHAINS, PH_MAX_CHAINS);
-			break;
-		}
-		f->targets[f->ntargets++] = c->ref;
-	}
+	for (unsigned i = 0; i < f->scan.count; i++)
+		if (f->scan.chains[i].cls == CHAIN_TARGET)
+			add_target(f, &f->scan.chains[i].ref, 0);
+	/* container windows: the engines' admin chains (DOCKER-USER,
+	 * CNI-ADMIN), and the forward base chains that may drop */
+	for (unsigned i = 0; nft_forward_wanted(f->cfg) && i < f->scan.nfwd_user; i++)
+		add_target(f, &f->scan.fwd_user[i], 1);
+	for (unsigned i = 0; i < f->scan.count; i++)
+		if (f->scan.chains[i].cls == CHAIN_FORWARD)
+			add_target(f, &f->scan.chains[i].ref, 1);
 	if (rs.overflow)
 		return -E2BIG;
 	f->valid = 1;
@@ -105,10 +135,23 @@ static int want_rule(const struct ph_fw *f, int want, const struct ph_chain_ref 
 	return 0;
 }
 
+/* ours, but below a jump or drop of a chain where it must come first
+ * (something inserted above it): moved, i.e. deleted and inserted at the
+ * top again in the same batch */
+static int misplaced(const struct ph_fw *f, const struct host_rule *h)
+{
+	if (!h->below)
+		return 0;
+	for (unsigned i = 0; i < f->ntargets; i++)
+		if (f->placed[i] && chain_eq(&f->targets[i], &h->chain))
+			return 1;
+	return 0;
+}
+
 static int have_rule(const struct ph_fw *f, const struct ph_chain_ref *c, uint16_t port)
 {
 	for (unsigned i = 0; i < f->nrules; i++)
-		if (chain_eq(&f->rules[i].chain, c) && f->rules[i].port == port)
+		if (chain_eq(&f->rules[i].chain, c) && f->rules[i].port == port && !misplaced(f, &f->rules[i]))
 			return 1;
 	return 0;
 }
@@ -204,7 +247,7 @@ static int reconcile_once(struct ph_fw *f, int want, const struct elem *el, unsi
 		for (unsigned j = 0; j < i; j++)
 			if (!seen_dup[j] && chain_eq(&f->rules[j].chain, &f->rules[i].chain) && f->rules[j].port == f->rules[i].port)
 				dup = 1;
-		if (dup || !want_rule(f, want, &f->rules[i].chain, f->rules[i].port)) {
+		if (dup || !want_rule(f, want, &f->rules[i].chain, f->rules[i].port) || (want && misplaced(f, &f->rules[i]))) {
 			del_idx[ndel++] = i;
 			seen_dup[i] = 1;
 		}
@@ -266,6 +309,7 @@ static int reconcile_once(struct ph_fw *f, int want, const struct elem *el, unsi
 			keep[nkeep].chain = add_c[i];
 			keep[nkeep].port = add_p[i];
 			keep[nkeep].handle = res->handle[ndel + i];
+			keep[nkeep].below = 0;
 			if (!keep[nkeep].handle)
 				f->valid = 0; /* no echo: the next scan finds it by its tag */
 			nkeep++;

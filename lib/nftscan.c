@@ -28,6 +28,7 @@ struct tables {
 	struct { int family; char name[PH_NAME_LEN]; } owned[MAX_OWNED];
 	unsigned nowned;
 	int own, own_owned;
+	unsigned engines;         /* NFT_ENG_* seen by their tables */
 };
 
 struct ctx {
@@ -64,6 +65,10 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 		int family = (int)nftnl_table_get_u32(tb, NFTNL_TABLE_FAMILY);
 		const char *name = nftnl_table_get_str(tb, NFTNL_TABLE_NAME);
 		int owned = (nftnl_table_get_u32(tb, NFTNL_TABLE_FLAGS) & NFT_TABLE_F_OWNER) != 0;
+		if (name && (family == NFPROTO_IPV4 || family == NFPROTO_IPV6) && !strcmp(name, "docker-bridges"))
+			t->engines |= NFT_ENG_DOCKER_NFT;
+		if (name && family == NFPROTO_INET && !strcmp(name, "netavark"))
+			t->engines |= NFT_ENG_NETAVARK_NFT;
 		if (name && is_own(family, name)) {
 			t->own = 1;
 			t->own_owned = owned;
@@ -85,7 +90,40 @@ static int table_owned(const struct tables *t, int family, const char *name)
 	return 0;
 }
 
-static enum chain_class classify(const struct ph_config *cfg, const struct nft_chain_info *c)
+int nft_forward_wanted(const struct ph_config *cfg)
+{
+	return cfg && cfg->chains_mode == PH_CHAINS_AUTO && config_has_published(cfg);
+}
+
+/* A container engine's own table: Docker >= 29 and netavark >= 1.10 say
+ * not to modify them, and accept their published ports themselves */
+static int engine_table(int f, const char *table)
+{
+	return ((f == NFPROTO_IPV4 || f == NFPROTO_IPV6) && !strcmp(table, "docker-bridges")) ||
+	       (f == NFPROTO_INET && !strcmp(table, "netavark"));
+}
+
+/* A forward-hook filter chain, with container windows (nft_forward_wanted):
+ * DNATed connections to a container cross it, so one that may drop gets the
+ * rule, unless a DOCKER-USER of its family takes it (iptables' FORWARD jumps
+ * there first; Docker keeps that jump at its top) */
+static enum chain_class classify_forward(const struct nft_scan *sc, const struct nft_chain_info *c)
+{
+	int f = c->ref.family;
+
+	if (engine_table(f, c->ref.table))
+		return CHAIN_ENGINE;
+	if (!chain_may_drop(c))
+		return CHAIN_OTHER;
+	if (c->owned)
+		return CHAIN_OWNED;
+	if (f != NFPROTO_INET && !strcmp(c->ref.table, "filter") && !strcmp(c->ref.chain, "FORWARD") &&
+	    sc->docker_user[f == NFPROTO_IPV6])
+		return CHAIN_FWD_VIA;
+	return CHAIN_FORWARD;
+}
+
+static enum chain_class classify(const struct ph_config *cfg, const struct nft_scan *sc, const struct nft_chain_info *c)
 {
 	int f = c->ref.family;
 
@@ -95,6 +133,8 @@ static enum chain_class classify(const struct ph_config *cfg, const struct nft_c
 		return CHAIN_INGRESS;
 	if (f != NFPROTO_INET && f != NFPROTO_IPV4 && f != NFPROTO_IPV6)
 		return CHAIN_OTHER;
+	if (c->hook == NF_INET_FORWARD && !strcmp(c->type, "filter") && nft_forward_wanted(cfg))
+		return classify_forward(sc, c);
 	if (c->hook != NF_INET_PRE_ROUTING && c->hook != NF_INET_LOCAL_IN)
 		return CHAIN_OTHER;
 	if (strcmp(c->type, "filter"))
@@ -123,8 +163,35 @@ const char *chain_class_why(enum chain_class c)
 	case CHAIN_INGRESS: return "an ingress chain runs before the socket lookup: a drop here cannot be opened per socket";
 	case CHAIN_OTHER: return "not on the path of inbound traffic to this host";
 	case CHAIN_NOT_LISTED: return "not in the configured chains";
+	case CHAIN_FORWARD: return "porthole puts its one rule here for container windows while a window is open";
+	case CHAIN_FWD_VIA: return "its DOCKER-USER chain holds porthole's rule";
+	case CHAIN_ENGINE: return "a container engine's own table: porthole never writes there";
 	}
 	return "";
+}
+
+/* The container engines' chains in iptables-nft's tables (any chain, base
+ * or not), and their admin chains */
+static void engine_chain(struct nft_scan *sc, int f, const char *table, const char *name)
+{
+	if (f != NFPROTO_IPV4 && f != NFPROTO_IPV6)
+		return;
+	if ((!strcmp(table, "filter") || !strcmp(table, "nat")) && (!strcmp(name, "DOCKER") || !strcmp(name, "DOCKER-USER")))
+		sc->engines |= NFT_ENG_DOCKER_IPT;
+	if (!strncmp(name, "NETAVARK", 8) && strcmp(table, "docker-bridges"))
+		sc->engines |= NFT_ENG_NETAVARK_IPT;
+	if (!strncmp(name, "CNI-", 4))
+		sc->engines |= NFT_ENG_CNI;
+	if (strcmp(table, "filter") || (strcmp(name, "DOCKER-USER") && strcmp(name, "CNI-ADMIN")))
+		return;
+	if (!strcmp(name, "DOCKER-USER"))
+		sc->docker_user[f == NFPROTO_IPV6] = 1;
+	if (sc->nfwd_user < NFT_FWD_USER_MAX) {
+		struct ph_chain_ref *r = &sc->fwd_user[sc->nfwd_user++];
+		r->family = f;
+		copy_str(r->table, PH_NAME_LEN, table);
+		copy_str(r->chain, PH_NAME_LEN, name);
+	}
 }
 
 static int chain_cb(const struct nlmsghdr *nlh, void *data)
@@ -136,11 +203,14 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!c)
 		return MNL_CB_ERROR;
-	if (nftnl_chain_nlmsg_parse(nlh, c) < 0 || !nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
 		goto out;
 	table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
 	name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
 	if (!table || !name || strlen(table) >= PH_NAME_LEN || strlen(name) >= PH_NAME_LEN)
+		goto out;
+	engine_chain(x->out, (int)nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY), table, name);
+	if (!nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
 		goto out;
 	if (x->out->count == NFT_INSPECT_MAX) {
 		x->out->overflow = 1;
@@ -471,12 +541,21 @@ int nft_scan_each(struct ph_nl *n, const struct ph_config *cfg, struct nft_scan 
 		r = dump(n, NFT_MSG_GETRULE, rule_cb, x);
 	if (!r) {
 		for (unsigned i = 0; i < out->count; i++)
-			out->chains[i].cls = classify(cfg, &out->chains[i]);
+			out->chains[i].cls = classify(cfg, out, &out->chains[i]);
 		out->own_table = x->t.own;
+		out->engines |= x->t.engines;
 		out->own_table_owned = x->t.own_owned;
 	}
 	free(x);
 	return r;
+}
+
+int nft_rule_stops(const struct nftnl_rule *r)
+{
+	struct rule_acc a = { 0 };
+
+	nftnl_expr_foreach((struct nftnl_rule *)r, expr_cb, &a);
+	return a.drops || a.jumps;
 }
 
 int chain_may_drop(const struct nft_chain_info *c)
