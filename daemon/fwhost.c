@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <libnftnl/common.h>
@@ -140,7 +141,7 @@ static int want_rule(const struct ph_fw *f, int want, const struct ph_chain_ref 
  * top again in the same batch */
 static int misplaced(const struct ph_fw *f, const struct host_rule *h)
 {
-	if (!h->below)
+	if (!h->below || f->no_move)
 		return 0;
 	for (unsigned i = 0; i < f->ntargets; i++)
 		if (f->placed[i] && chain_eq(&f->targets[i], &h->chain))
@@ -232,6 +233,29 @@ static int fill_host_change(struct nl_batch *b, void *arg)
 	return r;
 }
 
+#define MOVE_BURST 10
+#define MOVE_PERIOD 60 /* seconds */
+
+/* Whether a misplaced rule may be moved now (see ph_fw.moves); a refusal is
+ * said once a period */
+static int move_allowed(struct ph_fw *f)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (!f->move_t0 || ts.tv_sec - f->move_t0 >= MOVE_PERIOD) {
+		f->move_t0 = ts.tv_sec;
+		f->moves = 0;
+	}
+	if (f->moves < MOVE_BURST)
+		return 1;
+	if (f->moves++ == MOVE_BURST)
+		log_warn("nft: porthole's rule was put below a jump or drop %d times within %d s (another tool keeps its "
+			 "own rule at the top?); it stays where it is for now: a window may not get through there",
+			 MOVE_BURST, MOVE_PERIOD);
+	return 0;
+}
+
 /* One batch bound to f->genid: add missing host rules, delete surplus ones,
  * and the element when given. -ERESTART: the host moved; scan again. */
 static int reconcile_once(struct ph_fw *f, int want, const struct elem *el, unsigned *added, char *why, size_t whylen)
@@ -240,8 +264,13 @@ static int reconcile_once(struct ph_fw *f, int want, const struct elem *el, unsi
 	uint16_t add_p[MAX_HOST_RULES];
 	unsigned nadd = 0, del_idx[MAX_HOST_RULES], ndel = 0, seen_dup[MAX_HOST_RULES] = { 0 };
 	struct nl_result *res;
-	int r, idx;
+	int r, idx, moving = 0;
 
+	f->no_move = 0;
+	for (unsigned i = 0; want && i < f->nrules; i++)
+		moving |= misplaced(f, &f->rules[i]);
+	if (moving && !move_allowed(f))
+		f->no_move = 1, moving = 0;
 	for (unsigned i = 0; i < f->nrules; i++) {
 		int dup = 0;
 		for (unsigned j = 0; j < i; j++)
@@ -295,6 +324,7 @@ static int reconcile_once(struct ph_fw *f, int want, const struct elem *el, unsi
 		return r == -ENOENT || r == -EBUSY ? -ERESTART : r;
 	}
 	/* committed: generation genid + 1 is ours, and we know what it holds */
+	f->moves += moving;
 	{
 		struct host_rule keep[MAX_HOST_RULES];
 		unsigned nkeep = 0;

@@ -105,8 +105,10 @@ static int engine_table(int f, const char *table)
 
 /* A forward-hook filter chain, with container windows (nft_forward_wanted):
  * DNATed connections to a container cross it, so one that may drop gets the
- * rule, unless a DOCKER-USER of its family takes it (iptables' FORWARD jumps
- * there first; Docker keeps that jump at its top) */
+ * rule, unless a DOCKER-USER of its family takes it: iptables' FORWARD jumps
+ * there before anything else drops or jumps (Docker keeps that jump at its
+ * top; a drop an admin inserted above it makes FORWARD a target too, until
+ * Docker's next start puts the jump back above) */
 static enum chain_class classify_forward(const struct nft_scan *sc, const struct nft_chain_info *c)
 {
 	int f = c->ref.family;
@@ -118,7 +120,7 @@ static enum chain_class classify_forward(const struct nft_scan *sc, const struct
 	if (c->owned)
 		return CHAIN_OWNED;
 	if (f != NFPROTO_INET && !strcmp(c->ref.table, "filter") && !strcmp(c->ref.chain, "FORWARD") &&
-	    sc->docker_user[f == NFPROTO_IPV6])
+	    sc->docker_user[f == NFPROTO_IPV6] && !strcmp(c->first_jump, "DOCKER-USER"))
 		return CHAIN_FWD_VIA;
 	return CHAIN_FORWARD;
 }
@@ -248,6 +250,7 @@ struct reg {
 
 struct rule_acc {
 	int drops, jumps;
+	char jump_to[PH_NAME_LEN];  /* the chain it jumps or goes to */
 	uint32_t mask;            /* porthole's bits */
 	int mark_hit;             /* porthole's bits are read or written */
 	int old_default;          /* matches mark & 0x3fff == 0x2000: the former default */
@@ -469,6 +472,8 @@ static int expr_cb(struct nftnl_expr *e, void *data)
 			a->drops = 1;
 		else if (v == NFT_JUMP || v == NFT_GOTO)
 			a->jumps = 1;
+		if ((v == NFT_JUMP || v == NFT_GOTO) && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN))
+			copy_str(a->jump_to, sizeof(a->jump_to), nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN));
 	} else if (!strcmp(name, "target")) {
 		/* an iptables-nft target: REJECT, DROP-like, or a jump to a user chain */
 		const char *t = nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME);
@@ -507,6 +512,10 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 				ci->drop_rules += a.drops;
 				ci->jumps += a.jumps;
 				ci->ours += ours;
+				if (!ci->stopped && (a.drops || a.jumps)) {
+					ci->stopped = 1;
+					copy_str(ci->first_jump, sizeof(ci->first_jump), a.drops ? "" : a.jump_to);
+				}
 			}
 		}
 		if (x->each)

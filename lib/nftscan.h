@@ -48,6 +48,8 @@ struct nft_chain_info {
 	unsigned drop_rules;      /* rules ending in drop or reject */
 	unsigned jumps;           /* rules that jump or go to another chain */
 	unsigned ours;            /* porthole's host rules in it */
+	int stopped;              /* a rule of it drops, rejects, jumps or goes to */
+	char first_jump[PH_NAME_LEN]; /* the first of them jumps (or goes) there; "" if it drops */
 	unsigned mark_users;      /* rules reading or writing mark bits within porthole's mask */
 	int owned;                /* its table has the owner flag (and is not ours) */
 	enum chain_class cls;

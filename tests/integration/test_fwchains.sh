@@ -35,6 +35,12 @@ wait_top() {
 	for i in $(seq 50); do "$@" | ours && { t_pass "$d"; return 0; }; sleep 0.1; done
 	t_fail "$d (first rule: $("$@"))"
 }
+# wait_eq DESC EXPECTED CMD...: wait (5 s) until CMD prints EXPECTED
+wait_eq() {
+	local d=$1 want=$2 i got; shift 2
+	for i in $(seq 50); do got=$("$@"); [ "$got" = "$want" ] && { t_pass "$d"; return 0; }; sleep 0.1; done
+	t_fail "$d (expected '$want', got '$got')"
+}
 count_ours() { ipt -S "$1" | grep -c 'comment porthole'; }
 count_nft_ours() { in_host nft list chain "$1" "$2" "$3" | grep -c 'comment "porthole"'; }
 window() { run_listener "$1" 80 60 "$H" || { t_fail "$1: porthole run opened a window"; cat "$T_TMP/$1.err"; }; }
@@ -99,9 +105,17 @@ clear_shapes() {
 	return 0
 }
 
+# porthole check CONFIG OUT, in the host namespace; its exit code in CHECK_RC
+chk() { in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" check --config "$1" >"$2" 2>&1; CHECK_RC=$?; }
+
 # ---- Docker (iptables): DOCKER-USER ----------------------------------------------------------
 t_setup "Docker-shaped ruleset" docker_shape
 t_setup "daemon with a published line" daemon_start "$PUB"
+printf '%s\nsocket = %s\n' "$PUB" "$T_SOCK" >"$T_TMP/pub.conf"
+printf 'socket = %s\n' "$T_SOCK" >"$T_TMP/nopub.conf"
+chk "$T_TMP/pub.conf" "$T_TMP/c0.txt"
+t_check "check, Docker: FORWARD's rule is DOCKER-USER's (its jump comes first)" \
+	grep -q '^OK .*chain ip filter FORWARD .*its DOCKER-USER chain holds' "$T_TMP/c0.txt"
 window docker
 t_check "Docker: porthole's rule is the first of DOCKER-USER" ours < <(first_ipt DOCKER-USER)
 t_eq "Docker: FORWARD gets no rule (it jumps to DOCKER-USER first)" 0 "$(count_ours FORWARD)"
@@ -117,6 +131,14 @@ wait_top "DOCKER-USER flushed and refilled (ufw-docker): porthole's rule is back
 ipt -I DOCKER-USER -s "$INET/32" -j DROP
 wait_top "a drop inserted above it in DOCKER-USER: porthole's rule is moved back to the top" first_ipt DOCKER-USER
 t_eq "DOCKER-USER holds porthole's rule once" 1 "$(count_ours DOCKER-USER)"
+# an admin's drop above Docker's jump in FORWARD: FORWARD needs the rule too,
+# until Docker's next start puts its jump back above everything
+ipt -I FORWARD -s "$INET/32" -j DROP
+wait_top "a drop above Docker's jump in FORWARD: FORWARD gets porthole's rule at its top too" first_ipt FORWARD
+ipt -D FORWARD -j DOCKER-USER && ipt -I FORWARD -j DOCKER-USER
+wait_eq "Docker's start puts its jump first again: FORWARD's rule goes (DOCKER-USER's does the work)" 0 count_ours FORWARD
+t_check "... and DOCKER-USER still starts with porthole's rule" ours < <(first_ipt DOCKER-USER)
+ipt -D FORWARD -s "$INET/32" -j DROP
 t_setup "window closed: the host rules go" close_window
 t_eq "DOCKER-USER: no porthole rule after the window" 0 "$(count_ours DOCKER-USER)"
 
@@ -134,6 +156,24 @@ t_eq "FORWARD holds porthole's rule once" 1 "$(count_ours FORWARD)"
 in_host nft insert rule inet fw forward ip saddr "$INET" drop
 wait_top "a drop inserted at the top of inet fw forward: porthole's rule is moved back above it" first_nft inet fw forward
 t_eq "inet fw forward holds porthole's rule once" 1 "$(count_nft_ours inet fw forward)"
+# a tool that puts its jump back above porthole's rule at every change: the
+# daemon gives up moving after a burst instead of fighting forever
+fight() {
+	local n=0 i
+	for i in $(seq 200); do
+		grep -q 'put below a jump or drop' "$T_DLOG" && break
+		if first_ipt FORWARD | ours; then
+			ipt -D FORWARD -j NETAVARK_FORWARD && ipt -I FORWARD -j NETAVARK_FORWARD && n=$((n + 1))
+		fi
+		sleep 0.02
+	done
+	echo "$n"
+}
+N=$(fight)
+t_check "a tool fighting for FORWARD's top: the daemon stops moving its rule and says so (after $N re-inserts)" \
+	grep -q 'put below a jump or drop 10 times' "$T_DLOG"
+t_check "... within its burst of 10 moves (re-inserts: $N)" [ "$N" -le 11 ]
+t_check "... and the daemon still answers" ph status
 t_setup "window closed: the host rules go" close_window
 
 # ---- no published line: forward chains untouched -----------------------------------------------
@@ -149,9 +189,6 @@ t_eq "no published line: the input chain gets its rule as before" 1 "$(count_nft
 end_listener
 
 # ---- porthole check: each engine shape, one line each ------------------------------------------
-printf '%s\nsocket = %s\n' "$PUB" "$T_SOCK" >"$T_TMP/pub.conf"
-printf 'socket = %s\n' "$T_SOCK" >"$T_TMP/nopub.conf"
-chk() { in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" check --config "$1" >"$2" 2>&1; CHECK_RC=$?; }
 ipt -N CNI-FORWARD && ipt -N CNI-ADMIN && ipt -I FORWARD -j CNI-FORWARD && ipt -A CNI-FORWARD -j CNI-ADMIN
 chk "$T_TMP/pub.conf" "$T_TMP/c1.txt"
 t_eq "check, every engine shape, published: exit 0" 0 "$CHECK_RC"
@@ -163,7 +200,8 @@ t_check "check: Docker >= 29 (nftables), its table never written" \
 t_check "check: netavark (nftables)" grep -q '^OK .*containers Podman netavark (nftables) .*inet netavark' "$T_TMP/c1.txt"
 t_check "check: CNI, and CNI-ADMIN among the rule's chains" grep -q '^OK .*containers CNI .*ip filter CNI-ADMIN' "$T_TMP/c1.txt"
 t_check "check: the inet forward chain is a target" grep -q '^OK .*chain inet fw forward .*container windows' "$T_TMP/c1.txt"
-t_check "check: FORWARD's rule is DOCKER-USER's" grep -q '^OK .*chain ip filter FORWARD .*DOCKER-USER' "$T_TMP/c1.txt"
+t_check "check: FORWARD is a target too (CNI's and netavark's jumps come before DOCKER-USER's)" \
+	grep -q '^OK .*chain ip filter FORWARD .*porthole inserts its one rule at the top for container windows' "$T_TMP/c1.txt"
 chk "$T_TMP/nopub.conf" "$T_TMP/c2.txt"
 t_eq "check, no published line: exit 0" 0 "$CHECK_RC"
 t_check "check, no published line: porthole does nothing for containers" \
@@ -179,7 +217,7 @@ chk "$T_TMP/nopub.conf" "$T_TMP/c4.txt"
 t_eq "check, pre-DNAT geo-block, no published line: exit 0" 0 "$CHECK_RC"
 t_check "check: WARN only, without a published line" \
 	grep -q '^WARN .*containers: chain ip mangle PREROUTING .*not supported there yet' "$T_TMP/c4.txt"
-[ "$T_FAIL" = 0 ] || { for f in "$T_TMP"/c[1-4].txt; do echo "== $f"; grep -i 'container\|forward' "$f"; done; }
+[ "$T_FAIL" = 0 ] || { for f in "$T_TMP"/c[0-4].txt; do echo "== $f"; grep -i 'container\|forward' "$f"; done; }
 
 daemon_stop
 t_eq "the root namespace's ruleset is untouched" "$ROOT_BEFORE" "$(nft list ruleset 2>/dev/null | sha256sum)"
