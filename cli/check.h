@@ -22,6 +22,10 @@ struct nft_scan *check_chains(int root, const struct ph_config *cfg);
 void check_ip_rules(int root, const struct ph_config *cfg);
 void check_iptables_legacy(int root, const struct ph_config *cfg);
 
+/* check_containers.c: the container engines in the ruleset and what
+ * porthole does there (sc: check_chains' scan) */
+void check_containers(const struct nft_scan *sc, const struct ph_config *cfg);
+
 /* check_server.c: for each serve line, the server, its webroot, the guard
  * rules (sc: check_chains' scan) */
 void check_servers(int root, const struct ph_config *cfg, const struct nft_scan *sc);

@@ -221,6 +221,17 @@ struct nft_scan *check_chains(int root, const struct ph_config *cfg)
 				    drops ? ", and it drops: add it, or use chains = auto" : "");
 			}
 			break;
+		case CHAIN_FORWARD:
+			opened++;
+			add(V_OK, name, "%s: porthole inserts its one rule at the top for container windows while a window is "
+			    "open", what);
+			break;
+		case CHAIN_FWD_VIA:
+			add(V_OK, name, "%s: %s", what, chain_class_why(c->cls));
+			break;
+		case CHAIN_ENGINE:
+			add(V_OK, name, "%s: %s", what, chain_class_why(c->cls));
+			break;
 		case CHAIN_OTHER:
 			break; /* output, forward...: not on the inbound path to a local socket */
 		}
@@ -243,6 +254,7 @@ struct nft_scan *check_chains(int root, const struct ph_config *cfg)
 		    "socket_mark = 0x%x/0x%x (then not beside Podman: netavark and CNI masquerade bit 0x2000)",
 		    sc->former_users, PH_FORMER_MARK, PH_FORMER_MARK_MASK, sc->former_user, cfg->mark, cfg->mark_mask,
 		    PH_FORMER_MARK, PH_FORMER_MARK_MASK);
+	check_containers(sc, cfg);
 	if (host == 0)
 		add(V_OK, "nftables ruleset", "no base chains: nftables drops nothing here");
 	else

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <libnftnl/common.h>
@@ -28,6 +29,8 @@
 struct rules_scan {
 	struct ph_fw *f;
 	int overflow;
+	struct ph_chain_ref cur;  /* the chain of the last rule (a dump gives a chain's rules in order) */
+	int stopped;              /* ... and a rule of it above jumps, goes to, drops or rejects */
 };
 
 /* one rule of the scan's dump: ours in a host chain (not a guard rule) */
@@ -36,6 +39,17 @@ static void collect_rule(const struct nftnl_rule *r, void *data)
 	struct rules_scan *rs = data;
 	struct ph_fw *f = rs->f;
 	uint16_t port = 0;
+	const char *rt = nftnl_rule_get_str(r, NFTNL_RULE_TABLE), *rc = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
+	int rf = (int)nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY);
+
+	if (!rt || !rc)
+		return;
+	if (rs->cur.family != rf || strcmp(rs->cur.table, rt) || strcmp(rs->cur.chain, rc)) {
+		rs->cur.family = rf;
+		copy_str(rs->cur.table, PH_NAME_LEN, rt);
+		copy_str(rs->cur.chain, PH_NAME_LEN, rc);
+		rs->stopped = 0;
+	}
 
 	/* a server window's guard rules have their own books (guard_sync) */
 	if (nr_is_ours(r, &port) && !nr_is_guard(r, NULL)) {
@@ -50,11 +64,28 @@ static void collect_rule(const struct nftnl_rule *r, void *data)
 				copy_str(h->chain.chain, PH_NAME_LEN, c);
 				h->port = port;
 				h->handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
+				h->below = rs->stopped;
 			} else {
 				rs->overflow = 1;
 			}
 		}
+	} else if (!rs->stopped) {
+		rs->stopped = nft_rule_stops(r);
 	}
+}
+
+static void add_target(struct ph_fw *f, const struct ph_chain_ref *c, int placed)
+{
+	for (unsigned i = 0; i < f->ntargets; i++)
+		if (chain_eq(&f->targets[i], c))
+			return;
+	if (f->ntargets == PH_MAX_CHAINS) {
+		log_warn("nft: more than %d target chains; %s %s %s gets no rule", PH_MAX_CHAINS, family_name(c->family),
+			 c->table, c->chain);
+		return;
+	}
+	f->placed[f->ntargets] = (unsigned char)placed;
+	f->targets[f->ntargets++] = *c;
 }
 
 /* Read the generation first: what the scan sees can only be newer, and a
@@ -75,16 +106,16 @@ int fw_scan_host(struct ph_fw *f)
 	if (f->scan.overflow)
 		log_warn("nft: more than %d base chains; only the first are considered", NFT_INSPECT_MAX);
 	f->ntargets = 0;
-	for (unsigned i = 0; i < f->scan.count; i++) {
-		const struct nft_chain_info *c = &f->scan.chains[i];
-		if (c->cls != CHAIN_TARGET)
-			continue;
-		if (f->ntargets == PH_MAX_CHAINS) {
-			log_warn("nft: more than %d target chains; using the first %d", PH_MAX_CHAINS, PH_MAX_CHAINS);
-			break;
-		}
-		f->targets[f->ntargets++] = c->ref;
-	}
+	for (unsigned i = 0; i < f->scan.count; i++)
+		if (f->scan.chains[i].cls == CHAIN_TARGET)
+			add_target(f, &f->scan.chains[i].ref, 0);
+	/* container windows: the engines' admin chains (DOCKER-USER,
+	 * CNI-ADMIN), and the forward base chains that may drop */
+	for (unsigned i = 0; nft_forward_wanted(f->cfg) && i < f->scan.nfwd_user; i++)
+		add_target(f, &f->scan.fwd_user[i], 1);
+	for (unsigned i = 0; i < f->scan.count; i++)
+		if (f->scan.chains[i].cls == CHAIN_FORWARD)
+			add_target(f, &f->scan.chains[i].ref, 1);
 	if (rs.overflow)
 		return -E2BIG;
 	f->valid = 1;
@@ -105,10 +136,23 @@ static int want_rule(const struct ph_fw *f, int want, const struct ph_chain_ref 
 	return 0;
 }
 
+/* ours, but below a jump or drop of a chain where it must come first
+ * (something inserted above it): moved, i.e. deleted and inserted at the
+ * top again in the same batch */
+static int misplaced(const struct ph_fw *f, const struct host_rule *h)
+{
+	if (!h->below || f->no_move)
+		return 0;
+	for (unsigned i = 0; i < f->ntargets; i++)
+		if (f->placed[i] && chain_eq(&f->targets[i], &h->chain))
+			return 1;
+	return 0;
+}
+
 static int have_rule(const struct ph_fw *f, const struct ph_chain_ref *c, uint16_t port)
 {
 	for (unsigned i = 0; i < f->nrules; i++)
-		if (chain_eq(&f->rules[i].chain, c) && f->rules[i].port == port)
+		if (chain_eq(&f->rules[i].chain, c) && f->rules[i].port == port && !misplaced(f, &f->rules[i]))
 			return 1;
 	return 0;
 }
@@ -189,6 +233,29 @@ static int fill_host_change(struct nl_batch *b, void *arg)
 	return r;
 }
 
+#define MOVE_BURST 10
+#define MOVE_PERIOD 60 /* seconds */
+
+/* Whether a misplaced rule may be moved now (see ph_fw.moves); a refusal is
+ * said once a period */
+static int move_allowed(struct ph_fw *f)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (!f->move_t0 || ts.tv_sec - f->move_t0 >= MOVE_PERIOD) {
+		f->move_t0 = ts.tv_sec;
+		f->moves = 0;
+	}
+	if (f->moves < MOVE_BURST)
+		return 1;
+	if (f->moves++ == MOVE_BURST)
+		log_warn("nft: porthole's rule was put below a jump or drop %d times within %d s (another tool keeps its "
+			 "own rule at the top?); it stays where it is for now: a window may not get through there",
+			 MOVE_BURST, MOVE_PERIOD);
+	return 0;
+}
+
 /* One batch bound to f->genid: add missing host rules, delete surplus ones,
  * and the element when given. -ERESTART: the host moved; scan again. */
 static int reconcile_once(struct ph_fw *f, int want, const struct elem *el, unsigned *added, char *why, size_t whylen)
@@ -197,14 +264,19 @@ static int reconcile_once(struct ph_fw *f, int want, const struct elem *el, unsi
 	uint16_t add_p[MAX_HOST_RULES];
 	unsigned nadd = 0, del_idx[MAX_HOST_RULES], ndel = 0, seen_dup[MAX_HOST_RULES] = { 0 };
 	struct nl_result *res;
-	int r, idx;
+	int r, idx, moving = 0;
 
+	f->no_move = 0;
+	for (unsigned i = 0; want && i < f->nrules; i++)
+		moving |= misplaced(f, &f->rules[i]);
+	if (moving && !move_allowed(f))
+		f->no_move = 1, moving = 0;
 	for (unsigned i = 0; i < f->nrules; i++) {
 		int dup = 0;
 		for (unsigned j = 0; j < i; j++)
 			if (!seen_dup[j] && chain_eq(&f->rules[j].chain, &f->rules[i].chain) && f->rules[j].port == f->rules[i].port)
 				dup = 1;
-		if (dup || !want_rule(f, want, &f->rules[i].chain, f->rules[i].port)) {
+		if (dup || !want_rule(f, want, &f->rules[i].chain, f->rules[i].port) || (want && misplaced(f, &f->rules[i]))) {
 			del_idx[ndel++] = i;
 			seen_dup[i] = 1;
 		}
@@ -252,6 +324,7 @@ static int reconcile_once(struct ph_fw *f, int want, const struct elem *el, unsi
 		return r == -ENOENT || r == -EBUSY ? -ERESTART : r;
 	}
 	/* committed: generation genid + 1 is ours, and we know what it holds */
+	f->moves += moving;
 	{
 		struct host_rule keep[MAX_HOST_RULES];
 		unsigned nkeep = 0;
@@ -266,6 +339,7 @@ static int reconcile_once(struct ph_fw *f, int want, const struct elem *el, unsi
 			keep[nkeep].chain = add_c[i];
 			keep[nkeep].port = add_p[i];
 			keep[nkeep].handle = res->handle[ndel + i];
+			keep[nkeep].below = 0;
 			if (!keep[nkeep].handle)
 				f->valid = 0; /* no echo: the next scan finds it by its tag */
 			nkeep++;

@@ -21,6 +21,7 @@ struct host_rule {
 	struct ph_chain_ref chain;
 	uint16_t port;
 	uint64_t handle;
+	int below;                /* below a jump, goto, drop or reject of its chain */
 };
 
 struct ph_fw {
@@ -37,7 +38,15 @@ struct ph_fw {
 	int valid;
 	uint32_t genid;
 	struct ph_chain_ref targets[PH_MAX_CHAINS];
+	unsigned char placed[PH_MAX_CHAINS];    /* the rule must sit above every jump/drop there (forward
+						   chains: Docker re-inserts its jump at FORWARD's top) */
 	unsigned ntargets;
+	/* moving a misplaced rule back to the top: at most MOVE_BURST batches a
+	 * MOVE_PERIOD (a tool that puts its own rule back at the top whenever
+	 * the ruleset changes would otherwise fight porthole forever) */
+	long move_t0;
+	unsigned moves;
+	int no_move;              /* the budget is spent: misplaced rules stay where they are */
 	struct host_rule rules[MAX_HOST_RULES]; /* ours, present at genid */
 	unsigned nrules;
 	struct nft_scan scan;                   /* scratch */

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -17,8 +16,6 @@
 #include <linux/netfilter/xt_connmark.h>
 #include <linux/netfilter/xt_mark.h>
 #include <linux/netfilter/xt_TPROXY.h>
-#include <linux/netfilter_ipv4/ip_tables.h>
-#include <linux/netfilter_ipv6/ip6_tables.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
@@ -31,6 +28,7 @@ struct tables {
 	struct { int family; char name[PH_NAME_LEN]; } owned[MAX_OWNED];
 	unsigned nowned;
 	int own, own_owned;
+	unsigned engines;         /* NFT_ENG_* seen by their tables */
 };
 
 struct ctx {
@@ -67,6 +65,10 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 		int family = (int)nftnl_table_get_u32(tb, NFTNL_TABLE_FAMILY);
 		const char *name = nftnl_table_get_str(tb, NFTNL_TABLE_NAME);
 		int owned = (nftnl_table_get_u32(tb, NFTNL_TABLE_FLAGS) & NFT_TABLE_F_OWNER) != 0;
+		if (name && (family == NFPROTO_IPV4 || family == NFPROTO_IPV6) && !strcmp(name, "docker-bridges"))
+			t->engines |= NFT_ENG_DOCKER_NFT;
+		if (name && family == NFPROTO_INET && !strcmp(name, "netavark"))
+			t->engines |= NFT_ENG_NETAVARK_NFT;
 		if (name && is_own(family, name)) {
 			t->own = 1;
 			t->own_owned = owned;
@@ -88,7 +90,42 @@ static int table_owned(const struct tables *t, int family, const char *name)
 	return 0;
 }
 
-static enum chain_class classify(const struct ph_config *cfg, const struct nft_chain_info *c)
+int nft_forward_wanted(const struct ph_config *cfg)
+{
+	return cfg && cfg->chains_mode == PH_CHAINS_AUTO && config_has_published(cfg);
+}
+
+/* A container engine's own table: Docker >= 29 and netavark >= 1.10 say
+ * not to modify them, and accept their published ports themselves */
+static int engine_table(int f, const char *table)
+{
+	return ((f == NFPROTO_IPV4 || f == NFPROTO_IPV6) && !strcmp(table, "docker-bridges")) ||
+	       (f == NFPROTO_INET && !strcmp(table, "netavark"));
+}
+
+/* A forward-hook filter chain, with container windows (nft_forward_wanted):
+ * DNATed connections to a container cross it, so one that may drop gets the
+ * rule, unless a DOCKER-USER of its family takes it: iptables' FORWARD jumps
+ * there before anything else drops or jumps (Docker keeps that jump at its
+ * top; a drop an admin inserted above it makes FORWARD a target too, until
+ * Docker's next start puts the jump back above) */
+static enum chain_class classify_forward(const struct nft_scan *sc, const struct nft_chain_info *c)
+{
+	int f = c->ref.family;
+
+	if (engine_table(f, c->ref.table))
+		return CHAIN_ENGINE;
+	if (!chain_may_drop(c))
+		return CHAIN_OTHER;
+	if (c->owned)
+		return CHAIN_OWNED;
+	if (f != NFPROTO_INET && !strcmp(c->ref.table, "filter") && !strcmp(c->ref.chain, "FORWARD") &&
+	    sc->docker_user[f == NFPROTO_IPV6] && !strcmp(c->first_jump, "DOCKER-USER"))
+		return CHAIN_FWD_VIA;
+	return CHAIN_FORWARD;
+}
+
+static enum chain_class classify(const struct ph_config *cfg, const struct nft_scan *sc, const struct nft_chain_info *c)
 {
 	int f = c->ref.family;
 
@@ -98,6 +135,8 @@ static enum chain_class classify(const struct ph_config *cfg, const struct nft_c
 		return CHAIN_INGRESS;
 	if (f != NFPROTO_INET && f != NFPROTO_IPV4 && f != NFPROTO_IPV6)
 		return CHAIN_OTHER;
+	if (c->hook == NF_INET_FORWARD && !strcmp(c->type, "filter") && nft_forward_wanted(cfg))
+		return classify_forward(sc, c);
 	if (c->hook != NF_INET_PRE_ROUTING && c->hook != NF_INET_LOCAL_IN)
 		return CHAIN_OTHER;
 	if (strcmp(c->type, "filter"))
@@ -126,8 +165,35 @@ const char *chain_class_why(enum chain_class c)
 	case CHAIN_INGRESS: return "an ingress chain runs before the socket lookup: a drop here cannot be opened per socket";
 	case CHAIN_OTHER: return "not on the path of inbound traffic to this host";
 	case CHAIN_NOT_LISTED: return "not in the configured chains";
+	case CHAIN_FORWARD: return "porthole puts its one rule here for container windows while a window is open";
+	case CHAIN_FWD_VIA: return "its DOCKER-USER chain holds porthole's rule";
+	case CHAIN_ENGINE: return "a container engine's own table: porthole never writes there";
 	}
 	return "";
+}
+
+/* The container engines' chains in iptables-nft's tables (any chain, base
+ * or not), and their admin chains */
+static void engine_chain(struct nft_scan *sc, int f, const char *table, const char *name)
+{
+	if (f != NFPROTO_IPV4 && f != NFPROTO_IPV6)
+		return;
+	if ((!strcmp(table, "filter") || !strcmp(table, "nat")) && (!strcmp(name, "DOCKER") || !strcmp(name, "DOCKER-USER")))
+		sc->engines |= NFT_ENG_DOCKER_IPT;
+	if (!strncmp(name, "NETAVARK", 8) && strcmp(table, "docker-bridges"))
+		sc->engines |= NFT_ENG_NETAVARK_IPT;
+	if (!strncmp(name, "CNI-", 4))
+		sc->engines |= NFT_ENG_CNI;
+	if (strcmp(table, "filter") || (strcmp(name, "DOCKER-USER") && strcmp(name, "CNI-ADMIN")))
+		return;
+	if (!strcmp(name, "DOCKER-USER"))
+		sc->docker_user[f == NFPROTO_IPV6] = 1;
+	if (sc->nfwd_user < NFT_FWD_USER_MAX) {
+		struct ph_chain_ref *r = &sc->fwd_user[sc->nfwd_user++];
+		r->family = f;
+		copy_str(r->table, PH_NAME_LEN, table);
+		copy_str(r->chain, PH_NAME_LEN, name);
+	}
 }
 
 static int chain_cb(const struct nlmsghdr *nlh, void *data)
@@ -139,11 +205,14 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!c)
 		return MNL_CB_ERROR;
-	if (nftnl_chain_nlmsg_parse(nlh, c) < 0 || !nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
 		goto out;
 	table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
 	name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
 	if (!table || !name || strlen(table) >= PH_NAME_LEN || strlen(name) >= PH_NAME_LEN)
+		goto out;
+	engine_chain(x->out, (int)nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY), table, name);
+	if (!nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
 		goto out;
 	if (x->out->count == NFT_INSPECT_MAX) {
 		x->out->overflow = 1;
@@ -181,6 +250,7 @@ struct reg {
 
 struct rule_acc {
 	int drops, jumps;
+	char jump_to[PH_NAME_LEN];  /* the chain it jumps or goes to */
 	uint32_t mask;            /* porthole's bits */
 	int mark_hit;             /* porthole's bits are read or written */
 	int old_default;          /* matches mark & 0x3fff == 0x2000: the former default */
@@ -402,6 +472,8 @@ static int expr_cb(struct nftnl_expr *e, void *data)
 			a->drops = 1;
 		else if (v == NFT_JUMP || v == NFT_GOTO)
 			a->jumps = 1;
+		if ((v == NFT_JUMP || v == NFT_GOTO) && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN))
+			copy_str(a->jump_to, sizeof(a->jump_to), nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN));
 	} else if (!strcmp(name, "target")) {
 		/* an iptables-nft target: REJECT, DROP-like, or a jump to a user chain */
 		const char *t = nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME);
@@ -440,6 +512,10 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 				ci->drop_rules += a.drops;
 				ci->jumps += a.jumps;
 				ci->ours += ours;
+				if (!ci->stopped && (a.drops || a.jumps)) {
+					ci->stopped = 1;
+					copy_str(ci->first_jump, sizeof(ci->first_jump), a.drops ? "" : a.jump_to);
+				}
 			}
 		}
 		if (x->each)
@@ -474,12 +550,21 @@ int nft_scan_each(struct ph_nl *n, const struct ph_config *cfg, struct nft_scan 
 		r = dump(n, NFT_MSG_GETRULE, rule_cb, x);
 	if (!r) {
 		for (unsigned i = 0; i < out->count; i++)
-			out->chains[i].cls = classify(cfg, &out->chains[i]);
+			out->chains[i].cls = classify(cfg, out, &out->chains[i]);
 		out->own_table = x->t.own;
+		out->engines |= x->t.engines;
 		out->own_table_owned = x->t.own_owned;
 	}
 	free(x);
 	return r;
+}
+
+int nft_rule_stops(const struct nftnl_rule *r)
+{
+	struct rule_acc a = { 0 };
+
+	nftnl_expr_foreach((struct nftnl_rule *)r, expr_cb, &a);
+	return a.drops || a.jumps;
 }
 
 int chain_may_drop(const struct nft_chain_info *c)
@@ -500,69 +585,4 @@ const char *hook_name(int family, uint32_t hook)
 	case NF_INET_INGRESS: return "ingress";
 	}
 	return "?";
-}
-
-/* ---- iptables-legacy --------------------------------------------------------------- */
-
-/* The legacy table's INPUT chain: from its hook entry to its underflow (the
- * policy) there are rules, or the policy is not ACCEPT. Read with the same
- * getsockopt iptables-legacy-save uses. */
-int legacy_input_state(int v6, int *present, int *may_drop)
-{
-	int level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
-	int fd;
-	struct ipt_getinfo info; /* the ip6t_getinfo layout is the same */
-	socklen_t len = sizeof(info);
-	char names[256];
-	int r = 0;
-
-	*present = *may_drop = 0;
-	/* no legacy table loaded: nothing to ask (and asking would load one).
-	 * The list is root's (0440): a daemon of its own user cannot tell */
-	r = read_small_file(v6 ? "/proc/self/net/ip6_tables_names" : "/proc/self/net/ip_tables_names", names, sizeof(names));
-	if (r || !strstr(names, "filter"))
-		return r == -ENOENT ? 0 : r;
-	fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); /* any inet socket reaches nf_sockopt: no CAP_NET_RAW */
-	if (fd < 0)
-		return -errno;
-	memset(&info, 0, sizeof(info));
-	copy_str(info.name, sizeof(info.name), "filter");
-	if (getsockopt(fd, level, v6 ? IP6T_SO_GET_INFO : IPT_SO_GET_INFO, &info, &len) < 0) {
-		r = errno == ENOENT ? 0 : -errno;
-		goto out;
-	}
-	*present = 1;
-	if (!(info.valid_hooks & (1u << NF_INET_LOCAL_IN)))
-		goto out;
-	if (info.hook_entry[NF_INET_LOCAL_IN] != info.underflow[NF_INET_LOCAL_IN]) {
-		*may_drop = 1; /* rules in INPUT: any of them may drop */
-		goto out;
-	}
-	{
-		/* the policy: a standard target at the underflow entry */
-		size_t sz = sizeof(struct ipt_get_entries) + info.size;
-		struct ipt_get_entries *ge = calloc(1, sz);
-		socklen_t gl = (socklen_t)sz;
-		if (!ge) {
-			r = -ENOMEM;
-			goto out;
-		}
-		copy_str(ge->name, sizeof(ge->name), "filter");
-		ge->size = info.size;
-		if (getsockopt(fd, level, v6 ? IP6T_SO_GET_ENTRIES : IPT_SO_GET_ENTRIES, ge, &gl) < 0) {
-			r = -errno;
-		} else {
-			unsigned off = info.underflow[NF_INET_LOCAL_IN];
-			const char *base = (const char *)ge->entrytable;
-			uint16_t target_offset = v6 ? ((const struct ip6t_entry *)(base + off))->target_offset
-						    : ((const struct ipt_entry *)(base + off))->target_offset;
-			const struct xt_standard_target *t = (const void *)(base + off + target_offset);
-			if (off + target_offset + sizeof(*t) > info.size || t->verdict != -NF_ACCEPT - 1)
-				*may_drop = 1;
-		}
-		free(ge);
-	}
-out:
-	close(fd);
-	return r;
 }
