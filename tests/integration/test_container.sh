@@ -196,4 +196,26 @@ daemon_stop
 t_eq "daemon exits 0" 0 $?
 t_check "porthole's bridge table went with the daemon" \
 	bash -c "! nsenter --net=/run/netns/$T_PFX-host nft list table bridge porthole >/dev/null 2>&1"
+
+# ---- the deadline: the server still listens, the window is over ---------------------------
+T_DAEMON_FLAGS=-d daemon_start "ports = 80" "chains = none" "designate = cgroup /$CGD published ports=80 max_window=3" \
+	|| { t_fail "daemon start (max_window=3)"; t_summary; exit 1; }
+serve_in "$CGD" c1 "$LOG1" c1 "$T_TMP/c1d.out" || t_fail "C1's server (designated, 3 s)"
+P1=$SPID
+t_check "a window for 3 s opens" wait_for "$T_DLOG" "container: window [0-9]* opened: tcp/80 of pid $P1 .* for 3 s" 30
+reached "3 s window: the Internet reaches C1 through $H:80" inet $H 80 "$LOG1"
+t_check "at its deadline it closes" wait_for "$T_DLOG" "container: window [0-9]* closed (deadline): tcp/80 of pid $P1" 60
+t_eq "no cwin element left" 0 "$(cwin_elems)"
+dropped "deadline: the Internet to $H:80 reaches nothing (C1's server still listening)" $H 80 $ALL
+reached "deadline: the allowed country reaches C1" allow $H 80 "$LOG1"
+stop "$P1"
+# a window open when the daemon stops: closed (shutdown), audited
+serve_in "$CGD" c1 "$LOG1" c1 "$T_TMP/c1e.out" || t_fail "C1's server (designated, at shutdown)"
+P1=$SPID
+t_check "a window opens" wait_for "$T_DLOG" "container: window [0-9]* opened: tcp/80 of pid $P1" 30
+daemon_stop
+t_eq "daemon exits 0 with a container window open" 0 $?
+t_check "window-close audited with reason shutdown" grep -q '"event":"window-close".*"reason":"shutdown".*"kind":"container"\|"event":"window-close".*"kind":"container".*"reason":"shutdown"' "$AUD"
+dropped "stopped: the Internet to $H:80 reaches nothing" $H 80 $ALL
+stop "$P1"
 t_summary
