@@ -213,6 +213,7 @@ static void cwin_close(struct ph_daemon *d, struct ph_cwin *w, uint32_t reason)
 	     ph_reason_name(reason), w->cport, w->pid, w->cgroup);
 	free(w);
 	arm_timer(d);
+	c->ops->metrics(d);
 }
 
 /* Add the window's elements and pins: those already there are shared (and
@@ -379,6 +380,7 @@ static void on_listen(struct ph_daemon *d, const struct ph_foreign_listener *l)
 	}
 	w = NULL;
 	arm_timer(d);
+	c->ops->metrics(d);
 out:
 	free(view);
 	free(w);

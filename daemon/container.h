@@ -76,6 +76,7 @@ struct ph_container_ops {
 	int (*record_open)(struct ph_daemon *d, const struct ph_cwin *w);
 	void (*record_close)(struct ph_daemon *d, const struct ph_cwin *w, uint32_t reason, uint64_t duration_ns);
 	void (*ids_save)(struct ph_daemon *d);
+	void (*metrics)(struct ph_daemon *d);   /* the metrics file */
 };
 
 /* container.c */

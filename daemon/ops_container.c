@@ -94,4 +94,5 @@ const struct ph_container_ops container_ops_live = {
 	.record_open = record_container_open,
 	.record_close = record_container_close,
 	.ids_save = ids_save,
+	.metrics = metrics_write,
 };

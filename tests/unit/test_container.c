@@ -142,6 +142,7 @@ static void f_record_close(struct ph_daemon *d, const struct ph_cwin *w, uint32_
 	fk.last_close_id = w->id;
 }
 static void f_ids_save(struct ph_daemon *d) { (void)d; fk.ids_saved++; }
+static void f_metrics(struct ph_daemon *d) { (void)d; }
 
 static const struct ph_container_ops fake_ops = {
 	.log = f_log,
@@ -155,6 +156,7 @@ static const struct ph_container_ops fake_ops = {
 	.record_open = f_record_open,
 	.record_close = f_record_close,
 	.ids_save = f_ids_save,
+	.metrics = f_metrics,
 };
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -363,5 +365,5 @@ int main(void)
 		CHECK(nwin() == 0 && fk.fw_opens == opens, "without a published designation: nothing");
 	}
 	containers_free(&d);
-	return unit_done("test_container");
+	return unit_done("unit/container");
 }
