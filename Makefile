@@ -54,7 +54,7 @@ endif
 LIB_SRC    := $(wildcard lib/*.c)
 DAEMON_SRC := $(wildcard daemon/*.c)
 CLI_SRC    := $(wildcard cli/*.c)
-UNIT_TESTS := test_config test_proto test_json test_nftrule test_window test_server
+UNIT_TESTS := test_config test_proto test_json test_nftrule test_window test_server test_container
 
 LIB_OBJ        := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 SAN_LIB_OBJ    := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(LIB_SRC))
@@ -174,6 +174,12 @@ $(BUILD)/asan/test_server: tests/unit/test_server.c daemon/server.c $(BUILD)/asa
 	$(call msg,CC-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< daemon/server.c $(BUILD)/asan/libporthole.a -o $@
+
+# the container-window state machine, its seam (struct ph_container_ops) faked by the test
+$(BUILD)/asan/test_container: tests/unit/test_container.c daemon/container.c $(BUILD)/asan/libporthole.a $(HEADERS)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< daemon/container.c $(BUILD)/asan/libporthole.a -o $@
 
 # tools of the namespace tier that drive lib/ against the real kernel there
 # (root-made namespaces), built under ASan/UBSan with the unit tests:

@@ -287,6 +287,23 @@ static void print_record_text(const char *line, size_t n)
 		print_server_open(line, n);
 	} else if (!strcmp(ev, "window-close") && !strcmp(kind, "server")) {
 		print_server_close(line, n);
+	} else if (!strncmp(ev, "window-", 7) && !strcmp(kind, "container")) {
+		/* a container window: its listener, cgroup, container port */
+		get_text(line, n, "exe", a, sizeof(a));
+		get_text(line, n, "cgroup", b, sizeof(b));
+		json_get_u64(line, n, "pid", &x);
+		json_get_u64(line, n, "container_port", &y);
+		if (!strcmp(ev, "window-open")) {
+			get_text(line, n, "deadline", c, sizeof(c));
+			printf("container tcp/");
+			print_ports(line, n);
+			printf(" to tcp/%llu of pid %llu (%s) in cgroup %s, deadline %s\n", (unsigned long long)y,
+			       (unsigned long long)x, a, b, c);
+		} else {
+			print_close_reason(line, n, c, sizeof(c));
+			printf("; container tcp/%llu of pid %llu (%s) in cgroup %s\n", (unsigned long long)y,
+			       (unsigned long long)x, a, b);
+		}
 	} else if (!strcmp(ev, "guard")) {
 		print_guard(line, n);
 	} else if (!strcmp(ev, "guard-suppressed")) {

@@ -58,7 +58,9 @@ static int print_status_json(const struct ph_status_reply *rep, uint64_t now)
 		jb_u64(&b, "packets", e->packets);
 		jb_u64(&b, "bytes", e->bytes);
 		jb_str(&b, "cgroup", e->cgroup);
-		jb_str(&b, "kind", e->kind == PH_WIN_SERVER ? "server" : "process");
+		jb_str(&b, "kind", e->kind == PH_WIN_SERVER ? "server" : e->kind == PH_WIN_CONTAINER ? "container" : "process");
+		if (e->kind == PH_WIN_CONTAINER)
+			jb_str(&b, "targets", e->tokens);
 		if (e->kind == PH_WIN_SERVER) {
 			char tok[PH_PATH_LEN], *save = NULL, *t;
 			jb_str(&b, "server", e->exe);
@@ -147,6 +149,17 @@ int cmd_status(int argc, char **argv)
 			       (unsigned long long)e->window_id, "-", e->port,
 			       (unsigned long long)((now - e->opened_ns) / NSEC_PER_SEC), left, "-", "-", exe,
 			       (unsigned long long)e->admitted, (unsigned long long)e->dropped, tok[0] ? "; tokens: " : "", tok);
+			continue;
+		}
+		if (e->kind == PH_WIN_CONTAINER) {
+			char tg[4 * PH_PATH_LEN + 1], cg[4 * PH_PATH_LEN + 1];
+			term_escape(tg, sizeof(tg), e->tokens);
+			term_escape(cg, sizeof(cg), e->cgroup);
+			printf("%-16llu %-7u %-5u %5llus %5llus %8s %8s  container %s (cgroup %s) through DNAT to %s\n",
+			       (unsigned long long)e->window_id, e->pid, e->port,
+			       (unsigned long long)((now - e->opened_ns) / NSEC_PER_SEC),
+			       (unsigned long long)(e->deadline_ns > now ? (e->deadline_ns - now) / NSEC_PER_SEC : 0), "-", "-",
+			       exe, cg, tg);
 			continue;
 		}
 		printf("%-16llu %-7u %-5u %5llus %5llus %8llu %8llu  %s\n", (unsigned long long)e->window_id, e->pid,

@@ -75,6 +75,8 @@ static inline void session_deadline_once(struct ph_session *s, uint64_t now_boot
 struct ph_servers;  /* server.c's own */
 struct ph_foreign;  /* foreign.c's own (foreign.h) */
 struct ph_tokens;   /* tokens.c's own */
+struct ph_containers; /* container.c's own (container.h) */
+struct ph_cwin;
 
 struct ph_daemon {
 	struct ph_config cfg;
@@ -91,6 +93,8 @@ struct ph_daemon {
 	struct ph_servers *servers;   /* server windows: server.c's (server_window() reads one) */
 	struct ph_tokens *tokens;     /* their tokens' watches: tokens.c's */
 	struct ph_foreign *foreign;   /* other namespaces' listeners: foreign.c's */
+	struct ph_containers *containers; /* container windows: container.c's */
+	int ctr_timerfd;              /* their deadlines */
 	uint32_t netns_ino;
 	uint64_t lost_seen;       /* kernel events lost, as of the last resync */
 	struct ph_session *sessions;
@@ -180,6 +184,10 @@ void record_server_close(struct ph_daemon *d, unsigned i, uint32_t reason, uint6
 			 uint64_t dropped);
 void record_guard(struct ph_daemon *d, const struct ph_guard_event *e);
 void record_guard_suppressed(struct ph_daemon *d, uint64_t count);
+/* records_container.c; ops_container.c: container.c's production seam */
+int record_container_open(struct ph_daemon *d, const struct ph_cwin *w);
+void record_container_close(struct ph_daemon *d, const struct ph_cwin *w, uint32_t reason, uint64_t duration_ns);
+extern const struct ph_container_ops container_ops_live;
 /* procinfo.c */
 void proc_exe(pid_t pid, char *buf, size_t len);
 void proc_cmdline(uint32_t pid, char *buf, size_t len);

@@ -14,6 +14,7 @@
  * change: they need no generation. */
 #include "fwpriv.h"
 #include "log.h"
+#include "nftcontainer.h"
 #include "nftrule.h"
 #include "nftscan.h"
 #include "util.h"
@@ -26,10 +27,13 @@
 #include <unistd.h>
 #include <sys/timerfd.h>
 
+/* arg: the backend when its bridge table goes too (it made it) */
 static int fill_del_table(struct nl_batch *b, void *arg)
 {
-	(void)arg;
-	return nr_del_table(b);
+	const struct ph_fw *f = arg;
+	int r = f && f->published ? nr_del_container_objects(b) : 0;
+
+	return r ? r : nr_del_table(b);
 }
 
 static int fill_add_table(struct nl_batch *b, void *arg)
@@ -40,6 +44,9 @@ static int fill_add_table(struct nl_batch *b, void *arg)
 
 	if (!r && cfg->nsrv)
 		r = nr_add_servers_set(b) || nr_add_guard_own_rules(b, f->cand, f->guarded, cfg->mark_mask) ? -ENOMEM : 0;
+	/* only with a published designation: other hosts keep today's table */
+	if (!r && f->published)
+		r = nr_add_container_objects(b, f->cw, cfg->mark, cfg->mark_mask, 1);
 	return r;
 }
 
@@ -62,6 +69,12 @@ int fw_open(struct ph_fw **out, const struct ph_config *cfg, unsigned *swept, ch
 	}
 	if (cfg->nsrv && config_guard_marks(cfg, &f->cand, &f->guarded)) {
 		snprintf(why, whylen, "socket_mark's mask has no room for the two marks of server windows");
+		r = -ENOSPC;
+		goto fail;
+	}
+	f->published = config_has_published(cfg);
+	if (f->published && config_container_mark(cfg, &f->cw)) {
+		snprintf(why, whylen, "socket_mark's mask has no room for the mark of container windows");
 		r = -ENOSPC;
 		goto fail;
 	}
@@ -139,7 +152,7 @@ void fw_close(struct ph_fw *f)
 		if (f->nsrvwin || f->nguard)
 			fw_guard_sync(f, 0, why, sizeof(why));
 		/* the kernel drops an owner table with our socket; be explicit */
-		fw_commit(f, fill_del_table, NULL, NULL, 0);
+		fw_commit(f, fill_del_table, f, NULL, 0);
 		nl_close(f->nl);
 	}
 	if (f->monfd >= 0)
@@ -302,13 +315,22 @@ static int fill_elem(struct nl_batch *b, void *arg)
 {
 	const struct elem *el = arg;
 
+	if (el->fill)
+		return el->fill(b, el->arg);
 	return el->timeout_ms ? nr_add_element(b, el->mark, el->port, el->timeout_ms)
 			      : nr_del_element(b, el->mark, el->port);
 }
 
 int fw_window_open(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t timeout_ms, char *why, size_t whylen)
 {
-	struct elem el = { mark, port, timeout_ms ? timeout_ms : 1 };
+	struct elem el = { mark, port, timeout_ms ? timeout_ms : 1, NULL, NULL };
+
+	return fw_win_open(f, &el, why, whylen);
+}
+
+int fw_win_open(struct ph_fw *f, const struct elem *elp, char *why, size_t whylen)
+{
+	struct elem el = *elp;
 	unsigned added;
 	int r;
 
@@ -351,7 +373,7 @@ int fw_window_counters(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *
 
 int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *packets, uint64_t *bytes)
 {
-	struct elem el = { mark, port, 0 };
+	struct elem el = { mark, port, 0, NULL, NULL };
 	char why[256];
 	int r = 0, err = 0;
 
@@ -372,6 +394,12 @@ int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *pac
 		log_debug("nft: removing the element of window mark 0x%x port %u: %s", mark, port, why);
 		err = r;
 	}
+	fw_win_release(f);
+	return err;
+}
+
+void fw_win_release(struct ph_fw *f)
+{
 	if (f->nwin)
 		f->nwin--;
 	if (f->nwin == 0) {
@@ -380,7 +408,6 @@ int fw_window_close(struct ph_fw *f, uint32_t mark, uint16_t port, uint64_t *pac
 		else
 			host_rules_remove(f);
 	}
-	return err;
 }
 
 int fw_on_change(struct ph_fw *f, unsigned *restored)

@@ -56,4 +56,15 @@ int fw_server_close(struct ph_fw *f, uint64_t cgid, uint16_t port);
 /* guard rules in the host's chains now */
 unsigned fw_guard_rules(const struct ph_fw *f);
 
+/* Container windows (fwcontainer.c, lib/nftcontainer.h): add a window's
+ * cwin elements and pins in one batch (timeout_ms: its deadline; the host
+ * rules with them when it is the first window of any kind), or delete
+ * them (0 also when the kernel's timeout took them). Either counts one
+ * window for the host rules. -EOPNOTSUPP without a published designation. */
+struct nr_cwin;
+int fw_container_open(struct ph_fw *f, const struct nr_cwin *el, unsigned nel, const struct nr_cwin *pins,
+		      unsigned npins, uint64_t timeout_ms, char *why, size_t whylen);
+int fw_container_close(struct ph_fw *f, const struct nr_cwin *el, unsigned nel, const struct nr_cwin *pins,
+		       unsigned npins);
+
 #endif

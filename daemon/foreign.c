@@ -30,6 +30,8 @@ struct ph_foreign {
 	unsigned n, cap;
 	uint32_t own_netns_ino;
 	uint64_t lost_seen, untracked_seen;
+	foreign_change_fn change;
+	void *change_ctx;
 };
 
 int foreign_new(struct ph_foreign **out, uint32_t own_netns_ino)
@@ -41,6 +43,12 @@ int foreign_new(struct ph_foreign **out, uint32_t own_netns_ino)
 	t->own_netns_ino = own_netns_ino;
 	*out = t;
 	return 0;
+}
+
+void foreign_on_change(struct ph_foreign *t, foreign_change_fn fn, void *ctx)
+{
+	t->change = fn;
+	t->change_ctx = ctx;
 }
 
 void foreign_free(struct ph_foreign *t)
@@ -181,6 +189,8 @@ static void add(struct ph_foreign *t, const struct ph_kforeign *f)
 		  (unsigned long long)l.cookie, l.netns_ino, (unsigned long long)l.netns_cookie, l.userns_ino,
 		  l.init_userns, l.pid, l.uid, (unsigned long long)l.cgroup_id, l.family == AF_INET6 ? "ipv6" : "ipv4",
 		  addr_str(&l, a, sizeof(a)), l.port, l.v6only);
+	if (t->change)
+		t->change(t->change_ctx, &t->l[t->n - 1], 1);
 }
 
 static void drop_at(struct ph_foreign *t, unsigned i)
@@ -190,6 +200,8 @@ static void drop_at(struct ph_foreign *t, unsigned i)
 
 	log_debug("foreign: unlisten cookie=%llu netns=%u addr=%s port=%u", (unsigned long long)l->cookie, l->netns_ino,
 		  addr_str(l, a, sizeof(a)), l->port);
+	if (t->change)
+		t->change(t->change_ctx, l, 0);
 	t->l[i] = t->l[--t->n];
 }
 

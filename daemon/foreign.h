@@ -3,8 +3,9 @@
  * another network namespace than the daemon's (a container's, reached
  * through the host's DNAT), as the kernel reported them and user space
  * confirmed them. The table is foreign.c's own; the container admission
- * reads it through foreign_get() and foreign_at(). Nothing here opens a
- * window or writes a rule.
+ * (container.c) hears of its changes through foreign_on_change()'s
+ * callback and reads it through foreign_get() and foreign_at(). Nothing
+ * here opens a window or writes a rule.
  *
  * Each change is said at debug level (portholed -d), one line, key=value:
  *   foreign: listen cookie=C netns=INO netns_cookie=NC userns=INO init_userns=0|1 pid=P uid=U cgroup=ID
@@ -36,9 +37,16 @@ struct ph_foreign_listener {
 				* (the kernel said so and NS_GET_USERNS agreed) */
 };
 
+/* A change of the table: a listener recorded (listen = 1; also one found
+ * rereading the kernel's list after lost events) or about to be dropped
+ * (0: its close, reported or found rereading). The callback must not
+ * change the table. */
+typedef void (*foreign_change_fn)(void *ctx, const struct ph_foreign_listener *l, int listen);
+
 /* own_netns_ino: the daemon's network namespace (never foreign). */
 int foreign_new(struct ph_foreign **out, uint32_t own_netns_ino);
 void foreign_free(struct ph_foreign *t);
+void foreign_on_change(struct ph_foreign *t, foreign_change_fn fn, void *ctx);
 /* A PH_EV_FOREIGN_LISTEN / _UNLISTEN event: checked, recorded, said. */
 void foreign_on_event(struct ph_foreign *t, const struct ph_kforeign *e);
 /* After a batch of events: if the kernel lost some of them, the table is

@@ -229,7 +229,8 @@ static int fill_host_change(struct nl_batch *b, void *arg)
 		r = rule ? nr_batch_rule(b, rule, 1) : -ENOMEM;
 	}
 	if (!r && hc->el)
-		r = nr_add_element(b, hc->el->mark, hc->el->port, hc->el->timeout_ms);
+		r = hc->el->fill ? hc->el->fill(b, hc->el->arg)
+				 : nr_add_element(b, hc->el->mark, hc->el->port, hc->el->timeout_ms);
 	return r;
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the firewall backend's files share (firewall.c: life, windows and the
  * linger; fwhost.c: reading the host and reconciling porthole's rules in its
- * chains; fwserver.c: server windows and their guard rules). Nothing outside
- * these three files includes it: the rest of the daemon sees firewall.h. */
+ * chains; fwserver.c: server windows and their guard rules; fwcontainer.c:
+ * container windows' elements). Nothing outside these files includes it: the rest of the daemon sees firewall.h. */
 #ifndef PORTHOLE_FWPRIV_H
 #define PORTHOLE_FWPRIV_H
 
@@ -15,7 +15,15 @@
 #define MAX_HOST_RULES (PH_MAX_CHAINS * PH_MAX_PORTS)
 #define RECONCILE_ROUNDS 16
 
-struct elem { uint32_t mark; uint16_t port; uint64_t timeout_ms; };
+/* A window's element (mark . port), or, with fill, whatever fill adds or
+ * deletes instead (container windows' elements, fwcontainer.c) */
+struct elem {
+	uint32_t mark;
+	uint16_t port;
+	uint64_t timeout_ms;
+	int (*fill)(struct nl_batch *b, const void *arg);
+	const void *arg;
+};
 
 struct host_rule {
 	struct ph_chain_ref chain;
@@ -55,6 +63,9 @@ struct ph_fw {
 	unsigned nsrvwin;                       /* open server windows */
 	uint32_t levels;                        /* cgroup levels with a rule in our prerouting chain */
 	unsigned nguard;                        /* guard rules in the host's chains, as last placed */
+	/* container windows (config_has_published) */
+	int published;
+	uint32_t cw;                            /* their conntrack mark */
 };
 
 static inline int chain_eq(const struct ph_chain_ref *a, const struct ph_chain_ref *b)
@@ -75,5 +86,10 @@ int fw_commit(struct ph_fw *f, int (*fill)(struct nl_batch *, void *), void *arg
 int fw_guard_sync(struct ph_fw *f, int want, char *why, size_t whylen);
 /* firewall.c: (un)subscribe to ruleset notifications */
 void fw_monitor_join(struct ph_fw *f, int join);
+/* firewall.c: a window (of any kind) opens with el in the batch (the host
+ * rules with it when it is the first), or one closed (the host rules
+ * linger, then go, after the last) */
+int fw_win_open(struct ph_fw *f, const struct elem *el, char *why, size_t whylen);
+void fw_win_release(struct ph_fw *f);
 
 #endif

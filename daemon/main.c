@@ -7,6 +7,7 @@
 #include "daemon.h"
 #include "cgroup.h"
 #include "firewall.h"
+#include "container.h"
 #include "foreign.h"
 #include "log.h"
 #include "notify.h"
@@ -169,6 +170,15 @@ static void on_srv_timer(void *ctx, void *obj, uint32_t events)
 	servers_on_timer(d);
 }
 
+static void on_ctr_timer(void *ctx, void *obj, uint32_t events)
+{
+	struct ph_daemon *d = ctx;
+
+	(void)obj, (void)events;
+	timer_drain(d->ctr_timerfd);
+	containers_on_timer(d);
+}
+
 static void on_nft(void *ctx, void *obj, uint32_t events)
 {
 	struct ph_daemon *d = ctx;
@@ -319,7 +329,7 @@ int main(int argc, char **argv)
 			  h_signal = { on_signal, NULL }, h_timer = { on_timer, NULL },
 			  h_inotify = { on_inotify, NULL }, h_nft = { on_nft, NULL }, h_ctl_timer = { on_ctl_timer, NULL },
 			  h_srv_inotify = { on_srv_inotify, NULL }, h_srv_timer = { on_srv_timer, NULL },
-			  h_fw_timer = { on_fw_timer, NULL };
+			  h_fw_timer = { on_fw_timer, NULL }, h_ctr_timer = { on_ctr_timer, NULL };
 	struct stat st;
 	sigset_t mask;
 
@@ -358,7 +368,7 @@ int main(int argc, char **argv)
 		return EXIT_KERNEL;
 	}
 
-	d->epfd = d->sigfd = d->timerfd = d->inofd = d->srv_inofd = d->srv_timerfd = -1;
+	d->epfd = d->sigfd = d->timerfd = d->inofd = d->srv_inofd = d->srv_timerfd = d->ctr_timerfd = -1;
 	for (unsigned i = 0; i < PH_MAX_DESIGNATIONS; i++)
 		d->des[i].wd = d->des[i].exe_fd = -1;
 	d->audit.fd = -1;
@@ -366,7 +376,7 @@ int main(int argc, char **argv)
 	d->next_session_id = 1;
 	d->next_window_id = 1;
 	d->wops = &window_ops_live;
-	if (servers_init(d, &server_ops_live) || tokens_init(d)) {
+	if (servers_init(d, &server_ops_live) || tokens_init(d) || containers_init(d, &container_ops_live)) {
 		fprintf(stderr, "portholed: %s\n", strerror(ENOMEM));
 		return EXIT_RUNTIME;
 	}
@@ -376,6 +386,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "portholed: %s\n", strerror(ENOMEM));
 		return EXIT_RUNTIME;
 	}
+	foreign_on_change(d->foreign, container_on_foreign, d);
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -476,7 +487,9 @@ int main(int argc, char **argv)
 	d->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	d->srv_inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	d->srv_timerfd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->ctr_timerfd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (d->epfd < 0 || d->sigfd < 0 || d->timerfd < 0 || d->inofd < 0 || d->srv_inofd < 0 || d->srv_timerfd < 0 ||
+	    d->ctr_timerfd < 0 || ep_add(d, d->ctr_timerfd, &h_ctr_timer) ||
 	    ep_add(d, d->srv_inofd, &h_srv_inotify) || ep_add(d, d->srv_timerfd, &h_srv_timer) ||
 	    ep_add(d, watch_fd(d->watch), &h_kernel) || ep_add(d, d->ctl.listen_fd, &h_listen) ||
 	    ep_add(d, d->sigfd, &h_signal) || ep_add(d, d->timerfd, &h_timer) ||
@@ -512,6 +525,7 @@ int main(int argc, char **argv)
 	notify_send("STOPPING=1\nSTATUS=closing every window");
 out:
 	servers_shutdown(d);
+	containers_shutdown(d);
 	windows_shutdown(d);
 	sessions_shutdown(d);
 	designations_release(d);
@@ -526,12 +540,14 @@ out:
 	if (d->inofd >= 0) close(d->inofd);
 	if (d->srv_inofd >= 0) close(d->srv_inofd);
 	if (d->srv_timerfd >= 0) close(d->srv_timerfd);
+	if (d->ctr_timerfd >= 0) close(d->ctr_timerfd);
 	if (d->timerfd >= 0) close(d->timerfd);
 	if (d->sigfd >= 0) close(d->sigfd);
 	if (d->epfd >= 0) close(d->epfd);
 	servers_free(d);
 	tokens_free(d);
 	foreign_free(d->foreign);
+	containers_free(d);
 	if (status == 0)
 		log_msg(LOG_NOTICE | LOG_AUDITED, "stopped");
 	return status;

@@ -4,6 +4,7 @@
  * (revoke a window: its session's owner or root only). Every refusal is
  * answered with a reason and recorded in the audit log. */
 #include "daemon.h"
+#include "container.h"
 #include "firewall.h"
 #include "log.h"
 #include "util.h"
@@ -106,6 +107,8 @@ static int status_reply(struct ph_daemon *d, struct ph_client *c)
 		n++;
 	for (unsigned i = 0; i < d->cfg.nsrv && n < PH_STATUS_MAX; i++)
 		n += server_window(d, i)->open;
+	for (unsigned i = 0; container_window_at(d, i) && n < PH_STATUS_MAX; i++)
+		n++;
 	ph_msg_init(buf, PH_MSG_STATUS_REPLY, sizeof(*rep) + n * sizeof(struct ph_status_entry));
 	rep = ph_payload(buf);
 	rep->count = n;
@@ -153,6 +156,22 @@ static int status_reply(struct ph_daemon *d, struct ph_client *c)
 		guardbpf_stats(d->gk, i, &e->admitted, &e->dropped);
 		e->admitted -= w->admitted0;
 		e->dropped -= w->dropped0;
+	}
+	for (unsigned i = 0; n < rep->count; i++, n++) {
+		const struct ph_cwin *w = container_window_at(d, i);
+		struct ph_status_entry *e = &rep->entries[n];
+		if (!w)
+			break;
+		e->kind = PH_WIN_CONTAINER;
+		e->window_id = w->id;
+		e->opened_ns = w->opened_real;
+		e->deadline_ns = w->deadline_real;
+		e->pid = w->pid;
+		e->port = w->npports ? w->pports[0] : w->cport;
+		e->nlisteners = 1;
+		copy_str(e->exe, sizeof(e->exe), w->exe);
+		copy_str(e->cgroup, sizeof(e->cgroup), w->cgroup);
+		container_targets_str(w, e->tokens, sizeof(e->tokens));
 	}
 	r = control_send(c, buf, ((struct ph_hdr *)buf)->len);
 	free(buf);

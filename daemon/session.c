@@ -53,6 +53,15 @@ static int mark_in_use(const struct ph_daemon *d, uint32_t mark)
 {
 	if (mark == d->cfg.mark || (d->cfg.nsrv && (mark == d->guard.candidate || mark == d->guard.guarded)))
 		return 1;
+	if (config_has_published(&d->cfg)) {
+		/* CW, and the two values below it that config_container_mark
+		 * skips (server windows' marks, with or without serve lines) */
+		uint32_t cand, guarded, cw;
+		if (!config_guard_marks(&d->cfg, &cand, &guarded) && (mark == cand || mark == guarded))
+			return 1;
+		if (!config_container_mark(&d->cfg, &cw) && mark == cw)
+			return 1;
+	}
 	for (unsigned i = 0; i < d->nreserved; i++)
 		if (d->reserved_marks[i] == mark)
 			return 1;

@@ -74,7 +74,7 @@ static int check_payload(uint16_t type, const void *p, size_t n)
 		for (uint32_t i = 0; i < r->count; i++) {
 			const struct ph_status_entry *e = &r->entries[i];
 			if (!str_in_bounds(e->exe, sizeof(e->exe)) || !str_in_bounds(e->cgroup, sizeof(e->cgroup)) ||
-			    !str_in_bounds(e->tokens, sizeof(e->tokens)) || e->kind > PH_WIN_SERVER)
+			    !str_in_bounds(e->tokens, sizeof(e->tokens)) || e->kind > PH_WIN_CONTAINER)
 				return -EBADMSG;
 		}
 		return 0;

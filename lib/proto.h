@@ -119,11 +119,12 @@ struct ph_status_entry {
 	uint32_t kind;        /* PH_WIN_* */
 	char exe[PH_EXE_LEN]; /* server windows: the serve line's unit or cgroup */
 	char cgroup[PH_PATH_LEN];
-	char tokens[PH_PATH_LEN]; /* server windows: live tokens, blank-separated (cut to fit) */
+	char tokens[PH_PATH_LEN]; /* server windows: live tokens, blank-separated (cut to fit);
+				   * container windows: the DNAT targets ("ADDR:PORT via BRIDGE/PORT ...") */
 	uint64_t admitted, dropped; /* server windows: guarded requests so far */
 };
 
-enum { PH_WIN_PROCESS = 0, PH_WIN_SERVER = 1 };
+enum { PH_WIN_PROCESS = 0, PH_WIN_SERVER = 1, PH_WIN_CONTAINER = 2 };
 
 struct ph_status_reply {
 	uint32_t count;

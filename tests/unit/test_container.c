@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The container-window state machine (daemon/container.c) driven through
+ * its one seam: a fake struct ph_container_ops (container.h) stands for
+ * the cgroup tree, lib/netns's resolver, the firewall (a fake kernel that
+ * holds the elements and pins it was given, all of a batch or none), the
+ * audit log, the clock and the timer. Checked: a published designation's
+ * listener opens a window (its elements: targets x published ports, a pin
+ * per target, one batch, the deadline as timeout); a second listener
+ * sharing them; unlisten; the deadline; an undesignated cgroup, a cgroup
+ * that is no longer the socket's, a namespace of another user namespace,
+ * a resolver failure and a refused batch leave nothing behind; shutdown.
+ * The real thing is tests/integration/test_container.sh. */
+#include "daemon.h"
+#include "container.h"
+#include "foreign.h"
+#include "unit.h"
+#include "fakes.h"
+#include "util.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* ---- the fake seam ------------------------------------------------------------ */
+
+#define KMAX 256
+
+static struct {
+	char cgroup[256];            /* the listener's cgroup path ("" : the check fails) */
+	int resolve_err;
+	struct netns_view view;      /* what the resolver gives */
+	int fw_err;                  /* fw_open refuses the batch */
+	int fw_close_err;
+	struct nr_cwin kel[KMAX];    /* the fake kernel's cwin elements */
+	unsigned nkel;
+	struct nr_cwin kpin[KMAX];   /* ... and pins */
+	unsigned nkpin;
+	unsigned fw_opens, fw_closes, last_nel, last_npins;
+	uint64_t last_timeout_ms;
+	unsigned records_open, records_close, record_err, ids_saved;
+	uint32_t close_reason;
+	uint64_t last_close_id;
+} fk;
+
+static int f_cgroup_path(struct ph_daemon *d, uint32_t pid, uint64_t cgid, char *out, size_t len, char *why,
+			 size_t whylen)
+{
+	(void)d, (void)pid, (void)cgid;
+	if (!fk.cgroup[0]) {
+		snprintf(why, whylen, "fake: pid moved");
+		return -ESRCH;
+	}
+	snprintf(out, len, "%s", fk.cgroup);
+	return 0;
+}
+
+static int f_resolve(pid_t pid, uint64_t ino, const struct netns_addr *bound, int v6only, struct netns_view *out,
+		     char *why, size_t whylen)
+{
+	(void)pid, (void)ino, (void)bound, (void)v6only;
+	if (fk.resolve_err) {
+		snprintf(why, whylen, "fake: resolver says no");
+		return fk.resolve_err;
+	}
+	*out = fk.view;
+	return 0;
+}
+
+static int kfind(const struct nr_cwin *set, unsigned n, const struct nr_cwin *e)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!memcmp(&set[i], e, sizeof(*e)))
+			return (int)i;
+	return -1;
+}
+
+static int f_fw_open(struct ph_daemon *d, const struct nr_cwin *el, unsigned nel, const struct nr_cwin *pins,
+		     unsigned npins, uint64_t timeout_ms, char *why, size_t whylen)
+{
+	(void)d;
+	fk.fw_opens++;
+	fk.last_nel = nel;
+	fk.last_npins = npins;
+	fk.last_timeout_ms = timeout_ms;
+	/* a batch: all or nothing; an element that exists fails it (EEXIST) */
+	for (unsigned i = 0; i < nel; i++)
+		if (kfind(fk.kel, fk.nkel, &el[i]) >= 0) {
+			snprintf(why, whylen, "fake: element exists");
+			return -EEXIST;
+		}
+	for (unsigned i = 0; i < npins; i++)
+		if (kfind(fk.kpin, fk.nkpin, &pins[i]) >= 0) {
+			snprintf(why, whylen, "fake: pin exists");
+			return -EEXIST;
+		}
+	if (fk.fw_err) {
+		snprintf(why, whylen, "fake: the kernel refused the batch");
+		return fk.fw_err;
+	}
+	for (unsigned i = 0; i < nel; i++)
+		fk.kel[fk.nkel++] = el[i];
+	for (unsigned i = 0; i < npins; i++)
+		fk.kpin[fk.nkpin++] = pins[i];
+	return 0;
+}
+
+static int f_fw_close(struct ph_daemon *d, const struct nr_cwin *el, unsigned nel, const struct nr_cwin *pins,
+		      unsigned npins)
+{
+	(void)d;
+	fk.fw_closes++;
+	for (unsigned i = 0; i < nel; i++) {
+		int k = kfind(fk.kel, fk.nkel, &el[i]);
+		if (k >= 0)
+			fk.kel[k] = fk.kel[--fk.nkel];
+	}
+	for (unsigned i = 0; i < npins; i++) {
+		int k = kfind(fk.kpin, fk.nkpin, &pins[i]);
+		if (k >= 0)
+			fk.kpin[k] = fk.kpin[--fk.nkpin];
+	}
+	return fk.fw_close_err;
+}
+
+static void f_proc_exe(pid_t pid, char *buf, size_t len) { snprintf(buf, len, "/usr/bin/fake-%d", (int)pid); }
+static int f_record_open(struct ph_daemon *d, const struct ph_cwin *w)
+{
+	(void)d, (void)w;
+	if (fk.record_err)
+		return -EIO;
+	fk.records_open++;
+	return 0;
+}
+static void f_record_close(struct ph_daemon *d, const struct ph_cwin *w, uint32_t reason, uint64_t dur)
+{
+	(void)d, (void)dur;
+	fk.records_close++;
+	fk.close_reason = reason;
+	fk.last_close_id = w->id;
+}
+static void f_ids_save(struct ph_daemon *d) { (void)d; fk.ids_saved++; }
+static void f_metrics(struct ph_daemon *d) { (void)d; }
+
+static const struct ph_container_ops fake_ops = {
+	.log = f_log,
+	.now = f_now,
+	.timer_arm = f_timer_arm,
+	.cgroup_path = f_cgroup_path,
+	.resolve = f_resolve,
+	.fw_open = f_fw_open,
+	.fw_close = f_fw_close,
+	.proc_exe = f_proc_exe,
+	.record_open = f_record_open,
+	.record_close = f_record_close,
+	.ids_save = f_ids_save,
+	.metrics = f_metrics,
+};
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static struct ph_daemon d;
+
+static void target(unsigned i, int family, const char *addr, uint32_t bridge, uint32_t port)
+{
+	memset(&fk.view.t[i], 0, sizeof(fk.view.t[i]));
+	fk.view.t[i].a.family = family;
+	inet_pton(family, addr, fk.view.t[i].a.addr);
+	fk.view.t[i].bridge = bridge;
+	fk.view.t[i].port = port;
+	if (fk.view.n <= i)
+		fk.view.n = i + 1;
+}
+
+static struct ph_foreign_listener listener(uint64_t cookie, uint16_t port)
+{
+	struct ph_foreign_listener l = { 0 };
+
+	l.cookie = cookie;
+	l.cgroup_id = 777;
+	l.netns_ino = 4026532000u;
+	l.userns_ino = PH_USERNS_INIT_INO;
+	l.init_userns = 1;
+	l.pid = 4000 + (uint32_t)cookie;
+	l.uid = 0;
+	l.family = AF_INET;
+	l.port = port;
+	return l;
+}
+
+static unsigned nwin(void)
+{
+	unsigned n = 0;
+
+	while (container_window_at(&d, n))
+		n++;
+	return n;
+}
+
+/* the fake kernel holds the element (bridge, addr, cport, pport) */
+static int has_elem(const char *addr, uint16_t cport, uint16_t pport)
+{
+	uint8_t a[16] = { 0 };
+
+	inet_pton(AF_INET, addr, a);
+	for (unsigned i = 0; i < fk.nkel; i++)
+		if (!memcmp(fk.kel[i].addr, a, 4) && fk.kel[i].cport == cport && fk.kel[i].pport == pport &&
+		    fk.kel[i].ifindex == 5)
+			return 1;
+	return 0;
+}
+
+int main(void)
+{
+	struct ph_foreign_listener l1, l2, l3;
+	const struct ph_cwin *w;
+	unsigned logged_before;
+
+	ft.boot = 1000 * NSEC_PER_SEC;
+	ft.real = 1700000000 * NSEC_PER_SEC;
+	d.cfg.max_window = 300;
+	d.cfg.ports[0] = 80;
+	d.cfg.ports[1] = 443;
+	d.cfg.nports = 2;
+	d.cfg.mark = PH_DEFAULT_MARK;
+	d.cfg.mark_mask = PH_DEFAULT_MARK_MASK;
+	d.cfg.ndes = 2;
+	d.cfg.des[0].type = DES_CGROUP;
+	snprintf(d.cfg.des[0].cgroup, sizeof(d.cfg.des[0].cgroup), "/plain");
+	d.cfg.des[0].line = 3;
+	d.cfg.des[1].type = DES_CGROUP;
+	snprintf(d.cfg.des[1].arg, sizeof(d.cfg.des[1].arg), "/acme");
+	snprintf(d.cfg.des[1].cgroup, sizeof(d.cfg.des[1].cgroup), "/acme");
+	d.cfg.des[1].published = 1;
+	d.cfg.des[1].ports[0] = 80;
+	d.cfg.des[1].ports[1] = 8080;
+	d.cfg.des[1].nports = 2;
+	d.cfg.des[1].max_window = 60;
+	d.cfg.des[1].line = 4;
+	d.next_window_id = 20;
+	CHECK(containers_init(&d, &fake_ops) == 0, "the container module's state");
+	/* a container with two addresses behind bridge 5, port 9 */
+	target(0, AF_INET, "192.0.2.130", 5, 9);
+	target(1, AF_INET, "192.0.2.140", 5, 9);
+
+	/* ---- an undesignated cgroup: nothing ------------------------------------------ */
+	snprintf(fk.cgroup, sizeof(fk.cgroup), "/plain/ctr");
+	l1 = listener(1, 80);
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 0 && fk.fw_opens == 0 && fk.records_open == 0,
+	      "a listener in a cgroup of no published designation (/plain/ctr): no window, the firewall untouched");
+	snprintf(fk.cgroup, sizeof(fk.cgroup), "/acmexyz");
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 0 && fk.fw_opens == 0, "/acmexyz is not below /acme: no window");
+	fk.cgroup[0] = '\0';
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 0 && fk.fw_opens == 0, "a cgroup that is not the socket's any more (pid moved): no window");
+
+	/* ---- another user namespace: nothing, said ------------------------------------ */
+	snprintf(fk.cgroup, sizeof(fk.cgroup), "/acme/docker-abc.scope");
+	l1.init_userns = 0;
+	logged_before = ft.logged[LOG_WARNING];
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 0 && fk.fw_opens == 0 && ft.logged[LOG_WARNING] == logged_before + 1 &&
+	      strstr(ft.last_log, "owned by another user namespace"),
+	      "a namespace owned by another user namespace: no window, one warning (%s)", ft.last_log);
+	l1.init_userns = 1;
+	fk.resolve_err = -EXDEV;
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 0 && fk.fw_opens == 0 && strstr(ft.last_log, "rootless"),
+	      "the resolver's -EXDEV: no window, said (%s)", ft.last_log);
+
+	/* ---- resolver failure ----------------------------------------------------------- */
+	fk.resolve_err = -EADDRNOTAVAIL;
+	logged_before = ft.logged[LOG_WARNING];
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 0 && fk.fw_opens == 0 && ft.logged[LOG_WARNING] == logged_before + 1,
+	      "the resolver fails: no window, one line (%s)", ft.last_log);
+	fk.resolve_err = 0;
+
+	/* ---- the batch refused: nothing half-applied ----------------------------------- */
+	fk.fw_err = -ENOBUFS;
+	logged_before = ft.logged[LOG_ERR];
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 0 && fk.fw_opens == 1 && fk.nkel == 0 && fk.nkpin == 0 && fk.records_open == 0 &&
+	      d.next_window_id == 20 && ft.logged[LOG_ERR] == logged_before + 1,
+	      "the firewall refuses the batch: no window, no element, no pin, no id spent, one error (%s)", ft.last_log);
+	CHECK(containers_elements(&d) == 0 && containers_pins(&d) == 0, "... and the books hold nothing");
+	fk.fw_err = 0;
+
+	/* ---- a window -------------------------------------------------------------------- */
+	container_on_foreign(&d, &l1, 1);
+	w = container_window_at(&d, 0);
+	CHECK(nwin() == 1 && w && w->id == 20 && d.next_window_id == 21 && fk.ids_saved == 1 && fk.records_open == 1,
+	      "a listener in /acme/docker-abc.scope: window 20, audited, the id saved");
+	CHECK(fk.fw_opens == 2 && fk.last_nel == 4 && fk.last_npins == 2,
+	      "one batch: 2 targets x 2 published ports = 4 elements, one pin per target (%u, %u)", fk.last_nel,
+	      fk.last_npins);
+	CHECK(has_elem("192.0.2.130", 80, 80) && has_elem("192.0.2.130", 80, 8080) && has_elem("192.0.2.140", 80, 80) &&
+	      has_elem("192.0.2.140", 80, 8080),
+	      "elements (bridge 5, address, container port 80, published port 80 / 8080)");
+	CHECK(fk.kpin[0].port == 9 && fk.kpin[0].cport == 80 && fk.kpin[1].port == 9, "pins on bridge port 9");
+	CHECK(fk.last_timeout_ms == 60000 && w->deadline_boot == ft.boot + 60 * NSEC_PER_SEC &&
+	      ft.timer == w->deadline_boot,
+	      "the designation's max_window (60 s) is the elements' timeout and the timer");
+	CHECK(!strcmp(w->cgroup, "/acme/docker-abc.scope") && w->cport == 80 && w->npports == 2 &&
+	      !strcmp(w->exe, "/usr/bin/fake-4001"),
+	      "the window knows its cgroup, container port, published ports, exe");
+
+	/* ---- a second listener on the same targets shares, then the first goes ---------- */
+	ft.boot += 10 * NSEC_PER_SEC;
+	ft.real += 10 * NSEC_PER_SEC;
+	l2 = listener(2, 80);
+	container_on_foreign(&d, &l2, 1);
+	CHECK(nwin() == 2 && fk.nkel == 4 && fk.nkpin == 2 && fk.records_open == 2,
+	      "a second listener (SO_REUSEPORT) on the same targets: its own window, sharing the 4 elements and 2 pins");
+	w = container_window_at(&d, 0);
+	CHECK(w->id == 21 && w->deadline_boot == ft.boot + 50 * NSEC_PER_SEC,
+	      "... whose deadline is the shared elements' (never later than the kernel's timeout)");
+	container_on_foreign(&d, &l1, 0);
+	CHECK(nwin() == 1 && fk.nkel == 4 && fk.nkpin == 2 && fk.records_close == 1 &&
+	      fk.close_reason == PH_REASON_LISTENER_CLOSED && fk.last_close_id == 20,
+	      "the first listener closes: window 20 closed (listener-closed), the shared elements stay");
+	container_on_foreign(&d, &l2, 0);
+	CHECK(nwin() == 0 && fk.nkel == 0 && fk.nkpin == 0 && fk.records_close == 2 && ft.timer == 0,
+	      "the second closes: window 21 closed, every element and pin deleted, the timer disarmed");
+	CHECK(containers_elements(&d) == 0 && containers_pins(&d) == 0, "... the books empty");
+	container_on_foreign(&d, &l2, 0);
+	CHECK(fk.records_close == 2, "an unlisten of no window's listener: nothing");
+
+	/* ---- the deadline ------------------------------------------------------------------ */
+	container_on_foreign(&d, &l1, 1);
+	l3 = listener(3, 443);
+	container_on_foreign(&d, &l3, 1);
+	CHECK(nwin() == 2 && fk.nkel == 8 && fk.nkpin == 4,
+	      "listeners on two container ports: two windows, 8 elements, 4 pins");
+	ft.boot += 59 * NSEC_PER_SEC;
+	containers_on_timer(&d);
+	CHECK(nwin() == 2, "before the deadline the timer closes nothing");
+	ft.boot += 2 * NSEC_PER_SEC;
+	containers_on_timer(&d);
+	CHECK(nwin() == 0 && fk.nkel == 0 && fk.nkpin == 0 && fk.close_reason == PH_REASON_DEADLINE && ft.timer == 0,
+	      "at the deadline both close (deadline), their elements deleted");
+
+	/* ---- the audit record fails: no window, nothing in the kernel ---------------------- */
+	fk.record_err = 1;
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 0 && fk.nkel == 0 && fk.nkpin == 0, "its record cannot be written: no window, its elements deleted");
+	fk.record_err = 0;
+
+	/* ---- shutdown ------------------------------------------------------------------------ */
+	container_on_foreign(&d, &l1, 1);
+	container_on_foreign(&d, &l3, 1);
+	containers_shutdown(&d);
+	CHECK(nwin() == 0 && fk.nkel == 0 && fk.nkpin == 0 && fk.close_reason == PH_REASON_SHUTDOWN,
+	      "shutdown closes every window (shutdown), every element deleted");
+
+	/* ---- no published designation: foreign listeners are not looked at ----------------- */
+	d.cfg.des[1].published = 0;
+	{
+		unsigned opens = fk.fw_opens;
+		container_on_foreign(&d, &l1, 1);
+		CHECK(nwin() == 0 && fk.fw_opens == opens, "without a published designation: nothing");
+	}
+	containers_free(&d);
+	return unit_done("unit/container");
+}
