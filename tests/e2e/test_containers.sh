@@ -1,0 +1,461 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# tests/e2e/test_containers.sh — issue 23 end to end: an ACME client in a
+# container, published with -p, on a geo-blocked host, gets its certificate
+# from pebble through a window to that container's socket only. Real engines
+# from Debian (tests/lab/engines.sh: docker.io 20.10 with iptables-nft and
+# docker-proxy, podman 4.3 with netavark's iptables driver) run inside the
+# pebble lab's host namespace (tests/lab/lab.sh); the clients are the host's
+# certbot and lego in the offline image (the host's /usr, read-only).
+# portholed: `designate = cgroup /$LAB_PREFIX-acme published ports=80`; the
+# designated containers run with --cgroup-parent /$LAB_PREFIX-acme.
+#
+#   docker      geo-block in DOCKER-USER (the blocked country, the lab's
+#               inet, dropped on port 80). A container "web" under the
+#               parent (-p $H:80:80 -p $H:8081:80) listens: during its
+#               window the blocked country reaches it through $H:80, and
+#               reaches neither it through $H:8081, nor a second container
+#               "other" (-p $H:8080:80, not designated), nor a host process
+#               on $H2:80 (judged by what each server logged); the allowed
+#               country reaches all three. When web's listener closes (the
+#               container and its DNAT stay), the window closes: a new probe
+#               is dropped, not refused by the container. Then certbot
+#               --standalone (-p $H:80:80, --rm) and lego --http get their
+#               certificates (pebble validates from the blocked country);
+#               after each exits no window is left. Audit log: window-open
+#               and window-close with "kind":"container". The lab host's
+#               ruleset (Docker's rules with it, counters aside) is the same
+#               after the windows as before the daemon started.
+#   prerouting  the same engine, the geo-block moved to a prerouting chain
+#               at mangle priority (-150), before DNAT: not supported yet.
+#               porthole fails closed: `porthole check` says why (a FAIL or
+#               WARN line on that chain naming containers/DNAT), and a
+#               designated container's listener is not reached from the
+#               blocked country (nor anything else).
+#   podman      a fresh lab, podman 4.3 (netavark 1.4 has no user chain: the
+#               geo-block at the top of ip filter FORWARD); the same web
+#               window checks and certbot --standalone.
+# Every case: the root namespace's ruleset and links unchanged.
+#
+# Before the daemon's container windows exist (issue 23 step 4's daemon half
+# and its host forward-hook rules) the positive checks FAIL: no window, the
+# geo-block drops pebble's validation, no certificate.
+#
+# Env: E2E_LAB_PREFIX (default phlc$$), CT_CASES (default "docker prerouting
+# podman"), E2E_KEEP=DIR (keep the clients', servers' and daemon's files).
+# Output as the integration tier: PASS/FAIL/SKIP lines, a closing line
+# "containers: N passed, N failed, N skipped"; 77 when it cannot run at all.
+set -u
+source "$(dirname "$0")/../lib.sh"
+source "$T_ROOT/tests/lab/engines.sh"
+t_start containers
+for b in pebble pebble-challtestsrv openssl curl iptables-nft; do
+	command -v "$b" >/dev/null || { echo "SKIP $T_NAME: $b not installed (make deps)"; exit 77; }
+done
+# the pebble lab's names are the test's (T_PFX: engines.sh, daemon_start, probe)
+LAB_PREFIX=${E2E_LAB_PREFIX:-phlc$$}
+LAB_STATE=/run/$LAB_PREFIX-lab
+T_PFX=$LAB_PREFIX
+source "$T_ROOT/tests/lab/lab.sh"
+ENG_NETNS=$LAB_NS_HOST
+# certbot's standalone server may look its address up: no DNS in the lab
+export RES_OPTIONS="timeout:1 attempts:1"
+CT_CASES=${CT_CASES:-docker prerouting podman}
+PARENT=/$T_PFX-acme           # the designated cgroup parent
+W=$T_TMP/w                    # mounted at /w in the containers
+HL=$T_ROOT/tests/adversary/httplog.py
+A=$T_TMP/audit.jsonl
+LAB=0
+
+cleanup() {
+	trap - EXIT INT TERM
+	if [ -n "${E2E_KEEP:-}" ]; then
+		mkdir -p "$E2E_KEEP" && cp -a "$W" "$T_TMP"/*.log "$T_TMP"/*.jsonl "$E2E_KEEP/" 2>/dev/null
+	fi
+	eng_stop docker >/dev/null 2>&1
+	eng_stop podman >/dev/null 2>&1
+	daemon_stop >/dev/null 2>&1
+	[ "$LAB" = 1 ] && lab_down
+	t_cleanup
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+# until_ok TENTHS CMD...: CMD succeeds within TENTHS tenths of a second
+until_ok() {
+	local n=$1 i
+	shift
+	for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+
+# the root namespace as the engines and porthole must leave it (as
+# tests/integration/test_engines.sh checks it)
+root_state() {
+	nft list ruleset 2>&1
+	ip -o link show 2>/dev/null | grep -oE ': (docker0|podman[0-9]*|veth[^:@]*)'
+	grep -F -- "$T_TMP" /proc/self/mountinfo
+}
+ROOT0=$(root_state)
+root_same() { # WHEN
+	local cur
+	cur=$(root_state)
+	if [ "$cur" = "$ROOT0" ]; then
+		t_pass "$KIND: the root namespace's ruleset, links and mounts unchanged $1"
+	else
+		t_fail "$KIND: the root namespace changed $1: $(diff <(echo "$ROOT0") <(echo "$cur") | head -8 | tr '\n' '|')"
+	fi
+}
+
+# the lab host's ruleset, the engine's rules with it, without counters and
+# without porthole's own tables (which live and die with the daemon)
+lab_rules() { in_host nft -s list ruleset | awk '/^table (inet|bridge) porthole /{skip=1} !skip{print} skip&&/^}/{skip=0}'; }
+rules_same() { # WHAT BASE
+	local cur i
+	for i in $(seq 20); do
+		cur=$(lab_rules)
+		[ "$cur" = "$2" ] && break
+		sleep 0.1
+	done
+	if [ "$cur" = "$2" ]; then
+		t_pass "$KIND: the lab host's ruleset and the engine's rules as before the daemon, $1"
+	else
+		t_fail "$KIND: the lab host's ruleset differs $1: $(diff <(echo "$2") <(echo "$cur") | head -10 | tr '\n' '|')"
+	fi
+}
+
+# container windows: elements of porthole's cwin set (docs/design/containers.md §4)
+cwin_elements() {
+	in_host nft -j list set inet porthole cwin 2>/dev/null | "$PY" -c 'import json,sys; d=json.load(sys.stdin)["nftables"]; print(sum(len(x["set"].get("elem",[])) for x in d if "set" in x))' 2>/dev/null || echo 0
+}
+cwin_is() { [ "$(cwin_elements)" = "$1" ]; }
+cwin_some() { [ "$(cwin_elements)" -gt 0 ]; }
+
+# get ROLE ADDR PORT PATH [TIMEOUT]: one GET from the lab namespace ROLE
+get() { in_ns "$T_PFX-$1" "$PY" "$HL" get "$2" "$3" "$4" "${5:-2}"; }
+# gets DIR: lines "FILE ROLE ADDR PORT PATH TIMEOUT" on stdin, all at once
+# (a dropped one costs its timeout); each answer in DIR/FILE
+gets() {
+	local d=$1 f role addr port path to pids=()
+	rm -rf "$d" && mkdir -p "$d" || return 1
+	while read -r f role addr port path to; do
+		[ -n "$f" ] || continue
+		get "$role" "$addr" "$port" "$path" "$to" >"$d/$f" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+}
+# peer_lines LOG PEER: what a server logged of PEER's connections
+peer_lines() { grep -c "^\(accept\|request\) $2 " "$1" 2>/dev/null; }
+logged() { grep -q "^request $2 [0-9]* b'GET $3 " "$1" 2>/dev/null; }
+
+# cport_closed KIND NAME: nothing of the container's listens on :80 any more
+c_listens() { nsenter -t "$1" -n ss -Hltn 'sport = :80' 2>/dev/null | grep -q LISTEN; }
+
+ph_check() { in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" check --config "$T_CONF"; }
+
+# audit_pairs: the container windows' records: "OPENS CLOSES"
+audit_pairs() {
+	echo "$(grep '"event":"window-open"' "$A" 2>/dev/null | grep -c '"kind":"container"')" \
+		"$(grep '"event":"window-close"' "$A" 2>/dev/null | grep -c '"kind":"container"')"
+}
+
+# cert_ok CERT CHAIN NAME: CERT is for NAME exactly and chains to pebble's root
+cert_ok() {
+	local sans
+	[ -s "$1" ] || { t_log "no certificate at $1"; return 1; }
+	sans=$(openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null | tail -n +2 | tr -d ' ')
+	[ "$sans" = "DNS:$3" ] || { t_log "SANs '$sans', want DNS:$3"; return 1; }
+	openssl verify -CAfile "$LAB_STATE/pebble-root.pem" -untrusted "$2" "$1" >/dev/null 2>&1 ||
+		{ t_log "the chain of $1 does not verify against pebble's root"; return 1; }
+}
+
+lab_start() {
+	local t1
+	t1=$(now)
+	lab_up || { t_fail "the pebble lab ($LAB_PREFIX) came up"; return 1; }
+	LAB=1
+	mkdir -p "$W" && chmod 755 "$W" "$T_TMP" || return 1
+	cp "$LAB_CA_PEM" "$W/ca.pem" && chmod 644 "$W/ca.pem" || return 1
+	t_log "lab $LAB_PREFIX with pebble up ($(since "$t1") s)"
+}
+lab_stop() { lab_down; LAB=0; }
+
+# parent_cgroups: the designated parent in every hierarchy, removed by the
+# EXIT trap (the engines make it for the containers they put there)
+parent_cgroups() { local h; for h in $(_eng_hier); do T_CGROUPS+=("$h$PARENT"); done; }
+
+# geo_block KIND: the admin's block of the blocked country on port 80 in the
+# engine's forward path (Docker: DOCKER-USER, Docker's documented place;
+# netavark 1.4 has no user chain: the top of FORWARD)
+geo_block() {
+	case $1 in
+	docker) in_host iptables-nft -I DOCKER-USER -s "$LAB_INET_V4/24" -p tcp -m tcp --dport 80 -j DROP ;;
+	podman) in_host iptables-nft -I FORWARD 1 -s "$LAB_INET_V4/24" -p tcp -m tcp --dport 80 -j DROP ;;
+	esac
+}
+
+# ctr KIND NAME PUBLISH... -- CMD...: a detached container from the offline
+# image with the test's files; prints its id
+ctr() {
+	local kind=$1 name=$2 parent=$3
+	shift 3
+	eng "$kind" run -d --name "$name" --cgroup-parent "$parent" -v /usr:/usr:ro -v "$W:/w" \
+		-v "$T_ROOT/tests:/tests:ro" "$@"
+}
+# srv_cmd LOG NAME: a logging server on :80 for its whole life, then the
+# container stays (its DNAT with it) until removed
+srv_cmd() { echo "/usr/bin/python3 /tests/adversary/httplog.py serve /w/$1 $2 80 600 0.0.0.0; exec sleep 600"; }
+
+# client_run KIND NAME CMD...: an ACME client's container (--rm, under the
+# designated parent, -p $H:80:80), its output in $W/NAME.out
+client_run() {
+	local kind=$1 name=$2
+	shift 2
+	eng "$kind" run --rm --name "$name" --cgroup-parent "$PARENT" -p "$H:80:80" -v /usr:/usr:ro -v "$W:/w" \
+		-e REQUESTS_CA_BUNDLE=/w/ca.pem -e LEGO_CA_CERTIFICATES=/w/ca.pem "$ENG_IMAGE" "$@" >"$W/$name.out" 2>&1
+}
+
+# ---- the window of a designated container, and what stays closed -------------------
+# web_window KIND: web (designated) and other (not) containers, a host
+# process on $H2:80; probes during web's window and after its listener closed
+web_window() {
+	local kind=$1 t1 cpid spid d=$T_TMP/probes n
+	t1=$(now)
+	: >"$W/web.log"
+	if ! ctr "$kind" web "$PARENT" -p "$H:80:80" -p "$H:8081:80" "$ENG_IMAGE" /bin/sh -c "$(srv_cmd web.log web)" >/dev/null 2>"$T_TMP/run.err"; then
+		t_fail "$kind: run web under $PARENT: $(tail -c 300 "$T_TMP/run.err")"
+		return 1
+	fi
+	cpid=$(eng_pid "$kind" web)
+	if ! until_ok 200 c_listens "$cpid"; then
+		t_fail "$kind: web did not listen on :80 in its netns"
+		return 1
+	fi
+	if until_ok 50 cwin_some; then
+		t_pass "$kind: web's listener (netns of its own, cgroup below $PARENT) opened a window: $(cwin_elements) element(s) ($(since "$t1") s)"
+	else
+		t_fail "$kind: no container window for web's listener ($(cwin_elements) elements in inet porthole cwin): $(grep -i container "$T_DLOG" | tail -2 | tr '\n' '|')"
+	fi
+	# every probe at once (a dropped one costs its timeout)
+	gets "$d" <<EOF
+inet80 inet $H 80 /inet-80 4
+inet8081 inet $H 8081 /inet-8081 2
+inet8080 inet $H 8080 /inet-8080 2
+inetH2 inet $H2 80 /inet-h2 2
+allow80 allow $H 80 /allow-80 4
+allow8081 allow $H 8081 /allow-8081 4
+allow8080 allow $H 8080 /allow-8080 4
+allowH2 allow $H2 80 /allow-h2 4
+EOF
+	# (the logs are written by the servers a moment after the answer)
+	until_ok 20 logged "$W/web.log" "$INET" /inet-80
+	if logged "$W/web.log" "$INET" /inet-80; then
+		t_pass "$kind: the blocked country reaches web through $H:80 during the window (web logged $INET: $(cat "$d/inet80"))"
+	else
+		t_fail "$kind: the blocked country to $H:80 during web's window: $(cat "$d/inet80"); web logged nothing of $INET"
+	fi
+	until_ok 20 logged "$W/web.log" "$ALLOW" /allow-8081
+	t_check "$kind: the allowed country reaches web (:80 and :8081), other (:8080) and the host process ($H2:80)" \
+		eval 'logged "$W/web.log" "$ALLOW" /allow-80 && logged "$W/web.log" "$ALLOW" /allow-8081 &&
+			logged "$W/other.log" "$ALLOW" /allow-8080 && logged "$T_TMP/host.log" "$ALLOW" /allow-h2'
+	n=$(grep -c "^request $INET .*inet-8081" "$W/web.log")
+	t_eq "$kind: ... but not web through another published port $H:8081 ($(cat "$d/inet8081"); web's log)" 0 "$n"
+	t_eq "$kind: ... nor the second container other on $H:8080 ($(cat "$d/inet8080"); other's log)" 0 "$(peer_lines "$W/other.log" "$INET")"
+	t_eq "$kind: ... nor a host process on $H2:80 ($(cat "$d/inetH2"); its log)" 0 "$(peer_lines "$T_TMP/host.log" "$INET")"
+	t_eq "$kind: web heard the blocked country once (the one admitted GET)" 1 "$(grep -c "^request $INET " "$W/web.log")"
+
+	# web's server exits; the container, its DNAT and docker-proxy stay
+	spid=$(ps -o pid= --ppid "$cpid" | head -1 | tr -d ' ')
+	[ -n "$spid" ] && kill -TERM "$spid"
+	until_ok 50 eval '! c_listens "$cpid"'
+	if until_ok 50 cwin_is 0; then
+		t_pass "$kind: web's listener closed (the container runs on): its window closed"
+	else
+		t_fail "$kind: web's listener closed, $(cwin_elements) cwin element(s) left"
+	fi
+	# (admitted, the SYN would meet web's netns with nothing listening: refused)
+	t_eq "$kind: a new probe from the blocked country to $H:80 is dropped (the DNAT to web's netns still there)" \
+		dropped "$(probe inet "$H" 80 1)"
+	eng "$kind" rm -f web >/dev/null 2>&1
+	return 0
+}
+
+# clients KIND [lego]: certbot (and lego) in containers under the parent
+clients() {
+	local kind=$1 name t1 rc
+	name=ctr-$kind-certbot.porthole.test
+	lab_add_name "$name" v4 "$H" >/dev/null || { t_fail "$kind: DNS name $name"; return 1; }
+	t1=$(now)
+	client_run "$kind" certbot /usr/bin/certbot certonly --standalone --http-01-port 80 -d "$name" \
+		--server "$LAB_ACME_DIR" --agree-tos --register-unsafely-without-email --non-interactive \
+		--config-dir /w/certbot/config --work-dir /w/certbot/work --logs-dir /w/certbot/logs
+	rc=$?
+	if [ $rc = 0 ] && cert_ok "$W/certbot/config/live/$name/cert.pem" "$W/certbot/config/live/$name/chain.pem" "$name"; then
+		t_pass "$kind: certbot --standalone in a container (-p $H:80:80, --cgroup-parent $PARENT) got its certificate, chained to pebble's root ($(since "$t1") s)"
+	else
+		t_fail "$kind: certbot in a container: exit $rc ($(since "$t1") s): $(grep -E 'Detail|Error|error' "$W/certbot.out" | head -3 | cut -c1-200 | tr '\n' '|')"
+	fi
+	until_ok 30 cwin_is 0
+	t_eq "$kind: certbot's container gone, no container window left" 0 "$(cwin_elements)"
+	[ "${2:-}" = lego ] || return 0
+	name=ctr-$kind-lego.porthole.test
+	lab_add_name "$name" v4 "$H" >/dev/null || { t_fail "$kind: DNS name $name"; return 1; }
+	t1=$(now)
+	client_run "$kind" lego /usr/bin/lego --server "$LAB_ACME_DIR" --email e2e@example.com --accept-tos \
+		--path /w/lego -d "$name" --http --http.port :80 run
+	rc=$?
+	if [ $rc = 0 ] && cert_ok "$W/lego/certificates/$name.crt" "$W/lego/certificates/$name.issuer.crt" "$name"; then
+		t_pass "$kind: lego --http in a container got its certificate ($(since "$t1") s)"
+	else
+		t_fail "$kind: lego in a container: exit $rc ($(since "$t1") s): $(grep -iE 'error|invalid' "$W/lego.out" | head -2 | cut -c1-200 | tr '\n' '|')"
+	fi
+	until_ok 30 cwin_is 0
+	t_eq "$kind: lego's container gone, no container window left" 0 "$(cwin_elements)"
+}
+
+# ---- a case: one engine in the lab ------------------------------------------
+# engine_up KIND: the engine, its image, the geo-block, the undesignated
+# servers (other, host process); sets BASE (the lab's rules before the daemon)
+engine_up() {
+	local kind=$1 t1
+	t1=$(now)
+	eng_up "$kind" || return 1
+	if ! out=$(eng_image "$kind" 2>&1); then
+		t_fail "$kind: import of the offline image: $(tail -c 300 <<<"$out")"
+		return 1
+	fi
+	t_log "$kind: engine up, image imported ($(since "$t1") s)"
+	geo_block "$kind" || { t_fail "$kind: the geo-block in the engine's forward path"; return 1; }
+	: >"$W/other.log"
+	: >"$T_TMP/host.log"
+	if ! eng_run "$kind" --name other -p "$H:8080:80" -v "$W:/w" -v "$T_ROOT/tests:/tests:ro" "$ENG_IMAGE" \
+		/bin/sh -c "$(srv_cmd other.log other)" >/dev/null 2>"$T_TMP/run.err"; then
+		t_fail "$kind: run other: $(tail -c 300 "$T_TMP/run.err")"
+		return 1
+	fi
+	bg_host /dev/null "$T_TMP/host.err" "$PY" "$HL" serve "$T_TMP/host.log" host 80 600 "$H2"
+	until_ok 200 eval '[ "$(probe allow "$H" 8080 1)" = open ] && [ "$(probe allow "$H2" 80 1)" = open ]' ||
+		{ t_fail "$kind: other ($H:8080) and the host process ($H2:80) answer the allowed country"; return 1; }
+	: >"$W/other.log"
+	: >"$T_TMP/host.log"
+	# the fail-first proof of the lab: without porthole the geo-block holds
+	t_eq "$kind: before the daemon, the blocked country to other's $H:8080: dropped" dropped "$(probe inet "$H" 8080 1)"
+	BASE=$(lab_rules)
+	root_same "with the engine and its containers running"
+}
+
+daemon_up() {
+	: >"$A"
+	daemon_start "designate = cgroup $PARENT published ports=80" || { t_fail "$KIND: daemon start"; return 1; }
+}
+
+engine_down() {
+	local kind=$1 left
+	eng_stop "$kind" >"$T_TMP/stop.out" 2>&1
+	[ -s "$T_TMP/stop.out" ] && t_log "$(cat "$T_TMP/stop.out")"
+	left=$(eng_leftovers "$kind")
+	[ -z "$left" ] || t_fail "$kind: left of the engine: $(tr '\n' '|' <<<"$left")"
+	[ -n "${BG_PID:-}" ] && { kill -TERM "$BG_PID" 2>/dev/null; wait "$BG_PID" 2>/dev/null; }
+	root_same "after the engine"
+}
+
+case_engine() { # KIND [lego]
+	KIND=$1
+	local t0 n
+	t0=$(now)
+	engine_up "$KIND" || return 1
+	daemon_up || return 1
+	web_window "$KIND"
+	clients "$KIND" "${2:-}"
+	read -r -a n <<<"$(audit_pairs)"
+	t_check "$KIND: the audit log has window-open and window-close of kind container for each window (${n[0]} open, ${n[1]} close)" \
+		eval '[ "${n[0]}" -ge 1 ] && [ "${n[0]}" = "${n[1]}" ]'
+	rules_same "after the last window (porthole's host rule gone with it)" "$BASE"
+	daemon_stop
+	t_eq "$KIND: portholed exited 0 on SIGTERM" 0 $?
+	rules_same "after the daemon" "$BASE"
+	root_same "after the windows"
+	t_log "$KIND: $(since "$t0") s"
+}
+
+# the prerouting case, on the docker case's engine (still up)
+case_prerouting() {
+	KIND=docker
+	local t0 cpid out d=$T_TMP/probes
+	t0=$(now)
+	in_host iptables-nft -D DOCKER-USER -s "$LAB_INET_V4/24" -p tcp -m tcp --dport 80 -j DROP ||
+		{ t_fail "prerouting: the DOCKER-USER block removed"; return 1; }
+	in_host nft -f - <<NFT || { t_fail "prerouting: the mangle-priority block"; return 1; }
+table inet geopre {
+	chain prerouting {
+		type filter hook prerouting priority mangle; policy accept;
+		ip saddr $LAB_INET_V4/24 tcp dport 80 drop
+	}
+}
+NFT
+	BASE=$(lab_rules)
+	t_eq "prerouting: without porthole the blocked country to other's $H:8080 is dropped before DNAT" dropped "$(probe inet "$H" 8080 1)"
+	daemon_up || return 1
+	out=$(ph_check 2>&1)
+	if grep -E '^(FAIL|WARN) ' <<<"$out" | grep -E 'geopre' | grep -qiE 'container|DNAT|published'; then
+		t_pass "prerouting: porthole check says why: $(grep -E '^(FAIL|WARN) .*geopre' <<<"$out" | head -1 | tr -s ' ' | cut -c1-240)"
+	else
+		t_fail "prerouting: porthole check names no FAIL/WARN for containers on the chain inet geopre prerouting: $(grep -E 'geopre' <<<"$out" | tr -s ' ' | cut -c1-240)"
+	fi
+	: >"$W/web.log"
+	ctr docker web "$PARENT" -p "$H:80:80" "$ENG_IMAGE" /bin/sh -c "$(srv_cmd web.log web)" >/dev/null 2>"$T_TMP/run.err" ||
+		{ t_fail "prerouting: run web: $(tail -c 300 "$T_TMP/run.err")"; return 1; }
+	cpid=$(eng_pid docker web)
+	until_ok 200 c_listens "$cpid" || { t_fail "prerouting: web did not listen"; return 1; }
+	# (whatever the daemon makes of it: give it the time a window takes)
+	until_ok 20 cwin_some
+	: >"$W/other.log"
+	: >"$T_TMP/host.log"
+	gets "$d" <<EOF
+inet80 inet $H 80 /inet-80 2
+inet8080 inet $H 8080 /inet-8080 2
+inetH2 inet $H2 80 /inet-h2 2
+allow80 allow $H 80 /allow-80 4
+EOF
+	until_ok 20 logged "$W/web.log" "$ALLOW" /allow-80
+	t_check "prerouting: the allowed country reaches web ($(cat "$d/allow80"))" logged "$W/web.log" "$ALLOW" /allow-80
+	t_eq "prerouting: fails closed: web heard nothing of the blocked country ($(cat "$d/inet80"))" 0 "$(peer_lines "$W/web.log" "$INET")"
+	t_eq "prerouting: ... nor did other ($(cat "$d/inet8080")) or the host process ($(cat "$d/inetH2"))" 0 \
+		"$(($(peer_lines "$W/other.log" "$INET") + $(peer_lines "$T_TMP/host.log" "$INET")))"
+	eng docker rm -f web >/dev/null 2>&1
+	until_ok 30 cwin_is 0
+	daemon_stop
+	t_eq "prerouting: portholed exited 0 on SIGTERM" 0 $?
+	rules_same "(prerouting block) after the daemon" "$BASE"
+	t_log "prerouting: $(since "$t0") s"
+}
+
+parent_cgroups
+case " $CT_CASES " in *" docker "* | *" prerouting "* | *" podman "*) lab_start || { t_summary; exit 1; } ;; esac
+DOCKER_UP=0
+case " $CT_CASES " in *" docker "*)
+	case_engine docker lego && DOCKER_UP=1 ;;
+esac
+case " $CT_CASES " in *" prerouting "*)
+	if [ "$DOCKER_UP" = 1 ] || { KIND=docker; engine_up docker && DOCKER_UP=1; }; then
+		case_prerouting
+	fi ;;
+esac
+if [ "$DOCKER_UP" = 1 ] || [ -n "$(_eng_tini docker)" ]; then
+	KIND=docker
+	engine_down docker
+fi
+case " $CT_CASES " in *" podman "*)
+	# a fresh lab: Docker's tables (FORWARD policy drop) would decide podman's packets
+	case " $CT_CASES " in *" docker "* | *" prerouting "*)
+		lab_stop
+		rm -rf "${W:?}"/*
+		lab_start || { t_summary; exit 1; } ;;
+	esac
+	case_engine podman
+	[ -n "$(_eng_tini podman)" ] && { KIND=podman; engine_down podman; } ;;
+esac
+t_summary
