@@ -202,13 +202,15 @@ bench-tools: $(BENCH_TOOLS)
 
 # performance: open/close latency against an nft-CLI hook, scaling with the
 # host ruleset, concurrent windows, idle footprint; the guard of server
-# windows; a guarded window under a request flood (root; BENCH_QUICK=1 short)
+# windows; a guarded window under a request flood; a container window's open
+# latency through DNAT beside a host window's (root; BENCH_QUICK=1 short)
 bench:
 	$(Q)tests/deps.sh --if-missing
 	$(Q)$(MAKE) --no-print-directory all bench-tools
 	$(Q)bash tests/bench/bench.sh
 	$(Q)bash tests/bench/guard.sh
 	$(Q)bash tests/bench/flood.sh
+	$(Q)bash tests/bench/container.sh
 
 # ---- packages, tests, demo ------------------------------------------------
 deps:
