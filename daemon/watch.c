@@ -126,8 +126,11 @@ void watch_knobs_init(struct watch_knobs *k, const struct ph_config *cfg)
 		k->netns_cookie = 0;
 	if (fd >= 0)
 		close(fd);
-	/* our PID namespace: the kernel reports pids as we see them */
-	if (stat("/proc/self/ns/pid", &st) == 0) {
+	/* our PID namespace: the kernel reports pids as we see them. In the
+	 * initial one (PROC_PID_INIT_INO) every task's global tgid is ours,
+	 * while bpf_get_ns_current_pid_tgid() fails (tgid 0) for a task of a
+	 * child PID namespace: a container's (Docker and Podman give each one) */
+	if (stat("/proc/self/ns/pid", &st) == 0 && st.st_ino != 0xEFFFFFFCu) {
 		k->pidns_dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
 		k->pidns_ino = st.st_ino;
 	}
