@@ -66,6 +66,7 @@ W=$T_TMP/w                    # mounted at /w in the containers
 HL=$T_ROOT/tests/adversary/httplog.py
 A=$T_TMP/audit.jsonl
 LAB=0
+WEB_IP=
 
 cleanup() {
 	trap - EXIT INT TERM
@@ -161,6 +162,17 @@ audit_pairs() {
 	echo "$(grep '"event":"window-open"' "$A" 2>/dev/null | grep -c '"kind":"container"')" \
 		"$(grep '"event":"window-close"' "$A" 2>/dev/null | grep -c '"kind":"container"')"
 }
+# audit_fields: every container record names the container's cgroup below
+# the parent and the designation; web's open names web's address as its
+# target; every close says the listener closed
+audit_fields() {
+	local c
+	c=$(grep '"kind":"container"' "$A" 2>/dev/null)
+	[ -n "$c" ] || return 1
+	! grep -v "\"cgroup\":\"$PARENT/[0-9a-z-]*\".*\"designation\":{\"type\":\"cgroup\",\"value\":\"$PARENT\"" <<<"$c" | grep -q . &&
+		grep '"event":"window-open"' <<<"$c" | grep -q "\"targets\":\[{\"addr\":\"$WEB_IP\"" &&
+		! grep '"event":"window-close"' <<<"$c" | grep -v '"reason":"listener-closed"' | grep -q .
+}
 
 # cert_ok CERT CHAIN NAME: CERT is for NAME exactly and chains to pebble's root
 cert_ok() {
@@ -195,6 +207,13 @@ geo_block() {
 	docker) in_host iptables-nft -I DOCKER-USER -s "$LAB_INET_V4/24" -p tcp -m tcp --dport 80 -j DROP ;;
 	podman) in_host iptables-nft -I FORWARD 1 -s "$LAB_INET_V4/24" -p tcp -m tcp --dport 80 -j DROP ;;
 	esac
+}
+
+geo_chain() { case $1 in docker) echo DOCKER-USER ;; podman) echo FORWARD ;; esac; }
+# rule_at KIND WORD: the position of the first rule with WORD in the
+# geo-block's chain (99 when none)
+rule_at() {
+	in_host iptables-nft -S "$(geo_chain "$1")" 2>/dev/null | grep '^-A ' | grep -n -m1 -- "$2" | cut -d: -f1 | grep . || echo 99
 }
 
 # ctr KIND NAME PUBLISH... -- CMD...: a detached container from the offline
@@ -239,6 +258,11 @@ web_window() {
 	else
 		t_fail "$kind: no container window for web's listener ($(cwin_elements) elements in inet porthole cwin): $(grep -i container "$T_DLOG" | tail -2 | tr '\n' '|')"
 	fi
+	WEB_IP=$(eng "$kind" inspect -f '{{.NetworkSettings.IPAddress}}' web 2>/dev/null)
+	t_check "$kind: porthole status lists it: container ... (cgroup $PARENT/...) through DNAT to $WEB_IP:80" \
+		eval 'ph status 2>&1 | grep -q "container .*(cgroup $PARENT/[^)]*) through DNAT to $WEB_IP:80"'
+	t_check "$kind: porthole's one host rule above the geo-block in $(geo_chain "$kind") (rule $(rule_at "$kind" porthole) < $(rule_at "$kind" DROP))" \
+		eval '[ "$(rule_at "$kind" porthole)" -lt "$(rule_at "$kind" DROP)" ]'
 	# every probe at once (a dropped one costs its timeout)
 	gets "$d" <<EOF
 inet80 inet $H 80 /inet-80 4
@@ -374,6 +398,8 @@ case_engine() { # KIND [lego]
 	read -r -a nrec <<<"$(audit_pairs)"
 	t_check "$KIND: the audit log has window-open and window-close of kind container for each window (${nrec[0]} open, ${nrec[1]} close)" \
 		eval '[ "${nrec[0]}" -ge 1 ] && [ "${nrec[0]}" = "${nrec[1]}" ]'
+	t_check "$KIND: ... each naming the container's cgroup below $PARENT and the designation, web's its address $WEB_IP, each close listener-closed" \
+		audit_fields
 	rules_same "after the last window (porthole's host rule gone with it)" "$BASE"
 	daemon_stop
 	t_eq "$KIND: portholed exited 0 on SIGTERM" 0 $?
