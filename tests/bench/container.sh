@@ -114,7 +114,7 @@ def pct(v, p):
 
 res = {"samples": n}
 print("container windows: open latency, listen() -> first SYN from the internet answered (ms)")
-print("%-58s %5s %8s %8s %8s %8s %8s" % ("", "n", "min", "p50", "p90", "p99", "max"))
+print("%-62s %5s %8s %8s %8s %8s %8s" % ("", "n", "min", "p50", "p90", "p99", "max"))
 for name, label in (("host", "host socket (%s:80, input path)" % H2),
                     ("container", "container socket (DNAT %s:80 -> C:80, forward path)" % H)):
     v, bad, late = series(name)
@@ -122,15 +122,15 @@ for name, label in (("host", "host socket (%s:80, input path)" % H2),
     if v:
         res[name].update({k: pct(v, p) for k, p in (("p50", 50), ("p90", 90), ("p99", 99))})
         res[name].update({"min": min(v), "max": max(v), "mean": sum(v) / len(v)})
-        print("%-58s %5d %8.3f %8.3f %8.3f %8.3f %8.3f" % (label, len(v), min(v), pct(v, 50), pct(v, 90),
+        print("%-62s %5d %8.3f %8.3f %8.3f %8.3f %8.3f" % (label, len(v), min(v), pct(v, 50), pct(v, 90),
                                                           pct(v, 99), max(v)))
     else:
-        print("%-58s %5d %s" % (label, 0, "no samples"))
+        print("%-62s %5d %s" % (label, 0, "no samples"))
     if bad or late:
-        print("%-58s       (%d without an answer within 3 s, %d probed too late)" % ("", bad, late))
+        print("%-62s       (%d without an answer within 3 s, %d probed too late)" % ("", bad, late))
 h, c = res["host"], res["container"]
 if h.get("n") and c.get("n"):
     res["ratio_p50"] = c["p50"] / h["p50"]
-    print("%-58s %.1fx" % ("container / host (p50)", res["ratio_p50"]))
+    print("%-62s %.1fx" % ("container / host (p50)", res["ratio_p50"]))
 json.dump(res, open(out, "w"), indent=1)
 PYEOF
