@@ -104,6 +104,28 @@ wait_for "$T_DLOG" "foreign: listen .* netns=$C_INO .* addr=$CA6 port=80" 30
 t_check "[$CA6]:80: its address" grep -q "foreign: listen .* netns=$C_INO .* family=ipv6 addr=$CA6 port=80 v6only=1" "$T_DLOG"
 stop "$P"
 
+# ---- a listener in a PID namespace of its own, as in every Docker/Podman container ---
+# (the kernel reports it with its pid in the daemon's PID namespace, not 0)
+POUT=$T_TMP/lpidns.out
+nsenter --net=/run/netns/"$C_NS" -- unshare --pid --fork --kill-child=SIGTERM -- \
+	"$PY" "$T_TMP/nslisten.py" 4 $CA 80 0 >"$POUT" 2>&1 &
+PU=$!
+T_PIDS+=("$PU")
+if wait_for "$POUT" listening; then
+	PG=$(pgrep -P "$PU" | head -1)
+	wait_for "$T_DLOG" "foreign: \(listen\|ignored\) .* netns=$C_INO .* port=80" 30
+	t_check "a listener in a PID namespace of its own (pid $(cut -d' ' -f2 "$POUT") there, $PG here) is recorded with its pid" \
+		wait_for "$T_DLOG" "foreign: listen .* netns=$C_INO .* pid=$PG .* port=80 " 30
+	t_check "... not ignored as invisible" bash -c "! grep -q 'foreign: ignored .* netns=$C_INO pid=0 ' '$T_DLOG'"
+	# (unshare --fork ignores TERM while it waits for its child, and the
+	# init of a PID namespace any signal it has no handler for but KILL)
+	kill -KILL "$PG" 2>/dev/null
+	wait "$PU" 2>/dev/null
+	t_check "... and its close" wait_for "$T_DLOG" "foreign: unlisten .* netns=$C_INO addr=$CA port=80" 30
+else
+	t_fail "a listener in a PID namespace of its own: $(head -c 200 "$POUT")"
+fi
+
 # ---- a namespace of an unprivileged kind: unshare -Urn --------------------------------
 UOUT=$T_TMP/luser.out
 unshare -Urn -- "$PY" "$T_TMP/nslisten.py" 4 0.0.0.0 80 0 >"$UOUT" 2>&1 &
