@@ -39,7 +39,10 @@
 #
 # Before the daemon's container windows exist (issue 23 step 4's daemon half
 # and its host forward-hook rules) the positive checks FAIL: no window, the
-# geo-block drops pebble's validation, no certificate.
+# geo-block drops pebble's validation, no certificate. So they did with both
+# (main 3ca69ec) until the daemon took the pids of processes in a container's
+# own PID namespace (daemon/watch.c): every Docker and Podman container has
+# one, and its listener came as pid 0, "not visible".
 #
 # Env: E2E_LAB_PREFIX (default phlc$$), CT_CASES (default "docker prerouting
 # podman"), E2E_KEEP=DIR (keep the clients', servers' and daemon's files).
