@@ -1,0 +1,186 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Red team of container windows with the real daemon (issue 23; the windows
+# of daemon/container.c, `designate = cgroup /X published ports=80`, static
+# mode as tests/integration/test_container.sh). Every check is judged by what
+# the listeners logged (tests/adversary/cwin_tricks.py) or by the kernel's
+# ruleset, never by what porthole says.
+#
+# The host is Docker-shaped (iptables-nft): -p $H:80:80 to C1, -p $H:8080:80
+# and -p $H2:80:80 to C2, FORWARD policy drop, a geo-block in DOCKER-USER
+# that drops the blocked country; the one host rule at the top of
+# DOCKER-USER. Attacks, from the blocked country against:
+#  - SO_REUSEPORT: a listener of an undesignated cgroup in the designated
+#    container's namespace (a sidecar or pod neighbour, same uid), bound to
+#    the container's own address, or to the wildcard beside the designated
+#    one, gets none of the window's connections;
+#  - a socket made in an undesignated cgroup whose process then moves into
+#    the designated one before listen(): no window;
+#  - a socket made in C2's namespace by an undesignated process, handed
+#    over SCM_RIGHTS to a designated process in C1 that listens on it: no
+#    window to C2;
+#  - an init-userns namespace made by root in the designated cgroup
+#    (unshare -n, no veth to the bridge): no element;
+#  - fast listen/close churn (lost events) and 300 listeners at once: the
+#    daemon lives, no element is left behind, and a window still works;
+#  - the daemon killed -9 with a window open: both owner tables (inet and
+#    bridge porthole) go, the published port is closed again.
+set -u
+source "$(dirname "$0")/../lib.sh"
+t_start cwin_daemon lab
+command -v iptables >/dev/null || { echo "SKIP $T_NAME: iptables not installed (make deps)"; exit 77; }
+command -v unshare >/dev/null || { echo "SKIP $T_NAME: unshare not installed (util-linux)"; exit 77; }
+
+MARK=0x1000000 MASK=0xff000000 # the default socket_mark
+BR=$LAB_CTR_BR
+C1=$(lab_ctr_v4 1) C2=$(lab_ctr_v4 2)
+TR=$T_ROOT/tests/adversary/cwin_tricks.py HL=$T_ROOT/tests/adversary/httplog.py
+
+docker_rules() {
+	in_host iptables-restore <<RULES
+*nat
+:PREROUTING ACCEPT [0:0]
+-A PREROUTING -d $H -p tcp -m tcp --dport 80 -j DNAT --to-destination $C1:80
+-A PREROUTING -d $H -p tcp -m tcp --dport 8080 -j DNAT --to-destination $C2:80
+-A PREROUTING -d $H2 -p tcp -m tcp --dport 80 -j DNAT --to-destination $C2:80
+COMMIT
+*filter
+:FORWARD DROP [0:0]
+:DOCKER - [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -j DOCKER-USER
+-A FORWARD -o $BR -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -o $BR -j DOCKER
+-A FORWARD -i $BR ! -o $BR -j ACCEPT
+-A DOCKER -d $C1/32 ! -i $BR -o $BR -p tcp -m tcp --dport 80 -j ACCEPT
+-A DOCKER -d $C2/32 ! -i $BR -o $BR -p tcp -m tcp --dport 80 -j ACCEPT
+-A DOCKER-USER -s $INET/32 -j DROP
+-A DOCKER-USER -j RETURN
+COMMIT
+RULES
+}
+host_rule() { in_host iptables -I DOCKER-USER -p tcp -m tcp --dport 80 -m mark --mark $MARK/$MASK -j ACCEPT; }
+t_setup "containers" nslab_containers 2
+t_setup "Docker-shaped rules" docker_rules
+t_setup "the host rule (static mode)" host_rule
+
+CGD=$T_PFX-acme CGO=$T_PFX-other
+mkdir -p "$T_CG2/$CGD" "$T_CG2/$CGO" && T_CGROUPS+=("$T_CG2/$CGD" "$T_CG2/$CGO")
+CONF=("ports = 80" "chains = none" "designate = cgroup /$CGD published ports=80")
+T_DAEMON_FLAGS=-d daemon_start "${CONF[@]}" || { t_fail "daemon start"; t_summary; exit 1; }
+for a in $C1 $C2; do in_host ping -c1 -W1 $a >/dev/null 2>&1; done
+
+# run_in CG NS OUT CMD...: CMD in namespace c1/c2 (or "-": the lab host's
+# namespace is not wanted, NS is then a netns path), inside cgroup CG; PID: its pid
+run_in() {
+	local cg=$1 ns=$2 out=$3
+	shift 3
+	nsenter --net=/run/netns/"$T_PFX-$ns" -- sh "$T_TOOLS/in_cgroup.sh" "$T_CG2/$cg" "$@" >"$out" 2>&1 &
+	PID=$!
+	T_PIDS+=("$PID")
+}
+stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+inet_lines() { grep -c "^accept $INET " "$1" 2>/dev/null; }
+# probe N ADDR PORT: N connections from the blocked country
+probe() { local i; for i in $(seq "$1"); do in_ns "$T_PFX-inet" "$PY" "$HL" get "$2" "$3" /attack 1 >/dev/null; done; }
+cwin_elems() { in_host nft -j list set inet porthole cwin 2>/dev/null | "$PY" -c 'import json,sys
+print(sum(len(o["set"].get("elem", [])) for o in json.load(sys.stdin)["nftables"] if "set" in o))' 2>/dev/null || echo 0; }
+wait_elems() { local i; for i in $(seq "${2:-100}"); do [ "$(cwin_elems)" = "$1" ] && return 0; sleep 0.1; done; return 1; }
+opened() { wait_for "$T_DLOG" "container: window [0-9]* opened: tcp/80 of pid $1" "${2:-50}"; }
+
+# ---- SO_REUSEPORT: an undesignated sibling in the designated namespace --------------------
+LA=$T_TMP/a.log LD=$T_TMP/d.log
+: >"$LA"; : >"$LD"
+run_in "$CGO" c1 "$T_TMP/a.out" "$PY" "$TR" serve "$LA" 80 60 "$C1" reuseport
+PA=$PID
+wait_for "$T_TMP/a.out" listening 100 || t_fail "the sibling listens ($(cat "$T_TMP/a.out"))"
+run_in "$CGD" c1 "$T_TMP/d.out" "$PY" "$TR" serve "$LD" 80 60 0.0.0.0 reuseport
+PD=$PID
+wait_for "$T_TMP/d.out" listening 100 || t_fail "the designated server listens ($(cat "$T_TMP/d.out"))"
+t_check "reuseport: the designated wildcard listener gets its window" opened "$PD"
+probe 4 $H 80
+t_log "through $H:80: the designated server accepted $(inet_lines "$LD"), the sibling on $C1:80 $(inet_lines "$LA")"
+t_eq "reuseport: an undesignated listener on $C1:80 (more specific) gets no connection of the window" 0 "$(inet_lines "$LA")"
+stop "$PA"
+: >"$LA"; : >"$LD"
+run_in "$CGO" c1 "$T_TMP/a2.out" "$PY" "$TR" serve "$LA" 80 60 0.0.0.0 reuseport
+PA=$PID
+wait_for "$T_TMP/a2.out" listening 100 || t_fail "the wildcard sibling listens ($(cat "$T_TMP/a2.out"))"
+probe 8 $H 80
+t_log "through $H:80: the designated server accepted $(inet_lines "$LD"), the wildcard sibling $(inet_lines "$LA")"
+t_eq "reuseport: an undesignated wildcard sibling that came during the window gets none of its connections" 0 "$(inet_lines "$LA")"
+stop "$PA"; stop "$PD"
+t_check "reuseport: no element left once both are gone" wait_elems 0
+
+# ---- cgroup migration between socket() and listen() --------------------------------------
+LM=$T_TMP/m.log
+: >"$LM"
+run_in "$CGO" c1 "$T_TMP/m.out" "$PY" "$TR" migrate "$T_CG2/$CGD" "$LM" 80 60
+PM=$PID
+wait_for "$T_TMP/m.out" listening 100 || t_fail "the migrating server listens ($(cat "$T_TMP/m.out"))"
+wait_for "$T_DLOG" "foreign: listen .*pid=$PM " 50
+probe 2 $H 80
+t_eq "migrate: a socket made in an undesignated cgroup, listening after its process moved into the designated one, hears nothing" \
+	0 "$(inet_lines "$LM")"
+t_eq "... no element" 0 "$(cwin_elems)"
+stop "$PM"
+
+# ---- SCM_RIGHTS: C2's socket listened on by a designated process in C1 --------------------
+LT=$T_TMP/t.log US=$T_TMP/fd.sock
+: >"$LT"
+run_in "$CGD" c1 "$T_TMP/t.out" "$PY" "$TR" take "$US" "$LT" 60
+PT=$PID
+run_in "$CGO" c2 "$T_TMP/g.out" "$PY" "$TR" give "$US" 80 60
+PG=$PID
+wait_for "$T_TMP/t.out" listening 100 || t_fail "the taker listens ($(cat "$T_TMP/t.out" "$T_TMP/g.out"))"
+wait_for "$T_DLOG" "foreign: listen .*pid=$PT " 50
+probe 2 $H2 80
+probe 1 $H 8080
+t_eq "passed fd: C2's socket, listened on by a designated process, hears nothing through $H2:80 or $H:8080" \
+	0 "$(inet_lines "$LT")"
+t_eq "... no element" 0 "$(cwin_elems)"
+stop "$PG"; stop "$PT"
+
+# ---- an init-userns namespace of the designated cgroup, not on the bridge ------------------
+LU=$T_TMP/u.log
+: >"$LU"
+sh "$T_TOOLS/in_cgroup.sh" "$T_CG2/$CGD" unshare -n -- "$PY" "$TR" serve "$LU" 80 60 0.0.0.0 >"$T_TMP/u.out" 2>&1 &
+PU=$!
+T_PIDS+=("$PU")
+wait_for "$T_TMP/u.out" listening 100 || t_fail "the unshare -n server listens ($(cat "$T_TMP/u.out"))"
+t_check "unshare -n: a designated listener in a namespace without a bridge port gets no window" \
+	wait_for "$T_DLOG" "container: no window for pid $PU " 50
+t_eq "... no element" 0 "$(cwin_elems)"
+stop "$PU"
+
+# ---- churn and many listeners ------------------------------------------------------------
+run_in "$CGD" c1 "$T_TMP/ch.out" "$PY" "$TR" churn 600 80
+PC=$PID
+wait_for "$T_TMP/ch.out" done 300 || t_fail "the churn ran ($(cat "$T_TMP/ch.out"))"
+run_in "$CGD" c1 "$T_TMP/many.out" "$PY" "$TR" many 300 80 60
+PN=$PID
+wait_for "$T_TMP/many.out" listening 100 || t_fail "300 listeners ($(cat "$T_TMP/many.out"))"
+t_check "many: 300 designated reuseport listeners, one element" wait_elems 1 100
+stop "$PN"
+t_check "churn + many: every element gone once nothing listens (10 s)" wait_elems 0 100
+t_check "churn + many: the daemon still runs" kill -0 "$T_DPID"
+: >"$LD"
+run_in "$CGD" c1 "$T_TMP/d2.out" "$PY" "$TR" serve "$LD" 80 60 0.0.0.0
+PD=$PID
+wait_for "$T_TMP/d2.out" listening 100
+opened "$PD" 100
+probe 1 $H 80
+t_eq "after the churn a designated server still gets its window" 1 "$(inet_lines "$LD")"
+
+# ---- the daemon killed -9 with that window open ------------------------------------------
+kill -KILL "$T_DPID"; wait "$T_DPID" 2>/dev/null; T_DPID=
+gone() { ! in_host nft list table "$@" >/dev/null 2>&1; }
+wait_gone() { local i; for i in $(seq 50); do gone "$@" && return 0; sleep 0.1; done; return 1; }
+t_check "kill -9: the inet porthole table goes" wait_gone inet porthole
+t_check "kill -9: the bridge porthole table goes" wait_gone bridge porthole
+: >"$LD"
+probe 2 $H 80
+t_eq "kill -9: the Internet to $H:80 reaches nothing (the server still listens)" 0 "$(inet_lines "$LD")"
+stop "$PD"
+[ -n "${T_DEBUG:-}" ] && cp "$T_DLOG" /tmp/red/dlog
+t_summary
