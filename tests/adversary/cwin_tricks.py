@@ -15,6 +15,10 @@ cwin_tricks.py give UNIXPATH PORT SECONDS
     SCM_RIGHTS to whoever listens on UNIXPATH; waits.
 cwin_tricks.py take UNIXPATH LOG SECONDS
     takes that socket, listens on it here, logs its connections.
+cwin_tricks.py hold LOG PORT SECONDS ADDR STOPFILE
+    a connection stays open: each line that comes is logged "line PEER PORT
+    TEXT" and answered; once STOPFILE exists the listener closes (prints
+    "closed"), the connections it accepted stay.
 cwin_tricks.py churn N PORT
     N times: a socket on 0.0.0.0:PORT listens and closes at once.
 cwin_tricks.py many N PORT SECONDS
@@ -92,6 +96,32 @@ def main(a):
         s.listen(64)
         print("listening", flush=True)
         log_loop(s, a[2], float(a[3]))
+    elif a[0] == "hold":
+        s = sock(a[4], int(a[2]))
+        s.settimeout(0.1)
+        out = open(a[1], "a", buffering=1)
+
+        def lines(c, peer):
+            f = c.makefile("rb")
+            for line in f:
+                text = line.decode("latin-1").strip()
+                out.write("line %s %d %s\n" % (peer[0], peer[1], text))
+                c.sendall(b"held " + line)
+
+        print("listening", flush=True)
+        end = time.monotonic() + float(a[3])
+        while s is not None and time.monotonic() < end:
+            if os.path.exists(a[5]):
+                s.close()
+                s = None
+                print("closed", flush=True)
+                break
+            try:
+                c, peer = s.accept()
+            except socket.timeout:
+                continue
+            threading.Thread(target=lines, args=(c, peer), daemon=True).start()
+        time.sleep(max(0, end - time.monotonic()))
     elif a[0] == "churn":
         for _ in range(int(a[1])):
             sock("0.0.0.0", int(a[2])).close()

@@ -124,6 +124,75 @@ t_eq "reuseport: an undesignated wildcard sibling that came during the window ge
 stop "$PA"; stop "$PD"
 t_check "reuseport: no element left once both are gone" wait_elems 0
 
+# ---- a connection of the window outlives its listener: no byte after the close -----------
+LH=$T_TMP/h.log STOPF=$T_TMP/stop GO=$T_TMP/go
+: >"$LH"
+run_in "$CGD" c1 "$T_TMP/h.out" "$PY" "$TR" hold "$LH" 80 60 0.0.0.0 "$STOPF"
+PH=$PID
+wait_for "$T_TMP/h.out" listening 100 || t_fail "the holding server listens ($(cat "$T_TMP/h.out"))"
+opened "$PH"
+in_ns "$T_PFX-inet" "$PY" "$HL" talk $H 80 "$GO" 2 >"$T_TMP/talk.out" 2>&1 &
+PK=$!
+T_PIDS+=("$PK")
+t_check "held: a connection through the window says 'before'" wait_for "$LH" "^line $INET .* before" 50
+touch "$STOPF"
+wait_for "$T_TMP/h.out" closed 50
+t_check "held: the listener closes, its window with it" \
+	wait_for "$T_DLOG" "container: window [0-9]* closed (listener-closed): tcp/80 of pid $PH" 50
+touch "$GO"
+wait "$PK" 2>/dev/null
+t_log "the client saw: $(tr '\n' ' ' <"$T_TMP/talk.out")"
+t_eq "held: nothing the Internet sends on that connection after the window closed reaches the server" \
+	0 "$(grep -c "^line $INET .* after" "$LH")"
+stop "$PH"
+
+# ---- root in the designated C1 claims C2's address ---------------------------------------
+L2=$T_TMP/c2.log LC=$T_TMP/claim.log
+: >"$L2"; : >"$LC"
+run_in "$CGO" c2 "$T_TMP/c2.out" "$PY" "$TR" serve "$L2" 80 60 0.0.0.0
+P2=$PID
+wait_for "$T_TMP/c2.out" listening 100 || t_fail "C2's server listens ($(cat "$T_TMP/c2.out"))"
+in_ns "$T_PFX-c1" ip addr add "$C2/32" dev eth0
+run_in "$CGD" c1 "$T_TMP/cl.out" "$PY" "$TR" serve "$LC" 80 60 0.0.0.0
+PL=$PID
+wait_for "$T_TMP/cl.out" listening 100 || t_fail "C1's claiming server listens ($(cat "$T_TMP/cl.out"))"
+opened "$PL"
+probe 3 $H2 80
+t_eq "claim: C1 holding C2's address too, the Internet to C2's published $H2:80 reaches C2 not" 0 "$(inet_lines "$L2")"
+stop "$PL"
+in_ns "$T_PFX-c1" ip addr del "$C2/32" dev eth0
+wait_elems 0
+: >"$L2"
+probe 1 $H2 80
+t_eq "claim: ... and (no window) not afterwards" 0 "$(inet_lines "$L2")"
+stop "$P2"
+
+# ---- a sidecar with CAP_NET_ADMIN in C1's netns redirects the window's port ----------------
+LR=$T_TMP/r.log LD=$T_TMP/d3.log
+: >"$LR"; : >"$LD"
+run_in "$CGO" c1 "$T_TMP/r.out" "$PY" "$TR" serve "$LR" 9999 60 0.0.0.0
+PR=$PID
+wait_for "$T_TMP/r.out" listening 100 || t_fail "the sidecar listens on 9999 ($(cat "$T_TMP/r.out"))"
+in_ns "$T_PFX-c1" nft -f - <<'NFT' || t_fail "the sidecar's redirect"
+table ip sidecar {
+	chain pre {
+		type nat hook prerouting priority -100;
+		tcp dport 80 redirect to :9999
+	}
+}
+NFT
+run_in "$CGD" c1 "$T_TMP/d3.out" "$PY" "$TR" serve "$LD" 80 60 0.0.0.0
+PD=$PID
+wait_for "$T_TMP/d3.out" listening 100 || t_fail "the designated server listens ($(cat "$T_TMP/d3.out"))"
+opened "$PD"
+probe 2 $H 80
+t_log "through $H:80: the designated server accepted $(inet_lines "$LD"), the sidecar on :9999 $(inet_lines "$LR")"
+t_eq "redirect: an undesignated listener on an unwatched port, redirected to inside C1's netns, hears nothing" \
+	0 "$(inet_lines "$LR")"
+in_ns "$T_PFX-c1" nft delete table ip sidecar
+stop "$PD"; stop "$PR"
+wait_elems 0
+
 # ---- cgroup migration between socket() and listen() --------------------------------------
 LM=$T_TMP/m.log
 : >"$LM"
