@@ -26,8 +26,17 @@
 #    (unshare -n, no veth to the bridge): no element;
 #  - fast listen/close churn (lost events) and 300 listeners at once: the
 #    daemon lives, no element is left behind, and a window still works;
+#  - a connection of the window held open past its listener's close: no
+#    byte the Internet sends after the close reaches the server;
+#  - root in C1 (designated) adding C2's address to its eth0: C2's published
+#    port ($H2:80) reaches C2 not; root in C2 taking C1's address by ARP
+#    during C1's window: C2 gets none of it (the pin);
+#  - a sidecar with CAP_NET_ADMIN in C1's netns redirecting port 80 to an
+#    undesignated listener on an unwatched port (9999): it must hear nothing
+#    (FAILS: a window admits into the netns, not to the socket);
 #  - the daemon killed -9 with a window open: both owner tables (inet and
-#    bridge porthole) go, the published port is closed again.
+#    bridge porthole) go, the published port is closed again; restarted,
+#    it opens nothing for the older listener and stops cleanly.
 set -u
 source "$(dirname "$0")/../lib.sh"
 t_start cwin_daemon lab
@@ -167,6 +176,38 @@ probe 1 $H2 80
 t_eq "claim: ... and (no window) not afterwards" 0 "$(inet_lines "$L2")"
 stop "$P2"
 
+# ---- root in the undesignated C2 claims C1's address (ARP) during C1's window -------------
+LS=$T_TMP/steal.log LD=$T_TMP/d4.log
+: >"$LS"; : >"$LD"
+run_in "$CGD" c1 "$T_TMP/d4.out" "$PY" "$TR" serve "$LD" 80 60 0.0.0.0
+PD=$PID
+wait_for "$T_TMP/d4.out" listening 100 || t_fail "C1's server listens ($(cat "$T_TMP/d4.out"))"
+opened "$PD"
+run_in "$CGO" c2 "$T_TMP/st.out" "$PY" "$TR" serve "$LS" 80 60 0.0.0.0
+PS=$PID
+wait_for "$T_TMP/st.out" listening 100 || t_fail "C2's stealing server listens ($(cat "$T_TMP/st.out"))"
+in_ns "$T_PFX-c2" ip addr add "$C1/32" dev eth0
+# an ARP request from C2 (scapy) with C1's address as sender: the host's neighbour entry for C1 moves to C2
+# (again until the entry's locktime lets it move)
+M2=$(nslab_mac c2 eth0)
+for _ in $(seq 40); do
+	in_ns "$T_PFX-c2" "$PY" -c 'import sys; from scapy.all import ARP, Ether, sendp
+m, c1, gw = sys.argv[1:4]
+sendp(Ether(src=m, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=m, psrc=c1, pdst=gw), iface="eth0", verbose=0)' \
+		"$M2" "$C1" "$LAB_CTR_GW_V4" 2>/dev/null || { t_skip "arp: no scapy here"; break; }
+	in_host ip neigh show "$C1" | grep -q "$M2" && break
+	sleep 0.1
+done
+in_host ip neigh show "$C1" | grep -q "$M2" || t_skip "arp: the host's neighbour entry for $C1 did not move to C2"
+t_log "the host's neighbour for $C1: $(in_host ip neigh show "$C1"), C2's eth0: $M2"
+probe 3 $H 80
+t_log "the pin's drops: $(in_host nft list chain bridge porthole output | grep -o 'ip daddr .*counter packets [0-9]*' | tr '\n' ' ')"
+t_eq "arp: C2 answering for C1's address gets none of C1's window's connections" 0 "$(inet_lines "$LS")"
+in_ns "$T_PFX-c2" ip addr del "$C1/32" dev eth0
+in_host ip neigh del "$C1" dev "$BR" 2>/dev/null
+stop "$PS"; stop "$PD"
+wait_elems 0
+
 # ---- a sidecar with CAP_NET_ADMIN in C1's netns redirects the window's port ----------------
 LR=$T_TMP/r.log LD=$T_TMP/d3.log
 : >"$LR"; : >"$LD"
@@ -262,6 +303,11 @@ t_check "kill -9: the bridge porthole table goes" wait_gone bridge porthole
 : >"$LD"
 probe 2 $H 80
 t_eq "kill -9: the Internet to $H:80 reaches nothing (the server still listens)" 0 "$(inet_lines "$LD")"
+T_DAEMON_FLAGS=-d daemon_start "${CONF[@]}" || t_fail "the daemon starts again after kill -9"
+probe 2 $H 80
+t_eq "restarted: the Internet to $H:80 reaches nothing (a listener older than the daemon gets no window)" \
+	0 "$(inet_lines "$LD")"
 stop "$PD"
+t_check "restarted: the daemon stops cleanly" daemon_stop
 [ -n "${T_DEBUG:-}" ] && cp "$T_DLOG" /tmp/red/dlog
 t_summary
