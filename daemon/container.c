@@ -285,6 +285,59 @@ out:
 	return r;
 }
 
+/* Is o of designation des_index? A listener of the same socket cgroup as
+ * one known to be is; otherwise its cgroup path decides (a process gone:
+ * not). */
+static int of_designation(struct ph_daemon *d, const struct ph_foreign_listener *o, uint64_t known_cgroup,
+			  unsigned des_index)
+{
+	char path[PH_PATH_LEN], why[160];
+
+	if (o->cgroup_id == known_cgroup)
+		return 1;
+	if (d->containers->ops->cgroup_path(d, o->pid, o->cgroup_id, path, sizeof(path), why, sizeof(why)))
+		return 0;
+	return designation_of(d, path) == (int)des_index;
+}
+
+/* A window admits by address and port, not by socket: any other listener
+ * on its port in its namespace (SO_REUSEPORT, a more specific address: a
+ * sidecar or pod neighbour of the same uid) would get its connections. So
+ * a listener that is not of the window's designation closes the windows
+ * on its port in its netns (cgroup_path: its cgroup, or NULL if unknown). */
+static void close_shared(struct ph_daemon *d, const struct ph_foreign_listener *l, const char *cgroup_path)
+{
+	struct ph_containers *c = d->containers;
+	struct ph_cwin *w, *next;
+	int des = cgroup_path ? designation_of(d, cgroup_path) : -1;
+
+	for (w = c->wins; w; w = next) {
+		next = w->next;
+		if (w->netns_ino != l->netns_ino || w->cport != l->port || w->cookie == l->cookie ||
+		    (des >= 0 && (unsigned)des == w->des_index))
+			continue;
+		clog(c, LOG_WARNING, "container: window %llu revoked: pid %u (cgroup %s) listens on tcp/%u in its "
+		     "network namespace %u, outside its designation: it would get the window's connections",
+		     (unsigned long long)w->id, l->pid, cgroup_path ? cgroup_path : "unknown", l->port, l->netns_ino);
+		cwin_close(d, w, PH_REASON_REVOKED);
+		next = c->wins; /* the list changed: from the start */
+	}
+}
+
+/* The first listener on l's port in l's netns that is not of designation
+ * des_index, or NULL. */
+static const struct ph_foreign_listener *shared_with(struct ph_daemon *d, const struct ph_foreign_listener *l,
+						     unsigned des_index)
+{
+	const struct ph_foreign_listener *o;
+
+	for (unsigned i = 0; (o = foreign_at(d->foreign, i)); i++)
+		if (o->cookie != l->cookie && o->netns_ino == l->netns_ino && o->port == l->port &&
+		    !of_designation(d, o, l->cgroup_id, des_index))
+			return o;
+	return NULL;
+}
+
 static void on_listen(struct ph_daemon *d, const struct ph_foreign_listener *l)
 {
 	struct ph_containers *c = d->containers;
@@ -303,8 +356,10 @@ static void on_listen(struct ph_daemon *d, const struct ph_foreign_listener *l)
 	if (r) {
 		clog(c, LOG_DEBUG, "container: listener pid %u tcp/%u (netns %u) ignored: its cgroup: %s", l->pid, l->port,
 		     l->netns_ino, why);
+		close_shared(d, l, NULL);
 		return;
 	}
+	close_shared(d, l, path);
 	i = designation_of(d, path);
 	if (i < 0) {
 		clog(c, LOG_DEBUG, "container: listener pid %u tcp/%u (netns %u) ignored: cgroup %s is in no published "
@@ -312,6 +367,16 @@ static void on_listen(struct ph_daemon *d, const struct ph_foreign_listener *l)
 		return;
 	}
 	des = &d->cfg.des[i];
+	{
+		const struct ph_foreign_listener *o = shared_with(d, l, (unsigned)i);
+		if (o) {
+			clog(c, LOG_WARNING, "container: no window for pid %u tcp/%u in cgroup %s (config line %u): pid %u "
+			     "(socket cgroup %llu) listens on that port in its network namespace %u too, outside the "
+			     "designation: it would get the window's connections", l->pid, l->port, path, des->line,
+			     o->pid, (unsigned long long)o->cgroup_id, l->netns_ino);
+			return;
+		}
+	}
 	if (!l->init_userns) {
 		clog(c, LOG_WARNING, "container: no window for pid %u tcp/%u in cgroup %s (config line %u): its network "
 		     "namespace %u is owned by another user namespace (rootless): nothing it holds is trusted",

@@ -8,7 +8,9 @@
  * per target, one batch, the deadline as timeout); a second listener
  * sharing them; unlisten; the deadline; an undesignated cgroup, a cgroup
  * that is no longer the socket's, a namespace of another user namespace,
- * a resolver failure and a refused batch leave nothing behind; shutdown.
+ * a resolver failure and a refused batch leave nothing behind; shutdown;
+ * a listener outside the designation on a window's port in its netns
+ * revokes the window, and keeps a designated one from getting one.
  * The real thing is tests/integration/test_container.sh. */
 #include "daemon.h"
 #include "container.h"
@@ -26,10 +28,21 @@
 
 /* ---- the fake seam ------------------------------------------------------------ */
 
+/* foreign.c's table, faked: the listeners recorded (container.c reads it) */
+static struct ph_foreign_listener ftab[8];
+static unsigned nftab;
+const struct ph_foreign_listener *foreign_at(const struct ph_foreign *t, unsigned i)
+{
+	(void)t;
+	return i < nftab ? &ftab[i] : NULL;
+}
+
 #define KMAX 256
 
 static struct {
 	char cgroup[256];            /* the listener's cgroup path ("" : the check fails) */
+	uint32_t other_pid;          /* ... but this pid's is other_cgroup */
+	char other_cgroup[256];
 	int resolve_err;
 	struct netns_view view;      /* what the resolver gives */
 	int fw_err;                  /* fw_open refuses the batch */
@@ -48,7 +61,15 @@ static struct {
 static int f_cgroup_path(struct ph_daemon *d, uint32_t pid, uint64_t cgid, char *out, size_t len, char *why,
 			 size_t whylen)
 {
-	(void)d, (void)pid, (void)cgid;
+	(void)d, (void)cgid;
+	if (fk.other_pid && pid == fk.other_pid) {
+		if (!fk.other_cgroup[0]) {
+			snprintf(why, whylen, "fake: gone");
+			return -ESRCH;
+		}
+		snprintf(out, len, "%s", fk.other_cgroup);
+		return 0;
+	}
 	if (!fk.cgroup[0]) {
 		snprintf(why, whylen, "fake: pid moved");
 		return -ESRCH;
@@ -356,6 +377,44 @@ int main(void)
 	containers_shutdown(&d);
 	CHECK(nwin() == 0 && fk.nkel == 0 && fk.nkpin == 0 && fk.close_reason == PH_REASON_SHUTDOWN,
 	      "shutdown closes every window (shutdown), every element deleted");
+
+	/* ---- a listener outside the designation on the window's port, in its netns ---------- */
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 1 && fk.nkel == 4, "a window for l1");
+	{
+		struct ph_foreign_listener l4 = listener(4, 80);
+		l4.cgroup_id = 888;
+		fk.other_pid = l4.pid;
+		snprintf(fk.other_cgroup, sizeof(fk.other_cgroup), "/plain/sidecar");
+		l4.netns_ino++;
+		container_on_foreign(&d, &l4, 1);
+		CHECK(nwin() == 1, "an undesignated listener on port 80 of another netns: the window stays");
+		l4.netns_ino--;
+		l4.port = 443;
+		container_on_foreign(&d, &l4, 1);
+		CHECK(nwin() == 1, "... on another port of its netns: the window stays");
+		l4.port = 80;
+		container_on_foreign(&d, &l4, 1);
+		CHECK(nwin() == 0 && fk.nkel == 0 && fk.nkpin == 0 && fk.close_reason == PH_REASON_REVOKED,
+		      "an undesignated listener on its port in its netns (SO_REUSEPORT sibling): the window revoked, "
+		      "its elements deleted");
+		ftab[nftab++] = l4;
+		container_on_foreign(&d, &l1, 1);
+		CHECK(nwin() == 0 && fk.nkel == 0, "while that listener is there a designated one gets no window");
+		nftab = 0;
+		container_on_foreign(&d, &l1, 1);
+		fk.other_cgroup[0] = '\0';
+		container_on_foreign(&d, &l4, 1);
+		CHECK(nwin() == 0 && fk.nkel == 0, "a listener whose cgroup cannot be read revokes too");
+		fk.other_pid = 0;
+		container_on_foreign(&d, &l1, 1);
+		l2 = listener(2, 80);
+		ftab[nftab++] = l1;
+		container_on_foreign(&d, &l2, 1);
+		CHECK(nwin() == 2, "a second designated listener (same cgroup) beside the first: both windows");
+		nftab = 0;
+		containers_shutdown(&d);
+	}
 
 	/* ---- no published designation: foreign listeners are not looked at ----------------- */
 	d.cfg.des[1].published = 0;
