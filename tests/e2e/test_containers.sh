@@ -60,10 +60,12 @@ LAB_PREFIX=${E2E_LAB_PREFIX:-phlc$$}
 LAB_STATE=/run/$LAB_PREFIX-lab
 T_PFX=$LAB_PREFIX
 source "$T_ROOT/tests/lab/lab.sh"
+# (the ufw case's firewall manager, after the lab's address plan)
+source "$T_ROOT/tests/lab/fw.sh"
 ENG_NETNS=$LAB_NS_HOST
 # certbot's standalone server may look its address up: no DNS in the lab
 export RES_OPTIONS="timeout:1 attempts:1"
-CT_CASES=${CT_CASES:-docker prerouting podman}
+CT_CASES=${CT_CASES:-docker prerouting ufw podman}
 PARENT=/$T_PFX-acme           # the designated cgroup parent
 W=$T_TMP/w                    # mounted at /w in the containers
 HL=$T_ROOT/tests/adversary/httplog.py
@@ -79,6 +81,7 @@ cleanup() {
 	eng_stop docker >/dev/null 2>&1
 	eng_stop podman >/dev/null 2>&1
 	daemon_stop >/dev/null 2>&1
+	fw_stop >/dev/null 2>&1
 	[ "$LAB" = 1 ] && lab_down
 	t_cleanup
 }
@@ -212,7 +215,12 @@ geo_block() {
 	esac
 }
 
-geo_chain() { case $1 in docker) echo DOCKER-USER ;; podman) echo FORWARD ;; esac; }
+geo_chain() { case $1 in docker | ufw) echo DOCKER-USER ;; podman) echo FORWARD ;; esac; }
+# geo_word KIND: what the geo-block's first rule there says (ufw-docker's
+# block starts with its jump to ufw's route rules)
+geo_word() { case $1 in ufw) echo ufw-user-forward ;; *) echo DROP ;; esac; }
+# ek KIND: the engine a case runs on (the ufw case on the docker case's)
+ek() { case $1 in ufw) echo docker ;; *) echo "$1" ;; esac; }
 # rule_at KIND WORD: the position of the first rule with WORD in the
 # geo-block's chain (99 when none)
 rule_at() {
@@ -224,7 +232,7 @@ rule_at() {
 ctr() {
 	local kind=$1 name=$2 parent=$3
 	shift 3
-	eng "$kind" run -d --name "$name" --cgroup-parent "$parent" -v /usr:/usr:ro -v "$W:/w" \
+	eng "$(ek "$kind")" run -d --name "$name" --cgroup-parent "$parent" -v /usr:/usr:ro -v "$W:/w" \
 		-v "$T_ROOT/tests:/tests:ro" "$@"
 }
 # srv_cmd LOG NAME: a logging server on :80 for its whole life, then the
@@ -236,7 +244,7 @@ srv_cmd() { echo "/usr/bin/python3 /tests/adversary/httplog.py serve /w/$1 $2 80
 client_run() {
 	local kind=$1 name=$2
 	shift 2
-	eng "$kind" run --rm --name "$name" --cgroup-parent "$PARENT" -p "$H:80:80" -v /usr:/usr:ro -v "$W:/w" \
+	eng "$(ek "$kind")" run --rm --name "$name" --cgroup-parent "$PARENT" -p "$H:80:80" -v /usr:/usr:ro -v "$W:/w" \
 		-e REQUESTS_CA_BUNDLE=/w/ca.pem -e LEGO_CA_CERTIFICATES=/w/ca.pem "$ENG_IMAGE" "$@" >"$W/$name.out" 2>&1
 }
 
@@ -251,7 +259,7 @@ web_window() {
 		t_fail "$kind: run web under $PARENT: $(tail -c 300 "$T_TMP/run.err")"
 		return 1
 	fi
-	cpid=$(eng_pid "$kind" web)
+	cpid=$(eng_pid "$(ek "$kind")" web)
 	if ! until_ok 200 c_listens "$cpid"; then
 		t_fail "$kind: web did not listen on :80 in its netns"
 		return 1
@@ -261,11 +269,11 @@ web_window() {
 	else
 		t_fail "$kind: no container window for web's listener ($(cwin_elements) elements in inet porthole cwin): $(grep -i container "$T_DLOG" | tail -2 | tr '\n' '|')"
 	fi
-	WEB_IP=$(eng "$kind" inspect -f '{{.NetworkSettings.IPAddress}}' web 2>/dev/null)
+	WEB_IP=$(eng "$(ek "$kind")" inspect -f '{{.NetworkSettings.IPAddress}}' web 2>/dev/null)
 	t_check "$kind: porthole status lists it: container ... (cgroup $PARENT/...) through DNAT to $WEB_IP:80" \
 		eval 'ph status 2>&1 | grep -q "container .*(cgroup $PARENT/[^)]*) through DNAT to $WEB_IP:80"'
-	t_check "$kind: porthole's one host rule above the geo-block in $(geo_chain "$kind") (rule $(rule_at "$kind" porthole) < $(rule_at "$kind" DROP))" \
-		eval '[ "$(rule_at "$kind" porthole)" -lt "$(rule_at "$kind" DROP)" ]'
+	t_check "$kind: porthole's one host rule above the geo-block in $(geo_chain "$kind") (rule $(rule_at "$kind" porthole) < $(rule_at "$kind" "$(geo_word "$kind")"))" \
+		eval '[ "$(rule_at "$kind" porthole)" -lt "$(rule_at "$kind" "$(geo_word "$kind")")" ]'
 	# every probe at once (a dropped one costs its timeout)
 	gets "$d" <<EOF
 inet80 inet $H 80 /inet-80 4
@@ -293,6 +301,7 @@ EOF
 	t_eq "$kind: ... nor the second container other on $H:8080 ($(cat "$d/inet8080"); other's log)" 0 "$(peer_lines "$W/other.log" "$INET")"
 	t_eq "$kind: ... nor a host process on $H2:80 ($(cat "$d/inetH2"); its log)" 0 "$(peer_lines "$T_TMP/host.log" "$INET")"
 	t_eq "$kind: web heard the blocked country once (the one admitted GET)" 1 "$(grep -c "^request $INET " "$W/web.log")"
+	[ "$kind" = ufw ] && ufw_reload
 
 	# web's server exits; the container, its DNAT and docker-proxy stay
 	spid=$(ps -o pid= --ppid "$cpid" | head -1 | tr -d ' ')
@@ -306,7 +315,7 @@ EOF
 	# (admitted, the SYN would meet web's netns with nothing listening: refused)
 	t_eq "$kind: a new probe from the blocked country to $H:80 is dropped (the DNAT to web's netns still there)" \
 		dropped "$(probe inet "$H" 80 1)"
-	eng "$kind" rm -f web >/dev/null 2>&1
+	eng "$(ek "$kind")" rm -f web >/dev/null 2>&1
 	return 0
 }
 
@@ -463,14 +472,164 @@ EOF
 	t_log "prerouting: $(since "$t0") s"
 }
 
+# ---- ufw with ufw-docker's bridging rules, on the docker case's engine -----------
+# The block ufw-docker's README (github.com/chaifeng/ufw-docker, README.md,
+# "Solving UFW and Docker issues", as of commit 020a869) tells admins to
+# append to /etc/ufw/after.rules, verbatim; `ufw route allow` rules then
+# decide what reaches published ports (ufw-user-forward). Its `:DOCKER-USER`
+# line makes every `ufw reload` (iptables-restore -n) flush DOCKER-USER.
+UFW_DOCKER_BLOCK='# BEGIN UFW AND DOCKER
+*filter
+:ufw-user-forward - [0:0]
+:ufw-docker-logging-deny - [0:0]
+:DOCKER-USER - [0:0]
+-A DOCKER-USER -j ufw-user-forward
+
+-A DOCKER-USER -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN
+-A DOCKER-USER -m conntrack --ctstate INVALID -j DROP
+-A DOCKER-USER -i docker0 -o docker0 -j ACCEPT
+
+-A DOCKER-USER -j RETURN -s 10.0.0.0/8
+-A DOCKER-USER -j RETURN -s 172.16.0.0/12
+-A DOCKER-USER -j RETURN -s 192.168.0.0/16
+
+-A DOCKER-USER -j ufw-docker-logging-deny -m conntrack --ctstate NEW -d 10.0.0.0/8
+-A DOCKER-USER -j ufw-docker-logging-deny -m conntrack --ctstate NEW -d 172.16.0.0/12
+-A DOCKER-USER -j ufw-docker-logging-deny -m conntrack --ctstate NEW -d 192.168.0.0/16
+
+-A DOCKER-USER -j RETURN
+
+-A ufw-docker-logging-deny -m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix "[UFW DOCKER BLOCK] "
+-A ufw-docker-logging-deny -j DROP
+
+COMMIT
+# END UFW AND DOCKER'
+
+# the machine's own ufw state (never written: fw.sh's private copies)
+etc_ufw() { cat /etc/ufw/*.rules /etc/ufw/ufw.conf /etc/default/ufw 2>/dev/null | md5sum; }
+ETC_UFW0=$(etc_ufw)
+UFW=0
+
+# restored: how often the daemon said it put its host rule back
+restored() { grep -c "porthole's rule restored" "$T_DLOG" 2>/dev/null; }
+# ufw_reload: during web's window, `ufw reload` flushes DOCKER-USER and
+# fills it again; the daemon puts its rule back at the top, and the window
+# admits as before (called by web_window)
+ufw_reload() {
+	local t1 out rc n0 d=$T_TMP/probes-reload
+	n0=$(restored)
+	t1=$(now)
+	out=$(fw_exec ufw reload 2>&1)
+	rc=$?
+	t_eq "ufw: ufw reload during web's window exits 0 (${out//$'\n'/ })" 0 $rc
+	# (the daemon answers within milliseconds, while ufw still reloads:
+	# its log says when it had to put its rule back)
+	until_ok 50 eval '[ "$(restored)" -gt "$n0" ]'
+	t_check "ufw: the reload flushed DOCKER-USER and the daemon restored its rule (its log: $n0 -> $(restored) 'porthole's rule restored')" \
+		eval '[ "$(restored)" -gt "$n0" ]'
+	if until_ok 50 eval '[ "$(rule_at ufw porthole)" = 1 ]'; then
+		t_pass "ufw: porthole's rule is back at the top of DOCKER-USER ($(since "$t1") s after the reload began)"
+	else
+		t_fail "ufw: porthole's rule is rule $(rule_at ufw porthole) of DOCKER-USER 5 s after ufw reload: $(in_host iptables-nft -S DOCKER-USER 2>&1 | head -3 | tr '\n' '|')"
+	fi
+	t_check "ufw: web's window outlived the reload ($(cwin_elements) cwin element(s))" cwin_some
+	gets "$d" <<EOF
+inet80 inet $H 80 /inet-reload-80 4
+inet8081 inet $H 8081 /inet-reload-8081 2
+inet8080 inet $H 8080 /inet-reload-8080 2
+inetH2 inet $H2 80 /inet-reload-h2 2
+EOF
+	until_ok 20 logged "$W/web.log" "$INET" /inet-reload-80
+	if logged "$W/web.log" "$INET" /inet-reload-80; then
+		t_pass "ufw: after the reload the blocked country reaches web through $H:80 again (web logged it: $(cat "$d/inet80"))"
+	else
+		t_fail "ufw: after the reload the blocked country to $H:80: $(cat "$d/inet80"); web logged nothing of it"
+	fi
+	t_eq "ufw: ... and still not web through $H:8081 ($(cat "$d/inet8081")), other on $H:8080 ($(cat "$d/inet8080")) nor the host process on $H2:80 ($(cat "$d/inetH2"))" 0 \
+		"$(($(grep -c "^request $INET .*inet-reload-8081" "$W/web.log") + $(peer_lines "$W/other.log" "$INET") + $(peer_lines "$T_TMP/host.log" "$INET")))"
+}
+
+# case_ufw: the host's firewall is ufw (default deny incoming, port 80 from
+# the allowed country only, route rules for published ports the same) with
+# ufw-docker's block, in the lab host's netns and a private mount namespace
+# (tests/lab/fw.sh); the docker engine, other and the host process stay
+case_ufw() {
+	KIND=ufw
+	local t0 out rc
+	t0=$(now)
+	# ufw is the lab host's whole firewall now: the lab's own geo-block
+	# (inet filter) and the prerouting case's go
+	in_host nft delete table inet geopre 2>/dev/null
+	in_host nft delete table inet filter 2>/dev/null
+	fw_start ufw "$LAB_NS_HOST" >"$T_TMP/fw.out" 2>&1
+	rc=$?
+	case $rc in
+	0) UFW=1 ;;
+	77) t_skip "ufw: $(sed 's/^SKIP //' "$T_TMP/fw.out")"; return 0 ;;
+	*) t_fail "ufw: fw_start: $(tr '\n' ' ' <"$T_TMP/fw.out")"; return 1 ;;
+	esac
+	printf '\n%s\n' "$UFW_DOCKER_BLOCK" | fw_exec sh -c 'cat >>/etc/ufw/after.rules' ||
+		{ t_fail "ufw: ufw-docker's block in the private after.rules"; return 1; }
+	out=$(fw_exec ufw route allow proto tcp from "$FW_ALLOW_V4" to any port 80 2>&1) ||
+		{ t_fail "ufw: ufw route allow: $out"; return 1; }
+	# (the first reload after the block went in still deletes ufw-user-forward
+	# and makes it again, at the end of nft's listing; from the second on,
+	# DOCKER-USER's jump keeps it, and a reload gives the same ruleset: the
+	# state BASE is taken in, that the reload during the window must keep)
+	for rc in 1 2; do
+		out=$(fw_exec ufw reload 2>&1) || { t_fail "ufw: ufw reload: $out"; return 1; }
+	done
+	t_log "ufw: active with ufw-docker's block ($(since "$t0") s)"
+	t_check "ufw: DOCKER-USER is ufw-docker's (its first rule jumps to ufw-user-forward)" \
+		eval '[ "$(rule_at ufw ufw-user-forward)" = 1 ]'
+	: >"$W/other.log"
+	: >"$T_TMP/host.log"
+	# the fail-first proof of this lab: without a window ufw holds
+	gets "$T_TMP/probes0" <<EOF
+inet8080 inet $H 8080 /inet-8080 2
+inetH2 inet $H2 80 /inet-h2 2
+allow8080 allow $H 8080 /allow-8080 4
+allowH2 allow $H2 80 /allow-h2 4
+EOF
+	t_eq "ufw: before the daemon, the blocked country to other's $H:8080 and the host process's $H2:80: no answer, nothing logged" \
+		"connect-timeout connect-timeout 0" \
+		"$(cat "$T_TMP/probes0/inet8080") $(cat "$T_TMP/probes0/inetH2") $(($(peer_lines "$W/other.log" "$INET") + $(peer_lines "$T_TMP/host.log" "$INET")))"
+	until_ok 20 logged "$T_TMP/host.log" "$ALLOW" /allow-h2
+	t_check "ufw: ... the allowed country reaches both (ufw route allow, ufw allow)" \
+		eval 'logged "$W/other.log" "$ALLOW" /allow-8080 && logged "$T_TMP/host.log" "$ALLOW" /allow-h2'
+	BASE=$(lab_rules)
+	root_same "with ufw and the engine running"
+	daemon_up || return 1
+	web_window ufw
+	clients ufw
+	read -r -a nrec <<<"$(audit_pairs)"
+	t_check "ufw: the audit log has window-open and window-close of kind container for each window (${nrec[0]} open, ${nrec[1]} close)" \
+		eval '[ "${nrec[0]}" -ge 1 ] && [ "${nrec[0]}" = "${nrec[1]}" ]'
+	rules_same "(ufw) after the last window (porthole's host rule gone with it)" "$BASE"
+	daemon_stop
+	t_eq "ufw: portholed exited 0 on SIGTERM" 0 $?
+	rules_same "(ufw, reloaded during a window) after the daemon" "$BASE"
+	fw_stop
+	UFW=0
+	t_eq "ufw: the machine's /etc/ufw and /etc/default/ufw unchanged" "$ETC_UFW0" "$(etc_ufw)"
+	t_log "ufw: $(since "$t0") s"
+}
+
 parent_cgroups
-case " $CT_CASES " in *" docker "* | *" prerouting "* | *" podman "*) lab_start || { t_summary; exit 1; } ;; esac
+case " $CT_CASES " in *" docker "* | *" prerouting "* | *" ufw "* | *" podman "*) lab_start || { t_summary; exit 1; } ;; esac
 case " $CT_CASES " in *" docker "*) case_engine docker lego ;; esac
 case " $CT_CASES " in *" prerouting "*)
 	KIND=docker
 	daemon_stop >/dev/null 2>&1
 	if [ -n "$(_eng_tini docker)" ] || engine_up docker; then
 		case_prerouting
+	fi ;;
+esac
+case " $CT_CASES " in *" ufw "*)
+	KIND=ufw
+	daemon_stop >/dev/null 2>&1
+	if [ -n "$(_eng_tini docker)" ] || engine_up docker; then
+		case_ufw
 	fi ;;
 esac
 if [ -n "$(_eng_tini docker)" ]; then
@@ -480,7 +639,8 @@ if [ -n "$(_eng_tini docker)" ]; then
 fi
 case " $CT_CASES " in *" podman "*)
 	# a fresh lab: Docker's tables (FORWARD policy drop) would decide podman's packets
-	case " $CT_CASES " in *" docker "* | *" prerouting "*)
+	case " $CT_CASES " in *" docker "* | *" prerouting "* | *" ufw "*)
+		[ "$UFW" = 1 ] && { fw_stop; UFW=0; }
 		lab_stop
 		rm -rf "${W:?}"/*
 		lab_start || { t_summary; exit 1; } ;;
