@@ -55,6 +55,8 @@ FW_PORT=${FW_PORT:-80}
 FW_FIREWALLD_TIMEOUT=${FW_FIREWALLD_TIMEOUT:-60}
 FW_ZONE=${FW_ZONE:-labhost}
 FW_FIREWALLD_ARGS=${FW_FIREWALLD_ARGS:-}   # extra firewalld arguments, e.g. --debug=2
+FW_UFW_PREPARE=${FW_UFW_PREPARE:-}         # ufw: a command (a shell function) run before `ufw enable`, e.g.
+                                           # one that adds to /etc/ufw/after.rules through fw_exec
 
 FW_MANAGER='' FW_NETNS='' FW_HOLDER='' FW_HOLDER_ST='' FW_DIR='' FW_LOGDIR='' FW_START_SECS='' FW_LAST_PID=''
 FW_IFACES=${FW_IFACES:-} _FW_IFACES_AUTO=''
@@ -249,6 +251,9 @@ _fw_start_ufw() {
 	_fw_run "ufw default" ufw default deny incoming || return 1
 	_fw_run "ufw allow v4" ufw allow from "$FW_ALLOW_V4" to any port "$FW_PORT" proto tcp || return 1
 	_fw_run "ufw allow v6" ufw allow from "$FW_ALLOW_V6" to any port "$FW_PORT" proto tcp || return 1
+	if [ -n "$FW_UFW_PREPARE" ]; then
+		"$FW_UFW_PREPARE" || { _fw_err "ufw: $FW_UFW_PREPARE (FW_UFW_PREPARE) failed"; return 1; }
+	fi
 	_fw_run "ufw enable" ufw --force enable || return 1
 	FW_START_SECS=$(_fw_since "$t0")
 	fw_exec ufw status 2>/dev/null | grep -q '^Status: active' || { _fw_err "ufw: not active after enable"; return 1; }
