@@ -32,6 +32,23 @@
 #               WARN line on that chain naming containers/DNAT), and a
 #               designated container's listener is not reached from the
 #               blocked country (nor anything else).
+#   ufw         the same engine; the lab host's firewall is now ufw 0.36
+#               (tests/lab/fw.sh: the lab host's netns, a private mount
+#               namespace with copies of /etc/ufw; the machine's is never
+#               written): deny incoming, port 80 from the allowed country,
+#               ufw-docker's after.rules block verbatim (DOCKER-USER jumps to
+#               ufw-user-forward, returns for private sources, drops new
+#               connections to private destinations) and `ufw route allow`
+#               from the allowed country. Without a window the blocked
+#               country reaches neither other nor the host process. web's
+#               window as in docker, but a `ufw reload` first (it flushes
+#               DOCKER-USER and fills it again): the daemon puts its rule
+#               back at the top, the window stays, web_window's probes judge
+#               it after the reload. certbot's docker CLI runs in a cgroup of
+#               its own (a timer's unit) and its container, under the parent,
+#               gets the window and the certificate. The ruleset byte for
+#               byte as before the daemon (after one ufw reload: ufw's chain
+#               order is steady from the first reload on), /etc/ufw unchanged.
 #   podman      a fresh lab, podman 4.3 (netavark 1.4 has no user chain: the
 #               geo-block at the top of ip filter FORWARD); the same web
 #               window checks and certbot --standalone.
@@ -45,7 +62,7 @@
 # one, and its listener came as pid 0, "not visible".
 #
 # Env: E2E_LAB_PREFIX (default phlc$$), CT_CASES (default "docker prerouting
-# podman"), E2E_KEEP=DIR (keep the clients', servers' and daemon's files).
+# ufw podman"), E2E_KEEP=DIR (keep the clients', servers' and daemon's files).
 # Output as the integration tier: PASS/FAIL/SKIP lines, a closing line
 # "containers: N passed, N failed, N skipped"; 77 when it cannot run at all.
 set -u
@@ -240,12 +257,18 @@ ctr() {
 srv_cmd() { echo "/usr/bin/python3 /tests/adversary/httplog.py serve /w/$1 $2 80 600 0.0.0.0; exec sleep 600"; }
 
 # client_run KIND NAME CMD...: an ACME client's container (--rm, under the
-# designated parent, -p $H:80:80), its output in $W/NAME.out
+# designated parent, -p $H:80:80), its output in $W/NAME.out. With CLI_CG
+# (docker), the docker CLI runs in that cgroup, as a unit's ExecStart does
 client_run() {
 	local kind=$1 name=$2
 	shift 2
+	(
+	if [ -n "${CLI_CG:-}" ]; then
+		echo $BASHPID >"$CLI_CG/cgroup.procs" && grep -q ":$CLI_CG_REL\$" "/proc/$BASHPID/cgroup" && : >"$T_TMP/cli-in-unit"
+	fi
 	eng "$(ek "$kind")" run --rm --name "$name" --cgroup-parent "$PARENT" -p "$H:80:80" -v /usr:/usr:ro -v "$W:/w" \
 		-e REQUESTS_CA_BUNDLE=/w/ca.pem -e LEGO_CA_CERTIFICATES=/w/ca.pem "$ENG_IMAGE" "$@" >"$W/$name.out" 2>&1
+	)
 }
 
 # ---- the window of a designated container, and what stays closed -------------------
@@ -593,7 +616,15 @@ EOF
 	root_same "with ufw and the engine running"
 	daemon_up || return 1
 	web_window ufw
+	# certbot as a timer's unit runs it: the docker CLI in the unit's cgroup
+	CLI_CG_REL=/$T_PFX-certbot.service
+	CLI_CG=$T_CG2$CLI_CG_REL
+	mkdir -p "$CLI_CG" && T_CGROUPS+=("$CLI_CG")
+	rm -f "$T_TMP/cli-in-unit"
 	clients ufw
+	CLI_CG=
+	t_check "ufw: certbot's docker CLI ran in a unit's cgroup ($CLI_CG_REL), its container's window names the parent's cgroup ($(grep '"event":"window-open"' "$A" | tail -1 | grep -o '"cgroup":"[^"]*"' | cut -c1-60)...)" \
+		eval '[ -e "$T_TMP/cli-in-unit" ] && grep "\"event\":\"window-open\"" "$A" | tail -1 | grep -q "\"cgroup\":\"$PARENT/[0-9a-f]*\".*\"cmdline\":\"[^\"]*certbot"'
 	read -r -a nrec <<<"$(audit_pairs)"
 	t_check "ufw: the audit log has window-open and window-close of kind container for each window (${nrec[0]} open, ${nrec[1]} close)" \
 		eval '[ "${nrec[0]}" -ge 1 ] && [ "${nrec[0]}" = "${nrec[1]}" ]'
