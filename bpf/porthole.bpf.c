@@ -25,7 +25,9 @@
  * LISTEN on a watched port is reported on a ring buffer of its own, with
  * what the daemon needs to find it behind a DNAT (its bound address, its
  * namespace and the user namespace owning that): the admission for it is
- * decided on those facts, never on the socket's mark.
+ * decided on those facts, never on the socket's mark. Such listeners that
+ * were there before the programs are found by a walk over every task's open
+ * files, which the daemon runs once at start (foreign.bpf.h).
  *
  * vmlinux.h is generated at build time from /sys/kernel/btf/vmlinux (see the
  * Makefile); every kernel struct is read with CO-RE. */
@@ -146,8 +148,11 @@ struct {
 	__uint(max_entries, PH_RINGBUF_BYTES);
 } events SEC(".maps");
 
-/* listeners of other network namespaces on watched ports, by socket cookie
- * (apart from listeners: they can never take a host listener's place) */
+/* listeners of other network namespaces on watched ports, by the socket's
+ * address (a listener is always removed at its close, before it can be
+ * freed; its cookie cannot be made where the walk of old listeners finds
+ * it, see ph_iter_foreign) -- apart from listeners: they can never take a
+ * host listener's place */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -356,64 +361,7 @@ int ph_bind6(struct bpf_sock_addr *ctx)
 
 /* ---- listeners and connections ---------------------------------------------------- */
 
-/* A socket of another network namespace entered (type PH_EV_LISTEN) or left
- * LISTEN on a watched port: tracked from its LISTEN on, so that its close is
- * reported too; reported as a ph_kforeign. */
-static __always_inline void on_foreign(struct sock *sk, struct net *net, __u16 type, __u16 family, __u16 port)
-{
-	__u64 cookie = bpf_get_socket_cookie(sk);
-	struct ph_kforeign r, *old;
-	struct cgroup *cgrp;
-
-	if (type == PH_EV_UNLISTEN) {
-		old = bpf_map_lookup_elem(&foreign_listeners, &cookie);
-		if (!old)
-			return; /* never tracked */
-		r = *old;
-		if (bpf_map_delete_elem(&foreign_listeners, &cookie))
-			return;
-		if (r.userns_ino != PH_USERNS_INIT_INO)
-			__sync_fetch_and_add(&foreign_userns_live, -1);
-		r.ev.type = PH_EV_FOREIGN_UNLISTEN;
-		r.ev.ts_ns = bpf_ktime_get_boot_ns();
-		r.ev.tgid = current_tgid();
-		r.ev.uid = (__u32)bpf_get_current_uid_gid();
-	} else {
-		__builtin_memset(&r, 0, sizeof(r));
-		r.ev.ts_ns = bpf_ktime_get_boot_ns();
-		r.ev.type = PH_EV_FOREIGN_LISTEN;
-		r.ev.cookie = cookie;
-		cgrp = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
-		r.ev.cgroup_id = cgrp ? BPF_CORE_READ(cgrp, kn, id) : 0;
-		r.ev.netns_ino = BPF_CORE_READ(net, ns.inum);
-		r.ev.tgid = current_tgid();
-		r.ev.uid = (__u32)bpf_get_current_uid_gid();
-		r.ev.family = family;
-		r.ev.port = port;
-		r.netns_cookie = BPF_CORE_READ(net, net_cookie);
-		r.userns_ino = BPF_CORE_READ(net, user_ns, ns.inum);
-		if (family == AF_INET) {
-			bpf_core_read(r.laddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		} else {
-			bpf_core_read(r.laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-			r.v6only = BPF_CORE_READ_BITFIELD_PROBED(&sk->__sk_common, skc_ipv6only);
-		}
-		if (r.userns_ino != PH_USERNS_INIT_INO &&
-		    __sync_fetch_and_add(&foreign_userns_live, 1) >= PH_MAX_FOREIGN_USERNS_BPF) {
-			__sync_fetch_and_add(&foreign_userns_live, -1);
-			__sync_fetch_and_add(&foreign_untracked, 1);
-			return;
-		}
-		if (bpf_map_update_elem(&foreign_listeners, &cookie, &r, BPF_NOEXIST)) {
-			if (r.userns_ino != PH_USERNS_INIT_INO)
-				__sync_fetch_and_add(&foreign_userns_live, -1);
-			__sync_fetch_and_add(&foreign_untracked, 1);
-			return;
-		}
-	}
-	if (bpf_ringbuf_output(&foreign_events, &r, sizeof(r), 0))
-		__sync_fetch_and_add(&lost_foreign, 1);
-}
+#include "foreign.bpf.h"
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)

@@ -27,10 +27,40 @@ static void add_name(char *buf, size_t len, const struct ph_chain_ref *r)
 	snprintf(buf + n, len - n, "%s%s %s %s", n ? ", " : "", family_name(r->family), r->table, r->chain);
 }
 
+/* The static rule for container windows, as commands to paste: into the
+ * engines' admin chains found (DOCKER-USER, CNI-ADMIN), else FORWARD */
+static void static_forward(char *buf, size_t len, const struct nft_scan *sc, const struct ph_config *cfg,
+			   const char *ports)
+{
+	size_t n = 0;
+	int any = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i <= sc->nfwd_user && n < len; i++) {
+		const struct ph_chain_ref *r = i < sc->nfwd_user ? &sc->fwd_user[i] : NULL;
+		const char *chain = r ? r->chain : "FORWARD";
+		int v6 = r && r->family == NFPROTO_IPV6;
+		int m;
+		if (!r && any)
+			break;
+		m = snprintf(buf + n, len - n, "%s%s -I %s -p tcp -m multiport --dports %s -m mark --mark 0x%x/0x%x -j ACCEPT",
+			     n ? "; " : "", v6 ? "ip6tables" : "iptables", chain, ports, cfg->mark, cfg->mark_mask);
+		if (m < 0)
+			break;
+		n += (size_t)m;
+		if (!r && n < len)
+			n += (size_t)snprintf(buf + n, len - n, "; ip6tables -I FORWARD -p tcp -m multiport --dports %s -m mark "
+					      "--mark 0x%x/0x%x -j ACCEPT; or first in an nftables forward chain: meta l4proto tcp "
+					      "tcp dport { %s } meta mark & 0x%x == 0x%x accept", ports, cfg->mark,
+					      cfg->mark_mask, ports, cfg->mark_mask, cfg->mark);
+		any = 1;
+	}
+}
+
 /* What porthole does for containers here, the same words for every engine */
 static void action(char *buf, size_t len, const struct nft_scan *sc, const struct ph_config *cfg)
 {
-	char chains[400] = "", ports[64];
+	char chains[800] = "", ports[64];
 
 	format_ports(ports, sizeof(ports), cfg->ports, cfg->nports);
 	if (!config_has_published(cfg)) {
@@ -39,9 +69,10 @@ static void action(char *buf, size_t len, const struct nft_scan *sc, const struc
 		return;
 	}
 	if (cfg->chains_mode != PH_CHAINS_AUTO) {
-		snprintf(buf, len, "chains = %s: porthole writes no forward chain; add yourself, at the top of DOCKER-USER or "
-			 "your forward chain: -p tcp -m multiport --dports %s -m mark --mark 0x%x/0x%x -j ACCEPT",
-			 cfg->chains_mode == PH_CHAINS_NONE ? "none" : "a list", ports, cfg->mark, cfg->mark_mask);
+		static_forward(chains, sizeof(chains), sc, cfg, ports);
+		snprintf(buf, len, "chains = %s: porthole writes no forward chain; add at the top yourself (no comment "
+			 "starting with 'porthole': the daemon's start-up sweep removes those): %s",
+			 cfg->chains_mode == PH_CHAINS_NONE ? "none" : "a list", chains);
 		return;
 	}
 	for (unsigned i = 0; i < sc->nfwd_user; i++)
@@ -93,7 +124,7 @@ void check_containers(const struct nft_scan *sc, const struct ph_config *cfg)
 		  "table inet netavark: netavark's own, never written" },
 		{ NFT_ENG_CNI, "containers CNI", "CNI-* chains (CNI-ADMIN is the admin chain)" },
 	};
-	char what[600];
+	char what[1000];
 	int any = 0;
 
 	action(what, sizeof(what), sc, cfg);

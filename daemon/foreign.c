@@ -238,11 +238,34 @@ static void resync_cb(void *arg, const struct ph_kforeign *f)
 		add(rs->t, f); /* (appended: past the entries being marked) */
 }
 
+/* Make the table the kernel's list again: what it holds that we lack is
+ * added, what we hold that it lost is dropped. */
+static int reread(struct ph_foreign *t, struct ph_watch *w)
+{
+	unsigned n0 = t->n;
+	struct resync rs = { t, NULL, n0 };
+	int r;
+
+	rs.live = calloc(n0 ? n0 : 1, 1);
+	if (!rs.live)
+		return -ENOMEM;
+	r = watch_foreign_listeners(w, resync_cb, &rs);
+	if (r < 0) {
+		free(rs.live);
+		return r;
+	}
+	/* closed unseen: backwards, so the moves of drop_at never skip one */
+	for (unsigned i = n0; i-- > 0;)
+		if (!rs.live[i])
+			drop_at(t, i);
+	free(rs.live);
+	return 0;
+}
+
 void foreign_check_lost(struct ph_foreign *t, struct ph_watch *w)
 {
 	uint64_t lost = watch_foreign_lost(w), untracked = watch_foreign_untracked(w);
-	unsigned n0 = t->n;
-	struct resync rs = { t, NULL, n0 };
+	int r;
 
 	if (untracked != t->untracked_seen) {
 		log_debug("foreign: %llu listener(s) of other network namespaces could not be tracked by the kernel "
@@ -254,19 +277,27 @@ void foreign_check_lost(struct ph_foreign *t, struct ph_watch *w)
 	log_debug("foreign: %llu event(s) of other namespaces' listeners could not be reported; rereading the "
 		  "kernel's list", (unsigned long long)(lost - t->lost_seen));
 	t->lost_seen = lost;
-	rs.live = calloc(n0 ? n0 : 1, 1);
-	if (!rs.live) {
+	r = reread(t, w);
+	if (r == -ENOMEM)
 		log_err("foreign: out of memory rereading the kernel's list");
-		return;
-	}
-	if (watch_foreign_listeners(w, resync_cb, &rs) < 0) {
+	else if (r)
 		log_warn("foreign: cannot read the kernel's list of other namespaces' listeners");
-		free(rs.live);
+}
+
+void foreign_find_existing(struct ph_foreign *t, struct ph_watch *w)
+{
+	unsigned n0 = t->n;
+	int r = watch_foreign_walk(w);
+
+	if (r) {
+		log_warn("foreign: cannot look for listeners of other network namespaces older than the daemon (%s): "
+			 "they get no window until they listen again", strerror(-r));
 		return;
 	}
-	/* closed unseen: backwards, so the moves of drop_at never skip one */
-	for (unsigned i = n0; i-- > 0;)
-		if (!rs.live[i])
-			drop_at(t, i);
-	free(rs.live);
+	r = reread(t, w);
+	if (r)
+		log_warn("foreign: cannot read the kernel's list of other namespaces' listeners (%s): those older than "
+			 "the daemon get no window until they listen again", strerror(-r));
+	else
+		log_debug("foreign: %u listener(s) of other network namespaces found at start", t->n - n0);
 }

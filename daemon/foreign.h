@@ -23,13 +23,15 @@ struct ph_watch;
 struct ph_foreign;
 
 struct ph_foreign_listener {
-	uint64_t cookie;       /* the socket's (unique while it lives, across namespaces) */
+	uint64_t cookie;       /* the socket's (unique while it lives, across namespaces); for
+				* one found at start, an id with the top bit set instead
+				* (bpf/foreign.bpf.h) */
 	uint64_t netns_cookie;
 	uint64_t cgroup_id;    /* the socket's cgroup v2 */
-	uint64_t since_boot;   /* CLOCK_BOOTTIME of its LISTEN */
+	uint64_t since_boot;   /* CLOCK_BOOTTIME of its LISTEN (found at start: of the finding) */
 	uint32_t netns_ino;    /* checked against /proc/PID/ns/net when it was reported */
 	uint32_t userns_ino;   /* the user namespace owning that network namespace */
-	uint32_t pid, uid;     /* the process that listened */
+	uint32_t pid, uid;     /* the process that listened (found at start: one that holds it) */
 	uint16_t family, port;
 	uint8_t addr[16];      /* bound address, 4 or 16 bytes by family; zero: wildcard */
 	uint8_t v6only;
@@ -52,6 +54,11 @@ void foreign_on_event(struct ph_foreign *t, const struct ph_kforeign *e);
 /* After a batch of events: if the kernel lost some of them, the table is
  * made the kernel's list again (w: where that list is). */
 void foreign_check_lost(struct ph_foreign *t, struct ph_watch *w);
+/* At start: the listeners that were there before the kernel programs (the
+ * kernel walks every task's open files, then the table is made the
+ * kernel's list as after lost events); each found is recorded and said as
+ * a listen. */
+void foreign_find_existing(struct ph_foreign *t, struct ph_watch *w);
 
 /* The listener with that socket cookie, or NULL. */
 const struct ph_foreign_listener *foreign_get(const struct ph_foreign *t, uint64_t cookie);

@@ -502,6 +502,8 @@ int main(int argc, char **argv)
 	designations_watch(d);
 	servers_start(d);
 	tokens_start(d);
+	/* a container that listened before us: its window opens now */
+	foreign_find_existing(d->foreign, d->watch);
 	{
 		char ports[64];
 		format_ports(ports, sizeof(ports), d->cfg.ports, d->cfg.nports);

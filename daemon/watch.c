@@ -218,6 +218,8 @@ int watch_open(struct ph_watch **out, const struct ph_config *cfg, const uint32_
 	if (err)
 		goto fail;
 	step = "attaching the tracepoints";
+	/* the walk of old listeners runs once, when the daemon asks */
+	bpf_program__set_autoattach(w->skel->progs.ph_iter_foreign, false);
 	err = porthole_bpf__attach(w->skel); /* the tracepoints; cgroup hooks below */
 	if (err)
 		goto fail;
@@ -364,12 +366,37 @@ int watch_foreign_listeners(struct ph_watch *w, void (*cb)(void *arg, const stru
 	struct ph_kforeign f;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		if (bpf_map_lookup_elem(fd, &next, &f) == 0 && f.ev.cookie == next)
+		if (bpf_map_lookup_elem(fd, &next, &f) == 0)
 			cb(arg, &f);
 		key = next;
 		prev = &key;
 	}
 	return errno == ENOENT ? 0 : -errno;
+}
+
+int watch_foreign_walk(struct ph_watch *w)
+{
+	struct bpf_link *link = bpf_program__attach_iter(w->skel->progs.ph_iter_foreign, NULL);
+	char buf[64];
+	ssize_t n;
+	int fd, err = 0;
+
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		err = -errno;
+		bpf_link__destroy(link);
+		return err;
+	}
+	/* the program writes nothing: reading runs the walk to its end */
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		;
+	if (n < 0)
+		err = -errno;
+	close(fd);
+	bpf_link__destroy(link);
+	return err;
 }
 
 uint64_t watch_foreign_lost(const struct ph_watch *w)

@@ -66,6 +66,10 @@ uint64_t watch_lost_events(const struct ph_watch *w);
  * report; those it could not track (never reported), since load. */
 int watch_foreign_listeners(struct ph_watch *w, void (*cb)(void *arg, const struct ph_kforeign *f), void *arg);
 uint64_t watch_foreign_lost(const struct ph_watch *w);
+/* Track the listeners of other namespaces that were there before the
+ * programs (a walk over every task's open files; no event: read them with
+ * watch_foreign_listeners after it). */
+int watch_foreign_walk(struct ph_watch *w);
 uint64_t watch_foreign_untracked(const struct ph_watch *w);
 
 int watch_fd(const struct ph_watch *w);

@@ -5,7 +5,8 @@
 # container's) is reported by the kernel with its bound address, v6only, its
 # namespace and the user namespace owning that, checked against
 # /proc/PID/ns/net, and recorded until it closes; nothing else changes (no
-# window, no rule). What the daemon recorded is read from its debug lines,
+# window, no rule). One that listened before the daemon started is found at
+# start (the kernel walks every task's open files) and recorded the same. What the daemon recorded is read from its debug lines,
 # whose shape daemon/foreign.h documents:
 #   foreign: listen cookie=C netns=INO ... init_userns=0|1 pid=P ... addr=A port=N v6only=0|1
 #   foreign: unlisten cookie=C netns=INO addr=A port=N
@@ -199,6 +200,28 @@ stop "$P"
 t_eq "no window opened for any of them" 0 "$(porthole_elements)"
 t_eq "the host's ruleset is as it was" "$BEFORE" "$(in_host nft list ruleset)"
 t_check "daemon still running" kill -0 "$T_DPID"
+daemon_stop
+t_eq "daemon exits 0" 0 $?
+
+# ---- listeners older than the daemon: found at start ---------------------------------
+# (the kernel walks every task's open files once; no LISTEN was seen)
+listen_in "$C_NS" "$T_TMP/lold.out" 4 $CA 80 0 || t_fail "listener before the daemon"
+PO=$LPID
+listen_in "$H_NS" "$T_TMP/lold-host.out" 4 $H 80 0 || t_fail "host listener before the daemon"
+PH=$LPID
+T_DAEMON_FLAGS=-d daemon_start "ports = 80, 443" || { t_fail "daemon start (again)"; t_summary; exit 1; }
+t_check "a listener older than the daemon is recorded at start" \
+	wait_for "$T_DLOG" "foreign: listen .* netns=$C_INO .* pid=$PO .* family=ipv4 addr=$CA port=80 " 30
+t_check "... said with the count (other tests' listeners may be among them)" \
+	grep -q "foreign: [1-9][0-9]* listener(s) of other network namespaces found at start" "$T_DLOG"
+t_check "... the daemon's own namespace's is none of them" bash -c "! grep -q 'foreign: .* netns=$H_INO ' '$T_DLOG'"
+L=$(listen_line "$C_INO" 80)
+t_log "$L"
+COOKIE=$(field "$L" cookie)
+t_check "... with an id of the walk's own for a cookie (top bit set)" test "${#COOKIE}" = 19 -a "$COOKIE" \> 9223372036854775807
+stop "$PO"
+t_check "... whose close is then reported" wait_for "$T_DLOG" "foreign: unlisten cookie=$COOKIE netns=$C_INO addr=$CA port=80" 30
+stop "$PH"
 daemon_stop
 t_eq "daemon exits 0" 0 $?
 t_summary

@@ -17,7 +17,7 @@ PROBE=$T_TMP/probe.out
 "$PORTHOLE_BIN/portholed" --probe >"$PROBE" 2>"$T_TMP/probe.err"
 PROBE_RC=$?
 sed 's/^/  probe: /' "$PROBE"
-for p in ph_fork ph_exec ph_exit ph_bind4 ph_bind6 ph_sock_set_state ph_guard; do
+for p in ph_fork ph_exec ph_exit ph_bind4 ph_bind6 ph_iter_foreign ph_sock_set_state ph_guard; do
 	t_check "--probe names $p" grep -q "^$p (" "$PROBE"
 done
 REQUIRED_BAD=$(grep -c '^[a-z0-9_]* (windows): rejected' "$PROBE")
