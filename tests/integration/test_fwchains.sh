@@ -11,9 +11,9 @@
 # drop inserted above) is put back at the top. Without a published line,
 # forward chains get nothing (as before).
 #
-# Container windows are not wired to the daemon yet: the host rules are
-# placed by a plain host window (`porthole run -- listen.py`), which places
-# every target's rule. The rulesets are built by hand in iptables-nft's and
+# The host rules are placed by a plain host window (`porthole run --
+# listen.py`), which places every target's rule (a container window does the
+# same: test_container.sh, e2e/test_containers.sh). The rulesets are built by hand in iptables-nft's and
 # nft's shapes (no engine runs), and `porthole check` names each engine shape.
 set -u
 source "$(dirname "$0")/../lib.sh"
