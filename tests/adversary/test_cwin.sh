@@ -259,16 +259,19 @@ controls "window"
 n=$(elements cwin | grep -o '"packets": [0-9]*' | grep -o '[0-9]*$')
 t_check "the IPv4 element counted the admitted connection's packets (${n:-none})" test "${n:-0}" -gt 0
 # connections that live across the element's end: from each country, each family
-TALK=()
+# (their files by name, not by a glob: a glob run before the background
+# shells made them matched none or some, and waited 10 s or not at all)
+TALK=() TALKF=()
 for v in "inet $H" "inet $H6" "allow $H" "allow $H6"; do
 	set -- $v
 	f=$T_TMP/talk-$1-${2//:/_}
+	TALKF+=("$f")
 	in_ns "$T_PFX-$1" "$PY" "$HL" talk "$2" 80 "$T_TMP/go" 3 >"$f" 2>&1 &
 	TALK+=("$!")
 	T_PIDS+=("$!")
 done
-for f in "$T_TMP"/talk-*; do wait_for "$f" '^before:' 100; done
-for f in "$T_TMP"/talk-*; do
+for f in "${TALKF[@]}"; do wait_for "$f" '^before:' 100; done
+for f in "${TALKF[@]}"; do
 	t_check "window: an open connection ($(basename "$f")) is answered by C1 ($(head -1 "$f"))" grep -q '^before: c1 before' "$f"
 done
 
