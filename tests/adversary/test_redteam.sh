@@ -29,10 +29,17 @@ wait_for "$T_DLOG" "window 1 open: guarded" 30 && t_pass "a token file opened a 
 	t_fail "a token file opened a guarded window"
 
 # --- r1, r2: a second SYN rewrites the pending ISN ----------------------------------------------
-attack_bg "$OUT.syn" "$CASES" "$TOK" ctl:$H:25000 r1_syn_ahead:$H:25001 r1_syn_ahead:$H2:25002 r1_syn_ahead:$H6:25003 \
-	r1_syn_ahead:$H62:25004 r2_syn_behind:$H:25011 r2_syn_behind:$H2:25012 r2_syn_behind:$H6:25013
-wait $BG_PID
+# (each case an attacker of its own, all at once: a case is judged by its own
+# source port, and its output is its own file)
+SYN=()
+for c in ctl:$H:25000 r1_syn_ahead:$H:25001 r1_syn_ahead:$H2:25002 r1_syn_ahead:$H6:25003 \
+	r1_syn_ahead:$H62:25004 r2_syn_behind:$H:25011 r2_syn_behind:$H2:25012 r2_syn_behind:$H6:25013; do
+	attack_bg "$OUT.syn-${c##*:}" "$CASES" "$TOK" "$c"
+	SYN+=("$BG_PID")
+done
+wait "${SYN[@]}"
 sleep 0.3
+cat "$OUT".syn-* >"$OUT.syn"
 adv_lines "$LOG" 25000 | grep -q "acme-challenge/$TOK HTTP/1.1\" 200" && t_pass "control: the crafted challenge reaches nginx" ||
 	t_fail "control: the crafted challenge reaches nginx"
 adv_judge "r1, IPv4: a second SYN 2^30 ahead, then any request on the handshake's last ACK" "$OUT.syn" "$LOG" 25001 "$TOK"
@@ -67,9 +74,20 @@ adv_judge "r4, IPv6: request on the handshake's last ACK, connection kept across
 echo "$TOK.keyauth" >"$ACME/$TOK"
 wait_for "$T_DLOG" "window 2 open: guarded" 30 || t_fail "r3: window 2 opened"
 # --- r3 (a window open again): guard_pending evicted by a SYN flood ---------------
+# link_stats: packets the host's link received, and what the veth pair dropped
+# (host side received, inet side sent)
+link_stats() {
+	echo "$(in_host ip -s link show dev "$LAB_IF_HOST" | awk '/RX:/ { getline; print $2, $4 }')" \
+		"$(in_inet ip -s link show dev "$LAB_IF_INET_HOST" | awk '/TX:/ { getline; print $4 }')"
+}
+read -r rx0 rxd0 txd0 <<<"$(link_stats)"
 attack_bg "$OUT.r3" "$CASES" "$TOK" r3_evict:$H2:25031
 wait $BG_PID
 sleep 0.3
+# (the flood is sent as fast as the link takes it: none of it may be lost there)
+read -r rx1 rxd1 txd1 <<<"$(link_stats)"
+t_check "r3: the host's link took the whole flood ($((rx1 - rx0)) packets in, $((rxd1 - rxd0 + txd1 - txd0)) dropped)" \
+	test $((rx1 - rx0)) -ge 25000 -a $((rxd1 - rxd0 + txd1 - txd0)) -eq 0
 n=$(adv_lines "$LOG" 25031 | grep -c "acme-challenge/$TOK HTTP/1.1\" 200")
 if [ "$n" -le 1 ]; then
 	t_pass "r3, IPv4 deferred: pending verdict evicted by a SYN flood: at most one request on the connection"

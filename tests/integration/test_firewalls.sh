@@ -307,8 +307,18 @@ case_owner() {
 	mkfifo "$T_TMP/holder.fifo"
 	nsenter --net=/run/netns/"$T_PFX-host" -- nft -i <"$T_TMP/holder.fifo" >"$T_TMP/holder.out" 2>&1 &
 	HOLDER=$!; T_PIDS+=("$HOLDER")
+	# the fifo's write end is held by a process of its own, not by this shell:
+	# a descriptor of the shell is inherited by everything started later (the
+	# 120 s listeners), and the holder would see its EOF only when the last of
+	# them ended (that waited 2 minutes). hw LINES... writes; hw_close ends it.
+	# (the keeper gets it at its fork: nothing written is lost before it opens)
 	exec {HW}<>"$T_TMP/holder.fifo"
-	printf '%s\n' 'add table inet geo { flags owner; }' \
+	sleep 100000 >&"$HW" &
+	HKEEP=$!; T_PIDS+=("$HKEEP")
+	exec {HW}>&-
+	hw() { printf '%s\n' "$@" 1<>"$T_TMP/holder.fifo"; }
+	hw_close() { { kill "$HKEEP"; wait "$HKEEP"; } 2>/dev/null; }
+	hw 'add table inet geo { flags owner; }' \
 		"add set inet geo allowed_v4 { type ipv4_addr; flags interval; elements = { $LAB_ALLOWED_SET_V4 }; }" \
 		"add set inet geo allowed_v6 { type ipv6_addr; flags interval; elements = { $LAB_ALLOWED_SET_V6 }; }" \
 		'add chain inet geo input { type filter hook input priority filter; policy drop; }' \
@@ -316,16 +326,16 @@ case_owner() {
 		'add rule inet geo input ct state established,related accept' \
 		'add rule inet geo input icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert } accept' \
 		'add rule inet geo input ip saddr @allowed_v4 tcp dport { 22, 80, 443 } accept' \
-		'add rule inet geo input ip6 saddr @allowed_v6 tcp dport { 22, 80, 443 } accept' >&"$HW"
+		'add rule inet geo input ip6 saddr @allowed_v6 tcp dport { 22, 80, 443 } accept'
 	for i in $(seq 50); do in_host nft list chain inet geo input 2>/dev/null | grep -q 'ip6 saddr' && break; sleep 0.1; done
 	out=$(in_host nft list table inet geo 2>&1)
 	if ! grep -q 'flags owner' <<<"$out" || ! grep -q 'ip6 saddr' <<<"$out"; then
 		t_skip "$CASE_TITLE: nft -i could not make an owner table here: $(tr '\n' ' ' <"$T_TMP/holder.out" | cut -c1-200)"
-		exec {HW}>&-; return
+		hw_close; return
 	fi
 	t_check "$CASE: the owner flag holds (another process cannot add a rule)" bash -c "! nsenter --net=/run/netns/$T_PFX-host nft add rule inet geo input accept 2>/dev/null"
 	baseline
-	daemon_start || { t_fail "$CASE: daemon start"; cat "$T_DLOG"; exec {HW}>&-; return; }
+	daemon_start || { t_fail "$CASE: daemon start"; cat "$T_DLOG"; hw_close; return; }
 	ph_check "$T_CONF" "$T_TMP/check.out"
 	t_eq "$CASE: porthole check exits 1" 1 "$CHECK_RC"
 	if grep -E '^FAIL +chain inet geo input ' "$T_TMP/check.out" | grep -qF "$MARKRULE accept"; then
@@ -333,11 +343,11 @@ case_owner() {
 	else t_fail "$CASE: porthole check: a FAIL line for the owned chain names the static rule"; cat "$T_TMP/check.out"; fi
 	fails_closed "NftablesTableOwner or the static rule" "NftablesTableOwner|$MARKRULE|chains = none"
 	# static mode: the holder adds the rule to its own table
-	printf '%s\n' "insert rule inet geo input meta l4proto tcp $MARKRULE accept" >&"$HW"
+	hw "insert rule inet geo input meta l4proto tcp $MARKRULE accept"
 	for i in $(seq 30); do in_host nft list chain inet geo input | grep -q 'meta mark 0x01000000/8 accept' && break; sleep 0.1; done
 	t_check "$CASE: the holder inserted the static rule" bash -c "nsenter --net=/run/netns/$T_PFX-host nft list chain inet geo input | grep -q 'meta mark 0x01000000/8 accept'"
-	static_mode_window --no-host-rule || { exec {HW}>&-; return; }
-	exec {HW}>&-
+	static_mode_window --no-host-rule || { hw_close; return; }
+	hw_close
 	wait "$HOLDER" 2>/dev/null
 	t_check "$CASE: the owner table went with its holder" bash -c "! nsenter --net=/run/netns/$T_PFX-host nft list table inet geo >/dev/null 2>&1"
 }

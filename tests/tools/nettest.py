@@ -20,13 +20,21 @@ def listener(addr, port, backlog):
     return s
 
 
-def connect(addr, port, timeout, nodelay=False):
-    """A socket connected to ADDR:PORT, or None once "connect-timeout" or
-    "refused" is printed; any other error is the caller's."""
+def connect(addr, port, timeout, nodelay=False, sport=None):
+    """A socket connected to ADDR:PORT (from source port SPORT when given),
+    or None once "connect-timeout", "refused" or "bind-error ERROR" (SPORT
+    not to be had: nothing was sent) is printed; any other error is the
+    caller's."""
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
     if nodelay:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if sport:
+        try:
+            s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
+        except OSError as e:
+            print("bind-error", e.strerror)
+            return None
     s.settimeout(timeout)
     try:
         s.connect((addr, port))
