@@ -50,8 +50,11 @@ static __always_inline int foreign_track(__u64 key, const struct ph_kforeign *r)
 		if (r->userns_ino != PH_USERNS_INIT_INO)
 			__sync_fetch_and_add(&foreign_userns_live, -1);
 		/* (already tracked: the tracepoint and the walk below met) */
-		if (!bpf_map_lookup_elem(&foreign_listeners, &key))
+		if (!bpf_map_lookup_elem(&foreign_listeners, &key)) {
 			__sync_fetch_and_add(&foreign_untracked, 1);
+			if (r->userns_ino == PH_USERNS_INIT_INO)
+				__sync_fetch_and_add(&foreign_untracked_init, 1);
+		}
 		return -1;
 	}
 	return 0;

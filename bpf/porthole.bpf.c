@@ -69,6 +69,7 @@ __u64 lost_foreign = 0;
 /* foreign listeners not tracked (their map, or the share of namespaces owned
  * by another user namespace, full): never reported */
 __u64 foreign_untracked = 0;
+__u64 foreign_untracked_init = 0; /* of them, of namespaces owned by the initial user namespace */
 /* tracked foreign listeners of namespaces owned by another user namespace */
 __s64 foreign_userns_live = 0;
 
@@ -383,6 +384,18 @@ int BPF_PROG(ph_sock_set_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_NUM)
 		return 0;
+	if (type == PH_EV_UNLISTEN) {
+		/* A tracked foreign listener's close, whatever its port reads
+		 * now: one whose port came from the ephemeral range has released
+		 * it (inet_put_port: inet_num 0) before this tracepoint fires,
+		 * and a close missed would leave its record to a later socket
+		 * at the same address. */
+		__u64 fkey = (__u64)sk;
+		if (bpf_map_lookup_elem(&foreign_listeners, &fkey)) {
+			on_foreign(sk, BPF_CORE_READ(sk, __sk_common.skc_net.net), type, 0, 0);
+			return 0;
+		}
+	}
 	mark = BPF_CORE_READ(sk, sk_mark) & mark_mask;
 	if (!mark && type == PH_EV_ACCEPT)
 		return 0; /* not a socket porthole marked: never ours */

@@ -295,6 +295,8 @@ static int of_designation(struct ph_daemon *d, const struct ph_foreign_listener 
 
 	if (o->cgroup_id == known_cgroup)
 		return 1;
+	if (!o->verified)
+		return 0; /* its pid names nobody we know: its cgroup path is not its */
 	if (d->containers->ops->cgroup_path(d, o->pid, o->cgroup_id, path, sizeof(path), why, sizeof(why)))
 		return 0;
 	return designation_of(d, path) == (int)des_index;
@@ -352,6 +354,17 @@ static void on_listen(struct ph_daemon *d, const struct ph_foreign_listener *l)
 		return;
 	if (!inet_ntop(l->family, l->addr, a, sizeof(a)))
 		snprintf(a, sizeof(a), "?");
+	if (!l->verified) {
+		/* its process is gone or elsewhere: who holds it is unknown */
+		close_shared(d, l, NULL);
+		return;
+	}
+	if (foreign_blind(d->foreign)) {
+		clog(c, LOG_WARNING, "container: no window for pid %u tcp/%u (netns %u): the daemon can no longer know "
+		     "every listener of a container's network namespace (restart portholed)", l->pid, l->port,
+		     l->netns_ino);
+		return;
+	}
 	r = c->ops->cgroup_path(d, l->pid, l->cgroup_id, path, sizeof(path), why, sizeof(why));
 	if (r) {
 		clog(c, LOG_DEBUG, "container: listener pid %u tcp/%u (netns %u) ignored: its cgroup: %s", l->pid, l->port,
@@ -457,6 +470,16 @@ void container_on_foreign(void *ctx, const struct ph_foreign_listener *l, int li
 
 	if (!d->containers)
 		return;
+	if (!l) {
+		/* blind: a listener beside a window may be unknown */
+		struct ph_cwin *w;
+		while ((w = d->containers->wins)) {
+			clog(d->containers, LOG_WARNING, "container: window %llu revoked: the daemon can no longer know every "
+			     "listener of its network namespace", (unsigned long long)w->id);
+			cwin_close(d, w, PH_REASON_REVOKED);
+		}
+		return;
+	}
 	if (listen) {
 		on_listen(d, l);
 		return;

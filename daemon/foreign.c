@@ -29,7 +29,8 @@ struct ph_foreign {
 	struct ph_foreign_listener *l;
 	unsigned n, cap;
 	uint32_t own_netns_ino;
-	uint64_t lost_seen, untracked_seen;
+	uint64_t lost_seen, untracked_seen, untracked_init_seen;
+	int blind;
 	foreign_change_fn change;
 	void *change_ctx;
 };
@@ -132,6 +133,22 @@ static int check_netns(uint32_t pid, uint32_t netns_ino, uint32_t userns_ino, ui
 	return 0;
 }
 
+int foreign_blind(const struct ph_foreign *t)
+{
+	return t && t->blind;
+}
+
+static void go_blind(struct ph_foreign *t, const char *why)
+{
+	if (t->blind)
+		return;
+	t->blind = 1;
+	log_warn("foreign: %s: a listener of a container's network namespace may be unknown from now on; container "
+		 "windows are refused until portholed restarts", why);
+	if (t->change)
+		t->change(t->change_ctx, NULL, 0);
+}
+
 static void say_ignored(const struct ph_kevent *e, const char *why)
 {
 	log_debug("foreign: ignored cookie=%llu netns=%u pid=%u port=%u: %s", (unsigned long long)e->cookie, e->netns_ino,
@@ -150,9 +167,15 @@ static void add(struct ph_foreign *t, const struct ph_kforeign *f)
 		say_ignored(e, "not a listener of another network namespace");
 		return;
 	}
-	if (check_netns(e->tgid, e->netns_ino, f->userns_ino, &l.init_userns, why, sizeof(why))) {
-		say_ignored(e, why);
-		return;
+	/* The pid may name another process by now, or the process may have
+	 * left the namespace (a fork that listened and exited, an unshare
+	 * after bind): the socket is still there, listening. It is recorded
+	 * unverified (never given a window, but counted beside one). */
+	l.verified = check_netns(e->tgid, e->netns_ino, f->userns_ino, &l.init_userns, why, sizeof(why)) == 0;
+	if (!l.verified) {
+		log_debug("foreign: unverified cookie=%llu netns=%u pid=%u port=%u: %s", (unsigned long long)e->cookie,
+			  e->netns_ino, e->tgid, e->port, why);
+		l.init_userns = 0;
 	}
 	if (t->n == t->cap) {
 		/* (no more than the kernel can track) */
@@ -161,11 +184,14 @@ static void add(struct ph_foreign *t, const struct ph_kforeign *f)
 		struct ph_foreign_listener *nl;
 		if (t->n >= max) {
 			say_ignored(e, "the table is full");
+			if (f->userns_ino == PH_USERNS_INIT_INO)
+				go_blind(t, "the table of other namespaces' listeners is full");
 			return;
 		}
 		nl = realloc(t->l, cap * sizeof(*nl));
 		if (!nl) {
 			say_ignored(e, "out of memory");
+			go_blind(t, "out of memory recording a listener of another network namespace");
 			return;
 		}
 		t->l = nl;
@@ -185,10 +211,10 @@ static void add(struct ph_foreign *t, const struct ph_kforeign *f)
 	l.v6only = e->family == AF_INET6 && f->v6only;
 	t->l[t->n++] = l;
 	log_debug("foreign: listen cookie=%llu netns=%u netns_cookie=%llu userns=%u init_userns=%d pid=%u uid=%u "
-		  "cgroup=%llu family=%s addr=%s port=%u v6only=%d",
+		  "cgroup=%llu family=%s addr=%s port=%u v6only=%d verified=%d",
 		  (unsigned long long)l.cookie, l.netns_ino, (unsigned long long)l.netns_cookie, l.userns_ino,
 		  l.init_userns, l.pid, l.uid, (unsigned long long)l.cgroup_id, l.family == AF_INET6 ? "ipv6" : "ipv4",
-		  addr_str(&l, a, sizeof(a)), l.port, l.v6only);
+		  addr_str(&l, a, sizeof(a)), l.port, l.v6only, l.verified);
 	if (t->change)
 		t->change(t->change_ctx, &t->l[t->n - 1], 1);
 }
@@ -265,7 +291,14 @@ static int reread(struct ph_foreign *t, struct ph_watch *w)
 void foreign_check_lost(struct ph_foreign *t, struct ph_watch *w)
 {
 	uint64_t lost = watch_foreign_lost(w), untracked = watch_foreign_untracked(w);
+	uint64_t untracked_init = watch_foreign_untracked_init(w);
 	int r;
+
+	if (untracked_init != t->untracked_init_seen) {
+		t->untracked_init_seen = untracked_init;
+		go_blind(t, "the kernel could not track a listener of a namespace owned by the initial user namespace "
+			 "(its list full)");
+	}
 
 	if (untracked != t->untracked_seen) {
 		log_debug("foreign: %llu listener(s) of other network namespaces could not be tracked by the kernel "

@@ -9,9 +9,10 @@
  *
  * Each change is said at debug level (portholed -d), one line, key=value:
  *   foreign: listen cookie=C netns=INO netns_cookie=NC userns=INO init_userns=0|1 pid=P uid=U cgroup=ID
- *            family=ipv4|ipv6 addr=A port=N v6only=0|1
+ *            family=ipv4|ipv6 addr=A port=N v6only=0|1 verified=0|1
  *   foreign: unlisten cookie=C netns=INO addr=A port=N
  *   foreign: ignored cookie=C netns=INO pid=P port=N: REASON
+ *   foreign: unverified cookie=C netns=INO pid=P port=N: REASON   (then its listen line, verified=0)
  * (one line each; addr as inet_ntop writes it, 0.0.0.0 or :: for the wildcard). */
 #ifndef PORTHOLE_FOREIGN_H
 #define PORTHOLE_FOREIGN_H
@@ -37,12 +38,23 @@ struct ph_foreign_listener {
 	uint8_t v6only;
 	uint8_t init_userns;   /* the netns is owned by the initial user namespace
 				* (the kernel said so and NS_GET_USERNS agreed) */
+	uint8_t verified;      /* 1: pid was still that process, in that namespace,
+				* when the report was read. 0: it was not (gone, or
+				* moved to another namespace): pid, uid, init_userns
+				* mean nothing, while netns, port, address and
+				* cgroup (the socket's own, from the kernel) still
+				* do — a listener is there, and it must not be
+				* forgotten (container windows count it as a stranger
+				* on its port; it never gets a window) */
 };
 
 /* A change of the table: a listener recorded (listen = 1; also one found
  * rereading the kernel's list after lost events) or about to be dropped
  * (0: its close, reported or found rereading). The callback must not
- * change the table. */
+ * change the table. l == NULL: the table went blind (a listener of a
+ * namespace owned by the initial user namespace could not be recorded, by
+ * the kernel or here: its list or this table full), and stays so until the
+ * daemon restarts (foreign_blind()). */
 typedef void (*foreign_change_fn)(void *ctx, const struct ph_foreign_listener *l, int listen);
 
 /* own_netns_ino: the daemon's network namespace (never foreign). */
@@ -60,6 +72,9 @@ void foreign_check_lost(struct ph_foreign *t, struct ph_watch *w);
  * a listen. */
 void foreign_find_existing(struct ph_foreign *t, struct ph_watch *w);
 
+/* Nonzero once a listener of a namespace owned by the initial user
+ * namespace could not be recorded: the table may lack a live one. */
+int foreign_blind(const struct ph_foreign *t);
 /* The listener with that socket cookie, or NULL. */
 const struct ph_foreign_listener *foreign_get(const struct ph_foreign *t, uint64_t cookie);
 /* Every listener: i from 0 while foreign_at() is not NULL (an order of no meaning). */

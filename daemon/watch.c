@@ -404,6 +404,11 @@ uint64_t watch_foreign_lost(const struct ph_watch *w)
 	return __atomic_load_n(&w->skel->bss->lost_foreign, __ATOMIC_RELAXED);
 }
 
+uint64_t watch_foreign_untracked_init(const struct ph_watch *w)
+{
+	return __atomic_load_n(&w->skel->bss->foreign_untracked_init, __ATOMIC_RELAXED);
+}
+
 uint64_t watch_foreign_untracked(const struct ph_watch *w)
 {
 	return __atomic_load_n(&w->skel->bss->foreign_untracked, __ATOMIC_RELAXED);

@@ -71,6 +71,8 @@ uint64_t watch_foreign_lost(const struct ph_watch *w);
  * watch_foreign_listeners after it). */
 int watch_foreign_walk(struct ph_watch *w);
 uint64_t watch_foreign_untracked(const struct ph_watch *w);
+/* of them, of namespaces owned by the initial user namespace */
+uint64_t watch_foreign_untracked_init(const struct ph_watch *w);
 
 int watch_fd(const struct ph_watch *w);
 /* Drain the ring buffer; returns events handled or -errno. */

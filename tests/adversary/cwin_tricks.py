@@ -19,6 +19,15 @@ cwin_tricks.py hold LOG PORT SECONDS ADDR STOPFILE
     a connection stays open: each line that comes is logged "line PEER PORT
     TEXT" and answered; once STOPFILE exists the listener closes (prints
     "closed"), the connections it accepted stay.
+cwin_tricks.py unshare LOG PORT SECONDS ADDR
+    an SO_REUSEPORT socket bound to ADDR:PORT here, then the process moves
+    to a new user and network namespace (unshare) and only then listens:
+    when the daemon reads the listen, the process is not in the socket's
+    namespace any more (the daemon cannot verify who holds it).
+cwin_tricks.py ephemeral PORT
+    in this namespace, the ephemeral range set to PORT..PORT: a socket
+    bound to port 0 (it gets PORT from the range) listens, then closes;
+    prints "closed" (the close of a listener whose port was not fixed).
 cwin_tricks.py churn N PORT
     N times: a socket on 0.0.0.0:PORT listens and closes at once.
 cwin_tricks.py many N PORT SECONDS
@@ -122,6 +131,27 @@ def main(a):
                 continue
             threading.Thread(target=lines, args=(c, peer), daemon=True).start()
         time.sleep(max(0, end - time.monotonic()))
+    elif a[0] == "unshare":
+        import ctypes
+        s = sock(a[4], int(a[2]), True, listen=False)
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.unshare(0x10000000 | 0x40000000) != 0:  # CLONE_NEWUSER | CLONE_NEWNET
+            sys.exit("unshare: %s" % os.strerror(ctypes.get_errno()))
+        s.listen(64)
+        print("listening", flush=True)
+        log_loop(s, a[1], float(a[3]))
+    elif a[0] == "ephemeral":
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start", "w") as f:
+            f.write("0")  # (a range below it is refused)
+        with open("/proc/sys/net/ipv4/ip_local_port_range", "w") as f:
+            f.write("%s %s" % (a[1], a[1]))
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("0.0.0.0", 0))
+        s.listen(8)
+        print("listening %d" % s.getsockname()[1], flush=True)
+        time.sleep(0.5)
+        s.close()
+        print("closed", flush=True)
     elif a[0] == "churn":
         for _ in range(int(a[1])):
             sock("0.0.0.0", int(a[2])).close()

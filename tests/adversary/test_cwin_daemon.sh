@@ -139,6 +139,38 @@ t_eq "reuseport: an undesignated wildcard sibling that came during the window ge
 stop "$PA"; stop "$PD"
 t_check "reuseport: no element left once both are gone" wait_elems 0
 
+# ---- a sibling the daemon cannot verify: it listens after leaving the namespace ----------
+# (bound in C1 with SO_REUSEPORT, then unshare(CLONE_NEWUSER|CLONE_NEWNET), then
+# listen: /proc/PID/ns/net is not the socket's namespace when the daemon looks)
+: >"$LA"; : >"$LD"
+run_in "$CGD" c1 "$T_TMP/d2.out" "$PY" "$TR" serve "$LD" 80 60 0.0.0.0 reuseport
+PD=$PID
+wait_for "$T_TMP/d2.out" listening 100 || t_fail "the designated server listens ($(cat "$T_TMP/d2.out"))"
+opened "$PD" || t_fail "the designated server's window opens"
+run_in "$CGO" c1 "$T_TMP/u.out" "$PY" "$TR" unshare "$LA" 80 60 "$C1"
+PA=$PID
+wait_for "$T_TMP/u.out" listening 100 || t_fail "the unsharing sibling listens ($(cat "$T_TMP/u.out"))"
+t_check "unverified: the daemon records a sibling whose process left the namespace (verified=0)" \
+	wait_for "$T_DLOG" "foreign: listen .*pid=$PA .*verified=0" 50
+probe 6 $H 80
+t_log "through $H:80: the designated server accepted $(inet_lines "$LD"), the unverified sibling on $C1:80 $(inet_lines "$LA")"
+t_eq "unverified: a sibling that listened from another namespace gets none of the window's connections" 0 "$(inet_lines "$LA")"
+stop "$PA"; stop "$PD"
+t_check "unverified: no element left once both are gone" wait_elems 0
+
+# ---- a listener whose port came from the ephemeral range: its close is seen ------------
+# (the kernel releases such a port before the state change is traced: the
+# close must still reach the daemon, or its record outlives the socket)
+run_in "$CGO" c2 "$T_TMP/e.out" "$PY" "$TR" ephemeral 80
+PE=$PID
+wait_for "$T_TMP/e.out" closed 100 || t_fail "the ephemeral listener ($(cat "$T_TMP/e.out"))"
+t_check "ephemeral: its listen is recorded" wait_for "$T_DLOG" "foreign: listen .*pid=$PE .*port=80 " 50
+E_COOKIE=$(grep -o "foreign: listen cookie=[0-9]* .*pid=$PE " "$T_DLOG" | head -1 | sed 's/.*listen cookie=\([0-9]*\) .*/\1/')
+t_check "ephemeral: its close is reported (unlisten cookie=$E_COOKIE)" \
+	wait_for "$T_DLOG" "foreign: unlisten cookie=$E_COOKIE " 50
+stop "$PE"
+in_ns "$T_PFX-c2" sh -c 'echo "32768 60999" >/proc/sys/net/ipv4/ip_local_port_range; echo 1024 >/proc/sys/net/ipv4/ip_unprivileged_port_start'
+
 # ---- a connection of the window outlives its listener: no byte after the close -----------
 LH=$T_TMP/h.log STOPF=$T_TMP/stop GO=$T_TMP/go
 : >"$LH"

@@ -36,6 +36,12 @@ const struct ph_foreign_listener *foreign_at(const struct ph_foreign *t, unsigne
 	(void)t;
 	return i < nftab ? &ftab[i] : NULL;
 }
+static int fblind;
+int foreign_blind(const struct ph_foreign *t)
+{
+	(void)t;
+	return fblind;
+}
 
 #define KMAX 256
 
@@ -204,6 +210,7 @@ static struct ph_foreign_listener listener(uint64_t cookie, uint16_t port)
 	l.netns_ino = 4026532000u;
 	l.userns_ino = PH_USERNS_INIT_INO;
 	l.init_userns = 1;
+	l.verified = 1;
 	l.pid = 4000 + (uint32_t)cookie;
 	l.uid = 0;
 	l.family = AF_INET;
@@ -413,6 +420,36 @@ int main(void)
 		container_on_foreign(&d, &l2, 1);
 		CHECK(nwin() == 2, "a second designated listener (same cgroup) beside the first: both windows");
 		nftab = 0;
+		containers_shutdown(&d);
+		/* a listener recorded unverified (its process gone or moved: a
+		 * fork that listened and exited, an unshare after bind) */
+		container_on_foreign(&d, &l1, 1);
+		CHECK(nwin() == 1, "a window for l1 again");
+		l4 = listener(5, 80);
+		l4.cgroup_id = 888;
+		l4.verified = 0;
+		l4.init_userns = 0;
+		container_on_foreign(&d, &l4, 1);
+		CHECK(nwin() == 0 && fk.nkel == 0 && fk.close_reason == PH_REASON_REVOKED,
+		      "an unverified listener on its port in its netns: the window revoked");
+		ftab[nftab++] = l4;
+		container_on_foreign(&d, &l1, 1);
+		CHECK(nwin() == 0, "while it is there a designated listener gets no window");
+		l4.verified = 1;
+		l4.cgroup_id = 777;
+		ftab[0] = l4;
+		nftab = 0;
+		/* blind: the table may lack a live listener */
+		container_on_foreign(&d, &l1, 1);
+		CHECK(nwin() == 1, "a window for l1 once more");
+		fblind = 1;
+		container_on_foreign(&d, NULL, 0);
+		CHECK(nwin() == 0 && fk.nkel == 0 && fk.close_reason == PH_REASON_REVOKED,
+		      "the table gone blind: every container window revoked");
+		container_on_foreign(&d, &l1, 1);
+		CHECK(nwin() == 0 && strstr(ft.last_log, "restart portholed"),
+		      "blind: no new window, said (%s)", ft.last_log);
+		fblind = 0;
 		containers_shutdown(&d);
 	}
 
