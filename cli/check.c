@@ -145,6 +145,11 @@ static void check_designations(const struct ph_config *cfg)
 		case DES_UID:
 			add(V_OK, name, "uid %u", d->uid);
 			break;
+		case DES_CONTAINER:
+			add(V_OK, name, "the container %s's root-owned state (%s) names %s, while it runs: its listener "
+			    "gets a window through DNAT", engine_name(d->engine),
+			    d->engine == PH_ENGINE_DOCKER ? cfg->docker_root : cfg->podman_root, d->name);
+			break;
 		}
 	}
 }
