@@ -52,6 +52,17 @@
 #   podman      a fresh lab, podman 4.3 (netavark 1.4 has no user chain: the
 #               geo-block at the top of ip filter FORWARD); the same web
 #               window checks and certbot --standalone.
+#   named       (after docker, and after podman, on their engines)
+#               `designate = container docker:NAME` (podman:NAME), no cgroup
+#               line, the engine's state under the test's private roots
+#               (docker_root, podman_root, podman_runroot): a container of
+#               that name under the engine's own (undesignated) cgroup
+#               parent gets its window, the blocked country reaches it
+#               through $H:80 (its server's log); a container of another
+#               name, same parent and publication, gets none (nothing
+#               logged of the blocked country); the named container again,
+#               its engine's state file made group-writable before it
+#               listens: refused, one log line naming the file, no window.
 # Every case: the root namespace's ruleset and links unchanged.
 #
 # Before the daemon's container windows exist (issue 23 step 4's daemon half
@@ -61,8 +72,8 @@
 # own PID namespace (daemon/watch.c): every Docker and Podman container has
 # one, and its listener came as pid 0, "not visible".
 #
-# Env: E2E_LAB_PREFIX (default phlc$$), CT_CASES (default "docker prerouting
-# ufw podman"), E2E_KEEP=DIR (keep the clients', servers' and daemon's files).
+# Env: E2E_LAB_PREFIX (default phlc$$), CT_CASES (default "docker named
+# prerouting ufw podman"), E2E_KEEP=DIR (keep the clients', servers' and daemon's files).
 # Output as the integration tier: PASS/FAIL/SKIP lines, a closing line
 # "containers: N passed, N failed, N skipped"; 77 when it cannot run at all.
 set -u
@@ -82,7 +93,7 @@ source "$T_ROOT/tests/lab/fw.sh"
 ENG_NETNS=$LAB_NS_HOST
 # certbot's standalone server may look its address up: no DNS in the lab
 export RES_OPTIONS="timeout:1 attempts:1"
-CT_CASES=${CT_CASES:-docker prerouting ufw podman}
+CT_CASES=${CT_CASES:-docker named prerouting ufw podman}
 PARENT=/$T_PFX-acme           # the designated cgroup parent
 W=$T_TMP/w                    # mounted at /w in the containers
 HL=$T_ROOT/tests/adversary/httplog.py
@@ -444,6 +455,92 @@ case_engine() { # KIND [lego]
 	t_log "$KIND: $(since "$t0") s"
 }
 
+# ---- designate = container ENGINE:NAME (the engine's state names it) ----------------
+# named_srv LOG NAME: as srv_cmd, but the server starts only once /w/go-NAME
+# exists (the test changes the engine's state in between)
+named_srv() { echo "while [ ! -e /w/go-$2 ]; do sleep 0.05; done; $(srv_cmd "$1" "$2")"; }
+daemon_log_has() { grep -q -- "$1" "$T_DLOG" 2>/dev/null; }
+case_named() { # KIND (docker or podman, its engine up, the geo-block in place)
+	local kind=$1 t0 d st cid cpid n0 parent r
+	KIND=named-$kind
+	t0=$(now)
+	d=$(_eng_dir "$kind")
+	parent=/$T_PFX-$kind # the engine's own parent: no cgroup line designates it
+	local cfg=("designate = container $kind:acme-$kind ports=80")
+	case $kind in
+	docker) cfg+=("docker_root = $d/docker") ;;
+	podman) cfg+=("podman_root = $d/podman/root" "podman_runroot = $d/podman/run") ;;
+	esac
+	rm -f "$A"
+	daemon_start "${cfg[@]}" || { t_fail "$KIND: daemon start"; return 1; }
+	rm -f "$W"/go-*
+	# 1. the named container: its window, reached from the blocked country
+	: >"$W/named.log"
+	touch "$W/go-acme-$kind"
+	if ! ctr "$kind" "acme-$kind" "$parent" -p "$H:80:80" "$ENG_IMAGE" /bin/sh -c "$(named_srv named.log "acme-$kind")" >/dev/null 2>"$T_TMP/run.err"; then
+		t_fail "$KIND: run acme-$kind: $(tail -c 300 "$T_TMP/run.err")"
+		return 1
+	fi
+	cpid=$(eng_pid "$kind" "acme-$kind")
+	until_ok 200 c_listens "$cpid" || { t_fail "$KIND: acme-$kind did not listen"; return 1; }
+	if until_ok 50 cwin_some; then
+		t_pass "$KIND: the container the engine's state names acme-$kind (cgroup parent $parent, in no cgroup line) got a window ($(since "$t0") s)"
+	else
+		t_fail "$KIND: no window for acme-$kind: $(grep -i 'container' "$T_DLOG" | tail -2 | cut -c1-300 | tr '\n' '|')"
+	fi
+	r=$(get inet "$H" 80 /inet-named 4)
+	until_ok 20 logged "$W/named.log" "$INET" /inet-named
+	t_check "$KIND: the blocked country reaches acme-$kind through $H:80 during its window ($r; its server logged $INET's GET)" \
+		logged "$W/named.log" "$INET" /inet-named
+	eng "$kind" rm -f "acme-$kind" >/dev/null 2>&1
+	until_ok 50 cwin_is 0
+	# 2. another name, same parent and publication: nothing
+	: >"$W/impostor.log"
+	touch "$W/go-impostor-$kind"
+	if ! ctr "$kind" "impostor-$kind" "$parent" -p "$H:80:80" "$ENG_IMAGE" /bin/sh -c "$(named_srv impostor.log "impostor-$kind")" >/dev/null 2>"$T_TMP/run.err"; then
+		t_fail "$KIND: run impostor-$kind: $(tail -c 300 "$T_TMP/run.err")"
+		return 1
+	fi
+	cpid=$(eng_pid "$kind" "impostor-$kind")
+	until_ok 200 c_listens "$cpid" || { t_fail "$KIND: impostor-$kind did not listen"; return 1; }
+	until_ok 15 cwin_some
+	t_eq "$KIND: a container named impostor-$kind (same parent, same -p $H:80:80): no window" 0 "$(cwin_elements)"
+	t_eq "$KIND: ... the blocked country to $H:80 dropped" dropped "$(probe inet "$H" 80 1)"
+	t_eq "$KIND: ... and impostor-$kind logged nothing of it" 0 "$(peer_lines "$W/impostor.log" "$INET")"
+	eng "$kind" rm -f "impostor-$kind" >/dev/null 2>&1
+	# 3. the named container, its state made group-writable before it listens
+	: >"$W/named.log"
+	if ! cid=$(ctr "$kind" "acme-$kind" "$parent" -p "$H:80:80" "$ENG_IMAGE" /bin/sh -c "$(named_srv named.log "acme-$kind")" 2>"$T_TMP/run.err"); then
+		t_fail "$KIND: run acme-$kind again: $(tail -c 300 "$T_TMP/run.err")"
+		return 1
+	fi
+	case $kind in
+	docker) st=$d/docker/containers/$cid/config.v2.json ;;
+	podman) st=$d/podman/root/overlay-containers/containers.json ;;
+	esac
+	chmod g+w "$st" || { t_fail "$KIND: chmod g+w $st"; return 1; }
+	n0=$(grep -c 'writable by group or others' "$T_DLOG")
+	touch "$W/go-acme-$kind"
+	cpid=$(eng_pid "$kind" "acme-$kind")
+	until_ok 200 c_listens "$cpid" || { t_fail "$KIND: acme-$kind did not listen"; return 1; }
+	until_ok 50 eval '[ "$(grep -c "writable by group or others" "$T_DLOG")" -gt "$n0" ]'
+	if [ "$(grep -c 'writable by group or others' "$T_DLOG")" -gt "$n0" ] && grep 'writable by group or others' "$T_DLOG" | tail -1 | grep -qF "$st"; then
+		t_pass "$KIND: its state file group-writable: refused, said: $(grep 'writable by group or others' "$T_DLOG" | tail -1 | sed 's/.*container: //' | cut -c1-260)"
+	else
+		t_fail "$KIND: a group-writable $st: no log line naming it: $(grep -i container "$T_DLOG" | tail -2 | cut -c1-300 | tr '\n' '|')"
+	fi
+	t_eq "$KIND: ... no window" 0 "$(cwin_elements)"
+	t_eq "$KIND: ... the blocked country to $H:80 dropped, acme-$kind logged nothing of it" "dropped 0" \
+		"$(probe inet "$H" 80 1) $(peer_lines "$W/named.log" "$INET")"
+	chmod g-w "$st"
+	eng "$kind" rm -f "acme-$kind" >/dev/null 2>&1
+	until_ok 30 cwin_is 0
+	daemon_stop
+	t_eq "$KIND: portholed exited 0 on SIGTERM" 0 $?
+	rules_same "after the named windows and the daemon" "$BASE"
+	t_log "$KIND: $(since "$t0") s"
+}
+
 # the prerouting case, on the docker case's engine (still up)
 case_prerouting() {
 	KIND=docker
@@ -641,6 +738,13 @@ EOF
 parent_cgroups
 case " $CT_CASES " in *" docker "* | *" prerouting "* | *" ufw "* | *" podman "*) lab_start || { t_summary; exit 1; } ;; esac
 case " $CT_CASES " in *" docker "*) case_engine docker lego ;; esac
+case " $CT_CASES " in *" named "*)
+	KIND=docker
+	daemon_stop >/dev/null 2>&1
+	if [ -n "$(_eng_tini docker)" ] || engine_up docker; then
+		case_named docker
+	fi ;;
+esac
 case " $CT_CASES " in *" prerouting "*)
 	KIND=docker
 	daemon_stop >/dev/null 2>&1
@@ -660,15 +764,22 @@ if [ -n "$(_eng_tini docker)" ]; then
 	daemon_stop >/dev/null 2>&1
 	engine_down docker
 fi
-case " $CT_CASES " in *" podman "*)
+case " $CT_CASES " in *" podman "* | *" named "*)
 	# a fresh lab: Docker's tables (FORWARD policy drop) would decide podman's packets
-	case " $CT_CASES " in *" docker "* | *" prerouting "* | *" ufw "*)
+	case " $CT_CASES " in *" docker "* | *" prerouting "* | *" ufw "* | *" named "*)
 		[ "$UFW" = 1 ] && { fw_stop; UFW=0; }
 		lab_stop
 		rm -rf "${W:?}"/*
 		lab_start || { t_summary; exit 1; } ;;
 	esac
-	case_engine podman
+	case " $CT_CASES " in *" podman "*) case_engine podman ;; esac
+	case " $CT_CASES " in *" named "*)
+		KIND=podman
+		daemon_stop >/dev/null 2>&1
+		if [ -n "$(_eng_tini podman)" ] || engine_up podman; then
+			case_named podman
+		fi ;;
+	esac
 	[ -n "$(_eng_tini podman)" ] && { KIND=podman; engine_down podman; } ;;
 esac
 t_summary
