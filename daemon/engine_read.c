@@ -7,7 +7,8 @@
  * counts as not writable: nobody else can replace what root made in it),
  * else the container is refused, naming the path: whoever could write
  * there could name any container. Read when a listener appears, never
- * cached. Docker's state must also say the container runs, with a pid in
+ * cached. (A component the daemon's own user owns counts as root's: nobody
+ * else runs as that user.) Docker's state must also say the container runs, with a pid in
  * the same cgroup as the listener; Podman's (c/storage) has no pid: the
  * pid conmon wrote in the container's run directory takes its place. */
 #include "daemon.h"
@@ -28,10 +29,11 @@
 
 static int unsafe_mode(const struct stat *st)
 {
-	if (st->st_uid != 0)
+	/* root's, or the daemon's own user's (nobody else runs as it) */
+	if (st->st_uid != 0 && st->st_uid != geteuid())
 		return 1;
-	if (S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX) && !(st->st_mode & S_IWGRP))
-		return 0; /* /tmp: root's entries in it stay root's */
+	if (S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX))
+		return 0; /* /tmp: root's entries in it stay root's (sticky) */
 	return (st->st_mode & (S_IWGRP | S_IWOTH)) != 0;
 }
 
@@ -47,7 +49,9 @@ static int open_root_owned(const char *path, int *fd, char *why, size_t whylen)
 	if (!realpath(path, real)) {
 		int e = errno;
 		if (e != ENOENT)
-			snprintf(why, whylen, "%s: %s", path, strerror(e));
+			snprintf(why, whylen, "%s: %s%s", path, strerror(e),
+				 e == EACCES ? " (the engine's state is root's: the daemon needs CAP_DAC_READ_SEARCH, "
+					       "README Containers)" : "");
 		return -e;
 	}
 	l = strlen(real);
@@ -67,7 +71,8 @@ static int open_root_owned(const char *path, int *fd, char *why, size_t whylen)
 		if (r < 0 || unsafe_mode(&st)) {
 			int e = r < 0 ? errno : EPERM;
 			snprintf(why, whylen, "%s is %s: refused (only root may write the engine's state)", i ? real : "/",
-				 r < 0 ? strerror(e) : st.st_uid ? "not owned by root" : "writable by group or others");
+				 r < 0 ? strerror(e) : st.st_uid && st.st_uid != geteuid() ? "not owned by root" :
+				 "writable by group or others");
 			if (i)
 				real[i] = save;
 			return -e;
