@@ -153,7 +153,8 @@ static int read_state(const char *path, char **buf, size_t *n, char *why, size_t
 	return 0;
 }
 
-/* pid's cgroup v2 path is cgroup exactly */
+/* pid's cgroup v2 path is cgroup exactly: 1; its pid gone: 0; elsewhere:
+ * -EPERM */
 static int pid_in_cgroup(uint32_t pid, const char *cgroup, char *why, size_t whylen)
 {
 	char path[64], buf[4096], *line, *save = NULL;
@@ -167,8 +168,11 @@ static int pid_in_cgroup(uint32_t pid, const char *cgroup, char *why, size_t why
 		if (!strncmp(line, "0::", 3))
 			break;
 	if (!line || strcmp(line + 3, cgroup)) {
-		snprintf(why, whylen, "its pid %u is in cgroup %.200s, not the listener's", pid, line ? line + 3 : "(none)");
-		return 0;
+		/* a cgroup that carries the id of a container it is not: refused
+		 * and said (a warning), never just "not this one" */
+		snprintf(why, whylen, "its pid %u is in cgroup %.200s, not the listener's: refused", pid,
+			 line ? line + 3 : "(none)");
+		return -EPERM;
 	}
 	return 1;
 }

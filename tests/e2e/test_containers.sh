@@ -61,8 +61,12 @@
 #               through $H:80 (its server's log); a container of another
 #               name, same parent and publication, gets none (nothing
 #               logged of the blocked country); the named container again,
-#               its engine's state file made group-writable before it
-#               listens: refused, one log line naming the file, no window.
+#               its engine's state file (Podman: its directory) made
+#               group-writable before it listens: refused, one log line naming the file, no window;
+#               another container whose server listens in a child cgroup
+#               named after the named one's id (while that one runs): the
+#               engine's pid for that id is elsewhere: refused, nothing
+#               reaches it.
 # Every case: the root namespace's ruleset and links unchanged.
 #
 # Before the daemon's container windows exist (issue 23 step 4's daemon half
@@ -517,9 +521,12 @@ case_named() { # KIND (docker or podman, its engine up, the geo-block in place)
 		t_fail "$KIND: run acme-$kind again: $(tail -c 300 "$T_TMP/run.err")"
 		return 1
 	fi
+	# (Podman's c/storage rewrites containers.json, mode 0600, whenever a
+	# container's cleanup runs: its directory, a component of the path, is
+	# made group-writable instead)
 	case $kind in
 	docker) st=$d/docker/containers/$cid/config.v2.json ;;
-	podman) st=$d/podman/root/overlay-containers/containers.json ;;
+	podman) st=$d/podman/root/overlay-containers ;;
 	esac
 	chmod g+w "$st" || { t_fail "$KIND: chmod g+w $st"; return 1; }
 	n0=$(grep -c 'writable by group or others' "$T_DLOG")
@@ -536,6 +543,40 @@ case_named() { # KIND (docker or podman, its engine up, the geo-block in place)
 	t_eq "$KIND: ... the blocked country to $H:80 dropped, acme-$kind logged nothing of it" "dropped 0" \
 		"$(probe inet "$H" 80 1) $(peer_lines "$W/named.log" "$INET")"
 	chmod g-w "$st"
+	# 4. a cgroup named after the named container's id: the impostor's
+	# server moved, before it listens, into a child cgroup of its own
+	# container's named like acme's (what a container that may write its
+	# cgroup tree could do); acme runs (its state: running, its pid), so only
+	# the pid check (Docker's State.Pid, Podman's conmon pidfile) tells them apart
+	local acid icg fake leaf
+	acid=$cid
+	: >"$W/impostor.log"
+	rm -f "$W/go-impostor-$kind"
+	if ! cid=$(ctr "$kind" "impostor-$kind" "$parent" -p "$H:8082:80" "$ENG_IMAGE" /bin/sh -c "$(named_srv impostor.log "impostor-$kind")" 2>"$T_TMP/run.err"); then
+		t_fail "$KIND: run impostor-$kind (for the id look-alike): $(tail -c 300 "$T_TMP/run.err")"
+		return 1
+	fi
+	cpid=$(eng_pid "$kind" "impostor-$kind")
+	icg=$(sed -n 's/^0:://p' "/proc/$cpid/cgroup")
+	leaf=$acid
+	[ "$kind" = podman ] && leaf=libpod-$acid
+	fake=$T_CG2$icg/$leaf
+	if mkdir "$fake" && echo "$cpid" >"$fake/cgroup.procs"; then
+		n0=$(grep -c "not the listener's" "$T_DLOG")
+		touch "$W/go-impostor-$kind"
+		until_ok 200 c_listens "$cpid" || t_fail "$KIND: impostor-$kind did not listen in $icg/$leaf"
+		until_ok 50 eval '[ "$(grep -c "not the listener'"'"'s" "$T_DLOG")" -gt "$n0" ]'
+		t_check "$KIND: impostor-$kind listening in a cgroup $icg/${leaf:0:20}... (acme-$kind's id as its leaf): refused, said: $(grep "not the listener's" "$T_DLOG" | tail -1 | sed 's/.*(line [0-9]*): //' | cut -c1-160)" \
+			eval '[ "$(grep -c "not the listener'"'"'s" "$T_DLOG")" -gt "$n0" ]'
+		t_eq "$KIND: ... no window" 0 "$(cwin_elements)"
+		r=$(get inet "$H" 8082 /inet-lookalike 1)
+		t_eq "$KIND: ... the blocked country to its $H:8082 dropped, it logged nothing of it" "connect-timeout 0" \
+			"$r $(peer_lines "$W/impostor.log" "$INET")"
+	else
+		t_fail "$KIND: a child cgroup $fake for the look-alike"
+	fi
+	ctr_rm "$kind" "impostor-$kind"
+	rmdir "$fake" "$T_CG2$icg" 2>/dev/null
 	ctr_rm "$kind" "acme-$kind"
 	until_ok 30 cwin_is 0
 	daemon_stop
