@@ -517,6 +517,7 @@ case_named() { # KIND (docker or podman, its engine up, the geo-block in place)
 	ctr_rm "$kind" "impostor-$kind"
 	# 3. the named container, its state made group-writable before it listens
 	: >"$W/named.log"
+	rm -f "$W/go-acme-$kind" # (its server waits for it again)
 	if ! cid=$(ctr "$kind" "acme-$kind" "$parent" -p "$H:80:80" "$ENG_IMAGE" /bin/sh -c "$(named_srv named.log "acme-$kind")" 2>"$T_TMP/run.err"); then
 		t_fail "$KIND: run acme-$kind again: $(tail -c 300 "$T_TMP/run.err")"
 		return 1
