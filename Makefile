@@ -54,7 +54,7 @@ endif
 LIB_SRC    := $(wildcard lib/*.c)
 DAEMON_SRC := $(wildcard daemon/*.c)
 CLI_SRC    := $(wildcard cli/*.c)
-UNIT_TESTS := test_config test_proto test_json test_nftrule test_window test_server test_container
+UNIT_TESTS := test_config test_proto test_json test_engine test_nftrule test_window test_server test_container
 
 LIB_OBJ        := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 SAN_LIB_OBJ    := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(LIB_SRC))

@@ -145,6 +145,12 @@ static void check_designations(const struct ph_config *cfg)
 		case DES_UID:
 			add(V_OK, name, "uid %u", d->uid);
 			break;
+		case DES_CONTAINER:
+			add(V_OK, name, "the %s container that the engine's root-owned state (%s) names %s gets a window "
+			    "through DNAT while it listens (the daemon needs CAP_DAC_READ_SEARCH to read that state)",
+			    engine_name(d->engine),
+			    d->engine == PH_ENGINE_DOCKER ? cfg->docker_root : cfg->podman_root, d->name);
+			break;
 		}
 	}
 }

@@ -130,9 +130,19 @@ void container_targets_str(const struct ph_cwin *w, char *buf, size_t len)
 	}
 }
 
-/* The published designation whose cgroup holds path (equal or below), or -1. */
-static int designation_of(const struct ph_daemon *d, const char *path)
+/* The published designation of a socket in cgroup path: a unit/cgroup
+ * line whose cgroup holds path (equal or below), else a container line
+ * whose container the engine's state says is that cgroup's (read only
+ * with read_state: never for a namespace of another user namespace, whose
+ * engine is rootless). >= 0: its index; -1: none (why: what the container
+ * lines found, if any); -2: refused (why: the state that cannot be
+ * trusted; fail closed, whatever a later line would say). */
+static int designation_of(struct ph_daemon *d, const char *path, int read_state, char *why, size_t whylen)
 {
+	const struct ph_container_ops *ops = d->containers->ops;
+
+	if (why && whylen)
+		why[0] = '\0';
 	for (unsigned i = 0; i < d->cfg.ndes; i++) {
 		const struct ph_designation *des = &d->cfg.des[i];
 		size_t l = strlen(des->cgroup);
@@ -142,6 +152,27 @@ static int designation_of(const struct ph_daemon *d, const char *path)
 			l--;
 		if (!strncmp(path, des->cgroup, l) && (path[l] == '\0' || path[l] == '/' || (l == 1 && des->cgroup[0] == '/')))
 			return (int)i;
+	}
+	for (unsigned i = 0; !read_state && why && whylen && i < d->cfg.ndes; i++)
+		if (d->cfg.des[i].type == DES_CONTAINER) {
+			snprintf(why, whylen, "container lines: its engine's state not read: its network namespace is "
+				 "another user namespace's (rootless)");
+			break;
+		}
+	for (unsigned i = 0; read_state && i < d->cfg.ndes; i++) {
+		const struct ph_designation *des = &d->cfg.des[i];
+		char w[320] = "";
+		int r;
+		if (des->type != DES_CONTAINER)
+			continue;
+		r = ops->container_named(d, des, path, w, sizeof(w));
+		if (r == 1)
+			return (int)i;
+		if (why && whylen)
+			snprintf(why + strlen(why), whylen - strlen(why), "%scontainer %s (line %u): %s", why[0] ? "; " : "",
+				 des->arg, des->line, w);
+		if (r < 0)
+			return -2;
 	}
 	return -1;
 }
@@ -299,19 +330,19 @@ static int of_designation(struct ph_daemon *d, const struct ph_foreign_listener 
 		return 0; /* its pid names nobody we know: its cgroup path is not its */
 	if (d->containers->ops->cgroup_path(d, o->pid, o->cgroup_id, path, sizeof(path), why, sizeof(why)))
 		return 0;
-	return designation_of(d, path) == (int)des_index;
+	return designation_of(d, path, o->init_userns, NULL, 0) == (int)des_index;
 }
 
 /* A window admits by address and port, not by socket: any other listener
  * on its port in its namespace (SO_REUSEPORT, a more specific address: a
  * sidecar or pod neighbour of the same uid) would get its connections. So
  * a listener that is not of the window's designation closes the windows
- * on its port in its netns (cgroup_path: its cgroup, or NULL if unknown). */
-static void close_shared(struct ph_daemon *d, const struct ph_foreign_listener *l, const char *cgroup_path)
+ * on its port in its netns (cgroup_path: its cgroup, or NULL if unknown;
+ * des: its designation, < 0 none). */
+static void close_shared(struct ph_daemon *d, const struct ph_foreign_listener *l, const char *cgroup_path, int des)
 {
 	struct ph_containers *c = d->containers;
 	struct ph_cwin *w, *next;
-	int des = cgroup_path ? designation_of(d, cgroup_path) : -1;
 
 	for (w = c->wins; w; w = next) {
 		next = w->next;
@@ -369,14 +400,18 @@ static void on_listen(struct ph_daemon *d, const struct ph_foreign_listener *l)
 	if (r) {
 		clog(c, LOG_DEBUG, "container: listener pid %u tcp/%u (netns %u) ignored: its cgroup: %s", l->pid, l->port,
 		     l->netns_ino, why);
-		close_shared(d, l, NULL);
+		close_shared(d, l, NULL, -1);
 		return;
 	}
-	close_shared(d, l, path);
-	i = designation_of(d, path);
+	i = designation_of(d, path, l->init_userns, why, sizeof(why));
+	close_shared(d, l, path, i);
+	if (i == -2) {
+		clog(c, LOG_WARNING, "container: no window for pid %u tcp/%u in cgroup %s: %s", l->pid, l->port, path, why);
+		return;
+	}
 	if (i < 0) {
 		clog(c, LOG_DEBUG, "container: listener pid %u tcp/%u (netns %u) ignored: cgroup %s is in no published "
-		     "designation", l->pid, l->port, l->netns_ino, path);
+		     "designation%s%s%s", l->pid, l->port, l->netns_ino, path, why[0] ? " (" : "", why, why[0] ? ")" : "");
 		return;
 	}
 	des = &d->cfg.des[i];

@@ -2,7 +2,9 @@
 /* Container windows (container.c; issue 23, docs/design/containers.md):
  * a listener in a container's network namespace (foreign.c records it),
  * whose socket's cgroup lies at or below a `designate = unit|cgroup ...
- * published` line's cgroup, and whose namespace the initial user namespace
+ * published` line's cgroup, or is the cgroup of the container a
+ * `designate = container ENGINE:NAME` line names (the engine's root-owned
+ * state says so: engine_read.c), and whose namespace the initial user namespace
  * owns, gets a window through the host's DNAT: for each DNAT target of its
  * namespace (lib/netns.h: container address, host bridge, bridge port) and
  * each published port P of the designation (its ports, else the global
@@ -24,6 +26,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
+#include "config.h"
 #include "netns.h"
 #include "nftcontainer.h"
 #include "porthole.h"
@@ -72,12 +75,22 @@ struct ph_container_ops {
 	int (*fw_close)(struct ph_daemon *d, const struct nr_cwin *el, unsigned nel, const struct nr_cwin *pins,
 			unsigned npins);
 	void (*proc_exe)(pid_t pid, char *buf, size_t len);
+	/* `designate = container ENGINE:NAME`: 1 if the engine's root-owned
+	 * state names the container of that cgroup (leaf's id) des->name, 0 if
+	 * not (why: what it says), -errno if its state cannot be trusted or
+	 * read (why: which file, and why): engine_container_named */
+	int (*container_named)(struct ph_daemon *d, const struct ph_designation *des, const char *cgroup, char *why,
+			       size_t whylen);
 	/* the audit log (records_container.c) */
 	int (*record_open)(struct ph_daemon *d, const struct ph_cwin *w);
 	void (*record_close)(struct ph_daemon *d, const struct ph_cwin *w, uint32_t reason, uint64_t duration_ns);
 	void (*ids_save)(struct ph_daemon *d);
 	void (*metrics)(struct ph_daemon *d);   /* the metrics file */
 };
+
+/* engine_read.c: the production container_named */
+int engine_container_named(const struct ph_config *cfg, const struct ph_designation *des, const char *cgroup,
+			   char *why, size_t whylen);
 
 /* container.c */
 int containers_init(struct ph_daemon *d, const struct ph_container_ops *ops);

@@ -82,6 +82,12 @@ static int ct_fw_close(struct ph_daemon *d, const struct nr_cwin *el, unsigned n
 	return fw_container_close(d->fw, el, nel, pins, npins);
 }
 
+static int ct_container_named(struct ph_daemon *d, const struct ph_designation *des, const char *cgroup, char *why,
+			      size_t whylen)
+{
+	return engine_container_named(&d->cfg, des, cgroup, why, whylen);
+}
+
 const struct ph_container_ops container_ops_live = {
 	.log = ct_log,
 	.now = ct_now,
@@ -91,6 +97,7 @@ const struct ph_container_ops container_ops_live = {
 	.fw_open = ct_fw_open,
 	.fw_close = ct_fw_close,
 	.proc_exe = proc_exe,
+	.container_named = ct_container_named,
 	.record_open = record_container_open,
 	.record_close = record_container_close,
 	.ids_save = ids_save,

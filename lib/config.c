@@ -24,12 +24,13 @@
 
 #define CONF_FILE_MAX (256 * 1024)
 
-enum { K_SOCKET, K_GROUP, K_PORTS, K_MAXWIN, K_CHAINS, K_AUDIT, K_MARK, K_DESIGNATE, K_STATE, K_METRICS, K_SERVE, K_LINGER, K_COUNT };
+enum { K_SOCKET, K_GROUP, K_PORTS, K_MAXWIN, K_CHAINS, K_AUDIT, K_MARK, K_DESIGNATE, K_STATE, K_METRICS, K_SERVE, K_LINGER, K_DOCKER_ROOT, K_PODMAN_ROOT, K_PODMAN_RUNROOT, K_COUNT };
 static const char *const key_names[K_COUNT] = {
 	[K_SOCKET] = "socket", [K_GROUP] = "socket_group", [K_PORTS] = "ports",
 	[K_MAXWIN] = "max_window", [K_CHAINS] = "chains", [K_AUDIT] = "audit_log",
 	[K_MARK] = "socket_mark", [K_DESIGNATE] = "designate", [K_STATE] = "state_file", [K_METRICS] = "metrics_file",
-	[K_SERVE] = "serve", [K_LINGER] = "host_rule_linger",
+	[K_SERVE] = "serve", [K_LINGER] = "host_rule_linger", [K_DOCKER_ROOT] = "docker_root",
+	[K_PODMAN_ROOT] = "podman_root", [K_PODMAN_RUNROOT] = "podman_runroot",
 };
 
 void config_defaults(struct ph_config *c)
@@ -48,6 +49,9 @@ void config_defaults(struct ph_config *c)
 	copy_str(c->state_file, sizeof(c->state_file), PH_DEFAULT_STATE_FILE);
 	c->mark = PH_DEFAULT_MARK;
 	c->mark_mask = PH_DEFAULT_MARK_MASK;
+	copy_str(c->docker_root, sizeof(c->docker_root), PH_DEFAULT_DOCKER_ROOT);
+	copy_str(c->podman_root, sizeof(c->podman_root), PH_DEFAULT_PODMAN_ROOT);
+	copy_str(c->podman_runroot, sizeof(c->podman_runroot), PH_DEFAULT_PODMAN_RUNROOT);
 }
 
 /* the k-th value within mask (bits of k deposited into mask's bits) */
@@ -116,8 +120,30 @@ const char *des_type_name(int type)
 	case DES_CGROUP: return "cgroup";
 	case DES_EXE: return "exe";
 	case DES_UID: return "uid";
+	case DES_CONTAINER: return "container";
 	default: return "unknown";
 	}
+}
+
+const char *engine_name(int engine)
+{
+	return engine == PH_ENGINE_DOCKER ? "docker" : engine == PH_ENGINE_PODMAN ? "podman" : "unknown";
+}
+
+static int ascii_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+/* Docker's rule (daemon/names: restrictedNamePattern), which Podman shares */
+int container_name_valid(const char *name)
+{
+	if (!ascii_alnum(name[0]) || strlen(name) >= PH_CONTAINER_NAME_LEN)
+		return 0;
+	for (const char *p = name + 1; *p; p++)
+		if (!ascii_alnum(*p) && *p != '_' && *p != '.' && *p != '-')
+			return 0;
+	return 1;
 }
 
 const char *family_name(int family)
@@ -377,6 +403,16 @@ static int parse_line(struct ph_config *c, char *line, const char *name, unsigne
 		if (copy_str(c->state_file, sizeof(c->state_file), val))
 			return conf_err(err, el, name, ln, "state_file: path too long");
 		return 0;
+	case K_DOCKER_ROOT:
+	case K_PODMAN_ROOT:
+	case K_PODMAN_RUNROOT: {
+		char *dst = k == K_DOCKER_ROOT ? c->docker_root : k == K_PODMAN_ROOT ? c->podman_root : c->podman_runroot;
+		if (!path_abs_no_dotdot(val))
+			return conf_err(err, el, name, ln, "%s: must be an absolute path without '..'", key);
+		if (strlen(val) + 120 >= sizeof(c->docker_root) || copy_str(dst, sizeof(c->docker_root), val))
+			return conf_err(err, el, name, ln, "%s: path too long", key);
+		return 0;
+	}
 	case K_AUDIT:
 		if (val[0] != '/')
 			return conf_err(err, el, name, ln, "audit_log: must be an absolute path");

@@ -47,7 +47,14 @@ enum { PH_CHAINS_AUTO = 0, PH_CHAINS_LIST, PH_CHAINS_NONE };
 #define PH_FORMER_MARK        0x2000u
 #define PH_FORMER_MARK_MASK   0x3fffu
 
-enum ph_des_type { DES_UNIT = 1, DES_CGROUP, DES_EXE, DES_UID };
+enum ph_des_type { DES_UNIT = 1, DES_CGROUP, DES_EXE, DES_UID, DES_CONTAINER };
+/* `designate = container ENGINE:NAME`: the engine whose root-owned state
+ * names the container (daemon/engine_state.c) */
+enum ph_engine { PH_ENGINE_DOCKER = 1, PH_ENGINE_PODMAN };
+#define PH_CONTAINER_NAME_LEN 128
+#define PH_DEFAULT_DOCKER_ROOT    "/var/lib/docker"
+#define PH_DEFAULT_PODMAN_ROOT    "/var/lib/containers/storage"
+#define PH_DEFAULT_PODMAN_RUNROOT "/run/containers/storage"
 
 /* `designate = TYPE ARG [ports=P,...] [max_window=S]`: a process the daemon
  * opens windows for without `porthole run` (watch mode). */
@@ -60,7 +67,9 @@ struct ph_designation {
 	uint16_t ports[PH_MAX_PORTS];
 	unsigned nports;          /* 0: the global ports */
 	uint32_t max_window;      /* 0: the global max_window */
-	int published;            /* unit/cgroup `published`: also its listeners in a container's
+	int engine;               /* container: PH_ENGINE_* */
+	char name[PH_CONTAINER_NAME_LEN]; /* container: its name (Docker's rule) */
+	int published;            /* unit/cgroup `published` (container: always): also its listeners in a container's
 				   own network namespace, reached through the host's DNAT of a
 				   published port (issue 23; daemon/container.c) */
 	unsigned line;
@@ -101,6 +110,9 @@ struct ph_config {
 	char state_file[256];     /* the last window id (StateDirectory=) */
 	char metrics_file[256];   /* Prometheus textfile; empty: none */
 	uint32_t mark, mark_mask;  /* socket mark for watch-mode sockets */
+	char docker_root[256];    /* where dockerd keeps containers/<id>/config.v2.json */
+	char podman_root[256];    /* c/storage graphroot: overlay-containers/containers.json */
+	char podman_runroot[256]; /* c/storage runroot: overlay-containers/volatile-containers.json */
 	struct ph_designation des[PH_MAX_DESIGNATIONS];
 	unsigned ndes;
 	struct ph_server srv[PH_MAX_SERVERS];
@@ -123,6 +135,10 @@ const char *family_name(int family);
  * services): 1 and one line in buf. */
 int config_designation_warning(const struct ph_designation *d, char *buf, size_t len);
 const char *des_type_name(int type);
+const char *engine_name(int engine);
+/* A container name as Docker and Podman accept it: [a-zA-Z0-9][a-zA-Z0-9_.-]*,
+ * shorter than PH_CONTAINER_NAME_LEN. */
+int container_name_valid(const char *name);
 /* The two mark values of server windows: "candidate" (a new connection to a
  * served socket) and "guarded" (admitted where the host would drop). Never
  * given to a session. -ENOSPC if the mask is too small. */

@@ -214,10 +214,10 @@ static int opt_published(struct opt_ctx *o, const char *opt, char *val)
 {
 	(void)opt;
 	(void)val;
-	if (o->des->type != DES_UNIT && o->des->type != DES_CGROUP)
+	if (o->des->type != DES_UNIT && o->des->type != DES_CGROUP && o->des->type != DES_CONTAINER)
 		return conf_err(o->err, o->el, o->name, o->ln,
-				"designate: published is for unit and cgroup designations (a container is found by its "
-				"cgroup)");
+				"designate: published is for unit, cgroup and container designations (a container is "
+				"found by its cgroup)");
 	o->des->published = 1;
 	return 0;
 }
@@ -347,6 +347,34 @@ static int parse_uid(struct ph_designation *d, const char *arg, const char *name
 	return 0;
 }
 
+/* container ENGINE:NAME: the container the engine's root-owned state names
+ * (daemon/engine_state.c); always `published` (its listener is in its own
+ * network namespace, reached through the host's DNAT) */
+static int parse_container(struct ph_designation *d, const char *arg, const char *name, unsigned ln, char *err,
+			   size_t el)
+{
+	const char *colon = strchr(arg, ':');
+	size_t elen = colon ? (size_t)(colon - arg) : 0;
+
+	d->type = DES_CONTAINER;
+	d->published = 1;
+	if (!colon)
+		return conf_err(err, el, name, ln, "designate container: '%.64s' must be ENGINE:NAME, like docker:certbot "
+				"or podman:certbot", arg);
+	if (elen == 6 && !strncmp(arg, "docker", 6))
+		d->engine = PH_ENGINE_DOCKER;
+	else if (elen == 6 && !strncmp(arg, "podman", 6))
+		d->engine = PH_ENGINE_PODMAN;
+	else
+		return conf_err(err, el, name, ln, "designate container: unknown engine '%.*s' (docker or podman)",
+				(int)(elen > 32 ? 32 : elen), arg);
+	if (!container_name_valid(colon + 1))
+		return conf_err(err, el, name, ln, "designate container: '%.64s' is not a container name "
+				"([a-zA-Z0-9][a-zA-Z0-9_.-]*, at most %d characters)", colon + 1, PH_CONTAINER_NAME_LEN - 1);
+	copy_str(d->name, sizeof(d->name), colon + 1);
+	return 0;
+}
+
 int conf_parse_designate(struct ph_config *c, char *v, const char *name, unsigned ln, char *err, size_t el)
 {
 	char *save = NULL, *type, *arg;
@@ -362,7 +390,8 @@ int conf_parse_designate(struct ph_config *c, char *v, const char *name, unsigne
 	type = strtok_r(v, " \t", &save);
 	arg = strtok_r(NULL, " \t", &save);
 	if (!type || !arg)
-		return conf_err(err, el, name, ln, "designate: expected 'unit NAME', 'cgroup PATH', 'exe PATH' or 'uid USER'");
+		return conf_err(err, el, name, ln, "designate: expected 'unit NAME', 'cgroup PATH', 'exe PATH', 'uid USER' "
+				"or 'container ENGINE:NAME'");
 	if (copy_str(d->arg, sizeof(d->arg), arg))
 		return conf_err(err, el, name, ln, "designate: argument too long");
 	r = parse_cgroup_target(&o, type, arg, "certbot.service", &d->type, d->cgroup, sizeof(d->cgroup));
@@ -371,8 +400,11 @@ int conf_parse_designate(struct ph_config *c, char *v, const char *name, unsigne
 			r = parse_exe(d, arg, name, ln, err, el);
 		else if (!strcmp(type, "uid"))
 			r = parse_uid(d, arg, name, ln, err, el);
+		else if (!strcmp(type, "container"))
+			r = parse_container(d, arg, name, ln, err, el);
 		else
-			r = conf_err(err, el, name, ln, "designate: unknown type '%.32s' (unit, cgroup, exe or uid)", type);
+			r = conf_err(err, el, name, ln, "designate: unknown type '%.32s' (unit, cgroup, exe, uid or container)",
+				     type);
 	}
 	if (r)
 		return r;

@@ -167,6 +167,56 @@ int json_valid_object(const char *s, size_t n)
 	return c.p == c.end ? 0 : -EINVAL;
 }
 
+int json_valid(const char *s, size_t n)
+{
+	struct cur c = { s, s + n };
+
+	if (value(&c, 0))
+		return -EINVAL;
+	ws(&c);
+	return c.p == c.end ? 0 : -EINVAL;
+}
+
+int json_array_next(const char *s, size_t n, size_t *pos, const char **v, size_t *vlen)
+{
+	struct cur c = { s + *pos, s + n };
+
+	if (*pos > n)
+		return -EINVAL;
+	ws(&c);
+	if (*pos == 0) { /* the opening bracket */
+		if (c.p >= c.end || *c.p != '[')
+			return -EINVAL;
+		c.p++;
+		ws(&c);
+		if (c.p < c.end && *c.p == ']') {
+			*pos = n;
+			return -ENOENT;
+		}
+	} else if (*pos == n) {
+		return -ENOENT;
+	} else if (c.p < c.end && *c.p == ',') {
+		c.p++;
+	} else if (c.p < c.end && *c.p == ']') {
+		*pos = n;
+		return -ENOENT;
+	} else {
+		return -EINVAL;
+	}
+	ws(&c);
+	*v = c.p;
+	if (value(&c, 1))
+		return -EINVAL;
+	*vlen = (size_t)(c.p - *v);
+	*pos = (size_t)(c.p - s);
+	return 0;
+}
+
+int json_is_true(const char *v, size_t vlen)
+{
+	return vlen == 4 && !memcmp(v, "true", 4);
+}
+
 int json_get(const char *s, size_t n, const char *key, const char **v, size_t *vlen)
 {
 	struct cur c = { s, s + n };

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* A small strict JSON reader for the audit log's records: validate that a
- * line is exactly one JSON object, and find a top-level member's raw value.
+/* A small strict JSON reader for the audit log's records and the container
+ * engines' state files: validate that a text is exactly one JSON value, find
+ * an object's member's raw value (an object member's text is an object
+ * again: nested lookups chain), walk an array.
  * No allocation; depth-limited; never reads past the given length. */
 #ifndef PORTHOLE_JSON_H
 #define PORTHOLE_JSON_H
@@ -10,6 +12,15 @@
 
 /* 0 if s[0..n) is one JSON object (surrounding blanks allowed), else -EINVAL */
 int json_valid_object(const char *s, size_t n);
+/* 0 if s[0..n) is one JSON value of any kind (an array, an object...) */
+int json_valid(const char *s, size_t n);
+/* The elements of an array, one per call: *pos 0 at first (s starts the
+ * array, blanks allowed), then as it left it; 0 and *v, *vlen the element's
+ * raw text, -ENOENT after the last, -EINVAL if s is not an array. Only
+ * over text json_valid() accepted: a truncated array ends in -EINVAL. */
+int json_array_next(const char *s, size_t n, size_t *pos, const char **v, size_t *vlen);
+/* the raw value is the literal true */
+int json_is_true(const char *v, size_t vlen);
 /* Find top-level member key of a valid object; *v, *vlen: its raw value text. */
 int json_get(const char *s, size_t n, const char *key, const char **v, size_t *vlen);
 /* The member as an unescaped string (\uXXXX outside ASCII becomes '?'). */

@@ -272,6 +272,8 @@ t_daemon_priv() {
 	[ -n "$T_DAEMON_UID" ] || return 0
 	local caps gid
 	caps=$(t_unit_caps) || return 1
+	# T_EXTRA_CAPS: what a documented drop-in adds (e.g. +dac_read_search)
+	caps=$caps${T_EXTRA_CAPS:+,$T_EXTRA_CAPS}
 	gid=$(getent group "${T_GROUP:-root}" | cut -d: -f3)
 	chown "$T_DAEMON_UID" "$T_TMP" && chmod 0711 "$T_TMP" || return 1
 	# a case's directory inside the test's: the way there searchable too

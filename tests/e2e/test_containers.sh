@@ -52,6 +52,21 @@
 #   podman      a fresh lab, podman 4.3 (netavark 1.4 has no user chain: the
 #               geo-block at the top of ip filter FORWARD); the same web
 #               window checks and certbot --standalone.
+#   named       (after docker, and after podman, on their engines)
+#               `designate = container docker:NAME` (podman:NAME), no cgroup
+#               line, the engine's state under the test's private roots
+#               (docker_root, podman_root, podman_runroot): a container of
+#               that name under the engine's own (undesignated) cgroup
+#               parent gets its window, the blocked country reaches it
+#               through $H:80 (its server's log); a container of another
+#               name, same parent and publication, gets none (nothing
+#               logged of the blocked country); the named container again,
+#               its engine's state file (Podman: its directory) made
+#               group-writable before it listens: refused, one log line naming the file, no window;
+#               another container whose server listens in a child cgroup
+#               named after the named one's id (while that one runs): the
+#               engine's pid for that id is elsewhere: refused, nothing
+#               reaches it.
 # Every case: the root namespace's ruleset and links unchanged.
 #
 # Before the daemon's container windows exist (issue 23 step 4's daemon half
@@ -61,8 +76,8 @@
 # own PID namespace (daemon/watch.c): every Docker and Podman container has
 # one, and its listener came as pid 0, "not visible".
 #
-# Env: E2E_LAB_PREFIX (default phlc$$), CT_CASES (default "docker prerouting
-# ufw podman"), E2E_KEEP=DIR (keep the clients', servers' and daemon's files).
+# Env: E2E_LAB_PREFIX (default phlc$$), CT_CASES (default "docker named
+# prerouting ufw podman"), E2E_KEEP=DIR (keep the clients', servers' and daemon's files).
 # Output as the integration tier: PASS/FAIL/SKIP lines, a closing line
 # "containers: N passed, N failed, N skipped"; 77 when it cannot run at all.
 set -u
@@ -82,7 +97,7 @@ source "$T_ROOT/tests/lab/fw.sh"
 ENG_NETNS=$LAB_NS_HOST
 # certbot's standalone server may look its address up: no DNS in the lab
 export RES_OPTIONS="timeout:1 attempts:1"
-CT_CASES=${CT_CASES:-docker prerouting ufw podman}
+CT_CASES=${CT_CASES:-docker named prerouting ufw podman}
 PARENT=/$T_PFX-acme           # the designated cgroup parent
 W=$T_TMP/w                    # mounted at /w in the containers
 HL=$T_ROOT/tests/adversary/httplog.py
@@ -444,6 +459,133 @@ case_engine() { # KIND [lego]
 	t_log "$KIND: $(since "$t0") s"
 }
 
+# ---- designate = container ENGINE:NAME (the engine's state names it) ----------------
+# named_srv LOG NAME: as srv_cmd, but the server starts only once /w/go-NAME
+# exists (the test changes the engine's state in between)
+named_srv() { echo "while [ ! -e /w/go-$2 ]; do sleep 0.05; done; $(srv_cmd "$1" "$2")"; }
+# ctr_rm KIND NAME: gone now (podman's default stop waits 10 s for sh)
+ctr_rm() { case $1 in podman) eng podman rm -f -t 0 "$2" ;; *) eng "$1" rm -f "$2" ;; esac >/dev/null 2>&1; }
+case_named() { # KIND (docker or podman, its engine up, the geo-block in place)
+	local kind=$1 t0 d st cid cpid n0 parent r
+	KIND=named-$kind
+	t0=$(now)
+	d=$(_eng_dir "$kind")
+	parent=/$T_PFX-$kind # the engine's own parent: no cgroup line designates it
+	local cfg=("designate = container $kind:acme-$kind ports=80")
+	case $kind in
+	docker) cfg+=("docker_root = $d/docker") ;;
+	podman) cfg+=("podman_root = $d/podman/root" "podman_runroot = $d/podman/run") ;;
+	esac
+	rm -f "$A"
+	# the engines' state is root's, 0700: the daemon (user porthole) reads it
+	# with CAP_DAC_READ_SEARCH, the drop-in README's Containers gives
+	T_EXTRA_CAPS=+dac_read_search daemon_start "${cfg[@]}" || { t_fail "$KIND: daemon start"; return 1; }
+	rm -f "$W"/go-*
+	# 1. the named container: its window, reached from the blocked country
+	: >"$W/named.log"
+	touch "$W/go-acme-$kind"
+	if ! ctr "$kind" "acme-$kind" "$parent" -p "$H:80:80" "$ENG_IMAGE" /bin/sh -c "$(named_srv named.log "acme-$kind")" >/dev/null 2>"$T_TMP/run.err"; then
+		t_fail "$KIND: run acme-$kind: $(tail -c 300 "$T_TMP/run.err")"
+		return 1
+	fi
+	cpid=$(eng_pid "$kind" "acme-$kind")
+	until_ok 200 c_listens "$cpid" || { t_fail "$KIND: acme-$kind did not listen"; return 1; }
+	if until_ok 50 cwin_some; then
+		t_pass "$KIND: the container the engine's state names acme-$kind (cgroup parent $parent, in no cgroup line) got a window ($(since "$t0") s)"
+	else
+		t_fail "$KIND: no window for acme-$kind: $(grep -i 'container' "$T_DLOG" | tail -2 | cut -c1-300 | tr '\n' '|')"
+	fi
+	r=$(get inet "$H" 80 /inet-named 4)
+	until_ok 20 logged "$W/named.log" "$INET" /inet-named
+	t_check "$KIND: the blocked country reaches acme-$kind through $H:80 during its window ($r; its server logged $INET's GET)" \
+		logged "$W/named.log" "$INET" /inet-named
+	ctr_rm "$kind" "acme-$kind"
+	until_ok 50 cwin_is 0
+	# 2. another name, same parent and publication: nothing
+	: >"$W/impostor.log"
+	touch "$W/go-impostor-$kind"
+	if ! ctr "$kind" "impostor-$kind" "$parent" -p "$H:80:80" "$ENG_IMAGE" /bin/sh -c "$(named_srv impostor.log "impostor-$kind")" >/dev/null 2>"$T_TMP/run.err"; then
+		t_fail "$KIND: run impostor-$kind: $(tail -c 300 "$T_TMP/run.err")"
+		return 1
+	fi
+	cpid=$(eng_pid "$kind" "impostor-$kind")
+	until_ok 200 c_listens "$cpid" || { t_fail "$KIND: impostor-$kind did not listen"; return 1; }
+	until_ok 15 cwin_some
+	t_eq "$KIND: a container named impostor-$kind (same parent, same -p $H:80:80): no window" 0 "$(cwin_elements)"
+	t_eq "$KIND: ... the blocked country to $H:80 dropped" dropped "$(probe inet "$H" 80 1)"
+	t_eq "$KIND: ... and impostor-$kind logged nothing of it" 0 "$(peer_lines "$W/impostor.log" "$INET")"
+	ctr_rm "$kind" "impostor-$kind"
+	# 3. the named container, its state made group-writable before it listens
+	: >"$W/named.log"
+	rm -f "$W/go-acme-$kind" # (its server waits for it again)
+	if ! cid=$(ctr "$kind" "acme-$kind" "$parent" -p "$H:80:80" "$ENG_IMAGE" /bin/sh -c "$(named_srv named.log "acme-$kind")" 2>"$T_TMP/run.err"); then
+		t_fail "$KIND: run acme-$kind again: $(tail -c 300 "$T_TMP/run.err")"
+		return 1
+	fi
+	# (Podman's c/storage rewrites containers.json, mode 0600, whenever a
+	# container's cleanup runs: its directory, a component of the path, is
+	# made group-writable instead)
+	case $kind in
+	docker) st=$d/docker/containers/$cid/config.v2.json ;;
+	podman) st=$d/podman/root/overlay-containers ;;
+	esac
+	chmod g+w "$st" || { t_fail "$KIND: chmod g+w $st"; return 1; }
+	n0=$(grep -c 'writable by group or others' "$T_DLOG")
+	touch "$W/go-acme-$kind"
+	cpid=$(eng_pid "$kind" "acme-$kind")
+	until_ok 200 c_listens "$cpid" || { t_fail "$KIND: acme-$kind did not listen"; return 1; }
+	until_ok 50 eval '[ "$(grep -c "writable by group or others" "$T_DLOG")" -gt "$n0" ]'
+	if [ "$(grep -c 'writable by group or others' "$T_DLOG")" -gt "$n0" ] && grep 'writable by group or others' "$T_DLOG" | tail -1 | grep -qF "$st"; then
+		t_pass "$KIND: its state file group-writable: refused, said: $(grep 'writable by group or others' "$T_DLOG" | tail -1 | sed 's/.*container: //' | cut -c1-260)"
+	else
+		t_fail "$KIND: a group-writable $st: no log line naming it: $(grep -i container "$T_DLOG" | tail -2 | cut -c1-300 | tr '\n' '|')"
+	fi
+	t_eq "$KIND: ... no window" 0 "$(cwin_elements)"
+	t_eq "$KIND: ... the blocked country to $H:80 dropped, acme-$kind logged nothing of it" "dropped 0" \
+		"$(probe inet "$H" 80 1) $(peer_lines "$W/named.log" "$INET")"
+	chmod g-w "$st"
+	# 4. a cgroup named after the named container's id: the impostor's
+	# server moved, before it listens, into a child cgroup of its own
+	# container's named like acme's (what a container that may write its
+	# cgroup tree could do); acme runs (its state: running, its pid), so only
+	# the pid check (Docker's State.Pid, Podman's conmon pidfile) tells them apart
+	local acid icg fake leaf
+	acid=$cid
+	: >"$W/impostor.log"
+	rm -f "$W/go-impostor-$kind"
+	if ! cid=$(ctr "$kind" "impostor-$kind" "$parent" -p "$H:8082:80" "$ENG_IMAGE" /bin/sh -c "$(named_srv impostor.log "impostor-$kind")" 2>"$T_TMP/run.err"); then
+		t_fail "$KIND: run impostor-$kind (for the id look-alike): $(tail -c 300 "$T_TMP/run.err")"
+		return 1
+	fi
+	cpid=$(eng_pid "$kind" "impostor-$kind")
+	icg=$(sed -n 's/^0:://p' "/proc/$cpid/cgroup")
+	leaf=$acid
+	[ "$kind" = podman ] && leaf=libpod-$acid
+	fake=$T_CG2$icg/$leaf
+	if mkdir "$fake" && echo "$cpid" >"$fake/cgroup.procs"; then
+		n0=$(grep -c "not the listener's" "$T_DLOG")
+		touch "$W/go-impostor-$kind"
+		until_ok 200 c_listens "$cpid" || t_fail "$KIND: impostor-$kind did not listen in $icg/$leaf"
+		until_ok 50 eval '[ "$(grep -c "not the listener'"'"'s" "$T_DLOG")" -gt "$n0" ]'
+		t_check "$KIND: impostor-$kind listening in a cgroup $icg/${leaf:0:20}... (acme-$kind's id as its leaf): refused, said: $(grep "not the listener's" "$T_DLOG" | tail -1 | sed 's/.*(line [0-9]*): //' | cut -c1-160)" \
+			eval '[ "$(grep -c "not the listener'"'"'s" "$T_DLOG")" -gt "$n0" ]'
+		t_eq "$KIND: ... no window" 0 "$(cwin_elements)"
+		r=$(get inet "$H" 8082 /inet-lookalike 1)
+		t_eq "$KIND: ... the blocked country to its $H:8082 dropped, it logged nothing of it" "connect-timeout 0" \
+			"$r $(peer_lines "$W/impostor.log" "$INET")"
+	else
+		t_fail "$KIND: a child cgroup $fake for the look-alike"
+	fi
+	ctr_rm "$kind" "impostor-$kind"
+	rmdir "$fake" "$T_CG2$icg" 2>/dev/null
+	ctr_rm "$kind" "acme-$kind"
+	until_ok 30 cwin_is 0
+	daemon_stop
+	t_eq "$KIND: portholed exited 0 on SIGTERM" 0 $?
+	rules_same "after the named windows and the daemon" "$BASE"
+	t_log "$KIND: $(since "$t0") s"
+}
+
 # the prerouting case, on the docker case's engine (still up)
 case_prerouting() {
 	KIND=docker
@@ -639,8 +781,15 @@ EOF
 }
 
 parent_cgroups
-case " $CT_CASES " in *" docker "* | *" prerouting "* | *" ufw "* | *" podman "*) lab_start || { t_summary; exit 1; } ;; esac
+case " $CT_CASES " in *" docker "* | *" named "* | *" prerouting "* | *" ufw "* | *" podman "*) lab_start || { t_summary; exit 1; } ;; esac
 case " $CT_CASES " in *" docker "*) case_engine docker lego ;; esac
+case " $CT_CASES " in *" named "*)
+	KIND=docker
+	daemon_stop >/dev/null 2>&1
+	if [ -n "$(_eng_tini docker)" ] || engine_up docker; then
+		case_named docker
+	fi ;;
+esac
 case " $CT_CASES " in *" prerouting "*)
 	KIND=docker
 	daemon_stop >/dev/null 2>&1
@@ -660,15 +809,22 @@ if [ -n "$(_eng_tini docker)" ]; then
 	daemon_stop >/dev/null 2>&1
 	engine_down docker
 fi
-case " $CT_CASES " in *" podman "*)
+case " $CT_CASES " in *" podman "* | *" named "*)
 	# a fresh lab: Docker's tables (FORWARD policy drop) would decide podman's packets
-	case " $CT_CASES " in *" docker "* | *" prerouting "* | *" ufw "*)
+	case " $CT_CASES " in *" docker "* | *" prerouting "* | *" ufw "* | *" named "*)
 		[ "$UFW" = 1 ] && { fw_stop; UFW=0; }
 		lab_stop
 		rm -rf "${W:?}"/*
 		lab_start || { t_summary; exit 1; } ;;
 	esac
-	case_engine podman
+	case " $CT_CASES " in *" podman "*) case_engine podman ;; esac
+	case " $CT_CASES " in *" named "*)
+		KIND=podman
+		daemon_stop >/dev/null 2>&1
+		if [ -n "$(_eng_tini podman)" ] || engine_up podman; then
+			case_named podman
+		fi ;;
+	esac
 	[ -n "$(_eng_tini podman)" ] && { KIND=podman; engine_down podman; } ;;
 esac
 t_summary

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Build the libFuzzer targets for the two pure parsers (control-protocol
-# validator, config parser) and fuzz each for FUZZ_SECONDS (default 60).
+# Build the libFuzzer targets for the pure parsers (control-protocol
+# validator, config parser, container engines' state) and fuzz each for FUZZ_SECONDS (default 60).
 # Prints "PASS|FAIL fuzz_NAME: ..." per target and a closing
 # "N passed, N failed, N skipped" line; exits 1 on a crash, 77 (with a SKIP
 # line) when clang or its libFuzzer runtime is missing.
@@ -29,9 +29,10 @@ CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 declare -A SRC=(
 	[proto]="lib/proto.c lib/util.c"
 	[config]="lib/config.c lib/config_designate.c lib/util.c"
+	[engine]="lib/engine_state.c lib/json.c lib/util.c"
 )
-declare -A MAXLEN=([proto]=20000 [config]=4096)
-declare -A EXTRA=([proto]="" [config]="-dict=$FUZZ/config.dict")
+declare -A MAXLEN=([proto]=20000 [config]=4096 [engine]=4096)
+declare -A EXTRA=([proto]="" [config]="-dict=$FUZZ/config.dict" [engine]="")
 pass=0 fail=0 skip=0
 
 mkdir -p "$OUT" || exit 1
@@ -121,9 +122,9 @@ fuzz() { # NAME
 		while read -r f l; do echo "    check failed: $(sed -n "${l}p" "$FUZZ/$f" | sed 's/^[[:space:]]*//')"; done
 }
 
-for t in ${FUZZ_TARGETS:-proto config}; do
+for t in ${FUZZ_TARGETS:-proto config engine}; do
 	if [ -z "${SRC[$t]+x}" ]; then
-		skip=$((skip + 1)); echo "SKIP fuzz_$t: no such target (proto, config)"
+		skip=$((skip + 1)); echo "SKIP fuzz_$t: no such target (proto, config, engine)"
 		continue
 	fi
 	fuzz "$t"

@@ -208,11 +208,51 @@ int main(void)
 	      "designate cgroup ... published (%s)", err);
 	r = parse(&c, "designate = unit certbot.service\n", err, sizeof(err));
 	CHECK(r == 0 && !config_has_published(&c), "no published line: no container windows");
-	expect_error("designate = exe /bin/true published\n", "test.conf:1: designate: published is for unit and cgroup");
-	expect_error("designate = uid 1000 published\n", "published is for unit and cgroup");
+	expect_error("designate = exe /bin/true published\n", "test.conf:1: designate: published is for unit, cgroup and container");
+	expect_error("designate = uid 1000 published\n", "published is for unit, cgroup and container");
 	expect_error("serve = unit nginx.service always published\n", "unknown option 'published'");
 	expect_error("socket_mark = 0x1/0x3\ndesignate = cgroup /a published\n", "the three marks of server and container");
 	r = parse(&c, "socket_mark = 0x1/0x7\ndesignate = cgroup /a published\n", err, sizeof(err));
 	CHECK(r == 0, "a 3-bit mask holds one designation, a session and the three reserved marks (%s)", err);
+
+	/* designate = container ENGINE:NAME (issue 23, step 6) */
+	config_defaults(&c);
+	CHECK(!strcmp(c.docker_root, "/var/lib/docker") && !strcmp(c.podman_root, "/var/lib/containers/storage") &&
+	      !strcmp(c.podman_runroot, "/run/containers/storage"), "default engine state roots");
+	r = parse(&c, "designate = container docker:certbot ports=80 max_window=60\n"
+		  "designate = container podman:my_lego.1-x\n"
+		  "docker_root = /srv/docker\npodman_root = /srv/cs\npodman_runroot = /run/cs\n", err, sizeof(err));
+	CHECK(r == 0 && c.ndes == 2 && c.des[0].type == DES_CONTAINER && c.des[0].engine == PH_ENGINE_DOCKER &&
+	      !strcmp(c.des[0].name, "certbot") && c.des[0].published && c.des[0].nports == 1 &&
+	      c.des[0].max_window == 60 && !c.des[0].cgroup[0], "designate = container docker:certbot (%s)", err);
+	CHECK(c.des[1].engine == PH_ENGINE_PODMAN && !strcmp(c.des[1].name, "my_lego.1-x") && c.des[1].published &&
+	      config_has_published(&c), "designate = container podman:NAME, published implied");
+	CHECK(!strcmp(c.docker_root, "/srv/docker") && !strcmp(c.podman_root, "/srv/cs") &&
+	      !strcmp(c.podman_runroot, "/run/cs"), "docker_root, podman_root, podman_runroot set");
+	CHECK(!strcmp(des_type_name(c.des[0].type), "container"), "des_type_name: container");
+	r = parse(&c, "designate = container docker:certbot published\n", err, sizeof(err));
+	CHECK(r == 0 && c.des[0].published, "container ... published: accepted (implied anyway) (%s)", err);
+	expect_error("designate = container lxc:certbot\n", "test.conf:1: designate container: unknown engine 'lxc' (docker or podman)");
+	expect_error("designate = container certbot\n", "designate container: 'certbot' must be ENGINE:NAME");
+	expect_error("designate = container docker:\n", "designate container: '' is not a container name");
+	expect_error("designate = container docker:-x\n", "'-x' is not a container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*");
+	expect_error("designate = container docker:/certbot\n", "'/certbot' is not a container name");
+	expect_error("designate = container docker:cert/bot\n", "is not a container name");
+	expect_error("designate = container podman:caf\xc3\xa9\n", "is not a container name");
+	expect_error("designate = container docker:certbot\ndesignate = container docker:certbot\n",
+		     "already designated on line 1");
+	expect_error("designate = container docker:certbot ports=8080\n", "port 8080 is not in 'ports'");
+	expect_error("designate = container docker:certbot always\n", "unknown option 'always'");
+	expect_error("docker_root = var/lib/docker\n", "docker_root: must be an absolute path without '..'");
+	expect_error("podman_root = /a/../b\n", "podman_root: must be an absolute path without '..'");
+	expect_error("podman_runroot = /a\npodman_runroot = /b\n", "duplicate key 'podman_runroot'");
+	{
+		char longname[PH_CONTAINER_NAME_LEN + 40];
+		snprintf(longname, sizeof(longname), "designate = container docker:%0*d\n", PH_CONTAINER_NAME_LEN, 0);
+		expect_error(longname, "is not a container name");
+	}
+	CHECK(container_name_valid("a") && container_name_valid("Certbot_1.x-y") && !container_name_valid("") &&
+	      !container_name_valid("_a") && !container_name_valid(".a") && !container_name_valid("a b") &&
+	      !container_name_valid("a:b"), "container_name_valid: Docker's rule");
 	return unit_done("unit/config");
 }

@@ -169,6 +169,24 @@ static void f_record_close(struct ph_daemon *d, const struct ph_cwin *w, uint32_
 	fk.last_close_id = w->id;
 }
 static void f_ids_save(struct ph_daemon *d) { (void)d; fk.ids_saved++; }
+/* the engine's state, faked: named (1), not (0), untrusted (< 0) */
+static struct {
+	int answer;
+	unsigned calls;
+	char last_cgroup[256];
+} fn;
+static int f_container_named(struct ph_daemon *d, const struct ph_designation *des, const char *cgroup, char *why,
+			     size_t whylen)
+{
+	(void)d;
+	fn.calls++;
+	snprintf(fn.last_cgroup, sizeof(fn.last_cgroup), "%s", cgroup);
+	if (fn.answer < 0)
+		snprintf(why, whylen, "fake: /var/lib/docker/containers is writable by group or others: refused");
+	else if (!fn.answer)
+		snprintf(why, whylen, "fake: its name is /other, not /%s", des->name);
+	return fn.answer;
+}
 static void f_metrics(struct ph_daemon *d) { (void)d; }
 
 static const struct ph_container_ops fake_ops = {
@@ -180,6 +198,7 @@ static const struct ph_container_ops fake_ops = {
 	.fw_open = f_fw_open,
 	.fw_close = f_fw_close,
 	.proc_exe = f_proc_exe,
+	.container_named = f_container_named,
 	.record_open = f_record_open,
 	.record_close = f_record_close,
 	.ids_save = f_ids_save,
@@ -452,6 +471,65 @@ int main(void)
 		fblind = 0;
 		containers_shutdown(&d);
 	}
+
+	/* ---- designate = container docker:certbot (the engine's state, faked) -------------- */
+	d.cfg.ndes = 3;
+	d.cfg.des[2].type = DES_CONTAINER;
+	d.cfg.des[2].engine = PH_ENGINE_DOCKER;
+	d.cfg.des[2].published = 1;
+	d.cfg.des[2].line = 5;
+	snprintf(d.cfg.des[2].arg, sizeof(d.cfg.des[2].arg), "docker:certbot");
+	snprintf(d.cfg.des[2].name, sizeof(d.cfg.des[2].name), "certbot");
+	snprintf(fk.cgroup, sizeof(fk.cgroup), "/acme/docker-abc.scope");
+	fn.answer = 1;
+	container_on_foreign(&d, &l1, 1);
+	w = container_window_at(&d, 0);
+	CHECK(nwin() == 1 && w->des_index == 1 && fn.calls == 0,
+	      "a listener below a published cgroup line: that line's window, the engine's state not read");
+	containers_shutdown(&d);
+	snprintf(fk.cgroup, sizeof(fk.cgroup), "/docker/0123abc");
+	container_on_foreign(&d, &l1, 1);
+	w = container_window_at(&d, 0);
+	CHECK(nwin() == 1 && w && w->des_index == 2 && fn.calls == 1 && !strcmp(fn.last_cgroup, "/docker/0123abc") &&
+	      w->npports == 2 && w->deadline_boot == ft.boot + 300 * NSEC_PER_SEC,
+	      "a container the engine names certbot: its window (the global ports and max_window)");
+	containers_shutdown(&d);
+	fn.answer = 0;
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 0 && fn.calls == 2 && strstr(ft.last_log, "no published designation (container docker:certbot "
+						     "(line 5): fake: its name is /other"),
+	      "a container of another name: no window, the reason in the debug line (%s)", ft.last_log);
+	fn.answer = -EPERM;
+	logged_before = ft.logged[LOG_WARNING];
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 0 && ft.logged[LOG_WARNING] == logged_before + 1 && strstr(ft.last_log, "writable by group"),
+	      "state that cannot be trusted: no window (fail closed), one warning naming it (%s)", ft.last_log);
+	fn.answer = 1;
+	l1.init_userns = 0;
+	{
+		unsigned calls = fn.calls;
+		container_on_foreign(&d, &l1, 1);
+		CHECK(nwin() == 0 && fn.calls == calls && strstr(ft.last_log, "rootless"),
+		      "a namespace of another user namespace (rootless engine): its state never read, no window (%s)",
+		      ft.last_log);
+	}
+	l1.init_userns = 1;
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 1, "certbot's window again");
+	{
+		struct ph_foreign_listener l5 = listener(5, 80);
+		l5.cgroup_id = 999;
+		fk.other_pid = l5.pid;
+		snprintf(fk.other_cgroup, sizeof(fk.other_cgroup), "/docker/fedc");
+		fn.answer = 0;
+		container_on_foreign(&d, &l5, 1);
+		CHECK(nwin() == 0 && fk.close_reason == PH_REASON_REVOKED,
+		      "another container's listener on its port in its netns (not named certbot): the window revoked");
+		fk.other_pid = 0;
+		fn.answer = 1;
+	}
+	containers_shutdown(&d);
+	d.cfg.ndes = 2;
 
 	/* ---- no published designation: foreign listeners are not looked at ----------------- */
 	d.cfg.des[1].published = 0;
