@@ -387,7 +387,7 @@ static void on_listen(struct ph_daemon *d, const struct ph_foreign_listener *l)
 		snprintf(a, sizeof(a), "?");
 	if (!l->verified) {
 		/* its process is gone or elsewhere: who holds it is unknown */
-		close_shared(d, l, NULL);
+		close_shared(d, l, NULL, -1);
 		return;
 	}
 	if (foreign_blind(d->foreign)) {
