@@ -48,34 +48,7 @@ C1=$(lab_ctr_v4 1) C2=$(lab_ctr_v4 2) C61=$(lab_ctr_v6 1) C62=$(lab_ctr_v6 2)
 HL=$T_ROOT/tests/adversary/httplog.py
 
 # ---- the containers and the host's Docker-shaped ruleset --------------------------------------------
-# docker_rules IPT HOST C1 C2 BLOCKED: what Docker 20.10 writes for -p 80:80
-# (C1), -p 8080:80 (C2), -p 8081:80 (C1), and the admin's geo-block in
-# DOCKER-USER
-docker_rules() {
-	local ipt=$1 h=$2 c1=$3 c2=$4 blocked=$5 d1=$3 d2=$4
-	[ "$ipt" = ip6tables ] && d1=[$3] d2=[$4]
-	in_host "$ipt"-restore <<EOF
-*nat
-:PREROUTING ACCEPT [0:0]
--A PREROUTING -d $h -p tcp -m tcp --dport 80 -j DNAT --to-destination $d1:80
--A PREROUTING -d $h -p tcp -m tcp --dport 8080 -j DNAT --to-destination $d2:80
--A PREROUTING -d $h -p tcp -m tcp --dport 8081 -j DNAT --to-destination $d1:80
-COMMIT
-*filter
-:FORWARD DROP [0:0]
-:DOCKER - [0:0]
-:DOCKER-USER - [0:0]
--A FORWARD -j DOCKER-USER
--A FORWARD -o $BR -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A FORWARD -o $BR -j DOCKER
--A FORWARD -i $BR ! -o $BR -j ACCEPT
--A DOCKER -d $c1/$6 ! -i $BR -o $BR -p tcp -m tcp --dport 80 -j ACCEPT
--A DOCKER -d $c2/$6 ! -i $BR -o $BR -p tcp -m tcp --dport 80 -j ACCEPT
--A DOCKER-USER -s $blocked -j DROP
--A DOCKER-USER -j RETURN
-COMMIT
-EOF
-}
+. "$T_ROOT/tests/lab/docker_rules.sh" # docker_rules, netavark_rules
 # the host rule, by hand (porthole's placement is a later step)
 host_rules() {
 	local ipt

@@ -41,8 +41,13 @@
 #  - the daemon killed -9 with a window open: both owner tables (inet and
 #    bridge porthole) go, the published port is closed again; restarted,
 #    a reuseport sibling on C1's address that listened while no daemon ran
-#    must hear nothing through a new designated listener's window (FAILS:
-#    the daemon knows no listener older than itself, design §2's resync).
+#    must hear nothing through a new designated listener's window (the
+#    daemon finds listeners older than itself at start);
+#  - a sibling that binds in C1, leaves for a namespace of its own
+#    (unshare) and only then listens: the daemon cannot verify its process,
+#    records it unverified, and it gets none of the window's connections;
+#  - a listener whose port came from the ephemeral range: its close is
+#    reported (the kernel releases such a port before the state change).
 set -u
 source "$(dirname "$0")/../lib.sh"
 t_start cwin_daemon lab
@@ -54,32 +59,10 @@ BR=$LAB_CTR_BR
 C1=$(lab_ctr_v4 1) C2=$(lab_ctr_v4 2)
 TR=$T_ROOT/tests/adversary/cwin_tricks.py HL=$T_ROOT/tests/adversary/httplog.py
 
-docker_rules() {
-	in_host iptables-restore <<RULES
-*nat
-:PREROUTING ACCEPT [0:0]
--A PREROUTING -d $H -p tcp -m tcp --dport 80 -j DNAT --to-destination $C1:80
--A PREROUTING -d $H -p tcp -m tcp --dport 8080 -j DNAT --to-destination $C2:80
--A PREROUTING -d $H2 -p tcp -m tcp --dport 80 -j DNAT --to-destination $C2:80
-COMMIT
-*filter
-:FORWARD DROP [0:0]
-:DOCKER - [0:0]
-:DOCKER-USER - [0:0]
--A FORWARD -j DOCKER-USER
--A FORWARD -o $BR -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A FORWARD -o $BR -j DOCKER
--A FORWARD -i $BR ! -o $BR -j ACCEPT
--A DOCKER -d $C1/32 ! -i $BR -o $BR -p tcp -m tcp --dport 80 -j ACCEPT
--A DOCKER -d $C2/32 ! -i $BR -o $BR -p tcp -m tcp --dport 80 -j ACCEPT
--A DOCKER-USER -s $INET/32 -j DROP
--A DOCKER-USER -j RETURN
-COMMIT
-RULES
-}
+. "$T_ROOT/tests/lab/docker_rules.sh" # docker_rules, netavark_rules
 host_rule() { in_host iptables -I DOCKER-USER -p tcp -m tcp --dport 80 -m mark --mark $MARK/$MASK -j ACCEPT; }
 t_setup "containers" nslab_containers 2
-t_setup "Docker-shaped rules" docker_rules
+t_setup "Docker-shaped rules" docker_rules iptables $H $C1 $C2 $INET/32 32 $H2
 t_setup "the host rule (static mode)" host_rule
 
 CGD=$T_PFX-acme CGO=$T_PFX-other

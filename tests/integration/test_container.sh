@@ -51,49 +51,7 @@ BR=$LAB_CTR_BR
 C1=$(lab_ctr_v4 1) C2=$(lab_ctr_v4 2) C61=$(lab_ctr_v6 1) C62=$(lab_ctr_v6 2)
 HL=$T_ROOT/tests/adversary/httplog.py
 
-# docker_rules IPT HOST C1 C2 BLOCKED PREFIXLEN (as test_cwin.sh's)
-docker_rules() {
-	local ipt=$1 h=$2 c1=$3 c2=$4 blocked=$5 d1=$3 d2=$4
-	[ "$ipt" = ip6tables ] && d1=[$3] d2=[$4]
-	in_host "$ipt"-restore <<EOF
-*nat
-:PREROUTING ACCEPT [0:0]
--A PREROUTING -d $h -p tcp -m tcp --dport 80 -j DNAT --to-destination $d1:80
--A PREROUTING -d $h -p tcp -m tcp --dport 8080 -j DNAT --to-destination $d2:80
--A PREROUTING -d $h -p tcp -m tcp --dport 8081 -j DNAT --to-destination $d1:80
-COMMIT
-*filter
-:FORWARD DROP [0:0]
-:DOCKER - [0:0]
-:DOCKER-USER - [0:0]
--A FORWARD -j DOCKER-USER
--A FORWARD -o $BR -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A FORWARD -o $BR -j DOCKER
--A FORWARD -i $BR ! -o $BR -j ACCEPT
--A DOCKER -d $c1/$6 ! -i $BR -o $BR -p tcp -m tcp --dport 80 -j ACCEPT
--A DOCKER -d $c2/$6 ! -i $BR -o $BR -p tcp -m tcp --dport 80 -j ACCEPT
--A DOCKER-USER -s $blocked -j DROP
--A DOCKER-USER -j RETURN
-COMMIT
-EOF
-}
-# netavark_rules IPT C1 C2 BLOCKED PREFIXLEN: netavark 1.4's filter table
-# (no admin chain), the admin's geo-block at the top of FORWARD; the nat
-# table (the DNAT) stays
-netavark_rules() {
-	in_host "$1"-restore <<EOF
-*filter
-:FORWARD DROP [0:0]
-:NETAVARK_FORWARD - [0:0]
--A FORWARD -s $4 -j DROP
--A FORWARD -j NETAVARK_FORWARD
--A NETAVARK_FORWARD -o $BR -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A NETAVARK_FORWARD -i $BR ! -o $BR -j ACCEPT
--A NETAVARK_FORWARD -d $2/$5 -o $BR -p tcp -m tcp --dport 80 -j ACCEPT
--A NETAVARK_FORWARD -d $3/$5 -o $BR -p tcp -m tcp --dport 80 -j ACCEPT
-COMMIT
-EOF
-}
+. "$T_ROOT/tests/lab/docker_rules.sh" # docker_rules, netavark_rules
 t_setup "containers" nslab_containers 2
 t_setup "IPv4 Docker-shaped rules" docker_rules iptables $H $C1 $C2 $INET/32 32
 t_setup "IPv6 Docker-shaped rules" docker_rules ip6tables $H6 $C61 $C62 $INET6/128 128
