@@ -120,15 +120,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-# until_ok TENTHS CMD...: CMD succeeds within TENTHS tenths of a second
-until_ok() {
-	local n=$1 i
-	shift
-	for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 
 # the root namespace as the engines and porthole must leave it (as
 # tests/integration/test_engines.sh checks it)

@@ -28,15 +28,6 @@ source "$T_ROOT/tests/lab/engines.sh"
 t_start engines lab
 trap 'eng_stop docker >/dev/null 2>&1; eng_stop podman >/dev/null 2>&1; t_cleanup' EXIT
 
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-# until_ok TENTHS CMD...: CMD succeeds within TENTHS tenths of a second
-until_ok() {
-	local n=$1 i
-	shift
-	for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 # the root namespaces as the engines must leave them: the network
 # namespace's ruleset (read-only), a bridge or veth of theirs, the
 # forwarding and bridge-netfilter sysctls they set (in the lab host); a

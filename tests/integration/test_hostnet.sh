@@ -19,13 +19,6 @@ t_start hostnet lab
 trap 'eng_stop docker >/dev/null 2>&1; eng_stop podman >/dev/null 2>&1; t_cleanup' EXIT
 A=$T_TMP/audit.jsonl
 
-# until_ok TENTHS CMD...: CMD succeeds within TENTHS tenths of a second
-until_ok() {
-	local n=$1 i
-	shift
-	for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 elements_are() { [ "$(porthole_elements)" = "$1" ]; }
 
 hostnet_case() {

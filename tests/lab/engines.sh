@@ -77,6 +77,17 @@ ENG_LIB=${BASH_SOURCE[0]}
 ENG_IMAGE=porthole-base
 ENG_TIMEOUT=${ENG_TIMEOUT:-90}   # seconds for one engine command or start
 
+# the tests' clocks and waits (every script that runs an engine uses them)
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+# until_ok TENTHS CMD...: CMD succeeds within TENTHS tenths of a second
+until_ok() {
+	local n=$1 i
+	shift
+	for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+
 _eng_err() { printf 'engines: %s\n' "$*" >&2; }
 
 # ---- the engine's side: this file run as a script under tini -s ------------
@@ -386,7 +397,7 @@ _eng_desc() {
 
 # eng_stop KIND
 eng_stop() {
-	local kind=$1 d tini init ids p cg all=() left=()
+	local kind=$1 d tini init ids p cg mnt alive all=() left=() inns=()
 	d=$(_eng_dir "$kind")
 	tini=$(_eng_tini "$kind")
 	[ -n "$tini" ] || return 0
@@ -422,6 +433,28 @@ eng_stop() {
 			[ "$(proc_starttime "${p%%:*}")" = "${p#*:}" ] || continue
 			left+=("${p%%:*}:$(tr '\0' ' ' <"/proc/${p%%:*}/cmdline" 2>/dev/null | cut -c1-80)")
 			kill -KILL "${p%%:*}" 2>/dev/null
+		done
+		# a process still in the engine's private mount namespace (a `runc
+		# init` whose container never started, under load) is the test's
+		# own: wait for it a moment, then end it by PID
+		mnt=$(cat "$d/mntns" 2>/dev/null)
+		for _ in $(seq 30); do
+			inns=()
+			for p in /proc/[0-9]*; do
+				[ -n "$mnt" ] && [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$mnt" ] && inns+=("${p#/proc/}")
+			done
+			[ ${#inns[@]} -eq 0 ] && break
+			sleep 0.1
+		done
+		for p in "${inns[@]}"; do
+			left+=("$p:$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-80)")
+			kill -KILL "$p" 2>/dev/null
+		done
+		for _ in $(seq 30); do
+			alive=0
+			for p in "${inns[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+			[ "$alive" = 0 ] && break
+			sleep 0.1
 		done
 		[ ${#left[@]} -eq 0 ] || echo "engines: $kind: ended by PID what its engine left: ${left[*]}"
 	fi
