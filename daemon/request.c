@@ -213,6 +213,20 @@ static int close_request(struct ph_daemon *d, struct ph_client *c, const struct 
 		server_revoke(d, i);
 		return control_send(c, &m, ph_msg_init(&m, PH_MSG_OK, 0));
 	}
+	for (unsigned i = 0; container_window_at(d, i); i++) {
+		if (container_window_at(d, i)->id != req->window_id)
+			continue;
+		if (c->uid != 0) {
+			char why[160];
+			snprintf(why, sizeof(why), "window %llu is a container window of the config; only root may close it",
+				 (unsigned long long)req->window_id);
+			return refuse(d, c, "close", EPERM, why);
+		}
+		log_notice("window %llu revoked by uid %u (pid %d)", (unsigned long long)req->window_id,
+			   (unsigned)c->uid, (int)c->pid);
+		container_revoke(d, req->window_id);
+		return control_send(c, &m, ph_msg_init(&m, PH_MSG_OK, 0));
+	}
 	return control_send_error(c, ENOENT, "no open window %llu", (unsigned long long)req->window_id);
 }
 

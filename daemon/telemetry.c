@@ -5,6 +5,7 @@
  * (node_exporter's textfile collector: written to a temporary file in the
  * same directory and renamed, no timestamps). Neither is needed for
  * porthole to work: a failure here is logged, never fatal. */
+#include "container.h"
 #include "daemon.h"
 #include "log.h"
 #include "util.h"
@@ -80,6 +81,8 @@ void metrics_write(struct ph_daemon *d)
 		nopen++;
 	for (unsigned i = 0; i < d->cfg.nsrv; i++)
 		nopen += server_window(d, i)->open != 0;
+	for (unsigned i = 0; container_window_at(d, i); i++)
+		nopen++;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", d->cfg.metrics_file);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	f = fd >= 0 ? fdopen(fd, "w") : NULL;

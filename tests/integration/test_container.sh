@@ -244,6 +244,30 @@ dropped_all "closed" "$H 80 a new server on C1:80 outside the designation" "$H6 
 reached "closed: the allowed country reaches it" allow $H 80 "$LOG1"
 stop "$P"
 
+# ---- porthole close ID: root only ------------------------------------------------------------
+serve_in "$CGD" c1 "$LOG1" c1 "$T_TMP/c1r.out" || t_fail "C1's designated server for close"
+P=$SPID
+wait_count "$T_DLOG" "container: window [0-9]* opened: tcp/80 of pid $P" 2 30 || t_fail "its windows open"
+CW_ID=$(grep -o "container: window [0-9]* opened: tcp/80 of pid $P" "$T_DLOG" | head -1 | awk '{print $3}')
+setpriv --reuid=65534 --regid=65534 --groups="$(stat -c %g "$T_SOCK")" env PORTHOLE_SOCKET="$T_SOCK" \
+	"$PORTHOLE_BIN/porthole" close "$CW_ID" >"$T_TMP/close.out" 2>&1
+t_check "close: a member of the socket group may not close a container window ($(head -c 120 "$T_TMP/close.out"))" \
+	grep -q "only root may close it" "$T_TMP/close.out"
+ph close "$CW_ID" >/dev/null 2>&1
+t_eq "close: root closes container window $CW_ID (exit 0)" 0 $?
+t_check "... closed, reason revoked" wait_for "$T_DLOG" "container: window $CW_ID closed (revoked)" 30
+t_check "... audited" "$PY" - "$AUD" "$CW_ID" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+sys.exit(0 if [r for r in recs if r["event"] == "window-close" and r.get("kind") == "container"
+               and r["window"] == int(sys.argv[2]) and r["reason"] == "revoked"] else 1)
+PY
+ph close "$CW_ID" >/dev/null 2>&1
+t_eq "close: the same id again: no open window (exit 1)" 1 $?
+stop "$P"
+wait_elems_gone() { local i; for i in $(seq 50); do [ "$(cwin_elems)$(cwin_elems cwin6)" = 00 ] && return 0; sleep 0.1; done; return 1; }
+t_check "... and its other window with the listener" wait_elems_gone
+
 t_check "daemon still running" kill -0 "$T_DPID"
 daemon_stop
 t_eq "daemon exits 0" 0 $?
