@@ -431,6 +431,11 @@ static void on_listen(struct ph_daemon *d, const struct ph_foreign_listener *l)
 		     l->pid, l->port, path, des->line, l->netns_ino);
 		return;
 	}
+	if (container_census(d, c->ops, l->pid, l->netns_ino, l->port, l->cookie, why, sizeof(why))) {
+		clog(c, LOG_WARNING, "container: no window for pid %u tcp/%u in cgroup %s (config line %u): %s", l->pid,
+		     l->port, path, des->line, why);
+		return;
+	}
 	memcpy(bound.addr, l->addr, sizeof(bound.addr));
 	view = calloc(1, sizeof(*view));
 	w = calloc(1, sizeof(*w));
@@ -515,15 +520,22 @@ void container_on_foreign(void *ctx, const struct ph_foreign_listener *l, int li
 		}
 		return;
 	}
-	if (listen) {
+	if (listen)
 		on_listen(d, l);
-		return;
-	}
-	for (struct ph_cwin *w = d->containers->wins; w; w = w->next)
-		if (w->cookie == l->cookie) {
+	for (struct ph_cwin *w = d->containers->wins, *next; w; w = next) {
+		char why[320];
+		next = w->next;
+		if (!listen && w->cookie == l->cookie) {
 			cwin_close(d, w, PH_REASON_LISTENER_CLOSED);
-			return;
+			next = d->containers->wins;
+		} else if (w->netns_ino == l->netns_ino && w->cookie != l->cookie &&
+			   container_census(d, d->containers->ops, w->pid, w->netns_ino, w->cport, w->cookie, why, sizeof(why))) {
+			/* a change in its namespace: its census again */
+			clog(d->containers, LOG_WARNING, "container: window %llu revoked: %s", (unsigned long long)w->id, why);
+			cwin_close(d, w, PH_REASON_REVOKED);
+			next = d->containers->wins;
 		}
+	}
 }
 
 void containers_on_timer(struct ph_daemon *d)

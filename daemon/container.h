@@ -86,11 +86,24 @@ struct ph_container_ops {
 	void (*record_close)(struct ph_daemon *d, const struct ph_cwin *w, uint32_t reason, uint64_t duration_ns);
 	void (*ids_save)(struct ph_daemon *d);
 	void (*metrics)(struct ph_daemon *d);   /* the metrics file */
+	/* the kernel's count of LISTEN sockets on tcp/port (v4 and v6, each
+	 * socket once) in network namespace netns_ino, read through pid, a
+	 * process in it: 0, or -errno and why (census_proc_listeners) */
+	int (*listeners)(uint32_t pid, uint32_t netns_ino, uint16_t port, unsigned *n, char *why, size_t whylen);
 };
 
 /* engine_read.c: the production container_named */
 int engine_container_named(const struct ph_config *cfg, const struct ph_designation *des, const char *cgroup,
 			   char *why, size_t whylen);
+
+/* container_census.c: the production listeners op (/proc/PID/net/tcp, tcp6) */
+int census_proc_listeners(uint32_t pid, uint32_t netns_ino, uint16_t port, unsigned *n, char *why, size_t whylen);
+/* More listeners on tcp/port in netns_ino than foreign.c's table knows
+ * (the listener of cookie, if not 0, counted as known)? 0: no; > 0: that
+ * many unknown (why: the warning's text); -errno: they could not be
+ * counted (why). Either but 0: no window. */
+int container_census(struct ph_daemon *d, const struct ph_container_ops *ops, uint32_t pid, uint32_t netns_ino,
+		     uint16_t port, uint64_t cookie, char *why, size_t whylen);
 
 /* container.c */
 int containers_init(struct ph_daemon *d, const struct ph_container_ops *ops);

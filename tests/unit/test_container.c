@@ -189,6 +189,26 @@ static int f_container_named(struct ph_daemon *d, const struct ph_designation *d
 }
 static void f_metrics(struct ph_daemon *d) { (void)d; }
 
+/* the kernel's list of the namespace's listeners, faked: n LISTEN sockets
+ * on the port asked (0: never more than the table knows), or err */
+static struct {
+	unsigned n, calls;
+	int err;
+	uint32_t pid, ino;
+	uint16_t port;
+} fc;
+static int f_listeners(uint32_t pid, uint32_t ino, uint16_t port, unsigned *n, char *why, size_t whylen)
+{
+	fc.calls++;
+	fc.pid = pid;
+	fc.ino = ino;
+	fc.port = port;
+	*n = fc.n;
+	if (fc.err)
+		snprintf(why, whylen, "/proc/%u/net/tcp: fake refusal", pid);
+	return fc.err;
+}
+
 static const struct ph_container_ops fake_ops = {
 	.log = f_log,
 	.now = f_now,
@@ -203,6 +223,7 @@ static const struct ph_container_ops fake_ops = {
 	.record_close = f_record_close,
 	.ids_save = f_ids_save,
 	.metrics = f_metrics,
+	.listeners = f_listeners,
 };
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -530,6 +551,53 @@ int main(void)
 	}
 	containers_shutdown(&d);
 	d.cfg.ndes = 2;
+
+	/* ---- the census: listeners the kernel lists that the table never saw ---------- */
+	containers_shutdown(&d);
+	fblind = 0;
+	nftab = 0;
+	fk.other_pid = 0;
+	fn.answer = 0;
+	snprintf(fk.cgroup, sizeof(fk.cgroup), "/acme/certbot");
+	l1 = listener(1, 80);
+	fc.n = 2; /* l1 and one received over a unix socket after the start-up walk */
+	logged_before = ft.logged[LOG_WARNING];
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 0 && fk.nkel == 0 && fc.pid == l1.pid && fc.ino == l1.netns_ino && fc.port == 80 &&
+	      ft.logged[LOG_WARNING] == logged_before + 1 && strstr(ft.last_log, "lists 2 listening") &&
+	      strstr(ft.last_log, "knows 1: 1 it never saw"),
+	      "the kernel lists 2 listeners on tcp/80 in its netns, the table 1: no window, one warning naming the "
+	      "count (%s)", ft.last_log);
+	ftab[nftab++] = l1;
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 0, "... counting l1 once when the table holds it too");
+	fc.n = 1;
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 1, "as many in the kernel as known: the window");
+	l3 = listener(3, 443);
+	l3.netns_ino++;
+	fc.n = 5;
+	{
+		unsigned calls = fc.calls;
+		container_on_foreign(&d, &l3, 0);
+		CHECK(nwin() == 1 && fc.calls == calls, "a change in another netns: no census of the window's");
+	}
+	l3.netns_ino--;
+	logged_before = ft.logged[LOG_WARNING];
+	container_on_foreign(&d, &l3, 0);
+	CHECK(nwin() == 0 && fk.nkel == 0 && fk.close_reason == PH_REASON_REVOKED &&
+	      ft.logged[LOG_WARNING] == logged_before + 1,
+	      "a change in its netns with more listeners in the kernel than known: the window revoked (%s)", ft.last_log);
+	fc.n = 0;
+	fc.err = -EACCES;
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 0 && strstr(ft.last_log, "could not be counted") && strstr(ft.last_log, "fake refusal"),
+	      "the kernel's list unreadable: no window (fail closed), said (%s)", ft.last_log);
+	fc.err = 0;
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 1, "readable again: the window");
+	containers_shutdown(&d);
+	nftab = 0;
 
 	/* ---- no published designation: foreign listeners are not looked at ----------------- */
 	d.cfg.des[1].published = 0;
