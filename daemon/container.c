@@ -507,6 +507,9 @@ out:
 void container_on_foreign(void *ctx, const struct ph_foreign_listener *l, int listen)
 {
 	struct ph_daemon *d = ctx;
+	uint16_t cport = 0;
+	int census = 0;
+	char why[320];
 
 	if (!d->containers)
 		return;
@@ -522,15 +525,19 @@ void container_on_foreign(void *ctx, const struct ph_foreign_listener *l, int li
 	}
 	if (listen)
 		on_listen(d, l);
+	/* a change in a window's namespace: its port's census again (once a
+	 * port; a failure, which may be its pid's, once a window) */
 	for (struct ph_cwin *w = d->containers->wins, *next; w; w = next) {
-		char why[320];
 		next = w->next;
+		if (w->netns_ino == l->netns_ino && w->cookie != l->cookie && w->cport != cport)
+			census = container_census(d, d->containers->ops, w->pid, w->netns_ino, (cport = w->cport), w->cookie,
+						  why, sizeof(why));
+		if (census < 0)
+			cport = 0;
 		if (!listen && w->cookie == l->cookie) {
 			cwin_close(d, w, PH_REASON_LISTENER_CLOSED);
 			next = d->containers->wins;
-		} else if (w->netns_ino == l->netns_ino && w->cookie != l->cookie &&
-			   container_census(d, d->containers->ops, w->pid, w->netns_ino, w->cport, w->cookie, why, sizeof(why))) {
-			/* a change in its namespace: its census again */
+		} else if (w->netns_ino == l->netns_ino && w->cookie != l->cookie && census) {
 			clog(d->containers, LOG_WARNING, "container: window %llu revoked: %s", (unsigned long long)w->id, why);
 			cwin_close(d, w, PH_REASON_REVOKED);
 			next = d->containers->wins;

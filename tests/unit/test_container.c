@@ -596,6 +596,21 @@ int main(void)
 	fc.err = 0;
 	container_on_foreign(&d, &l1, 1);
 	CHECK(nwin() == 1, "readable again: the window");
+	l2 = listener(2, 80);
+	ftab[nftab++] = l2;
+	container_on_foreign(&d, &l2, 1);
+	CHECK(nwin() == 2, "a second designated listener on tcp/80: its window too");
+	{
+		unsigned calls = fc.calls;
+		container_on_foreign(&d, &l3, 0);
+		CHECK(nwin() == 2 && fc.calls == calls + 1, "a change in their netns: one census for both windows "
+		      "of tcp/80 (%u)", fc.calls - calls);
+		fc.err = -ESRCH;
+		container_on_foreign(&d, &l3, 0);
+		CHECK(nwin() == 0 && fc.calls == calls + 3, "uncountable: each window tried with its own pid, then "
+		      "revoked (fail closed)");
+		fc.err = 0;
+	}
 	containers_shutdown(&d);
 	nftab = 0;
 
