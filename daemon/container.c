@@ -61,6 +61,7 @@ void containers_free(struct ph_daemon *d)
 	free(c->el);
 	free(c);
 	d->containers = NULL;
+	census_free(d);
 }
 
 static int elem_eq(const struct refelem *r, const struct nr_cwin *e, int pin)
@@ -432,8 +433,8 @@ static void on_listen(struct ph_daemon *d, const struct ph_foreign_listener *l)
 		return;
 	}
 	if (container_census(d, c->ops, l->pid, l->netns_ino, l->port, l->cookie, why, sizeof(why))) {
-		clog(c, LOG_WARNING, "container: no window for pid %u tcp/%u in cgroup %s (config line %u): %s", l->pid,
-		     l->port, path, des->line, why);
+		/* (maybe a listen whose event is still in the ring: again once it is read) */
+		census_defer(d, c->ops, l->cookie);
 		return;
 	}
 	memcpy(bound.addr, l->addr, sizeof(bound.addr));
@@ -507,9 +508,6 @@ out:
 void container_on_foreign(void *ctx, const struct ph_foreign_listener *l, int listen)
 {
 	struct ph_daemon *d = ctx;
-	uint16_t cport = 0;
-	int census = 0;
-	char why[320];
 
 	if (!d->containers)
 		return;
@@ -523,26 +521,27 @@ void container_on_foreign(void *ctx, const struct ph_foreign_listener *l, int li
 		}
 		return;
 	}
-	if (listen)
+	census_dirty(d, d->containers->ops, l->netns_ino);
+	if (listen) {
 		on_listen(d, l);
-	/* a change in a window's namespace: its port's census again (once a
-	 * port; a failure, which may be its pid's, once a window) */
-	for (struct ph_cwin *w = d->containers->wins, *next; w; w = next) {
-		next = w->next;
-		if (w->netns_ino == l->netns_ino && w->cookie != l->cookie && w->cport != cport)
-			census = container_census(d, d->containers->ops, w->pid, w->netns_ino, (cport = w->cport), w->cookie,
-						  why, sizeof(why));
-		if (census < 0)
-			cport = 0;
-		if (!listen && w->cookie == l->cookie) {
+		return;
+	}
+	for (struct ph_cwin *w = d->containers->wins; w; w = w->next)
+		if (w->cookie == l->cookie) {
 			cwin_close(d, w, PH_REASON_LISTENER_CLOSED);
-			next = d->containers->wins;
-		} else if (w->netns_ino == l->netns_ino && w->cookie != l->cookie && census) {
+			return;
+		}
+}
+
+/* the census found a listener it never saw beside w (container_census.c) */
+void container_revoke(struct ph_daemon *d, uint64_t cookie, const char *why)
+{
+	for (struct ph_cwin *w = d->containers ? d->containers->wins : NULL; w; w = w->next)
+		if (w->cookie == cookie) {
 			clog(d->containers, LOG_WARNING, "container: window %llu revoked: %s", (unsigned long long)w->id, why);
 			cwin_close(d, w, PH_REASON_REVOKED);
-			next = d->containers->wins;
+			return;
 		}
-	}
 }
 
 void containers_on_timer(struct ph_daemon *d)

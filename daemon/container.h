@@ -105,11 +105,25 @@ int census_proc_listeners(uint32_t pid, uint32_t netns_ino, uint16_t port, unsig
 int container_census(struct ph_daemon *d, const struct ph_container_ops *ops, uint32_t pid, uint32_t netns_ino,
 		     uint16_t port, uint64_t cookie, char *why, size_t whylen);
 
+/* A listener that listened just before an event was read is in the
+ * kernel's list before the table knows it: the census's verdict waits for
+ * the end of the batch of events (the ring read). census_defer: l's window
+ * is decided then (a listener still counted unknown: one warning, and
+ * again at every batch while it lives); census_dirty: the windows of that
+ * netns are counted then (more than known: revoked). */
+void census_defer(struct ph_daemon *d, const struct ph_container_ops *ops, uint64_t cookie);
+void census_dirty(struct ph_daemon *d, const struct ph_container_ops *ops, uint32_t netns_ino);
+/* after each batch of kernel events and after the start-up walk */
+void containers_census_run(struct ph_daemon *d);
+void census_free(struct ph_daemon *d);
+
 /* container.c */
 int containers_init(struct ph_daemon *d, const struct ph_container_ops *ops);
 void containers_free(struct ph_daemon *d);
 /* foreign.c's change callback: a listener recorded (listen = 1) or gone */
 void container_on_foreign(void *ctx, const struct ph_foreign_listener *l, int listen);
+/* the window of that listener closed, revoked (why: the warning's text) */
+void container_revoke(struct ph_daemon *d, uint64_t cookie, const char *why);
 /* the deadline timer fired (its fd already read) */
 void containers_on_timer(struct ph_daemon *d);
 /* every window closed (reason PH_REASON_SHUTDOWN) */

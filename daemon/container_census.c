@@ -13,6 +13,7 @@
 #include "container.h"
 #include "daemon.h"
 #include "foreign.h"
+#include "log.h"
 #include "util.h"
 
 #include <errno.h>
@@ -126,4 +127,141 @@ int container_census(struct ph_daemon *d, const struct ph_container_ops *ops, ui
 		 "knows %u: %u it never saw (received after its start, e.g. over a unix socket) would get the window's "
 		 "connections", kernel, port, netns_ino, known, kernel - known);
 	return (int)(kernel - known);
+}
+
+/* ---- the verdicts that wait for the end of a batch of events ------------------------- */
+
+#define CENSUS_PENDING 64
+#define CENSUS_DIRTY 16
+
+struct ph_census {
+	const struct ph_container_ops *ops;
+	struct {
+		uint64_t cookie;
+		int warned;
+	} p[CENSUS_PENDING];
+	unsigned np;
+	uint32_t dirty[CENSUS_DIRTY];
+	unsigned nd;
+	int all_dirty; /* (more netns changed than dirty[] holds) */
+};
+
+static struct ph_census *state(struct ph_daemon *d, const struct ph_container_ops *ops)
+{
+	if (!d->census)
+		d->census = calloc(1, sizeof(*d->census));
+	if (d->census)
+		d->census->ops = ops;
+	return d->census;
+}
+
+static void defer(struct ph_daemon *d, const struct ph_container_ops *ops, uint64_t cookie, int warned)
+{
+	struct ph_census *c = state(d, ops);
+
+	for (unsigned i = 0; c && i < c->np; i++)
+		if (c->p[i].cookie == cookie)
+			return;
+	if (!c || c->np == CENSUS_PENDING) {
+		/* (no room to wait: no window, said now) */
+		ops->log(LOG_WARNING, "container: no window for a listener of a namespace: its census cannot wait (too "
+			 "many waiting, or out of memory)");
+		return;
+	}
+	c->p[c->np].cookie = cookie;
+	c->p[c->np++].warned = warned;
+}
+
+void census_defer(struct ph_daemon *d, const struct ph_container_ops *ops, uint64_t cookie)
+{
+	defer(d, ops, cookie, 0);
+}
+
+void census_dirty(struct ph_daemon *d, const struct ph_container_ops *ops, uint32_t netns_ino)
+{
+	struct ph_census *c = container_window_at(d, 0) ? state(d, ops) : d->census;
+
+	if (!c)
+		return;
+	for (unsigned i = 0; i < c->nd; i++)
+		if (c->dirty[i] == netns_ino)
+			return;
+	if (c->nd == CENSUS_DIRTY)
+		c->all_dirty = 1;
+	else
+		c->dirty[c->nd++] = netns_ino;
+}
+
+static int is_dirty(const struct ph_census *c, uint32_t netns_ino)
+{
+	for (unsigned i = 0; i < c->nd; i++)
+		if (c->dirty[i] == netns_ino)
+			return 1;
+	return c->all_dirty;
+}
+
+static int has_window(const struct ph_daemon *d, uint64_t cookie)
+{
+	const struct ph_cwin *w;
+
+	for (unsigned i = 0; (w = container_window_at(d, i)); i++)
+		if (w->cookie == cookie)
+			return 1;
+	return 0;
+}
+
+void containers_census_run(struct ph_daemon *d)
+{
+	struct ph_census *c = d->census, snap;
+	const struct ph_cwin *w;
+	uint32_t last_ino = 0;
+	uint16_t last_port = 0;
+	int last = 0;
+	char why[320];
+
+	if (!c || !d->containers)
+		return;
+	/* the windows of a changed namespace: counted (once a netns and port;
+	 * a failure, which may be its pid's, once a window) */
+	for (unsigned i = 0; c->nd + c->all_dirty && (w = container_window_at(d, i)); i++) {
+		if (!is_dirty(c, w->netns_ino))
+			continue;
+		if (w->netns_ino != last_ino || w->cport != last_port || last < 0)
+			last = container_census(d, c->ops, w->pid, w->netns_ino, w->cport, w->cookie, why, sizeof(why));
+		last_ino = w->netns_ino;
+		last_port = w->cport;
+		if (last) {
+			container_revoke(d, w->cookie, why);
+			i = (unsigned)-1; /* the list changed: from the start */
+		}
+	}
+	c->nd = 0;
+	c->all_dirty = 0;
+	/* the listeners waiting: a window now, or still a stranger beside them */
+	snap = *c;
+	c->np = 0;
+	for (unsigned i = 0; i < snap.np; i++) {
+		const struct ph_foreign_listener *o = foreign_get(d->foreign, snap.p[i].cookie);
+		int r;
+		if (!o || has_window(d, o->cookie))
+			continue; /* gone, or opened since */
+		r = container_census(d, c->ops, o->pid, o->netns_ino, o->port, o->cookie, why, sizeof(why));
+		if (!r) {
+			container_on_foreign(d, o, 1); /* (decided again, all of it) */
+			continue;
+		}
+		if (!snap.p[i].warned) {
+			char msg[480];
+			snprintf(msg, sizeof(msg), "container: no window for pid %u tcp/%u (netns %u): %s", o->pid, o->port,
+				 o->netns_ino, why);
+			c->ops->log(LOG_WARNING, msg);
+		}
+		defer(d, c->ops, o->cookie, 1);
+	}
+}
+
+void census_free(struct ph_daemon *d)
+{
+	free(d->census);
+	d->census = NULL;
 }
