@@ -14,7 +14,10 @@
  * as the kernel's timeout (lib/nftcontainer.h). Elements and pins are
  * refcounted: a second listener that needs one already there shares it
  * (and its deadline, never a later one). The window closes when its
- * listener does, at its deadline, and at shutdown.
+ * listener does, at its deadline, and at shutdown. A window admits to an
+ * address and port, not a socket: every listener on that port in that
+ * namespace must be known, by foreign.c and, counted in the kernel's own
+ * list, by the census (container_census.c).
  *
  * Its state is container.c's own; it reaches out through struct
  * ph_container_ops only (production: ops_container.c; a unit test fakes it:

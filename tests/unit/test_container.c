@@ -10,7 +10,10 @@
  * that is no longer the socket's, a namespace of another user namespace,
  * a resolver failure and a refused batch leave nothing behind; shutdown;
  * a listener outside the designation on a window's port in its netns
- * revokes the window, and keeps a designated one from getting one.
+ * revokes the window, and keeps a designated one from getting one; the
+ * census (container_census.c: the kernel's count of the port's listeners,
+ * faked) refuses or revokes on a listener the table never saw, its verdict
+ * at the end of a batch of events.
  * The real thing is tests/integration/test_container.sh. */
 #include "daemon.h"
 #include "container.h"
