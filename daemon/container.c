@@ -61,6 +61,7 @@ void containers_free(struct ph_daemon *d)
 	free(c->el);
 	free(c);
 	d->containers = NULL;
+	census_free(d);
 }
 
 static int elem_eq(const struct refelem *r, const struct nr_cwin *e, int pin)
@@ -431,6 +432,11 @@ static void on_listen(struct ph_daemon *d, const struct ph_foreign_listener *l)
 		     l->pid, l->port, path, des->line, l->netns_ino);
 		return;
 	}
+	if (container_census(d, c->ops, l->pid, l->netns_ino, l->port, l->cookie, why, sizeof(why))) {
+		/* (maybe a listen whose event is still in the ring: again once it is read) */
+		census_defer(d, c->ops, l->cookie);
+		return;
+	}
 	memcpy(bound.addr, l->addr, sizeof(bound.addr));
 	view = calloc(1, sizeof(*view));
 	w = calloc(1, sizeof(*w));
@@ -515,6 +521,7 @@ void container_on_foreign(void *ctx, const struct ph_foreign_listener *l, int li
 		}
 		return;
 	}
+	census_dirty(d, d->containers->ops, l->netns_ino);
 	if (listen) {
 		on_listen(d, l);
 		return;
@@ -522,6 +529,17 @@ void container_on_foreign(void *ctx, const struct ph_foreign_listener *l, int li
 	for (struct ph_cwin *w = d->containers->wins; w; w = w->next)
 		if (w->cookie == l->cookie) {
 			cwin_close(d, w, PH_REASON_LISTENER_CLOSED);
+			return;
+		}
+}
+
+/* the census found a listener it never saw beside w (container_census.c) */
+void container_revoke(struct ph_daemon *d, uint64_t cookie, const char *why)
+{
+	for (struct ph_cwin *w = d->containers ? d->containers->wins : NULL; w; w = w->next)
+		if (w->cookie == cookie) {
+			clog(d->containers, LOG_WARNING, "container: window %llu revoked: %s", (unsigned long long)w->id, why);
+			cwin_close(d, w, PH_REASON_REVOKED);
 			return;
 		}
 }

@@ -14,7 +14,10 @@
  * as the kernel's timeout (lib/nftcontainer.h). Elements and pins are
  * refcounted: a second listener that needs one already there shares it
  * (and its deadline, never a later one). The window closes when its
- * listener does, at its deadline, and at shutdown.
+ * listener does, at its deadline, and at shutdown. A window admits to an
+ * address and port, not a socket: every listener on that port in that
+ * namespace must be known, by foreign.c and, counted in the kernel's own
+ * list, by the census (container_census.c).
  *
  * Its state is container.c's own; it reaches out through struct
  * ph_container_ops only (production: ops_container.c; a unit test fakes it:
@@ -86,17 +89,44 @@ struct ph_container_ops {
 	void (*record_close)(struct ph_daemon *d, const struct ph_cwin *w, uint32_t reason, uint64_t duration_ns);
 	void (*ids_save)(struct ph_daemon *d);
 	void (*metrics)(struct ph_daemon *d);   /* the metrics file */
+	/* the kernel's count of LISTEN sockets on tcp/port (v4 and v6, each
+	 * socket once) in network namespace netns_ino, read through pid, a
+	 * process in it: 0, or -errno and why (census_proc_listeners) */
+	int (*listeners)(uint32_t pid, uint32_t netns_ino, uint16_t port, unsigned *n, char *why, size_t whylen);
 };
 
 /* engine_read.c: the production container_named */
 int engine_container_named(const struct ph_config *cfg, const struct ph_designation *des, const char *cgroup,
 			   char *why, size_t whylen);
 
+/* container_census.c: the production listeners op (/proc/PID/net/tcp, tcp6) */
+int census_proc_listeners(uint32_t pid, uint32_t netns_ino, uint16_t port, unsigned *n, char *why, size_t whylen);
+/* More listeners on tcp/port in netns_ino than foreign.c's table knows
+ * (the listener of cookie, if not 0, counted as known)? 0: no; > 0: that
+ * many unknown (why: the warning's text); -errno: they could not be
+ * counted (why). Either but 0: no window. */
+int container_census(struct ph_daemon *d, const struct ph_container_ops *ops, uint32_t pid, uint32_t netns_ino,
+		     uint16_t port, uint64_t cookie, char *why, size_t whylen);
+
+/* A listener that listened just before an event was read is in the
+ * kernel's list before the table knows it: the census's verdict waits for
+ * the end of the batch of events (the ring read). census_defer: l's window
+ * is decided then (a listener still counted unknown: one warning, and
+ * again at every batch while it lives); census_dirty: the windows of that
+ * netns are counted then (more than known: revoked). */
+void census_defer(struct ph_daemon *d, const struct ph_container_ops *ops, uint64_t cookie);
+void census_dirty(struct ph_daemon *d, const struct ph_container_ops *ops, uint32_t netns_ino);
+/* after each batch of kernel events and after the start-up walk */
+void containers_census_run(struct ph_daemon *d);
+void census_free(struct ph_daemon *d);
+
 /* container.c */
 int containers_init(struct ph_daemon *d, const struct ph_container_ops *ops);
 void containers_free(struct ph_daemon *d);
 /* foreign.c's change callback: a listener recorded (listen = 1) or gone */
 void container_on_foreign(void *ctx, const struct ph_foreign_listener *l, int listen);
+/* the window of that listener closed, revoked (why: the warning's text) */
+void container_revoke(struct ph_daemon *d, uint64_t cookie, const char *why);
 /* the deadline timer fired (its fd already read) */
 void containers_on_timer(struct ph_daemon *d);
 /* every window closed (reason PH_REASON_SHUTDOWN) */

@@ -76,6 +76,7 @@ struct ph_servers;  /* server.c's own */
 struct ph_foreign;  /* foreign.c's own (foreign.h) */
 struct ph_tokens;   /* tokens.c's own */
 struct ph_containers; /* container.c's own (container.h) */
+struct ph_census;
 struct ph_cwin;
 
 struct ph_daemon {
@@ -94,6 +95,7 @@ struct ph_daemon {
 	struct ph_tokens *tokens;     /* their tokens' watches: tokens.c's */
 	struct ph_foreign *foreign;   /* other namespaces' listeners: foreign.c's */
 	struct ph_containers *containers; /* container windows: container.c's */
+	struct ph_census *census;         /* container_census.c's: what waits for a batch's end */
 	int ctr_timerfd;              /* their deadlines */
 	uint32_t netns_ino;
 	uint64_t lost_seen;       /* kernel events lost, as of the last resync */

@@ -11,6 +11,7 @@
  * daemon reads the truth back from the kernel's own maps, the live marked
  * listeners and the live tasks of each session, instead of trusting events
  * it may have missed. */
+#include "container.h"
 #include "daemon.h"
 #include "foreign.h"
 #include "log.h"
@@ -138,6 +139,7 @@ void events_check_lost(struct ph_daemon *d)
 	struct ph_session *s, *snext;
 
 	foreign_check_lost(d->foreign, d->watch);
+	containers_census_run(d); /* (the table as complete as the ring makes it) */
 	if (lost == d->lost_seen)
 		return;
 	log_warn("bpf: %llu kernel event(s) could not be reported (ring buffer full); rereading the kernel's state",

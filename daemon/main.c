@@ -504,6 +504,7 @@ int main(int argc, char **argv)
 	tokens_start(d);
 	/* a container that listened before us: its window opens now */
 	foreign_find_existing(d->foreign, d->watch);
+	containers_census_run(d);
 	{
 		char ports[64];
 		format_ports(ports, sizeof(ports), d->cfg.ports, d->cfg.nports);

@@ -102,4 +102,5 @@ const struct ph_container_ops container_ops_live = {
 	.record_close = record_container_close,
 	.ids_save = ids_save,
 	.metrics = metrics_write,
+	.listeners = census_proc_listeners,
 };

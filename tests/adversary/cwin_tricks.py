@@ -24,6 +24,11 @@ cwin_tricks.py unshare LOG PORT SECONDS ADDR
     to a new user and network namespace (unshare) and only then listens:
     when the daemon reads the listen, the process is not in the socket's
     namespace any more (the daemon cannot verify who holds it).
+cwin_tricks.py inflight LOG PORT SECONDS ADDR GOFILE
+    an SO_REUSEPORT socket bound to ADDR:PORT listens, is sent over
+    SCM_RIGHTS on a unix socket pair and closed here (prints "inflight"):
+    no task's fd table holds it then, only the pair's message queue. Once
+    GOFILE exists it is received and kept: logs its connections.
 cwin_tricks.py ephemeral PORT
     in this namespace, the ephemeral range set to PORT..PORT: a socket
     bound to port 0 (it gets PORT from the range) listens, then closes;
@@ -138,6 +143,20 @@ def main(a):
         if libc.unshare(0x10000000 | 0x40000000) != 0:  # CLONE_NEWUSER | CLONE_NEWNET
             sys.exit("unshare: %s" % os.strerror(ctypes.get_errno()))
         s.listen(64)
+        print("listening", flush=True)
+        log_loop(s, a[1], float(a[3]))
+    elif a[0] == "inflight":
+        s = sock(a[4], int(a[2]), True)
+        pa, pb = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        socket.send_fds(pa, [b"x"], [s.fileno()])
+        s.close()
+        del s
+        print("inflight", flush=True)
+        end = time.monotonic() + 20
+        while not os.path.exists(a[5]) and time.monotonic() < end:
+            time.sleep(0.02)
+        _, fds, _, _ = socket.recv_fds(pb, 16, 1)
+        s = socket.socket(fileno=fds[0])
         print("listening", flush=True)
         log_loop(s, a[1], float(a[3]))
     elif a[0] == "ephemeral":

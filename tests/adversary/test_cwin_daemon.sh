@@ -46,6 +46,10 @@
 #  - a sibling that binds in C1, leaves for a namespace of its own
 #    (unshare) and only then listens: the daemon cannot verify its process,
 #    records it unverified, and it gets none of the window's connections;
+#  - a sibling's SO_REUSEPORT listener on C1:80 in flight over SCM_RIGHTS
+#    (in no task's fd table) while the daemon starts, received after: the
+#    kernel's list of C1's sockets counts it, and the designated listener
+#    gets no window (container_census.c);
 #  - a listener whose port came from the ephemeral range: its close is
 #    reported (the kernel releases such a port before the state change).
 set -u
@@ -353,5 +357,29 @@ t_eq "restarted: a sibling on $C1:80 older than the daemon hears nothing through
 	0 "$(inet_lines "$LB")"
 stop "$PD"; stop "$PB"
 t_check "restarted: the daemon stops cleanly" daemon_stop
+
+# ---- a sibling's listener in flight (SCM_RIGHTS) while the daemon starts -----------------
+# (it listened before the start, and during the start-up walk it was in no
+# fd table, only a unix socket's message queue; received after: no event)
+LF=$T_TMP/f.log LD=$T_TMP/d6.log GOF=$T_TMP/inflight.go
+: >"$LF"; : >"$LD"
+run_in "$CGO" c1 "$T_TMP/f.out" "$PY" "$TR" inflight "$LF" 80 60 "$C1" "$GOF"
+PF=$PID
+wait_for "$T_TMP/f.out" inflight 100 || t_fail "the sibling's listener in flight ($(cat "$T_TMP/f.out"))"
+T_DAEMON_FLAGS=-d daemon_start "${CONF[@]}" || t_fail "the daemon starts with a listener in flight"
+touch "$GOF"
+wait_for "$T_TMP/f.out" listening 100 || t_fail "the sibling received its listener ($(cat "$T_TMP/f.out"))"
+run_in "$CGD" c1 "$T_TMP/d6.out" "$PY" "$TR" serve "$LD" 80 60 0.0.0.0 reuseport
+PD=$PID
+wait_for "$T_TMP/d6.out" listening 100 || t_fail "the designated server listens ($(cat "$T_TMP/d6.out"))"
+t_check "in flight: no window, and the daemon says why (a listener it never saw)" \
+	wait_for "$T_DLOG" "container: no window for pid $PD .*1 it never saw" 50
+probe 3 $H 80
+t_log "through $H:80: the designated server accepted $(inet_lines "$LD"), the sibling's received listener on $C1:80 $(inet_lines "$LF")"
+t_eq "in flight: a sibling's listener received after the daemon's start-up walk hears nothing through $H:80" \
+	0 "$(inet_lines "$LF")"
+t_eq "... no element" 0 "$(cwin_elems)"
+stop "$PD"; stop "$PF"
+t_check "in flight: the daemon stops cleanly" daemon_stop
 [ -n "${T_DEBUG:-}" ] && cp "$T_DLOG" /tmp/red/dlog
 t_summary

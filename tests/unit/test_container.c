@@ -10,7 +10,10 @@
  * that is no longer the socket's, a namespace of another user namespace,
  * a resolver failure and a refused batch leave nothing behind; shutdown;
  * a listener outside the designation on a window's port in its netns
- * revokes the window, and keeps a designated one from getting one.
+ * revokes the window, and keeps a designated one from getting one; the
+ * census (container_census.c: the kernel's count of the port's listeners,
+ * faked) refuses or revokes on a listener the table never saw, its verdict
+ * at the end of a batch of events.
  * The real thing is tests/integration/test_container.sh. */
 #include "daemon.h"
 #include "container.h"
@@ -35,6 +38,14 @@ const struct ph_foreign_listener *foreign_at(const struct ph_foreign *t, unsigne
 {
 	(void)t;
 	return i < nftab ? &ftab[i] : NULL;
+}
+const struct ph_foreign_listener *foreign_get(const struct ph_foreign *t, uint64_t cookie)
+{
+	(void)t;
+	for (unsigned i = 0; i < nftab; i++)
+		if (ftab[i].cookie == cookie)
+			return &ftab[i];
+	return NULL;
 }
 static int fblind;
 int foreign_blind(const struct ph_foreign *t)
@@ -189,6 +200,26 @@ static int f_container_named(struct ph_daemon *d, const struct ph_designation *d
 }
 static void f_metrics(struct ph_daemon *d) { (void)d; }
 
+/* the kernel's list of the namespace's listeners, faked: n LISTEN sockets
+ * on the port asked (0: never more than the table knows), or err */
+static struct {
+	unsigned n, calls;
+	int err;
+	uint32_t pid, ino;
+	uint16_t port;
+} fc;
+static int f_listeners(uint32_t pid, uint32_t ino, uint16_t port, unsigned *n, char *why, size_t whylen)
+{
+	fc.calls++;
+	fc.pid = pid;
+	fc.ino = ino;
+	fc.port = port;
+	*n = fc.n;
+	if (fc.err)
+		snprintf(why, whylen, "/proc/%u/net/tcp: fake refusal", pid);
+	return fc.err;
+}
+
 static const struct ph_container_ops fake_ops = {
 	.log = f_log,
 	.now = f_now,
@@ -203,6 +234,7 @@ static const struct ph_container_ops fake_ops = {
 	.record_close = f_record_close,
 	.ids_save = f_ids_save,
 	.metrics = f_metrics,
+	.listeners = f_listeners,
 };
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -530,6 +562,79 @@ int main(void)
 	}
 	containers_shutdown(&d);
 	d.cfg.ndes = 2;
+
+	/* ---- the census: listeners the kernel lists that the table never saw ---------- */
+	containers_shutdown(&d);
+	fblind = 0;
+	nftab = 0;
+	fk.other_pid = 0;
+	fn.answer = 0;
+	snprintf(fk.cgroup, sizeof(fk.cgroup), "/acme/certbot");
+	l1 = listener(1, 80);
+	ftab[nftab++] = l1;
+	fc.n = 2; /* l1 and one received over a unix socket after the start-up walk */
+	logged_before = ft.logged[LOG_WARNING];
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 0 && fk.nkel == 0 && fc.pid == l1.pid && fc.ino == l1.netns_ino && fc.port == 80 &&
+	      ft.logged[LOG_WARNING] == logged_before,
+	      "the kernel lists 2 listeners on tcp/80 in its netns, the table 1: no window; the verdict waits for the "
+	      "batch's end");
+	containers_census_run(&d);
+	CHECK(nwin() == 0 && ft.logged[LOG_WARNING] == logged_before + 1 && strstr(ft.last_log, "lists 2 listening") &&
+	      strstr(ft.last_log, "knows 1: 1 it never saw") && strstr(ft.last_log, "no window for pid 4001"),
+	      "... still 2 at the batch's end: no window, one warning naming the count (%s)", ft.last_log);
+	containers_census_run(&d);
+	CHECK(nwin() == 0 && ft.logged[LOG_WARNING] == logged_before + 1, "... one warning, not one a batch");
+	fc.n = 1;
+	containers_census_run(&d);
+	CHECK(nwin() == 1, "the stranger gone (or its event read): the waiting listener gets its window");
+	fc.n = 2;
+	l2 = listener(2, 80);
+	container_on_foreign(&d, &l2, 1);
+	ftab[nftab++] = l2;
+	containers_census_run(&d);
+	CHECK(nwin() == 2, "a second designated listener whose event came after its census: its window at the "
+	      "batch's end (the table knows it then)");
+	l3 = listener(3, 443);
+	l3.netns_ino++;
+	fc.n = 5;
+	{
+		unsigned calls = fc.calls;
+		container_on_foreign(&d, &l3, 0);
+		containers_census_run(&d);
+		CHECK(nwin() == 2 && fc.calls == calls, "a change in another netns: no census of the windows'");
+	}
+	l3.netns_ino--;
+	{
+		unsigned calls = fc.calls;
+		fc.n = 2;
+		container_on_foreign(&d, &l3, 0);
+		containers_census_run(&d);
+		CHECK(nwin() == 2 && fc.calls == calls + 1, "a change in their netns: one census for both windows of "
+		      "tcp/80 (%u)", fc.calls - calls);
+	}
+	fc.n = 5;
+	logged_before = ft.logged[LOG_WARNING];
+	container_on_foreign(&d, &l3, 0);
+	CHECK(nwin() == 2, "... its verdict waits for the batch's end");
+	containers_census_run(&d);
+	CHECK(nwin() == 0 && fk.nkel == 0 && fk.close_reason == PH_REASON_REVOKED &&
+	      ft.logged[LOG_WARNING] == logged_before + 2,
+	      "more listeners in the kernel than known at the end of a batch that changed their netns: both windows "
+	      "revoked, a warning each");
+	nftab = 1;
+	fc.n = 0;
+	fc.err = -EACCES;
+	container_on_foreign(&d, &l1, 1);
+	containers_census_run(&d);
+	CHECK(nwin() == 0 && strstr(ft.last_log, "could not be counted") && strstr(ft.last_log, "fake refusal"),
+	      "the kernel's list unreadable: no window (fail closed), said (%s)", ft.last_log);
+	fc.err = 0;
+	containers_census_run(&d);
+	CHECK(nwin() == 1, "readable again: the window");
+	containers_shutdown(&d);
+	nftab = 0;
+	containers_census_run(&d);
 
 	/* ---- no published designation: foreign listeners are not looked at ----------------- */
 	d.cfg.des[1].published = 0;

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The census of a container window's port (container.h): a window admits
+ * to an address and port of the container's network namespace, not to
+ * one socket, so every listener on that port there must be one the
+ * daemon knows (foreign.c's table). The table learns listeners from the
+ * kernel's events and, at start, from a walk over every task's open
+ * files; a listener in flight during that walk (in an SCM_RIGHTS message
+ * on a unix socket, an io_uring fixed file), received and kept after it,
+ * is in no event and was in no fd table. The kernel's own list of the
+ * namespace's sockets has it: /proc/PID/net/tcp and tcp6 of a process in
+ * that namespace (ptrace-read access; no setns, no CAP_SYS_ADMIN). More
+ * LISTEN sockets on the port there than the table knows: no window. */
+#include "container.h"
+#include "daemon.h"
+#include "foreign.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define CENSUS_MAX 4096 /* distinct sockets counted (more: refused) */
+
+static int netns_is(uint32_t pid, uint32_t netns_ino)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
+	return stat(path, &st) == 0 && (uint32_t)st.st_ino == netns_ino;
+}
+
+/* one /proc/PID/net/tcp[6]: the inodes of its LISTEN (0A) sockets on port
+ * not yet in ino[] go there (tcp6 lists v4-mapped ones too: each once) */
+static int scan(const char *path, uint16_t port, unsigned long *ino, unsigned *n, char *why, size_t whylen)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int r = 0;
+
+	if (!f) {
+		r = -errno;
+		if (r == -ENOENT)
+			return 0; /* (no IPv6 in that kernel) */
+		snprintf(why, whylen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		unsigned lport, st;
+		unsigned long inode;
+		unsigned i;
+		if (sscanf(line, " %*[0-9]: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*s %*s %*s %*u %*u %lu", &lport, &st,
+			   &inode) != 3 || st != 0x0A || lport != port)
+			continue;
+		for (i = 0; i < *n && ino[i] != inode; i++)
+			;
+		if (i < *n)
+			continue;
+		if (*n == CENSUS_MAX) {
+			snprintf(why, whylen, "%s: more than %u listeners on tcp/%u", path, CENSUS_MAX, port);
+			r = -E2BIG;
+			break;
+		}
+		ino[(*n)++] = inode;
+	}
+	if (!r && ferror(f)) {
+		r = -EIO;
+		snprintf(why, whylen, "%s: read error", path);
+	}
+	free(line);
+	fclose(f);
+	return r;
+}
+
+int census_proc_listeners(uint32_t pid, uint32_t netns_ino, uint16_t port, unsigned *n, char *why, size_t whylen)
+{
+	unsigned long *ino = calloc(CENSUS_MAX, sizeof(*ino));
+	char path[64];
+	int r;
+
+	*n = 0;
+	if (!ino) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	/* the pid must be in that namespace before and after the reading (its
+	 * /proc/PID/net is the namespace of the process, whichever it is) */
+	r = netns_is(pid, netns_ino) ? 0 : -ESRCH;
+	for (int v6 = 0; !r && v6 <= 1; v6++) {
+		snprintf(path, sizeof(path), "/proc/%u/net/tcp%s", pid, v6 ? "6" : "");
+		r = scan(path, port, ino, n, why, whylen);
+	}
+	if (!r && !netns_is(pid, netns_ino))
+		r = -ESRCH;
+	if (r == -ESRCH)
+		snprintf(why, whylen, "pid %u is not in network namespace %u now", pid, netns_ino);
+	free(ino);
+	return r;
+}
+
+int container_census(struct ph_daemon *d, const struct ph_container_ops *ops, uint32_t pid, uint32_t netns_ino,
+		     uint16_t port, uint64_t cookie, char *why, size_t whylen)
+{
+	const struct ph_foreign_listener *o;
+	unsigned known = 0, kernel = 0, self = 0;
+	char w[200] = "";
+	int r;
+
+	for (unsigned i = 0; (o = foreign_at(d->foreign, i)); i++)
+		if (o->netns_ino == netns_ino && o->port == port) {
+			known++;
+			self |= o->cookie == cookie;
+		}
+	known += cookie && !self; /* (the listener being admitted is one) */
+	r = ops->listeners(pid, netns_ino, port, &kernel, w, sizeof(w));
+	if (r) {
+		snprintf(why, whylen, "its listeners could not be counted: %s", w);
+		return r;
+	}
+	if (kernel <= known)
+		return 0;
+	snprintf(why, whylen, "the kernel lists %u listening sockets on tcp/%u in its network namespace %u, the daemon "
+		 "knows %u: %u it never saw (received after its start, e.g. over a unix socket) would get the window's "
+		 "connections", kernel, port, netns_ino, known, kernel - known);
+	return (int)(kernel - known);
+}
+
+/* ---- the verdicts that wait for the end of a batch of events ------------------------- */
+
+#define CENSUS_PENDING 64
+#define CENSUS_DIRTY 16
+
+struct ph_census {
+	const struct ph_container_ops *ops;
+	struct {
+		uint64_t cookie;
+		int warned;
+	} p[CENSUS_PENDING];
+	unsigned np;
+	uint32_t dirty[CENSUS_DIRTY];
+	unsigned nd;
+	int all_dirty; /* (more netns changed than dirty[] holds) */
+};
+
+static struct ph_census *state(struct ph_daemon *d, const struct ph_container_ops *ops)
+{
+	if (!d->census)
+		d->census = calloc(1, sizeof(*d->census));
+	if (d->census)
+		d->census->ops = ops;
+	return d->census;
+}
+
+static void defer(struct ph_daemon *d, const struct ph_container_ops *ops, uint64_t cookie, int warned)
+{
+	struct ph_census *c = state(d, ops);
+
+	for (unsigned i = 0; c && i < c->np; i++)
+		if (c->p[i].cookie == cookie)
+			return;
+	if (!c || c->np == CENSUS_PENDING) {
+		/* (no room to wait: no window, said now) */
+		ops->log(LOG_WARNING, "container: no window for a listener of a namespace: its census cannot wait (too "
+			 "many waiting, or out of memory)");
+		return;
+	}
+	c->p[c->np].cookie = cookie;
+	c->p[c->np++].warned = warned;
+}
+
+void census_defer(struct ph_daemon *d, const struct ph_container_ops *ops, uint64_t cookie)
+{
+	defer(d, ops, cookie, 0);
+}
+
+void census_dirty(struct ph_daemon *d, const struct ph_container_ops *ops, uint32_t netns_ino)
+{
+	struct ph_census *c = container_window_at(d, 0) ? state(d, ops) : d->census;
+
+	if (!c)
+		return;
+	for (unsigned i = 0; i < c->nd; i++)
+		if (c->dirty[i] == netns_ino)
+			return;
+	if (c->nd == CENSUS_DIRTY)
+		c->all_dirty = 1;
+	else
+		c->dirty[c->nd++] = netns_ino;
+}
+
+static int is_dirty(const struct ph_census *c, uint32_t netns_ino)
+{
+	for (unsigned i = 0; i < c->nd; i++)
+		if (c->dirty[i] == netns_ino)
+			return 1;
+	return c->all_dirty;
+}
+
+static int has_window(const struct ph_daemon *d, uint64_t cookie)
+{
+	const struct ph_cwin *w;
+
+	for (unsigned i = 0; (w = container_window_at(d, i)); i++)
+		if (w->cookie == cookie)
+			return 1;
+	return 0;
+}
+
+void containers_census_run(struct ph_daemon *d)
+{
+	struct ph_census *c = d->census, snap;
+	const struct ph_cwin *w;
+	uint32_t last_ino = 0;
+	uint16_t last_port = 0;
+	int last = 0;
+	char why[320];
+
+	if (!c || !d->containers)
+		return;
+	/* the windows of a changed namespace: counted (once a netns and port;
+	 * a failure, which may be its pid's, once a window) */
+	for (unsigned i = 0; c->nd + c->all_dirty && (w = container_window_at(d, i)); i++) {
+		if (!is_dirty(c, w->netns_ino))
+			continue;
+		if (w->netns_ino != last_ino || w->cport != last_port || last < 0)
+			last = container_census(d, c->ops, w->pid, w->netns_ino, w->cport, w->cookie, why, sizeof(why));
+		last_ino = w->netns_ino;
+		last_port = w->cport;
+		if (last) {
+			container_revoke(d, w->cookie, why);
+			i = (unsigned)-1; /* the list changed: from the start */
+		}
+	}
+	c->nd = 0;
+	c->all_dirty = 0;
+	/* the listeners waiting: a window now, or still a stranger beside them */
+	snap = *c;
+	c->np = 0;
+	for (unsigned i = 0; i < snap.np; i++) {
+		const struct ph_foreign_listener *o = foreign_get(d->foreign, snap.p[i].cookie);
+		int r;
+		if (!o || has_window(d, o->cookie))
+			continue; /* gone, or opened since */
+		r = container_census(d, c->ops, o->pid, o->netns_ino, o->port, o->cookie, why, sizeof(why));
+		if (!r) {
+			container_on_foreign(d, o, 1); /* (decided again, all of it) */
+			continue;
+		}
+		if (!snap.p[i].warned) {
+			char msg[480];
+			snprintf(msg, sizeof(msg), "container: no window for pid %u tcp/%u (netns %u): %s", o->pid, o->port,
+				 o->netns_ino, why);
+			c->ops->log(LOG_WARNING, msg);
+		}
+		defer(d, c->ops, o->cookie, 1);
+	}
+}
+
+void census_free(struct ph_daemon *d)
+{
+	free(d->census);
+	d->census = NULL;
+}
