@@ -568,16 +568,6 @@ void containers_shutdown(struct ph_daemon *d)
 		cwin_close(d, c->wins, PH_REASON_SHUTDOWN);
 }
 
-int container_revoke(struct ph_daemon *d, uint64_t id)
-{
-	for (struct ph_cwin *w = d->containers ? d->containers->wins : NULL; w; w = w->next)
-		if (w->id == id) {
-			cwin_close(d, w, PH_REASON_REVOKED);
-			return 0;
-		}
-	return -ENOENT;
-}
-
 const struct ph_cwin *container_window_at(const struct ph_daemon *d, unsigned i)
 {
 	const struct ph_cwin *w = d->containers ? d->containers->wins : NULL;

@@ -131,9 +131,6 @@ void container_revoke(struct ph_daemon *d, uint64_t cookie, const char *why);
 void containers_on_timer(struct ph_daemon *d);
 /* every window closed (reason PH_REASON_SHUTDOWN) */
 void containers_shutdown(struct ph_daemon *d);
-/* porthole close ID (root): the window with that id closed, reason
- * revoked: 0, or -ENOENT */
-int container_revoke(struct ph_daemon *d, uint64_t id);
 /* the open windows, for status: i from 0 while not NULL */
 const struct ph_cwin *container_window_at(const struct ph_daemon *d, unsigned i);
 /* elements and pins in the kernel now, by the books (for tests, status) */

@@ -214,17 +214,18 @@ static int close_request(struct ph_daemon *d, struct ph_client *c, const struct 
 		return control_send(c, &m, ph_msg_init(&m, PH_MSG_OK, 0));
 	}
 	for (unsigned i = 0; container_window_at(d, i); i++) {
+		char why[160];
 		if (container_window_at(d, i)->id != req->window_id)
 			continue;
 		if (c->uid != 0) {
-			char why[160];
 			snprintf(why, sizeof(why), "window %llu is a container window of the config; only root may close it",
 				 (unsigned long long)req->window_id);
 			return refuse(d, c, "close", EPERM, why);
 		}
 		log_notice("window %llu revoked by uid %u (pid %d)", (unsigned long long)req->window_id,
 			   (unsigned)c->uid, (int)c->pid);
-		container_revoke(d, req->window_id);
+		snprintf(why, sizeof(why), "closed by uid %u (porthole close)", (unsigned)c->uid);
+		container_revoke(d, container_window_at(d, i)->cookie, why);
 		return control_send(c, &m, ph_msg_init(&m, PH_MSG_OK, 0));
 	}
 	return control_send_error(c, ENOENT, "no open window %llu", (unsigned long long)req->window_id);
