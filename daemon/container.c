@@ -225,7 +225,9 @@ static void drop_elements(struct ph_daemon *d, const struct ph_cwin *w)
 
 	if (del) {
 		release_refs(c, w, del, &ndel, del + MAX_WIN_ELEMS, &npdel);
-		r = ndel || npdel ? c->ops->fw_close(d, del, ndel, del + MAX_WIN_ELEMS, npdel) : 0;
+		/* always: a window counts for the host rules even when every
+		 * element it had is another's (fw_close skips the empty batch) */
+		r = c->ops->fw_close(d, del, ndel, del + MAX_WIN_ELEMS, npdel);
 	}
 	if (r)
 		clog(c, LOG_ERR, "container: window %llu: its elements could not be removed (%s); the kernel removes them at "

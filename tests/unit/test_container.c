@@ -69,6 +69,7 @@ static struct {
 	struct nr_cwin kpin[KMAX];   /* ... and pins */
 	unsigned nkpin;
 	unsigned fw_opens, fw_closes, last_nel, last_npins;
+	int counted;                 /* windows the firewall counts for its host rules */
 	uint64_t last_timeout_ms;
 	unsigned records_open, records_close, record_err, ids_saved;
 	uint32_t close_reason;
@@ -142,6 +143,7 @@ static int f_fw_open(struct ph_daemon *d, const struct nr_cwin *el, unsigned nel
 		fk.kel[fk.nkel++] = el[i];
 	for (unsigned i = 0; i < npins; i++)
 		fk.kpin[fk.nkpin++] = pins[i];
+	fk.counted++;
 	return 0;
 }
 
@@ -150,6 +152,7 @@ static int f_fw_close(struct ph_daemon *d, const struct nr_cwin *el, unsigned ne
 {
 	(void)d;
 	fk.fw_closes++;
+	fk.counted--;
 	for (unsigned i = 0; i < nel; i++) {
 		int k = kfind(fk.kel, fk.nkel, &el[i]);
 		if (k >= 0)
@@ -470,8 +473,11 @@ int main(void)
 		ftab[nftab++] = l1;
 		container_on_foreign(&d, &l2, 1);
 		CHECK(nwin() == 2, "a second designated listener (same cgroup) beside the first: both windows");
+		CHECK(fk.counted == 2, "... each counted by the firewall for its host rules (%d)", fk.counted);
 		nftab = 0;
 		containers_shutdown(&d);
+		CHECK(fk.counted == 0 && fk.nkel == 0,
+		      "both closed: the firewall counts none (the one whose elements were all shared too: %d)", fk.counted);
 		/* a listener recorded unverified (its process gone or moved: a
 		 * fork that listened and exited, an unshare after bind) */
 		container_on_foreign(&d, &l1, 1);
