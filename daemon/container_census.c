@@ -232,7 +232,7 @@ void containers_census_run(struct ph_daemon *d)
 		last_port = w->cport;
 		if (last) {
 			container_revoke(d, w->cookie, why);
-			i = (unsigned)-1; /* the list changed: from the start */
+			i--; /* w left the list: the next window is at i now */
 		}
 	}
 	c->nd = 0;

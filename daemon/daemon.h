@@ -146,7 +146,10 @@ void session_send_event(struct ph_session *s, uint32_t kind, const struct ph_win
 void sessions_shutdown(struct ph_daemon *d);
 unsigned sessions_of_uid(const struct ph_daemon *d, uid_t uid);
 
-/* window.c: see window.h; ops.c: the production seams */
+/* window.c: see window.h; ops.c: the production seams, and the clock and
+ * the absolute CLOCK_BOOTTIME timerfd arming they share (0: disarm) */
+uint64_t clock_now(clockid_t clk);
+void timer_arm_fd(int fd, uint64_t when_boot);
 extern const struct ph_window_ops window_ops_live;
 
 /* events.c */

@@ -11,6 +11,7 @@
  * else runs as that user.) Docker's state must also say the container runs, with a pid in
  * the same cgroup as the listener; Podman's (c/storage) has no pid: the
  * pid conmon wrote in the container's run directory takes its place. */
+#include "cgroup.h"
 #include "daemon.h"
 #include "engine_state.h"
 #include "log.h"
@@ -157,21 +158,18 @@ static int read_state(const char *path, char **buf, size_t *n, char *why, size_t
  * -EPERM */
 static int pid_in_cgroup(uint32_t pid, const char *cgroup, char *why, size_t whylen)
 {
-	char path[64], buf[4096], *line, *save = NULL;
+	char rel[PH_PATH_LEN];
+	int r = cg_of_pid((pid_t)pid, rel, sizeof(rel));
 
-	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
-	if (read_small_file(path, buf, sizeof(buf))) {
+	if (r && r != -ENOENT && r != -ENAMETOOLONG) {
 		snprintf(why, whylen, "its pid %u is gone", pid);
 		return 0;
 	}
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		if (!strncmp(line, "0::", 3))
-			break;
-	if (!line || strcmp(line + 3, cgroup)) {
+	if (r || strcmp(rel, cgroup)) {
 		/* a cgroup that carries the id of a container it is not: refused
 		 * and said (a warning), never just "not this one" */
 		snprintf(why, whylen, "its pid %u is in cgroup %.200s, not the listener's: refused", pid,
-			 line ? line + 3 : "(none)");
+			 r ? "(none)" : rel);
 		return -EPERM;
 	}
 	return 1;

@@ -31,12 +31,12 @@ static void log_line(int prio, const char *msg)
 
 /* ---- the window state machine's ------------------------------------------------------- */
 
-static uint64_t clock_now(clockid_t clk)
+uint64_t clock_now(clockid_t clk)
 {
 	return now_ns(clk);
 }
 
-static void timer_arm_fd(int fd, uint64_t when_boot)
+void timer_arm_fd(int fd, uint64_t when_boot)
 {
 	struct itimerspec its = { 0 };
 

@@ -4,6 +4,7 @@
  * resolver, /proc and the cgroup tree, the audit log
  * (records_container.c), the clock and its timer. main.c wires it; the
  * unit test wires fakes instead. */
+#include "cgroup.h"
 #include "container.h"
 #include "daemon.h"
 #include "firewall.h"
@@ -21,19 +22,9 @@ static void ct_log(int prio, const char *msg)
 	log_msg(prio, "%s", msg);
 }
 
-static uint64_t ct_now(clockid_t clk)
-{
-	return now_ns(clk);
-}
-
 static void ct_timer_arm(struct ph_daemon *d, uint64_t when_boot)
 {
-	struct itimerspec its = { 0 };
-
-	its.it_value.tv_sec = (time_t)(when_boot / NSEC_PER_SEC);
-	its.it_value.tv_nsec = (long)(when_boot % NSEC_PER_SEC);
-	if (d->ctr_timerfd >= 0 && timerfd_settime(d->ctr_timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		log_errno(-errno, "timer: arm");
+	timer_arm_fd(d->ctr_timerfd, when_boot);
 }
 
 /* The process's cgroup v2 path (its /proc/PID/cgroup "0::" line), which
@@ -42,31 +33,25 @@ static void ct_timer_arm(struct ph_daemon *d, uint64_t when_boot)
 static int ct_cgroup_path(struct ph_daemon *d, uint32_t pid, uint64_t cgroup_id, char *out, size_t len, char *why,
 			  size_t whylen)
 {
-	char path[64], buf[4096], abs[PATH_MAX + PH_PATH_LEN];
+	char rel[PH_PATH_LEN], abs[PATH_MAX + PH_PATH_LEN];
 	struct stat st;
-	char *line, *save = NULL;
-	int r;
+	int r = cg_of_pid((pid_t)pid, rel, sizeof(rel));
 
-	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
-	r = read_small_file(path, buf, sizeof(buf));
-	if (r) {
-		snprintf(why, whylen, "%s: %s", path, strerror(-r));
-		return r;
-	}
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		if (!strncmp(line, "0::", 3))
-			break;
-	if (!line || line[3] != '/' || strlen(line + 3) >= len) {
-		snprintf(why, whylen, "%s has no cgroup v2 path", path);
+	if (r == -ENOENT || (!r && (rel[0] != '/' || strlen(rel) >= len))) {
+		snprintf(why, whylen, "/proc/%u/cgroup has no cgroup v2 path", pid);
 		return -ENOENT;
 	}
-	snprintf(abs, sizeof(abs), "%s%s", d->cg_mount, line + 3);
+	if (r) {
+		snprintf(why, whylen, "/proc/%u/cgroup: %s", pid, strerror(-r));
+		return r;
+	}
+	snprintf(abs, sizeof(abs), "%s%s", d->cg_mount, rel);
 	if (stat(abs, &st) < 0 || (uint64_t)st.st_ino != cgroup_id) {
-		snprintf(why, whylen, "pid %u is in %s now, not the socket's cgroup %llu", pid, line + 3,
+		snprintf(why, whylen, "pid %u is in %s now, not the socket's cgroup %llu", pid, rel,
 			 (unsigned long long)cgroup_id);
 		return -ESRCH;
 	}
-	copy_str(out, len, line + 3);
+	copy_str(out, len, rel);
 	return 0;
 }
 
@@ -90,7 +75,7 @@ static int ct_container_named(struct ph_daemon *d, const struct ph_designation *
 
 const struct ph_container_ops container_ops_live = {
 	.log = ct_log,
-	.now = ct_now,
+	.now = clock_now,
 	.timer_arm = ct_timer_arm,
 	.cgroup_path = ct_cgroup_path,
 	.resolve = netns_resolve,
