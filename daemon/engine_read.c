@@ -154,6 +154,16 @@ static int read_state(const char *path, char **buf, size_t *n, char *why, size_t
 	return 0;
 }
 
+/* r, with why prefixed by the state file it is about */
+static int why_at(const char *path, int r, char *why, size_t whylen)
+{
+	char e[200];
+
+	snprintf(e, sizeof(e), "%s", why);
+	snprintf(why, whylen, "%s: %s", path, e);
+	return r;
+}
+
 /* pid's cgroup v2 path is cgroup exactly: 1; its pid gone: 0; elsewhere:
  * -EPERM */
 static int pid_in_cgroup(uint32_t pid, const char *cgroup, char *why, size_t whylen)
@@ -193,12 +203,8 @@ static int docker_named(const struct ph_config *cfg, const char *id, const char 
 		return r;
 	r = engine_docker_match(buf, n, id, name, &pid, why, whylen);
 	free(buf);
-	if (r < 0) {
-		char e[200];
-		snprintf(e, sizeof(e), "%s", why);
-		snprintf(why, whylen, "%s: %s", path, e);
-		return r;
-	}
+	if (r < 0)
+		return why_at(path, r, why, whylen);
 	return r == 1 ? pid_in_cgroup(pid, cgroup, why, whylen) : 0;
 }
 
@@ -213,12 +219,7 @@ static int podman_list(const char *path, const char *id, const char *name, char 
 		return r;
 	r = engine_podman_match(buf, n, id, name, why, whylen);
 	free(buf);
-	if (r < 0) {
-		char e[200];
-		snprintf(e, sizeof(e), "%s", why);
-		snprintf(why, whylen, "%s: %s", path, e);
-	}
-	return r;
+	return r < 0 ? why_at(path, r, why, whylen) : r;
 }
 
 static int podman_named(const struct ph_config *cfg, const char *id, const char *name, const char *cgroup,
