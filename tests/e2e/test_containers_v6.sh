@@ -2,13 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # tests/e2e/test_containers_v6.sh — issue 23 over IPv6: a container window
 # through a real engine's IPv6 DNAT (tests/lab/engines.sh: the engines run in
-# the lab host's netns; the lab of tests/lib.sh, no pebble). portholed:
+# the pebble lab's host netns: tests/lab/lab.sh). portholed:
 # `designate = cgroup /$T_PFX-acme published ports=80`.
 #
 #   podman  podman 4.3 with netavark 1.4, a network of its own made with
-#           `podman network create --ipv6 --subnet 2001:db8:c6::/64` (IPv6
-#           only); the geo-block (the blocked country 2001:db8:bad::/48, port
-#           80) at the top of ip6 filter FORWARD (netavark has no user chain).
+#           `podman network create --ipv6 --subnet 2001:db8:c6::/64` (and an
+#           IPv4 subnet: pebble's directory is IPv4's); the geo-block (the
+#           blocked country 2001:db8:bad::/48, port 80) at the top of ip6
+#           filter FORWARD (netavark has no user chain).
 #           A container "web" under the designated parent, published
 #           -p [H6]:80:80 -p [H6]:8081:80, listens on [::]:80: during its
 #           window the blocked country reaches it through [H6]:80 and
@@ -21,11 +22,16 @@
 #           listener closes (the container and its DNAT stay) the window
 #           closes: a new probe is dropped. The lab host's ruleset (the
 #           engine's rules with it, counters aside) is as before the daemon.
+#           Then certbot --standalone in a container under the parent
+#           (-p [H6]:80:80) for a name with an AAAA record only gets its
+#           certificate: pebble validates from the blocked country's IPv6
+#           address (certbot's log), through the window.
 #   docker  docker.io 20.10 with `--ipv6 --fixed-cidr-v6 2001:db8:dc::/64
 #           --ip6tables --experimental`: DNAT in ip6 nat DOCKER, FORWARD
 #           policy drop, no DOCKER-USER in ip6 filter (20.10 makes it for
 #           IPv4 only): the geo-block at the top of ip6 filter FORWARD (the
-#           test takes DOCKER-USER if one is there); the same checks.
+#           test takes DOCKER-USER if one is there); the same checks and
+#           certbot.
 #   proxy   docker.io 20.10 as it comes (--ipv6, no --ip6tables): no IPv6
 #           DNAT, docker-proxy (dockerd's child, in dockerd's cgroup) holds
 #           [H6]:80 and relays from the bridge's address. No container line
@@ -45,19 +51,27 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$T_ROOT/tests/lab/engines.sh"
 t_init containers_v6
 t_require_root
-for b in iptables-nft ip6tables-nft; do
+for b in iptables-nft ip6tables-nft pebble pebble-challtestsrv openssl curl; do
 	command -v "$b" >/dev/null || { echo "SKIP $T_NAME: $b not installed (make deps)"; exit 77; }
 done
-T_PFX=${E2E_LAB_PREFIX:-phl6$$}
+# the pebble lab's names are the test's (T_PFX: engines.sh, daemon_start, probe)
+LAB_PREFIX=${E2E_LAB_PREFIX:-phl6$$}
+LAB_STATE=/run/$LAB_PREFIX-lab
+T_PFX=$LAB_PREFIX
+source "$T_ROOT/tests/lab/lab.sh"
+# certbot's standalone server may look its address up: no DNS in the lab
+export RES_OPTIONS="timeout:1 attempts:1"
 ENG_NETNS=$T_PFX-host
 CT6_CASES=${CT6_CASES:-podman docker proxy}
 PARENT=/$T_PFX-acme
 W=$T_TMP/w
 HL=$T_ROOT/tests/adversary/httplog.py
-PNET=2001:db8:c6::/64         # podman's IPv6 network
+PNET=2001:db8:c6::/64         # podman's network: IPv6, and IPv4 for pebble's directory
+PNET4=192.0.2.128/25
 DNET=2001:db8:dc::/64         # docker0's IPv6 (--fixed-cidr-v6)
 A=$T_TMP/audit.jsonl
 WEB_IP=
+LAB=0
 
 cleanup() {
 	trap - EXIT INT TERM
@@ -65,6 +79,7 @@ cleanup() {
 	eng_stop docker >/dev/null 2>&1
 	eng_stop podman >/dev/null 2>&1
 	daemon_stop >/dev/null 2>&1
+	[ "$LAB" = 1 ] && lab_down
 	t_cleanup
 }
 trap cleanup EXIT
@@ -139,8 +154,8 @@ engine_up() {
 	eng_up "$kind" || return
 	out=$(eng_image "$kind" 2>&1) || { t_fail "$kind: import of the offline image: $(tail -c 300 <<<"$out")"; return 1; }
 	if [ "$kind" = podman ]; then
-		out=$(eng podman network create --ipv6 --subnet "$PNET" v6net 2>&1) ||
-			{ t_fail "podman: network create --ipv6 --subnet $PNET: $out"; return 1; }
+		out=$(eng podman network create --ipv6 --subnet "$PNET" --subnet "$PNET4" v6net 2>&1) ||
+			{ t_fail "podman: network create --ipv6 --subnet $PNET --subnet $PNET4: $out"; return 1; }
 	fi
 	t_log "$kind: engine up, image imported ($(since "$t1") s)"
 }
@@ -261,6 +276,7 @@ case_engine() { # KIND
 	rm -f "$A"
 	daemon_start "designate = cgroup $PARENT published ports=80" || { t_fail "$KIND: daemon start"; return 1; }
 	web_window "$KIND"
+	certbot_v6 "$KIND"
 	t_check "$KIND: the audit log has a container window-open naming the IPv6 target $WEB_IP and its listener-closed window-close" \
 		eval 'grep "\"event\":\"window-open\"" "$A" | grep "\"kind\":\"container\"" | grep "\"addr\":\"$WEB_IP\"" | grep -q "\"family\":\"ipv6\"" &&
 			grep "\"event\":\"window-close\"" "$A" | grep "\"kind\":\"container\"" | grep -q listener-closed'
@@ -273,6 +289,45 @@ case_engine() { # KIND
 	t_eq "$KIND: nothing left of the engine" "" "$(eng_leftovers "$KIND")"
 	root_same "after the engine"
 	t_log "$KIND: $(since "$t0") s"
+}
+
+# cert_ok CERT CHAIN NAME: CERT is for NAME exactly and chains to pebble's root
+cert_ok() {
+	local sans
+	[ -s "$1" ] || { t_log "no certificate at $1"; return 1; }
+	sans=$(openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null | tail -n +2 | tr -d ' ')
+	[ "$sans" = "DNS:$3" ] || { t_log "SANs '$sans', want DNS:$3"; return 1; }
+	openssl verify -CAfile "$LAB_STATE/pebble-root.pem" -untrusted "$2" "$1" >/dev/null 2>&1 ||
+		{ t_log "the chain of $1 does not verify against pebble's root"; return 1; }
+}
+
+# certbot KIND: certbot --standalone in a container under the parent,
+# published -p [H6]:80:80, for a name with an AAAA record only: pebble
+# validates over IPv6 from the blocked country
+certbot_v6() {
+	local kind=$1 name t1 rc
+	name=ctr6-$kind.porthole.test
+	lab_add_name "$name" v6 "$H" "$H6" >/dev/null || { t_fail "$kind: DNS name $name (AAAA $H6)"; return 1; }
+	t1=$(now)
+	# shellcheck disable=SC2046
+	eng "$kind" run --rm --name certbot $(net_args "$kind") --cgroup-parent "$PARENT" -p "[$H6]:80:80" \
+		-v /usr:/usr:ro -v "$W:/w" -e REQUESTS_CA_BUNDLE=/w/ca.pem "$ENG_IMAGE" \
+		/usr/bin/certbot certonly --standalone --http-01-port 80 -d "$name" \
+		--server "$LAB_ACME_DIR" --agree-tos --register-unsafely-without-email --non-interactive \
+		--config-dir /w/certbot/config --work-dir /w/certbot/work --logs-dir /w/certbot/logs >"$W/certbot.out" 2>&1
+	rc=$?
+	if [ $rc = 0 ] && cert_ok "$W/certbot/config/live/$name/cert.pem" "$W/certbot/config/live/$name/chain.pem" "$name"; then
+		t_pass "$kind: certbot --standalone in a container (-p [$H6]:80:80) got its certificate, pebble validating over IPv6 from the blocked country ($(since "$t1") s)"
+	else
+		t_fail "$kind: certbot in a container over IPv6: exit $rc ($(since "$t1") s): $(grep -E 'Detail|Error|error' "$W/certbot.out" | head -3 | cut -c1-200 | tr '\n' '|')"
+	fi
+	t_check "$kind: ... pebble's validation came from the blocked country's IPv6 address through the window (certbot's log: $(grep -h -o "$INET6.*acme-challenge[^ ]*" "$W"/certbot/logs/*.log 2>/dev/null | head -1 | cut -c1-100); the audit log: certbot's container window)" \
+		eval 'grep -q "$INET6.*GET /.well-known/acme-challenge/" "$W"/certbot/logs/*.log &&
+			grep "\"event\":\"window-open\"" "$A" | grep "\"kind\":\"container\"" | grep -q "certbot"'
+	until_ok 30 cwin6_is 0
+	t_eq "$kind: certbot's container gone, no container window left" 0 "$(elements cwin6)"
+	[ -n "${E2E_KEEP:-}" ] && mkdir -p "$E2E_KEEP" && cp -a "$W/certbot" "$E2E_KEEP/certbot-$kind"
+	rm -rf "${W:?}/certbot"
 }
 
 # explain KIND: what the engine made of IPv6 (logged: the README's facts)
@@ -334,16 +389,13 @@ EOF2
 
 # lab_fresh: a lab of its own for each engine (netavark leaves its chains
 # behind, and Docker's FORWARD policy drop would decide podman's packets)
-LAB=0
 lab_fresh() {
-	local ns
-	if [ "$LAB" = 1 ]; then
-		for ns in host inet allow; do ip netns del "$T_PFX-$ns" 2>/dev/null; done
-	fi
+	[ "$LAB" = 1 ] && lab_down
+	LAB=0
+	lab_up || return 1
 	LAB=1
-	nslab_up
+	mkdir -p "$W" && chmod 755 "$W" "$T_TMP" && cp "$LAB_CA_PEM" "$W/ca.pem" && chmod 644 "$W/ca.pem"
 }
-mkdir -p "$W" && chmod 755 "$W" "$T_TMP"
 for h in $(_eng_hier); do T_CGROUPS+=("$h$PARENT"); done
 for k in $CT6_CASES; do
 	t_setup "lab setup" lab_fresh
