@@ -275,6 +275,11 @@ case_engine() { # KIND
 		{ t_fail "$KIND: a route to $(enet "$KIND") via the host in the Internet's namespace"; return 1; }
 	rm -f "$A"
 	daemon_start "designate = cgroup $PARENT published ports=80" || { t_fail "$KIND: daemon start"; return 1; }
+	# (its columns squeezed)
+	in_host env PORTHOLE_SOCKET="$T_SOCK" "$PORTHOLE_BIN/porthole" check --config "$T_CONF" 2>&1 | tr -s ' \t' '  ' >"$T_TMP/check.out"
+	t_check "$KIND: porthole check: the IPv6 geo-block's chain gets porthole's rule, nothing FAILs ($(grep '^OK chain ip6 filter FORWARD' "$T_TMP/check.out" | cut -c1-200))" \
+		eval 'grep -q "^OK chain ip6 filter FORWARD .*porthole inserts its one rule at the top for container windows" "$T_TMP/check.out" &&
+			! grep -q "^FAIL" "$T_TMP/check.out"'
 	web_window "$KIND"
 	certbot_v6 "$KIND"
 	t_check "$KIND: the audit log has a container window-open naming the IPv6 target $WEB_IP and its listener-closed window-close" \
