@@ -206,7 +206,7 @@ ph status >"$T_TMP/status.txt" 2>&1
 t_check "porthole status lists it" grep -q "container .*through DNAT to $C1:80" "$T_TMP/status.txt"
 
 # CMD exits: the windows close, C1 still listening
-echo go >"$FIFO"
+timeout 5 sh -c "echo go >'$FIFO'" # (no reader: CMD never ran)
 wait "$RPID"
 rc=$?
 t_eq "porthole run returns CMD's status" 7 "$rc"
