@@ -61,10 +61,11 @@
 #     --data-root/--exec-root/--pidfile under D, -H unix://D/docker.sock,
 #     cgroupfs driver, --cgroup-parent /$T_PFX-docker, iptables on (its
 #     rules go into the lab host's ruleset), the userland proxy on
-#     (ENG_DOCKER_ARGS adds flags, e.g. --userland-proxy=false).
+#     (ENG_DOCKER_ARGS adds flags, e.g. --userland-proxy=false); the
+#     bridge ENG_DOCKER_BIP (daemon.json's "bip").
 #   - podman: --root/--runroot under D, --cgroup-manager cgroupfs, private
 #     CONTAINERS_CONF (network_backend = netavark, conmon_env_vars,
-#     default_ulimits = [], events to a file, crun on a cgroup v2 host and
+#     default_ulimits = [], default_subnet ENG_PODMAN_SUBNET, events to a file, crun on a cgroup v2 host and
 #     runc on a hybrid one: ENG_PODMAN_RUNTIME) and CONTAINERS_STORAGE_CONF
 #     (overlay); eng_run adds --cgroup-parent /$T_PFX-podman.
 #   - the daemons and the subreaper in the cgroup $T_CG2/$T_PFX-eng-KIND;
@@ -76,6 +77,11 @@ ENG_LIB=${BASH_SOURCE[0]}
 . "$(dirname "$ENG_LIB")/proc.sh"
 ENG_IMAGE=porthole-base
 ENG_TIMEOUT=${ENG_TIMEOUT:-90}   # seconds for one engine command or start
+# the engines' default bridges, in documentation ranges (the lab's plan,
+# net.sh: 192.0.2.128/25 is free in a lab without the downstream); Docker
+# and Podman would take 172.17.0.0/16 and 10.88.0.0/16
+ENG_DOCKER_BIP=192.0.2.129/26   # docker0; containers from .130
+ENG_PODMAN_SUBNET=192.0.2.192/26 # podman0 .193; containers from .194
 
 # the tests' clocks and waits (every script that runs an engine uses them)
 now() { date +%s.%N; }
@@ -212,7 +218,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [plugins."io.containerd.internal.v1.opt"]
   path = "$d/containerd/opt"
 EOF
-		echo '{}' >"$d/daemon.json"
+		# the bridge in a documentation range (Docker's default is
+		# 172.17.0.0/16): docker0 192.0.2.129, containers from .130
+		echo '{ "bip": "'"$ENG_DOCKER_BIP"'" }' >"$d/daemon.json"
 		;;
 	podman)
 		mkdir -p "$d/podman/tmp" "$d/podman/networks" || return 1
@@ -235,6 +243,7 @@ conmon_env_vars = ["PATH=/usr/sbin:/usr/bin"]
 runtime = "$ENG_PODMAN_RUNTIME"
 [network]
 network_backend = "netavark"
+default_subnet = "$ENG_PODMAN_SUBNET"
 network_config_dir = "$d/podman/networks"
 EOF
 		cat >"$d/storage.conf" <<EOF || return 1
