@@ -190,6 +190,7 @@ struct ph_census {
 	struct {
 		uint64_t cookie;
 		int warned;
+		uint64_t counted_boot; /* its last census */
 	} p[CENSUS_PENDING];
 	unsigned np;
 	uint32_t dirty[CENSUS_DIRTY];
@@ -206,7 +207,8 @@ static struct ph_census *state(struct ph_daemon *d, const struct ph_container_op
 	return d->census;
 }
 
-static void defer(struct ph_daemon *d, const struct ph_container_ops *ops, uint64_t cookie, int warned)
+static void defer(struct ph_daemon *d, const struct ph_container_ops *ops, uint64_t cookie, int warned,
+		  uint64_t counted_boot)
 {
 	struct ph_census *c = state(d, ops);
 
@@ -220,12 +222,13 @@ static void defer(struct ph_daemon *d, const struct ph_container_ops *ops, uint6
 		return;
 	}
 	c->p[c->np].cookie = cookie;
+	c->p[c->np].counted_boot = counted_boot;
 	c->p[c->np++].warned = warned;
 }
 
 void census_defer(struct ph_daemon *d, const struct ph_container_ops *ops, uint64_t cookie)
 {
-	defer(d, ops, cookie, 0);
+	defer(d, ops, cookie, 0, ops->now(CLOCK_BOOTTIME));
 }
 
 void census_dirty(struct ph_daemon *d, const struct ph_container_ops *ops, uint32_t netns_ino)
@@ -267,6 +270,7 @@ void containers_census_run(struct ph_daemon *d)
 	const struct ph_cwin *w;
 	uint32_t last_ino = 0;
 	uint16_t last_port = 0;
+	uint64_t now;
 	int last = 0;
 	char why[320];
 
@@ -286,16 +290,26 @@ void containers_census_run(struct ph_daemon *d)
 			i--; /* w left the list: the next window is at i now */
 		}
 	}
-	c->nd = 0;
-	c->all_dirty = 0;
-	/* the listeners waiting: a window now, or still a stranger beside them */
+	/* the listeners waiting: a window now, or still a stranger beside them.
+	 * Counted again when their netns changed (what the table knows did),
+	 * else at most once a second: a stranger that leaves unseen (it was
+	 * never in the table: no event of its close) is noticed within a
+	 * second of a batch, and a stranger that stays costs no walk of the
+	 * kernel's tables (~1.5 ms) at every batch of any namespace's events */
 	snap = *c;
 	c->np = 0;
+	c->nd = 0;
+	c->all_dirty = 0;
+	now = c->ops->now(CLOCK_BOOTTIME);
 	for (unsigned i = 0; i < snap.np; i++) {
 		const struct ph_foreign_listener *o = foreign_get(d->foreign, snap.p[i].cookie);
 		int r;
 		if (!o || has_window(d, o->cookie))
 			continue; /* gone, or opened since */
+		if (!is_dirty(&snap, o->netns_ino) && now < snap.p[i].counted_boot + NSEC_PER_SEC) {
+			defer(d, c->ops, o->cookie, snap.p[i].warned, snap.p[i].counted_boot);
+			continue; /* (still refused) */
+		}
 		r = container_census(d, c->ops, o->pid, o->netns_ino, o->port, o->cookie, why, sizeof(why));
 		if (!r) {
 			container_on_foreign(d, o, 1); /* (decided again, all of it) */
@@ -307,7 +321,7 @@ void containers_census_run(struct ph_daemon *d)
 				 o->netns_ino, why);
 			c->ops->log(LOG_WARNING, msg);
 		}
-		defer(d, c->ops, o->cookie, 1);
+		defer(d, c->ops, o->cookie, 1, now);
 	}
 }
 
