@@ -143,8 +143,8 @@ static void cwin_close(struct ph_daemon *d, struct ph_cwin *w, uint32_t reason, 
 	books_drop(d, w);
 	c->ops->record_close(d, w, reason, now > w->opened_boot ? now - w->opened_boot : 0);
 	if (why)
-		clog(c, LOG_WARNING, "container: window %llu revoked: tcp/%u of pid %u in cgroup %s: %s",
-		     (unsigned long long)w->id, w->cport, w->pid, w->cgroup, why);
+		clog(c, LOG_WARNING, "container: window %llu closed (%s): tcp/%u of pid %u in cgroup %s: %s",
+		     (unsigned long long)w->id, ph_reason_name(reason), w->cport, w->pid, w->cgroup, why);
 	else
 		clog(c, LOG_NOTICE, "container: window %llu closed (%s): tcp/%u of pid %u in cgroup %s",
 		     (unsigned long long)w->id, ph_reason_name(reason), w->cport, w->pid, w->cgroup);

@@ -687,7 +687,7 @@ int main(void)
 		warn = ft.logged[LOG_WARNING], notice = ft.logged[LOG_NOTICE];
 		container_revoke(&d, l1.cookie, "fake: the census");
 		CHECK(nwin() == 0 && ft.logged[LOG_WARNING] == warn + 1 && ft.logged[LOG_NOTICE] == notice &&
-		      strstr(ft.last_log, "fake: the census"),
+		      strstr(ft.last_log, "closed (revoked): tcp/80 of pid 4001") && strstr(ft.last_log, "fake: the census"),
 		      "container_revoke: one warning, no notice besides (%s)", ft.last_log);
 		container_on_foreign(&d, &l1, 1);
 		notice = ft.logged[LOG_NOTICE];
