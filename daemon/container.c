@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The container-window state machine (see container.h), and nothing else:
- * which foreign listener gets a window, the refcounted elements and pins
- * its windows hold in the kernel, their deadlines, and their closing. A
- * window is all or nothing: its elements and pins go in one batch, and the
- * books change only when the kernel took it. Every call outward goes
- * through the ops struct given to containers_init(). */
+ * which foreign listener gets a window, its deadline, and its closing;
+ * the refcounted elements and pins its windows hold in the kernel are
+ * container_books.c's. A window is all or nothing: its elements and pins
+ * go in one batch, and the books change only when the kernel took it.
+ * Every call outward goes through the ops struct given to
+ * containers_init(). */
 #include "container.h"
 #include "container_int.h"
 #include "daemon.h"
