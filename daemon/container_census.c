@@ -291,11 +291,12 @@ void containers_census_run(struct ph_daemon *d)
 		}
 	}
 	/* the listeners waiting: a window now, or still a stranger beside them.
-	 * Counted again when their netns changed (what the table knows did),
-	 * else at most once a second: a stranger that leaves unseen (it was
-	 * never in the table: no event of its close) is noticed within a
-	 * second of a batch, and a stranger that stays costs no walk of the
-	 * kernel's tables (~1.5 ms) at every batch of any namespace's events */
+	 * The first verdict is this batch's end's; once refused here, counted
+	 * again when their netns changed (what the table knows did), else at
+	 * most once a second: a stranger that leaves unseen (never in the
+	 * table: no event of its close) is noticed within a second of a batch,
+	 * and one that stays costs no walk of the kernel's tables (~1.5 ms) at
+	 * every batch of any namespace's events */
 	snap = *c;
 	c->np = 0;
 	c->nd = 0;
@@ -306,7 +307,7 @@ void containers_census_run(struct ph_daemon *d)
 		int r;
 		if (!o || has_window(d, o->cookie))
 			continue; /* gone, or opened since */
-		if (!is_dirty(&snap, o->netns_ino) && now < snap.p[i].counted_boot + NSEC_PER_SEC) {
+		if (snap.p[i].warned && !is_dirty(&snap, o->netns_ino) && now < snap.p[i].counted_boot + NSEC_PER_SEC) {
 			defer(d, c->ops, o->cookie, snap.p[i].warned, snap.p[i].counted_boot);
 			continue; /* (still refused) */
 		}

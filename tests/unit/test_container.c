@@ -575,6 +575,7 @@ int main(void)
 
 	/* ---- the census: listeners the kernel lists that the table never saw ---------- */
 	containers_shutdown(&d);
+	census_free(&d); /* (as after the daemon's start: no verdict has waited yet) */
 	fblind = 0;
 	nftab = 0;
 	fk.other_pid = 0;
