@@ -143,9 +143,10 @@ static void cwin_close(struct ph_daemon *d, struct ph_cwin *w, uint32_t reason, 
 	win_unlink(c, w);
 	books_drop(d, w);
 	c->ops->record_close(d, w, reason, now > w->opened_boot ? now - w->opened_boot : 0);
-	if (why)
-		clog(c, LOG_WARNING, "container: window %llu closed (%s): tcp/%u of pid %u in cgroup %s: %s",
-		     (unsigned long long)w->id, ph_reason_name(reason), w->cport, w->pid, w->cgroup, why);
+	if (why) /* (a revocation is a warning; another reason's why, a notice) */
+		clog(c, reason == PH_REASON_REVOKED ? LOG_WARNING : LOG_NOTICE,
+		     "container: window %llu closed (%s): tcp/%u of pid %u in cgroup %s: %s", (unsigned long long)w->id,
+		     ph_reason_name(reason), w->cport, w->pid, w->cgroup, why);
 	else
 		clog(c, LOG_NOTICE, "container: window %llu closed (%s): tcp/%u of pid %u in cgroup %s",
 		     (unsigned long long)w->id, ph_reason_name(reason), w->cport, w->pid, w->cgroup);
@@ -371,13 +372,18 @@ void container_on_foreign(void *ctx, const struct ph_foreign_listener *l, int li
 }
 
 /* the census found a listener it never saw beside w (container_census.c) */
-void container_revoke(struct ph_daemon *d, uint64_t cookie, const char *why)
+void container_end(struct ph_daemon *d, uint64_t cookie, uint32_t reason, const char *why)
 {
 	for (struct ph_cwin *w = d->containers ? d->containers->wins : NULL; w; w = w->next)
 		if (w->cookie == cookie) {
-			cwin_close(d, w, PH_REASON_REVOKED, why);
+			cwin_close(d, w, reason, why);
 			return;
 		}
+}
+
+void container_revoke(struct ph_daemon *d, uint64_t cookie, const char *why)
+{
+	container_end(d, cookie, PH_REASON_REVOKED, why);
 }
 
 void containers_on_timer(struct ph_daemon *d)

@@ -3,7 +3,7 @@
  * table of sessions and the container each designates; container.c asks
  * it after the config's lines, and session.c ends an entry with its
  * session. Nothing here touches the kernel: a window it designates is
- * container.c's like any other, and closes through container_revoke. */
+ * container.c's like any other, and closes through container_end (reason exited). */
 #include "container_run.h"
 #include "container.h"
 #include "daemon.h"
@@ -102,7 +102,7 @@ void crun_end(struct ph_daemon *d, uint64_t session_id)
 	for (unsigned i = 0; container_window_at(d, i);) {
 		const struct ph_cwin *w = container_window_at(d, i);
 		if (w->des_index == PH_CRUN_BASE + k)
-			container_revoke(d, w->cookie, why); /* the list changed: same i again */
+			container_end(d, w->cookie, PH_REASON_EXITED, why); /* the list changed: same i again */
 		else
 			i++;
 	}

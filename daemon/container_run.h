@@ -7,7 +7,7 @@
  * config's `ports`), its max_window the session's (--max-window, else the
  * config's). Its designation index (struct ph_cwin's des_index) is
  * PH_CRUN_BASE + its slot: never a config line's. When the session ends,
- * the windows its designation opened close (container_revoke) and the slot
+ * the windows its designation opened close (container_end, reason exited) and the slot
  * is free. The table is container_run.c's own; it exists while a slot is in
  * use (the last one's end frees it). */
 #ifndef PORTHOLE_CONTAINER_RUN_H

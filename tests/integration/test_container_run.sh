@@ -211,7 +211,7 @@ wait "$RPID"
 rc=$?
 t_eq "porthole run returns CMD's status" 7 "$rc"
 t_check "CMD's exit closes both windows (C1 still listens)" \
-	wait_count "$T_DLOG" "container: window [0-9]* revoked: the command of session [0-9]* (run --container docker:certbot) exited" 2 30
+	wait_count "$T_DLOG" "container: window [0-9]* closed (exited): .*: the command of session [0-9]* (run --container docker:certbot) exited" 2 30
 t_eq "no cwin or cwin6 element left" 00 "$(cwin_elems)$(cwin_elems cwin6)"
 t_check "C1 still listens" kill -0 "$P1"
 dropped_all "after CMD" "$H 80 C1, certbot, session over" "$H6 80 the same"

@@ -697,7 +697,7 @@ int main(void)
 		crun_end(&d, 99);
 		CHECK(nwin() == 1 && d.crun, "another session's end: the window stays");
 		crun_end(&d, 41);
-		CHECK(nwin() == 0 && fk.nkel == 0 && fk.nkpin == 0 && fk.close_reason == PH_REASON_REVOKED && !d.crun,
+		CHECK(nwin() == 0 && fk.nkel == 0 && fk.nkpin == 0 && fk.close_reason == PH_REASON_EXITED && !d.crun,
 		      "the command exited: its window closed, its elements and pins gone, the table freed");
 		container_on_foreign(&d, &l1, 1);
 		CHECK(nwin() == 0, "after the command: the container's listener gets nothing");
