@@ -249,9 +249,8 @@ static int close_request(struct ph_daemon *d, struct ph_client *c, const struct 
 				 (unsigned long long)req->window_id);
 			return refuse(d, c, "close", EPERM, why);
 		}
-		log_notice("window %llu revoked by uid %u (pid %d)", (unsigned long long)req->window_id,
-			   (unsigned)c->uid, (int)c->pid);
-		snprintf(why, sizeof(why), "closed by uid %u (porthole close)", (unsigned)c->uid);
+		/* (said once: container_revoke's warning carries who) */
+		snprintf(why, sizeof(why), "closed by uid %u (pid %d, porthole close)", (unsigned)c->uid, (int)c->pid);
 		container_revoke(d, container_window_at(d, i)->cookie, why);
 		return control_send(c, &m, ph_msg_init(&m, PH_MSG_OK, 0));
 	}
