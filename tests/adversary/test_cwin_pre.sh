@@ -25,7 +25,9 @@
 #    $H:8080 reach C2's namespace not, before, during and after the window
 #    (to $H:80 during the window they reach C1's namespace: that is the
 #    window's destination, and C1's kernel answers them);
-#  - a drop in prerouting at raw priority (-300): the window is refused.
+#  - a drop in prerouting at raw priority (-300): the window is refused;
+#  - the block reloaded during the window (mangle flushed, the drop back):
+#    the pair is put back before it.
 # The allowed country reaches everything throughout; the ruleset (counters
 # aside) is the same before the daemon and after it. Not tested, not our
 # concern: a SYN that spoofs an allowed country's address is the host's
@@ -163,6 +165,15 @@ if [ $HAVE_SCAPY = 1 ]; then
 	sleep 0.2
 	t_log "mangle: crafted ACK/RST to $H:80 during the window: $(($(nonsyn 1) - b)) reached C1's namespace (its destination)"
 fi
+# the admin reloads the block (mangle flushed, the drop back): the pair is put back before it
+in_host iptables -t mangle -F PREROUTING
+geo_ipt -A
+t_check "mangle: after a reload of the block the pair is back (2 rules)" wait_pairs 2
+last_of_pre() { in_host iptables -t mangle -S PREROUTING 2>/dev/null | grep -e '-j DROP' -e 'porthole cw' | tail -1; }
+t_check "mangle: ... before the drop" eval 'last_of_pre | grep -q -- "-j DROP"'
+reach "mangle, reloaded: the Internet reaches C1 through $H:80" inet $H 80 "$L1"
+drop "mangle, reloaded: the Internet to $H3:80 (C2) reaches nothing" $H3 80
+judge
 # a REDIRECT of the published port to a host socket, for the blocked country
 in_host iptables -t nat -I PREROUTING -s $INET/32 -d $H -p tcp --dport 80 -j REDIRECT --to-ports 8088
 drop "mangle: $H:80 REDIRECTed to the host's :8088 reaches no host process (CP dropped at input)" $H 80
