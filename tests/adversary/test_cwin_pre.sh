@@ -10,7 +10,8 @@
 # drop; no input filter at all: the geo-block is in prerouting before DNAT
 # and covers both paths -- first `iptables -t mangle -A PREROUTING -s
 # BLOCKED -j DROP` (iptables-nft, priority -150), then an nftables chain
-# at -150 with a named set. A host process listens on 0.0.0.0:80 (reached
+# at -150 with a named set, and beside it a chain at -120 whose policy drops
+# (the pair at its end). A host process listens on 0.0.0.0:80 (reached
 # through $H2:80, or through $H:80 when the DNAT is gone) and on :8088.
 # During C1's window, from the blocked country:
 #  - $H:80 reaches C1 (the window);
@@ -209,6 +210,29 @@ negatives "nft"
 judge
 stop $P1
 t_check "nft: the pair goes with the window" wait_pairs 0
+
+# ---- an nftables chain whose policy drops (at -120): the pair at its end -----------------
+in_host nft -f - <<EOF || t_fail "the policy-drop geo-block"
+table inet geo2 {
+	chain pre {
+		type filter hook prerouting priority -120; policy drop;
+		meta nfproto ipv6 accept
+		ip saddr != $INET accept
+	}
+}
+EOF
+run_in "$CGD" c1 "$L1" c1 80
+P1=$PID
+t_check "policy: C1's window opens" opened $P1
+t_check "policy: pairs before the drop of inet geo pre and at the end of inet geo2 pre (4 rules)" wait_pairs 4
+t_check "policy: ... geo2's pair last in its chain" eval 'in_host nft list chain inet geo2 pre 2>/dev/null | grep -B1 "^[[:space:]]*}" | head -1 | grep -q "porthole cw"'
+reach "policy: the Internet reaches C1 through $H:80 (the window)" inet $H 80 "$L1"
+controls "policy" c1
+negatives "policy"
+judge
+stop $P1
+t_check "policy: the pairs go with the window" wait_pairs 0
+in_host nft delete table inet geo2
 
 # ---- raw priority: unsupported, the window is refused ------------------------------------
 in_host nft add chain inet geo raw '{ type filter hook prerouting priority -300; policy accept; }'
