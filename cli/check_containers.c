@@ -138,9 +138,30 @@ static void static_pair(char *buf, size_t len, const struct nft_chain_info *c, c
 			 ports, cc, m, cp, m, ports, cp, both);
 }
 
+/* a raw-priority drop refuses a container window, unless it is only a
+ * reverse-path filter (the daemon's own test over the live ruleset); 1:
+ * refused (or unreadable), why says which */
+static int raw_refuses(const struct nft_scan *scan, char *why, size_t whylen)
+{
+	struct nft_ruleset *rs = NULL;
+	struct ph_nl *n = NULL;
+	int r = nl_open(&n);
+
+	if (!r)
+		r = nft_ruleset_read(n, &rs);
+	nl_close(n);
+	if (r)
+		snprintf(why, whylen, "the ruleset could not be read: %s", strerror(-r));
+	else
+		r = nft_pre_raw(rs, scan, why, whylen);
+	nft_ruleset_free(rs);
+	return r != 0;
+}
+
 static void check_prerouting(const struct nft_scan *sc, const struct ph_config *cfg, int engines)
 {
-	int published = config_has_published(cfg), planned = 0;
+	int published = config_has_published(cfg), planned = 0, raw = -1;
+	char rawwhy[600] = "";
 	uint32_t cw = 0, cp = 0, cc = 0;
 	int marks = published && !config_container_mark(cfg, &cw) && !config_container_pre_marks(cfg, &cp, &cc);
 	char ports[64], how[900];
@@ -160,6 +181,13 @@ static void check_prerouting(const struct nft_scan *sc, const struct ph_config *
 			continue;
 		snprintf(name, sizeof(name), "containers: chain %s %s %s", family_name(f), c->ref.table, c->ref.chain);
 		if (c->prio <= PH_PRIO_PRE) {
+			if (raw < 0)
+				raw = raw_refuses(sc, rawwhy, sizeof(rawwhy));
+			if (!raw) {
+				add(V_OK, name, "prerouting priority %d, before porthole can mark: it drops only by a "
+				    "reverse-path filter (fib), nothing a container window admits", (int)c->prio);
+				continue;
+			}
 			add(published ? V_FAIL : V_WARN, name,
 			    "prerouting priority %d, before porthole can mark a connection (%d): not supported for container "
 			    "windows (%s)", (int)c->prio, PH_PRIO_PRE,

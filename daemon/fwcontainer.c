@@ -125,7 +125,7 @@ static int cw_sync_round(struct ph_fw *f, int want, struct nft_guard_item *items
 		goto out;
 	}
 	if (want) {
-		r = nft_pre_raw(&f->scan, why, whylen);
+		r = nft_pre_raw(rs, &f->scan, why, whylen);
 		if (!r)
 			r = nft_cw_plan(rs, &f->scan, items, NFT_GUARD_MAX, &nitems, why, whylen);
 		if (!r && nitems && !f->cp) {

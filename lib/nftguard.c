@@ -291,10 +291,17 @@ full:
 }
 
 /* the chains a container window's pair starts from: prerouting, after
- * porthole's `pre` (it sets CC) and before or at DNAT */
-static int pre_dnat_root(const struct nft_chain_info *c)
+ * porthole's `pre` (it sets CC) and before or at DNAT (pre = 1); or the
+ * ones before porthole can mark (pre = 2: raw) */
+static int pre_root(const struct nft_chain_info *c, int pre)
 {
-	return c->hook == NF_INET_PRE_ROUTING && c->prio > PH_PRIO_PRE && c->prio <= NFT_PRIO_DNAT;
+	int f = c->ref.family;
+
+	if (c->hook != NF_INET_PRE_ROUTING || (f != NFPROTO_INET && f != NFPROTO_IPV4 && f != NFPROTO_IPV6) ||
+	    strcmp(c->type, "filter") || c->cls == CHAIN_OURS || c->cls == CHAIN_ENGINE)
+		return 0;
+	return pre == 1 ? c->cls == CHAIN_TARGET && c->prio > PH_PRIO_PRE && c->prio <= NFT_PRIO_DNAT
+			: c->prio <= PH_PRIO_PRE;
 }
 
 static int plan(const struct nft_ruleset *rs, const struct nft_scan *scan, int pre, struct nft_guard_item *items,
@@ -312,7 +319,7 @@ static int plan(const struct nft_ruleset *rs, const struct nft_scan *scan, int p
 	w->whylen = whylen;
 	w->what = pre ? "a container window" : "a guarded window";
 	for (unsigned i = 0; i < scan->count && !r; i++)
-		if (scan->chains[i].cls == CHAIN_TARGET && (!pre || pre_dnat_root(&scan->chains[i])))
+		if (pre ? pre_root(&scan->chains[i], pre) : scan->chains[i].cls == CHAIN_TARGET)
 			r = walk_chain(w, &scan->chains[i].ref, 0);
 	*n = w->n;
 	free(w);
@@ -331,22 +338,44 @@ int nft_cw_plan(const struct nft_ruleset *rs, const struct nft_scan *scan, struc
 	return plan(rs, scan, 1, items, max, n, why, whylen);
 }
 
-int nft_pre_raw(const struct nft_scan *scan, char *why, size_t whylen)
+static int has_fib_cb(struct nftnl_expr *e, void *data)
 {
-	for (unsigned i = 0; i < scan->count; i++) {
-		const struct nft_chain_info *c = &scan->chains[i];
-		int f = c->ref.family;
-		if ((f != NFPROTO_INET && f != NFPROTO_IPV4 && f != NFPROTO_IPV6) || c->hook != NF_INET_PRE_ROUTING ||
-		    c->prio > PH_PRIO_PRE || strcmp(c->type, "filter") || c->cls == CHAIN_OURS || c->cls == CHAIN_ENGINE ||
-		    !chain_may_drop(c))
-			continue;
-		snprintf(why, whylen,
-			 "%s %s %s drops in prerouting at priority %d, before porthole can mark a connection (%d): a "
-			 "container window cannot be opened through it (move the block to priority mangle (-150) or to a "
-			 "forward chain)", family_name(f), c->ref.table, c->ref.chain, (int)c->prio, PH_PRIO_PRE);
-		return -ENOTSUP;
-	}
+	if (!strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "fib"))
+		*(int *)data = 1;
 	return 0;
+}
+
+int nft_pre_raw(const struct nft_ruleset *rs, const struct nft_scan *scan, char *why, size_t whylen)
+{
+	struct nft_guard_item *items = calloc(NFT_GUARD_MAX, sizeof(*items));
+	unsigned n = 0;
+	int r;
+
+	if (!items)
+		return -ENOMEM;
+	r = plan(rs, scan, 2, items, NFT_GUARD_MAX, &n, why, whylen);
+	for (unsigned i = 0; !r && i < n; i++) {
+		const struct nft_guard_item *it = &items[i];
+		int fib = 0;
+		const struct nft_chain_info *c = NULL;
+		if (it->drop)
+			nftnl_expr_foreach((struct nftnl_rule *)it->drop, has_fib_cb, &fib);
+		if (fib)
+			continue; /* a reverse-path filter (firewalld's): only what porthole never admits */
+		for (unsigned j = 0; j < scan->count && !c; j++)
+			if (ref_eq(&scan->chains[j].ref, &it->chain))
+				c = &scan->chains[j];
+		snprintf(why, whylen,
+			 "%s %s %s drops in prerouting at priority %d%s, before porthole can mark a connection (%d): a "
+			 "container window cannot be opened through it (move the block to priority mangle (-150), "
+			 "DOCKER-USER or a forward chain)", family_name(it->chain.family), it->chain.table, it->chain.chain,
+			 c ? (int)c->prio : PH_PRIO_PRE, c ? "" : " or before (by a jump)", PH_PRIO_PRE);
+		r = -ENOTSUP;
+	}
+	if (r == -ENOTSUP && !why[0])
+		snprintf(why, whylen, "a prerouting chain before porthole can mark drops");
+	free(items);
+	return r;
 }
 
 static unsigned pair_have(const struct nft_ruleset *rs, int kind, struct nft_guard_have *have, unsigned max)

@@ -26,7 +26,8 @@
 #    $H:8080 reach C2's namespace not, before, during and after the window
 #    (to $H:80 during the window they reach C1's namespace: that is the
 #    window's destination, and C1's kernel answers them);
-#  - a drop in prerouting at raw priority (-300): the window is refused;
+#  - a drop in prerouting at raw priority (-300): the window is refused (a
+#    reverse-path filter there, firewalld's, does not refuse it);
 #  - the block reloaded during the window (mangle flushed, the drop back):
 #    the pair is put back before it.
 # The allowed country reaches everything throughout; the ruleset (counters
@@ -233,6 +234,19 @@ judge
 stop $P1
 t_check "policy: the pairs go with the window" wait_pairs 0
 in_host nft delete table inet geo2
+
+# ---- raw priority: a reverse-path filter there is fine (firewalld's) --------------------
+in_host nft add chain inet geo rpf '{ type filter hook prerouting priority -290; policy accept; }'
+in_host nft add rule inet geo rpf fib saddr . iif oif missing drop
+run_in "$CGD" c1 "$L1" c1 80
+P1=$PID
+t_check "rpfilter: a reverse-path filter at priority -290 (firewalld's shape) does not refuse the window" opened $P1
+reach "rpfilter: the Internet reaches C1 through $H:80" inet $H 80 "$L1"
+drop "rpfilter: the Internet to $H3:80 (C2) reaches nothing" $H3 80
+judge
+stop $P1
+wait_pairs 0
+in_host nft delete chain inet geo rpf
 
 # ---- raw priority: unsupported, the window is refused ------------------------------------
 in_host nft add chain inet geo raw '{ type filter hook prerouting priority -300; policy accept; }'

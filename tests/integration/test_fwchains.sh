@@ -238,7 +238,16 @@ t_eq "check, a raw-priority geo-block with a published line: exit 1" 1 "$CHECK_R
 t_check "check: FAIL, raw priority is not supported" \
 	grep -q '^FAIL .*containers: chain ip raw PREROUTING .*priority -300, before porthole can mark a connection (-190): not supported' "$T_TMP/c7.txt"
 in_host nft delete table ip raw
-[ "$T_FAIL" = 0 ] || { for f in "$T_TMP"/c[0-7].txt; do echo "== $f"; grep -i 'container\|forward' "$f"; done; }
+# a reverse-path filter at raw priority (firewalld's shape): no FAIL
+in_host nft add table inet rpf
+in_host nft add chain inet rpf pre '{ type filter hook prerouting priority -290; policy accept; }'
+in_host nft add rule inet rpf pre meta nfproto ipv6 fib saddr . mark . iif oif missing drop
+chk "$T_TMP/pub.conf" "$T_TMP/c8.txt"
+t_eq "check, a reverse-path filter at raw priority: exit 0" 0 "$CHECK_RC"
+t_check "check: OK, it drops only by a reverse-path filter" \
+	grep -q '^OK .*containers: chain inet rpf pre .*only by a reverse-path filter' "$T_TMP/c8.txt"
+in_host nft delete table inet rpf
+[ "$T_FAIL" = 0 ] || { for f in "$T_TMP"/c[0-8].txt; do echo "== $f"; grep -i 'container\|forward' "$f"; done; }
 
 daemon_stop
 t_eq "the root namespace's ruleset is untouched" "$ROOT_BEFORE" "$(nft list ruleset 2>/dev/null | sha256sum)"
