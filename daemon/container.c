@@ -175,7 +175,7 @@ static int designation_of(struct ph_daemon *d, const char *path, int read_state,
 		if (r < 0)
 			return -2;
 	}
-	return -1;
+	return read_state ? crun_designation_of(d, ops, path, why, whylen) : -1; /* run --container (container_run.h) */
 }
 
 static void win_unlink(struct ph_containers *c, struct ph_cwin *w)
@@ -417,7 +417,7 @@ static void on_listen(struct ph_daemon *d, const struct ph_foreign_listener *l)
 		     "designation%s%s%s", l->pid, l->port, l->netns_ino, path, why[0] ? " (" : "", why, why[0] ? ")" : "");
 		return;
 	}
-	des = &d->cfg.des[i];
+	des = designation_at(d, (unsigned)i); /* a config line, or run --container's */
 	{
 		const struct ph_foreign_listener *o = shared_with(d, l, (unsigned)i);
 		if (o) {

@@ -683,7 +683,11 @@ COMMIT
 # after.rules; published ports whose container port is 80 from the allowed
 # country only, as ufw-docker's README says (`ufw route allow`)
 ufw_docker() {
-	printf '\n%s\n' "$UFW_DOCKER_BLOCK" | fw_exec sh -c 'cat >>/etc/ufw/after.rules' &&
+	# (the block names the private ranges Docker's bridges are in; the
+	# lab's docker0 is in a documentation range, ENG_DOCKER_BIP, which
+	# takes 172.16.0.0/12's place)
+	printf '\n%s\n' "${UFW_DOCKER_BLOCK//172.16.0.0\/12/${ENG_DOCKER_BIP%/*}/${ENG_DOCKER_BIP#*/}}" |
+		fw_exec sh -c 'cat >>/etc/ufw/after.rules' &&
 		fw_exec ufw route allow proto tcp from "$FW_ALLOW_V4" to any port 80 >/dev/null
 }
 
