@@ -41,6 +41,7 @@ source "$(dirname "$0")/../lib.sh"
 t_start cwin_pre lab
 command -v iptables >/dev/null || { echo "SKIP $T_NAME: iptables not installed (make deps)"; exit 77; }
 
+ROOT_BEFORE=$(nft list ruleset 2>/dev/null | sha256sum)
 C1=$(lab_ctr_v4 1) C2=$(lab_ctr_v4 2) BR=$LAB_CTR_BR
 HL=$T_ROOT/tests/adversary/httplog.py
 . "$T_ROOT/tests/lab/docker_rules.sh"
@@ -294,4 +295,5 @@ geo_ipt -A
 
 t_check "the daemon stops cleanly" daemon_stop
 t_eq "the ruleset (counters aside) is as before the daemon" "$BEFORE" "$(in_host nft -s list ruleset 2>/dev/null)"
+t_eq "the root namespace's ruleset is untouched" "$ROOT_BEFORE" "$(nft list ruleset 2>/dev/null | sha256sum)"
 t_summary
