@@ -29,6 +29,12 @@ cwin_tricks.py inflight LOG PORT SECONDS ADDR GOFILE
     SCM_RIGHTS on a unix socket pair and closed here (prints "inflight"):
     no task's fd table holds it then, only the pair's message queue. Once
     GOFILE exists it is received and kept: logs its connections.
+cwin_tricks.py crowd SKIP SECONDS ADDR
+    a listener on each of ADDR:1..511 but SKIP (prints "listening N"): a
+    namespace whose /proc/net/tcp takes many reads. The kernel lists
+    listeners by a hash bucket, (seed(ADDR) ^ port) & mask: the ports of
+    one 512-aligned block share the seed's high bits, so SKIP's place among
+    them is (seed ^ SKIP) % 512, a random place in the list.
 cwin_tricks.py ephemeral PORT
     in this namespace, the ephemeral range set to PORT..PORT: a socket
     bound to port 0 (it gets PORT from the range) listens, then closes;
@@ -78,6 +84,10 @@ def main(a):
         s = sock(a[4], int(a[2]), len(a) > 5 and a[5] == "reuseport")
         print("listening", flush=True)
         log_loop(s, a[1], float(a[3]))
+    elif a[0] == "crowd":
+        held = [sock(a[3], p) for p in range(1, 512) if p != int(a[1])]
+        print("listening", len(held), flush=True)
+        time.sleep(float(a[2]))
     elif a[0] == "migrate":
         s = sock("0.0.0.0", int(a[3]), listen=False)
         with open(os.path.join(a[1], "cgroup.procs"), "w") as f:

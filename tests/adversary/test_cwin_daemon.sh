@@ -361,11 +361,18 @@ t_check "restarted: the daemon stops cleanly" daemon_stop
 # ---- a sibling's listener in flight (SCM_RIGHTS) while the daemon starts -----------------
 # (it listened before the start, and during the start-up walk it was in no
 # fd table, only a unix socket's message queue; received after: no event)
+# (and 510 listeners on unwatched ports of C1:1..511 beside it: the census
+# reads C1's /proc/net/tcp in many reads, the sibling's line rarely in the
+# first: cwin_tricks.py crowd)
 LF=$T_TMP/f.log LD=$T_TMP/d6.log GOF=$T_TMP/inflight.go
 : >"$LF"; : >"$LD"
+run_in "$CGO" c1 "$T_TMP/crowd.out" "$PY" "$TR" crowd 80 60 "$C1"
+PC=$PID
+wait_for "$T_TMP/crowd.out" "listening 510" 100 || t_fail "510 listeners in C1 ($(cat "$T_TMP/crowd.out"))"
 run_in "$CGO" c1 "$T_TMP/f.out" "$PY" "$TR" inflight "$LF" 80 60 "$C1" "$GOF"
 PF=$PID
 wait_for "$T_TMP/f.out" inflight 100 || t_fail "the sibling's listener in flight ($(cat "$T_TMP/f.out"))"
+t_log "C1's /proc/net/tcp: $(wc -c <"/proc/$PC/net/tcp") bytes; the sibling's :80 line at byte $(grep -b ':0050 00000000:0000 0A' "/proc/$PC/net/tcp" | head -1 | cut -d: -f1)"
 T_DAEMON_FLAGS=-d daemon_start "${CONF[@]}" || t_fail "the daemon starts with a listener in flight"
 touch "$GOF"
 wait_for "$T_TMP/f.out" listening 100 || t_fail "the sibling received its listener ($(cat "$T_TMP/f.out"))"
@@ -379,7 +386,7 @@ t_log "through $H:80: the designated server accepted $(inet_lines "$LD"), the si
 t_eq "in flight: a sibling's listener received after the daemon's start-up walk hears nothing through $H:80" \
 	0 "$(inet_lines "$LF")"
 t_eq "... no element" 0 "$(cwin_elems)"
-stop "$PD"; stop "$PF"
+stop "$PD"; stop "$PF"; stop "$PC"
 t_check "in flight: the daemon stops cleanly" daemon_stop
 [ -n "${T_DEBUG:-}" ] && cp "$T_DLOG" /tmp/red/dlog
 t_summary
