@@ -43,7 +43,7 @@ static int fill_add_table(struct nl_batch *b, void *arg)
 	int r = nr_add_table(b, cfg->mark, cfg->mark_mask, 1, cfg->ports, cfg->nports);
 
 	if (!r && cfg->nsrv)
-		r = nr_add_servers_set(b) || nr_add_guard_own_rules(b, f->cand, f->guarded, cfg->mark_mask) ? -ENOMEM : 0;
+		r = nr_add_servers_set(b) || nr_add_guard_own_rules(b, f->cand, f->guarded, cfg->mark_mask, 0) ? -ENOMEM : 0;
 	/* only with a published designation: other hosts keep today's table */
 	if (!r && f->published)
 		r = nr_add_container_objects(b, f->cw, cfg->mark, cfg->mark_mask, 1);
