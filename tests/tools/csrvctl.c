@@ -11,7 +11,7 @@
  * "error: ..."):
  *
  *   server CGROUP_DIR               a served cgroup (window open, tokens only)
- *   netns PID                       PID's network namespace: a served container's
+ *   netns NSFILE                    a served container's network namespace (/proc/PID/ns/net, /run/netns/X)
  *   token TOKEN | untoken TOKEN     a live token
  *   add BRIDGE ADDR PORT TIMEOUT_MS a csrv element | del BRIDGE ADDR PORT
  *   stats                           "ok ADMITTED DROPPED"
@@ -193,10 +193,8 @@ static void cmd(struct ph_nl *n, struct guard_bpf *s, struct ctl *t, char *line)
 		__u64 id = st.st_ino;
 		r = bpf_map_update_elem(bpf_map__fd(s->maps.guard_servers), &id, &v, BPF_ANY) ? -errno : 0;
 	} else if (!strcmp(verb, "netns") && k == 2) {
-		char p[64];
 		__u8 dscp = PH_GN_DSCP;
-		snprintf(p, sizeof(p), "/proc/%s/ns/net", a);
-		if (stat(p, &st) == 0) {
+		if (stat(a, &st) == 0) {
 			__u32 ino = (__u32)st.st_ino;
 			r = bpf_map_update_elem(bpf_map__fd(s->maps.guard_netns), &ino, &dscp, BPF_ANY) ? -errno : 0;
 		}
