@@ -300,6 +300,7 @@ static void guard_load(struct ph_daemon *d)
 
 	watch_knobs_init(&wk, &d->cfg);
 	k.netns_cookie = wk.netns_cookie;
+	k.guard_dscp = config_has_csrv(&d->cfg) ? d->cfg.guard_dscp : 0; /* served containers' carrier */
 	for (unsigned i = 0; i < d->cfg.nsrv; i++)
 		for (unsigned p = 0; p < d->cfg.srv[i].nports; p++) {
 			unsigned j = 0;

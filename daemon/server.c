@@ -200,6 +200,15 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 		snprintf(err, errlen, "a window to %s is open already (window %llu)", sv->arg, (unsigned long long)w->id);
 		return -EBUSY;
 	}
+	if (sv->type == DES_CONTAINER) {
+		/* the kernel half is built (lib/nftcsrv.c, the guard's served
+		 * namespaces); finding the container's listener and opening its
+		 * window is not yet: never a window, said once */
+		snprintf(err, errlen, "serve container %s: not wired in the daemon yet (issue 23 step 8): no window to it",
+			 sv->arg);
+		refuse_once(d, i, s, err);
+		return -ENOTSUP;
+	}
 	w->cgid = OPS->cgroup_id(d, i);
 	if (!w->cgid || !OPS->running(d, i)) {
 		snprintf(err, errlen, "%s (cgroup %s) is not running: no window to it", sv->arg, sv->cgroup);

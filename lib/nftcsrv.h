@@ -29,9 +29,6 @@
 #define PH_SET_CSRV6      "csrv6"
 #define PH_CHAIN_CSRVTAG  "csrvtag"
 #define PH_PRIO_CSRVTAG   2147483647
-/* the DSCP that says "guarded" (config guard_dscp): RFC 2474 pool 2
- * (xxxx11, experimental or local use) */
-#define PH_GUARD_DSCP_DEFAULT 0x03
 
 /* One served container listener: (bridge, address, port). */
 struct nr_csrv {
