@@ -431,7 +431,11 @@ void check_servers(int root, const struct ph_config *cfg, const struct nft_scan 
 
 		snprintf(name, sizeof(name), "serve %s %s", des_type_name(sv->type), sv->arg);
 		snprintf(dir, sizeof(dir), "%s%s", mount, sv->cgroup);
-		if (!have_mount) {
+		if (sv->type == DES_CONTAINER) {
+			add(V_FAIL, name, "a web server in a container: portholed does not open its window yet (issue 23 "
+			    "step 8: the kernel half is built, finding the container's listener is not); guard_dscp 0x%02x",
+			    cfg->guard_dscp);
+		} else if (!have_mount) {
 			add(V_FAIL, name, "not running: no cgroup v2 mount to find cgroup %s in", sv->cgroup);
 		} else if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 			add(V_FAIL, name, "not running: cgroup %s does not exist (%s); a server window needs the server "
