@@ -10,7 +10,8 @@
  * commands on stdin, one a line, answering each with one line ("ok ..." or
  * "error: ..."):
  *
- *   server CGROUP_DIR               a served cgroup (window open, tokens only)
+ *   server CGROUP_DIR [any]         a served cgroup (window open; tokens only, or with
+ *                                   "any" every well-formed challenge request, as `always`)
  *   netns NSFILE                    a served container's network namespace (/proc/PID/ns/net, /run/netns/X)
  *   token TOKEN | untoken TOKEN     a live token
  *   add BRIDGE ADDR PORT TIMEOUT_MS a csrv element | del BRIDGE ADDR PORT
@@ -188,8 +189,8 @@ static void cmd(struct ph_nl *n, struct guard_bpf *s, struct ctl *t, char *line)
 	int k = sscanf(line, "%15s %255s %63s %u %llu", verb, a, b, &port, &tmo), r = -EINVAL;
 	struct stat st;
 
-	if (!strcmp(verb, "server") && k == 2 && stat(a, &st) == 0) {
-		struct ph_guard_srv v = { .index = 0, .flags = PH_SRV_OPEN | PH_SRV_TOKENS };
+	if (!strcmp(verb, "server") && (k == 2 || (k == 3 && !strcmp(b, "any"))) && stat(a, &st) == 0) {
+		struct ph_guard_srv v = { .index = 0, .flags = PH_SRV_OPEN | (k == 3 ? 0 : PH_SRV_TOKENS) };
 		__u64 id = st.st_ino;
 		r = bpf_map_update_elem(bpf_map__fd(s->maps.guard_servers), &id, &v, BPF_ANY) ? -errno : 0;
 	} else if (!strcmp(verb, "netns") && k == 2) {
