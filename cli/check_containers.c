@@ -5,20 +5,24 @@
  * 29's docker-bridges tables, CNI's CNI-* chains), one line each, with what
  * porthole does there: the forward chains that get its one rule with a
  * `published` designation, or nothing without one. A geo-block in
- * prerouting before DNAT sees only the published port: container windows
- * are not supported there yet. */
+ * prerouting before DNAT (-189 ... -100) sees only the published port:
+ * porthole puts its pair before each drop there (lib/nftcontainer.h), or,
+ * chains = none, prints it for the admin; before -190 (raw) it cannot mark:
+ * unsupported, a window is refused. */
 #include "check.h"
 #include "config.h"
+#include "nftguard.h"
+#include "nftrule.h"
 #include "nftscan.h"
+#include "nl.h"
 #include "util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/netfilter.h>
 
 #define add check_add
-
-#define PRIO_DNAT (-100) /* NF_IP_PRI_NAT_DST */
 
 static void add_name(char *buf, size_t len, const struct ph_chain_ref *r)
 {
@@ -87,28 +91,134 @@ static void action(char *buf, size_t len, const struct nft_scan *sc, const struc
 		snprintf(buf, len, "container windows: no forward chain here drops, porthole has nothing to open");
 }
 
+/* The daemon's own plan for the pairs before DNAT over the live ruleset
+ * (root): a drop it cannot repeat is a FAIL, as the window would be */
+static void pre_plan(const struct nft_scan *scan, const struct ph_config *cfg)
+{
+	struct nft_guard_item *items = calloc(NFT_GUARD_MAX, sizeof(*items));
+	struct nft_ruleset *rs = NULL;
+	struct ph_nl *n = NULL;
+	char why[600] = "";
+	unsigned nitems = 0;
+	int r;
+
+	r = !items ? -1 : nl_open(&n);
+	if (!r)
+		r = nft_ruleset_read(n, &rs);
+	nl_close(n);
+	if (!r && cfg->chains_mode == PH_CHAINS_AUTO) {
+		r = nft_cw_plan(rs, scan, items, NFT_GUARD_MAX, &nitems, why, sizeof(why));
+		if (r)
+			add(V_FAIL, "containers before DNAT", "a container window would be refused: %s", why[0] ? why : "no plan");
+		else
+			add(V_OK, "containers before DNAT", "%u drop point(s) before DNAT: 2 rules at each per published port "
+			    "of an open container window", nitems);
+	}
+	nft_ruleset_free(rs);
+	free(items);
+}
+
+/* chains = none (or a list): the pair as the admin writes it, before each
+ * drop of the chain, repeating the drop's matches */
+static void static_pair(char *buf, size_t len, const struct nft_chain_info *c, const struct ph_config *cfg,
+			const char *ports, uint32_t cw, uint32_t cp, uint32_t cc)
+{
+	uint32_t m = cfg->mark_mask, both = m & ~(cp ^ cw);
+
+	if (c->ref.family == NFPROTO_INET)
+		snprintf(buf, len, "before each drop of %s %s (and at its end if its policy is drop): 'meta l4proto tcp tcp "
+			 "dport { %s } meta mark & 0x%x == 0x%x MATCHES ct mark set ct mark & 0x%x | 0x%x' then 'meta "
+			 "l4proto tcp tcp dport { %s } ct mark & 0x%x == 0x%x accept' (MATCHES: the drop's own)",
+			 c->ref.table, c->ref.chain, ports, m, cc, ~m, cp, ports, both, cp);
+	else
+		snprintf(buf, len, "before each DROP of %s -t %s %s (-I %s N, or -A with policy DROP): '-p tcp -m "
+			 "multiport --dports %s -m mark --mark 0x%x/0x%x MATCHES -j CONNMARK --set-xmark 0x%x/0x%x' then "
+			 "'-p tcp -m multiport --dports %s -m connmark --mark 0x%x/0x%x -j ACCEPT' (MATCHES: the drop's own)",
+			 c->ref.family == NFPROTO_IPV6 ? "ip6tables" : "iptables", c->ref.table, c->ref.chain, c->ref.chain,
+			 ports, cc, m, cp, m, ports, cp, both);
+}
+
+/* a raw-priority drop refuses a container window, unless it is only a
+ * reverse-path filter (the daemon's own test over the live ruleset); 1:
+ * refused (or unreadable), why says which */
+static int raw_refuses(const struct nft_scan *scan, char *why, size_t whylen)
+{
+	struct nft_ruleset *rs = NULL;
+	struct ph_nl *n = NULL;
+	int r = nl_open(&n);
+
+	if (!r)
+		r = nft_ruleset_read(n, &rs);
+	nl_close(n);
+	if (r)
+		snprintf(why, whylen, "the ruleset could not be read: %s", strerror(-r));
+	else
+		r = nft_pre_raw(rs, scan, why, whylen);
+	nft_ruleset_free(rs);
+	return r != 0;
+}
+
 static void check_prerouting(const struct nft_scan *sc, const struct ph_config *cfg, int engines)
 {
-	int published = config_has_published(cfg);
+	int published = config_has_published(cfg), planned = 0, raw = -1;
+	char rawwhy[600] = "";
+	uint32_t cw = 0, cp = 0, cc = 0;
+	int marks = published && !config_container_mark(cfg, &cw) && !config_container_pre_marks(cfg, &cp, &cc);
+	char ports[64], how[900];
 
+	format_ports(ports, sizeof(ports), cfg->ports, cfg->nports);
 	for (unsigned i = 0; i < sc->count; i++) {
 		const struct nft_chain_info *c = &sc->chains[i];
 		char name[200];
 		int f = c->ref.family;
 
 		if ((f != NFPROTO_INET && f != NFPROTO_IPV4 && f != NFPROTO_IPV6) || c->hook != NF_INET_PRE_ROUTING ||
-		    c->prio >= PRIO_DNAT || strcmp(c->type, "filter") || c->cls == CHAIN_OURS || !chain_may_drop(c) ||
+		    c->prio > NFT_PRIO_DNAT || strcmp(c->type, "filter") || c->cls == CHAIN_OURS || !chain_may_drop(c) ||
 		    (f != NFPROTO_INET && !strcmp(c->ref.table, "docker-bridges")) ||
 		    (f == NFPROTO_INET && !strcmp(c->ref.table, "netavark")))
 			continue;
 		if (!published && !engines)
 			continue;
 		snprintf(name, sizeof(name), "containers: chain %s %s %s", family_name(f), c->ref.table, c->ref.chain);
-		add(published ? V_FAIL : V_WARN, name,
-		    "prerouting priority %d, before DNAT (-100): a drop there sees the published port, not the container; "
-		    "container windows are not supported there yet (%s)", (int)c->prio,
-		    published ? "move the block to DOCKER-USER or a forward chain, or drop the published line"
-			      : "no published line: nothing asked of it");
+		if (c->prio <= PH_PRIO_PRE) {
+			if (raw < 0)
+				raw = raw_refuses(sc, rawwhy, sizeof(rawwhy));
+			if (!raw) {
+				add(V_OK, name, "prerouting priority %d, before porthole can mark: it drops only by a "
+				    "reverse-path filter (fib), nothing a container window admits", (int)c->prio);
+				continue;
+			}
+			add(published ? V_FAIL : V_WARN, name,
+			    "prerouting priority %d, before porthole can mark a connection (%d): not supported for container "
+			    "windows (%s)", (int)c->prio, PH_PRIO_PRE,
+			    published ? "a window is refused while it drops; move the block to priority mangle (-150) or to "
+					"DOCKER-USER or a forward chain"
+				      : "no published line: nothing asked of it");
+			continue;
+		}
+		if (!published) {
+			add(V_OK, name, "prerouting priority %d, before DNAT: no published line, porthole does nothing there "
+			    "for containers", (int)c->prio);
+			continue;
+		}
+		if (!marks) {
+			add(V_FAIL, name, "prerouting priority %d, before DNAT: socket_mark's mask 0x%x has no room for the two "
+			    "marks a container window needs there (CP, CC): a window is refused; widen the mask",
+			    (int)c->prio, cfg->mark_mask);
+			continue;
+		}
+		if (cfg->chains_mode == PH_CHAINS_NONE) {
+			static_pair(how, sizeof(how), c, cfg, ports, cw, cp, cc);
+			add(V_OK, name, "prerouting priority %d, before DNAT; chains = none: put the pair yourself (no comment "
+			    "starting with 'porthole'), %s", (int)c->prio, how);
+			continue;
+		}
+		add(V_OK, name, "prerouting priority %d, before DNAT: while a container window is open, porthole marks new "
+		    "connections to its published port (0x%x), puts a pair before each drop here (the drop's matches -> "
+		    "conntrack 0x%x; accept 0x%x or 0x%x), and after DNAT drops what DNAT did not send to the window's "
+		    "container (forward) or sent to the host (input)", (int)c->prio, cc, cp, cp, cw);
+		if (!planned++)
+			pre_plan(sc, cfg);
 	}
 }
 

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The container-window state machine (see container.h), and nothing else:
- * which foreign listener gets a window, the refcounted elements and pins
- * its windows hold in the kernel, their deadlines, and their closing. A
- * window is all or nothing: its elements and pins go in one batch, and the
- * books change only when the kernel took it. Every call outward goes
- * through the ops struct given to containers_init(). */
+ * which foreign listener gets a window, its deadline, and its closing;
+ * the refcounted elements and pins its windows hold in the kernel are
+ * container_books.c's. A window is all or nothing: its elements and pins
+ * go in one batch, and the books change only when the kernel took it.
+ * Every call outward goes through the ops struct given to
+ * containers_init(). */
 #include "container.h"
+#include "container_int.h"
 #include "daemon.h"
 #include "foreign.h"
 #include "log.h"
@@ -17,24 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-
-#define MAX_WIN_ELEMS (NETNS_MAX_TARGETS * PH_MAX_PORTS)
-
-struct refelem {
-	struct nr_cwin e;
-	int pin;                /* a cwpin (pport unused), else a cwin element */
-	unsigned refs;
-	uint64_t deadline_boot; /* its kernel timeout */
-};
-
-struct ph_containers {
-	const struct ph_container_ops *ops;
-	struct ph_cwin *wins;
-	struct refelem *el;
-	unsigned nel, cap;
-};
-
-#define clog(c, prio, ...) log_to((c)->ops->log, (prio), __VA_ARGS__)
 
 int containers_init(struct ph_daemon *d, const struct ph_container_ops *ops)
 {
@@ -64,23 +48,6 @@ void containers_free(struct ph_daemon *d)
 	census_free(d);
 }
 
-static int elem_eq(const struct refelem *r, const struct nr_cwin *e, int pin)
-{
-	size_t alen = e->family == AF_INET6 ? 16 : 4;
-
-	if (r->pin != pin || r->e.family != e->family || r->e.cport != e->cport || memcmp(r->e.addr, e->addr, alen))
-		return 0;
-	return pin ? r->e.port == e->port : r->e.ifindex == e->ifindex && r->e.pport == e->pport;
-}
-
-static struct refelem *elem_find(struct ph_containers *c, const struct nr_cwin *e, int pin)
-{
-	for (unsigned i = 0; i < c->nel; i++)
-		if (elem_eq(&c->el[i], e, pin))
-			return &c->el[i];
-	return NULL;
-}
-
 static void arm_timer(struct ph_daemon *d)
 {
 	struct ph_containers *c = d->containers;
@@ -90,27 +57,6 @@ static void arm_timer(struct ph_daemon *d)
 		if (!earliest || w->deadline_boot < earliest)
 			earliest = w->deadline_boot;
 	c->ops->timer_arm(d, earliest);
-}
-
-/* a window's elements (pin = 0) or pins, as the kernel keys them */
-static unsigned win_elems(const struct ph_cwin *w, int pin, struct nr_cwin *out)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < w->nt; i++) {
-		const struct netns_target *t = &w->t[i];
-		for (unsigned p = 0; p < (pin ? 1 : w->npports); p++) {
-			struct nr_cwin *e = &out[n++];
-			memset(e, 0, sizeof(*e));
-			e->family = t->a.family;
-			e->ifindex = t->bridge;
-			e->port = t->port;
-			memcpy(e->addr, t->a.addr, t->a.family == AF_INET6 ? 16 : 4);
-			e->cport = w->cport;
-			e->pport = pin ? 0 : w->pports[p];
-		}
-	}
-	return n;
 }
 
 void container_targets_str(const struct ph_cwin *w, char *buf, size_t len)
@@ -187,136 +133,25 @@ static void win_unlink(struct ph_containers *c, struct ph_cwin *w)
 		}
 }
 
-/* Take the window's references; the elements and pins that reached 0 go
- * into del/pdel (the caller deletes them from the kernel). */
-static void release_refs(struct ph_containers *c, const struct ph_cwin *w, struct nr_cwin *del, unsigned *ndel,
-			 struct nr_cwin *pdel, unsigned *npdel)
-{
-	struct nr_cwin *tmp = calloc(MAX_WIN_ELEMS, sizeof(*tmp));
-	unsigned n;
-
-	*ndel = *npdel = 0;
-	if (!tmp)
-		return; /* (cannot happen but at exit: the kernel's timeouts take them) */
-	for (int pin = 0; pin <= 1; pin++) {
-		n = win_elems(w, pin, tmp);
-		for (unsigned i = 0; i < n; i++) {
-			struct refelem *r = elem_find(c, &tmp[i], pin);
-			if (!r || --r->refs)
-				continue;
-			if (pin)
-				pdel[(*npdel)++] = r->e;
-			else
-				del[(*ndel)++] = r->e;
-			*r = c->el[--c->nel];
-		}
-	}
-	free(tmp);
-}
-
-/* the window's elements and pins that no other window holds leave the
- * kernel (a failure is said: the kernel's timeout removes them) */
-static void drop_elements(struct ph_daemon *d, const struct ph_cwin *w)
-{
-	struct ph_containers *c = d->containers;
-	struct nr_cwin *del = calloc(2 * MAX_WIN_ELEMS, sizeof(*del));
-	unsigned ndel = 0, npdel = 0;
-	int r = -ENOMEM;
-
-	if (del) {
-		release_refs(c, w, del, &ndel, del + MAX_WIN_ELEMS, &npdel);
-		/* always: a window counts for the host rules even when every
-		 * element it had is another's (fw_close skips the empty batch) */
-		r = c->ops->fw_close(d, del, ndel, del + MAX_WIN_ELEMS, npdel);
-	}
-	if (r)
-		clog(c, LOG_ERR, "container: window %llu: its elements could not be removed (%s); the kernel removes them at "
-		     "its deadline", (unsigned long long)w->id, strerror(-r));
-	free(del);
-}
-
-static void cwin_close(struct ph_daemon *d, struct ph_cwin *w, uint32_t reason)
+/* A window closes, said once: a notice, or with why (a revocation) one
+ * warning that gives why. */
+static void cwin_close(struct ph_daemon *d, struct ph_cwin *w, uint32_t reason, const char *why)
 {
 	struct ph_containers *c = d->containers;
 	uint64_t now = c->ops->now(CLOCK_BOOTTIME);
 
 	win_unlink(c, w);
-	drop_elements(d, w);
+	books_drop(d, w);
 	c->ops->record_close(d, w, reason, now > w->opened_boot ? now - w->opened_boot : 0);
-	clog(c, LOG_NOTICE, "container: window %llu closed (%s): tcp/%u of pid %u in cgroup %s", (unsigned long long)w->id,
-	     ph_reason_name(reason), w->cport, w->pid, w->cgroup);
+	if (why)
+		clog(c, LOG_WARNING, "container: window %llu closed (%s): tcp/%u of pid %u in cgroup %s: %s",
+		     (unsigned long long)w->id, ph_reason_name(reason), w->cport, w->pid, w->cgroup, why);
+	else
+		clog(c, LOG_NOTICE, "container: window %llu closed (%s): tcp/%u of pid %u in cgroup %s",
+		     (unsigned long long)w->id, ph_reason_name(reason), w->cport, w->pid, w->cgroup);
 	free(w);
 	arm_timer(d);
 	c->ops->metrics(d);
-}
-
-/* Add the window's elements and pins: those already there are shared (and
- * cap its deadline); the rest go to the kernel in one batch. 0 and the
- * books updated, or -errno and nothing changed. */
-static int take_refs(struct ph_daemon *d, struct ph_cwin *w, char *why, size_t whylen)
-{
-	struct ph_containers *c = d->containers;
-	struct nr_cwin *all = calloc(2 * MAX_WIN_ELEMS, sizeof(*all)), *add = NULL;
-	unsigned n[2], nadd[2] = { 0, 0 }, need;
-	uint64_t now = c->ops->now(CLOCK_BOOTTIME), timeout_ms;
-	int r = -ENOMEM;
-
-	if (!all)
-		goto out;
-	add = calloc(2 * MAX_WIN_ELEMS, sizeof(*add));
-	if (!add)
-		goto out;
-	for (int pin = 0; pin <= 1; pin++) {
-		n[pin] = win_elems(w, pin, all + pin * MAX_WIN_ELEMS);
-		for (unsigned i = 0; i < n[pin]; i++) {
-			const struct nr_cwin *e = &all[pin * MAX_WIN_ELEMS + i];
-			struct refelem *rf = elem_find(c, e, pin);
-			int dup = 0;
-			for (unsigned j = 0; j < nadd[pin]; j++)
-				dup |= !memcmp(&add[pin * MAX_WIN_ELEMS + j], e, sizeof(*e));
-			if (rf && rf->deadline_boot < w->deadline_boot)
-				w->deadline_boot = rf->deadline_boot; /* shared: never outlives it */
-			else if (!rf && !dup)
-				add[pin * MAX_WIN_ELEMS + nadd[pin]++] = *e;
-		}
-	}
-	need = nadd[0] + nadd[1];
-	if (c->nel + need > c->cap) {
-		unsigned cap = c->nel + need + 32;
-		struct refelem *ne = realloc(c->el, cap * sizeof(*ne));
-		if (!ne)
-			goto out;
-		c->el = ne;
-		c->cap = cap;
-	}
-	if (w->deadline_boot <= now + NSEC_PER_SEC / 10) {
-		snprintf(why, whylen, "the element it shares is at its deadline");
-		r = -ETIME;
-		goto out;
-	}
-	timeout_ms = (w->deadline_boot - now) / 1000000;
-	r = c->ops->fw_open(d, add, nadd[0], add + MAX_WIN_ELEMS, nadd[1], timeout_ms, why, whylen);
-	if (r)
-		goto out;
-	for (int pin = 0; pin <= 1; pin++)
-		for (unsigned i = 0; i < n[pin]; i++) {
-			const struct nr_cwin *e = &all[pin * MAX_WIN_ELEMS + i];
-			struct refelem *rf = elem_find(c, e, pin);
-			if (!rf) {
-				rf = &c->el[c->nel++];
-				memset(rf, 0, sizeof(*rf));
-				rf->e = *e;
-				rf->pin = pin;
-				rf->deadline_boot = w->deadline_boot;
-			}
-			rf->refs++;
-		}
-out:
-	if (r == -ENOMEM && !why[0])
-		snprintf(why, whylen, "out of memory");
-	free(all);
-	free(add);
-	return r;
 }
 
 /* Is o of designation des_index? A listener of the same socket cgroup as
@@ -352,10 +187,11 @@ static void close_shared(struct ph_daemon *d, const struct ph_foreign_listener *
 		if (w->netns_ino != l->netns_ino || w->cport != l->port || w->cookie == l->cookie ||
 		    (des >= 0 && (unsigned)des == w->des_index))
 			continue;
-		clog(c, LOG_WARNING, "container: window %llu revoked: pid %u (cgroup %s) listens on tcp/%u in its "
-		     "network namespace %u, outside its designation: it would get the window's connections",
-		     (unsigned long long)w->id, l->pid, cgroup_path ? cgroup_path : "unknown", l->port, l->netns_ino);
-		cwin_close(d, w, PH_REASON_REVOKED);
+		char why[320];
+		snprintf(why, sizeof(why), "pid %u (cgroup %s) listens on tcp/%u in its network namespace %u, outside "
+			 "its designation: it would get the window's connections", l->pid, cgroup_path ? cgroup_path :
+			 "unknown", l->port, l->netns_ino);
+		cwin_close(d, w, PH_REASON_REVOKED, why);
 		next = c->wins; /* the list changed: from the start */
 	}
 }
@@ -418,6 +254,13 @@ static void on_listen(struct ph_daemon *d, const struct ph_foreign_listener *l)
 		return;
 	}
 	des = &d->cfg.des[i];
+	/* (before shared_with: no other listener's cgroup read for a refusal) */
+	if (!l->init_userns) {
+		clog(c, LOG_WARNING, "container: no window for pid %u tcp/%u in cgroup %s (config line %u): its network "
+		     "namespace %u is owned by another user namespace (rootless): nothing it holds is trusted",
+		     l->pid, l->port, path, des->line, l->netns_ino);
+		return;
+	}
 	{
 		const struct ph_foreign_listener *o = shared_with(d, l, (unsigned)i);
 		if (o) {
@@ -427,12 +270,6 @@ static void on_listen(struct ph_daemon *d, const struct ph_foreign_listener *l)
 			     o->pid, (unsigned long long)o->cgroup_id, l->netns_ino);
 			return;
 		}
-	}
-	if (!l->init_userns) {
-		clog(c, LOG_WARNING, "container: no window for pid %u tcp/%u in cgroup %s (config line %u): its network "
-		     "namespace %u is owned by another user namespace (rootless): nothing it holds is trusted",
-		     l->pid, l->port, path, des->line, l->netns_ino);
-		return;
 	}
 	if (container_census(d, c->ops, l->pid, l->netns_ino, l->port, l->cookie, why, sizeof(why))) {
 		/* (maybe a listen whose event is still in the ring: again once it is read) */
@@ -474,7 +311,7 @@ static void on_listen(struct ph_daemon *d, const struct ph_foreign_listener *l)
 	w->opened_real = c->ops->now(CLOCK_REALTIME);
 	w->deadline_boot = w->opened_boot + (uint64_t)(des->max_window ? des->max_window : d->cfg.max_window) * NSEC_PER_SEC;
 	why[0] = '\0';
-	r = take_refs(d, w, why, sizeof(why));
+	r = books_take(d, w, why, sizeof(why));
 	if (r) {
 		clog(c, LOG_ERR, "container: no window for pid %u tcp/%u in cgroup %s (config line %u): the firewall refused "
 		     "its elements: %s", l->pid, l->port, path, des->line, why);
@@ -487,7 +324,7 @@ static void on_listen(struct ph_daemon *d, const struct ph_foreign_listener *l)
 		/* a window without its record is not opened */
 		clog(c, LOG_ERR, "container: no window for pid %u tcp/%u in cgroup %s: its audit record could not be "
 		     "written", l->pid, l->port, path);
-		drop_elements(d, w);
+		books_drop(d, w);
 		goto out;
 	}
 	w->next = c->wins;
@@ -516,11 +353,9 @@ void container_on_foreign(void *ctx, const struct ph_foreign_listener *l, int li
 	if (!l) {
 		/* blind: a listener beside a window may be unknown */
 		struct ph_cwin *w;
-		while ((w = d->containers->wins)) {
-			clog(d->containers, LOG_WARNING, "container: window %llu revoked: the daemon can no longer know every "
-			     "listener of its network namespace", (unsigned long long)w->id);
-			cwin_close(d, w, PH_REASON_REVOKED);
-		}
+		while ((w = d->containers->wins))
+			cwin_close(d, w, PH_REASON_REVOKED, "the daemon can no longer know every listener of its network "
+				   "namespace");
 		return;
 	}
 	census_dirty(d, d->containers->ops, l->netns_ino);
@@ -530,7 +365,7 @@ void container_on_foreign(void *ctx, const struct ph_foreign_listener *l, int li
 	}
 	for (struct ph_cwin *w = d->containers->wins; w; w = w->next)
 		if (w->cookie == l->cookie) {
-			cwin_close(d, w, PH_REASON_LISTENER_CLOSED);
+			cwin_close(d, w, PH_REASON_LISTENER_CLOSED, NULL);
 			return;
 		}
 }
@@ -540,8 +375,7 @@ void container_revoke(struct ph_daemon *d, uint64_t cookie, const char *why)
 {
 	for (struct ph_cwin *w = d->containers ? d->containers->wins : NULL; w; w = w->next)
 		if (w->cookie == cookie) {
-			clog(d->containers, LOG_WARNING, "container: window %llu revoked: %s", (unsigned long long)w->id, why);
-			cwin_close(d, w, PH_REASON_REVOKED);
+			cwin_close(d, w, PH_REASON_REVOKED, why);
 			return;
 		}
 }
@@ -555,7 +389,7 @@ void containers_on_timer(struct ph_daemon *d)
 	for (w = c->wins; w; w = next) {
 		next = w->next;
 		if (w->deadline_boot <= now) {
-			cwin_close(d, w, PH_REASON_DEADLINE);
+			cwin_close(d, w, PH_REASON_DEADLINE, NULL);
 			next = c->wins; /* the list changed: from the start */
 		}
 	}
@@ -567,7 +401,7 @@ void containers_shutdown(struct ph_daemon *d)
 	struct ph_containers *c = d->containers;
 
 	while (c && c->wins)
-		cwin_close(d, c->wins, PH_REASON_SHUTDOWN);
+		cwin_close(d, c->wins, PH_REASON_SHUTDOWN, NULL);
 }
 
 const struct ph_cwin *container_window_at(const struct ph_daemon *d, unsigned i)
@@ -577,24 +411,4 @@ const struct ph_cwin *container_window_at(const struct ph_daemon *d, unsigned i)
 	while (w && i--)
 		w = w->next;
 	return w;
-}
-
-static unsigned count(const struct ph_daemon *d, int pin)
-{
-	const struct ph_containers *c = d->containers;
-	unsigned n = 0;
-
-	for (unsigned i = 0; c && i < c->nel; i++)
-		n += c->el[i].pin == pin;
-	return n;
-}
-
-unsigned containers_elements(const struct ph_daemon *d)
-{
-	return count(d, 0);
-}
-
-unsigned containers_pins(const struct ph_daemon *d)
-{
-	return count(d, 1);
 }

@@ -112,7 +112,8 @@ int container_census(struct ph_daemon *d, const struct ph_container_ops *ops, ui
  * kernel's list before the table knows it: the census's verdict waits for
  * the end of the batch of events (the ring read). census_defer: l's window
  * is decided then (a listener still counted unknown: one warning, and
- * again at every batch while it lives); census_dirty: the windows of that
+ * counted again at each later batch that changed its netns or comes a
+ * second after its last count, while it lives); census_dirty: the windows of that
  * netns are counted then (more than known: revoked). */
 void census_defer(struct ph_daemon *d, const struct ph_container_ops *ops, uint64_t cookie);
 void census_dirty(struct ph_daemon *d, const struct ph_container_ops *ops, uint32_t netns_ino);

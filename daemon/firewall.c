@@ -52,6 +52,8 @@ static int fill_add_table(struct nl_batch *b, void *arg)
 	/* only with a published designation: other hosts keep today's table */
 	if (!r && f->published)
 		r = nr_add_container_objects(b, f->cw, cfg->mark, cfg->mark_mask, 1);
+	if (!r && f->published && f->cp)
+		r = nr_add_container_pre(b, f->cp, f->cc, cfg->mark, cfg->mark_mask);
 	return r;
 }
 
@@ -83,6 +85,8 @@ int fw_open(struct ph_fw **out, const struct ph_config *cfg, unsigned *swept, ch
 		r = -ENOSPC;
 		goto fail;
 	}
+	if (f->published && config_container_pre_marks(cfg, &f->cp, &f->cc))
+		f->cp = f->cc = 0; /* a geo-block before DNAT refuses container windows */
 	r = nl_open(&f->nl);
 	if (r) {
 		snprintf(why, whylen, "cannot open a netlink socket to nftables: %s", strerror(-r));
@@ -129,6 +133,10 @@ int fw_open(struct ph_fw **out, const struct ph_config *cfg, unsigned *swept, ch
 		goto fail;
 	*swept += f->nguard;
 	f->nguard = 0;
+	/* and its container windows' pairs before DNAT */
+	r = fw_cw_sync(f, why, whylen);
+	if (r)
+		goto fail;
 	r = fw_commit(f, fill_add_table, f, why, whylen);
 	if (r) {
 		char tmp[256];
@@ -156,6 +164,9 @@ void fw_close(struct ph_fw *f)
 			fw_reconcile(f, 0, NULL, &added, why, sizeof(why));
 		if (f->nsrvwin || f->nguard)
 			fw_guard_sync(f, 0, why, sizeof(why));
+		f->ncwport = 0;
+		if (f->ncwpair)
+			fw_cw_sync(f, why, sizeof(why));
 		/* the kernel drops an owner table with our socket; be explicit */
 		fw_commit(f, fill_del_table, f, NULL, 0);
 		nl_close(f->nl);
@@ -437,6 +448,15 @@ int fw_on_change(struct ph_fw *f, unsigned *restored)
 				"connections are dropped until they are back)", why);
 		else if (f->nguard && f->nguard != before)
 			*restored += f->nguard;
+	}
+	if (f->ncwport) {
+		unsigned before = f->ncwpair;
+		r = fw_cw_sync(f, why, sizeof(why));
+		if (r)
+			log_err("nft: placing container windows' rules before DNAT after a ruleset change: %s (their "
+				"connections through a geo-block before DNAT are dropped until they are back)", why);
+		else if (f->ncwpair && f->ncwpair != before)
+			*restored += f->ncwpair;
 	}
 	if (!f->nwin && !f->lingering)
 		return 0;

@@ -66,6 +66,12 @@ struct ph_fw {
 	/* container windows (config_has_published) */
 	int published;
 	uint32_t cw;                            /* their conntrack mark */
+	/* ... behind a geo-block before DNAT (fwcontainer.c) */
+	uint32_t cp, cc;                        /* 0: the mask has no room (such a block refuses windows) */
+	uint16_t cwport[PH_MAX_PORTS];          /* published ports with a cwin element, in cports */
+	unsigned cwrefs[PH_MAX_PORTS];          /* ... their elements */
+	unsigned ncwport;
+	unsigned ncwpair;                       /* pair rules in the host's chains, as last placed */
 };
 
 static inline int chain_eq(const struct ph_chain_ref *a, const struct ph_chain_ref *b)
@@ -84,6 +90,9 @@ int fw_reconcile(struct ph_fw *f, int want, const struct elem *el, unsigned *add
 int fw_commit(struct ph_fw *f, int (*fill)(struct nl_batch *, void *), void *arg, char *why, size_t whylen);
 /* fwserver.c: place (want) or remove the guard rules */
 int fw_guard_sync(struct ph_fw *f, int want, char *why, size_t whylen);
+/* fwcontainer.c: place the pairs for the ports in cwport (none: remove
+ * them) where a geo-block drops before DNAT */
+int fw_cw_sync(struct ph_fw *f, char *why, size_t whylen);
 /* firewall.c: (un)subscribe to ruleset notifications */
 void fw_monitor_join(struct ph_fw *f, int join);
 /* firewall.c: a window (of any kind) opens with el in the batch (the host

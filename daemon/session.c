@@ -61,6 +61,8 @@ static int mark_in_use(const struct ph_daemon *d, uint32_t mark)
 			return 1;
 		if (!config_container_mark(&d->cfg, &cw) && mark == cw)
 			return 1;
+		if (!config_container_pre_marks(&d->cfg, &cand, &guarded) && (mark == cand || mark == guarded))
+			return 1; /* CP, CC */
 	}
 	for (unsigned i = 0; i < d->nreserved; i++)
 		if (d->reserved_marks[i] == mark)

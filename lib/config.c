@@ -114,6 +114,21 @@ int config_has_csrv(const struct ph_config *c)
 	return 0;
 }
 
+int config_container_pre_marks(const struct ph_config *c, uint32_t *cp, uint32_t *cc)
+{
+	uint32_t got[5];
+	unsigned bits = (unsigned)__builtin_popcount(c->mark_mask);
+
+	/* room for every designation, a session, and the five marks */
+	if (bits < 31 && (1u << bits) - 2 < c->ndes + 1 + 5)
+		return -ENOSPC;
+	if (top_marks(c, got, 5) || __builtin_popcount(got[2] ^ got[3]) != 1)
+		return -ENOSPC;
+	*cp = got[3];
+	*cc = got[4];
+	return 0;
+}
+
 int config_has_published(const struct ph_config *c)
 {
 	if (config_has_csrv(c))

@@ -153,6 +153,14 @@ int config_guard_marks(const struct ph_config *c, uint32_t *cand, uint32_t *guar
  * VALUE, after the two of server windows, so the three never meet whichever
  * lines exist. Never given to a session. -ENOSPC if the mask is too small. */
 int config_container_mark(const struct ph_config *c, uint32_t *cw);
+/* The two marks of a container window behind a geo-block before DNAT
+ * (nftcontainer.h): CP (conntrack: pre-admitted at a drop point, the 4th
+ * highest value) and CC (packet: a candidate, the 5th). CP differs from CW
+ * in one bit only, so one masked match reads both. -ENOSPC when the mask
+ * has no room for them beside every designation and a session: then a
+ * container window is refused where such a geo-block drops. Never given to
+ * a session when they exist. */
+int config_container_pre_marks(const struct ph_config *c, uint32_t *cp, uint32_t *cc);
 /* Some designation is `published`, or a serve line is a container's
  * (container windows: the container objects of porthole's table, the
  * host's forward-hook chains as targets). */

@@ -6,10 +6,12 @@
  * logging; -errno returns. */
 #include "nftcontainer.h"
 #include "nftbuild.h"
+#include "nftguard.h"
 #include "nftrule.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <linux/netfilter.h>
@@ -260,4 +262,130 @@ int nr_cwpin_add(struct nl_batch *b, const struct nr_cwin *w, uint64_t timeout_m
 int nr_cwpin_del(struct nl_batch *b, const struct nr_cwin *w)
 {
 	return pin_elem(b, w, 0, 0);
+}
+
+/* ---- behind a geo-block before DNAT (CC, CP, cports; the pair) ------------------------ */
+
+#define CPORTS_SET_ID 8
+
+static int x_cports_lookup(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e;
+
+	if (x_tcp_dport(r, NFT_REG_1))
+		return -ENOMEM;
+	e = x_alloc("lookup");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, PH_SET_CPORTS);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, CPORTS_SET_ID);
+	}
+	return x_add(r, e);
+}
+
+/* appended: after what the chain holds (F1 and F2 first in forward) */
+static int append(struct nl_batch *b, struct nftnl_rule *r)
+{
+	return r ? nr_batch_rule_at(b, r, 0) : -ENOMEM;
+}
+
+int nr_add_container_pre(struct nl_batch *b, uint32_t cp, uint32_t cc, uint32_t value, uint32_t mask)
+{
+	struct nftnl_rule *r;
+	int err;
+
+	if (!cp || !cc || cp == cc || cp == value || cc == value || ((cp | cc) & ~mask))
+		return -EINVAL;
+	if (nb_batch_timeout_set(b, NFPROTO_INET, PH_SET_CPORTS, TYPE_INET_SERVICE, 2, CPORTS_SET_ID))
+		return -ENOMEM;
+	/* pre: CC on a new connection to a local published port of an open
+	 * container window that nothing else marked */
+	r = nb_rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_PRE);
+	err = !r || x_l4proto_tcp(r) || x_ct_state(r, NF_CT_STATE_BIT(IP_CT_NEW)) || x_cports_lookup(r) ||
+	      x_fib_local(r, NFT_CMP_EQ) || x_ct(r, NFT_CT_MARK) || x_masked_eq(r, mask, 0) ||
+	      x_meta(r, NFT_META_MARK, NFT_REG_1) || x_masked_eq(r, mask, 0) || x_set_bits(r, 0, cc, mask);
+	if (append(b, nb_rule_done(r, err)))
+		return -ENOMEM;
+	/* forward, after F1 (which made a CP connection CW when DNAT sent it
+	 * to a window's socket): F4, the rest of CP drops; F5, CC cleared */
+	r = nb_rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_FORWARD);
+	err = !r || x_ct(r, NFT_CT_MARK) || x_masked_eq(r, mask, cp) || x_counter(r) || x_verdict(r, NF_DROP);
+	if (append(b, nb_rule_done(r, err)))
+		return -ENOMEM;
+	r = nb_rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_FORWARD);
+	err = !r || x_meta(r, NFT_META_MARK, NFT_REG_1) || x_masked_eq(r, mask, cc) || x_set_bits(r, 0, 0, mask);
+	if (append(b, nb_rule_done(r, err)))
+		return -ENOMEM;
+	/* local (input, last): a pre-admitted connection that ended up here
+	 * (no DNAT, REDIRECT, DNAT to a host address) drops; CC cleared */
+	r = nb_rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_LOCAL);
+	err = !r || x_ct(r, NFT_CT_MARK) || x_masked_eq(r, mask, cp) || x_counter(r) || x_verdict(r, NF_DROP);
+	if (append(b, nb_rule_done(r, err)))
+		return -ENOMEM;
+	r = nb_rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_LOCAL);
+	err = !r || x_meta(r, NFT_META_MARK, NFT_REG_1) || x_masked_eq(r, mask, cc) || x_set_bits(r, 0, 0, mask);
+	return append(b, nb_rule_done(r, err));
+}
+
+int nr_cports_elem(struct nl_batch *b, uint16_t port, int add_it)
+{
+	uint16_t be = htons(port);
+
+	if (!port)
+		return -EINVAL;
+	return nb_batch_key_elem(b, PH_SET_CPORTS, &be, sizeof(be), 0, add_it); /* no timeout: refcounted by the caller */
+}
+
+struct copy_ctx {
+	struct nftnl_rule *r;
+	int err;
+};
+
+static int copy_cb(struct nftnl_expr *e, void *data)
+{
+	struct copy_ctx *c = data;
+	const char *bad;
+	int role = nr_expr_role(e, &bad);
+
+	if (c->err || role == NR_EXPR_SKIP)
+		return 0;
+	if (role == NR_EXPR_BAD) {
+		c->err = -ENOTSUP;
+		return 0;
+	}
+	c->err = x_add(c->r, x_copy_expr(e));
+	return 0;
+}
+
+struct nftnl_rule *nr_cw_pair_rule(const struct ph_chain_ref *chain, const struct nftnl_rule *drop, uint32_t digest,
+				   int accept, uint16_t port, const struct nr_cw_marks *m)
+{
+	struct nftnl_rule *r = nb_rule_new(chain->family, chain->table, chain->chain);
+	int xt = chain->family == NFPROTO_IPV4 || chain->family == NFPROTO_IPV6; /* iptables-nft's shape */
+	uint32_t both = m->mask & ~(m->cp ^ m->cw); /* CP and CW differ in one bit: this reads both */
+	uint16_t be = htons(port);
+	char tag[48];
+	int err;
+
+	if (!r)
+		return NULL;
+	snprintf(tag, sizeof(tag), "%s %08x", PH_CW_TAG, digest);
+	err = x_l4proto_tcp(r) || x_tcp_dport(r, NFT_REG_1) || x_cmp(r, NFT_CMP_EQ, &be, sizeof(be));
+	if (!err && !accept) {
+		struct copy_ctx c = { r, 0 };
+		err = x_meta(r, NFT_META_MARK, NFT_REG_1) || x_masked_eq(r, m->mask, m->cc);
+		if (!err && drop) {
+			nftnl_expr_foreach((struct nftnl_rule *)drop, copy_cb, &c);
+			err = c.err;
+		}
+		if (!err)
+			err = xt ? x_connmark_set(r, m->cp, m->mask) : x_set_bits(r, 1, m->cp, m->mask);
+	} else if (!err) {
+		err = xt ? x_connmark_match(r, m->cp & both, both) : (x_ct(r, NFT_CT_MARK) || x_masked_eq(r, both, m->cp & both));
+		if (!err)
+			err = x_counter(r) || x_accept(r);
+	}
+	if (!err)
+		err = x_comment(r, tag);
+	return nb_rule_done(r, err);
 }

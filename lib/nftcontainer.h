@@ -117,4 +117,49 @@ int nr_cwin_del(struct nl_batch *b, const struct nr_cwin *w);
 int nr_cwpin_add(struct nl_batch *b, const struct nr_cwin *w, uint64_t timeout_ms);
 int nr_cwpin_del(struct nl_batch *b, const struct nr_cwin *w);
 
+/* Behind a geo-block before DNAT (design §4, "Pre-DNAT geo-block"): the
+ * drop in a prerouting chain at -189 ... -100 sees only the published
+ * port, not the container. porthole marks there what it cannot judge yet,
+ * the host's own rules decide whether the mark is needed, and after DNAT
+ * the mark survives only into a window:
+ *
+ *   set cports { type inet_service; flags timeout; counter; }   (published ports of open windows)
+ *   chain pre (-190), last:
+ *     C  meta l4proto tcp ct state new tcp dport @cports fib daddr type local
+ *          ct mark & MASK == 0 meta mark & MASK == 0 meta mark set meta mark & ~MASK | CC
+ *   chain forward, after F1/F2 (F1 turns a CP connection CW when DNAT sent it to a window):
+ *     F4 ct mark & MASK == CP counter drop
+ *     F5 meta mark & MASK == CC meta mark set meta mark & ~MASK
+ *   chain local (input, last): ct mark & MASK == CP counter drop; CC cleared as F5
+ *
+ * and in the host's chain, before each drop it reaches from such a
+ * prerouting chain (lib/nftguard.h nft_cw_plan), per published port P:
+ *
+ *   A  meta l4proto tcp tcp dport P meta mark & MASK == CC <the drop's matches> ct mark set ct mark & ~MASK | CP
+ *   B  meta l4proto tcp tcp dport P ct mark & (MASK & ~(CP ^ CW)) == CP counter accept
+ *        (iptables-nft tables: -j CONNMARK --set-xmark CP/MASK, -m connmark --mark CP/(MASK & ~(CP ^ CW)))
+ *
+ * with comment "porthole cw DIGEST". B admits CP and CW alike (the rest of
+ * a window's connection). Nothing outside the owner table sets CC, nothing
+ * but A sets CP: a pair left behind admits nothing. */
+#define PH_SET_CPORTS "cports"
+
+struct nr_cw_marks {
+	uint32_t cw, cp, cc, mask;
+};
+
+struct ph_chain_ref;
+struct nftnl_rule;
+/* cports and the rules C, F4, F5 and local's into a batch that holds
+ * nr_add_container_objects(); -EINVAL for marks that collide. */
+int nr_add_container_pre(struct nl_batch *b, uint32_t cp, uint32_t cc, uint32_t value, uint32_t mask);
+/* one published port in cports (add_it) or out; no timeout: the caller
+ * counts the windows of a port */
+int nr_cports_elem(struct nl_batch *b, uint16_t port, int add_it);
+/* rule A (accept 0) or B (1) for a drop point in chain (drop: the rule
+ * whose matches A repeats, NULL for a policy). NULL: no memory, or a match
+ * that cannot be repeated. */
+struct nftnl_rule *nr_cw_pair_rule(const struct ph_chain_ref *chain, const struct nftnl_rule *drop, uint32_t digest,
+				   int accept, uint16_t port, const struct nr_cw_marks *m);
+
 #endif

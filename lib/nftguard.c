@@ -226,6 +226,7 @@ struct walk {
 	unsigned max, n;
 	char *why;
 	size_t whylen;
+	const char *what;          /* "a guarded window" / "a container window" */
 };
 
 static int walk_chain(struct walk *w, const struct ph_chain_ref *ref, int depth)
@@ -239,7 +240,7 @@ static int walk_chain(struct walk *w, const struct ph_chain_ref *ref, int depth)
 	if (!c)
 		return 0;
 	if (w->nseen == NFT_GUARD_MAX || depth > 16) {
-		snprintf(w->why, w->whylen, "the host's chains jump too deep or too wide to place a guarded window's rules");
+		snprintf(w->why, w->whylen, "the host's chains jump too deep or too wide to place the rules of %s", w->what);
 		return -E2BIG;
 	}
 	w->seen[w->nseen++] = *ref;
@@ -259,9 +260,10 @@ static int walk_chain(struct walk *w, const struct ph_chain_ref *ref, int depth)
 			if (v.bad) {
 				snprintf(w->why, w->whylen,
 					 "the rule with handle %llu in %s %s %s drops with a match porthole cannot repeat "
-					 "(%s); a guarded window must go exactly where the host drops: give that rule a "
-					 "named set, or use chains = none and place the guard rules yourself",
-					 (unsigned long long)rr->handle, family_name(ref->family), ref->table, ref->chain, v.bad);
+					 "(%s); %s must go exactly where the host drops: give that rule a "
+					 "named set, or use chains = none and place its rules yourself",
+					 (unsigned long long)rr->handle, family_name(ref->family), ref->table, ref->chain, v.bad,
+					 w->what);
 				return -ENOTSUP;
 			}
 			if (w->n == w->max)
@@ -284,12 +286,26 @@ static int walk_chain(struct walk *w, const struct ph_chain_ref *ref, int depth)
 	}
 	return 0;
 full:
-	snprintf(w->why, w->whylen, "more than %u places where the host drops: too many for guarded windows", w->max);
+	snprintf(w->why, w->whylen, "more than %u places where the host drops: too many for %s", w->max, w->what);
 	return -E2BIG;
 }
 
-int nft_guard_plan(const struct nft_ruleset *rs, const struct nft_scan *scan, struct nft_guard_item *items,
-		   unsigned max, unsigned *n, char *why, size_t whylen)
+/* the chains a container window's pair starts from: prerouting, after
+ * porthole's `pre` (it sets CC) and before or at DNAT (pre = 1); or the
+ * ones before porthole can mark (pre = 2: raw) */
+static int pre_root(const struct nft_chain_info *c, int pre)
+{
+	int f = c->ref.family;
+
+	if (c->hook != NF_INET_PRE_ROUTING || (f != NFPROTO_INET && f != NFPROTO_IPV4 && f != NFPROTO_IPV6) ||
+	    strcmp(c->type, "filter") || c->cls == CHAIN_OURS || c->cls == CHAIN_ENGINE)
+		return 0;
+	return pre == 1 ? c->cls == CHAIN_TARGET && c->prio > PH_PRIO_PRE && c->prio <= NFT_PRIO_DNAT
+			: c->prio <= PH_PRIO_PRE;
+}
+
+static int plan(const struct nft_ruleset *rs, const struct nft_scan *scan, int pre, struct nft_guard_item *items,
+		unsigned max, unsigned *n, char *why, size_t whylen)
 {
 	struct walk *w = calloc(1, sizeof(*w));
 	int r = 0;
@@ -301,15 +317,68 @@ int nft_guard_plan(const struct nft_ruleset *rs, const struct nft_scan *scan, st
 	w->max = max;
 	w->why = why;
 	w->whylen = whylen;
+	w->what = pre ? "a container window" : "a guarded window";
 	for (unsigned i = 0; i < scan->count && !r; i++)
-		if (scan->chains[i].cls == CHAIN_TARGET)
+		if (pre ? pre_root(&scan->chains[i], pre) : scan->chains[i].cls == CHAIN_TARGET)
 			r = walk_chain(w, &scan->chains[i].ref, 0);
 	*n = w->n;
 	free(w);
 	return r;
 }
 
-unsigned nft_guard_have(const struct nft_ruleset *rs, struct nft_guard_have *have, unsigned max)
+int nft_guard_plan(const struct nft_ruleset *rs, const struct nft_scan *scan, struct nft_guard_item *items,
+		   unsigned max, unsigned *n, char *why, size_t whylen)
+{
+	return plan(rs, scan, 0, items, max, n, why, whylen);
+}
+
+int nft_cw_plan(const struct nft_ruleset *rs, const struct nft_scan *scan, struct nft_guard_item *items, unsigned max,
+		unsigned *n, char *why, size_t whylen)
+{
+	return plan(rs, scan, 1, items, max, n, why, whylen);
+}
+
+static int has_fib_cb(struct nftnl_expr *e, void *data)
+{
+	if (!strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "fib"))
+		*(int *)data = 1;
+	return 0;
+}
+
+int nft_pre_raw(const struct nft_ruleset *rs, const struct nft_scan *scan, char *why, size_t whylen)
+{
+	struct nft_guard_item *items = calloc(NFT_GUARD_MAX, sizeof(*items));
+	unsigned n = 0;
+	int r;
+
+	if (!items)
+		return -ENOMEM;
+	r = plan(rs, scan, 2, items, NFT_GUARD_MAX, &n, why, whylen);
+	for (unsigned i = 0; !r && i < n; i++) {
+		const struct nft_guard_item *it = &items[i];
+		int fib = 0;
+		const struct nft_chain_info *c = NULL;
+		if (it->drop)
+			nftnl_expr_foreach((struct nftnl_rule *)it->drop, has_fib_cb, &fib);
+		if (fib)
+			continue; /* a reverse-path filter (firewalld's): only what porthole never admits */
+		for (unsigned j = 0; j < scan->count && !c; j++)
+			if (ref_eq(&scan->chains[j].ref, &it->chain))
+				c = &scan->chains[j];
+		snprintf(why, whylen,
+			 "%s %s %s drops in prerouting at priority %d%s, before porthole can mark a connection (%d): a "
+			 "container window cannot be opened through it (move the block to priority mangle (-150), "
+			 "DOCKER-USER or a forward chain)", family_name(it->chain.family), it->chain.table, it->chain.chain,
+			 c ? (int)c->prio : PH_PRIO_PRE, c ? "" : " or before (by a jump)", PH_PRIO_PRE);
+		r = -ENOTSUP;
+	}
+	if (r == -ENOTSUP && !why[0])
+		snprintf(why, whylen, "a prerouting chain before porthole can mark drops");
+	free(items);
+	return r;
+}
+
+static unsigned pair_have(const struct nft_ruleset *rs, int kind, struct nft_guard_have *have, unsigned max)
 {
 	unsigned n = 0;
 
@@ -317,7 +386,7 @@ unsigned nft_guard_have(const struct nft_ruleset *rs, struct nft_guard_have *hav
 		const struct rs_rule *rr = &rs->rules[i];
 		struct nft_guard_have *h;
 		uint32_t digest;
-		if (!nr_is_guard(rr->r, &digest))
+		if (nr_is_guard(rr->r, &digest) != kind)
 			continue;
 		if (n == max)
 			break;
@@ -349,4 +418,14 @@ unsigned nft_guard_have(const struct nft_ruleset *rs, struct nft_guard_have *hav
 		}
 	}
 	return n;
+}
+
+unsigned nft_guard_have(const struct nft_ruleset *rs, struct nft_guard_have *have, unsigned max)
+{
+	return pair_have(rs, NR_PAIR_GUARD, have, max);
+}
+
+unsigned nft_cw_have(const struct nft_ruleset *rs, struct nft_guard_have *have, unsigned max)
+{
+	return pair_have(rs, NR_PAIR_CW, have, max);
 }

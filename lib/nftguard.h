@@ -61,6 +61,21 @@ int nft_guard_plan(const struct nft_ruleset *rs, const struct nft_scan *scan, st
 /* porthole's guard rules in the ruleset */
 unsigned nft_guard_have(const struct nft_ruleset *rs, struct nft_guard_have *have, unsigned max);
 
+/* Container windows behind a geo-block before DNAT (nftcontainer.h): the
+ * drop points reachable from the prerouting target chains after porthole's
+ * `pre` (-190) up to DNAT (-100), where the pair (A: CC and the drop's
+ * matches -> ct CP; B: ct CP or CW -> accept, "porthole cw DIGEST") goes;
+ * -ENOTSUP as nft_guard_plan. nft_pre_raw: -ENOTSUP and the chain in why
+ * when a prerouting chain at or before -190 drops (by a rule, not a
+ * reverse-path filter's fib match, or by its policy; porthole cannot mark
+ * there: unsupported, a container window is refused). nft_cw_have: the
+ * pairs now in the ruleset. */
+#define NFT_PRIO_DNAT (-100)
+int nft_cw_plan(const struct nft_ruleset *rs, const struct nft_scan *scan, struct nft_guard_item *items, unsigned max,
+		unsigned *n, char *why, size_t whylen);
+int nft_pre_raw(const struct nft_ruleset *rs, const struct nft_scan *scan, char *why, size_t whylen);
+unsigned nft_cw_have(const struct nft_ruleset *rs, struct nft_guard_have *have, unsigned max);
+
 /* Add a rule before handle `before` (0: at the end of its chain). */
 int nr_batch_rule_at(struct nl_batch *b, struct nftnl_rule *r, uint64_t before);
 

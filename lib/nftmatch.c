@@ -71,18 +71,28 @@ static int ours_expr_cb(struct nftnl_expr *e, void *data)
 	return 0;
 }
 
+static int pair_tag(const char *s, size_t n, const char *tag, uint32_t *d, uint32_t kind)
+{
+	size_t tl = strlen(tag);
+
+	if (n > tl + 1 && !memcmp(s, tag, tl) && s[tl] == ' ') {
+		char hex[9] = { 0 };
+		memcpy(hex, s + tl + 1, n - tl - 1 < 8 ? n - tl - 1 : 8);
+		d[0] = kind;
+		d[1] = (uint32_t)strtoul(hex, NULL, 16);
+		return 1;
+	}
+	return 0;
+}
+
 static int guard_comment_cb(const struct nftnl_udata *attr, void *data)
 {
-	size_t tl = strlen(PH_GUARD_TAG), n = nftnl_udata_len(attr);
+	size_t n = nftnl_udata_len(attr);
 	const char *s = nftnl_udata_get(attr);
 	uint32_t *d = data;
 
-	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT && n > tl + 1 && !memcmp(s, PH_GUARD_TAG " ", tl + 1)) {
-		char hex[9] = { 0 };
-		memcpy(hex, s + tl + 1, n - tl - 1 < 8 ? n - tl - 1 : 8);
-		d[0] = 1;
-		d[1] = (uint32_t)strtoul(hex, NULL, 16);
-	}
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT && !pair_tag(s, n, PH_GUARD_TAG, d, NR_PAIR_GUARD))
+		pair_tag(s, n, PH_CW_TAG, d, NR_PAIR_CW);
 	return 0;
 }
 

@@ -63,6 +63,7 @@
 #define PH_RULE_TAG     "porthole"
 #define PH_SET_SERVERS  "servers"
 #define PH_GUARD_TAG    "porthole guard"  /* a server window's rules: "porthole guard DIGEST" */
+#define PH_CW_TAG       "porthole cw"     /* a container window's pair before DNAT: "porthole cw DIGEST" */
 
 struct nftnl_rule;
 
@@ -90,7 +91,9 @@ int nr_batch_rule(struct nl_batch *b, struct nftnl_rule *r, int add);
  * an iptables-save round trip). *port: the tcp dport it matches, 0 if none. */
 int nr_is_ours(const struct nftnl_rule *r, uint16_t *port);
 /* ... and is one of a server window's guard rules ("porthole guard ..."):
- * 1 and its digest. */
+ * NR_PAIR_GUARD and its digest; a container window's pair before DNAT
+ * ("porthole cw ..."): NR_PAIR_CW; 0: neither. */
+enum { NR_PAIR_GUARD = 1, NR_PAIR_CW = 2 };
 int nr_is_guard(const struct nftnl_rule *r, uint32_t *digest);
 
 /* Server windows (see nftguard.h for the host side): the set of served

@@ -27,11 +27,16 @@
 #               ruleset (Docker's rules with it, counters aside) is the same
 #               after the windows as before the daemon started.
 #   prerouting  the same engine, the geo-block moved to a prerouting chain
-#               at mangle priority (-150), before DNAT: not supported yet.
-#               porthole fails closed: `porthole check` says why (a FAIL or
-#               WARN line on that chain naming containers/DNAT), and a
-#               designated container's listener is not reached from the
-#               blocked country (nor anything else).
+#               at mangle priority (-150), before DNAT: `porthole check`
+#               says what porthole does there (an OK line on that chain);
+#               web's window puts the pair before the drop, the blocked
+#               country reaches web through $H:80 and nothing else: not
+#               other ($H:8080), not the host process ($H2:80) (web's
+#               address routed directly: tests/adversary/test_cwin_pre.sh,
+#               Docker's subnet has no route here); the allowed country reaches all
+#               three; the pair goes with the window; certbot --standalone
+#               in a container gets its certificate through the block; the
+#               ruleset as before the daemon.
 #   ufw         the same engine; the lab host's firewall is now ufw 0.36
 #               (tests/lab/fw.sh: the lab host's netns, a private mount
 #               namespace with copies of /etc/ufw; the machine's is never
@@ -352,7 +357,7 @@ EOF
 # clients KIND [lego]: certbot (and lego) in containers under the parent
 clients() {
 	local kind=$1 name t1 rc
-	name=ctr-$kind-certbot.porthole.test
+	name=ctr-$kind${CLIENT_TAG:-}-certbot.porthole.test
 	lab_add_name "$name" v4 "$H" >/dev/null || { t_fail "$kind: DNS name $name"; return 1; }
 	t1=$(now)
 	client_run "$kind" certbot /usr/bin/certbot certonly --standalone --http-01-port 80 -d "$name" \
@@ -578,6 +583,7 @@ case_named() { # KIND (docker or podman, its engine up, the geo-block in place)
 }
 
 # the prerouting case, on the docker case's engine (still up)
+pairs_in_geopre() { in_host nft list chain inet geopre prerouting 2>/dev/null | grep -c 'comment "porthole cw '; }
 case_prerouting() {
 	KIND=docker
 	local t0 cpid out d=$T_TMP/probes
@@ -596,33 +602,43 @@ NFT
 	t_eq "prerouting: without porthole the blocked country to other's $H:8080 is dropped (before DNAT)" dropped "$(probe inet "$H" 8080 1)"
 	daemon_up || return 1
 	out=$(ph_check 2>&1)
-	if grep -E '^(FAIL|WARN) ' <<<"$out" | grep -E 'geopre' | grep -qiE 'container|DNAT|published'; then
-		t_pass "prerouting: porthole check says why: $(grep -E '^(FAIL|WARN) .*geopre' <<<"$out" | head -1 | tr -s ' ' | cut -c1-240)"
+	if grep -E '^OK ' <<<"$out" | grep -E 'geopre' | grep -q 'before DNAT: while a container window is open'; then
+		t_pass "prerouting: porthole check says what it does there: $(grep -E '^OK .*containers: chain inet geopre' <<<"$out" | head -1 | tr -s ' ' | cut -c1-240)"
 	else
-		t_fail "prerouting: porthole check names no FAIL/WARN for containers on the chain inet geopre prerouting: $(grep -E 'geopre' <<<"$out" | tr -s ' ' | cut -c1-240)"
+		t_fail "prerouting: porthole check names no OK line for containers on the chain inet geopre prerouting: $(grep -E 'geopre' <<<"$out" | tr -s ' ' | cut -c1-240)"
 	fi
 	: >"$W/web.log"
 	ctr docker web "$PARENT" -p "$H:80:80" "$ENG_IMAGE" /bin/sh -c "$(srv_cmd web.log web)" >/dev/null 2>"$T_TMP/run.err" ||
 		{ t_fail "prerouting: run web: $(tail -c 300 "$T_TMP/run.err")"; return 1; }
 	cpid=$(eng_pid docker web)
 	until_ok 200 c_listens "$cpid" || { t_fail "prerouting: web did not listen"; return 1; }
-	# (whatever the daemon makes of it: give it the time a window takes)
-	until_ok 20 cwin_some
+	until_ok 50 cwin_some || t_fail "prerouting: no container window for web: $(grep -i container "$T_DLOG" | tail -2 | tr '\n' '|')"
+	until_ok 20 eval '[ "$(pairs_in_geopre)" = 2 ]'
+	t_eq "prerouting: the pair sits before the drop in inet geopre prerouting" 2 "$(pairs_in_geopre)"
 	: >"$W/other.log"
 	: >"$T_TMP/host.log"
 	gets "$d" <<EOF
-inet80 inet $H 80 /inet-80 2
+inet80 inet $H 80 /inet-80 4
 inet8080 inet $H 8080 /inet-8080 2
 inetH2 inet $H2 80 /inet-h2 2
 allow80 allow $H 80 /allow-80 4
+allow8080 allow $H 8080 /allow-8080 4
+allowH2 allow $H2 80 /allow-h2 4
 EOF
 	until_ok 20 logged "$W/web.log" "$ALLOW" /allow-80
-	t_check "prerouting: the allowed country reaches web ($(cat "$d/allow80"))" logged "$W/web.log" "$ALLOW" /allow-80
-	t_eq "prerouting: fails closed: web heard nothing of the blocked country ($(cat "$d/inet80"))" 0 "$(peer_lines "$W/web.log" "$INET")"
-	t_eq "prerouting: ... nor did other ($(cat "$d/inet8080")) or the host process ($(cat "$d/inetH2"))" 0 \
+	t_check "prerouting: the blocked country reaches web through $H:80 during its window ($(cat "$d/inet80"))" \
+		logged "$W/web.log" "$INET" /inet-80
+	t_eq "prerouting: ... once: web heard nothing else of the blocked country" 1 "$(grep -c "^request $INET " "$W/web.log")"
+	t_eq "prerouting: ... nor did other ($(cat "$d/inet8080")) or the host process on $H2:80 ($(cat "$d/inetH2"))" 0 \
 		"$(($(peer_lines "$W/other.log" "$INET") + $(peer_lines "$T_TMP/host.log" "$INET")))"
+	t_check "prerouting: the allowed country reaches web, other and the host process" \
+		eval 'logged "$W/web.log" "$ALLOW" /allow-80 && logged "$W/other.log" "$ALLOW" /allow-8080 && logged "$T_TMP/host.log" "$ALLOW" /allow-h2'
 	eng docker rm -f web >/dev/null 2>&1
 	until_ok 30 cwin_is 0
+	until_ok 20 eval '[ "$(pairs_in_geopre)" = 0 ]'
+	t_eq "prerouting: the pair goes with the window" 0 "$(pairs_in_geopre)"
+	CLIENT_TAG=-pre clients docker
+	rules_same "(prerouting block) after the last window (the pair gone with it)" "$BASE"
 	daemon_stop
 	t_eq "prerouting: portholed exited 0 on SIGTERM" 0 $?
 	rules_same "(prerouting block) after the daemon" "$BASE"

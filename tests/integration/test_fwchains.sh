@@ -14,7 +14,10 @@
 # The host rules are placed by a plain host window (`porthole run --
 # listen.py`), which places every target's rule (a container window does the
 # same: test_container.sh, e2e/test_containers.sh). The rulesets are built by hand in iptables-nft's and
-# nft's shapes (no engine runs), and `porthole check` names each engine shape.
+# nft's shapes (no engine runs), and `porthole check` names each engine shape
+# and what it does with a geo-block in prerouting before DNAT: the pair at
+# -150 (its plan, or the static pair for chains = none), a FAIL for a drop
+# it cannot repeat and for raw priority.
 set -u
 source "$(dirname "$0")/../lib.sh"
 t_start fwchains lab
@@ -99,7 +102,7 @@ EOF
 }
 clear_shapes() {
 	local t
-	for t in "ip filter" "ip nat" "ip mangle" "inet fw" "ip docker-bridges" "inet netavark"; do
+	for t in "ip filter" "ip nat" "ip mangle" "ip raw" "inet fw" "ip docker-bridges" "inet netavark"; do
 		in_host nft delete table $t >/dev/null 2>&1
 	done
 	return 0
@@ -207,17 +210,44 @@ t_eq "check, no published line: exit 0" 0 "$CHECK_RC"
 t_check "check, no published line: porthole does nothing for containers" \
 	grep -q '^OK .*containers Docker (iptables) .*no .designate ... published. line: porthole does nothing' "$T_TMP/c2.txt"
 t_eq "check, no published line: no forward chain named" 0 "$(grep -Ec '^[A-Z]+ +chain [a-z0-9]+ [^ ]+ [^ ]*(FORWARD|forward) ' "$T_TMP/c2.txt")"
-# a geo-block in prerouting before DNAT (mangle, -150)
+# a geo-block in prerouting before DNAT (mangle, -150): supported, the pair
 ipt -t mangle -A PREROUTING -s "$INET/32" -p tcp --dport 80 -j DROP
 chk "$T_TMP/pub.conf" "$T_TMP/c3.txt"
-t_eq "check, pre-DNAT geo-block with a published line: exit 1" 1 "$CHECK_RC"
-t_check "check: FAIL, container windows are not supported before DNAT yet" \
-	grep -q '^FAIL .*containers: chain ip mangle PREROUTING .*priority -150, before DNAT.*not supported there yet' "$T_TMP/c3.txt"
+t_eq "check, pre-DNAT geo-block with a published line: exit 0" 0 "$CHECK_RC"
+t_check "check: OK, porthole puts its pair before each drop there" \
+	grep -q '^OK .*containers: chain ip mangle PREROUTING .*priority -150, before DNAT: while a container window is open, porthole marks' "$T_TMP/c3.txt"
+t_check "check: ... its plan finds the drop point" grep -q '^OK .*containers before DNAT .*1 drop point(s)' "$T_TMP/c3.txt"
+printf '%s\nchains = none\nsocket = %s\n' "$PUB" "$T_SOCK" >"$T_TMP/static.conf"
+chk "$T_TMP/static.conf" "$T_TMP/c5.txt"
+t_check "check, chains = none: the static pair as iptables commands" \
+	grep -q "^OK .*containers: chain ip mangle PREROUTING .*CONNMARK --set-xmark 0xfc000000/0xff000000' then '-p tcp -m multiport --dports 80 -m connmark --mark 0xfc000000/0xfe000000 -j ACCEPT'" "$T_TMP/c5.txt"
 chk "$T_TMP/nopub.conf" "$T_TMP/c4.txt"
 t_eq "check, pre-DNAT geo-block, no published line: exit 0" 0 "$CHECK_RC"
-t_check "check: WARN only, without a published line" \
-	grep -q '^WARN .*containers: chain ip mangle PREROUTING .*not supported there yet' "$T_TMP/c4.txt"
-[ "$T_FAIL" = 0 ] || { for f in "$T_TMP"/c[0-4].txt; do echo "== $f"; grep -i 'container\|forward' "$f"; done; }
+t_check "check: nothing asked without a published line" \
+	grep -q '^OK .*containers: chain ip mangle PREROUTING .*no published line, porthole does nothing' "$T_TMP/c4.txt"
+# a drop whose matches cannot be repeated: the window would be refused
+ipt -t mangle -I PREROUTING -s "$INET/32" -m limit --limit 1/s -j DROP
+chk "$T_TMP/pub.conf" "$T_TMP/c6.txt"
+t_eq "check, an unrepeatable drop before DNAT: exit 1" 1 "$CHECK_RC"
+t_check "check: FAIL, the rule named" grep -q '^FAIL .*containers before DNAT .*window would be refused: .*ip mangle PREROUTING drops with a match porthole cannot repeat' "$T_TMP/c6.txt"
+ipt -t mangle -D PREROUTING -s "$INET/32" -m limit --limit 1/s -j DROP
+# raw priority: unsupported
+ipt -t raw -A PREROUTING -s "$INET/32" -p tcp --dport 80 -j DROP
+chk "$T_TMP/pub.conf" "$T_TMP/c7.txt"
+t_eq "check, a raw-priority geo-block with a published line: exit 1" 1 "$CHECK_RC"
+t_check "check: FAIL, raw priority is not supported" \
+	grep -q '^FAIL .*containers: chain ip raw PREROUTING .*priority -300, before porthole can mark a connection (-190): not supported' "$T_TMP/c7.txt"
+in_host nft delete table ip raw
+# a reverse-path filter at raw priority (firewalld's shape): no FAIL
+in_host nft add table inet rpf
+in_host nft add chain inet rpf pre '{ type filter hook prerouting priority -290; policy accept; }'
+in_host nft add rule inet rpf pre meta nfproto ipv6 fib saddr . mark . iif oif missing drop
+chk "$T_TMP/pub.conf" "$T_TMP/c8.txt"
+t_eq "check, a reverse-path filter at raw priority: exit 0" 0 "$CHECK_RC"
+t_check "check: OK, it drops only by a reverse-path filter" \
+	grep -q '^OK .*containers: chain inet rpf pre .*only by a reverse-path filter' "$T_TMP/c8.txt"
+in_host nft delete table inet rpf
+[ "$T_FAIL" = 0 ] || { for f in "$T_TMP"/c[0-8].txt; do echo "== $f"; grep -i 'container\|forward' "$f"; done; }
 
 daemon_stop
 t_eq "the root namespace's ruleset is untouched" "$ROOT_BEFORE" "$(nft list ruleset 2>/dev/null | sha256sum)"

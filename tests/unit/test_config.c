@@ -175,6 +175,15 @@ int main(void)
 		parse(&c, "socket_mark = 0x01000000/0xff000000\n", err, sizeof(err));
 		CHECK(config_container_mark(&c, &cw) == 0 && cw == 0xfd000000,
 		      "container-window mark for the mask the design proposes (0x%x)", cw);
+		uint32_t cp = 0, cc = 0;
+		CHECK(config_container_pre_marks(&c, &cp, &cc) == 0 && cp == 0xfc000000 && cc == 0xfb000000 &&
+		      __builtin_popcount(cp ^ cw) == 1, "pre-DNAT marks CP 0x%x, CC 0x%x: CP one bit from CW", cp, cc);
+		parse(&c, "socket_mark = 0x1000000/0x7000000\ndesignate = cgroup /a published\n", err, sizeof(err));
+		CHECK(config_container_pre_marks(&c, &cp, &cc) == -ENOSPC,
+		      "a 3-bit mask with a designation has no room for CP and CC (sessions keep their marks)");
+		parse(&c, "socket_mark = 0x4/0x7\n", err, sizeof(err));
+		CHECK(config_container_pre_marks(&c, &cp, &cc) == -ENOSPC,
+		      "CP not one bit from CW (VALUE in the way): refused, never a wrong B rule");
 	}
 	r = parse(&c, "serve = unit caddy.service caddy=/tmp\n", err, sizeof(err));
 	CHECK(r == 0 && c.nsrv == 1 && !strcmp(c.srv[0].caddy, "/tmp") && !c.srv[0].webroot[0] && !c.srv[0].always,

@@ -74,12 +74,14 @@ static struct {
 	unsigned records_open, records_close, record_err, ids_saved;
 	uint32_t close_reason;
 	uint64_t last_close_id;
+	unsigned cgroup_calls;        /* cgroup_path asked */
 } fk;
 
 static int f_cgroup_path(struct ph_daemon *d, uint32_t pid, uint64_t cgid, char *out, size_t len, char *why,
 			 size_t whylen)
 {
 	(void)d, (void)cgid;
+	fk.cgroup_calls++;
 	if (fk.other_pid && pid == fk.other_pid) {
 		if (!fk.other_cgroup[0]) {
 			snprintf(why, whylen, "fake: gone");
@@ -153,6 +155,8 @@ static int f_fw_close(struct ph_daemon *d, const struct nr_cwin *el, unsigned ne
 	(void)d;
 	fk.fw_closes++;
 	fk.counted--;
+	if (fk.fw_close_err)
+		return fk.fw_close_err; /* (a batch: nothing deleted) */
 	for (unsigned i = 0; i < nel; i++) {
 		int k = kfind(fk.kel, fk.nkel, &el[i]);
 		if (k >= 0)
@@ -163,7 +167,7 @@ static int f_fw_close(struct ph_daemon *d, const struct nr_cwin *el, unsigned ne
 		if (k >= 0)
 			fk.kpin[k] = fk.kpin[--fk.nkpin];
 	}
-	return fk.fw_close_err;
+	return 0;
 }
 
 static void f_proc_exe(pid_t pid, char *buf, size_t len) { snprintf(buf, len, "/usr/bin/fake-%d", (int)pid); }
@@ -571,6 +575,7 @@ int main(void)
 
 	/* ---- the census: listeners the kernel lists that the table never saw ---------- */
 	containers_shutdown(&d);
+	census_free(&d); /* (as after the daemon's start: no verdict has waited yet) */
 	fblind = 0;
 	nftab = 0;
 	fk.other_pid = 0;
@@ -592,8 +597,16 @@ int main(void)
 	containers_census_run(&d);
 	CHECK(nwin() == 0 && ft.logged[LOG_WARNING] == logged_before + 1, "... one warning, not one a batch");
 	fc.n = 1;
+	{
+		unsigned calls = fc.calls;
+		containers_census_run(&d);
+		CHECK(nwin() == 0 && fc.calls == calls,
+		      "a batch that did not change its netns, within a second of its last count: not recounted");
+	}
+	ft.boot += NSEC_PER_SEC;
 	containers_census_run(&d);
-	CHECK(nwin() == 1, "the stranger gone (or its event read): the waiting listener gets its window");
+	CHECK(nwin() == 1, "the stranger gone unseen: the waiting listener gets its window at the first batch a "
+	      "second after its last count");
 	fc.n = 2;
 	l2 = listener(2, 80);
 	container_on_foreign(&d, &l2, 1);
@@ -636,11 +649,89 @@ int main(void)
 	CHECK(nwin() == 0 && strstr(ft.last_log, "could not be counted") && strstr(ft.last_log, "fake refusal"),
 	      "the kernel's list unreadable: no window (fail closed), said (%s)", ft.last_log);
 	fc.err = 0;
+	ft.boot += NSEC_PER_SEC;
 	containers_census_run(&d);
-	CHECK(nwin() == 1, "readable again: the window");
+	CHECK(nwin() == 1, "readable again (a second later): the window");
 	containers_shutdown(&d);
 	nftab = 0;
 	containers_census_run(&d);
+
+	/* ---- a revoked window is said once, where it is revoked ------------------------------ */
+	snprintf(fk.cgroup, sizeof(fk.cgroup), "/acme/certbot");
+	l1 = listener(1, 80);
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 1, "a window for l1");
+	{
+		struct ph_foreign_listener l6 = listener(6, 80);
+		unsigned warn = ft.logged[LOG_WARNING], notice = ft.logged[LOG_NOTICE];
+		l6.cgroup_id = 888;
+		fk.other_pid = l6.pid;
+		snprintf(fk.other_cgroup, sizeof(fk.other_cgroup), "/plain/sidecar");
+		container_on_foreign(&d, &l6, 1);
+		CHECK(nwin() == 0 && ft.logged[LOG_WARNING] == warn + 1 && ft.logged[LOG_NOTICE] == notice,
+		      "a sibling revokes the window: one warning, no notice of its close besides");
+		/* (c) a rootless namespace is refused before the other listeners' cgroups are read */
+		ftab[0] = l6;
+		nftab = 1;
+		l1.init_userns = 0;
+		fk.cgroup_calls = 0;
+		warn = ft.logged[LOG_WARNING];
+		container_on_foreign(&d, &l1, 1);
+		CHECK(nwin() == 0 && ft.logged[LOG_WARNING] == warn + 1 && strstr(ft.last_log, "another user namespace") &&
+		      fk.cgroup_calls == 1,
+		      "a rootless namespace's listener beside a sibling: refused as rootless, the sibling's cgroup not read "
+		      "(%u cgroup reads: %s)", fk.cgroup_calls, ft.last_log);
+		l1.init_userns = 1;
+		nftab = 0;
+		fk.other_pid = 0;
+		container_on_foreign(&d, &l1, 1);
+		warn = ft.logged[LOG_WARNING], notice = ft.logged[LOG_NOTICE];
+		container_revoke(&d, l1.cookie, "fake: the census");
+		CHECK(nwin() == 0 && ft.logged[LOG_WARNING] == warn + 1 && ft.logged[LOG_NOTICE] == notice &&
+		      strstr(ft.last_log, "closed (revoked): tcp/80 of pid 4001") && strstr(ft.last_log, "fake: the census"),
+		      "container_revoke: one warning, no notice besides (%s)", ft.last_log);
+		container_on_foreign(&d, &l1, 1);
+		notice = ft.logged[LOG_NOTICE];
+		container_on_foreign(&d, &l1, 0);
+		CHECK(nwin() == 0 && ft.logged[LOG_NOTICE] == notice + 1 && strstr(ft.last_log, "closed (listener-closed)"),
+		      "a close that is no revocation: one notice (%s)", ft.last_log);
+	}
+
+	/* ---- (d) elements whose delete failed stay in the books -------------------------------- */
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 1 && fk.nkel == 4 && fk.nkpin == 2, "a window, 4 elements and 2 pins");
+	fk.fw_close_err = -ENOBUFS;
+	container_on_foreign(&d, &l1, 0);
+	fk.fw_close_err = 0;
+	CHECK(nwin() == 0 && fk.nkel == 4 && fk.nkpin == 2 && containers_elements(&d) == 4 && containers_pins(&d) == 2,
+	      "its delete fails: the kernel keeps them until their timeout, and so do the books (%u, %u)",
+	      containers_elements(&d), containers_pins(&d));
+	ft.boot += 5 * NSEC_PER_SEC;
+	container_on_foreign(&d, &l1, 1);
+	w = container_window_at(&d, 0);
+	CHECK(nwin() == 1 && fk.nkel == 4 && w && w->deadline_boot == ft.boot + 55 * NSEC_PER_SEC,
+	      "a listener needing them again: its window shares them, their deadline its own (not EEXIST until the "
+	      "timeout)");
+	fk.fw_close_err = -ENOBUFS;
+	container_on_foreign(&d, &l1, 0);
+	fk.fw_close_err = 0;
+	l3 = listener(3, 443);
+	container_on_foreign(&d, &l3, 1);
+	CHECK(nwin() == 1 && fk.nkel == 8, "a window on another port beside the undeleted ones");
+	container_on_foreign(&d, &l3, 0);
+	CHECK(nwin() == 0 && fk.nkel == 0 && fk.nkpin == 0 && containers_elements(&d) == 0 && containers_pins(&d) == 0,
+	      "its close deletes its own and, again, those whose delete failed (%u left)", fk.nkel);
+	container_on_foreign(&d, &l1, 1);
+	fk.fw_close_err = -ENOBUFS;
+	container_on_foreign(&d, &l1, 0);
+	fk.fw_close_err = 0;
+	ft.boot += 61 * NSEC_PER_SEC;
+	fk.nkel = fk.nkpin = 0; /* (the kernel's timeout) */
+	container_on_foreign(&d, &l1, 1);
+	CHECK(nwin() == 1 && fk.nkel == 4 && containers_elements(&d) == 4,
+	      "past their deadline the books forget them: a new window adds its own (%u)", containers_elements(&d));
+	containers_shutdown(&d);
+	CHECK(fk.nkel == 0 && containers_elements(&d) == 0, "... and deletes them");
 
 	/* ---- no published designation: foreign listeners are not looked at ----------------- */
 	d.cfg.des[1].published = 0;
