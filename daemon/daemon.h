@@ -95,6 +95,7 @@ struct ph_daemon {
 	struct ph_tokens *tokens;     /* their tokens' watches: tokens.c's */
 	struct ph_foreign *foreign;   /* other namespaces' listeners: foreign.c's */
 	struct ph_containers *containers; /* container windows: container.c's */
+	struct ph_csrvs *csrvs;       /* container serve lines' listeners: container_serve.c's */
 	struct ph_census *census;         /* container_census.c's: what waits for a batch's end */
 	int ctr_timerfd;              /* their deadlines */
 	uint32_t netns_ino;

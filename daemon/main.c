@@ -4,6 +4,7 @@
  * control socket and clients, signals, deadline timer, ruleset changes,
  * designated cgroups appearing) and tears everything down again. It is the
  * only place that decides to exit. */
+#include "container_serve.h"
 #include "daemon.h"
 #include "cgroup.h"
 #include "firewall.h"
@@ -552,6 +553,7 @@ out:
 	tokens_free(d);
 	foreign_free(d->foreign);
 	containers_free(d);
+	csrv_free(d);
 	if (status == 0)
 		log_msg(LOG_NOTICE | LOG_AUDITED, "stopped");
 	return status;

@@ -153,7 +153,7 @@ void server_close(struct ph_daemon *d, unsigned i, uint32_t reason)
 	/* the element first: from here no new connection is admitted; then the
 	 * guard lets no first request through */
 	for (unsigned p = 0; p < sv->nports; p++)
-		OPS->fw_close(d, w->cgid, sv->ports[p]);
+		OPS->fw_close(d, i, w->cgid, sv->ports[p]);
 	OPS->guard_server(d, w->cgid, i, 0, 0);
 	OPS->guard_stats(d, i, &adm, &drop);
 	if (d->servers->suppressed) {
@@ -199,15 +199,6 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	if (w->open) {
 		snprintf(err, errlen, "a window to %s is open already (window %llu)", sv->arg, (unsigned long long)w->id);
 		return -EBUSY;
-	}
-	if (sv->type == DES_CONTAINER) {
-		/* the kernel half is built (lib/nftcsrv.c, the guard's served
-		 * namespaces); finding the container's listener and opening its
-		 * window is not yet: never a window, said once */
-		snprintf(err, errlen, "serve container %s: not wired in the daemon yet (issue 23 step 8): no window to it",
-			 sv->arg);
-		refuse_once(d, i, s, err);
-		return -ENOTSUP;
 	}
 	w->cgid = OPS->cgroup_id(d, i);
 	if (!w->cgid || !OPS->running(d, i)) {
@@ -266,7 +257,7 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 		goto fail;
 	}
 	for (unsigned p = 0; p < sv->nports; p++) {
-		r = OPS->fw_open(d, w->cgid, cgroup_level(sv->cgroup), sv->ports[p], span / 1000000, fwwhy,
+		r = OPS->fw_open(d, i, w->cgid, cgroup_level(sv->cgroup), sv->ports[p], span / 1000000, fwwhy,
 				   sizeof(fwwhy));
 		if (r) {
 			snprintf(err, errlen, "%s", fwwhy);
@@ -295,7 +286,7 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	return 0;
 fail:
 	for (unsigned p = 0; p < opened; p++)
-		OPS->fw_close(d, w->cgid, sv->ports[p]);
+		OPS->fw_close(d, i, w->cgid, sv->ports[p]);
 	OPS->guard_server(d, w->cgid, i, 0, 0);
 	w->session = NULL;
 	guard_idle(d);
