@@ -165,7 +165,7 @@ static struct nftnl_rule *drop_rule(const struct fam *f, uint32_t guarded, uint3
 				       x_csrv_lookup(r, f, 1) || x_verdict(r, NF_DROP));
 }
 
-/* T1 (set = 0): X taken off; T2 (set = 1): X put on a guarded connection's packets */
+/* T1 (set = 0): X taken off what goes to @csrv; T2 (set = 1): X put on a guarded connection's packets */
 static struct nftnl_rule *tag_rule(const struct fam *f, int set, uint32_t guarded, uint32_t mask, uint8_t dscp)
 {
 	struct nftnl_rule *r = nb_rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_CSRVTAG);
@@ -177,7 +177,8 @@ static struct nftnl_rule *tag_rule(const struct fam *f, int set, uint32_t guarde
 		err = x_ct_original(r) || x_ct(r, NFT_CT_MARK) || x_masked_eq(r, mask, guarded) || x_nfproto(r, f) ||
 		      x_dscp_set(r, f, dscp);
 	else
-		err = x_nfproto(r, f) || x_dscp_is(r, f, dscp) || x_dscp_set(r, f, 0);
+		/* (only toward a served container's socket: where the guard reads X) */
+		err = x_nfproto(r, f) || x_dscp_is(r, f, dscp) || x_csrv_lookup(r, f, 0) || x_dscp_set(r, f, 0);
 	return nb_rule_done(r, err);
 }
 

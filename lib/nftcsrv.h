@@ -13,7 +13,9 @@
  *          meta oif . ip daddr . tcp dport != @csrv drop                                (and ip6)
  *        (S2 replaces the "a guarded connection is never forwarded" drop)
  *   csrvtag (forward, INT_MAX: after every host chain):
- *     T1 ip dscp X ip dscp set cs0                                     (and ip6)
+ *     T1 ip dscp X meta oif . ip daddr . tcp dport @csrv ip dscp set cs0 (and ip6)
+ *        (X is read only in a served container's namespace, on its served
+ *        ports: a packet going elsewhere keeps its DSCP)
  *     T2 ct direction original ct mark & MASK == GUARDED ip dscp set X (and ip6)
  *
  * The packet mark does not cross the veth into the container's network

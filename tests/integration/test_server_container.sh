@@ -119,6 +119,8 @@ guard_rules() { in_host nft list ruleset 2>/dev/null | grep -c 'porthole guard';
 t_setup "daemon start" daemon_start "ports = 80" "docker_root = $DR" "serve = container docker:web webroot=$WWW"
 in_host nft list table inet porthole >"$T_TMP/table.txt"
 t_check "porthole's table has csrv, csrv6 and csrvtag" bash -c "grep -q 'set csrv {' '$T_TMP/table.txt' && grep -q 'set csrv6 {' '$T_TMP/table.txt' && grep -q 'chain csrvtag {' '$T_TMP/table.txt'"
+t_log "$(sed -n '/chain csrvtag {/,/}/p' "$T_TMP/table.txt")"
+t_check "csrvtag takes the carrier off only what goes to @csrv" grep -q 'ip dscp 0x03 .*@csrv ip dscp set cs0' "$T_TMP/table.txt"
 
 serve "$ID2" c2 "$LOG2" c2 "$T_TMP/c2.out" $C2 $C62 || t_fail "C2's server"
 serve "$ID1" c1 "$LOG1" c1 "$T_TMP/c1a.out" $C1 $C61 || t_fail "C1's server"
