@@ -1,19 +1,23 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# A web server in a real Docker container gets a certificate through a
-# guarded window (issue 23 case 3; docs/design/containers.md §5), the kernel
-# half driven by tests/tools/csrvctl (portholed does not open such windows
-# yet): Debian's docker.io 20.10 in the pebble lab's host (tests/lab/engines.sh),
-# a python http.server in a container under a cgroup parent of the test,
-# published with -p $H:80:80, its webroot a bind mount of a host directory;
-# the admin's geo-block in DOCKER-USER drops the blocked country, where
-# pebble validates from. csrvctl makes porthole's table (csrv, the DSCP
-# carrier) and the guard pair above the geo-block, loads the guard, and
-# takes the container's cgroup (any well-formed challenge request: the
-# token check is test_csrv.sh's), its network namespace and the element
-# (docker0, its address, 80). Then certbot --webroot on the host, writing
-# the host path, gets its certificate; the blocked country's GET / is read
-# by nothing; the allowed country's is.
+# A web server in a real Docker container gets a certificate through the
+# guarded window portholed opens to it (issue 23 case 3;
+# docs/design/containers.md §5): Debian's docker.io 20.10 in the pebble lab's
+# host (tests/lab/engines.sh), a python http.server in container web under a
+# cgroup parent of the test, published with -p $H:80:80, its webroot a bind
+# mount of a host directory; the admin's geo-block in DOCKER-USER drops the
+# blocked country, where pebble validates from. portholed runs with `serve =
+# container docker:web webroot=HOST_PATH` (docker_root: the lab engine's):
+# it finds web's listener in web's network namespace (Docker's state names
+# it web), and while a token file is in the host path the window is open
+# (csrv element, the guard pair above the geo-block, the guard judging web's
+# socket by the DSCP). A probe token: the window opens; the blocked
+# country's GET / is read by nothing, its challenge for the probe token is
+# read by web; the allowed country's GET / is. certbot --webroot on the host,
+# writing the host path, gets its certificate (its tokens live while it
+# runs); web read nothing else from the blocked country. The tokens gone:
+# the window closes; the blocked country's GET / is dropped by DOCKER-USER.
+# The daemon stops: the host's ruleset as before it (counters aside).
 set -u
 source "$(dirname "$0")/../lib.sh"
 source "$T_ROOT/tests/lab/engines.sh"
@@ -21,8 +25,6 @@ t_start container_serve
 for b in pebble pebble-challtestsrv openssl certbot iptables-nft; do
 	command -v "$b" >/dev/null || { echo "SKIP $T_NAME: $b not installed (make deps)"; exit 77; }
 done
-CSRVCTL=$T_ROOT/build/asan/csrvctl
-[ -x "$CSRVCTL" ] || { t_fail "build/asan/csrvctl is built (make asan)"; t_summary; exit 1; }
 LAB_PREFIX=${E2E_LAB_PREFIX:-phls$$}
 LAB_STATE=/run/$LAB_PREFIX-lab
 T_PFX=$LAB_PREFIX
@@ -31,12 +33,11 @@ ENG_NETNS=$LAB_NS_HOST
 export RES_OPTIONS="timeout:1 attempts:1"
 PARENT=/$T_PFX-web
 WWW=$T_TMP/www LOGD=$T_TMP/log HL=$T_ROOT/tests/adversary/httplog.py
-MARK=0x1000000 MASK=0xff000000
-LAB=0 CS_PID=
+LAB=0
 
 cleanup() {
 	trap - EXIT INT TERM
-	[ -n "$CS_PID" ] && { exec {CS_FD}>&-; wait "$CS_PID" 2>/dev/null; }
+	daemon_stop >/dev/null 2>&1
 	eng_stop docker >/dev/null 2>&1
 	[ "$LAB" = 1 ] && lab_down
 	t_cleanup
@@ -80,27 +81,24 @@ out=$(probe inet /before-window)
 until_ok 10 read_by "$INET" /before-window
 t_check "no window: the blocked country's GET / is dropped by DOCKER-USER ($out)" eval '! read_by "$INET" /before-window'
 
-mkfifo "$T_TMP/cs.in"
-in_host "$CSRVCTL" $MARK/$MASK 3 80 "$T_CG2" <"$T_TMP/cs.in" >"$T_TMP/cs.out" 2>"$T_TMP/cs.err" &
-CS_PID=$!
-T_PIDS+=("$CS_PID")
-exec {CS_FD}>"$T_TMP/cs.in"
-wait_for "$T_TMP/cs.out" '^ready' 200 || { t_fail "csrvctl: $(cat "$T_TMP/cs.err")"; t_summary; exit 1; }
-cs() {
-	local n
-	n=$(wc -l <"$T_TMP/cs.out")
-	echo "$*" >&$CS_FD
-	wait_count "$T_TMP/cs.out" '' $((n + 1)) 100 || { echo "no answer"; return 1; }
-	sed -n "$((n + 1))p" "$T_TMP/cs.out"
-}
-t_pass "csrvctl: porthole's table and the guard ($(head -1 "$T_TMP/cs.out"))"
-t_log "$(in_host iptables-nft -S DOCKER-USER)"
-t_eq "the window: web's cgroup, its netns, the element (docker0, $WEB_IP, 80)" "ok ok ok" \
-	"$(cs server "$T_CG2$CG" any) $(cs netns "/proc/$CPID/ns/net") $(cs add docker0 "$WEB_IP" 80 600000)"
+ruleset() { in_host nft list ruleset 2>/dev/null | sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/'; }
+ruleset >"$T_TMP/ruleset.before"
+# the engine's state is root's, 0700: the daemon reads it with CAP_DAC_READ_SEARCH (README Containers)
+T_EXTRA_CAPS=+dac_read_search daemon_start "ports = 80" "docker_root = $(_eng_dir docker)/docker" \
+	"serve = container docker:web webroot=$WWW" || { t_fail "daemon start"; t_summary; exit 1; }
+t_check "portholed finds web's listener (Docker's state names it web)" \
+	wait_for "$T_DLOG" "server docker:web: its listener pid [0-9]* tcp/80 in cgroup $CG " 50
+PROBE=Probe_tok3n-1
+echo probe >"$WWW/.well-known/acme-challenge/$PROBE" && chmod 644 "$WWW/.well-known/acme-challenge/$PROBE"
+t_check "a token in the host path: the window opens" wait_for "$T_DLOG" "window [0-9]* open: guarded tcp/80 to docker:web" 50
+t_log "$(in_host iptables-nft -S DOCKER-USER 2>/dev/null)"
 
 out=$(probe inet /blocked-get)
 until_ok 10 read_by "$INET" /blocked-get
 t_check "window: the blocked country's GET / through $H:80 is read by nothing ($out)" eval '! read_by "$INET" /blocked-get'
+out=$(probe inet /.well-known/acme-challenge/$PROBE 4)
+until_ok 20 read_by "$INET" /.well-known/acme-challenge/$PROBE
+t_check "window: its challenge for the live probe token is read by web ($out)" read_by "$INET" /.well-known/acme-challenge/$PROBE
 out=$(probe allow /allowed-get 4)
 until_ok 20 read_by "$ALLOW" /allowed-get
 t_check "window: the allowed country's GET / is read by web ($out)" read_by "$ALLOW" /allowed-get
@@ -122,20 +120,23 @@ else
 	t_fail "certbot --webroot: exit $rc, SANs '$sans': $(grep -E 'Detail|Error|error' "$T_TMP/certbot.out" | head -3 | cut -c1-200 | tr '\n' '|')"
 fi
 t_check "web read pebble's challenge requests from the blocked country" grep -q "^$INET - - .*\"GET /.well-known/acme-challenge/" "$LOGD/web.log"
-t_check "and nothing else from it" bash -c "! grep \"^$INET - - \" '$LOGD/web.log' | grep -qv '\"GET /.well-known/acme-challenge/[A-Za-z0-9_-]* HTTP/1.1\"'"
-r=$(cs stats)
-t_check "the guard admitted the challenge requests and dropped the GET / ($r)" eval '[[ $r =~ ^ok\ [1-9][0-9]*\ [1-9] ]]'
+t_check "and nothing else from it" bash -c "! grep \"^$INET - - \" '$LOGD/web.log' | grep -qv '\"GET /.well-known/acme-challenge/[A-Za-z0-9_-]* HTTP/1.[01]\"'"
 t_log "web's log: $(tr '\n' '|' <"$LOGD/web.log" | cut -c1-600)"
-
-t_eq "the element is deleted" ok "$(cs del docker0 "$WEB_IP" 80)"
+rm -f "$WWW/.well-known/acme-challenge/$PROBE"
+t_check "the tokens gone: the window closes" wait_for "$T_DLOG" "window [0-9]* closed (tokens-gone)" 50
+t_check "the close record: kind container, requests admitted and dropped" "$PY" - "$T_TMP/audit.jsonl" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+c = [r for r in recs if r["event"] == "window-close" and r.get("kind") == "container"]
+sys.exit(0 if c and sum(r["requests_admitted"] for r in c) >= 2 and sum(r["requests_dropped"] for r in c) >= 1 else 1)
+PY
 out=$(probe inet /after-window)
 until_ok 10 read_by "$INET" /after-window
 t_check "after: the blocked country's GET / is dropped by DOCKER-USER ($out)" eval '! read_by "$INET" /after-window'
-exec {CS_FD}>&-
-wait "$CS_PID"
-t_eq "csrvctl exits 0" 0 $?
-CS_PID=
-t_check "porthole's table went with csrvctl" bash -c "! nsenter --net=/run/netns/$LAB_NS_HOST nft list table inet porthole >/dev/null 2>&1"
+daemon_stop
+t_eq "portholed exits 0 on SIGTERM" 0 $?
+ruleset >"$T_TMP/ruleset.after"
+t_check "the host's ruleset is as before the daemon (counters aside)" diff "$T_TMP/ruleset.before" "$T_TMP/ruleset.after"
 out=$(eng_stop docker 2>&1)
 [ -n "$out" ] && t_log "$out"
 t_eq "nothing of the engine left" "" "$(eng_leftovers docker)"
