@@ -181,10 +181,10 @@ $(BUILD)/asan/test_server: tests/unit/test_server.c daemon/server.c $(BUILD)/asa
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< daemon/server.c $(BUILD)/asan/libporthole.a -o $@
 
 # the container-window state machine, its seam (struct ph_container_ops) faked by the test
-$(BUILD)/asan/test_container: tests/unit/test_container.c daemon/container.c daemon/container_books.c daemon/container_census.c $(BUILD)/asan/libporthole.a $(HEADERS)
+$(BUILD)/asan/test_container: tests/unit/test_container.c daemon/container.c daemon/container_books.c daemon/container_census.c daemon/container_run.c $(BUILD)/asan/libporthole.a $(HEADERS)
 	$(call msg,CC-SAN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< daemon/container.c daemon/container_books.c daemon/container_census.c $(BUILD)/asan/libporthole.a -o $@
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< daemon/container.c daemon/container_books.c daemon/container_census.c daemon/container_run.c $(BUILD)/asan/libporthole.a -o $@
 
 # tools of the namespace tier that drive lib/ against the real kernel there
 # (root-made namespaces), built under ASan/UBSan with the unit tests:

@@ -23,6 +23,7 @@ enum {
 	EX_NOINPUT_ = 66,     /* log: the audit log cannot be read */
 	EX_NOPERM_ = 77,      /* refused by the daemon or the socket's permissions */
 	EX_CONFIG_ = 78,      /* log: the config file is bad */
+	EX_ROOT_ONLY = 79,    /* run --container by a user other than root */
 	EX_CANNOT_EXEC = 126,
 	EX_NOT_FOUND = 127,
 };

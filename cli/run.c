@@ -27,14 +27,17 @@ void usage_run(FILE *f)
 {
 	fprintf(f,
 		"usage: porthole run [--port N]... [--max-window SECONDS] [--serve unit:NAME|cgroup:PATH\n"
-		"                    [--webroot DIR]] -- CMD [ARGS...]\n"
+		"                    [--webroot DIR] | --container docker:NAME|podman:NAME] -- CMD [ARGS...]\n"
 		"Run CMD in its own session; while a process of CMD listens on a watched port,\n"
 		"portholed admits inbound TCP to that port, to CMD's sockets only.\n"
 		"  --port N            a port the session may open (default: the daemon's ports)\n"
 		"  --max-window SECS   close the window after this long (at most the daemon's max_window)\n"
 		"  --serve SERVER      also a guarded window to a web server of a serve line, while CMD runs\n"
 		"                      (certbot --webroot, lego --http.webroot); only challenge requests pass\n"
-		"  --webroot DIR       the serve line's webroot (then only its live tokens pass)\n");
+		"  --webroot DIR       the serve line's webroot (then only its live tokens pass)\n"
+		"  --container E:NAME  root only: while CMD runs, the container the engine E (docker, podman)\n"
+		"                      names NAME gets a container window through the published ports\n"
+		"                      (--port, else the daemon's ports), as `designate = container E:NAME`\n");
 }
 
 static volatile sig_atomic_t child_pid;
@@ -96,6 +99,7 @@ int cmd_run(int argc, char **argv)
 		{ "max-window", required_argument, NULL, 'm' },
 		{ "serve", required_argument, NULL, 's' },
 		{ "webroot", required_argument, NULL, 'w' },
+		{ "container", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -141,6 +145,20 @@ int cmd_run(int argc, char **argv)
 			}
 			copy_str(run.webroot, sizeof(run.webroot), optarg);
 			break;
+		case 'c': {
+			char why[200];
+			int engine;
+			const char *name;
+			if (strlen(optarg) >= sizeof(run.container) ||
+			    ph_run_container_parse(optarg, &engine, &name, why, sizeof(why))) {
+				if (strlen(optarg) >= sizeof(run.container))
+					snprintf(why, sizeof(why), "the name is longer than %zu characters", sizeof(run.container) - 8);
+				die_msg("run: --container: %s", why);
+				return EX_USAGE_;
+			}
+			copy_str(run.container, sizeof(run.container), optarg);
+			break;
+		}
 		case 'h':
 			usage_run(stdout);
 			return 0;
@@ -148,6 +166,16 @@ int cmd_run(int argc, char **argv)
 			usage_run(stderr);
 			return EX_USAGE_;
 		}
+	}
+	if (run.container[0] && run.serve[0]) {
+		die_msg("run: --container and --serve cannot go together");
+		return EX_USAGE_;
+	}
+	if (run.container[0] && geteuid() != 0) {
+		/* the daemon refuses it too (77); this says why before anything runs */
+		die_msg("run: --container is root's only: a member of socket_group could name another user's container "
+			"(CMD was not run)");
+		return EX_ROOT_ONLY;
 	}
 	if (run.webroot[0] && !run.serve[0]) {
 		die_msg("run: --webroot needs --serve");
@@ -219,7 +247,11 @@ int cmd_run(int argc, char **argv)
 	}
 	r = recv_msg(fd, &m, 10000);
 	if (r == PH_MSG_ERROR) {
+		const struct ph_error *e = ph_payload(&m);
+		int root_only = run.container[0] && e->code == EPERM && strstr(e->msg, "--container: root only");
 		r = error_exit(&m);
+		if (root_only)
+			r = EX_ROOT_ONLY; /* (a caller that is root only in its own user namespace) */
 		goto abort_child;
 	}
 	if (r != PH_MSG_RUN_OK) {

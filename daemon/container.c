@@ -122,7 +122,7 @@ static int designation_of(struct ph_daemon *d, const char *path, int read_state,
 		if (r < 0)
 			return -2;
 	}
-	return -1;
+	return read_state ? crun_designation_of(d, ops, path, why, whylen) : -1; /* run --container (container_run.h) */
 }
 
 static void win_unlink(struct ph_containers *c, struct ph_cwin *w)
@@ -144,9 +144,10 @@ static void cwin_close(struct ph_daemon *d, struct ph_cwin *w, uint32_t reason, 
 	win_unlink(c, w);
 	books_drop(d, w);
 	c->ops->record_close(d, w, reason, now > w->opened_boot ? now - w->opened_boot : 0);
-	if (why)
-		clog(c, LOG_WARNING, "container: window %llu closed (%s): tcp/%u of pid %u in cgroup %s: %s",
-		     (unsigned long long)w->id, ph_reason_name(reason), w->cport, w->pid, w->cgroup, why);
+	if (why) /* (a revocation is a warning; another reason's why, a notice) */
+		clog(c, reason == PH_REASON_REVOKED ? LOG_WARNING : LOG_NOTICE,
+		     "container: window %llu closed (%s): tcp/%u of pid %u in cgroup %s: %s", (unsigned long long)w->id,
+		     ph_reason_name(reason), w->cport, w->pid, w->cgroup, why);
 	else
 		clog(c, LOG_NOTICE, "container: window %llu closed (%s): tcp/%u of pid %u in cgroup %s",
 		     (unsigned long long)w->id, ph_reason_name(reason), w->cport, w->pid, w->cgroup);
@@ -254,7 +255,7 @@ static void on_listen(struct ph_daemon *d, const struct ph_foreign_listener *l)
 		     "designation%s%s%s", l->pid, l->port, l->netns_ino, path, why[0] ? " (" : "", why, why[0] ? ")" : "");
 		return;
 	}
-	des = &d->cfg.des[i];
+	des = designation_at(d, (unsigned)i); /* a config line, or run --container's */
 	/* (before shared_with: no other listener's cgroup read for a refusal) */
 	if (!l->init_userns) {
 		clog(c, LOG_WARNING, "container: no window for pid %u tcp/%u in cgroup %s (config line %u): its network "
@@ -373,13 +374,18 @@ void container_on_foreign(void *ctx, const struct ph_foreign_listener *l, int li
 }
 
 /* the census found a listener it never saw beside w (container_census.c) */
-void container_revoke(struct ph_daemon *d, uint64_t cookie, const char *why)
+void container_end(struct ph_daemon *d, uint64_t cookie, uint32_t reason, const char *why)
 {
 	for (struct ph_cwin *w = d->containers ? d->containers->wins : NULL; w; w = w->next)
 		if (w->cookie == cookie) {
-			cwin_close(d, w, PH_REASON_REVOKED, why);
+			cwin_close(d, w, reason, why);
 			return;
 		}
+}
+
+void container_revoke(struct ph_daemon *d, uint64_t cookie, const char *why)
+{
+	container_end(d, cookie, PH_REASON_REVOKED, why);
 }
 
 void containers_on_timer(struct ph_daemon *d)

@@ -128,6 +128,8 @@ void containers_free(struct ph_daemon *d);
 void container_on_foreign(void *ctx, const struct ph_foreign_listener *l, int listen);
 /* the window of that listener closed, revoked (why: the warning's text) */
 void container_revoke(struct ph_daemon *d, uint64_t cookie, const char *why);
+/* ... closed for reason (PH_REASON_*), why said beside (NULL: nothing) */
+void container_end(struct ph_daemon *d, uint64_t cookie, uint32_t reason, const char *why);
 /* the deadline timer fired (its fd already read) */
 void containers_on_timer(struct ph_daemon *d);
 /* every window closed (reason PH_REASON_SHUTDOWN) */

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include "audit.h"
 #include "config.h"
+#include "container_run.h"
 #include "control.h"
 #include "guardbpf.h"
 #include "porthole.h"
@@ -77,6 +78,7 @@ struct ph_foreign;  /* foreign.c's own (foreign.h) */
 struct ph_tokens;   /* tokens.c's own */
 struct ph_containers; /* container.c's own (container.h) */
 struct ph_census;
+struct ph_crun;   /* container_run.c's own */
 struct ph_cwin;
 
 struct ph_daemon {
@@ -97,6 +99,7 @@ struct ph_daemon {
 	struct ph_containers *containers; /* container windows: container.c's */
 	struct ph_csrvs *csrvs;       /* container serve lines' listeners: container_serve.c's */
 	struct ph_census *census;         /* container_census.c's: what waits for a batch's end */
+	struct ph_crun *crun;             /* run --container's designations: container_run.c's (NULL: none) */
 	int ctr_timerfd;              /* their deadlines */
 	uint32_t netns_ino;
 	uint64_t lost_seen;       /* kernel events lost, as of the last resync */

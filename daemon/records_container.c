@@ -23,7 +23,7 @@ struct cw_rec {
 
 static void fill_common(struct jbuf *b, const struct ph_daemon *d, const struct ph_cwin *w)
 {
-	const struct ph_designation *des = &d->cfg.des[w->des_index];
+	const struct ph_designation *des = designation_at(d, w->des_index); /* a config line, or run --container's */
 	char user[64];
 
 	jb_u64(b, "window", w->id);

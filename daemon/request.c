@@ -65,9 +65,36 @@ static int run_request(struct ph_daemon *d, struct ph_client *c, const struct ph
 			return refuse(d, c, "run", EBUSY, why);
 		}
 	}
+	if (run->container[0]) {
+		if (c->uid != 0) {
+			/* a group member could name anyone's container (README
+			 * Security model): only root may, as in the config */
+			snprintf(why, sizeof(why), "--container: root only (uid %u may open windows for its own "
+				 "processes, never for a container it cannot be proven to own)", (unsigned)c->uid);
+			return refuse(d, c, "run", EPERM, why);
+		}
+		r = crun_check(d, run->container, why, sizeof(why));
+		if (r) {
+			char w2[300];
+			snprintf(w2, sizeof(w2), "--container %s", why);
+			return refuse(d, c, "run", r == -EOPNOTSUPP ? EACCES : -r, w2);
+		}
+	}
 	r = session_run(d, c, run, &s, why, sizeof(why));
 	if (r)
 		return refuse(d, c, "run", -r, why);
+	if (run->container[0]) {
+		r = crun_begin(d, s->id, run->container, run->nports ? s->ports : NULL, run->nports ? s->nports : 0,
+			       s->max_window, why, sizeof(why));
+		if (r) {
+			s->client = NULL; /* the refusal is its only answer */
+			c->session = NULL;
+			session_end(d, s, PH_REASON_EXITED);
+			return refuse(d, c, "run", -r, why);
+		}
+		log_info("session %llu designates container %s until its command exits (run --container)",
+			 (unsigned long long)s->id, run->container);
+	}
 	if (run->serve[0]) {
 		/* the command's lifetime, at most its max_window, from now */
 		char err[512];
@@ -222,9 +249,8 @@ static int close_request(struct ph_daemon *d, struct ph_client *c, const struct 
 				 (unsigned long long)req->window_id);
 			return refuse(d, c, "close", EPERM, why);
 		}
-		log_notice("window %llu revoked by uid %u (pid %d)", (unsigned long long)req->window_id,
-			   (unsigned)c->uid, (int)c->pid);
-		snprintf(why, sizeof(why), "closed by uid %u (porthole close)", (unsigned)c->uid);
+		/* (said once: container_revoke's warning carries who) */
+		snprintf(why, sizeof(why), "closed by uid %u (pid %d, porthole close)", (unsigned)c->uid, (int)c->pid);
 		container_revoke(d, container_window_at(d, i)->cookie, why);
 		return control_send(c, &m, ph_msg_init(&m, PH_MSG_OK, 0));
 	}

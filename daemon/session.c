@@ -415,6 +415,8 @@ void session_end(struct ph_daemon *d, struct ph_session *s, uint32_t reason)
 	window_close_session(d, s, reason);
 	servers_session_end(d, s);
 	if (s->kind == S_RUN)
+		crun_end(d, s->id); /* run --container: its container's windows close with it */
+	if (s->kind == S_RUN)
 		watch_session_end(d->watch, s->mark);
 	log_info("session %llu ended (%s)", (unsigned long long)s->id, ph_reason_name(reason));
 	session_send_event(s, PH_EVENT_SESSION_END, NULL, reason, 0, 0, 0);

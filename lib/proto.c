@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 size_t ph_msg_init(void *buf, uint16_t type, size_t payload_len)
@@ -26,8 +27,15 @@ static int check_payload(uint16_t type, const void *p, size_t n)
 		if (n != sizeof(*r))
 			return -EMSGSIZE;
 		if (r->nports > PH_MAX_PORTS || r->pad0 || r->pad1 || r->pid == 0 || r->pid > INT32_MAX ||
-		    !str_in_bounds(r->serve, sizeof(r->serve)) || !str_in_bounds(r->webroot, sizeof(r->webroot)))
+		    !str_in_bounds(r->serve, sizeof(r->serve)) || !str_in_bounds(r->webroot, sizeof(r->webroot)) ||
+		    !str_in_bounds(r->container, sizeof(r->container)))
 			return -EBADMSG;
+		if (r->container[0]) {
+			int engine;
+			const char *name;
+			if (ph_run_container_parse(r->container, &engine, &name, NULL, 0) || r->serve[0])
+				return -EBADMSG;
+		}
 		for (unsigned i = 0; i < r->nports; i++)
 			if (r->ports[i] == 0)
 				return -EBADMSG;
@@ -110,6 +118,41 @@ int ph_msg_check(const void *buf, size_t n)
 	if (err)
 		return err;
 	return h.type;
+}
+
+static int name_char(char ch, int first)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       (!first && (ch == '_' || ch == '.' || ch == '-'));
+}
+
+int ph_run_container_parse(const char *v, int *engine, const char **name, char *why, size_t whylen)
+{
+	const char *colon = strchr(v, ':'), *n;
+	size_t len;
+
+	if (colon && colon - v == 6 && !strncmp(v, "docker", 6))
+		*engine = 1;
+	else if (colon && colon - v == 6 && !strncmp(v, "podman", 6))
+		*engine = 2;
+	else {
+		if (why && whylen)
+			snprintf(why, whylen, "'%.64s' is not docker:NAME or podman:NAME", v);
+		return -EINVAL;
+	}
+	n = colon + 1;
+	len = strlen(n);
+	for (size_t i = 0; i < len; i++)
+		if (!name_char(n[i], i == 0))
+			len = 0;
+	if (len == 0 || len >= PH_RUN_CONTAINER_LEN - 8) {
+		if (why && whylen)
+			snprintf(why, whylen, "'%.64s' is not a container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*, at most %d "
+				 "characters)", n, PH_RUN_CONTAINER_LEN - 9);
+		return -EINVAL;
+	}
+	*name = n;
+	return 0;
 }
 
 const char *ph_reason_name(uint32_t reason)

@@ -12,13 +12,15 @@
 #include <stdint.h>
 
 #define PH_PROTO_MAGIC   0x31485050u /* "PPH1" */
-#define PH_PROTO_VERSION 3 /* 2: RUN names the child by pid; no descriptor passing. 3: run --serve, server windows in STATUS */
+#define PH_PROTO_VERSION 4 /* 2: RUN names the child by pid; no descriptor passing. 3: run --serve, server windows in STATUS.
+                             4: run --container */
 #define PH_MSG_MAX       16384
 #define PH_MAX_PORTS     8
 #define PH_ERRMSG_LEN    200
 #define PH_PATH_LEN      256
 #define PH_EXE_LEN       128
 #define PH_STATUS_MAX    64
+#define PH_RUN_CONTAINER_LEN 136 /* "podman:" + a container name (< 128) */
 
 enum ph_msg_type {
 	PH_MSG_RUN = 1,          /* CLI -> daemon: start a session for the caller's waiting child */
@@ -69,6 +71,7 @@ struct ph_run {
 	uint32_t pad1;
 	char serve[PH_PATH_LEN];   /* run --serve: a serve line's server ("unit:NAME", "cgroup:PATH"); "" none */
 	char webroot[PH_PATH_LEN]; /* run --webroot: must be that serve line's webroot; "" none */
+	char container[PH_RUN_CONTAINER_LEN]; /* run --container: "docker:NAME" or "podman:NAME" (root only); "" none */
 };
 
 struct ph_run_ok {
@@ -142,6 +145,12 @@ static inline void *ph_payload(void *buf) { return (char *)buf + sizeof(struct p
  * (> 0), or -EBADMSG (malformed), -EPROTO (bad magic), -EPROTONOSUPPORT
  * (other version), -EMSGSIZE (length mismatch or too large). */
 int ph_msg_check(const void *buf, size_t n);
+
+/* run --container's value: ENGINE:NAME, ENGINE docker or podman, NAME a
+ * container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*, < 128 characters). 0 and
+ * *engine (1 docker, 2 podman: config.h's PH_ENGINE_*) and name; or -EINVAL
+ * and why (one line). */
+int ph_run_container_parse(const char *v, int *engine, const char **name, char *why, size_t whylen);
 
 const char *ph_reason_name(uint32_t reason);
 const char *ph_msg_type_name(uint32_t type);

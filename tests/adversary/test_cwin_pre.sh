@@ -29,7 +29,9 @@
 #  - a drop in prerouting at raw priority (-300): the window is refused (a
 #    reverse-path filter there, firewalld's, does not refuse it);
 #  - the block reloaded during the window (mangle flushed, the drop back):
-#    the pair is put back before it.
+#    the pair is put back before it;
+#  - chains = none: the pair `porthole check` prints, pasted before the
+#    drop, gives the same (and admits nothing without a window).
 # The allowed country reaches everything throughout; the ruleset (counters
 # aside) is the same before the daemon and after it. Not tested, not our
 # concern: a SYN that spoofs an allowed country's address is the host's
@@ -39,6 +41,7 @@ source "$(dirname "$0")/../lib.sh"
 t_start cwin_pre lab
 command -v iptables >/dev/null || { echo "SKIP $T_NAME: iptables not installed (make deps)"; exit 77; }
 
+ROOT_BEFORE=$(nft list ruleset 2>/dev/null | sha256sum)
 C1=$(lab_ctr_v4 1) C2=$(lab_ctr_v4 2) BR=$LAB_CTR_BR
 HL=$T_ROOT/tests/adversary/httplog.py
 . "$T_ROOT/tests/lab/docker_rules.sh"
@@ -193,6 +196,35 @@ nonsyn_case "after the window"
 b=$(nonsyn 1)
 [ $HAVE_SCAPY = 1 ] && { crafted $H 80; sleep 0.2; t_eq "after the window: crafted ACK/RST to $H:80 reach C1's namespace not" "$b" "$(nonsyn 1)"; }
 
+# ---- chains = none: the pair as porthole check prints it, pasted -------------------------
+daemon_stop
+T_DAEMON_FLAGS=-d daemon_start "${CONF[@]}" "chains = none" || { t_fail "daemon start (chains = none)"; t_summary; exit 1; }
+CHK=$(ph_host check --config "$T_CONF" 2>&1)
+A_RULE=$(grep -o "containers: chain ip mangle PREROUTING .*" <<<"$CHK" | sed -n "s/.*(-I PREROUTING N, or -A with policy DROP): '\([^']*\)' then '\([^']*\)'.*/\1/p")
+B_RULE=$(grep -o "containers: chain ip mangle PREROUTING .*" <<<"$CHK" | sed -n "s/.*(-I PREROUTING N, or -A with policy DROP): '\([^']*\)' then '\([^']*\)'.*/\2/p")
+t_check "static: porthole check prints the pair for ip mangle PREROUTING ($A_RULE; $B_RULE)" [ -n "$A_RULE" ] && [ -n "$B_RULE" ]
+# shellcheck disable=SC2086
+in_host iptables -t mangle -I PREROUTING 1 ${A_RULE/MATCHES/-s $INET/32} && in_host iptables -t mangle -I PREROUTING 2 $B_RULE ||
+	t_fail "static: the pair pasted"
+run_in "$CGD" c1 "$L1" c1 80
+P1=$PID
+t_check "static: C1's window opens" opened $P1
+reach "static: the Internet reaches C1 through $H:80 (the pasted pair)" inet $H 80 "$L1"
+controls "static" c1
+negatives "static"
+judge
+stop $P1
+closed $P1
+run_in "$CGO" c1 "$L1" c1-undesignated 80
+P1=$PID
+drop "static, no window: the pasted pair admits nothing (C1 listening outside the designation, $H:80)" $H 80
+judge
+stop $P1
+# shellcheck disable=SC2086
+in_host iptables -t mangle -D PREROUTING ${A_RULE/MATCHES/-s $INET/32}; in_host iptables -t mangle -D PREROUTING $B_RULE
+daemon_stop
+T_DAEMON_FLAGS=-d daemon_start "${CONF[@]}" || { t_fail "daemon start"; t_summary; exit 1; }
+
 # ---- the same with an nftables chain at -150 ---------------------------------------------
 geo_ipt -D
 in_host nft -f - <<EOF || t_fail "the nftables geo-block"
@@ -263,4 +295,5 @@ geo_ipt -A
 
 t_check "the daemon stops cleanly" daemon_stop
 t_eq "the ruleset (counters aside) is as before the daemon" "$BEFORE" "$(in_host nft -s list ruleset 2>/dev/null)"
+t_eq "the root namespace's ruleset is untouched" "$ROOT_BEFORE" "$(nft list ruleset 2>/dev/null | sha256sum)"
 t_summary

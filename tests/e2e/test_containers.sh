@@ -33,7 +33,7 @@
 #               country reaches web through $H:80 and nothing else: not
 #               other ($H:8080), not the host process ($H2:80) (web's
 #               address routed directly: tests/adversary/test_cwin_pre.sh,
-#               Docker's subnet has no route here); the allowed country reaches all
+#               the lab's inet has no route to Docker's bridge); the allowed country reaches all
 #               three; the pair goes with the window; certbot --standalone
 #               in a container gets its certificate through the block; the
 #               ruleset as before the daemon.
@@ -590,11 +590,13 @@ case_prerouting() {
 	t0=$(now)
 	in_host iptables-nft -D DOCKER-USER -s "$LAB_INET_V4/24" -p tcp -m tcp --dport 80 -j DROP ||
 		{ t_fail "prerouting: the DOCKER-USER block removed"; return 1; }
+	# (the blocked country's /25: Docker's bridge, 192.0.2.128/26, is the
+	# containers' own, whose connections to pebble must leave)
 	in_host nft -f - <<NFT || { t_fail "prerouting: the mangle-priority block"; return 1; }
 table inet geopre {
 	chain prerouting {
 		type filter hook prerouting priority mangle; policy accept;
-		ip saddr $LAB_INET_V4/24 ct state new drop
+		ip saddr $LAB_INET_V4/25 ct state new drop
 	}
 }
 NFT
@@ -683,7 +685,11 @@ COMMIT
 # after.rules; published ports whose container port is 80 from the allowed
 # country only, as ufw-docker's README says (`ufw route allow`)
 ufw_docker() {
-	printf '\n%s\n' "$UFW_DOCKER_BLOCK" | fw_exec sh -c 'cat >>/etc/ufw/after.rules' &&
+	# (the block names the private ranges Docker's bridges are in; the
+	# lab's docker0 is in a documentation range, ENG_DOCKER_BIP, which
+	# takes 172.16.0.0/12's place)
+	printf '\n%s\n' "${UFW_DOCKER_BLOCK//172.16.0.0\/12/${ENG_DOCKER_BIP%/*}/${ENG_DOCKER_BIP#*/}}" |
+		fw_exec sh -c 'cat >>/etc/ufw/after.rules' &&
 		fw_exec ufw route allow proto tcp from "$FW_ALLOW_V4" to any port 80 >/dev/null
 }
 

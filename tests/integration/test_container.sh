@@ -255,7 +255,7 @@ t_check "close: a member of the socket group may not close a container window ($
 	grep -q "only root may close it" "$T_TMP/close.out"
 ph close "$CW_ID" >/dev/null 2>&1
 t_eq "close: root closes container window $CW_ID (exit 0)" 0 $?
-t_check "... closed, reason revoked" wait_for "$T_DLOG" "container: window $CW_ID closed (revoked)" 30
+t_check "... closed, reason revoked, said once naming who" wait_for "$T_DLOG" "container: window $CW_ID closed (revoked): .*: closed by uid 0 (pid [0-9]*, porthole close)" 30
 t_check "... audited" "$PY" - "$AUD" "$CW_ID" <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]

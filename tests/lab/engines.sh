@@ -61,10 +61,11 @@
 #     --data-root/--exec-root/--pidfile under D, -H unix://D/docker.sock,
 #     cgroupfs driver, --cgroup-parent /$T_PFX-docker, iptables on (its
 #     rules go into the lab host's ruleset), the userland proxy on
-#     (ENG_DOCKER_ARGS adds flags, e.g. --userland-proxy=false).
+#     (ENG_DOCKER_ARGS adds flags, e.g. --userland-proxy=false); the
+#     bridge ENG_DOCKER_BIP (daemon.json's "bip").
 #   - podman: --root/--runroot under D, --cgroup-manager cgroupfs, private
 #     CONTAINERS_CONF (network_backend = netavark, conmon_env_vars,
-#     default_ulimits = [], events to a file, crun on a cgroup v2 host and
+#     default_ulimits = [], default_subnet ENG_PODMAN_SUBNET, events to a file, crun on a cgroup v2 host and
 #     runc on a hybrid one: ENG_PODMAN_RUNTIME) and CONTAINERS_STORAGE_CONF
 #     (overlay); eng_run adds --cgroup-parent /$T_PFX-podman.
 #   - the daemons and the subreaper in the cgroup $T_CG2/$T_PFX-eng-KIND;
@@ -76,6 +77,11 @@ ENG_LIB=${BASH_SOURCE[0]}
 . "$(dirname "$ENG_LIB")/proc.sh"
 ENG_IMAGE=porthole-base
 ENG_TIMEOUT=${ENG_TIMEOUT:-90}   # seconds for one engine command or start
+# the engines' default bridges, in documentation ranges (the lab's plan,
+# net.sh: 192.0.2.128/25 is free in a lab without the downstream); Docker
+# and Podman would take 172.17.0.0/16 and 10.88.0.0/16
+ENG_DOCKER_BIP=192.0.2.129/26   # docker0; containers from .130
+ENG_PODMAN_SUBNET=192.0.2.192/26 # podman0 .193; containers from .194
 
 # the tests' clocks and waits (every script that runs an engine uses them)
 now() { date +%s.%N; }
@@ -212,7 +218,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [plugins."io.containerd.internal.v1.opt"]
   path = "$d/containerd/opt"
 EOF
-		echo '{}' >"$d/daemon.json"
+		# the bridge in a documentation range (Docker's default is
+		# 172.17.0.0/16): docker0 192.0.2.129, containers from .130
+		echo '{ "bip": "'"$ENG_DOCKER_BIP"'" }' >"$d/daemon.json"
 		;;
 	podman)
 		mkdir -p "$d/podman/tmp" "$d/podman/networks" || return 1
@@ -235,6 +243,7 @@ conmon_env_vars = ["PATH=/usr/sbin:/usr/bin"]
 runtime = "$ENG_PODMAN_RUNTIME"
 [network]
 network_backend = "netavark"
+default_subnet = "$ENG_PODMAN_SUBNET"
 network_config_dir = "$d/podman/networks"
 EOF
 		cat >"$d/storage.conf" <<EOF || return 1
@@ -457,6 +466,9 @@ eng_stop() {
 			sleep 0.1
 		done
 		[ ${#left[@]} -eq 0 ] || echo "engines: $kind: ended by PID what its engine left: ${left[*]}"
+		# (when its mount namespace was gone: the kernel gives its inode
+		# to the next namespace made, see eng_leftovers)
+		awk -v hz="$(getconf CLK_TCK)" '{ printf "%d\n", $1 * hz + 1 }' /proc/uptime >"$d/gone"
 	fi
 	printf -v "ENG_TINI_${kind}" '%s' ''
 	# the cgroups (a cgroup whose last task is still exiting is busy a moment)
@@ -477,15 +489,20 @@ eng_stop() {
 # its cgroups, a process in its mount namespace, in its cgroups or naming its
 # directory, a mount namespace holding its mounts
 eng_leftovers() {
-	local kind=$1 d h p mnt
+	local kind=$1 d h p mnt gone
 	d=$(_eng_dir "$kind")
 	mnt=$(cat "$d/mntns" 2>/dev/null)
 	for h in $(_eng_hier); do
 		[ -e "$h/$T_PFX-$kind" ] && echo "cgroup $h/$T_PFX-$kind: $(find "$h/$T_PFX-$kind" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')"
 	done
 	[ -e "$T_CG2/$T_PFX-eng-$kind" ] && echo "cgroup $T_CG2/$T_PFX-eng-$kind: $(tr '\n' ' ' <"$T_CG2/$T_PFX-eng-$kind/cgroup.procs")"
+	gone=$(cat "$d/gone" 2>/dev/null)
 	for p in /proc/[0-9]*; do
-		[ -n "$mnt" ] && [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$mnt" ] && echo "process ${p#/proc/} in the engine's mount namespace: $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-100)"
+		[ -n "$mnt" ] && [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$mnt" ] || continue
+		# (a process started after the engine's namespace was gone is in
+		# another's that got its inode: another test's, running beside)
+		[ -n "$gone" ] && [ "$(proc_starttime "${p#/proc/}" || echo 0)" -gt "$gone" ] && continue
+		echo "process ${p#/proc/} in the engine's mount namespace: $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-100)"
 	done
 	grep -l -- "$d/priv" /proc/[0-9]*/mountinfo 2>/dev/null | sed 's|^/proc/\([0-9]*\)/.*|a mount namespace with its mounts (process \1)|'
 	return 0

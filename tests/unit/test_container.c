@@ -662,6 +662,74 @@ int main(void)
 	nftab = 0;
 	containers_census_run(&d);
 
+	/* ---- run --container docker:certbot: a session's designation (container_run.c) ------ */
+	{
+		char why[320];
+		uint16_t p443 = 443;
+		snprintf(fk.cgroup, sizeof(fk.cgroup), "/docker/0123abc");
+		fn.answer = 1;
+		l1 = listener(1, 80);
+		container_on_foreign(&d, &l1, 1);
+		CHECK(nwin() == 0, "run --container: before the session, no line names the container: nothing");
+		CHECK(crun_begin(&d, 41, "docker:certbot", &p443, 1, 120, why, sizeof(why)) == 0 && d.crun,
+		      "session 41 designates docker:certbot (ports 443, 120 s)");
+		CHECK(crun_check(&d, "docker:certbot", why, sizeof(why)) == -EBUSY && strstr(why, "session 41"),
+		      "a second session for the same name: refused (%s)", why);
+		container_on_foreign(&d, &l1, 1);
+		w = container_window_at(&d, 0);
+		CHECK(nwin() == 1 && w->des_index == PH_CRUN_BASE && w->npports == 1 && w->pports[0] == 443 &&
+		      w->deadline_boot == ft.boot + 120 * NSEC_PER_SEC && fk.nkel == 2 && fk.nkpin == 2,
+		      "the named container's listener: a window to its targets through the session's ports, for the "
+		      "session's max window");
+		CHECK(!strcmp(designation_at(&d, w->des_index)->arg, "docker:certbot") &&
+		      designation_at(&d, w->des_index)->line == 0, "its designation: docker:certbot, no config line");
+		l2 = listener(2, 80);
+		l2.netns_ino += 7;
+		l2.cgroup_id = 888;
+		fk.other_pid = l2.pid;
+		snprintf(fk.other_cgroup, sizeof(fk.other_cgroup), "/docker/fedc");
+		fn.answer = 0;
+		container_on_foreign(&d, &l2, 1);
+		CHECK(nwin() == 1 && strstr(ft.last_log, "container docker:certbot (session 41): fake: its name is /other"),
+		      "a container of another name (its own netns): nothing, the reason said (%s)", ft.last_log);
+		fk.other_pid = 0;
+		fn.answer = -EPERM;
+		l3 = listener(3, 80);
+		l3.netns_ino += 9;
+		container_on_foreign(&d, &l3, 1);
+		CHECK(nwin() == 1 && strstr(ft.last_log, "writable by group"),
+		      "the engine's state untrusted: nothing (fail closed), said (%s)", ft.last_log);
+		fn.answer = 1;
+		crun_end(&d, 99);
+		CHECK(nwin() == 1 && d.crun, "another session's end: the window stays");
+		crun_end(&d, 41);
+		CHECK(nwin() == 0 && fk.nkel == 0 && fk.nkpin == 0 && fk.close_reason == PH_REASON_EXITED && !d.crun,
+		      "the command exited: its window closed, its elements and pins gone, the table freed");
+		container_on_foreign(&d, &l1, 1);
+		CHECK(nwin() == 0, "after the command: the container's listener gets nothing");
+		CHECK(crun_check(&d, "lxc:certbot", why, sizeof(why)) == -EINVAL && strstr(why, "docker:NAME"),
+		      "an unknown engine: refused (%s)", why);
+		CHECK(crun_check(&d, "docker:-x", why, sizeof(why)) == -EINVAL && strstr(why, "not a container name"),
+		      "a name against Docker's rule: refused (%s)", why);
+		d.cfg.des[1].published = 0;
+		CHECK(crun_check(&d, "docker:certbot", why, sizeof(why)) == -EOPNOTSUPP &&
+		      strstr(why, "no published mapping is possible"), "no published line in the config: refused (%s)", why);
+		d.cfg.des[1].published = 1;
+		for (unsigned k = 0; k < PH_CRUN_MAX; k++) {
+			char n[32];
+			snprintf(n, sizeof(n), "podman:c%u", k);
+			CHECK(crun_begin(&d, 100 + k, n, NULL, 0, 60, why, sizeof(why)) == 0, "slot %u", k);
+		}
+		CHECK(crun_check(&d, "podman:one-more", why, sizeof(why)) == -EUSERS, "the table full: refused (%s)", why);
+		CHECK(designation_at(&d, PH_CRUN_BASE + 3)->nports == 0 &&
+		      designation_at(&d, PH_CRUN_BASE + 3)->engine == PH_ENGINE_PODMAN,
+		      "no --port: the config's ports (nports 0); podman's engine");
+		for (unsigned k = 0; k < PH_CRUN_MAX; k++)
+			crun_end(&d, 100 + k);
+		CHECK(!d.crun && !strcmp(designation_at(&d, PH_CRUN_BASE)->arg, "(run --container, ended)"),
+		      "all ended: the table freed; an index of an ended slot: an inert placeholder");
+	}
+
 	/* ---- a revoked window is said once, where it is revoked ------------------------------ */
 	snprintf(fk.cgroup, sizeof(fk.cgroup), "/acme/certbot");
 	l1 = listener(1, 80);

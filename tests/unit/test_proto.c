@@ -45,6 +45,42 @@ int main(void)
 		copy_str(run->serve, sizeof(run->serve), "unit:nginx.service");
 		CHECK(ph_msg_check(&m, n) == PH_MSG_RUN, "run --serve round-trips");
 		memset(run->serve, 0, sizeof(run->serve));
+		copy_str(run->container, sizeof(run->container), "docker:certbot");
+		CHECK(ph_msg_check(&m, n) == PH_MSG_RUN, "run --container docker:certbot round-trips");
+		copy_str(run->container, sizeof(run->container), "podman:a.b_c-1");
+		CHECK(ph_msg_check(&m, n) == PH_MSG_RUN, "run --container podman:a.b_c-1 round-trips");
+		copy_str(run->serve, sizeof(run->serve), "unit:nginx.service");
+		CHECK(ph_msg_check(&m, n) == -EBADMSG, "run: --container with --serve rejected");
+		memset(run->serve, 0, sizeof(run->serve));
+		{
+			static const char *const bad[] = { "certbot", "lxc:certbot", "docker:", "docker:-x", "docker:.x",
+							   "docker:a/b", "docker:a b", "docker:a:b", "Docker:x", ":x",
+							   "podman:caf\xc3\xa9", "docker:a%" };
+			for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+				copy_str(run->container, sizeof(run->container), bad[i]);
+				CHECK(ph_msg_check(&m, n) == -EBADMSG, "run --container '%s' rejected", bad[i]);
+			}
+		}
+		memset(run->container, 'a', sizeof(run->container));
+		CHECK(ph_msg_check(&m, n) == -EBADMSG, "run: a --container without its NUL rejected");
+		memcpy(run->container, "docker:", 7);
+		run->container[7 + 127] = '\0';
+		CHECK(ph_msg_check(&m, n) == PH_MSG_RUN, "run --container: a name of 127 characters accepted");
+		run->container[7 + 127] = 'a';
+		run->container[7 + 128] = '\0';
+		CHECK(ph_msg_check(&m, n) == -EBADMSG, "run --container: a name of 128 characters rejected");
+		memset(run->container, 0, sizeof(run->container));
+		{
+			char why[200];
+			int engine = 0;
+			const char *name = NULL;
+			CHECK(ph_run_container_parse("podman:certbot", &engine, &name, why, sizeof(why)) == 0 && engine == 2 &&
+			      !strcmp(name, "certbot"), "parse: podman:certbot");
+			CHECK(ph_run_container_parse("docker:", &engine, &name, why, sizeof(why)) == -EINVAL &&
+			      !strchr(why, '\n') && strstr(why, "not a container name"), "parse: an empty name, one line (%s)", why);
+			CHECK(ph_run_container_parse("rkt:x", &engine, &name, why, sizeof(why)) == -EINVAL &&
+			      strstr(why, "docker:NAME or podman:NAME"), "parse: an unknown engine (%s)", why);
+		}
 		run->pad1 = 7;
 		CHECK(ph_msg_check(&m, n) == -EBADMSG, "run: nonzero second padding rejected");
 		run->pad1 = 0;
