@@ -149,7 +149,12 @@ $(BUILD)/asan/cwinctl: tests/tools/cwinctl.c $(BUILD)/asan/libporthole.a $(HEADE
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(BUILD)/asan/libporthole.a -lnftnl -lmnl -o $@
 
-asan: $(BUILD)/asan/portholed $(BUILD)/asan/porthole $(BUILD)/asan/cwinctl
+# tests/tools/csrvctl: lib/nftcsrv and the guard driven without the daemon (tests/adversary/test_csrv.sh)
+$(BUILD)/asan/csrvctl: tests/tools/csrvctl.c $(BUILD)/asan/libporthole.a $(HEADERS) $(BUILD)/bpf/guard.skel.h
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(BUILD)/asan/libporthole.a -lbpf -lelf -lz -lnftnl -lmnl -o $@
+
+asan: $(BUILD)/asan/portholed $(BUILD)/asan/porthole $(BUILD)/asan/cwinctl $(BUILD)/asan/csrvctl
 
 # ---- unit tests (no privileges) -----------------------------------------
 $(BUILD)/asan/test_%: tests/unit/test_%.c $(BUILD)/asan/libporthole.a $(HEADERS)

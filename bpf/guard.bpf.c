@@ -38,8 +38,16 @@
  * so the verifier walks each step once: the program verifies in a few
  * thousand instructions on every kernel. Helpers used: bpf_loop (5.17), sk
  * storage, ring buffers, bpf_tcp_sock, bpf_skc_to_tcp_sock (the socket's
- * network namespace, read with CO-RE: cgroup_skb programs cannot call
- * bpf_get_netns_cookie before 6.2). */
+ * network namespace, its inode read with CO-RE: cgroup_skb programs cannot
+ * call bpf_get_netns_cookie before 6.2).
+ *
+ * A web server in a container (a `serve = container` line) is judged here
+ * too: the program runs on the socket's cgroup whatever its network
+ * namespace. The packet mark is zeroed crossing the veth into the
+ * container's namespace, so for a socket there (guard_netns says which)
+ * "guarded" is the DSCP guard_dscp that porthole's last forward chain puts
+ * on a guarded connection's packets (and takes off every other forwarded
+ * packet). A forged guard_dscp only gets its sender's connection judged. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -55,11 +63,22 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-const volatile __u64 netns_cookie = 0; /* the daemon's network namespace */
+const volatile __u8 guard_dscp = 0;  /* a served container's "guarded" carrier (0: none) */
 const volatile __u32 mark_mask = 0;   /* porthole's mark bits */
 const volatile __u32 guard_mark = 0;  /* the guarded value within mark_mask */
 const volatile __u32 guard_cand = 0;  /* the candidate value: a SYN to a served socket */
 const volatile __u64 sip_k0 = 0, sip_k1 = 0; /* the resend digest's secret key (the daemon's getrandom) */
+
+/* the network namespaces whose sockets this guard judges, by inode: the
+ * daemon's own (PH_GN_MARK: the packet mark says guarded) and those of
+ * served containers (PH_GN_DSCP: the mark does not cross the veth, the
+ * DSCP guard_dscp that porthole's last forward chain writes does) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PH_MAX_NETNS_BPF);
+	__type(key, __u32);
+	__type(value, __u8);
+} guard_netns SEC(".maps");
 
 /* the served ports: unmarked traffic to other ports leaves at once */
 struct {
@@ -436,6 +455,18 @@ int ph_guard(struct __sk_buff *skb)
 	lport = (__u16)sk->src_port;
 	if (!marked && !bpf_map_lookup_elem(&guard_ports, &lport))
 		return 1; /* not a served port: never a guarded connection */
+	switch (netns_kind(sk)) {
+	case PH_GN_MARK:
+		break;
+	case PH_GN_DSCP:
+		/* a served container's socket: what porthole's last forward
+		 * chain wrote decides, whatever the container's own mark */
+		m = guard_dscp && skb_dscp(skb) == guard_dscp ? guard_mark : 0;
+		marked = m != 0;
+		break;
+	default:
+		return 1; /* another daemon's namespace: its own guard judges */
+	}
 	if (sk->state != TCP_LISTEN_STATE) {
 		gc = bpf_sk_storage_get(&guard_conns, sk, NULL, 0);
 		if (gc && gc->state == GC_UNGUARDED) {
@@ -448,8 +479,6 @@ int ph_guard(struct __sk_buff *skb)
 			return 0;
 		}
 	}
-	if (netns_cookie && sk_netns_cookie(sk) != netns_cookie)
-		return 1; /* another daemon's namespace: its own guard judges */
 	if (parse(skb, &p, &g))
 		return !marked && !(sk->state != TCP_LISTEN_STATE && bpf_sk_storage_get(&guard_conns, sk, NULL, 0));
 

@@ -25,6 +25,11 @@
 #define PH_MAX_TOKENS_BPF   1024
 #define PH_GUARD_RINGBUF_BYTES (256 * 1024)
 
+/* the network namespaces the guard judges (key: inode) */
+#define PH_MAX_NETNS_BPF 64
+#define PH_GN_MARK 1u  /* the daemon's: skb->mark carries "guarded" */
+#define PH_GN_DSCP 2u  /* a served container's: the DSCP guard_dscp does */
+
 /* a served cgroup (key: its cgroup v2 id) */
 #define PH_SRV_OPEN   1u  /* a window to it is open: first requests may pass */
 #define PH_SRV_TOKENS 2u  /* only tokens listed in guard_tokens pass */

@@ -1,18 +1,38 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* What the guard (bpf/guard.bpf.c) asks the kernel about a segment's
- * socket: its network namespace, and the ISN of the request socket a
+/* What the guard (bpf/guard.bpf.c) asks the kernel about a segment and its
+ * socket: its network namespace, its DSCP, and the ISN of the request socket a
  * handshake is in. */
 #ifndef PORTHOLE_GUARD_SOCKET_BPF_H
 #define PORTHOLE_GUARD_SOCKET_BPF_H
 
-/* The network namespace of the socket a segment is for. */
-static __always_inline __u64 sk_netns_cookie(struct bpf_sock *sk)
+/* How the guard reads the socket's network namespace (PH_GN_*, by its
+ * inode in guard_netns); 0: not one of this guard's. */
+static __always_inline __u8 netns_kind(struct bpf_sock *sk)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	__u32 ino;
+	__u8 *k;
 
 	if (!tp)
 		return 0;
-	return BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.__sk_common.skc_net.net, net_cookie);
+	ino = BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.__sk_common.skc_net.net, ns.inum);
+	k = bpf_map_lookup_elem(&guard_netns, &ino);
+	return k ? *k : 0;
+}
+
+/* The segment's DSCP (IPv4 TOS or IPv6 traffic class, less ECN); 0xff
+ * when there is none to read. */
+static __always_inline __u8 skb_dscp(struct __sk_buff *skb)
+{
+	__u8 b[2];
+
+	if (bpf_skb_load_bytes(skb, 0, b, sizeof(b)))
+		return 0xff;
+	if (skb->protocol == bpf_htons(0x0800))
+		return b[1] >> 2;
+	if (skb->protocol == bpf_htons(0x86DD))
+		return (__u8)(((b[0] & 0x0f) << 2) | (b[1] >> 6));
+	return 0xff;
 }
 
 /* The ISN of the request socket this segment's handshake is in (the kernel's

@@ -431,7 +431,15 @@ void check_servers(int root, const struct ph_config *cfg, const struct nft_scan 
 
 		snprintf(name, sizeof(name), "serve %s %s", des_type_name(sv->type), sv->arg);
 		snprintf(dir, sizeof(dir), "%s%s", mount, sv->cgroup);
-		if (!have_mount) {
+		if (sv->type == DES_CONTAINER) {
+			char cports[64] = "";
+			for (unsigned p = 0; p < sv->nports; p++)
+				snprintf(cports + strlen(cports), sizeof(cports) - strlen(cports), "%s%u", p ? "," : "", sv->ports[p]);
+			add(V_OK, name, "a web server in a container: a guarded window opens while a token is in its "
+			    "webroot and a process of the container the engine's state names %s listens on tcp/%s in its "
+			    "own network namespace (through the host's DNAT to it; the guard pair at the host's forward "
+			    "drop points; guard_dscp 0x%02x)", sv->name, cports, cfg->guard_dscp);
+		} else if (!have_mount) {
 			add(V_FAIL, name, "not running: no cgroup v2 mount to find cgroup %s in", sv->cgroup);
 		} else if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 			add(V_FAIL, name, "not running: cgroup %s does not exist (%s); a server window needs the server "

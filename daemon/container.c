@@ -8,6 +8,7 @@
  * containers_init(). */
 #include "container.h"
 #include "container_int.h"
+#include "container_serve.h"
 #include "daemon.h"
 #include "foreign.h"
 #include "log.h"
@@ -351,6 +352,7 @@ void container_on_foreign(void *ctx, const struct ph_foreign_listener *l, int li
 
 	if (!d->containers)
 		return;
+	csrv_on_foreign(d, l, listen); /* serve = container lines */
 	if (!l) {
 		/* blind: a listener beside a window may be unknown */
 		struct ph_cwin *w;

@@ -97,6 +97,7 @@ struct ph_daemon {
 	struct ph_tokens *tokens;     /* their tokens' watches: tokens.c's */
 	struct ph_foreign *foreign;   /* other namespaces' listeners: foreign.c's */
 	struct ph_containers *containers; /* container windows: container.c's */
+	struct ph_csrvs *csrvs;       /* container serve lines' listeners: container_serve.c's */
 	struct ph_census *census;         /* container_census.c's: what waits for a batch's end */
 	struct ph_crun *crun;             /* run --container's designations: container_run.c's (NULL: none) */
 	int ctr_timerfd;              /* their deadlines */

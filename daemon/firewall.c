@@ -15,6 +15,7 @@
 #include "fwpriv.h"
 #include "log.h"
 #include "nftcontainer.h"
+#include "nftcsrv.h"
 #include "nftrule.h"
 #include "nftscan.h"
 #include "util.h"
@@ -43,7 +44,11 @@ static int fill_add_table(struct nl_batch *b, void *arg)
 	int r = nr_add_table(b, cfg->mark, cfg->mark_mask, 1, cfg->ports, cfg->nports);
 
 	if (!r && cfg->nsrv)
-		r = nr_add_servers_set(b) || nr_add_guard_own_rules(b, f->cand, f->guarded, cfg->mark_mask) ? -ENOMEM : 0;
+		r = nr_add_servers_set(b) || nr_add_guard_own_rules(b, f->cand, f->guarded, cfg->mark_mask, config_has_csrv(cfg))
+			    ? -ENOMEM : 0;
+	/* a web server in a container: csrv, its forward rules, the DSCP carrier */
+	if (!r && config_has_csrv(cfg))
+		r = nr_add_csrv_objects(b, f->cand, f->guarded, cfg->mark_mask, cfg->guard_dscp);
 	/* only with a published designation: other hosts keep today's table */
 	if (!r && f->published)
 		r = nr_add_container_objects(b, f->cw, cfg->mark, cfg->mark_mask, 1);

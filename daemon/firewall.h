@@ -53,6 +53,15 @@ int fw_on_change(struct ph_fw *f, unsigned *restored);
 int fw_server_open(struct ph_fw *f, uint64_t cgid, unsigned level, uint16_t port, uint64_t timeout_ms, char *why,
 		   size_t whylen);
 int fw_server_close(struct ph_fw *f, uint64_t cgid, uint16_t port);
+/* A guarded server in a container (lib/nftcsrv.h): its csrv elements
+ * (bridge . address . container port; timeout: the deadline, 0 none), in
+ * one batch. first: the window opens (the guard rules go to the host's
+ * drop points, forward hook included, with its first); last: it closes
+ * (they go with the last server window). -errno and why. */
+struct nr_csrv;
+int fw_csrv_open(struct ph_fw *f, const struct nr_csrv *el, unsigned n, uint64_t timeout_ms, int first, char *why,
+		 size_t whylen);
+int fw_csrv_close(struct ph_fw *f, const struct nr_csrv *el, unsigned n, int last);
 /* guard rules in the host's chains now */
 unsigned fw_guard_rules(const struct ph_fw *f);
 

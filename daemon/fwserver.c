@@ -6,6 +6,7 @@
  * generation they were planned at. */
 #include "fwpriv.h"
 #include "log.h"
+#include "nftcsrv.h"
 #include "nftguard.h"
 #include "nftrule.h"
 #include "util.h"
@@ -114,6 +115,12 @@ int fw_guard_sync(struct ph_fw *f, int want, char *why, size_t whylen)
 			snprintf(why, whylen, "reading the ruleset: %s", strerror(-r));
 		if (!r && want)
 			r = nft_guard_plan(rs, &f->scan, items, NFT_GUARD_MAX, &nitems, why, whylen);
+		if (!r && want && config_has_csrv(f->cfg)) {
+			/* a served container's connections cross the forward hook */
+			unsigned more = 0;
+			r = nft_guard_fwd_plan(rs, &f->scan, items + nitems, NFT_GUARD_MAX - nitems, &more, why, whylen);
+			nitems += more;
+		}
 		if (!r) {
 			nhave = nft_guard_have(rs, have, NFT_GUARD_MAX * 2);
 			if (!guard_matches(have, nhave, items, nitems, ports, nports)) {
@@ -221,6 +228,91 @@ int fw_server_close(struct ph_fw *f, uint64_t cgid, uint16_t port)
 			"its deadline", (unsigned long long)cgid, port, why);
 		err = r;
 	}
+	if (f->nsrvwin)
+		f->nsrvwin--;
+	if (f->nsrvwin == 0) {
+		r = fw_guard_sync(f, 0, why, sizeof(why));
+		if (r)
+			log_err("nft: removing the guard rules from the host's chains: %s (they admit nothing without a "
+				"window)", why);
+		if (!f->nwin && !f->lingering)
+			fw_monitor_join(f, 0);
+	}
+	return err;
+}
+
+/* ---- a guarded server in a container (nftcsrv.h) ------------------------------------- */
+
+struct csrv_elems {
+	const struct nr_csrv *el;
+	unsigned n;
+	uint64_t timeout_ms;
+	int add;
+};
+
+static int fill_csrv(struct nl_batch *b, void *arg)
+{
+	const struct csrv_elems *e = arg;
+	int r = 0;
+
+	for (unsigned i = 0; !r && i < e->n; i++)
+		r = e->add ? nr_csrv_add(b, &e->el[i], e->timeout_ms) : nr_csrv_del(b, &e->el[i]);
+	return r;
+}
+
+int fw_csrv_open(struct ph_fw *f, const struct nr_csrv *el, unsigned n, uint64_t timeout_ms, int first, char *why,
+		 size_t whylen)
+{
+	struct csrv_elems e = { el, n, timeout_ms, 1 };
+	int r;
+
+	if (!config_has_csrv(f->cfg)) {
+		snprintf(why, whylen, "no container serve line configured");
+		return -EINVAL;
+	}
+	if (first && f->nsrvwin == 0) {
+		fw_monitor_join(f, 1);
+		r = fw_blocked(f, why, whylen);
+		if (!r)
+			r = fw_guard_sync(f, 1, why, whylen);
+		if (r) {
+			if (!f->nwin && !f->lingering)
+				fw_monitor_join(f, 0);
+			return r;
+		}
+	}
+	r = n ? fw_commit(f, fill_csrv, &e, why, whylen) : 0;
+	if (r) {
+		if (first && f->nsrvwin == 0) {
+			char tmp[256];
+			fw_guard_sync(f, 0, tmp, sizeof(tmp));
+			if (!f->nwin && !f->lingering)
+				fw_monitor_join(f, 0);
+		}
+		return r;
+	}
+	if (first)
+		f->nsrvwin++;
+	return 0;
+}
+
+int fw_csrv_close(struct ph_fw *f, const struct nr_csrv *el, unsigned n, int last)
+{
+	char why[512];
+	int r = 0, err = 0;
+
+	/* one at a time: one the kernel's timeout took (ENOENT) fails no other */
+	for (unsigned i = 0; i < n; i++) {
+		struct csrv_elems e = { &el[i], 1, 0, 0 };
+		r = fw_commit(f, fill_csrv, &e, why, sizeof(why));
+		if (r && r != -ENOENT) {
+			log_err("nft: removing the csrv element of a container server window failed (%s): it admits until "
+				"its deadline", why);
+			err = r;
+		}
+	}
+	if (!last)
+		return err;
 	if (f->nsrvwin)
 		f->nsrvwin--;
 	if (f->nsrvwin == 0) {

@@ -38,7 +38,7 @@ static struct guard_bpf *open_skel(const struct guardbpf_knobs *k)
 
 	if (!s)
 		return NULL;
-	s->rodata->netns_cookie = k->netns_cookie;
+	s->rodata->guard_dscp = k->guard_dscp;
 	s->rodata->mark_mask = k->mark_mask;
 	s->rodata->guard_mark = k->marks.guarded;
 	s->rodata->guard_cand = k->marks.candidate;
@@ -209,6 +209,16 @@ void guardbpf_release_object(void)
 	release_rodata(elf, sz);
 }
 
+/* the daemon's own network namespace: its sockets' guarded mark is read */
+static int own_netns(struct ph_guardbpf *g)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
+	return guardbpf_netns(g, (uint32_t)st.st_ino, PH_GN_MARK, 1);
+}
+
 int guardbpf_open(struct ph_guardbpf **out, const struct guardbpf_knobs *k, const char *cg2_root, struct ph_watch *w,
 		  guard_cb cb, void *ctx, char *why, size_t whylen)
 {
@@ -233,6 +243,10 @@ int guardbpf_open(struct ph_guardbpf **out, const struct guardbpf_knobs *k, cons
 	if (err)
 		goto fail;
 	guardbpf_release_object();
+	step = "naming the daemon's network namespace to the guard";
+	err = own_netns(g);
+	if (err)
+		goto fail;
 	step = "filling the guard's ports";
 	for (unsigned i = 0; i < k->nports && !err; i++) {
 		__u16 port = k->ports[i];
@@ -311,6 +325,18 @@ int guardbpf_server(struct ph_guardbpf *g, uint64_t cgid, uint32_t index, uint32
 	if (!g)
 		return add ? -ENOTSUP : 0;
 	return add ? map_put(g->skel->maps.guard_servers, &k, &v) : map_del(g->skel->maps.guard_servers, &k);
+}
+
+int guardbpf_netns(struct ph_guardbpf *g, uint32_t ino, uint8_t kind, int add)
+{
+	__u32 k = ino;
+	__u8 v = kind;
+
+	if (!g)
+		return add ? -ENOTSUP : 0;
+	if (add && kind != PH_GN_MARK && kind != PH_GN_DSCP)
+		return -EINVAL;
+	return add ? map_put(g->skel->maps.guard_netns, &k, &v) : map_del(g->skel->maps.guard_netns, &k);
 }
 
 int guardbpf_token(struct ph_guardbpf *g, uint32_t index, const char *token, int add)

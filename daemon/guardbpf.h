@@ -26,7 +26,8 @@ struct ph_guard_marks {
 
 /* What the guard's knobs are set from (also for probing). */
 struct guardbpf_knobs {
-	uint64_t netns_cookie;
+	uint64_t netns_cookie;    /* names the pin directory */
+	uint8_t guard_dscp;       /* a served container's "guarded" DSCP (0: no container serve line) */
 	uint32_t mark_mask;
 	struct ph_guard_marks marks;
 	uint16_t ports[64];       /* the serve lines' ports */
@@ -50,6 +51,10 @@ void guardbpf_probe_object(struct probe_object *o, const struct guardbpf_knobs *
 int guardbpf_attach(struct ph_guardbpf *g, int on);
 /* a served cgroup (flags PH_SRV_*) of serve line index */
 int guardbpf_server(struct ph_guardbpf *g, uint64_t cgid, uint32_t index, uint32_t flags, int add);
+/* a network namespace (by inode) whose sockets the guard judges: kind
+ * PH_GN_DSCP for a served container's (the daemon's own is there from
+ * guardbpf_open on, PH_GN_MARK) */
+int guardbpf_netns(struct ph_guardbpf *g, uint32_t ino, uint8_t kind, int add);
 /* a live token of serve line index */
 int guardbpf_token(struct ph_guardbpf *g, uint32_t index, const char *token, int add);
 /* the guard's counters per serve line (zero without a guard) */

@@ -4,6 +4,7 @@
  * control socket and clients, signals, deadline timer, ruleset changes,
  * designated cgroups appearing) and tears everything down again. It is the
  * only place that decides to exit. */
+#include "container_serve.h"
 #include "daemon.h"
 #include "cgroup.h"
 #include "firewall.h"
@@ -300,6 +301,7 @@ static void guard_load(struct ph_daemon *d)
 
 	watch_knobs_init(&wk, &d->cfg);
 	k.netns_cookie = wk.netns_cookie;
+	k.guard_dscp = config_has_csrv(&d->cfg) ? d->cfg.guard_dscp : 0; /* served containers' carrier */
 	for (unsigned i = 0; i < d->cfg.nsrv; i++)
 		for (unsigned p = 0; p < d->cfg.srv[i].nports; p++) {
 			unsigned j = 0;
@@ -551,6 +553,7 @@ out:
 	tokens_free(d);
 	foreign_free(d->foreign);
 	containers_free(d);
+	csrv_free(d);
 	if (status == 0)
 		log_msg(LOG_NOTICE | LOG_AUDITED, "stopped");
 	return status;

@@ -5,6 +5,7 @@
  * sock_diag, the cgroup tree, the tokens (tokens.c), the audit log
  * (records.c, records_server.c), the sessions' clients (session.c), /proc
  * and the clock. main.c wires them; the unit tests wire fakes instead. */
+#include "container_serve.h"
 #include "daemon.h"
 #include "conntrack.h"
 #include "firewall.h"
@@ -124,6 +125,8 @@ static uint64_t srv_cgroup_id(struct ph_daemon *d, unsigned i)
 	char path[PATH_MAX + 320];
 	struct stat st;
 
+	if (d->cfg.srv[i].type == DES_CONTAINER)
+		return csrv_cgroup_id(d, i);
 	snprintf(path, sizeof(path), "%s%s", d->cg_mount, d->cfg.srv[i].cgroup);
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? (uint64_t)st.st_ino : 0;
 }
@@ -133,6 +136,8 @@ static int srv_running(struct ph_daemon *d, unsigned i)
 {
 	char path[PATH_MAX + 320], buf[16];
 
+	if (d->cfg.srv[i].type == DES_CONTAINER)
+		return csrv_running(d, i);
 	snprintf(path, sizeof(path), "%s%s/cgroup.procs", d->cg_mount, d->cfg.srv[i].cgroup);
 	return read_small_file(path, buf, sizeof(buf)) == 0 && buf[0] >= '0' && buf[0] <= '9';
 }
@@ -160,6 +165,8 @@ static int srv_listens(struct ph_daemon *d, unsigned i, uint64_t cgid, char *err
 {
 	const struct ph_server *sv = &d->cfg.srv[i];
 
+	if (sv->type == DES_CONTAINER)
+		return csrv_listens(d, i, err, errlen);
 	for (unsigned p = 0; p < sv->nports; p++) {
 		struct listen_q q = { sv->ports[p], cgid, 0, 0 };
 		if (sockdiag_each(1u << 10 /* TCP_LISTEN */, listen_cb, &q))
@@ -176,14 +183,20 @@ static int srv_listens(struct ph_daemon *d, unsigned i, uint64_t cgid, char *err
 	return 0;
 }
 
-static int srv_fw_open(struct ph_daemon *d, uint64_t cgid, unsigned level, uint16_t port, uint64_t timeout_ms,
-		       char *why, size_t whylen)
+static int srv_fw_open(struct ph_daemon *d, unsigned i, uint64_t cgid, unsigned level, uint16_t port,
+		       uint64_t timeout_ms, char *why, size_t whylen)
 {
+	if (d->cfg.srv[i].type == DES_CONTAINER)
+		return csrv_fw_open(d, i, port, timeout_ms, why, whylen);
 	return fw_server_open(d->fw, cgid, level, port, timeout_ms, why, whylen);
 }
 
-static void srv_fw_close(struct ph_daemon *d, uint64_t cgid, uint16_t port)
+static void srv_fw_close(struct ph_daemon *d, unsigned i, uint64_t cgid, uint16_t port)
 {
+	if (d->cfg.srv[i].type == DES_CONTAINER) {
+		csrv_fw_close(d, i, port);
+		return;
+	}
 	fw_server_close(d->fw, cgid, port);
 }
 

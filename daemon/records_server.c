@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The audit records of server windows (window-open and window-close with
- * "kind":"server") and of their guard (guard, guard-suppressed), with their
+ * "kind":"server"; "container" with the listener and its csrv elements for
+ * a `serve = container` line's) and of their guard (guard, guard-suppressed), with their
  * journal fields; written
  * through record_write() like every other record (records.c). */
 #include "records.h"
+#include "container_serve.h"
 #include "daemon.h"
 #include "firewall.h"
 #include "json.h"
@@ -77,7 +79,8 @@ static void fill_srv_open(struct jbuf *b, void *arg)
 	const struct ph_server *sv = &r->d->cfg.srv[r->i];
 
 	jb_u64(b, "window", w->id);
-	jb_str(b, "kind", "server");
+	jb_str(b, "kind", sv->type == DES_CONTAINER ? "container" : "server");
+	csrv_record_fields(r->d, r->i, b);
 	jb_arr_begin(b, "ports");
 	for (unsigned p = 0; p < sv->nports; p++)
 		jb_u64(b, NULL, sv->ports[p]);
@@ -122,7 +125,7 @@ static void fill_srv_close(struct jbuf *b, void *arg)
 	const struct srv_rec *r = arg;
 
 	jb_u64(b, "window", server_window(r->d, r->i)->id);
-	jb_str(b, "kind", "server");
+	jb_str(b, "kind", r->d->cfg.srv[r->i].type == DES_CONTAINER ? "container" : "server");
 	jb_str(b, "reason", ph_reason_name(r->reason));
 	jb_u64(b, "duration_ms", r->duration_ns / 1000000);
 	jb_u64(b, "requests_admitted", r->admitted);

@@ -153,7 +153,7 @@ void server_close(struct ph_daemon *d, unsigned i, uint32_t reason)
 	/* the element first: from here no new connection is admitted; then the
 	 * guard lets no first request through */
 	for (unsigned p = 0; p < sv->nports; p++)
-		OPS->fw_close(d, w->cgid, sv->ports[p]);
+		OPS->fw_close(d, i, w->cgid, sv->ports[p]);
 	OPS->guard_server(d, w->cgid, i, 0, 0);
 	OPS->guard_stats(d, i, &adm, &drop);
 	if (d->servers->suppressed) {
@@ -257,7 +257,7 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 		goto fail;
 	}
 	for (unsigned p = 0; p < sv->nports; p++) {
-		r = OPS->fw_open(d, w->cgid, cgroup_level(sv->cgroup), sv->ports[p], span / 1000000, fwwhy,
+		r = OPS->fw_open(d, i, w->cgid, cgroup_level(sv->cgroup), sv->ports[p], span / 1000000, fwwhy,
 				   sizeof(fwwhy));
 		if (r) {
 			snprintf(err, errlen, "%s", fwwhy);
@@ -286,7 +286,7 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 	return 0;
 fail:
 	for (unsigned p = 0; p < opened; p++)
-		OPS->fw_close(d, w->cgid, sv->ports[p]);
+		OPS->fw_close(d, i, w->cgid, sv->ports[p]);
 	OPS->guard_server(d, w->cgid, i, 0, 0);
 	w->session = NULL;
 	guard_idle(d);

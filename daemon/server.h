@@ -52,10 +52,11 @@ struct ph_server_ops {
 	uint64_t (*cgroup_id)(struct ph_daemon *d, unsigned i);
 	int (*running)(struct ph_daemon *d, unsigned i);
 	int (*listens)(struct ph_daemon *d, unsigned i, uint64_t cgid, char *err, size_t errlen);
-	/* the firewall (firewall.h): the served cgroup's element per port */
-	int (*fw_open)(struct ph_daemon *d, uint64_t cgid, unsigned level, uint16_t port, uint64_t timeout_ms,
+	/* the firewall (firewall.h): the served cgroup's element per port (a
+	 * container's: its csrv elements, container_serve.h) */
+	int (*fw_open)(struct ph_daemon *d, unsigned i, uint64_t cgid, unsigned level, uint16_t port, uint64_t timeout_ms,
 		       char *why, size_t whylen);
-	void (*fw_close)(struct ph_daemon *d, uint64_t cgid, uint16_t port);
+	void (*fw_close)(struct ph_daemon *d, unsigned i, uint64_t cgid, uint16_t port);
 	unsigned (*fw_guard_rules)(struct ph_daemon *d);
 	/* the guard (guardbpf.h) */
 	int (*guard_attach)(struct ph_daemon *d, int on);  /* 1: attached, not pinned */

@@ -274,13 +274,14 @@ void tokens_start(struct ph_daemon *d)
 		const struct ph_server *sv = &d->cfg.srv[i];
 		char parent[PATH_MAX + 320], *slash;
 		/* the served cgroup's parent: a restart removes and makes it anew
-		 * (without the watch, the 5 s check sees it) */
+		 * (without the watch, the 5 s check sees it); a container's
+		 * listener is foreign.c's to report */
 		snprintf(parent, sizeof(parent), "%s%s", d->cg_mount, sv->cgroup);
 		slash = strrchr(parent, '/');
 		if (slash)
 			*slash = '\0';
-		d->tokens->s[i].cg_wd = inotify_add_watch(d->srv_inofd, parent, IN_CREATE | IN_DELETE | IN_MOVED_TO |
-							   IN_MOVED_FROM | IN_ONLYDIR);
+		d->tokens->s[i].cg_wd = sv->type == DES_CONTAINER ? -1 :
+			inotify_add_watch(d->srv_inofd, parent, IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ONLYDIR);
 		if (!sv->always && tokens_source(d, i) && !d->tokens->s[i].nwd)
 			log_warn("server %s: cannot watch %s: %s", sv->arg, sv->caddy[0] ? sv->caddy : sv->webroot,
 				 strerror(d->tokens->s[i].err ? d->tokens->s[i].err : ENOENT));

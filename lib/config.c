@@ -24,13 +24,13 @@
 
 #define CONF_FILE_MAX (256 * 1024)
 
-enum { K_SOCKET, K_GROUP, K_PORTS, K_MAXWIN, K_CHAINS, K_AUDIT, K_MARK, K_DESIGNATE, K_STATE, K_METRICS, K_SERVE, K_LINGER, K_DOCKER_ROOT, K_PODMAN_ROOT, K_PODMAN_RUNROOT, K_COUNT };
+enum { K_SOCKET, K_GROUP, K_PORTS, K_MAXWIN, K_CHAINS, K_AUDIT, K_MARK, K_DESIGNATE, K_STATE, K_METRICS, K_SERVE, K_LINGER, K_DOCKER_ROOT, K_PODMAN_ROOT, K_PODMAN_RUNROOT, K_GUARD_DSCP, K_COUNT };
 static const char *const key_names[K_COUNT] = {
 	[K_SOCKET] = "socket", [K_GROUP] = "socket_group", [K_PORTS] = "ports",
 	[K_MAXWIN] = "max_window", [K_CHAINS] = "chains", [K_AUDIT] = "audit_log",
 	[K_MARK] = "socket_mark", [K_DESIGNATE] = "designate", [K_STATE] = "state_file", [K_METRICS] = "metrics_file",
 	[K_SERVE] = "serve", [K_LINGER] = "host_rule_linger", [K_DOCKER_ROOT] = "docker_root",
-	[K_PODMAN_ROOT] = "podman_root", [K_PODMAN_RUNROOT] = "podman_runroot",
+	[K_PODMAN_ROOT] = "podman_root", [K_PODMAN_RUNROOT] = "podman_runroot", [K_GUARD_DSCP] = "guard_dscp",
 };
 
 void config_defaults(struct ph_config *c)
@@ -52,80 +52,7 @@ void config_defaults(struct ph_config *c)
 	copy_str(c->docker_root, sizeof(c->docker_root), PH_DEFAULT_DOCKER_ROOT);
 	copy_str(c->podman_root, sizeof(c->podman_root), PH_DEFAULT_PODMAN_ROOT);
 	copy_str(c->podman_runroot, sizeof(c->podman_runroot), PH_DEFAULT_PODMAN_RUNROOT);
-}
-
-/* the k-th value within mask (bits of k deposited into mask's bits) */
-static uint32_t deposit(uint32_t mask, uint32_t k)
-{
-	uint32_t v = 0;
-
-	for (uint32_t bit = 1; bit && k; bit <<= 1) {
-		if (!(mask & bit))
-			continue;
-		if (k & 1)
-			v |= bit;
-		k >>= 1;
-	}
-	return v;
-}
-
-/* the n highest values within the mask other than VALUE, highest first
- * (sessions are given the low ones) */
-static int top_marks(const struct ph_config *c, uint32_t *got, unsigned n)
-{
-	unsigned bits = (unsigned)__builtin_popcount(c->mark_mask), i = 0;
-	uint32_t top = bits >= 32 ? UINT32_MAX : (1u << bits) - 1;
-
-	for (uint32_t k = top; k > 0 && i < n; k--) {
-		uint32_t v = deposit(c->mark_mask, k);
-		if (v != c->mark)
-			got[i++] = v;
-	}
-	return i < n ? -ENOSPC : 0;
-}
-
-int config_guard_marks(const struct ph_config *c, uint32_t *cand, uint32_t *guarded)
-{
-	uint32_t got[2];
-
-	if (top_marks(c, got, 2))
-		return -ENOSPC;
-	*cand = got[0];
-	*guarded = got[1];
-	return 0;
-}
-
-int config_container_mark(const struct ph_config *c, uint32_t *cw)
-{
-	uint32_t got[3];
-
-	if (top_marks(c, got, 3))
-		return -ENOSPC;
-	*cw = got[2];
-	return 0;
-}
-
-int config_container_pre_marks(const struct ph_config *c, uint32_t *cp, uint32_t *cc)
-{
-	uint32_t got[5];
-	unsigned bits = (unsigned)__builtin_popcount(c->mark_mask);
-
-	/* room for every designation, a session, and the five marks */
-	if (bits < 31 && (1u << bits) - 2 < c->ndes + 1 + 5)
-		return -ENOSPC;
-	if (top_marks(c, got, 5) || __builtin_popcount(got[2] ^ got[3]) != 1)
-		return -ENOSPC;
-	*cp = got[3];
-	*cc = got[4];
-	return 0;
-}
-
-int config_has_published(const struct ph_config *c)
-{
-	for (unsigned i = 0; i < c->ndes; i++)
-		if (c->des[i].published)
-			return 1;
-	return 0;
+	c->guard_dscp = PH_GUARD_DSCP_DEFAULT;
 }
 
 const char *des_type_name(int type)
@@ -398,6 +325,20 @@ static int parse_line(struct ph_config *c, char *line, const char *name, unsigne
 				      val, PH_LINGER_LIMIT);
 		c->linger = (uint32_t)u;
 		return 0;
+	case K_GUARD_DSCP:
+		/* 0 is every unmarked packet's; a served container's guard reads
+		 * this codepoint as "guarded", and porthole's last forward chain
+		 * takes it off every other packet it forwards */
+	{
+		char *end = NULL;
+		unsigned long v;
+		errno = 0;
+		v = isdigit((unsigned char)val[0]) ? strtoul(val, &end, 0) : 0;
+		if (errno || !end || *end || v < 1 || v > 63)
+			return conf_err(err, el, name, ln, "guard_dscp: '%.32s' is not a DSCP codepoint (1-63, e.g. 0x03)", val);
+		c->guard_dscp = (uint8_t)v;
+		return 0;
+	}
 	case K_CHAINS:
 		return parse_chains(c, val, name, ln, err, el);
 	case K_MARK:
@@ -495,10 +436,13 @@ int config_parse(struct ph_config *out, const char *name, const char *buf, size_
 		if (r)
 			return r;
 		for (unsigned j = 0; j < c.ndes; j++)
-			if ((c.des[j].type == DES_UNIT || c.des[j].type == DES_CGROUP) && !strcmp(c.des[j].cgroup, sv->cgroup))
+			if (sv->type == DES_CONTAINER ? c.des[j].type == DES_CONTAINER && c.des[j].engine == sv->engine &&
+							!strcmp(c.des[j].name, sv->name)
+						      : (c.des[j].type == DES_UNIT || c.des[j].type == DES_CGROUP) &&
+							!strcmp(c.des[j].cgroup, sv->cgroup))
 				return conf_err(err, errlen, name, c.des[j].line,
 					      "designate: %s is served on line %u (a server's windows are guarded; it cannot "
-					      "also be designated)", sv->cgroup, sv->line);
+					      "also be designated)", sv->type == DES_CONTAINER ? sv->arg : sv->cgroup, sv->line);
 	}
 	/* each designation needs a mark of its own, and sessions need some;
 	 * servers need two more (candidate and guarded), container windows a

@@ -52,6 +52,8 @@ enum ph_des_type { DES_UNIT = 1, DES_CGROUP, DES_EXE, DES_UID, DES_CONTAINER };
  * names the container (daemon/engine_state.c) */
 enum ph_engine { PH_ENGINE_DOCKER = 1, PH_ENGINE_PODMAN };
 #define PH_CONTAINER_NAME_LEN 128
+/* guard_dscp's default: RFC 2474 pool 2 (xxxx11, experimental or local use) */
+#define PH_GUARD_DSCP_DEFAULT 0x03
 #define PH_DEFAULT_DOCKER_ROOT    "/var/lib/docker"
 #define PH_DEFAULT_PODMAN_ROOT    "/var/lib/containers/storage"
 #define PH_DEFAULT_PODMAN_RUNROOT "/run/containers/storage"
@@ -81,9 +83,11 @@ struct ph_designation {
  * web server that already holds the port; its windows are guarded (only
  * ACME challenge requests reach it from where the host would drop). */
 struct ph_server {
-	int type;                 /* DES_UNIT / DES_CGROUP */
+	int type;                 /* DES_UNIT / DES_CGROUP / DES_CONTAINER */
 	char arg[256];            /* as written */
-	char cgroup[256];         /* path relative to the cgroup v2 mount */
+	char cgroup[256];         /* path relative to the cgroup v2 mount (not for a container) */
+	int engine;               /* container: PH_ENGINE_* */
+	char name[PH_CONTAINER_NAME_LEN]; /* container: its name; webroot= is the host path of its volume */
 	char webroot[256];        /* token files in WEBROOT/.well-known/acme-challenge; empty: none */
 	char caddy[256];          /* Caddy storage: its pending challenges, see daemon/tokens.c; empty: none */
 	int always;               /* a window at all times (the guard is the only gate) */
@@ -113,6 +117,7 @@ struct ph_config {
 	char docker_root[256];    /* where dockerd keeps containers/<id>/config.v2.json */
 	char podman_root[256];    /* c/storage graphroot: overlay-containers/containers.json */
 	char podman_runroot[256]; /* c/storage runroot: overlay-containers/volatile-containers.json */
+	uint8_t guard_dscp;       /* guard_dscp: "guarded" into a served container's netns (1-63) */
 	struct ph_designation des[PH_MAX_DESIGNATIONS];
 	unsigned ndes;
 	struct ph_server srv[PH_MAX_SERVERS];
@@ -156,8 +161,12 @@ int config_container_mark(const struct ph_config *c, uint32_t *cw);
  * container window is refused where such a geo-block drops. Never given to
  * a session when they exist. */
 int config_container_pre_marks(const struct ph_config *c, uint32_t *cp, uint32_t *cc);
-/* Some designation is `published` (container windows: the container
- * objects of porthole's table, the host's forward-hook chains as targets). */
+/* Some designation is `published`, or a serve line is a container's
+ * (container windows: the container objects of porthole's table, the
+ * host's forward-hook chains as targets). */
 int config_has_published(const struct ph_config *c);
+/* Some serve line is a container's (lib/nftcsrv.h: the csrv objects, the
+ * guard's DSCP carrier). */
+int config_has_csrv(const struct ph_config *c);
 
 #endif

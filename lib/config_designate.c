@@ -350,29 +350,35 @@ static int parse_uid(struct ph_designation *d, const char *arg, const char *name
 /* container ENGINE:NAME: the container the engine's root-owned state names
  * (daemon/engine_state.c); always `published` (its listener is in its own
  * network namespace, reached through the host's DNAT) */
-static int parse_container(struct ph_designation *d, const char *arg, const char *name, unsigned ln, char *err,
-			   size_t el)
+static int parse_engine_name(const char *what, int *engine, char *cname, const char *arg, const char *name,
+			     unsigned ln, char *err, size_t el)
 {
 	const char *colon = strchr(arg, ':');
 	size_t elen = colon ? (size_t)(colon - arg) : 0;
 
-	d->type = DES_CONTAINER;
-	d->published = 1;
 	if (!colon)
-		return conf_err(err, el, name, ln, "designate container: '%.64s' must be ENGINE:NAME, like docker:certbot "
-				"or podman:certbot", arg);
+		return conf_err(err, el, name, ln, "%s container: '%.64s' must be ENGINE:NAME, like docker:%s "
+				"or podman:%s", what, arg, *what == 's' ? "nginx" : "certbot", *what == 's' ? "nginx" : "certbot");
 	if (elen == 6 && !strncmp(arg, "docker", 6))
-		d->engine = PH_ENGINE_DOCKER;
+		*engine = PH_ENGINE_DOCKER;
 	else if (elen == 6 && !strncmp(arg, "podman", 6))
-		d->engine = PH_ENGINE_PODMAN;
+		*engine = PH_ENGINE_PODMAN;
 	else
-		return conf_err(err, el, name, ln, "designate container: unknown engine '%.*s' (docker or podman)",
+		return conf_err(err, el, name, ln, "%s container: unknown engine '%.*s' (docker or podman)", what,
 				(int)(elen > 32 ? 32 : elen), arg);
 	if (!container_name_valid(colon + 1))
-		return conf_err(err, el, name, ln, "designate container: '%.64s' is not a container name "
-				"([a-zA-Z0-9][a-zA-Z0-9_.-]*, at most %d characters)", colon + 1, PH_CONTAINER_NAME_LEN - 1);
-	copy_str(d->name, sizeof(d->name), colon + 1);
+		return conf_err(err, el, name, ln, "%s container: '%.64s' is not a container name "
+				"([a-zA-Z0-9][a-zA-Z0-9_.-]*, at most %d characters)", what, colon + 1, PH_CONTAINER_NAME_LEN - 1);
+	copy_str(cname, PH_CONTAINER_NAME_LEN, colon + 1);
 	return 0;
+}
+
+static int parse_container(struct ph_designation *d, const char *arg, const char *name, unsigned ln, char *err,
+			   size_t el)
+{
+	d->type = DES_CONTAINER;
+	d->published = 1;
+	return parse_engine_name("designate", &d->engine, d->name, arg, name, ln, err, el);
 }
 
 int conf_parse_designate(struct ph_config *c, char *v, const char *name, unsigned ln, char *err, size_t el)
@@ -445,8 +451,14 @@ int conf_parse_serve(struct ph_config *c, char *v, const char *name, unsigned ln
 	if (copy_str(sv->arg, sizeof(sv->arg), arg))
 		return conf_err(err, el, name, ln, "serve: argument too long");
 	r = parse_cgroup_target(&o, type, arg, "nginx.service", &sv->type, sv->cgroup, sizeof(sv->cgroup));
-	if (r == 1)
-		return conf_err(err, el, name, ln, "serve: unknown type '%.32s' (unit or cgroup)", type);
+	if (r == 1 && !strcmp(type, "container")) {
+		/* a web server in a container (docs/design/containers.md §5):
+		 * webroot= is the host path of its volume */
+		sv->type = DES_CONTAINER;
+		r = parse_engine_name("serve", &sv->engine, sv->name, arg, name, ln, err, el);
+	} else if (r == 1) {
+		return conf_err(err, el, name, ln, "serve: unknown type '%.32s' (unit, cgroup or container)", type);
+	}
 	if (r)
 		return r;
 	o.ports = sv->ports;
@@ -467,8 +479,23 @@ int conf_parse_serve(struct ph_config *c, char *v, const char *name, unsigned ln
 		sv->ports[0] = 80; /* the guard reads plain HTTP: HTTP-01 is port 80 */
 		sv->nports = 1;
 	}
+	if (sv->type == DES_CONTAINER) {
+		if (sv->caddy[0] || sv->always)
+			return conf_err(err, el, name, ln, "serve container: webroot= only, for now (the host path of the "
+					"container's webroot volume)");
+		for (unsigned i = 0; i < c->nsrv; i++)
+			if (c->srv[i].type == DES_CONTAINER && c->srv[i].engine == sv->engine && !strcmp(c->srv[i].name, sv->name))
+				return conf_err(err, el, name, ln, "serve: %s already served on line %u", sv->arg, c->srv[i].line);
+		for (unsigned i = 0; i < c->ndes; i++)
+			if (c->des[i].type == DES_CONTAINER && c->des[i].engine == sv->engine && !strcmp(c->des[i].name, sv->name))
+				return conf_err(err, el, name, ln, "serve: %s is designated on line %u (a designated container "
+						"gets an unguarded window; a server cannot also be designated)", sv->arg,
+						c->des[i].line);
+		c->nsrv++;
+		return 0;
+	}
 	for (unsigned i = 0; i < c->nsrv; i++)
-		if (!strcmp(c->srv[i].cgroup, sv->cgroup))
+		if (c->srv[i].type != DES_CONTAINER && !strcmp(c->srv[i].cgroup, sv->cgroup))
 			return conf_err(err, el, name, ln, "serve: %s already served on line %u", sv->cgroup, c->srv[i].line);
 	for (unsigned i = 0; i < c->ndes; i++)
 		if ((c->des[i].type == DES_UNIT || c->des[i].type == DES_CGROUP) && !strcmp(c->des[i].cgroup, sv->cgroup))

@@ -317,10 +317,12 @@ static int plan(const struct nft_ruleset *rs, const struct nft_scan *scan, int p
 	w->max = max;
 	w->why = why;
 	w->whylen = whylen;
-	w->what = pre ? "a container window" : "a guarded window";
-	for (unsigned i = 0; i < scan->count && !r; i++)
-		if (pre ? pre_root(&scan->chains[i], pre) : scan->chains[i].cls == CHAIN_TARGET)
+	w->what = pre == 1 || pre == 2 ? "a container window" : "a guarded window";
+	for (unsigned i = 0; i < scan->count && !r; i++) {
+		enum chain_class k = scan->chains[i].cls;
+		if (pre == 3 ? k == CHAIN_FORWARD || k == CHAIN_FWD_VIA : pre ? pre_root(&scan->chains[i], pre) : k == CHAIN_TARGET)
 			r = walk_chain(w, &scan->chains[i].ref, 0);
+	}
 	*n = w->n;
 	free(w);
 	return r;
@@ -330,6 +332,12 @@ int nft_guard_plan(const struct nft_ruleset *rs, const struct nft_scan *scan, st
 		   unsigned max, unsigned *n, char *why, size_t whylen)
 {
 	return plan(rs, scan, 0, items, max, n, why, whylen);
+}
+
+int nft_guard_fwd_plan(const struct nft_ruleset *rs, const struct nft_scan *scan, struct nft_guard_item *items,
+		       unsigned max, unsigned *n, char *why, size_t whylen)
+{
+	return plan(rs, scan, 3, items, max, n, why, whylen);
 }
 
 int nft_cw_plan(const struct nft_ruleset *rs, const struct nft_scan *scan, struct nft_guard_item *items, unsigned max,

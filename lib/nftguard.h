@@ -58,6 +58,12 @@ struct nft_guard_have {
  * rule in why when one cannot be repeated. */
 int nft_guard_plan(const struct nft_ruleset *rs, const struct nft_scan *scan, struct nft_guard_item *items,
 		   unsigned max, unsigned *n, char *why, size_t whylen);
+/* The same pair for a guarded server in a container (nftcsrv.h): the drop
+ * points reachable from the host's forward-hook chains (CHAIN_FORWARD,
+ * CHAIN_FWD_VIA: the scan classes them so only with a published
+ * designation or a container serve line). */
+int nft_guard_fwd_plan(const struct nft_ruleset *rs, const struct nft_scan *scan, struct nft_guard_item *items,
+		       unsigned max, unsigned *n, char *why, size_t whylen);
 /* porthole's guard rules in the ruleset */
 unsigned nft_guard_have(const struct nft_ruleset *rs, struct nft_guard_have *have, unsigned max);
 

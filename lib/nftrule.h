@@ -101,7 +101,8 @@ int nr_is_guard(const struct nftnl_rule *r, uint32_t *digest);
  * cgroup level in use, and the own rules that carry the guarded mark. */
 int nr_add_servers_set(struct nl_batch *b);
 struct nftnl_rule *nr_server_rule(unsigned level, uint32_t cand, uint32_t mask);
-int nr_add_guard_own_rules(struct nl_batch *b, uint32_t cand, uint32_t guarded, uint32_t mask);
+/* csrv: container serve lines (nftcsrv.h) put their own forward drop */
+int nr_add_guard_own_rules(struct nl_batch *b, uint32_t cand, uint32_t guarded, uint32_t mask, int csrv);
 int nr_server_element(struct nl_batch *b, uint64_t cgid, uint16_t port, uint64_t timeout_ms, int add);
 
 /* What an expression of a drop rule is to its guard copy: repeated, left

@@ -88,7 +88,7 @@ struct nftnl_rule *nr_server_rule(unsigned level, uint32_t cand, uint32_t mask)
 /* the rest of a guarded connection carries the guarded mark (conntrack has
  * it from the host chain's rule A); after DNAT a candidate not for this
  * host loses its mark */
-int nr_add_guard_own_rules(struct nl_batch *b, uint32_t cand, uint32_t guarded, uint32_t mask)
+int nr_add_guard_own_rules(struct nl_batch *b, uint32_t cand, uint32_t guarded, uint32_t mask, int csrv)
 {
 	struct nftnl_rule *r = nb_rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_PRE);
 
@@ -116,7 +116,11 @@ int nr_add_guard_own_rules(struct nl_batch *b, uint32_t cand, uint32_t guarded, 
 	}
 	if (nr_batch_rule(b, r, 1))
 		return -ENOMEM;
-	/* a guarded connection is never forwarded (DNAT before the guard) */
+	/* a guarded connection is never forwarded (DNAT before the guard);
+	 * with container serve lines nr_add_csrv_objects says instead: except
+	 * to a served container's socket */
+	if (csrv)
+		return 0;
 	r = nb_rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_FORWARD);
 	if (!r || x_ct(r, NFT_CT_MARK) || x_masked_eq(r, mask, guarded) || x_verdict(r, NF_DROP)) {
 		nftnl_rule_free(r);

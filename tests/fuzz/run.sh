@@ -28,7 +28,7 @@ CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 # per target: sources under test, -max_len, extra libFuzzer flags
 declare -A SRC=(
 	[proto]="lib/proto.c lib/util.c"
-	[config]="lib/config.c lib/config_designate.c lib/util.c"
+	[config]="lib/config.c lib/config_designate.c lib/config_marks.c lib/util.c"
 	[engine]="lib/engine_state.c lib/json.c lib/util.c"
 )
 declare -A MAXLEN=([proto]=20000 [config]=4096 [engine]=4096)

@@ -263,5 +263,39 @@ int main(void)
 	CHECK(container_name_valid("a") && container_name_valid("Certbot_1.x-y") && !container_name_valid("") &&
 	      !container_name_valid("_a") && !container_name_valid(".a") && !container_name_valid("a b") &&
 	      !container_name_valid("a:b"), "container_name_valid: Docker's rule");
+
+	/* serve = container ENGINE:NAME webroot=HOST_PATH, guard_dscp (issue 23 case 3, step 8) */
+	config_defaults(&c);
+	CHECK(c.guard_dscp == PH_GUARD_DSCP_DEFAULT && PH_GUARD_DSCP_DEFAULT == 0x03, "guard_dscp defaults to 0x03");
+	r = parse(&c, "serve = container docker:nginx webroot=/tmp\nserve = container podman:web.1 webroot=/tmp\n"
+		  "guard_dscp = 0x2b\n", err, sizeof(err));
+	CHECK(r == 0 && c.nsrv == 2 && c.srv[0].type == DES_CONTAINER && c.srv[0].engine == PH_ENGINE_DOCKER &&
+	      !strcmp(c.srv[0].name, "nginx") && !strcmp(c.srv[0].webroot, "/tmp") && !c.srv[0].cgroup[0] &&
+	      c.srv[0].nports == 1 && c.srv[0].ports[0] == 80 && c.srv[1].engine == PH_ENGINE_PODMAN &&
+	      !strcmp(c.srv[1].name, "web.1") && c.guard_dscp == 0x2b, "serve = container docker:nginx webroot=... (%s)", err);
+	CHECK(config_has_csrv(&c) && config_has_published(&c), "a container serve line: csrv and the forward path");
+	r = parse(&c, "serve = cgroup /web always\nguard_dscp = 63\n", err, sizeof(err));
+	CHECK(r == 0 && !config_has_csrv(&c) && !config_has_published(&c) && c.guard_dscp == 63,
+	      "a cgroup serve line is no container's; guard_dscp = 63 (%s)", err);
+	expect_error("guard_dscp = 0\n", "test.conf:1: guard_dscp: '0' is not a DSCP codepoint (1-63, e.g. 0x03)");
+	expect_error("guard_dscp = 64\n", "guard_dscp: '64' is not a DSCP codepoint");
+	expect_error("guard_dscp = -3\n", "guard_dscp: '-3' is not a DSCP codepoint");
+	expect_error("guard_dscp = 0x3z\n", "guard_dscp: '0x3z' is not a DSCP codepoint");
+	expect_error("serve = container lxc:nginx webroot=/tmp\n", "serve container: unknown engine 'lxc' (docker or podman)");
+	expect_error("serve = container nginx webroot=/tmp\n", "serve container: 'nginx' must be ENGINE:NAME, like docker:nginx");
+	expect_error("serve = container docker:-x webroot=/tmp\n", "serve container: '-x' is not a container name");
+	expect_error("serve = container docker:nginx always\n", "serve container: webroot= only, for now");
+	expect_error("serve = container docker:nginx caddy=/tmp\n", "serve container: webroot= only, for now");
+	expect_error("serve = container docker:nginx webroot=/tmp\nserve = container docker:nginx webroot=/tmp\n",
+		     "serve: docker:nginx already served on line 1");
+	r = parse(&c, "serve = container docker:nginx webroot=/tmp\nserve = container podman:nginx webroot=/tmp\n", err,
+		  sizeof(err));
+	CHECK(r == 0 && c.nsrv == 2, "the same name under two engines is two containers (%s)", err);
+	expect_error("designate = container docker:nginx\nserve = container docker:nginx webroot=/tmp\n",
+		     "serve: docker:nginx is designated on line 1");
+	expect_error("serve = container docker:nginx webroot=/tmp\ndesignate = container docker:nginx\n",
+		     "test.conf:2: designate: docker:nginx is served on line 1");
+	r = parse(&c, "serve = cgroup /web webroot=/tmp\ndesignate = container docker:web\n", err, sizeof(err));
+	CHECK(r == 0, "a cgroup serve line and a container designation do not meet (%s)", err);
 	return unit_done("unit/config");
 }

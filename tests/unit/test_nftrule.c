@@ -5,6 +5,7 @@
  * alike. A rule wrongly taken for ours would be deleted by the start-up
  * sweep; one of ours missed would stay behind. */
 #include "nftcontainer.h"
+#include "nftcsrv.h"
 #include "nftrule.h"
 #include "unit.h"
 
@@ -217,6 +218,20 @@ static void test_cwin_args(void)
 	CHECK(nr_add_container_objects(NULL, 0x2000, 0x2000, 0x3fff, 1) == -EINVAL, "CW equal to VALUE is refused");
 	CHECK(nr_add_container_objects(NULL, 0x4000, 0x2000, 0x3fff, 1) == -EINVAL, "CW outside the mask is refused");
 	CHECK(nr_add_container_objects(NULL, 0, 0x2000, 0x3fff, 1) == -EINVAL, "CW 0 is refused");
+	CHECK(nr_add_csrv_objects(NULL, 0xff000000, 0xfe000000, 0xff000000, 0) == -EINVAL, "csrv: DSCP 0 is refused");
+	CHECK(nr_add_csrv_objects(NULL, 0xff000000, 0xfe000000, 0xff000000, 64) == -EINVAL, "csrv: DSCP 64 is refused");
+	CHECK(nr_add_csrv_objects(NULL, 0xfe000000, 0xfe000000, 0xff000000, 3) == -EINVAL,
+	      "csrv: candidate equal to guarded is refused");
+	CHECK(nr_add_csrv_objects(NULL, 0xff000000, 0x1fe, 0xff000000, 3) == -EINVAL, "csrv: guarded outside the mask is refused");
+	{
+		struct nr_csrv e = { .family = AF_INET, .ifindex = 3, .port = 80 };
+		CHECK(nr_csrv_add(NULL, &e, 0) == -EINVAL, "csrv: an element without a deadline is refused");
+		e.family = AF_UNIX;
+		CHECK(nr_csrv_add(NULL, &e, 1000) == -EINVAL, "csrv: an element of another family is refused");
+		e.family = AF_INET6;
+		e.ifindex = 0;
+		CHECK(nr_csrv_del(NULL, &e) == -EINVAL, "csrv: an element without its bridge is refused");
+	}
 }
 
 int main(void)

@@ -60,10 +60,10 @@ static int f_listens(struct ph_daemon *d, unsigned i, uint64_t cgid, char *err, 
 	return fk.listen_err;
 }
 
-static int f_fw_open(struct ph_daemon *d, uint64_t cgid, unsigned level, uint16_t port, uint64_t timeout_ms,
+static int f_fw_open(struct ph_daemon *d, unsigned i, uint64_t cgid, unsigned level, uint16_t port, uint64_t timeout_ms,
 		     char *why, size_t whylen)
 {
-	(void)d;
+	(void)d, (void)i;
 	if (port == fk.fw_err_port) {
 		snprintf(why, whylen, "fake: nftables said no");
 		return -EPERM;
@@ -76,9 +76,9 @@ static int f_fw_open(struct ph_daemon *d, uint64_t cgid, unsigned level, uint16_
 	return 0;
 }
 
-static void f_fw_close(struct ph_daemon *d, uint64_t cgid, uint16_t port)
+static void f_fw_close(struct ph_daemon *d, unsigned i, uint64_t cgid, uint16_t port)
 {
-	(void)d, (void)cgid, (void)port;
+	(void)d, (void)i, (void)cgid, (void)port;
 	fk.fw_closes++;
 	if (fk.elements)
 		fk.elements--;
