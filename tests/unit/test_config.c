@@ -203,7 +203,7 @@ int main(void)
 	expect_error("serve = cgroup / always\n", "must be an absolute path below");
 	expect_error("serve = cgroup /a/../b always\n", "must be an absolute path below");
 	expect_error("serve = pid 1 always\n", "unknown type 'pid'");
-	expect_error("serve = unit\n", "expected 'unit NAME' or 'cgroup PATH'");
+	expect_error("serve = unit\n", "expected 'unit NAME', 'cgroup PATH' or 'container ENGINE:NAME'");
 	expect_error("serve = unit nginx.service max_window=999999\n", "max_window= must be 1-86400");
 	expect_error("max_window = 10\nserve = unit nginx.service max_window=60\n", "max_window=60 exceeds max_window 10");
 	expect_error("designate = unit nginx.service\nserve = unit nginx.service always\n", "cannot also be designated");
@@ -284,8 +284,11 @@ int main(void)
 	expect_error("serve = container lxc:nginx webroot=/tmp\n", "serve container: unknown engine 'lxc' (docker or podman)");
 	expect_error("serve = container nginx webroot=/tmp\n", "serve container: 'nginx' must be ENGINE:NAME, like docker:nginx");
 	expect_error("serve = container docker:-x webroot=/tmp\n", "serve container: '-x' is not a container name");
-	expect_error("serve = container docker:nginx always\n", "serve container: webroot= only, for now");
-	expect_error("serve = container docker:nginx caddy=/tmp\n", "serve container: webroot= only, for now");
+	expect_error("serve = container docker:nginx always\n", "serve container: webroot=HOST_PATH is required");
+	expect_error("serve = container docker:nginx caddy=/tmp\n", "serve container: webroot=HOST_PATH is required");
+	expect_error("serve = container docker:nginx\n", "serve container: webroot=HOST_PATH is required and the only");
+	expect_error("serve = container docker:nginx ports=80\n", "serve container: webroot=HOST_PATH is required");
+	expect_error("serve = nginx\n", "serve: expected 'unit NAME', 'cgroup PATH' or 'container ENGINE:NAME'");
 	expect_error("serve = container docker:nginx webroot=/tmp\nserve = container docker:nginx webroot=/tmp\n",
 		     "serve: docker:nginx already served on line 1");
 	r = parse(&c, "serve = container docker:nginx webroot=/tmp\nserve = container podman:nginx webroot=/tmp\n", err,
