@@ -201,6 +201,12 @@ static void check_prerouting(const struct nft_scan *sc, const struct ph_config *
 			    "for containers", (int)c->prio);
 			continue;
 		}
+		if (config_has_csrv(cfg))
+			/* (the guard's candidate is marked after DNAT: no pair
+			 * here lets a served container's connection through) */
+			add(V_FAIL, name, "prerouting priority %d, before DNAT: not supported for a web server in a container "
+			    "(serve = container): its guarded window admits nothing while this drops (fail closed); move "
+			    "the block to DOCKER-USER or a forward chain", (int)c->prio);
 		if (!marks) {
 			add(V_FAIL, name, "prerouting priority %d, before DNAT: socket_mark's mask 0x%x has no room for the two "
 			    "marks a container window needs there (CP, CC): a window is refused; widen the mask",
