@@ -283,9 +283,14 @@ static void print_record_text(const char *line, size_t n)
 		printf("%-6llu ", (unsigned long long)w);
 	else
 		printf("%-6s ", "-");
-	if (!strcmp(ev, "window-open") && !strcmp(kind, "server")) {
+	/* (a web server in a container: "kind":"container" with a "server"
+	 * member, a guarded window like a host server's) */
+	size_t sl;
+	int server = !strcmp(kind, "server") || (!strcmp(kind, "container") && get_raw(line, n, "server", &sl));
+
+	if (!strcmp(ev, "window-open") && server) {
 		print_server_open(line, n);
-	} else if (!strcmp(ev, "window-close") && !strcmp(kind, "server")) {
+	} else if (!strcmp(ev, "window-close") && server) {
 		print_server_close(line, n);
 	} else if (!strncmp(ev, "window-", 7) && !strcmp(kind, "container")) {
 		/* a container window: its listener, cgroup, container port */

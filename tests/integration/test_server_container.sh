@@ -163,6 +163,11 @@ t_check "C1's listener closes: the window closes (listener-closed)" \
 t_eq "no csrv element and no guard rule left" "0 0 0" "$(elems csrv) $(elems csrv6) $(guard_rules)"
 t_check "window-close audited: kind container, listener-closed" \
 	grep -q '"event":"window-close".*"kind":"container","reason":"listener-closed"' "$T_TMP/audit.jsonl"
+ph log --file "$T_TMP/audit.jsonl" >"$T_TMP/log.txt" 2>&1
+t_check "porthole log: the open as a guarded window to docker:web ($(grep -m1 window-open "$T_TMP/log.txt" | tr -s ' ' | cut -c1-160))" \
+	grep -q 'window-open .*guarded tcp/80 to .*docker:web' "$T_TMP/log.txt"
+t_check "porthole log: its close with the requests counted" \
+	grep -q 'window-close .*listener-closed.*request' "$T_TMP/log.txt"
 
 serve "$ID1" c1 "$LOG1" c1 "$T_TMP/c1b.out" $C1 $C61 || t_fail "C1's server again"
 P1=$SPID
