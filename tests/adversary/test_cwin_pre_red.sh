@@ -16,13 +16,20 @@
 #    window's port number ($H3:80), to $H:8080, to C2 routed directly, and
 #    to the host's :80 ($H2:80): nothing reaches C2's namespace or the
 #    host's TCP;
+#  - IPv6 (ip6tables DNAT, the block in ip6 mangle): [$H6]:80 reaches C1;
+#    C2 on [$H6]:8080 and [$H63]:80, C1 by [$H6]:8081, the host's
+#    [$H62]:80 and C2 routed directly are not reached;
 #  - UDP to the published port ($H:80/udp to C1, $H3:80/udp to C2, $H2:80)
 #    and ICMP echo to $H and to C1: nothing arrives;
 #  - an admin inserts a second drop above the pair, then deletes the
 #    pair's accept: the pairs are put back before each drop; the window
 #    admits, C2 on $H3:80 is not reached;
 #  - no connection in the conntrack table carries CP (it never outlives
-#    its first packet), and none of the allowed country is CP;
+#    its first packet: IPv6's conntrack confirms at input priority
+#    INT_MAX - 1, before `local` at INT_MAX, so the blocked country's SYN
+#    to [$H62]:80 left a confirmed CP connection for 120 s each -- a
+#    conntrack table to fill through the block), and none of the allowed
+#    country is CP;
 #  - a connection opened through the window, the window then closed (its
 #    listener): nothing more of it reaches C1;
 #  - a host rule that copies the packet mark to the connection mark after
@@ -67,6 +74,11 @@ down_fw() {
 		in_host iptables -I FORWARD -d $DOWN -j ACCEPT
 }
 t_setup "the downstream host forwarded to" down_fw
+# IPv6 the same way: -p [$H6]:80:80 to C1, [$H6]:8080 to C2, [$H63]:80 to C2, blocked in ip6 mangle
+C61=$(lab_ctr_v6 1) C62=$(lab_ctr_v6 2) H63=2001:db8:1::12
+t_setup "a third host address (v6)" in_host ip addr add $H63/64 dev $LAB_IF_HOST nodad
+t_setup "IPv6 Docker-shaped rules" docker_rules ip6tables $H6 $C61 $C62 2001:db8:ffff::1/128 128 $H63
+t_setup "the v6 geo-block in ip6 mangle PREROUTING" in_host ip6tables -t mangle -A PREROUTING -s $INET6/128 -j DROP
 geo_ipt() { in_host iptables -t mangle "$1" PREROUTING "${@:2}" -s $INET/32 -j DROP; }
 t_setup "the geo-block in mangle PREROUTING" geo_ipt -A
 for k in 1 2; do # what the blocked country gets into each container's namespace, before anything there
@@ -104,9 +116,9 @@ run_in() { # CG NS OUT PROG ARGS...: a server in namespace NS inside cgroup CG; 
 stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 L1=$T_TMP/c1.log L2=$T_TMP/c2.log LH=$T_TMP/h.log LD=$T_TMP/d.log
 : >"$L1"; : >"$L2"; : >"$LH"; : >"$LD"
-run_in "$CGO" c2 "$T_TMP/c2.out" "$PY" "$HL" serve "$L2" c2 80 60 0.0.0.0
+run_in "$CGO" c2 "$T_TMP/c2.out" "$PY" "$HL" serve "$L2" c2 80 60 0.0.0.0 ::
 P2=$PID
-run_in "$CGO" host "$T_TMP/h.out" "$PY" "$HL" serve "$LH" host 80 60 0.0.0.0
+run_in "$CGO" host "$T_TMP/h.out" "$PY" "$HL" serve "$LH" host 80 60 0.0.0.0 ::
 run_in "$CGO" c3 "$T_TMP/d.out" "$PY" "$HL" serve "$LD" down 80 60 0.0.0.0
 BEFORE=$(in_host nft -s list ruleset 2>/dev/null)
 
@@ -124,7 +136,7 @@ judge() {
 	for i in "${!Q[@]}"; do
 		IFS='|' read -r want n from a p logs <<<"${Q[i]}"
 		# shellcheck disable=SC2086
-		got=$(cat $logs | grep -c "^request [0-9.]* $((SP + i)) ")
+		got=$(cat $logs | grep -c "^request [0-9a-f.:]* $((SP + i)) ")
 		if [ "$want" = 1 ] && [ "$got" -ge 1 ]; then t_pass "$n"
 		elif [ "$want" = 0 ] && [ "$got" = 0 ]; then t_pass "$n"
 		else t_fail "$n (logged $got time(s))"; fi
@@ -154,22 +166,31 @@ pairs() { in_host nft list ruleset 2>/dev/null | grep -c 'comment "porthole cw '
 wait_pairs() { local i; for i in $(seq 50); do [ "$(pairs)" = "$1" ] && return 0; sleep 0.1; done; return 1; }
 opened() { wait_for "$T_DLOG" "container: window [0-9]* opened: tcp/80 of pid $1" 50; }
 closed() { wait_for "$T_DLOG" "container: window [0-9]* closed .*of pid $1" 50; }
-ct_cp() { in_host conntrack -L -m 0xfc000000/0xff000000 2>/dev/null | grep -c . ; }
+ct_cp() { { in_host conntrack -L -m 0xfc000000/0xff000000; in_host conntrack -L -f ipv6 -m 0xfc000000/0xff000000; } 2>/dev/null | tee -a "$T_TMP/cp.txt" | grep -c . ; }
 
 CONF=("ports = 80" "designate = cgroup /$CGD published ports=80")
 T_DAEMON_FLAGS=-d daemon_start "${CONF[@]}" || { t_fail "daemon start"; t_summary; exit 1; }
 
 # ---- C1's window ------------------------------------------------------------------------
-run_in "$CGD" c1 "$T_TMP/c1.out" "$PY" "$HL" serve "$L1" c1 80 60 0.0.0.0
+run_in "$CGD" c1 "$T_TMP/c1.out" "$PY" "$HL" serve "$L1" c1 80 60 0.0.0.0 ::
 P1=$PID
 t_check "C1's window opens" opened $P1
-t_check "its pair sits before the drop (2 rules)" wait_pairs 2
+t_check "its pairs sit before the drops, v4 and v6 (4 rules)" wait_pairs 4
 reach "window: the Internet reaches C1 through $H:80" inet $H 80 "$L1"
 controls "window"
 drop "window: the Internet to the downstream host through $H4:80 (DNAT) reaches nothing" $H4 80
 drop "window: the Internet to the downstream host routed to $DOWN:80 reaches nothing" $DOWN 80
 drop "window: the Internet to $H3:80 (C2 on the window's port number) reaches nothing" $H3 80
 drop "window: the Internet to the host process on $H2:80 reaches nothing" $H2 80
+judge
+reach "v6: the Internet reaches C1 through [$H6]:80 (the window)" inet $H6 80 "$L1"
+drop "v6: the Internet to [$H6]:8080 (C2) reaches nothing" $H6 8080
+drop "v6: the Internet to [$H6]:8081 (C1 by a second published port) reaches nothing" $H6 8081
+drop "v6: the Internet to [$H63]:80 (C2 on the window's port number) reaches nothing" $H63 80
+drop "v6: the Internet to the host process on [$H62]:80 reaches nothing" $H62 80
+drop "v6: the Internet routed directly to C2 [$C62]:80 reaches nothing" $C62 80
+reach "v6: the allowed country reaches C2 through [$H63]:80" allow $H63 80 "$L2"
+reach "v6: the allowed country reaches the host process on [$H62]:80" allow $H62 80 "$LH"
 judge
 
 # crafted first packets: nothing of them reaches C2 or the host's TCP
@@ -206,7 +227,7 @@ t_eq "icmp: echo requests to C1 routed directly reach C1's namespace not" "$b1i"
 
 # the admin puts a second drop above the pair, then deletes the pair's accept
 geo_ipt -I 1
-t_check "reload: a drop inserted above the pair gets a pair of its own (4 rules)" wait_pairs 4
+t_check "reload: a drop inserted above the pair gets a pair of its own (6 rules)" wait_pairs 6
 first_of_pre() { in_host iptables -t mangle -S PREROUTING 2>/dev/null | grep -e '-j DROP' -e 'porthole cw' | head -1; }
 t_check "reload: ... the first of the chain is porthole's" eval 'first_of_pre | grep -q "porthole cw"'
 reach "reload: the Internet reaches C1 through $H:80" inet $H 80 "$L1"
@@ -215,14 +236,15 @@ drop "reload: the Internet to $H2:80 (the host) reaches nothing" $H2 80
 judge
 B=$(in_host iptables -t mangle -S PREROUTING | grep -m1 -- '-j ACCEPT' | sed 's/^-A /-D /')
 eval "in_host iptables -t mangle $B" || t_fail "reload: deleting a pair's accept"
-t_check "reload: a pair's accept deleted is put back (4 rules)" wait_pairs 4
+t_check "reload: a pair's accept deleted is put back (6 rules)" wait_pairs 6
 reach "reload, mended: the Internet reaches C1 through $H:80" inet $H 80 "$L1"
 drop "reload, mended: the Internet to $H3:80 (C2) reaches nothing" $H3 80
 controls "reload"
 judge
 geo_ipt -D
-t_check "reload: the drop gone, its pair goes (2 rules)" wait_pairs 2
+t_check "reload: the drop gone, its pair goes (4 rules)" wait_pairs 4
 t_eq "conntrack: no connection carries CP (it never outlives its first packet)" 0 "$(ct_cp)"
+[ -s "$T_TMP/cp.txt" ] && t_log "$(cat "$T_TMP/cp.txt")"
 t_eq "conntrack: no connection of the allowed country is CP or CW but to C1" 0 \
 	"$(in_host conntrack -L -s $LAB_ALLOW_V4 -m 0xfc000000/0xfe000000 2>/dev/null | grep -vc "src=$C1 ")"
 
@@ -252,7 +274,7 @@ settle
 t_eq "save: a SYN of the blocked country to $H3:80 reaches C2's namespace not" "$b2" "$(cnt c2 syn)"
 t_eq "save: a SYN of the blocked country to $H2:80 reaches the host's TCP not" "$bh" "$(mib Tcp)"
 in_host nft delete table ip hostmark
-t_check "save gone: the pairs are back (2 rules)" wait_pairs 2
+t_check "save gone: the pairs are back (4 rules)" wait_pairs 4
 reach "save gone: the Internet reaches C1 through $H:80" inet $H 80 "$L1"
 judge
 stop $P1
@@ -281,7 +303,7 @@ stop $PK
 # ---- the same with a second container's window on the published port open ---------------
 stop $P2
 : >"$LK"; rm -f "$STOPF" "$GO"
-run_in "$CGD" c2 "$T_TMP/c2d.out" "$PY" "$HL" serve "$L2" c2 80 60 0.0.0.0
+run_in "$CGD" c2 "$T_TMP/c2d.out" "$PY" "$HL" serve "$L2" c2 80 60 0.0.0.0 ::
 P2=$PID
 t_check "two: C2's window opens (designated too)" opened $P2
 run_in "$CGD" c1 "$T_TMP/k.out" "$PY" "$TR" hold "$LK" 80 60 0.0.0.0 "$STOPF"
