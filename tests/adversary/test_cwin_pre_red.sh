@@ -37,6 +37,10 @@
 #    are taken out (fail closed) -- before, the blocked country's SYNs
 #    reached C2 on $H3:80 and the host's :80 (CP became CC) -- and are back
 #    once the rule goes;
+#  - the daemon killed (SIGKILL) during a window: no new connection of
+#    the blocked country gets through; a connection it had keeps passing
+#    the pair left behind until the daemon is back (told, not failed); the
+#    restarted daemon sweeps the pairs;
 #  - a second designated container's window on the same published port
 #    ($H3:80 -> C2) open while C1's closes: a connection C1 accepted
 #    during its window keeps passing the block (the design's known limit,
@@ -298,6 +302,35 @@ wait_pairs 0
 touch "$GO"
 wait "$PT" 2>/dev/null
 t_eq "held: nothing the Internet sends on it after the window closed reaches C1" 0 "$(grep -c "^line $INET .* after" "$LK")"
+stop $PK
+
+# ---- the daemon killed (SIGKILL) during a window: what its pairs let by until it is back ---
+: >"$LK"; rm -f "$STOPF" "$GO"
+run_in "$CGD" c1 "$T_TMP/k.out" "$PY" "$TR" hold "$LK" 80 60 0.0.0.0 "$STOPF"
+PK=$PID
+opened $PK || t_fail "killed: the window opens"
+in_inet "$PY" "$HL" talk $H 80 "$GO" 2 >"$T_TMP/talk.out" 2>&1 &
+PT=$!
+T_PIDS+=("$PT")
+t_check "killed: a connection through the window says 'before'" wait_for "$LK" "^line $INET .* before" 50
+kill -KILL "$T_DPID"
+wait "$T_DPID" 2>/dev/null
+T_DPID=
+table_gone() { local i; for i in $(seq 50); do in_host nft list table inet porthole >/dev/null 2>&1 || return 0; sleep 0.1; done; return 1; }
+t_check "killed: porthole's table goes with the daemon (owner)" table_gone
+t_log "killed: $(pairs) pair rule(s) left in the host's chains"
+drop "killed: a new connection of the Internet to $H:80 (C1) reaches nothing" $H 80
+drop "killed: the Internet to $H3:80 (C2) reaches nothing" $H3 80
+drop "killed: the Internet to $H2:80 (the host) reaches nothing" $H2 80
+judge
+touch "$GO"
+wait "$PT" 2>/dev/null
+n=$(grep -c "^line $INET .* after" "$LK")
+t_log "killed: LIMIT: $n line(s) the Internet sent on the window's connection after the daemon died reached C1 (the pair's accept left behind; Docker's FORWARD accepts established)"
+touch "$STOPF"
+wait_for "$T_TMP/k.out" closed 50 || t_fail "killed: the listener closes"
+T_DAEMON_FLAGS=-d daemon_start "${CONF[@]}" || { t_fail "daemon restart"; t_summary; exit 1; }
+t_check "killed: the restarted daemon sweeps the pairs left behind (no listener, no window: 0 rules)" wait_pairs 0
 stop $PK
 
 # ---- the same with a second container's window on the published port open ---------------
