@@ -114,7 +114,7 @@ static int cw_sync_round(struct ph_fw *f, int want, struct nft_guard_item *items
 {
 	struct nft_ruleset *rs = NULL;
 	unsigned nitems = 0, nhave;
-	int idx, r = fw_scan_host(f);
+	int idx, refuse = 0, r = fw_scan_host(f);
 
 	if (!r)
 		r = nft_ruleset_read(f->nl, &rs);
@@ -139,6 +139,15 @@ static int cw_sync_round(struct ph_fw *f, int want, struct nft_guard_item *items
 		}
 		if (r)
 			goto out;
+		if (nitems && f->scan.mark_users) {
+			/* a host rule that writes the marks (`ct mark set meta mark`)
+			 * turns CP into what F4 and `local` let by: no pairs at all */
+			snprintf(why, whylen, "%s reads or writes socket_mark's bits (mask 0x%x): a container window's marks "
+				 "cannot be trusted before DNAT (pick other bits with socket_mark)", f->scan.mark_user,
+				 f->cfg->mark_mask);
+			refuse = -EPERM;
+			want = 0;
+		}
 	}
 	nhave = nft_cw_have(rs, have, NFT_GUARD_MAX * 2);
 	if (!want)
@@ -160,6 +169,8 @@ static int cw_sync_round(struct ph_fw *f, int want, struct nft_guard_item *items
 	}
 	if (!r)
 		f->ncwpair = want ? nitems * f->ncwport * 2 : 0;
+	if (!r)
+		r = refuse;
 out:
 	nft_ruleset_free(rs);
 	return r;

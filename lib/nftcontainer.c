@@ -316,6 +316,14 @@ int nr_add_container_pre(struct nl_batch *b, uint32_t cp, uint32_t cc, uint32_t 
 	err = !r || x_meta(r, NFT_META_MARK, NFT_REG_1) || x_masked_eq(r, mask, cc) || x_set_bits(r, 0, 0, mask);
 	if (append(b, nb_rule_done(r, err)))
 		return -ENOMEM;
+	/* unroute (prerouting, after DNAT): a pre-admitted connection whose
+	 * destination is still (or now) local drops here, before conntrack
+	 * can confirm it (IPv6 confirms at input INT_MAX - 1, before `local`) */
+	r = nb_rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_UNROUTE);
+	err = !r || x_ct(r, NFT_CT_MARK) || x_masked_eq(r, mask, cp) || x_fib_local(r, NFT_CMP_EQ) || x_counter(r) ||
+	      x_verdict(r, NF_DROP);
+	if (append(b, nb_rule_done(r, err)))
+		return -ENOMEM;
 	/* local (input, last): a pre-admitted connection that ended up here
 	 * (no DNAT, REDIRECT, DNAT to a host address) drops; CC cleared */
 	r = nb_rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_LOCAL);

@@ -54,6 +54,12 @@ static int is_own(int family, const char *table)
 	return family == NFPROTO_INET && !strcmp(table, PH_TABLE);
 }
 
+/* porthole's tables: inet's and the bridge one of container windows (the pin) */
+static int is_ours_table(int family, const char *table)
+{
+	return is_own(family, table) || (family == NFPROTO_BRIDGE && !strcmp(table, PH_TABLE));
+}
+
 static int table_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct tables *t = data;
@@ -502,7 +508,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 		if (a.old_default && !ours && t && ch && !is_own(fam, t) && x->cfg &&
 		    (x->cfg->mark != PH_FORMER_MARK || x->cfg->mark_mask != PH_FORMER_MARK_MASK) && !x->out->former_users++)
 			snprintf(x->out->former_user, sizeof(x->out->former_user), "%s %s %s", family_name(fam), t, ch);
-		if (a.mark_hit && !ours && t && ch && !is_own(fam, t)) {
+		if (a.mark_hit && !ours && t && ch && !is_ours_table(fam, t)) {
 			if (!x->out->mark_users++)
 				snprintf(x->out->mark_user, sizeof(x->out->mark_user), "%s %s %s", family_name(fam), t, ch);
 		}
