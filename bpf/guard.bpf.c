@@ -445,6 +445,7 @@ int ph_guard(struct __sk_buff *skb)
 	__u32 rcv_nxt, child_isn;
 	__u64 got;
 	__u16 lport;
+	__u8 kind;
 
 	sk = skb->sk;
 	if (!sk)
@@ -455,7 +456,8 @@ int ph_guard(struct __sk_buff *skb)
 	lport = (__u16)sk->src_port;
 	if (!marked && !bpf_map_lookup_elem(&guard_ports, &lport))
 		return 1; /* not a served port: never a guarded connection */
-	switch (netns_kind(sk)) {
+	kind = netns_kind(sk);
+	switch (kind) {
 	case PH_GN_MARK:
 		break;
 	case PH_GN_DSCP:
@@ -472,6 +474,11 @@ int ph_guard(struct __sk_buff *skb)
 		if (gc && gc->state == GC_UNGUARDED) {
 			if (m != guard_mark)
 				return 1; /* the allowed country's, known as such since its first packet */
+			if (kind == PH_GN_DSCP)
+				/* the carrier can be forged on the way in (a
+				 * neighbour on the bridge): the packet goes,
+				 * the connection stays the allowed country's */
+				return 0;
 			/* conntrack says the host would have dropped it, yet its
 			 * first packet came unmarked (one conntrack did not
 			 * track): never judged, so nothing of it passes */
@@ -484,8 +491,12 @@ int ph_guard(struct __sk_buff *skb)
 
 	if (sk->state == TCP_LISTEN_STATE) {
 		if (g.syn && !g.ack) {
-			if (!marked)
+			if (!marked) {
+				/* an attempt the host admits on its own: what a
+				 * forged carrier left of this 4-tuple goes */
+				bpf_map_delete_elem(&guard_pending, &p.ck);
 				return 1;
+			}
 			if (g.plen) { /* data on a SYN (TCP Fast Open) */
 				guard_report(NULL, PH_GW_HANDSHAKE_DATA, NULL, &p);
 				return 0;
