@@ -45,9 +45,9 @@
  * too: the program runs on the socket's cgroup whatever its network
  * namespace. The packet mark is zeroed crossing the veth into the
  * container's namespace, so for a socket there (guard_netns says which)
- * "guarded" is the DSCP guard_dscp that porthole's last forward chain puts
- * on a guarded connection's packets (and takes off every other forwarded
- * packet). A forged guard_dscp only gets its sender's connection judged. */
+ * "guarded" is the DSCP guard_dscp that porthole's last chain (postrouting) puts
+ * on a guarded connection's packets (and takes off what else goes to a served
+ * socket). A forged guard_dscp gets no connection admitted. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -72,7 +72,7 @@ const volatile __u64 sip_k0 = 0, sip_k1 = 0; /* the resend digest's secret key (
 /* the network namespaces whose sockets this guard judges, by inode: the
  * daemon's own (PH_GN_MARK: the packet mark says guarded) and those of
  * served containers (PH_GN_DSCP: the mark does not cross the veth, the
- * DSCP guard_dscp that porthole's last forward chain writes does) */
+ * DSCP guard_dscp that porthole's last chain (postrouting) writes does) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PH_MAX_NETNS_BPF);
