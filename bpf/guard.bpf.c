@@ -301,17 +301,6 @@ static __always_inline int parse(struct __sk_buff *skb, struct peer *p, struct s
 	return 0;
 }
 
-static __always_inline void remember_sock(struct __sk_buff *skb, const struct peer *p)
-{
-	struct ph_guard_sock v = { .lport = p->port, .rport = p->rport, .family = p->family };
-	__u64 cookie = bpf_get_socket_cookie(skb);
-
-	__builtin_memcpy(v.raddr, p->addr, 16);
-	__builtin_memcpy(v.laddr, p->ck.daddr, 16);
-	bpf_map_update_elem(&guard_socks, &cookie, &v, BPF_ANY);
-	__sync_fetch_and_add(&guard_socks_added, 1);
-}
-
 /* The served cgroup of the socket (the deepest one wins); 0 if none. */
 static __always_inline int served(struct __sk_buff *skb, struct ph_guard_srv *srv)
 {
