@@ -25,6 +25,11 @@
 # no guard rule is left. C1 listening again with the token still there: the
 # window opens again; the token removed: it closes. The daemon stops: the
 # host's ruleset is as before it started, byte for byte (counters aside).
+# Then `caddy=HOST_PATH` (a fake Caddy storage tree: a pending challenge file
+# opens the window, only its token's challenge reaches C1, its removal
+# closes it) and `always` (Traefik: open while C1 listens, any token's
+# challenge reaches C1 and nothing else; closes with the listener, opens
+# again with a new one, shutdown closes it).
 set -u
 source "$(dirname "$0")/../lib.sh"
 t_start server_container lab
