@@ -474,7 +474,9 @@ int conf_parse_serve(struct ph_config *c, char *v, const char *name, unsigned ln
 				sv->webroot[0] ? "webroot=" : "caddy=");
 	if (sv->webroot[0] && sv->caddy[0])
 		return conf_err(err, el, name, ln, "serve: webroot= and caddy= exclude each other (one source of tokens)");
-	if (sv->always && sv->max_window)
+	/* (a container's always window opens when its listener appears: it
+	 * may be bounded, then closed until the container listens anew) */
+	if (sv->always && sv->max_window && sv->type != DES_CONTAINER)
 		return conf_err(err, el, name, ln, "serve: max_window= means nothing with always (its window never closes)");
 	if (!sv->nports) {
 		sv->ports[0] = 80; /* the guard reads plain HTTP: HTTP-01 is port 80 */

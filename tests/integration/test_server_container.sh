@@ -274,6 +274,32 @@ daemon_stop; rc=$?
 t_eq "always: the daemon stops cleanly" 0 $rc
 t_check "always: shutdown closes it" grep -q '"kind":"container","reason":"shutdown"' "$T_TMP/audit.jsonl"
 stop "$P1"
+
+# ---- always max_window=S: open when the listener appears, for S seconds, then
+# closed until the container listens anew (a restart) ----
+t_setup "daemon start (always max_window=3)" daemon_start "ports = 80" "docker_root = $DR" \
+	"serve = container docker:web always max_window=3"
+serve "$ID1" c1 "$LOG1" c1 "$T_TMP/c1f.out" $C1 $C61 || t_fail "C1's server (bounded always)"
+P1=$SPID
+t_check "bounded always: web listens, the window opens with a deadline" \
+	wait_for "$T_DLOG" "window [0-9]* open: guarded tcp/80 to docker:web (always" 30
+in_host nft list set inet porthole csrv >"$T_TMP/csrv.txt" 2>&1
+t_check "bounded always: its csrv element has the kernel deadline ($(grep -o 'timeout [0-9a-z]*' "$T_TMP/csrv.txt" | tail -1))" \
+	grep -q 'timeout 3s' "$T_TMP/csrv.txt"
+read_by "bounded always: a challenge is read by C1" inet $H 80 Bound_tok3n "$LOG1" "$(challenge Bound_tok3n)"
+t_check "bounded always: the window closes at its deadline" wait_for "$T_DLOG" "window [0-9]* closed (deadline).*docker:web" 60
+nothing "bounded always, after the deadline, web still listening: a challenge is dropped by the host" inet $H 80 \
+	Late_tok3n "$(challenge Late_tok3n)"
+t_eq "bounded always: not opened again while the same listener stays" 1 "$(grep -c 'window [0-9]* open: guarded' "$T_DLOG")"
+stop "$P1"
+serve "$ID1" c1 "$LOG1" c1 "$T_TMP/c1g.out" $C1 $C61 || t_fail "C1's server (bounded always, restarted)"
+P1=$SPID
+t_check "bounded always: web restarted (a new listener): a new window" \
+	wait_count "$T_DLOG" "window [0-9]* open: guarded tcp/80 to docker:web (always" 2 30
+read_by "bounded always, restarted: a challenge is read by C1" inet $H 80 Again2_tok3n "$LOG1" "$(challenge Again2_tok3n)"
+daemon_stop; rc=$?
+t_eq "bounded always: the daemon stops cleanly" 0 $rc
+stop "$P1"
 ruleset >"$T_TMP/ruleset.after"
 t_check "the host's ruleset is as before the daemon (counters aside)" diff "$T_TMP/ruleset.before" "$T_TMP/ruleset.after"
 [ "$T_FAIL" = 0 ] || grep -E 'server|guard|csrv|container' "$T_DLOG" | tail -30 | sed 's/^/  /'

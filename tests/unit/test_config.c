@@ -294,7 +294,10 @@ int main(void)
 	      "serve = container podman:traefik always: no token files on the host (%s)", err);
 	expect_error("serve = container docker:caddy caddy=/tmp always\n", "serve: caddy= and always exclude each other");
 	expect_error("serve = container docker:web webroot=/tmp caddy=/tmp\n", "webroot= and caddy= exclude each other");
-	expect_error("serve = container docker:traefik always max_window=60\n", "max_window= means nothing with always");
+	r = parse(&c, "serve = container docker:traefik always max_window=60\n", err, sizeof(err));
+	CHECK(r == 0 && c.srv[0].always && c.srv[0].max_window == 60,
+	      "a container's always window may be bounded: max_window=60 (%s)", err);
+	expect_error("serve = cgroup /traefik always max_window=60\n", "max_window= means nothing with always");
 	expect_error("serve = container docker:caddy caddy=relative\n", "caddy= must be an absolute path");
 	expect_error("serve = container docker:caddy caddy=/nonexistent-porthole\n", "No such file");
 	expect_error("serve = container docker:nginx\n", "serve container: webroot=HOST_PATH, caddy=HOST_PATH or always is "
