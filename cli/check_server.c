@@ -438,7 +438,8 @@ void check_servers(int root, const struct ph_config *cfg, const struct nft_scan 
 			add(V_OK, name, "a web server in a container: a guarded window%s opens while %sa process of the "
 			    "container the engine's state names %s listens on tcp/%s in its own network namespace (through "
 			    "the host's DNAT to it; the guard pair at the host's forward drop points; guard_dscp 0x%02x)",
-			    sv->always ? " (always: a challenge for any token, no deadline)" : "", sv->always ? "" :
+			    !sv->always ? "" : sv->max_window ? " (always: a challenge for any token, for max_window= after "
+			    "the listener appears)" : " (always: a challenge for any token, no deadline)", sv->always ? "" :
 			    sv->caddy[0] ? "a challenge is pending in Caddy's storage and " : "a token is in its webroot and ",
 			    sv->name, cports, cfg->guard_dscp);
 		} else if (!have_mount) {
