@@ -45,9 +45,9 @@
  * too: the program runs on the socket's cgroup whatever its network
  * namespace. The packet mark is zeroed crossing the veth into the
  * container's namespace, so for a socket there (guard_netns says which)
- * "guarded" is the DSCP guard_dscp that porthole's last forward chain puts
- * on a guarded connection's packets (and takes off every other forwarded
- * packet). A forged guard_dscp only gets its sender's connection judged. */
+ * "guarded" is the DSCP guard_dscp that porthole's last chain (postrouting) puts
+ * on a guarded connection's packets (and takes off what else goes to a served
+ * socket). A forged guard_dscp gets no connection admitted. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -72,7 +72,7 @@ const volatile __u64 sip_k0 = 0, sip_k1 = 0; /* the resend digest's secret key (
 /* the network namespaces whose sockets this guard judges, by inode: the
  * daemon's own (PH_GN_MARK: the packet mark says guarded) and those of
  * served containers (PH_GN_DSCP: the mark does not cross the veth, the
- * DSCP guard_dscp that porthole's last forward chain writes does) */
+ * DSCP guard_dscp that porthole's last chain (postrouting) writes does) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PH_MAX_NETNS_BPF);
@@ -301,17 +301,6 @@ static __always_inline int parse(struct __sk_buff *skb, struct peer *p, struct s
 	return 0;
 }
 
-static __always_inline void remember_sock(struct __sk_buff *skb, const struct peer *p)
-{
-	struct ph_guard_sock v = { .lport = p->port, .rport = p->rport, .family = p->family };
-	__u64 cookie = bpf_get_socket_cookie(skb);
-
-	__builtin_memcpy(v.raddr, p->addr, 16);
-	__builtin_memcpy(v.laddr, p->ck.daddr, 16);
-	bpf_map_update_elem(&guard_socks, &cookie, &v, BPF_ANY);
-	__sync_fetch_and_add(&guard_socks_added, 1);
-}
-
 /* The served cgroup of the socket (the deepest one wins); 0 if none. */
 static __always_inline int served(struct __sk_buff *skb, struct ph_guard_srv *srv)
 {
@@ -445,6 +434,7 @@ int ph_guard(struct __sk_buff *skb)
 	__u32 rcv_nxt, child_isn;
 	__u64 got;
 	__u16 lport;
+	__u8 kind;
 
 	sk = skb->sk;
 	if (!sk)
@@ -455,7 +445,8 @@ int ph_guard(struct __sk_buff *skb)
 	lport = (__u16)sk->src_port;
 	if (!marked && !bpf_map_lookup_elem(&guard_ports, &lport))
 		return 1; /* not a served port: never a guarded connection */
-	switch (netns_kind(sk)) {
+	kind = netns_kind(sk);
+	switch (kind) {
 	case PH_GN_MARK:
 		break;
 	case PH_GN_DSCP:
@@ -472,6 +463,11 @@ int ph_guard(struct __sk_buff *skb)
 		if (gc && gc->state == GC_UNGUARDED) {
 			if (m != guard_mark)
 				return 1; /* the allowed country's, known as such since its first packet */
+			if (kind == PH_GN_DSCP)
+				/* the carrier can be forged on the way in (a
+				 * neighbour on the bridge): the packet goes,
+				 * the connection stays the allowed country's */
+				return 0;
 			/* conntrack says the host would have dropped it, yet its
 			 * first packet came unmarked (one conntrack did not
 			 * track): never judged, so nothing of it passes */
@@ -484,8 +480,12 @@ int ph_guard(struct __sk_buff *skb)
 
 	if (sk->state == TCP_LISTEN_STATE) {
 		if (g.syn && !g.ack) {
-			if (!marked)
+			if (!marked) {
+				/* an attempt the host admits on its own: what a
+				 * forged carrier left of this 4-tuple goes */
+				bpf_map_delete_elem(&guard_pending, &p.ck);
 				return 1;
+			}
 			if (g.plen) { /* data on a SYN (TCP Fast Open) */
 				guard_report(NULL, PH_GW_HANDSHAKE_DATA, NULL, &p);
 				return 0;

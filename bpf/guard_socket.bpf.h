@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the guard (bpf/guard.bpf.c) asks the kernel about a segment and its
  * socket: its network namespace, its DSCP, and the ISN of the request socket a
- * handshake is in. */
+ * handshake is in; and the record of a judged socket. */
 #ifndef PORTHOLE_GUARD_SOCKET_BPF_H
 #define PORTHOLE_GUARD_SOCKET_BPF_H
 
@@ -72,6 +72,19 @@ static __always_inline int reqsk_isn(struct __sk_buff *skb, const struct peer *p
 	}
 	bpf_sk_release(sk);
 	return r;
+}
+
+/* Keep the judged socket's addresses by its cookie in guard_socks (the daemon
+ * ends those connections when the window closes). */
+static __always_inline void remember_sock(struct __sk_buff *skb, const struct peer *p)
+{
+	struct ph_guard_sock v = { .lport = p->port, .rport = p->rport, .family = p->family };
+	__u64 cookie = bpf_get_socket_cookie(skb);
+
+	__builtin_memcpy(v.raddr, p->addr, 16);
+	__builtin_memcpy(v.laddr, p->ck.daddr, 16);
+	bpf_map_update_elem(&guard_socks, &cookie, &v, BPF_ANY);
+	__sync_fetch_and_add(&guard_socks_added, 1);
 }
 
 #endif

@@ -195,7 +195,10 @@ int nr_add_csrv_objects(struct nl_batch *b, uint32_t cand, uint32_t guarded, uin
 		if (nb_batch_timeout_set(b, NFPROTO_INET, fams[i].set, fams[i].type, CSRV_LEN(fams[i].alen),
 					 fams[i].set_id))
 			return -ENOMEM;
-	if (nb_batch_chain(b, NFPROTO_INET, PH_CHAIN_CSRVTAG, NF_INET_FORWARD, PH_PRIO_CSRVTAG))
+	/* postrouting, not forward: a host rule that rewrites the DSCP in
+	 * postrouting (QoS, iptables' mangle DSCP) comes before it, and cannot
+	 * take X off a guarded connection (its SYN would come unguarded) */
+	if (nb_batch_chain(b, NFPROTO_INET, PH_CHAIN_CSRVTAG, NF_INET_POST_ROUTING, PH_PRIO_CSRVTAG))
 		return -ENOMEM;
 	/* each rule is inserted first: the chain reads T1, T2 (v4), T1, T2 (v6) */
 	for (int i = 1; i >= 0; i--)

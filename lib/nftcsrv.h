@@ -12,7 +12,8 @@
  *     S2 ct direction original ct mark & MASK == GUARDED meta nfproto ipv4
  *          meta oif . ip daddr . tcp dport != @csrv drop                                (and ip6)
  *        (S2 replaces the "a guarded connection is never forwarded" drop)
- *   csrvtag (forward, INT_MAX: after every host chain):
+ *   csrvtag (postrouting, INT_MAX: after every host chain, forward's and
+ *   postrouting's: a host rule that rewrites the DSCP there runs before):
  *     T1 ip dscp X meta oif . ip daddr . tcp dport @csrv ip dscp set cs0 (and ip6)
  *        (X is read only in a served container's namespace, on its served
  *        ports: a packet going elsewhere keeps its DSCP)

@@ -72,6 +72,10 @@
 #               named after the named one's id (while that one runs): the
 #               engine's pid for that id is elsewhere: refused, nothing
 #               reaches it.
+#   podman-prerouting (after podman and named, on their engine) the
+#               prerouting case with podman: the FORWARD block moved to
+#               the same mangle-priority chain before netavark's DNAT; the
+#               same checks, certbot --standalone through the block.
 # Every case: the root namespace's ruleset and links unchanged.
 #
 # Before the daemon's container windows exist (issue 23 step 4's daemon half
@@ -82,7 +86,8 @@
 # one, and its listener came as pid 0, "not visible".
 #
 # Env: E2E_LAB_PREFIX (default phlc$$), CT_CASES (default "docker named
-# prerouting ufw podman"), E2E_KEEP=DIR (keep the clients', servers' and daemon's files).
+# prerouting ufw podman podman-prerouting"), E2E_KEEP=DIR (keep the
+# clients', servers' and daemon's files).
 # Output as the integration tier: PASS/FAIL/SKIP lines, a closing line
 # "containers: N passed, N failed, N skipped"; 77 when it cannot run at all.
 set -u
@@ -102,7 +107,7 @@ source "$T_ROOT/tests/lab/fw.sh"
 ENG_NETNS=$LAB_NS_HOST
 # certbot's standalone server may look its address up: no DNS in the lab
 export RES_OPTIONS="timeout:1 attempts:1"
-CT_CASES=${CT_CASES:-docker named prerouting ufw podman}
+CT_CASES=${CT_CASES:-docker named prerouting ufw podman podman-prerouting}
 PARENT=/$T_PFX-acme           # the designated cgroup parent
 W=$T_TMP/w                    # mounted at /w in the containers
 HL=$T_ROOT/tests/adversary/httplog.py
@@ -582,17 +587,20 @@ case_named() { # KIND (docker or podman, its engine up, the geo-block in place)
 	t_log "$KIND: $(since "$t0") s"
 }
 
-# the prerouting case, on the docker case's engine (still up)
+# the prerouting case, on the docker case's engine (still up), and
+# podman-prerouting, on the podman case's (its FORWARD block moved)
 pairs_in_geopre() { in_host nft list chain inet geopre prerouting 2>/dev/null | grep -c 'comment "porthole cw '; }
-case_prerouting() {
-	KIND=docker
-	local t0 cpid out d=$T_TMP/probes
+case_prerouting() { # KIND (docker or podman, its engine up, the geo-block of engine_up in place)
+	local kind=$1 P t0 cpid out d=$T_TMP/probes
+	KIND=$kind
+	P=prerouting
+	[ "$kind" = docker ] || P=$kind-prerouting
 	t0=$(now)
-	in_host iptables-nft -D DOCKER-USER -s "$LAB_INET_V4/24" -p tcp -m tcp --dport 80 -j DROP ||
-		{ t_fail "prerouting: the DOCKER-USER block removed"; return 1; }
-	# (the blocked country's /25: Docker's bridge, 192.0.2.128/26, is the
-	# containers' own, whose connections to pebble must leave)
-	in_host nft -f - <<NFT || { t_fail "prerouting: the mangle-priority block"; return 1; }
+	in_host iptables-nft -D "$(geo_chain "$kind")" -s "$LAB_INET_V4/24" -p tcp -m tcp --dport 80 -j DROP ||
+		{ t_fail "$P: the $(geo_chain "$kind") block removed"; return 1; }
+	# (the blocked country's /25: the engines' bridges, 192.0.2.128/26 and
+	# .192/26, are the containers' own, whose connections to pebble must leave)
+	in_host nft -f - <<NFT || { t_fail "$P: the mangle-priority block"; return 1; }
 table inet geopre {
 	chain prerouting {
 		type filter hook prerouting priority mangle; policy accept;
@@ -601,22 +609,22 @@ table inet geopre {
 }
 NFT
 	BASE=$(lab_rules)
-	t_eq "prerouting: without porthole the blocked country to other's $H:8080 is dropped (before DNAT)" dropped "$(probe inet "$H" 8080 1)"
+	t_eq "$P: without porthole the blocked country to other's $H:8080 is dropped (before DNAT)" dropped "$(probe inet "$H" 8080 1)"
 	daemon_up || return 1
 	out=$(ph_check 2>&1)
 	if grep -E '^OK ' <<<"$out" | grep -E 'geopre' | grep -q 'before DNAT: while a container window is open'; then
-		t_pass "prerouting: porthole check says what it does there: $(grep -E '^OK .*containers: chain inet geopre' <<<"$out" | head -1 | tr -s ' ' | cut -c1-240)"
+		t_pass "$P: porthole check says what it does there: $(grep -E '^OK .*containers: chain inet geopre' <<<"$out" | head -1 | tr -s ' ' | cut -c1-240)"
 	else
-		t_fail "prerouting: porthole check names no OK line for containers on the chain inet geopre prerouting: $(grep -E 'geopre' <<<"$out" | tr -s ' ' | cut -c1-240)"
+		t_fail "$P: porthole check names no OK line for containers on the chain inet geopre prerouting: $(grep -E 'geopre' <<<"$out" | tr -s ' ' | cut -c1-240)"
 	fi
 	: >"$W/web.log"
-	ctr docker web "$PARENT" -p "$H:80:80" "$ENG_IMAGE" /bin/sh -c "$(srv_cmd web.log web)" >/dev/null 2>"$T_TMP/run.err" ||
-		{ t_fail "prerouting: run web: $(tail -c 300 "$T_TMP/run.err")"; return 1; }
-	cpid=$(eng_pid docker web)
-	until_ok 200 c_listens "$cpid" || { t_fail "prerouting: web did not listen"; return 1; }
-	until_ok 50 cwin_some || t_fail "prerouting: no container window for web: $(grep -i container "$T_DLOG" | tail -2 | tr '\n' '|')"
+	ctr "$kind" web "$PARENT" -p "$H:80:80" "$ENG_IMAGE" /bin/sh -c "$(srv_cmd web.log web)" >/dev/null 2>"$T_TMP/run.err" ||
+		{ t_fail "$P: run web: $(tail -c 300 "$T_TMP/run.err")"; return 1; }
+	cpid=$(eng_pid "$kind" web)
+	until_ok 200 c_listens "$cpid" || { t_fail "$P: web did not listen"; return 1; }
+	until_ok 50 cwin_some || t_fail "$P: no container window for web: $(grep -i container "$T_DLOG" | tail -2 | tr '\n' '|')"
 	until_ok 20 eval '[ "$(pairs_in_geopre)" = 2 ]'
-	t_eq "prerouting: the pair sits before the drop in inet geopre prerouting" 2 "$(pairs_in_geopre)"
+	t_eq "$P: the pair sits before the drop in inet geopre prerouting" 2 "$(pairs_in_geopre)"
 	: >"$W/other.log"
 	: >"$T_TMP/host.log"
 	gets "$d" <<EOF
@@ -628,23 +636,23 @@ allow8080 allow $H 8080 /allow-8080 4
 allowH2 allow $H2 80 /allow-h2 4
 EOF
 	until_ok 20 logged "$W/web.log" "$ALLOW" /allow-80
-	t_check "prerouting: the blocked country reaches web through $H:80 during its window ($(cat "$d/inet80"))" \
+	t_check "$P: the blocked country reaches web through $H:80 during its window ($(cat "$d/inet80"))" \
 		logged "$W/web.log" "$INET" /inet-80
-	t_eq "prerouting: ... once: web heard nothing else of the blocked country" 1 "$(grep -c "^request $INET " "$W/web.log")"
-	t_eq "prerouting: ... nor did other ($(cat "$d/inet8080")) or the host process on $H2:80 ($(cat "$d/inetH2"))" 0 \
+	t_eq "$P: ... once: web heard nothing else of the blocked country" 1 "$(grep -c "^request $INET " "$W/web.log")"
+	t_eq "$P: ... nor did other ($(cat "$d/inet8080")) or the host process on $H2:80 ($(cat "$d/inetH2"))" 0 \
 		"$(($(peer_lines "$W/other.log" "$INET") + $(peer_lines "$T_TMP/host.log" "$INET")))"
-	t_check "prerouting: the allowed country reaches web, other and the host process" \
+	t_check "$P: the allowed country reaches web, other and the host process" \
 		eval 'logged "$W/web.log" "$ALLOW" /allow-80 && logged "$W/other.log" "$ALLOW" /allow-8080 && logged "$T_TMP/host.log" "$ALLOW" /allow-h2'
-	eng docker rm -f web >/dev/null 2>&1
+	ctr_rm "$kind" web
 	until_ok 30 cwin_is 0
 	until_ok 20 eval '[ "$(pairs_in_geopre)" = 0 ]'
-	t_eq "prerouting: the pair goes with the window" 0 "$(pairs_in_geopre)"
-	CLIENT_TAG=-pre clients docker
-	rules_same "(prerouting block) after the last window (the pair gone with it)" "$BASE"
+	t_eq "$P: the pair goes with the window" 0 "$(pairs_in_geopre)"
+	CLIENT_TAG=-pre clients "$kind"
+	rules_same "($P block) after the last window (the pair gone with it)" "$BASE"
 	daemon_stop
-	t_eq "prerouting: portholed exited 0 on SIGTERM" 0 $?
-	rules_same "(prerouting block) after the daemon" "$BASE"
-	t_log "prerouting: $(since "$t0") s"
+	t_eq "$P: portholed exited 0 on SIGTERM" 0 $?
+	rules_same "($P block) after the daemon" "$BASE"
+	t_log "$P: $(since "$t0") s"
 }
 
 # ---- ufw with ufw-docker's bridging rules, on the docker case's engine -----------
@@ -794,7 +802,7 @@ EOF
 }
 
 parent_cgroups
-case " $CT_CASES " in *" docker "* | *" named "* | *" prerouting "* | *" ufw "* | *" podman "*) lab_start || { t_summary; exit 1; } ;; esac
+case " $CT_CASES " in *" docker "* | *" named "* | *" prerouting "* | *" ufw "* | *" podman "* | *" podman-prerouting "*) lab_start || { t_summary; exit 1; } ;; esac
 case " $CT_CASES " in *" docker "*) case_engine docker lego ;; esac
 case " $CT_CASES " in *" named "*)
 	KIND=docker
@@ -807,7 +815,7 @@ case " $CT_CASES " in *" prerouting "*)
 	KIND=docker
 	daemon_stop >/dev/null 2>&1
 	if [ -n "$(_eng_tini docker)" ] || engine_up docker; then
-		case_prerouting
+		case_prerouting docker
 	fi ;;
 esac
 case " $CT_CASES " in *" ufw "*)
@@ -822,7 +830,7 @@ if [ -n "$(_eng_tini docker)" ]; then
 	daemon_stop >/dev/null 2>&1
 	engine_down docker
 fi
-case " $CT_CASES " in *" podman "* | *" named "*)
+case " $CT_CASES " in *" podman "* | *" named "* | *" podman-prerouting "*)
 	# a fresh lab: Docker's tables (FORWARD policy drop) would decide podman's packets
 	case " $CT_CASES " in *" docker "* | *" prerouting "* | *" ufw "* | *" named "*)
 		[ "$UFW" = 1 ] && { fw_stop; UFW=0; }
@@ -836,6 +844,13 @@ case " $CT_CASES " in *" podman "* | *" named "*)
 		daemon_stop >/dev/null 2>&1
 		if [ -n "$(_eng_tini podman)" ] || engine_up podman; then
 			case_named podman
+		fi ;;
+	esac
+	case " $CT_CASES " in *" podman-prerouting "*)
+		KIND=podman
+		daemon_stop >/dev/null 2>&1
+		if [ -n "$(_eng_tini podman)" ] || engine_up podman; then
+			case_prerouting podman
 		fi ;;
 	esac
 	[ -n "$(_eng_tini podman)" ] && { KIND=podman; engine_down podman; } ;;

@@ -502,6 +502,10 @@ eng_leftovers() {
 		# (a process started after the engine's namespace was gone is in
 		# another's that got its inode: another test's, running beside)
 		[ -n "$gone" ] && [ "$(proc_starttime "${p#/proc/}" || echo 0)" -gt "$gone" ] && continue
+		# (nor is one in none of this test's cgroups: every process the
+		# engine starts is in one, see eng_start; the inode was freed and
+		# taken before "gone" was written, by a container started then)
+		grep -q -- "/$T_PFX-" "$p/cgroup" 2>/dev/null || continue
 		echo "process ${p#/proc/} in the engine's mount namespace: $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-100)"
 	done
 	grep -l -- "$d/priv" /proc/[0-9]*/mountinfo 2>/dev/null | sed 's|^/proc/\([0-9]*\)/.*|a mount namespace with its mounts (process \1)|'

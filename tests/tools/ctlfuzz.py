@@ -9,7 +9,8 @@ usage: ctlfuzz.py SOCKET MODE
 """
 import os, select, socket, struct, sys, time
 
-MAGIC, VERSION = 0x31485050, 3
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from phproto import MAGIC, VERSION, RUN_LEN, RUN_STRINGS, CONTAINER_LEN  # noqa: E402
 
 def hdr(mtype, plen, magic=MAGIC, version=VERSION, length=None, reserved=0):
     return struct.pack("=IHHII", magic, version, mtype, 16 + plen if length is None else length, reserved)
@@ -45,9 +46,10 @@ cases = {
     "reserved-set": hdr(5, 0, reserved=1),
     "unknown-type": hdr(99, 0),
     "run-short-payload": hdr(1, 4) + b"\0" * 4,
-    "run-too-many-ports": hdr(1, 544) + struct.pack("=HHI", 200, 0, 0) + b"\0" * 16 + struct.pack("=II", 1, 0) + b"\0" * 512,
-    "run-without-pid": hdr(1, 544) + b"\0" * 544,
-    "run-serve-unterminated": hdr(1, 544) + struct.pack("=HHI", 0, 0, 0) + b"\0" * 16 + struct.pack("=II", 1, 0) + b"x" * 512,
+    "run-too-many-ports": hdr(1, RUN_LEN) + struct.pack("=HHI", 200, 0, 0) + b"\0" * 16 + struct.pack("=II", 1, 0) + b"\0" * RUN_STRINGS,
+    "run-without-pid": hdr(1, RUN_LEN) + b"\0" * RUN_LEN,
+    "run-serve-unterminated": hdr(1, RUN_LEN) + struct.pack("=HHI", 0, 0, 0) + b"\0" * 16 + struct.pack("=II", 1, 0) + b"x" * RUN_STRINGS,
+    "run-container-unterminated": hdr(1, RUN_LEN) + struct.pack("=HHI", 0, 0, 0) + b"\0" * 16 + struct.pack("=II", 1, 0) + b"\0" * (RUN_STRINGS - CONTAINER_LEN) + b"x" * CONTAINER_LEN,
     "run-old-version-pidfd": hdr(1, 24, version=1) + b"\0" * 24,
     "oversized-datagram": hdr(5, 40000) + b"\0" * 40000,
     "daemon-only-type": hdr(2, 0),
@@ -57,6 +59,15 @@ def main():
     path, mode = sys.argv[1], sys.argv[2]
     if mode == "bad":
         bad = 0
+        # first a good STATUS: answered with a reply, not an error (else
+        # every case below would be refused for its header alone)
+        s = conn(path)
+        s.send(hdr(5, 0))
+        a = answer(s)
+        s.close()
+        print("%-20s -> %s%s" % ("good-status", a, "" if a.startswith("other") else "  UNEXPECTED"))
+        if not a.startswith("other"):
+            sys.exit(1)
         for name, payload in cases.items():
             s = conn(path)
             try:

@@ -26,7 +26,8 @@ usage: hardening.py MODE ARGS...
 """
 import os, select, signal, socket, struct, sys, threading, time
 
-MAGIC, VERSION = 0x31485050, 3
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from phproto import MAGIC, VERSION, MAX_PORTS, RUN_STRINGS  # noqa: E402
 T_RUN, T_RUN_OK, T_EVENT, T_ERROR = 1, 2, 3, 4
 
 
@@ -35,8 +36,8 @@ def hdr(mtype, plen):
 
 
 def run_msg(pid, ports=(), max_window=0):
-    p = list(ports) + [0] * (8 - len(ports))
-    payload = struct.pack("=HHI8HII", len(ports), 0, max_window, *p, pid, 0) + b"\0" * 512  # serve, webroot
+    p = list(ports) + [0] * (MAX_PORTS - len(ports))
+    payload = struct.pack("=HHI%dHII" % MAX_PORTS, len(ports), 0, max_window, *p, pid, 0) + b"\0" * RUN_STRINGS  # serve, webroot, container
     return hdr(T_RUN, len(payload)) + payload
 
 
