@@ -435,10 +435,13 @@ void check_servers(int root, const struct ph_config *cfg, const struct nft_scan 
 			char cports[64] = "";
 			for (unsigned p = 0; p < sv->nports; p++)
 				snprintf(cports + strlen(cports), sizeof(cports) - strlen(cports), "%s%u", p ? "," : "", sv->ports[p]);
-			add(V_OK, name, "a web server in a container: a guarded window opens while a token is in its "
-			    "webroot and a process of the container the engine's state names %s listens on tcp/%s in its "
-			    "own network namespace (through the host's DNAT to it; the guard pair at the host's forward "
-			    "drop points; guard_dscp 0x%02x)", sv->name, cports, cfg->guard_dscp);
+			add(V_OK, name, "a web server in a container: a guarded window%s opens while %sa process of the "
+			    "container the engine's state names %s listens on tcp/%s in its own network namespace (through "
+			    "the host's DNAT to it; the guard pair at the host's forward drop points; guard_dscp 0x%02x)",
+			    !sv->always ? "" : sv->max_window ? " (always: a challenge for any token, for max_window= after "
+			    "the listener appears)" : " (always: a challenge for any token, no deadline)", sv->always ? "" :
+			    sv->caddy[0] ? "a challenge is pending in Caddy's storage and " : "a token is in its webroot and ",
+			    sv->name, cports, cfg->guard_dscp);
 		} else if (!have_mount) {
 			add(V_FAIL, name, "not running: no cgroup v2 mount to find cgroup %s in", sv->cgroup);
 		} else if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {

@@ -215,7 +215,9 @@ int server_open(struct ph_daemon *d, unsigned i, const char *why, struct ph_sess
 		arm_srv_timer(d);
 		return r;
 	}
-	span = sv->always ? 0 : (uint64_t)max * NSEC_PER_SEC;
+	/* always: no deadline, unless the line bounds it (a container's line:
+	 * max_window= after its listener appeared, then closed until a new one) */
+	span = sv->always && !sv->max_window ? 0 : (uint64_t)max * NSEC_PER_SEC;
 	if (s && s->deadline_boot) {
 		/* the session's own deadline, at most the serve line's max_window */
 		uint64_t left = s->deadline_boot > now_boot ? s->deadline_boot - now_boot : 0;
@@ -362,9 +364,15 @@ void servers_cgroup_moved(struct ph_daemon *d, uint32_t mask)
 	/* look now, and often for a few seconds: the new cgroup gets its
 	 * processes, and they their listeners, only after it appears */
 	d->servers->quick_until = now + SERVER_QUICK_NS;
-	for (unsigned i = 0; i < d->cfg.nsrv; i++)
-		if (mask & (1u << i))
-			server_recheck(d, i, now);
+	for (unsigned i = 0; i < d->cfg.nsrv; i++) {
+		if (!(mask & (1u << i)))
+			continue;
+		/* a bounded always window had its time: a new listener (a
+		 * restart) gets a new one */
+		if (d->cfg.srv[i].always && d->cfg.srv[i].max_window && !SRV(i)->open)
+			SRV(i)->spent = 0;
+		server_recheck(d, i, now);
+	}
 	arm_srv_timer(d);
 }
 
@@ -386,7 +394,8 @@ static void server_recheck(struct ph_daemon *d, unsigned i, uint64_t now)
 		else
 			forget_session_webroot(d, i);
 	}
-	if (!w->open && d->cfg.srv[i].always && OPS->cgroup_id(d, i) && OPS->running(d, i) && !d->quit)
+	if (!w->open && d->cfg.srv[i].always && !(d->cfg.srv[i].max_window && w->spent) && OPS->cgroup_id(d, i) &&
+	    OPS->running(d, i) && !d->quit)
 		server_open(d, i, "always", NULL, err, sizeof(err));
 	/* tokens wait for a server that was not running: it may be now */
 	if (!w->open && w->ntokens && !w->spent && OPS->cgroup_id(d, i) && OPS->running(d, i) && !d->quit)

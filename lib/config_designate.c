@@ -448,7 +448,7 @@ int conf_parse_serve(struct ph_config *c, char *v, const char *name, unsigned ln
 	arg = strtok_r(NULL, " \t", &save);
 	if (!type || !arg)
 		return conf_err(err, el, name, ln, "serve: expected 'unit NAME', 'cgroup PATH' or 'container ENGINE:NAME', "
-				"then webroot=DIR or always");
+				"then webroot=DIR, caddy=DIR or always");
 	if (copy_str(sv->arg, sizeof(sv->arg), arg))
 		return conf_err(err, el, name, ln, "serve: argument too long");
 	r = parse_cgroup_target(&o, type, arg, "nginx.service", &sv->type, sv->cgroup, sizeof(sv->cgroup));
@@ -474,18 +474,21 @@ int conf_parse_serve(struct ph_config *c, char *v, const char *name, unsigned ln
 				sv->webroot[0] ? "webroot=" : "caddy=");
 	if (sv->webroot[0] && sv->caddy[0])
 		return conf_err(err, el, name, ln, "serve: webroot= and caddy= exclude each other (one source of tokens)");
-	if (sv->always && sv->max_window)
+	/* (a container's always window opens when its listener appears: it
+	 * may be bounded, then closed until the container listens anew) */
+	if (sv->always && sv->max_window && sv->type != DES_CONTAINER)
 		return conf_err(err, el, name, ln, "serve: max_window= means nothing with always (its window never closes)");
 	if (!sv->nports) {
 		sv->ports[0] = 80; /* the guard reads plain HTTP: HTTP-01 is port 80 */
 		sv->nports = 1;
 	}
 	if (sv->type == DES_CONTAINER) {
-		/* (webroot= is required: no `porthole run --serve` names a
-		 * container, so a line without tokens would never open) */
-		if (sv->caddy[0] || sv->always || !sv->webroot[0])
-			return conf_err(err, el, name, ln, "serve container: webroot=HOST_PATH is required and the only "
-					"source of tokens for now (the host path of the container's webroot volume)");
+		/* (one of them is required: no `porthole run --serve` names a
+		 * container, so a line without one would never open) */
+		if (!sv->webroot[0] && !sv->caddy[0] && !sv->always)
+			return conf_err(err, el, name, ln, "serve container: webroot=HOST_PATH, caddy=HOST_PATH or always "
+					"is required (the host path of the container's webroot volume, of Caddy's storage "
+					"volume, or always for a server whose tokens are nowhere on the host: Traefik)");
 		for (unsigned i = 0; i < c->nsrv; i++)
 			if (c->srv[i].type == DES_CONTAINER && c->srv[i].engine == sv->engine && !strcmp(c->srv[i].name, sv->name))
 				return conf_err(err, el, name, ln, "serve: %s already served on line %u", sv->arg, c->srv[i].line);

@@ -221,7 +221,9 @@ static int csrv_elem(struct nl_batch *b, const struct nr_csrv *e, uint64_t timeo
 	uint8_t key[CSRV_LEN(16)] = { 0 };
 	uint16_t port = htons(e->port);
 
-	if (!f || !e->ifindex || !e->port || (add_it && !timeout_ms))
+	/* timeout_ms 0: no deadline (an always line's window, open while the
+	 * container listens, as a host server's always element) */
+	if (!f || !e->ifindex || !e->port)
 		return -EINVAL;
 	memcpy(key, &e->ifindex, 4); /* oif in host order (meta's), the rest as on the wire */
 	memcpy(key + 4, e->addr, f->alen);

@@ -25,6 +25,11 @@
 # no guard rule is left. C1 listening again with the token still there: the
 # window opens again; the token removed: it closes. The daemon stops: the
 # host's ruleset is as before it started, byte for byte (counters aside).
+# Then `caddy=HOST_PATH` (a fake Caddy storage tree: a pending challenge file
+# opens the window, only its token's challenge reaches C1, its removal
+# closes it) and `always` (Traefik: open while C1 listens, any token's
+# challenge reaches C1 and nothing else; closes with the listener, opens
+# again with a new one, shutdown closes it).
 set -u
 source "$(dirname "$0")/../lib.sh"
 t_start server_container lab
@@ -192,6 +197,109 @@ t_check "porthole check says what the line does (OK, not FAIL)" grep -q '^ *OK .
 daemon_stop; rc=$?
 [ $rc = 0 ] || { t_log "the daemon log:"; t_log "$(tail -20 "$T_DLOG")"; cat "$T_TMP"/asan* 2>/dev/null | head -40; }
 t_eq "the daemon stops cleanly" 0 $rc
+
+# ---- caddy=HOST_PATH: Caddy's storage volume (its /data/caddy on the host) ----
+# CertMagic's pending HTTP-01 challenge: acme/ISSUER/challenge_tokens/DOMAIN.json,
+# the token its "token" member (as Caddy 2.6 writes it, 0700 directories)
+CADDY=$T_TMP/caddy-data/caddy CTOK=Caddy_tok3n-789
+CHAL=$CADDY/acme/localhost-14000-dir/challenge_tokens
+mkdir -p "$CADDY/acme" && chmod 755 "$T_TMP/caddy-data" "$CADDY" "$CADDY/acme"
+# Caddy makes its storage 0700 root's: the daemon reads it with the drop-in's
+# CAP_DAC_READ_SEARCH (README, Caddy)
+T_EXTRA_CAPS=+dac_read_search t_setup "daemon start (caddy=)" daemon_start "ports = 80" "docker_root = $DR" "serve = container docker:web caddy=$CADDY"
+serve "$ID1" c1 "$LOG1" c1 "$T_TMP/c1c.out" $C1 $C61 || t_fail "C1's server (caddy=)"
+P1=$SPID
+t_check "caddy=: the daemon finds web's listeners" \
+	wait_count "$T_DLOG" "server docker:web: its listener pid $P1 tcp/80 in cgroup /$PARENT/$ID1" 2 30
+nothing "caddy=, no pending challenge: the blocked country's challenge is dropped by the host" inet $H 80 "$CTOK" \
+	"$(challenge $CTOK)"
+mkdir -p "$CHAL" && chmod 700 "$CHAL" "${CHAL%/*}"
+printf '{"type":"http-01","url":"https://localhost:14000/chalZ/x","status":"pending","token":"%s","keyAuthorization":"%s.thumb"}' \
+	"$CTOK" "$CTOK" >"$CHAL/.example.org.json.tmp" && mv "$CHAL/.example.org.json.tmp" "$CHAL/example.org.json"
+t_check "caddy=: Caddy's pending challenge file opens the window" \
+	wait_for "$T_DLOG" "window [0-9]* open: guarded tcp/80 to docker:web (tokens" 30
+t_check "caddy=: window-open audited with the storage's token and caddy" "$PY" - "$T_TMP/audit.jsonl" "$CTOK" "$CADDY" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+ok = [r for r in recs if r["event"] == "window-open" and r.get("kind") == "container" and r["tokens"] == [sys.argv[2]]
+      and r["server"].get("caddy") == sys.argv[3] and r.get("netns")]
+sys.exit(0 if ok else 1)
+PY
+for v in "4 $H" "6 $H6"; do
+	set -- $v
+	read_by "caddy=, IPv$1: the pending challenge's request is read by C1" inet $2 80 "$CTOK" "$LOG1" "$(challenge $CTOK)"
+	nothing "caddy=, IPv$1: a non-challenge request is read by nothing" inet $2 80 /csecret "$(plain csecret)"
+	nothing "caddy=, IPv$1: the webroot's old token (not Caddy's) is read by nothing" inet $2 80 "$TOK" "$(challenge $TOK)"
+	nothing "caddy=, IPv$1: $2:8080 (C2) stays dropped" inet $2 8080 /cc2 "$(plain cc2)"
+done
+rm -f "$CHAL/example.org.json"
+t_check "caddy=: Caddy removes the challenge file: the window closes (tokens-gone)" \
+	wait_count "$T_DLOG" "window [0-9]* closed (tokens-gone)" 1 30
+t_eq "caddy=: no csrv element and no guard rule left" "0 0 0" "$(elems csrv) $(elems csrv6) $(guard_rules)"
+nothing "caddy=, no window: the challenge is dropped by the host" inet $H 80 "$CTOK" "$(challenge $CTOK)"
+stop "$P1"
+daemon_stop; rc=$?
+t_eq "caddy=: the daemon stops cleanly" 0 $rc
+
+# ---- always: Traefik (its tokens nowhere on the host) ----
+t_setup "daemon start (always)" daemon_start "ports = 80" "docker_root = $DR" "serve = container docker:web always"
+nothing "always, web not listening: the blocked country's challenge is dropped" inet $H 80 Any_tok3n "$(challenge Any_tok3n)"
+serve "$ID1" c1 "$LOG1" c1 "$T_TMP/c1d.out" $C1 $C61 || t_fail "C1's server (always)"
+P1=$SPID
+t_check "always: web listens, the window opens (always, no deadline)" \
+	wait_for "$T_DLOG" "window [0-9]* open: guarded tcp/80 to docker:web (always.*no deadline" 30
+for v in "4 $H" "6 $H6"; do
+	set -- $v
+	read_by "always, IPv$1: a challenge for any token is read by C1" inet $2 80 Any_tok3n "$LOG1" "$(challenge Any_tok3n)"
+	nothing "always, IPv$1: a non-challenge request is read by nothing" inet $2 80 /asecret "$(plain asecret)"
+	nothing "always, IPv$1: a challenge with a second request pipelined is read by nothing" inet $2 80 Pipe_tok3n \
+		"$(challenge Pipe_tok3n)$(plain apipelined)"
+	nothing "always, IPv$1: $2:8080 (C2, not served) stays dropped" inet $2 8080 /ac2 "$(plain ac2)"
+done
+nothing "always: C1 routed to directly stays dropped" inet $C1 80 /adirect "$(plain adirect)"
+read_by "always: the allowed country is not judged (GET / reaches C1)" allow $H 80 /aallowed "$LOG1" "$(plain aallowed)"
+stop "$P1"
+t_check "always: web stops listening: the window closes (listener-closed)" \
+	wait_count "$T_DLOG" "window [0-9]* closed (listener-closed).*docker:web" 1 30
+t_eq "always: no csrv element and no guard rule left" "0 0 0" "$(elems csrv) $(elems csrv6) $(guard_rules)"
+nothing "always, closed: a challenge is dropped by the host" inet $H 80 Any_tok3n "$(challenge Any_tok3n)"
+serve "$ID1" c1 "$LOG1" c1 "$T_TMP/c1e.out" $C1 $C61 || t_fail "C1's server (always, again)"
+P1=$SPID
+t_check "always: web listens again: a new window" \
+	wait_count "$T_DLOG" "window [0-9]* open: guarded tcp/80 to docker:web (always" 2 30
+read_by "always, again: a challenge is read by C1" inet $H 80 Again_tok3n "$LOG1" "$(challenge Again_tok3n)"
+nothing "always, again: a non-challenge request is read by nothing" inet $H 80 /asecret2 "$(plain asecret2)"
+daemon_stop; rc=$?
+[ $rc = 0 ] || { t_log "the daemon log:"; t_log "$(tail -20 "$T_DLOG")"; cat "$T_TMP"/asan* 2>/dev/null | head -40; }
+t_eq "always: the daemon stops cleanly" 0 $rc
+t_check "always: shutdown closes it" grep -q '"kind":"container","reason":"shutdown"' "$T_TMP/audit.jsonl"
+stop "$P1"
+
+# ---- always max_window=S: open when the listener appears, for S seconds, then
+# closed until the container listens anew (a restart) ----
+t_setup "daemon start (always max_window=3)" daemon_start "ports = 80" "docker_root = $DR" \
+	"serve = container docker:web always max_window=3"
+serve "$ID1" c1 "$LOG1" c1 "$T_TMP/c1f.out" $C1 $C61 || t_fail "C1's server (bounded always)"
+P1=$SPID
+t_check "bounded always: web listens, the window opens with a deadline" \
+	wait_for "$T_DLOG" "window [0-9]* open: guarded tcp/80 to docker:web (always" 30
+in_host nft list set inet porthole csrv >"$T_TMP/csrv.txt" 2>&1
+t_check "bounded always: its csrv element has the kernel deadline ($(grep -o 'timeout [0-9a-z]*' "$T_TMP/csrv.txt" | tail -1))" \
+	grep -q 'timeout 3s' "$T_TMP/csrv.txt"
+read_by "bounded always: a challenge is read by C1" inet $H 80 Bound_tok3n "$LOG1" "$(challenge Bound_tok3n)"
+t_check "bounded always: the window closes at its deadline" wait_for "$T_DLOG" "window [0-9]* closed (deadline).*docker:web" 60
+nothing "bounded always, after the deadline, web still listening: a challenge is dropped by the host" inet $H 80 \
+	Late_tok3n "$(challenge Late_tok3n)"
+t_eq "bounded always: not opened again while the same listener stays" 1 "$(grep -c 'window [0-9]* open: guarded' "$T_DLOG")"
+stop "$P1"
+serve "$ID1" c1 "$LOG1" c1 "$T_TMP/c1g.out" $C1 $C61 || t_fail "C1's server (bounded always, restarted)"
+P1=$SPID
+t_check "bounded always: web restarted (a new listener): a new window" \
+	wait_count "$T_DLOG" "window [0-9]* open: guarded tcp/80 to docker:web (always" 2 30
+read_by "bounded always, restarted: a challenge is read by C1" inet $H 80 Again2_tok3n "$LOG1" "$(challenge Again2_tok3n)"
+daemon_stop; rc=$?
+t_eq "bounded always: the daemon stops cleanly" 0 $rc
+stop "$P1"
 ruleset >"$T_TMP/ruleset.after"
 t_check "the host's ruleset is as before the daemon (counters aside)" diff "$T_TMP/ruleset.before" "$T_TMP/ruleset.after"
 [ "$T_FAIL" = 0 ] || grep -E 'server|guard|csrv|container' "$T_DLOG" | tail -30 | sed 's/^/  /'

@@ -284,10 +284,29 @@ int main(void)
 	expect_error("serve = container lxc:nginx webroot=/tmp\n", "serve container: unknown engine 'lxc' (docker or podman)");
 	expect_error("serve = container nginx webroot=/tmp\n", "serve container: 'nginx' must be ENGINE:NAME, like docker:nginx");
 	expect_error("serve = container docker:-x webroot=/tmp\n", "serve container: '-x' is not a container name");
-	expect_error("serve = container docker:nginx always\n", "serve container: webroot=HOST_PATH is required");
-	expect_error("serve = container docker:nginx caddy=/tmp\n", "serve container: webroot=HOST_PATH is required");
-	expect_error("serve = container docker:nginx\n", "serve container: webroot=HOST_PATH is required and the only");
-	expect_error("serve = container docker:nginx ports=80\n", "serve container: webroot=HOST_PATH is required");
+	r = parse(&c, "serve = container docker:caddy caddy=/tmp ports=80,443\nports = 80,443\n", err, sizeof(err));
+	CHECK(r == 0 && c.nsrv == 1 && c.srv[0].type == DES_CONTAINER && !strcmp(c.srv[0].caddy, "/tmp") &&
+	      !c.srv[0].webroot[0] && !c.srv[0].always && c.srv[0].nports == 2 && config_has_csrv(&c),
+	      "serve = container docker:caddy caddy=HOST_PATH: Caddy's storage volume as the token source (%s)", err);
+	r = parse(&c, "serve = container podman:traefik always\n", err, sizeof(err));
+	CHECK(r == 0 && c.nsrv == 1 && c.srv[0].type == DES_CONTAINER && c.srv[0].always && !c.srv[0].caddy[0] &&
+	      !c.srv[0].webroot[0] && c.srv[0].engine == PH_ENGINE_PODMAN,
+	      "serve = container podman:traefik always: no token files on the host (%s)", err);
+	expect_error("serve = container docker:caddy caddy=/tmp always\n", "serve: caddy= and always exclude each other");
+	expect_error("serve = container docker:web webroot=/tmp caddy=/tmp\n", "webroot= and caddy= exclude each other");
+	r = parse(&c, "serve = container docker:traefik always max_window=60\n", err, sizeof(err));
+	CHECK(r == 0 && c.srv[0].always && c.srv[0].max_window == 60,
+	      "a container's always window may be bounded: max_window=60 (%s)", err);
+	expect_error("serve = cgroup /traefik always max_window=60\n", "max_window= means nothing with always");
+	expect_error("serve = container docker:caddy caddy=relative\n", "caddy= must be an absolute path");
+	expect_error("serve = container docker:caddy caddy=/nonexistent-porthole\n", "No such file");
+	expect_error("serve = container docker:nginx\n", "serve container: webroot=HOST_PATH, caddy=HOST_PATH or always is "
+		     "required");
+	expect_error("serve = container docker:nginx ports=80\n", "serve container: webroot=HOST_PATH, caddy=HOST_PATH or always");
+	expect_error("serve = container docker:traefik always\nserve = container docker:traefik always\n",
+		     "serve: docker:traefik already served on line 1");
+	expect_error("designate = container docker:traefik\nserve = container docker:traefik always\n",
+		     "serve: docker:traefik is designated on line 1");
 	expect_error("serve = nginx\n", "serve: expected 'unit NAME', 'cgroup PATH' or 'container ENGINE:NAME'");
 	expect_error("serve = container docker:nginx webroot=/tmp\nserve = container docker:nginx webroot=/tmp\n",
 		     "serve: docker:nginx already served on line 1");

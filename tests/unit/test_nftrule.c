@@ -225,7 +225,9 @@ static void test_cwin_args(void)
 	CHECK(nr_add_csrv_objects(NULL, 0xff000000, 0x1fe, 0xff000000, 3) == -EINVAL, "csrv: guarded outside the mask is refused");
 	{
 		struct nr_csrv e = { .family = AF_INET, .ifindex = 3, .port = 80 };
-		CHECK(nr_csrv_add(NULL, &e, 0) == -EINVAL, "csrv: an element without a deadline is refused");
+		e.port = 0;
+		CHECK(nr_csrv_add(NULL, &e, 0) == -EINVAL, "csrv: an element without a port is refused (timeout 0: always)");
+		e.port = 80;
 		e.family = AF_UNIX;
 		CHECK(nr_csrv_add(NULL, &e, 1000) == -EINVAL, "csrv: an element of another family is refused");
 		e.family = AF_INET6;
