@@ -344,27 +344,6 @@ int nr_cports_elem(struct nl_batch *b, uint16_t port, int add_it)
 	return nb_batch_key_elem(b, PH_SET_CPORTS, &be, sizeof(be), 0, add_it); /* no timeout: refcounted by the caller */
 }
 
-struct copy_ctx {
-	struct nftnl_rule *r;
-	int err;
-};
-
-static int copy_cb(struct nftnl_expr *e, void *data)
-{
-	struct copy_ctx *c = data;
-	const char *bad;
-	int role = nr_expr_role(e, &bad);
-
-	if (c->err || role == NR_EXPR_SKIP)
-		return 0;
-	if (role == NR_EXPR_BAD) {
-		c->err = -ENOTSUP;
-		return 0;
-	}
-	c->err = x_add(c->r, x_copy_expr(e));
-	return 0;
-}
-
 struct nftnl_rule *nr_cw_pair_rule(const struct ph_chain_ref *chain, const struct nftnl_rule *drop, uint32_t digest,
 				   int accept, uint16_t port, const struct nr_cw_marks *m)
 {
@@ -380,12 +359,9 @@ struct nftnl_rule *nr_cw_pair_rule(const struct ph_chain_ref *chain, const struc
 	snprintf(tag, sizeof(tag), "%s %08x", PH_CW_TAG, digest);
 	err = x_l4proto_tcp(r) || x_tcp_dport(r, NFT_REG_1) || x_cmp(r, NFT_CMP_EQ, &be, sizeof(be));
 	if (!err && !accept) {
-		struct copy_ctx c = { r, 0 };
 		err = x_meta(r, NFT_META_MARK, NFT_REG_1) || x_masked_eq(r, m->mask, m->cc);
-		if (!err && drop) {
-			nftnl_expr_foreach((struct nftnl_rule *)drop, copy_cb, &c);
-			err = c.err;
-		}
+		if (!err && drop)
+			err = nr_copy_matches(r, drop);
 		if (!err)
 			err = xt ? x_connmark_set(r, m->cp, m->mask) : x_set_bits(r, 1, m->cp, m->mask);
 	} else if (!err) {

@@ -175,3 +175,34 @@ int nr_expr_role(const struct nftnl_expr *e, const char **bad)
 	}
 	return NR_EXPR_BAD; /* limit, quota, dynset, connlimit, ...: a side effect or state of its own */
 }
+
+/* ---- the matches of a drop rule, repeated in a pair's rule A ---------------------------- */
+
+struct copy_ctx {
+	struct nftnl_rule *r;
+	int err;
+};
+
+static int copy_cb(struct nftnl_expr *e, void *data)
+{
+	struct copy_ctx *c = data;
+	const char *bad;
+	int role = nr_expr_role(e, &bad);
+
+	if (c->err || role == NR_EXPR_SKIP)
+		return 0;
+	if (role == NR_EXPR_BAD) {
+		c->err = -ENOTSUP;
+		return 0;
+	}
+	c->err = x_add(c->r, x_copy_expr(e));
+	return 0;
+}
+
+int nr_copy_matches(struct nftnl_rule *r, const struct nftnl_rule *drop)
+{
+	struct copy_ctx c = { r, 0 };
+
+	nftnl_expr_foreach((struct nftnl_rule *)drop, copy_cb, &c);
+	return c.err;
+}

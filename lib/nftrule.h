@@ -110,6 +110,9 @@ int nr_server_element(struct nl_batch *b, uint64_t cgid, uint16_t port, uint64_t
 enum { NR_EXPR_COPY = 1, NR_EXPR_SKIP, NR_EXPR_BAD };
 struct nftnl_expr;
 int nr_expr_role(const struct nftnl_expr *e, const char **bad);
+/* drop's matches (nr_expr_role's COPY ones) appended to r; -ENOTSUP for a
+ * BAD one (nftmatch.c; both pairs' rule A: server guards, container pairs) */
+int nr_copy_matches(struct nftnl_rule *r, const struct nftnl_rule *drop);
 /* Rule A (accept 0) or B (1) for a drop point in chain (drop: the rule whose
  * matches A repeats, NULL for a policy). */
 struct nftnl_rule *nr_guard_rule_for(const struct ph_chain_ref *chain, const struct nftnl_rule *drop, uint32_t digest,

@@ -148,27 +148,6 @@ int nr_server_element(struct nl_batch *b, uint64_t cgid, uint16_t port, uint64_t
 
 /* ---- guard rules in the host's chains (see nftguard.h) ------------------------------- */
 
-struct copy_ctx {
-	struct nftnl_rule *r;
-	int err;
-};
-
-static int copy_cb(struct nftnl_expr *e, void *data)
-{
-	struct copy_ctx *c = data;
-	const char *bad;
-	int role = nr_expr_role(e, &bad);
-
-	if (c->err || role == NR_EXPR_SKIP)
-		return 0;
-	if (role == NR_EXPR_BAD) {
-		c->err = -ENOTSUP;
-		return 0;
-	}
-	c->err = x_add(c->r, x_copy_expr(e));
-	return 0;
-}
-
 struct nftnl_rule *nr_guard_rule_for(const struct ph_chain_ref *chain, const struct nftnl_rule *drop, uint32_t digest,
 				     int accept, uint16_t port, uint32_t cand, uint32_t guarded, uint32_t mask)
 {
@@ -183,12 +162,9 @@ struct nftnl_rule *nr_guard_rule_for(const struct ph_chain_ref *chain, const str
 	snprintf(tag, sizeof(tag), "%s %08x", PH_GUARD_TAG, digest);
 	err = x_l4proto_tcp(r) || x_tcp_dport(r, NFT_REG_1) || x_cmp(r, NFT_CMP_EQ, &be, sizeof(be));
 	if (!err && !accept) {
-		struct copy_ctx c = { r, 0 };
 		err = x_meta(r, NFT_META_MARK, NFT_REG_1) || x_masked_eq(r, mask, cand);
-		if (!err && drop) {
-			nftnl_expr_foreach((struct nftnl_rule *)drop, copy_cb, &c);
-			err = c.err;
-		}
+		if (!err && drop)
+			err = nr_copy_matches(r, drop);
 		if (!err)
 			err = xt ? x_connmark_set(r, guarded, mask) : x_set_bits(r, 1, guarded, mask);
 	} else if (!err) {
