@@ -88,36 +88,8 @@ for a in $C1 $C2 $C61 $C62; do in_host ping -c1 -W1 $a >/dev/null 2>&1; done
 ruleset() { in_host nft list ruleset 2>/dev/null | sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/'; }
 ruleset >"$T_TMP/ruleset.before"
 
-challenge() { printf 'GET /.well-known/acme-challenge/%s HTTP/1.1\\r\\nHost: example.org\\r\\n\\r\\n' "$1"; }
-plain() { printf 'GET /%s HTTP/1.1\\r\\nHost: example.org\\r\\n\\r\\n' "$1"; }
-send() { local from=$1 a=$2 p=$3; shift 3; PORTHOLE_HTTP_WAIT=2 in_ns $T_PFX-$from "$PY" "$RAW" "$a" "$p" "$@" 2>&1; }
-logged() { tail -n +$(($2 + 1)) "$1" | awk -v a="$3" '$1 == "request" && $2 == a' | grep -F -- "$4"; }
-requests() { tail -n +$(($2 + 1)) "$1" | awk -v a="$3" '$1 == "request" && $2 == a'; }
-peer_of() {
-	if [[ $2 == *:* ]]; then [ "$1" = allow ] && echo $ALLOW6 || echo $INET6
-	else [ "$1" = allow ] && echo $ALLOW || echo $INET; fi
-}
-settle() { local i; for i in $(seq 30); do [ -n "$(requests "$1" "$2" "$3")" ] && return; sleep 0.1; done; }
-# nothing NAME FROM ADDR PORT WORD SEGMENT...: neither server read WORD from FROM
-nothing() {
-	local n=$1 from=$2 a=$3 p=$4 w=$5 out got peer m1 m2
-	shift 5
-	peer=$(peer_of "$from" "$a") m1=$(wc -l <"$LOG1") m2=$(wc -l <"$LOG2")
-	out=$(send "$from" "$a" "$p" "$@")
-	# (no handshake, no request line ever: a connect-timeout needs no wait)
-	[ "$out" = connect-timeout ] || settle "$LOG1" "$m1" "$peer"
-	got=$(logged "$LOG1" "$m1" "$peer" "$w"; logged "$LOG2" "$m2" "$peer" "$w")
-	if [ -z "$got" ]; then t_pass "$n"; else t_fail "$n: the server read: $got (the client saw: $out)"; fi
-}
-# read_by NAME FROM ADDR PORT WORD LOG SEGMENT...: LOG's server read WORD from FROM
-read_by() {
-	local n=$1 from=$2 a=$3 p=$4 w=$5 log=$6 out peer m
-	shift 6
-	peer=$(peer_of "$from" "$a") m=$(wc -l <"$log")
-	out=$(send "$from" "$a" "$p" "$@")
-	settle "$log" "$m" "$peer"
-	if logged "$log" "$m" "$peer" "$w" >/dev/null; then t_pass "$n"; else t_fail "$n (the client saw: $out)"; fi
-}
+# shellcheck source=../lab/guardprobe.sh
+. "$T_ROOT/tests/lab/guardprobe.sh"
 elems() { in_host nft -j list set inet porthole "$1" 2>/dev/null | "$PY" -c 'import json,sys
 print(sum(len(o["set"].get("elem", [])) for o in json.load(sys.stdin)["nftables"] if "set" in o))' 2>/dev/null || echo 0; }
 guard_rules() { in_host nft list ruleset 2>/dev/null | grep -c 'porthole guard'; }
