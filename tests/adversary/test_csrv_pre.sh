@@ -16,7 +16,8 @@
 #     $H2:80 (no DNAT: the pre-admitted connection ends at the host) read
 #     nothing;
 #   - the allowed country is not judged;
-# and after the daemon stops the host's ruleset is as before, byte for byte
+# then the same with the IPv4 block in an nftables chain at -150 (a few
+# probes); and after the daemon stops the host's ruleset is as before, byte for byte
 # (counters aside).
 set -u
 source "$(dirname "$0")/../lib.sh"
@@ -131,6 +132,26 @@ rm -f "$ACME/$TOK"
 t_check "the token removed: the window closes" wait_for "$T_DLOG" "window [0-9]* closed (tokens-gone)" 30
 nothing "no window: the blocked country's challenge is dropped by the mangle block" inet $H 80 "$TOK" "$(challenge $TOK)"
 t_check "no 'porthole cw' pair left" bash -c "! nsenter --net=/run/netns/$T_PFX-host nft list ruleset | grep -q 'porthole cw'"
+
+# ---- the IPv4 block in an nftables chain at -150 instead (put back after) ----
+geo_nft() {
+	printf '%s\n' 'table inet geo {' ' chain pre {' '  type filter hook prerouting priority -150; policy accept;' \
+		"  ip saddr $INET counter drop" ' }' '}' | in_host nft -f -
+}
+t_setup "the IPv4 block moved to an nft chain at -150" in_host iptables -t mangle -D PREROUTING -s $INET/32 -j DROP
+t_setup "table inet geo" geo_nft
+echo token >"$ACME/$TOK" && chmod 644 "$ACME/$TOK"
+t_check "nft block: the window opens again" wait_count "$T_DLOG" "window [0-9]* open: guarded tcp/80 to docker:web" 2 30
+t_check "nft block: the pair sits before its drop" bash -c \
+	"nsenter --net=/run/netns/$T_PFX-host nft list chain inet geo pre | grep -n . | awk '/porthole cw/ { c = NR } / drop/ && !/porthole/ { d = NR } END { exit !(c && c < d) }'"
+nothing "nft block: a non-challenge request is read by nothing" inet $H 80 /nsecret "$(plain nsecret)"
+read_by "nft block: the live token's challenge is read by C1" inet $H 80 "$TOK" "$LOG1" "$(challenge $TOK)"
+nothing "nft block: $H3:80 (C2) reads nothing" inet $H3 80 /nc2 "$(plain nc2)"
+LOG2=$LOG3 nothing "nft block: the host process on $H2:80 reads nothing" inet $H2 80 /nhost "$(plain nhost)"
+rm -f "$ACME/$TOK"
+t_check "nft block: the window closes" wait_count "$T_DLOG" "window [0-9]* closed (tokens-gone)" 2 30
+t_setup "the nft block gone" in_host nft delete table inet geo
+t_setup "the IPv4 block back in mangle" in_host iptables -t mangle -A PREROUTING -s $INET/32 -j DROP
 daemon_stop; rc=$?
 [ $rc = 0 ] || { t_log "the daemon log:"; t_log "$(tail -20 "$T_DLOG")"; }
 t_eq "the daemon stops cleanly" 0 $rc
