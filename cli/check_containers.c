@@ -201,12 +201,6 @@ static void check_prerouting(const struct nft_scan *sc, const struct ph_config *
 			    "for containers", (int)c->prio);
 			continue;
 		}
-		if (config_has_csrv(cfg))
-			/* (the guard's candidate is marked after DNAT: no pair
-			 * here lets a served container's connection through) */
-			add(V_FAIL, name, "prerouting priority %d, before DNAT: not supported for a web server in a container "
-			    "(serve = container): its guarded window admits nothing while this drops (fail closed); move "
-			    "the block to DOCKER-USER or a forward chain", (int)c->prio);
 		if (!marks) {
 			add(V_FAIL, name, "prerouting priority %d, before DNAT: socket_mark's mask 0x%x has no room for the two "
 			    "marks a container window needs there (CP, CC): a window is refused; widen the mask",
@@ -223,6 +217,11 @@ static void check_prerouting(const struct nft_scan *sc, const struct ph_config *
 		    "connections to its published port (0x%x), puts a pair before each drop here (the drop's matches -> "
 		    "conntrack 0x%x; accept 0x%x or 0x%x), and after DNAT drops what DNAT did not send to the window's "
 		    "container (forward) or sent to the host (input)", (int)c->prio, cc, cp, cp, cw);
+		if (config_has_csrv(cfg))
+			add(V_OK, name, "prerouting priority %d, before DNAT, a web server in a container (serve = container): "
+			    "while its window is open its port is marked the same way (0x%x, the pair), and after DNAT a "
+			    "connection so passed to the served container's socket is guarded (the guard judges it: one "
+			    "challenge request for a live token); to anything else it drops as above", (int)c->prio, cc);
 		if (!planned++)
 			pre_plan(sc, cfg);
 	}

@@ -171,7 +171,7 @@ int csrv_fw_open(struct ph_daemon *d, unsigned i, uint16_t port, uint64_t timeou
 {
 	struct csrv_line *s = line_of(d, i);
 	struct nr_csrv add[CSRV_ELEMS];
-	unsigned n;
+	unsigned n = 0;
 	int r;
 
 	if (!s) {
@@ -183,8 +183,15 @@ int csrv_fw_open(struct ph_daemon *d, unsigned i, uint16_t port, uint64_t timeou
 		snprintf(why, whylen, "bpf: cannot tell the guard the container's network namespace: %s", strerror(-r));
 		return r;
 	}
-	n = new_elems(s, port, add);
-	r = fw_csrv_open(d->fw, add, n, timeout_ms, s->ports_open == 0, why, whylen);
+	/* behind a geo-block before DNAT: port (the published one the CA
+	 * comes to, the container's too) is pre-admitted; S3 guards it */
+	r = fw_cw_port_hold(d->fw, port, why, whylen);
+	if (!r) {
+		n = new_elems(s, port, add);
+		r = fw_csrv_open(d->fw, add, n, timeout_ms, s->ports_open == 0, why, whylen);
+		if (r)
+			fw_cw_port_release(d->fw, port);
+	}
 	if (r) {
 		if (!s->ports_open)
 			netns_forget(d, s);
@@ -215,6 +222,7 @@ void csrv_fw_close(struct ph_daemon *d, unsigned i, uint16_t port)
 	}
 	s->ports_open--;
 	fw_csrv_close(d->fw, del, n, s->ports_open == 0);
+	fw_cw_port_release(d->fw, port);
 	if (!s->ports_open)
 		netns_forget(d, s);
 }

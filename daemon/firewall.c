@@ -52,6 +52,10 @@ static int fill_add_table(struct nl_batch *b, void *arg)
 	/* only with a published designation: other hosts keep today's table */
 	if (!r && f->published)
 		r = nr_add_container_objects(b, f->cw, cfg->mark, cfg->mark_mask, 1);
+	/* (S3 before F4: a pre-admitted connection to a served container's
+	 * socket is guarded, not dropped) */
+	if (!r && f->published && f->cp && config_has_csrv(cfg))
+		r = nr_add_csrv_pre(b, f->cp, f->guarded, cfg->mark_mask);
 	if (!r && f->published && f->cp)
 		r = nr_add_container_pre(b, f->cp, f->cc, cfg->mark, cfg->mark_mask);
 	return r;

@@ -75,5 +75,12 @@ int fw_container_open(struct ph_fw *f, const struct nr_cwin *el, unsigned nel, c
 		      unsigned npins, uint64_t timeout_ms, char *why, size_t whylen);
 int fw_container_close(struct ph_fw *f, const struct nr_cwin *el, unsigned nel, const struct nr_cwin *pins,
 		       unsigned npins);
+/* A served container's window port behind a geo-block before DNAT: held,
+ * the port is in cports and the pair "porthole cw" at each prerouting drop
+ * point (as a container window's published port; refcounted with them);
+ * nr_add_csrv_pre's S3 guards what it pre-admits. -errno and why when
+ * such a drop cannot be passed (fail closed: the window is refused). */
+int fw_cw_port_hold(struct ph_fw *f, uint16_t port, char *why, size_t whylen);
+void fw_cw_port_release(struct ph_fw *f, uint16_t port);
 
 #endif

@@ -335,3 +335,56 @@ int fw_container_close(struct ph_fw *f, const struct nr_cwin *el, unsigned nel, 
 	fw_win_release(f);
 	return r;
 }
+
+/* ---- a served container's port (container_serve.c) ------------------------------------ */
+
+int fw_cw_port_hold(struct ph_fw *f, uint16_t port, char *why, size_t whylen)
+{
+	struct cw_batch c = { NULL, NULL, 0, 0, 1, &port, 1 }; /* (timeout_ms 1: add; cports has none) */
+	int at = port_at(f, port), r;
+
+	if (!f->published || !port)
+		return 0; /* (a serve line is a published one: not reached) */
+	if (at >= 0) {
+		f->cwrefs[at]++;
+		return 0;
+	}
+	if (f->ncwport == PH_MAX_PORTS) {
+		snprintf(why, whylen, "more published ports than watched ports");
+		return -E2BIG;
+	}
+	f->cwport[f->ncwport] = port;
+	f->cwrefs[f->ncwport++] = 0;
+	r = fw_cw_sync(f, why, whylen);
+	if (!r && f->cp)
+		r = fw_commit(f, fill_cw_batch, &c, why, whylen);
+	if (r) {
+		char tmp[256];
+		port_drop(f, (unsigned)port_at(f, port));
+		if (fw_cw_sync(f, tmp, sizeof(tmp)))
+			log_err("nft: taking a refused server window's rules out of the prerouting chains: %s (they admit "
+				"nothing without its element)", tmp);
+		return r;
+	}
+	f->cwrefs[port_at(f, port)]++;
+	return 0;
+}
+
+void fw_cw_port_release(struct ph_fw *f, uint16_t port)
+{
+	int at = port_at(f, port);
+	char why[256];
+
+	if (at < 0 || --f->cwrefs[at])
+		return;
+	port_drop(f, (unsigned)at);
+	if (f->cp) {
+		struct cw_batch one = { NULL, NULL, 0, 0, 0, &port, 1 };
+		int e = fw_commit(f, fill_cw_batch, &one, why, sizeof(why));
+		if (e && e != -ENOENT)
+			log_err("nft: taking port %u out of cports: %s", port, why);
+	}
+	if (fw_cw_sync(f, why, sizeof(why)))
+		log_err("nft: taking a server window's rules out of the prerouting chains: %s (they admit nothing "
+			"without its element)", why);
+}

@@ -4,6 +4,7 @@
  * text in nftcsrv.h (Linux 6.18, nftables 1.0.6). */
 #include "nftcsrv.h"
 #include "nftbuild.h"
+#include "nftguard.h"
 #include "nftrule.h"
 
 #include <arpa/inet.h>
@@ -212,6 +213,22 @@ int nr_add_csrv_objects(struct nl_batch *b, uint32_t cand, uint32_t guarded, uin
 	for (int i = 1; i >= 0; i--)
 		if (push(b, cand_rule(&fams[i], cand, mask)))
 			return -ENOMEM;
+	return 0;
+}
+
+int nr_add_csrv_pre(struct nl_batch *b, uint32_t cp, uint32_t guarded, uint32_t mask)
+{
+	if (!cp || !guarded || cp == guarded || (cp & ~mask) || (guarded & ~mask))
+		return -EINVAL;
+	for (int i = 0; i < 2; i++) {
+		struct nftnl_rule *r = nb_rule_new(NFPROTO_INET, PH_TABLE, PH_CHAIN_FORWARD);
+		int err = !r || x_ct(r, NFT_CT_MARK) || x_masked_eq(r, mask, cp) || x_l4proto_tcp(r) ||
+			  x_ct_state(r, NF_CT_STATE_BIT(IP_CT_NEW)) || x_ct_status(r, IPS_DST_NAT) ||
+			  x_csrv_lookup(r, &fams[i], 0) || x_set_bits(r, 1, guarded, mask);
+		r = nb_rule_done(r, err);
+		if (!r || nr_batch_rule_at(b, r, 0)) /* appended */
+			return -ENOMEM;
+	}
 	return 0;
 }
 

@@ -19,6 +19,16 @@
  *        ports: a packet going elsewhere keeps its DSCP)
  *     T2 ct direction original ct mark & MASK == GUARDED ip dscp set X (and ip6)
  *
+ * Behind a geo-block before DNAT (nftcontainer.h's CC/CP: the window's
+ * port joins cports, the pair "porthole cw" at the prerouting drop points
+ * turns CC into ct CP), appended to forward before F4 (which drops the
+ * rest of CP):
+ *     S3 ct mark & MASK == CP meta l4proto tcp ct state new ct status dnat meta nfproto ipv4
+ *          meta oif . ip daddr . tcp dport @csrv ct mark set ct mark & ~MASK | GUARDED  (and ip6)
+ *        (the guard judges it, T2 writes the carrier; the rest of it
+ *        passes the prerouting drop by the guard pair's B, which
+ *        fw_guard_sync puts there for the serve line's ports)
+ *
  * The packet mark does not cross the veth into the container's network
  * namespace; the DSCP does, and the guard (bpf/guard.bpf.c) reads X there
  * for a socket of a served container's namespace. No logging; -errno. */
@@ -45,6 +55,9 @@ struct nr_csrv {
  * them, nr_add_guard_own_rules(..., csrv = 1) leaves out its own forward
  * drop (S2 is that drop, less the served containers' sockets). */
 int nr_add_csrv_objects(struct nl_batch *b, uint32_t cand, uint32_t guarded, uint32_t mask, uint8_t dscp);
+/* S3 (v4, v6), appended to forward: after nr_add_csrv_objects, before
+ * nr_add_container_pre (F4 after it). */
+int nr_add_csrv_pre(struct nl_batch *b, uint32_t cp, uint32_t guarded, uint32_t mask);
 int nr_csrv_add(struct nl_batch *b, const struct nr_csrv *e, uint64_t timeout_ms);
 int nr_csrv_del(struct nl_batch *b, const struct nr_csrv *e);
 
