@@ -61,15 +61,9 @@ static int census_line(const char *line, const char *path, uint16_t port, unsign
 
 /* The kernel makes these files by walking its TCP hash tables, all of them
  * (the established one is global: 262,144 buckets here), ~0.7 ms a walk, and
- * it walks them again for the read that finds the end (tcp_seq_start cannot
- * resume past the last bucket): stdio's reads to EOF cost two walks a file.
- * seq_file fills a read until the caller's buffer is full, the next record
- * does not fit its own buffer (a page or more) or the list ends; a record is
- * under 512 bytes here, so a read shorter than a page less that, into a
- * larger buffer, ended the list: no second walk (measured: tcp + tcp6 of a
- * namespace with one listener 2.9 ms -> 1.45 ms, tests/bench/container.sh). */
+ * it walks them again for the read that finds the end. Each file is read to
+ * that end (a read of 0): a short read is not trusted to be the end. */
 #define CENSUS_READ 65536
-#define CENSUS_EOF (4096 - 512)
 
 /* one /proc/PID/net/tcp[6] (see census_line) */
 static int scan(const char *path, uint16_t port, unsigned long *ino, unsigned *n, char *why, size_t whylen)
@@ -110,7 +104,7 @@ static int scan(const char *path, uint16_t port, unsigned long *ino, unsigned *n
 		if (r)
 			break;
 		have = strlen(line);
-		if (got == 0 || (size_t)got < CENSUS_EOF) {
+		if (got == 0) {
 			if (have) /* (a last record without its newline) */
 				r = census_line(line, path, port, ino, n, why, whylen);
 			break;
@@ -141,10 +135,17 @@ int census_proc_listeners(uint32_t pid, uint32_t netns_ino, uint16_t port, unsig
 	/* the pid must be in that namespace before and after the reading (its
 	 * /proc/PID/net is the namespace of the process, whichever it is) */
 	r = netns_is(pid, netns_ino) ? 0 : -ESRCH;
-	for (int v6 = 0; !r && v6 <= 1; v6++) {
-		snprintf(path, sizeof(path), "/proc/%u/net/tcp%s", pid, v6 ? "6" : "");
-		r = scan(path, port, ino, n, why, whylen);
-	}
+	/* twice, each to its end, the union of what each pass saw: the kernel
+	 * makes these files a page at a time and resumes its walk of the
+	 * hash tables at each read, so a pass over a table that changes under
+	 * it can miss a socket (a CI run missed an in-flight listener at byte
+	 * 42,150 of a 76,800-byte file reading in one pass that trusted a
+	 * short read to mean the end) */
+	for (int pass = 0; !r && pass < 2; pass++)
+		for (int v6 = 0; !r && v6 <= 1; v6++) {
+			snprintf(path, sizeof(path), "/proc/%u/net/tcp%s", pid, v6 ? "6" : "");
+			r = scan(path, port, ino, n, why, whylen);
+		}
 	if (!r && !netns_is(pid, netns_ino))
 		r = -ESRCH;
 	if (r == -ESRCH)
